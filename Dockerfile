@@ -1,0 +1,43 @@
+# roomgate: multi-stage build on Debian 12 with Node 20 (>= 20.19, werift needs require(esm)).
+# Keep the package lists in sync with scripts/setup.
+
+FROM node:20-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libavcodec-dev libswresample-dev libopus-dev pkg-config g++ make python3 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY native ./native
+COPY scripts ./scripts
+COPY src ./src
+COPY test ./test
+COPY config ./config
+COPY bin ./bin
+# node:20 images carry Node's headers under /usr/local; build-native finds them there.
+RUN node scripts/build-native.mjs && npx tsc -p tsconfig.json && npm prune --omit=dev
+
+FROM node:20-bookworm-slim AS runtime
+# Runtime: ffmpeg for pull tasks; the shared libraries the native addon links (libavcodec, libswresample, libopus).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg libavcodec59 libswresample4 libopus0 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/native/build/Release/aac_opus.node ./native/build/Release/aac_opus.node
+COPY --from=build /app/config ./config
+COPY --from=build /app/bin ./bin
+RUN useradd --system --home /app roomgate
+USER roomgate
+# RTMP, HTTP (WHIP/WHEP/API/health), and the WebRTC UDP range.
+EXPOSE 1935/tcp 8080/tcp 40000-40999/udp
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.ROOMGATE_HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# In a container the listeners must bind 0.0.0.0, which needs your own keys (the demo key is loopback-only):
+# mount a config with --config, or set ROOMGATE_APPS / ROOMGATE_API_CREDENTIALS.
+ENV ROOMGATE_RTMP_HOST=0.0.0.0 ROOMGATE_HTTP_HOST=0.0.0.0
+ENTRYPOINT ["node", "bin/roomgate"]
+CMD ["serve"]

@@ -1,0 +1,19 @@
+// The one HTTP server (WHIP, WHEP, API 3.0, status, health, play page). Routes live in their own files; this one
+// only builds the server and its shared settings.
+
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from '../log.js';
+
+export function createHttpServer(log: Logger, bodyLimit: number): FastifyInstance {
+  // Fastify's instance type is generic over the logger; the plain FastifyInstance is what routes are written against.
+  const app = Fastify({
+    loggerInstance: log.child({ component: 'http' }),
+    bodyLimit,
+    disableRequestLogging: true,
+    // SDP and trickle fragments arrive as text; they are parsed by their routes.
+  }) as unknown as FastifyInstance;
+  app.addContentTypeParser(['application/sdp', 'application/trickle-ice-sdpfrag'], { parseAs: 'string' }, (_req, body, done) =>
+    done(null, body),
+  );
+  return app;
+}

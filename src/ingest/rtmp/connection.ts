@@ -1,0 +1,190 @@
+// One RTMP connection, from handshake to close. The publish command is answered only after the stream key is
+// parsed, the user authenticated and the room joined: a refusal goes out as an onStatus error whose description is
+// the reason, and the socket is ended gently so ffmpeg prints it and OBS stops instead of reconnecting.
+
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import Rtmp from 'node-media-server/src/protocol/rtmp.js';
+import type { Logger } from '../../log.js';
+import type { Rooms } from '../../room/rooms.js';
+import type { Publisher } from '../../room/publisher.js';
+import { FlvToMedia } from '../../media/flv-to-media.js';
+import { GuardedRtmp, type RtmpLimits } from './guarded-rtmp.js';
+import { parsePushTarget, type PushTarget } from './publish-url.js';
+
+export type RtmpAuthResult = { ok: true } | { ok: false; status: number; reason: string };
+
+export interface RtmpConnectionDeps {
+  log: Logger;
+  rooms: Rooms;
+  limits: RtmpLimits;
+  publishTimeoutMs: number;
+  /** Random delay before a refusal is sent, to slow down guessing. */
+  failureDelayMs: () => number;
+  authenticate: (target: PushTarget) => RtmpAuthResult | Promise<RtmpAuthResult>;
+}
+
+type State = 'connecting' | 'authenticating' | 'publishing' | 'closed';
+
+/** Media that arrives while auth runs is held (copied) and replayed, up to this many bytes. */
+const MAX_PENDING_BYTES = 4 * 1024 * 1024;
+/** After ending our side, how long the peer gets to read the status and close its side. */
+const LINGER_MS = 3000;
+
+export class RtmpConnection {
+  readonly id = randomUUID();
+  readonly remote: string;
+  private readonly rtmp: GuardedRtmp;
+  private readonly log: Logger;
+  private state: State = 'connecting';
+  private publisher: Publisher | null = null;
+  private media: FlvToMedia | null = null;
+  private pending: { type: 8 | 9; ts: number; body: Buffer }[] = [];
+  private pendingBytes = 0;
+  private publishTimer: NodeJS.Timeout | null;
+  private lingerTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly deps: RtmpConnectionDeps,
+    private readonly onClosed: (conn: RtmpConnection) => void,
+  ) {
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.log = deps.log.child({ conn: this.id.slice(0, 8), remote: this.remote });
+    this.rtmp = new GuardedRtmp(deps.limits);
+    this.rtmp.onOutputCallback = (buf) => {
+      if (!socket.destroyed && socket.writable) socket.write(buf);
+    };
+    this.rtmp.onMedia = (type, ts, body) => this.onMedia(type, ts, body);
+    this.rtmp.onPublish = (msg) => void this.onPublish(String(msg.streamName ?? ''), msg);
+    this.rtmp.onPlay = () => this.refuse('NetStream.Play.Failed', 'playing over RTMP is not supported: play the room over WHEP');
+    this.rtmp.onDeleteStream = () => this.finish('publisher stopped the stream');
+    this.publishTimer = setTimeout(() => {
+      this.log.info({ timeoutMs: deps.publishTimeoutMs }, 'closing: no publish in time');
+      this.destroy();
+    }, deps.publishTimeoutMs);
+    this.publishTimer.unref();
+    socket.setNoDelay(true);
+    socket.on('data', (data) => this.onData(data));
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.onSocketClose());
+  }
+
+  /** Ends this session from outside (kick, shutdown): the peer reads the reason, then the socket closes. */
+  kick(reason: string): void {
+    this.refuse('NetStream.Publish.Rejected', reason);
+  }
+
+  private onData(data: Buffer): void {
+    if (this.state === 'closed') return;
+    try {
+      if (this.rtmp.parserData(data)) this.destroy();
+    } catch (err) {
+      // A malformed chunk stream or AMF command closes this connection only.
+      this.log.warn({ err: (err as Error).message }, 'closing: malformed RTMP data');
+      this.finish(`malformed RTMP data: ${(err as Error).message}`);
+      this.destroy();
+    }
+  }
+
+  private async onPublish(publishName: string, msg: Parameters<Rtmp['onPublish']>[0]): Promise<void> {
+    if (this.state !== 'connecting') {
+      this.refuse('NetStream.Publish.BadName', 'this connection is already publishing a stream');
+      return;
+    }
+    this.state = 'authenticating';
+    this.rtmp.streamId = this.rtmp.parserPacket.header.stream_id;
+    const target = parsePushTarget(this.rtmp.streamApp, publishName);
+    if ('reason' in target) return this.refuseLater('NetStream.Publish.BadName', target.reason);
+    let auth: RtmpAuthResult;
+    try {
+      auth = await this.deps.authenticate(target);
+    } catch (err) {
+      this.log.error({ err }, 'authentication failed unexpectedly');
+      auth = { ok: false, status: 500, reason: 'internal error while checking the usersig' };
+    }
+    if (this.state !== 'authenticating') return; // the socket went away meanwhile
+    if (!auth.ok) {
+      const code = auth.status === 401 || auth.status === 403 ? 'NetStream.Publish.Unauthorized' : 'NetStream.Publish.BadName';
+      return this.refuseLater(code, auth.reason);
+    }
+    const publisher = await this.deps.rooms.join(
+      {
+        sdkAppId: target.sdkAppId,
+        roomId: target.roomId,
+        userId: target.userId,
+        source: 'rtmp',
+        remote: this.remote,
+        sessionId: this.id,
+      },
+      (reason) => this.kick(reason),
+    );
+    if (this.state !== 'authenticating') {
+      publisher.end('publisher disconnected during join');
+      return;
+    }
+    this.publisher = publisher;
+    this.media = new FlvToMedia(publisher);
+    this.state = 'publishing';
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishTimer = null;
+    Rtmp.prototype.onPublish.call(this.rtmp, msg); // sends NetStream.Publish.Start
+    this.log.info({ sdkAppId: target.sdkAppId, roomId: target.roomId, userId: target.userId }, 'publishing');
+    const held = this.pending;
+    this.pending = [];
+    for (const p of held) this.onMedia(p.type, p.ts, p.body);
+  }
+
+  private onMedia(type: 8 | 9, ts: number, body: Buffer): void {
+    if (this.state === 'publishing' && this.media) {
+      const refusal = this.media.push(type, ts, body);
+      if (refusal) {
+        this.log.info({ code: refusal.code, reason: refusal.reason }, 'stream refused');
+        this.refuse('NetStream.Publish.Rejected', refusal.reason);
+      }
+      return;
+    }
+    if (this.state === 'authenticating' && this.pendingBytes + body.length <= MAX_PENDING_BYTES) {
+      this.pending.push({ type, ts, body: Buffer.from(body) }); // the parser reuses `body`
+      this.pendingBytes += body.length;
+    }
+  }
+
+  private refuseLater(code: string, reason: string): void {
+    const delay = this.deps.failureDelayMs();
+    this.log.info({ code, reason, delayMs: delay }, 'publish refused');
+    setTimeout(() => this.refuse(code, reason), delay).unref();
+  }
+
+  /** Sends an error status with the reason, stops reading media, ends our side and lets the peer close. */
+  private refuse(code: string, reason: string): void {
+    if (this.state === 'closed') return;
+    this.rtmp.sendStatusMessage(this.rtmp.streamId ?? 0, 'error', code, reason);
+    this.finish(reason);
+    this.socket.end();
+    this.lingerTimer = setTimeout(() => this.destroy(), LINGER_MS);
+    this.lingerTimer.unref();
+  }
+
+  /** Leaves the room (if in it) and stops handling input. */
+  private finish(reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.pending = [];
+    this.rtmp.onMedia = () => {};
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publisher?.end(reason);
+    this.publisher = null;
+  }
+
+  private destroy(): void {
+    this.finish('connection closed');
+    this.socket.destroy();
+  }
+
+  private onSocketClose(): void {
+    this.finish('publisher disconnected');
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.onClosed(this);
+  }
+}

@@ -1,0 +1,94 @@
+// The only place that wires the parts together: config → store, rooms, auth → RTMP listener and HTTP server.
+
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/schema.js';
+import type { Logger } from './log.js';
+import { authenticate, type AppEntry, type AppTable } from './auth/authenticate.js';
+import { createMemoryStore } from './store/memory.js';
+import { Rooms } from './room/rooms.js';
+import { RtmpServer } from './ingest/rtmp/server.js';
+import type { RtmpAuthResult } from './ingest/rtmp/connection.js';
+import type { PushTarget } from './ingest/rtmp/publish-url.js';
+import { createHttpServer } from './api/server.js';
+import { Health, registerHealth } from './api/health.js';
+import { registerRoomRoutes } from './api/rooms.js';
+
+export interface Gateway {
+  rooms: Rooms;
+  rtmp: { host: string; port: number };
+  http: { host: string; port: number };
+  /** Stops accepting, ends every session with `reason`, closes listeners. */
+  close(reason?: string): Promise<void>;
+}
+
+export function appTable(config: Config): AppTable {
+  const byId = new Map<number, AppEntry>(config.apps.map((a) => [a.sdkAppId, a]));
+  return { get: (id) => byId.get(id) };
+}
+
+export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+  const health = new Health();
+  const store = createMemoryStore();
+  const rooms = new Rooms(store, log.child({ component: 'rooms' }));
+  const apps = appTable(config);
+
+  const authenticatePush = (t: PushTarget): RtmpAuthResult => {
+    const r = authenticate(apps, {
+      sdkAppId: t.sdkAppId,
+      userId: t.userId,
+      roomId: t.roomId,
+      credential: { kind: 'usersig', value: t.userSig },
+      ...(t.privateMapKey ? { privateMapKey: t.privateMapKey } : {}),
+      action: 'publish',
+    });
+    return r.ok ? { ok: true } : { ok: false, status: r.status, reason: r.reason };
+  };
+
+  const { minMs, maxMs } = { minMs: config.rtmp.authFailureDelayMinMs, maxMs: config.rtmp.authFailureDelayMaxMs };
+  const rtmpServer = new RtmpServer({
+    host: config.rtmp.host,
+    port: config.rtmp.port,
+    maxConnections: config.rtmp.maxConnections,
+    publishTimeoutMs: config.rtmp.publishTimeoutMs,
+    limits: { maxChunkSize: config.rtmp.maxChunkSize, maxMessageSize: 16 * 1024 * 1024 - 1, maxChunkStreams: 64 },
+    failureDelayMs: () => minMs + Math.random() * (maxMs - minMs),
+    authenticate: authenticatePush,
+    rooms,
+    log,
+  });
+
+  const http: FastifyInstance = createHttpServer(log, config.http.bodyLimitBytes);
+  registerHealth(http, health);
+  registerRoomRoutes(http, rooms, config.admin.token);
+
+  let rtmpAddr: { host: string; port: number };
+  try {
+    rtmpAddr = await rtmpServer.listen();
+    await http.listen({ host: config.http.host, port: config.http.port });
+  } catch (err) {
+    await rtmpServer.close('start-up failed').catch(() => {});
+    await http.close().catch(() => {});
+    throw err;
+  }
+  const httpAddr = http.server.address();
+  const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.http.port;
+  health.state = 'ready';
+  log.info({ rtmp: rtmpAddr, http: { host: config.http.host, port: httpPort } }, 'roomgate ready');
+
+  let closing: Promise<void> | null = null;
+  return {
+    rooms,
+    rtmp: rtmpAddr,
+    http: { host: config.http.host, port: httpPort },
+    close(reason = 'the gateway is shutting down') {
+      closing ??= (async () => {
+        health.state = 'draining';
+        await rtmpServer.close(reason);
+        rooms.closeAll(reason);
+        await http.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

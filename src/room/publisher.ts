@@ -1,0 +1,103 @@
+// One user publishing into a room. It is the MediaSink every ingest drives; it keeps the codec facts the status API
+// shows. (Packetizing and fan-out to WebRTC viewers hang off this object.)
+
+import type { AudioConfig, MediaFrame, MediaSink, MediaSource, VideoConfig } from '../media/model.js';
+
+/** A GOP longer than this makes late viewers wait; the session info says so. */
+const LONG_GOP_MS = 4000;
+
+export interface PublisherIdentity {
+  sdkAppId: number;
+  roomId: string;
+  userId: string;
+  source: MediaSource;
+  /** "ip:port" of the publisher's connection, for logs and kick messages. */
+  remote: string;
+  sessionId: string;
+}
+
+export interface PublisherStatus {
+  userId: string;
+  source: MediaSource;
+  video: {
+    codec: 'H264';
+    profile: string;
+    level: number;
+    width: number;
+    height: number;
+    fps: number;
+    longGop: boolean;
+    maxGopMs: number;
+  } | null;
+  audio: { codec: string; sampleRate: number; channels: number } | null;
+  since: string;
+  frames: { video: number; audio: number; keyframes: number };
+}
+
+export class Publisher implements MediaSink {
+  readonly since = new Date();
+  video: VideoConfig | null = null;
+  audio: AudioConfig | null = null;
+  ended = false;
+  private videoFrames = 0;
+  private audioFrames = 0;
+  private keyframes = 0;
+  private lastKeyDts = -1;
+  private maxGopMs = 0;
+
+  constructor(
+    readonly id: PublisherIdentity,
+    /** Ends the ingest session that feeds this publisher (kick, room closing); the ingest then calls end(). */
+    readonly kick: (reason: string) => void,
+    private readonly onEnd: (publisher: Publisher, reason: string) => void,
+  ) {}
+
+  setVideoConfig(config: VideoConfig): void {
+    this.video = config;
+  }
+
+  setAudioConfig(config: AudioConfig): void {
+    this.audio = config;
+  }
+
+  pushFrame(frame: MediaFrame): void {
+    if (frame.kind === 'audio') {
+      this.audioFrames++;
+      return;
+    }
+    this.videoFrames++;
+    if (frame.keyframe) {
+      this.keyframes++;
+      if (this.lastKeyDts >= 0) this.maxGopMs = Math.max(this.maxGopMs, frame.dts - this.lastKeyDts);
+      this.lastKeyDts = frame.dts;
+    }
+  }
+
+  end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd(this, reason);
+  }
+
+  status(): PublisherStatus {
+    const v = this.video;
+    const a = this.audio;
+    return {
+      userId: this.id.userId,
+      source: this.id.source,
+      video: v && {
+        codec: 'H264',
+        profile: v.profileName,
+        level: v.level / 10,
+        width: v.width,
+        height: v.height,
+        fps: v.fps,
+        longGop: this.maxGopMs > LONG_GOP_MS,
+        maxGopMs: this.maxGopMs,
+      },
+      audio: a && { codec: a.codec, sampleRate: a.sampleRate, channels: a.channels },
+      since: this.since.toISOString(),
+      frames: { video: this.videoFrames, audio: this.audioFrames, keyframes: this.keyframes },
+    };
+  }
+}

@@ -1,0 +1,108 @@
+// The rooms of this gateway, keyed by (sdkAppId, roomId). A room exists while it has users. Joining enforces TRTC's
+// rule that a userid is in one place at a time per app: the newer session kicks the older one.
+
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import { Publisher, type PublisherIdentity, type PublisherStatus } from './publisher.js';
+
+export interface RoomStatus {
+  sdkAppId: number;
+  roomId: string;
+  users: PublisherStatus[];
+}
+
+export class Room {
+  readonly publishers = new Map<string, Publisher>();
+  constructor(
+    readonly sdkAppId: number,
+    readonly roomId: string,
+  ) {}
+
+  status(): RoomStatus {
+    const users = [...this.publishers.values()].map((p) => p.status());
+    return { sdkAppId: this.sdkAppId, roomId: this.roomId, users };
+  }
+}
+
+export class Rooms {
+  private readonly rooms = new Map<string, Room>();
+  /** Local publishers by session id, so a presence record that names one can kick it. */
+  private readonly sessions = new Map<string, Publisher>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Adds a publisher. `kick` must end the caller's ingest session with the reason (which then calls
+   * publisher.end()). Any earlier session of the same userid in this app is kicked first.
+   */
+  async join(id: PublisherIdentity, kick: (reason: string) => void): Promise<Publisher> {
+    const previous = await this.store.presence.claim({
+      sdkAppId: id.sdkAppId,
+      userId: id.userId,
+      roomId: id.roomId,
+      sessionId: id.sessionId,
+      source: id.source,
+      since: Date.now(),
+    });
+    if (previous) {
+      const old = this.sessions.get(previous.sessionId);
+      if (old && !old.ended) {
+        const ip = id.remote.replace(/:\d+$/, '');
+        const reason = `kicked: the same userid published again from ${ip}`;
+        this.log.info({ sdkAppId: id.sdkAppId, userId: id.userId, old: old.id.remote, new: id.remote }, reason);
+        old.kick(reason);
+        old.end(reason);
+      }
+    }
+    const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason));
+    this.sessions.set(id.sessionId, publisher);
+    this.roomFor(id.sdkAppId, id.roomId, true)!.publishers.set(id.sessionId, publisher);
+    this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, userId: id.userId, source: id.source }, 'user joined');
+    return publisher;
+  }
+
+  get(sdkAppId: number, roomId: string): Room | undefined {
+    return this.roomFor(sdkAppId, roomId, false);
+  }
+
+  list(): Room[] {
+    return [...this.rooms.values()];
+  }
+
+  /** Ends every session (shutdown). */
+  closeAll(reason: string): void {
+    for (const p of [...this.sessions.values()]) {
+      p.kick(reason);
+      p.end(reason);
+    }
+  }
+
+  private leave(p: Publisher, reason: string): void {
+    const { sdkAppId, roomId, userId, sessionId } = p.id;
+    this.sessions.delete(sessionId);
+    const room = this.roomFor(sdkAppId, roomId, false);
+    room?.publishers.delete(sessionId);
+    if (room && room.publishers.size === 0) this.rooms.delete(key(sdkAppId, roomId));
+    void this.store.presence.release(sdkAppId, userId, sessionId).catch((err: unknown) => {
+      this.log.warn({ err, sdkAppId, userId }, 'presence release failed');
+    });
+    this.log.info({ sdkAppId, roomId, userId, reason }, 'user left');
+  }
+
+  private roomFor(sdkAppId: number, roomId: string, create: boolean): Room | undefined {
+    const k = key(sdkAppId, roomId);
+    let room = this.rooms.get(k);
+    if (!room && create) {
+      room = new Room(sdkAppId, roomId);
+      this.rooms.set(k, room);
+    }
+    return room;
+  }
+}
+
+function key(sdkAppId: number, roomId: string): string {
+  return `${sdkAppId}/${roomId}`;
+}

@@ -1,0 +1,70 @@
+// Types for the parts of node-media-server 4.4.3 we use: its low-level RTMP protocol class (handshake, chunk
+// stream, AMF commands) and, in tests, its scripted RTMP client. The package ships no types and no exports map.
+
+declare module 'node-media-server/src/protocol/rtmp.js' {
+  interface RtmpPacketHeader {
+    fmt: number;
+    cid: number;
+    timestamp: number;
+    length: number;
+    type: number;
+    stream_id: number;
+  }
+  interface RtmpPacket {
+    header: RtmpPacketHeader;
+    clock: number;
+    payload: Buffer;
+    capacity: number;
+    bytes: number;
+  }
+  interface InvokeMessage {
+    cmd: string;
+    transId: number;
+    cmdObj?: Record<string, unknown> | null;
+    streamName?: string;
+    [k: string]: unknown;
+  }
+  class Rtmp {
+    parserPacket: RtmpPacket;
+    inPackets: Map<number, RtmpPacket>;
+    inChunkSize: number;
+    outChunkSize: number;
+    streamApp?: string;
+    streamName?: string;
+    streamId: number;
+    connectCmdObj?: Record<string, unknown>;
+    onOutputCallback: (buffer: Buffer) => void;
+    onPacketCallback: (packet: unknown) => void;
+    onConnectCallback: (req: unknown) => void;
+    onPushCallback: () => void;
+    onPlayCallback: () => void;
+    parserData(buffer: Buffer): string | null;
+    packetAlloc(): void;
+    packetParse(): void;
+    controlHandler(): void;
+    dataHandler(): void;
+    onConnect(msg: InvokeMessage): void;
+    onPublish(msg: InvokeMessage): void;
+    onPlay(msg: InvokeMessage): void;
+    onDeleteStream(msg: InvokeMessage): void;
+    respondPublish(): void;
+    sendStatusMessage(sid: number, level: string, code: string, description: string): void;
+  }
+  export = Rtmp;
+}
+
+declare module 'node-media-server/src/protocol/rtmp_client.js' {
+  class RtmpClient {
+    onStatusCallback: (code: string, info: Record<string, unknown>) => void;
+    onCloseCallback: (hadError: boolean) => void;
+    onErrorCallback: (error: Error) => void;
+    connect(url: string): Promise<void>;
+    sendConnect(): Promise<unknown>;
+    sendCreateStream(): Promise<unknown>;
+    sendPublish(name?: string): Promise<unknown>;
+    sendMetaData(meta: Record<string, unknown>): void;
+    sendPacket(packet: { codec_type: number; dts: number; size: number; data: Buffer }): void;
+    close(): void;
+  }
+  export = RtmpClient;
+}

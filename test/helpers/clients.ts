@@ -1,0 +1,61 @@
+// Real RTMP publishers for tests: Debian's ffmpeg and GStreamer, run as child processes.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface Run {
+  child: ChildProcess;
+  /** Everything the client printed on stderr (and stdout) so far. */
+  output(): string;
+  /** Resolves with the exit code (or the signal name) once the client has exited. */
+  exited: Promise<number | string>;
+  stop(): void;
+}
+
+export function run(cmd: string, args: string[], timeoutMs = 60000): Run {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(code ?? signal ?? 'unknown');
+    });
+  });
+  return { child, output: () => out, exited, stop: () => child.kill('SIGINT') };
+}
+
+export interface FfmpegPushOptions {
+  seconds?: number;
+  video?: 'baseline' | 'high-bf0' | 'high-bf2' | 'none';
+  audio?: boolean;
+  size?: string;
+  gop?: number;
+  /** Real-time pacing (-re): needed for long-lived publishers; off for short bursts. */
+  realtime?: boolean;
+}
+
+/** `ffmpeg` pushing a test pattern (and a tone) over RTMP with the given encoder settings. */
+export function ffmpegPush(url: string, o: FfmpegPushOptions = {}): Run {
+  const seconds = o.seconds ?? 3;
+  const video = o.video ?? 'baseline';
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'info'];
+  if (o.realtime) args.push('-re');
+  if (video !== 'none') args.push('-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '320x240'}:rate=30`);
+  if (o.realtime && o.audio !== false) args.push('-re');
+  if (o.audio !== false) args.push('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100');
+  args.push('-t', String(seconds));
+  if (video !== 'none') {
+    args.push('-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(o.gop ?? 30));
+    if (video === 'baseline') args.push('-profile:v', 'baseline');
+    if (video === 'high-bf0') args.push('-profile:v', 'high', '-bf', '0');
+    if (video === 'high-bf2') args.push('-profile:v', 'high', '-bf', '2');
+  } else {
+    args.push('-vn');
+  }
+  if (o.audio !== false) args.push('-c:a', 'aac', '-b:a', '64k');
+  else args.push('-an');
+  args.push('-f', 'flv', url);
+  return run('ffmpeg', args, (seconds + 30) * 1000);
+}
