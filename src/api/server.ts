@@ -1,7 +1,7 @@
 // The one HTTP server (WHIP, WHEP, API 3.0, status, health, play page). Routes live in their own files; this one
 // only builds the server and its shared settings.
 
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log.js';
 
 export function createHttpServer(log: Logger, bodyLimit: number): FastifyInstance {
@@ -9,7 +9,8 @@ export function createHttpServer(log: Logger, bodyLimit: number): FastifyInstanc
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),
     bodyLimit,
-    disableRequestLogging: true,
+    // Per-request log lines would drown the media events; routes log what matters themselves.
+    logController: new LogController({ disableRequestLogging: true }),
     // SDP and trickle fragments arrive as text; they are parsed by their routes.
   }) as unknown as FastifyInstance;
   app.addContentTypeParser(['application/sdp', 'application/trickle-ice-sdpfrag'], { parseAs: 'string' }, (_req, body, done) =>

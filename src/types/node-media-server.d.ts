@@ -64,7 +64,7 @@ declare module 'node-media-server/src/protocol/rtmp_client.js' {
     sendPublish(name?: string): Promise<unknown>;
     sendMetaData(meta: Record<string, unknown>): void;
     sendPacket(packet: { codec_type: number; dts: number; size: number; data: Buffer }): void;
-    close(): void;
+    disconnect(): void;
   }
   export = RtmpClient;
 }

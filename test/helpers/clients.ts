@@ -47,7 +47,9 @@ export function ffmpegPush(url: string, o: FfmpegPushOptions = {}): Run {
   if (o.audio !== false) args.push('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100');
   args.push('-t', String(seconds));
   if (video !== 'none') {
-    args.push('-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(o.gop ?? 30));
+    // ultrafast turns CABAC and 8x8dct off, which makes x264 emit a lower profile than asked; veryfast keeps High.
+    const preset = video === 'baseline' ? 'ultrafast' : 'veryfast';
+    args.push('-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', preset, '-g', String(o.gop ?? 30));
     if (video === 'baseline') args.push('-profile:v', 'baseline');
     if (video === 'high-bf0') args.push('-profile:v', 'high', '-bf', '0');
     if (video === 'high-bf2') args.push('-profile:v', 'high', '-bf', '2');

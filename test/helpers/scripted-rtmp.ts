@@ -21,7 +21,8 @@ export async function connectScripted(rtmpBase: string): Promise<ScriptedPublish
   client.onStatusCallback = (code, info) => statuses.push({ code, description: String(info.description ?? '') });
   client.onCloseCallback = () => onClosed();
   client.onErrorCallback = () => {};
-  await client.connect(`${rtmpBase}/push`);
+  // RtmpClient wants a stream name in the URL; the real one (with the query) goes in the publish command.
+  await client.connect(`${rtmpBase}/push/unused`);
   await client.sendConnect();
   await client.sendCreateStream();
   return {
@@ -32,7 +33,7 @@ export async function connectScripted(rtmpBase: string): Promise<ScriptedPublish
       await client.sendPublish(name);
     },
     sendVideo: (dts, body) => client.sendPacket({ codec_type: 9, dts, size: body.length, data: body }),
-    close: () => client.close(),
+    close: () => client.disconnect(),
   };
 }
 

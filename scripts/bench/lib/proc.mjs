@@ -1,0 +1,73 @@
+// CPU and memory of a process tree from /proc, for benchmark figures (never for test assertions).
+
+import { readFileSync, readdirSync } from 'node:fs';
+
+const CLK_TCK = 100; // Linux USER_HZ; what /proc/<pid>/stat counts in.
+
+function children(pid) {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(d));
+    } catch {}
+  }
+  return out;
+}
+
+/** The process and all its descendants. */
+export function tree(pid) {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...children(all[i]));
+  return all;
+}
+
+/** CPU seconds (user + system) used so far by the process tree. */
+export function cpuSeconds(pid) {
+  let ticks = 0;
+  for (const p of tree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime
+    } catch {}
+  }
+  return ticks / CLK_TCK;
+}
+
+/** Resident memory of the process tree in MiB. */
+export function rssMiB(pid) {
+  let kb = 0;
+  for (const p of tree(pid)) {
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {}
+  }
+  return kb / 1024;
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Samples CPU % of one core over consecutive windows; returns the per-window figures. */
+export async function sampleCpu(pid, windows, windowMs) {
+  const out = [];
+  let prev = cpuSeconds(pid);
+  let prevT = performance.now();
+  for (let i = 0; i < windows; i++) {
+    await new Promise((r) => setTimeout(r, windowMs));
+    const now = cpuSeconds(pid);
+    const t = performance.now();
+    out.push(((now - prev) / ((t - prevT) / 1000)) * 100);
+    prev = now;
+    prevT = t;
+  }
+  return out;
+}
