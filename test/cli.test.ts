@@ -98,7 +98,10 @@ t.test('serve prints a working newcomer guide, turns healthy, and stops on SIGTE
 
   // Draining: healthz turns 503 while the publisher is being told to go, then the process exits 0.
   child.kill('SIGTERM');
-  const draining = await fetch(`${httpBase}/healthz`).then((r) => r.status, () => 'closed');
+  const draining = await waitFor(async () => {
+    const s = await fetch(`${httpBase}/healthz`).then((r) => r.status, () => 'closed');
+    return s === 200 ? null : s;
+  }, 5000, 'healthz to leave 200');
   t.ok(draining === 503 || draining === 'closed', `healthz while draining: ${draining}`);
   const code = await exited;
   t.equal(code, 0, 'exit code 0 after SIGTERM');

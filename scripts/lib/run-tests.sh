@@ -5,12 +5,17 @@ cd "$(dirname "$0")/../.."
 ip link set lo up 2>/dev/null || true
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 
+# Only *.test.js files are tests; helpers compiled beside them are not.
 targets=()
+[ $# -eq 0 ] && set -- test
 for a in "$@"; do
   a=${a%/}; a=${a%.ts}
-  if [ -d "$a" ]; then targets+=("dist/$a"); else targets+=("dist/$a.js"); fi
+  if [ -d "$a" ]; then
+    while IFS= read -r f; do targets+=("$f"); done < <(find "dist/$a" -name '*.test.js' | sort)
+  else
+    targets+=("dist/$a.js")
+  fi
 done
-[ ${#targets[@]} -eq 0 ] && targets=(dist/test)
 
 log=$(mktemp)
 npx tap --reporter=base "${targets[@]}" 2>&1 | tee "$log"

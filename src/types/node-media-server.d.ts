@@ -49,6 +49,7 @@ declare module 'node-media-server/src/protocol/rtmp.js' {
     onDeleteStream(msg: InvokeMessage): void;
     respondPublish(): void;
     sendStatusMessage(sid: number, level: string, code: string, description: string): void;
+    static chunksCreate(packet: { header: RtmpPacketHeader; payload: Buffer }): Buffer;
   }
   export = Rtmp;
 }

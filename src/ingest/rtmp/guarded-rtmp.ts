@@ -18,6 +18,13 @@ export interface RtmpLimits {
 }
 
 const TYPE_SET_CHUNK_SIZE = 1;
+const TYPE_INVOKE = 20;
+const CHANNEL_INVOKE = 3;
+const AMF_NUMBER = 0x00;
+const AMF_STRING = 0x02;
+const AMF_OBJECT = 0x03;
+const AMF_NULL = 0x05;
+const AMF_OBJECT_END = 0x09;
 const TYPE_AUDIO = 8;
 const TYPE_VIDEO = 9;
 
@@ -59,6 +66,25 @@ export class GuardedRtmp extends Rtmp {
     super.controlHandler();
   }
 
+  /**
+   * onStatus with a correct AMF0 encoding. node-media-server writes string lengths in UTF-16 units, so a reason
+   * with "→" reaches ffmpeg short by two bytes per arrow; reasons are for people and may hold any character.
+   */
+  override sendStatusMessage(sid: number, level: string, code: string, description: string): void {
+    const payload = Buffer.concat([
+      amfString('onStatus'),
+      amfNumber(0),
+      Buffer.from([AMF_NULL]),
+      Buffer.from([AMF_OBJECT]),
+      amfProperty('level', level),
+      amfProperty('code', code),
+      amfProperty('description', description),
+      Buffer.from([0, 0, AMF_OBJECT_END]),
+    ]);
+    const header = { fmt: 0, cid: CHANNEL_INVOKE, timestamp: 0, length: payload.length, type: TYPE_INVOKE, stream_id: sid };
+    this.onOutputCallback(Rtmp.chunksCreate({ header, payload }));
+  }
+
   override dataHandler(): void {
     const packet = this.parserPacket;
     const type = packet.header.type;
@@ -68,4 +94,27 @@ export class GuardedRtmp extends Rtmp {
       this.onData();
     }
   }
+}
+
+/** AMF0 UTF-8 string body: 16-bit BYTE length, then the bytes (cut at 65535 bytes). */
+function utf8(s: string): Buffer {
+  const bytes = Buffer.from(s, 'utf8').subarray(0, 0xffff);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(bytes.length);
+  return Buffer.concat([len, bytes]);
+}
+
+function amfString(s: string): Buffer {
+  return Buffer.concat([Buffer.from([AMF_STRING]), utf8(s)]);
+}
+
+function amfNumber(n: number): Buffer {
+  const b = Buffer.alloc(9);
+  b[0] = AMF_NUMBER;
+  b.writeDoubleBE(n, 1);
+  return b;
+}
+
+function amfProperty(name: string, value: string): Buffer {
+  return Buffer.concat([utf8(name), amfString(value)]);
 }
