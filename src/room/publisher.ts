@@ -2,6 +2,7 @@
 // shows. (Packetizing and fan-out to WebRTC viewers hang off this object.)
 
 import type { AudioConfig, MediaFrame, MediaSink, MediaSource, VideoConfig } from '../media/model.js';
+import type { RoomEventSink } from '../events/room-events.js';
 
 /** A GOP longer than this makes late viewers wait; the session info says so. */
 const LONG_GOP_MS = 4000;
@@ -39,6 +40,12 @@ export class Publisher implements MediaSink {
   video: VideoConfig | null = null;
   audio: AudioConfig | null = null;
   ended = false;
+  /** Set before end() when the session was replaced by the same userid (exit reason "kicked"). */
+  kicked = false;
+  /** Set before end() when the session was lost to a timeout (exit reason "timeout"). */
+  timedOut = false;
+  /** Audio gain in percent (0–200) applied where AAC is transcoded to Opus; pull tasks set it (Volume). */
+  volume = 100;
   private videoFrames = 0;
   private audioFrames = 0;
   private keyframes = 0;
@@ -50,6 +57,7 @@ export class Publisher implements MediaSink {
     /** Ends the ingest session that feeds this publisher (kick, room closing); the ingest then calls end(). */
     readonly kick: (reason: string) => void,
     private readonly onEnd: (publisher: Publisher, reason: string) => void,
+    private readonly events: RoomEventSink,
   ) {}
 
   setVideoConfig(config: VideoConfig): void {
@@ -62,10 +70,10 @@ export class Publisher implements MediaSink {
 
   pushFrame(frame: MediaFrame): void {
     if (frame.kind === 'audio') {
-      this.audioFrames++;
+      if (this.audioFrames++ === 0) this.announce('audio-started');
       return;
     }
-    this.videoFrames++;
+    if (this.videoFrames++ === 0) this.announce('video-started');
     if (frame.keyframe) {
       this.keyframes++;
       if (this.lastKeyDts >= 0) this.maxGopMs = Math.max(this.maxGopMs, frame.dts - this.lastKeyDts);
@@ -77,6 +85,11 @@ export class Publisher implements MediaSink {
     if (this.ended) return;
     this.ended = true;
     this.onEnd(this, reason);
+  }
+
+  private announce(type: 'video-started' | 'audio-started'): void {
+    const { sdkAppId, roomId, userId } = this.id;
+    this.events.emit({ type, sdkAppId, roomId, userId, at: Date.now() });
   }
 
   status(): PublisherStatus {

@@ -3,6 +3,7 @@
 
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
+import { noRoomEvents, type ExitReason, type RoomEventSink } from '../events/room-events.js';
 import { Publisher, type PublisherIdentity, type PublisherStatus } from './publisher.js';
 
 export interface RoomStatus {
@@ -32,6 +33,7 @@ export class Rooms {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
+    private readonly events: RoomEventSink = noRoomEvents,
   ) {}
 
   /**
@@ -53,13 +55,18 @@ export class Rooms {
         const ip = id.remote.replace(/:\d+$/, '');
         const reason = `kicked: the same userid published again from ${ip}`;
         this.log.info({ sdkAppId: id.sdkAppId, userId: id.userId, old: old.id.remote, new: id.remote }, reason);
+        old.kicked = true;
         old.kick(reason);
         old.end(reason);
       }
     }
-    const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason));
+    const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason), this.events);
     this.sessions.set(id.sessionId, publisher);
+    const at = Date.now();
+    const base = { sdkAppId: id.sdkAppId, roomId: id.roomId, at };
+    if (!this.roomFor(id.sdkAppId, id.roomId, false)) this.events.emit({ ...base, type: 'room-created', userId: id.userId });
     this.roomFor(id.sdkAppId, id.roomId, true)!.publishers.set(id.sessionId, publisher);
+    this.events.emit({ ...base, type: 'user-entered', userId: id.userId, role: 'anchor', source: id.source });
     this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, userId: id.userId, source: id.source }, 'user joined');
     return publisher;
   }
@@ -85,7 +92,13 @@ export class Rooms {
     this.sessions.delete(sessionId);
     const room = this.roomFor(sdkAppId, roomId, false);
     room?.publishers.delete(sessionId);
-    if (room && room.publishers.size === 0) this.rooms.delete(key(sdkAppId, roomId));
+    const at = Date.now();
+    const exitReason: ExitReason = p.kicked ? 'kicked' : p.timedOut ? 'timeout' : 'normal';
+    this.events.emit({ sdkAppId, roomId, at, type: 'user-exited', userId, role: 'anchor', reason: exitReason });
+    if (room && room.publishers.size === 0) {
+      this.rooms.delete(key(sdkAppId, roomId));
+      this.events.emit({ sdkAppId, roomId, at, type: 'room-dismissed' });
+    }
     void this.store.presence.release(sdkAppId, userId, sessionId).catch((err: unknown) => {
       this.log.warn({ err, sdkAppId, userId }, 'presence release failed');
     });
