@@ -19,7 +19,7 @@ export function registerRoomRoutes(app: FastifyInstance, rooms: Rooms, adminToke
           .code(404)
           .send({ error: `room '${req.params.roomId}' of sdkappid ${req.params.sdkAppId} does not exist (no users in it)` });
       }
-      return room.status();
+      return rooms.status(room);
     },
   );
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { configSchema, DEMO_SECRET_KEY, type Config, type FieldSpec } from './schema.js';
 import { repoPath } from '../paths.js';
+import { compileHostRules } from '../ingest/pull/host-rules.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -203,7 +204,7 @@ function isLoopback(host: string): boolean {
   return host === '::1';
 }
 
-/** Rules that span keys: the demo key stays on loopback; delay bounds are ordered. */
+/** Rules that span keys: the demo key stays on loopback; delay bounds are ordered; pull host patterns parse. */
 function checkCrossKey(c: Config): void {
   const publicHost = [c.rtmp.host, c.http.host].find((h) => !isLoopback(h));
   if (publicHost) {
@@ -222,7 +223,15 @@ function checkCrossKey(c: Config): void {
       );
     }
   }
+  if (c.webrtc.udpPortMin >= c.webrtc.udpPortMax) {
+    throw new ConfigError('webrtc.udpPortMin: must be below webrtc.udpPortMax');
+  }
   if (c.rtmp.authFailureDelayMinMs > c.rtmp.authFailureDelayMaxMs) {
     throw new ConfigError('rtmp.authFailureDelayMinMs: must not exceed rtmp.authFailureDelayMaxMs');
+  }
+  try {
+    compileHostRules(c.pull.allow, c.pull.deny);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
   }
 }

@@ -62,9 +62,50 @@ export const configSchema: FieldSpec = {
             fields: { secretId: { type: 'string', nonEmpty: true }, secretKey: { type: 'string', nonEmpty: true } },
           },
         },
+        requestsPerSecond: { type: 'integer', min: 1, max: 100000 },
+        maxTasks: { type: 'integer', min: 0, max: 100000 },
+      },
+    },
+    pull: {
+      type: 'object',
+      fields: {
+        ffmpegPath: { type: 'string', nonEmpty: true },
+        ffprobePath: { type: 'string', nonEmpty: true },
+        allow: { type: 'array', items: { type: 'string', nonEmpty: true } },
+        deny: { type: 'array', items: { type: 'string', nonEmpty: true } },
+        startRetryDelaysMs: { type: 'array', items: { type: 'integer', min: 0, max: 600000 } },
+        startTimeoutMs: { type: 'integer', min: 500, max: 600000 },
+        stallTimeoutMs: { type: 'integer', min: 500, max: 600000 },
+        maxPauseSeconds: { type: 'integer', min: 1, max: 604800 },
+      },
+    },
+    callbacks: {
+      type: 'object',
+      fields: {
+        timeoutMs: { type: 'integer', min: 100, max: 60000 },
+        retryIntervalMs: { type: 'integer', min: 10, max: 600000 },
+        maxAgeMs: { type: 'integer', min: 0, max: 86400000 },
+        maxQueued: { type: 'integer', min: 1, max: 10000000 },
+        flushOnCloseMs: { type: 'integer', min: 0, max: 60000 },
       },
     },
     admin: { type: 'object', fields: { token: { type: 'string' } } },
+    webrtc: {
+      type: 'object',
+      fields: {
+        hostAddresses: { type: 'array', items: { type: 'string', nonEmpty: true } },
+        announcedAddresses: { type: 'array', items: { type: 'string', nonEmpty: true } },
+        udpPortMin: { type: 'integer', min: 1024, max: 65535 },
+        udpPortMax: { type: 'integer', min: 1024, max: 65535 },
+      },
+    },
+    room: {
+      type: 'object',
+      fields: {
+        reconnectGraceMs: { type: 'integer', min: 0, max: 600000 },
+        opusBitrate: { type: 'integer', min: 6000, max: 510000 },
+      },
+    },
   },
 };
 
@@ -89,8 +130,21 @@ export interface Config {
   };
   http: { host: string; port: number; bodyLimitBytes: number };
   apps: AppConfig[];
-  api: { credentials: { secretId: string; secretKey: string }[] };
+  api: { credentials: { secretId: string; secretKey: string }[]; requestsPerSecond: number; maxTasks: number };
+  pull: {
+    ffmpegPath: string;
+    ffprobePath: string;
+    allow: string[];
+    deny: string[];
+    startRetryDelaysMs: number[];
+    startTimeoutMs: number;
+    stallTimeoutMs: number;
+    maxPauseSeconds: number;
+  };
+  callbacks: { timeoutMs: number; retryIntervalMs: number; maxAgeMs: number; maxQueued: number; flushOnCloseMs: number };
   admin: { token: string };
+  webrtc: { hostAddresses: string[]; announcedAddresses: string[]; udpPortMin: number; udpPortMax: number };
+  room: { reconnectGraceMs: number; opusBitrate: number };
 }
 
 /**

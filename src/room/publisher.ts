@@ -3,6 +3,7 @@
 
 import type { AudioConfig, MediaFrame, MediaSink, MediaSource, VideoConfig } from '../media/model.js';
 import type { RoomEventSink } from '../events/room-events.js';
+import type { MediaFeed } from './media-feed.js';
 
 /** A GOP longer than this makes late viewers wait; the session info says so. */
 const LONG_GOP_MS = 4000;
@@ -44,8 +45,7 @@ export class Publisher implements MediaSink {
   kicked = false;
   /** Set before end() when the session was lost to a timeout (exit reason "timeout"). */
   timedOut = false;
-  /** Audio gain in percent (0–200) applied where AAC is transcoded to Opus; pull tasks set it (Volume). */
-  volume = 100;
+  private gain = 100;
   private videoFrames = 0;
   private audioFrames = 0;
   private keyframes = 0;
@@ -58,17 +58,32 @@ export class Publisher implements MediaSink {
     readonly kick: (reason: string) => void,
     private readonly onEnd: (publisher: Publisher, reason: string) => void,
     private readonly events: RoomEventSink,
+    /** Packetizes and transcodes once for every viewer of this publisher. */
+    readonly feed: MediaFeed,
   ) {}
+
+  /** Audio gain in percent (0–200), applied where AAC is transcoded to Opus; pull tasks set it (Volume). */
+  get volume(): number {
+    return this.gain;
+  }
+
+  set volume(percent: number) {
+    this.gain = percent;
+    this.feed.setVolume(percent);
+  }
 
   setVideoConfig(config: VideoConfig): void {
     this.video = config;
+    this.feed.setVideoConfig(config);
   }
 
   setAudioConfig(config: AudioConfig): void {
     this.audio = config;
+    this.feed.setAudioConfig(config);
   }
 
   pushFrame(frame: MediaFrame): void {
+    this.feed.push(frame);
     if (frame.kind === 'audio') {
       if (this.audioFrames++ === 0) this.announce('audio-started');
       return;
@@ -84,6 +99,7 @@ export class Publisher implements MediaSink {
   end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.feed.close();
     this.onEnd(this, reason);
   }
 

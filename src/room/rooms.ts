@@ -5,11 +5,24 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { noRoomEvents, type ExitReason, type RoomEventSink } from '../events/room-events.js';
 import { Publisher, type PublisherIdentity, type PublisherStatus } from './publisher.js';
+import { MediaFeed } from './media-feed.js';
+import { Viewers } from './viewers.js';
+import type { Viewer } from './viewer.js';
+
+export interface RoomMediaOptions {
+  /** Opus bitrate for AAC sources, bit/s. */
+  opusBitrate: number;
+  /** How long viewers of a publisher that left wait for it to publish again. */
+  reconnectGraceMs: number;
+}
+
+const DEFAULT_MEDIA: RoomMediaOptions = { opusBitrate: 64000, reconnectGraceMs: 10000 };
 
 export interface RoomStatus {
   sdkAppId: number;
   roomId: string;
-  users: PublisherStatus[];
+  users: (PublisherStatus & { viewers: number })[];
+  viewers: number;
 }
 
 export class Room {
@@ -19,9 +32,17 @@ export class Room {
     readonly roomId: string,
   ) {}
 
-  status(): RoomStatus {
-    const users = [...this.publishers.values()].map((p) => p.status());
-    return { sdkAppId: this.sdkAppId, roomId: this.roomId, users };
+  /** The publisher a viewer watches: the named user, else the earliest to have joined. */
+  pickPublisher(userId?: string): Publisher | undefined {
+    let earliest: Publisher | undefined;
+    for (const p of this.publishers.values()) {
+      if (userId !== undefined) {
+        if (p.id.userId === userId) return p;
+      } else if (!earliest || p.since < earliest.since) {
+        earliest = p;
+      }
+    }
+    return earliest;
   }
 }
 
@@ -29,12 +50,18 @@ export class Rooms {
   private readonly rooms = new Map<string, Room>();
   /** Local publishers by session id, so a presence record that names one can kick it. */
   private readonly sessions = new Map<string, Publisher>();
+  readonly viewers: Viewers;
+  private readonly media: RoomMediaOptions;
 
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
     private readonly events: RoomEventSink = noRoomEvents,
-  ) {}
+    media: Partial<RoomMediaOptions> = {},
+  ) {
+    this.media = { ...DEFAULT_MEDIA, ...media };
+    this.viewers = new Viewers(this.media.reconnectGraceMs);
+  }
 
   /**
    * Adds a publisher. `kick` must end the caller's ingest session with the reason (which then calls
@@ -60,13 +87,15 @@ export class Rooms {
         old.end(reason);
       }
     }
-    const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason), this.events);
+    const feed = new MediaFeed({ opusBitrate: this.media.opusBitrate, log: this.log.child({ userId: id.userId }) });
+    const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason), this.events, feed);
     this.sessions.set(id.sessionId, publisher);
     const at = Date.now();
     const base = { sdkAppId: id.sdkAppId, roomId: id.roomId, at };
     if (!this.roomFor(id.sdkAppId, id.roomId, false)) this.events.emit({ ...base, type: 'room-created', userId: id.userId });
     this.roomFor(id.sdkAppId, id.roomId, true)!.publishers.set(id.sessionId, publisher);
     this.events.emit({ ...base, type: 'user-entered', userId: id.userId, role: 'anchor', source: id.source });
+    this.viewers.publisherJoined(key(id.sdkAppId, id.roomId), id.userId, feed);
     this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, userId: id.userId, source: id.source }, 'user joined');
     return publisher;
   }
@@ -75,12 +104,28 @@ export class Rooms {
     return this.roomFor(sdkAppId, roomId, false);
   }
 
+  status(room: Room): RoomStatus {
+    const k = key(room.sdkAppId, room.roomId);
+    const users = [...room.publishers.values()].map((p) => ({ ...p.status(), viewers: this.viewers.count(k, p.id.userId) }));
+    return { sdkAppId: room.sdkAppId, roomId: room.roomId, users, viewers: this.viewers.count(k) };
+  }
+
+  /** Registers a viewer of `userId` in the room; it is forgotten when it closes. */
+  addViewer(sdkAppId: number, roomId: string, viewer: Viewer): void {
+    this.viewers.add(key(sdkAppId, roomId), viewer);
+  }
+
+  removeViewer(sdkAppId: number, roomId: string, viewer: Viewer): void {
+    this.viewers.remove(key(sdkAppId, roomId), viewer);
+  }
+
   list(): Room[] {
     return [...this.rooms.values()];
   }
 
   /** Ends every session (shutdown). */
   closeAll(reason: string): void {
+    this.viewers.closeAll(reason);
     for (const p of [...this.sessions.values()]) {
       p.kick(reason);
       p.end(reason);
@@ -92,6 +137,7 @@ export class Rooms {
     this.sessions.delete(sessionId);
     const room = this.roomFor(sdkAppId, roomId, false);
     room?.publishers.delete(sessionId);
+    this.viewers.publisherLeft(key(sdkAppId, roomId), userId, p.feed);
     const at = Date.now();
     const exitReason: ExitReason = p.kicked ? 'kicked' : p.timedOut ? 'timeout' : 'normal';
     this.events.emit({ sdkAppId, roomId, at, type: 'user-exited', userId, role: 'anchor', reason: exitReason });

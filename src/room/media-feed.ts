@@ -1,0 +1,117 @@
+// Per publisher, done once: H.264 access units become RTP packets, AAC frames become Opus RTP packets, and the
+// current GOP (from the last IDR) is kept so a late viewer starts at once. Viewers subscribe as listeners;
+// everything per viewer lives in the viewer.
+
+import { RtpHeader, RtpPacket } from 'werift';
+import type { AudioConfig, H264Config, MediaFrame, VideoFrame } from '../media/model.js';
+import { H264RtpPacketizer } from '../media/rtp-h264.js';
+import { AacToOpus } from '../native/aac-opus.js';
+import type { Logger } from '../log.js';
+
+export const OPUS_CLOCK = 48000;
+
+/** One access unit's packets; `keyframe` when it starts with an IDR. */
+export interface VideoUnit {
+  packets: RtpPacket[];
+  keyframe: boolean;
+  /** Gateway receive time (performance.now()) of the frame, for latency measurement. */
+  receivedAt: number;
+}
+
+export interface FeedListener {
+  onVideo(unit: VideoUnit): void;
+  onAudio(packet: RtpPacket): void;
+}
+
+/** A GOP bigger than this is not cached (late viewers then wait for the next IDR instead). */
+const GOP_CACHE_MAX_PACKETS = 4000;
+
+export interface MediaFeedOptions {
+  opusBitrate: number;
+  log: Logger;
+}
+
+export class MediaFeed {
+  readonly listeners = new Set<FeedListener>();
+  /** Access units since the last IDR; empty before the first IDR or after an oversized GOP. */
+  gop: VideoUnit[] = [];
+  private gopPackets = 0;
+  private readonly packetizer = new H264RtpPacketizer();
+  private video: H264Config | null = null;
+  private transcoder: AacToOpus | null = null;
+  private audioSeq = Math.floor(Math.random() * 0x10000);
+  private volume = 100;
+  private closed = false;
+  /** Hook for benchmarks: called after a frame was handed to every listener. */
+  onFrameSent: ((kind: 'video' | 'audio', receivedAt: number) => void) | null = null;
+
+  constructor(private readonly opts: MediaFeedOptions) {}
+
+  setVideoConfig(config: H264Config): void {
+    this.video = config;
+  }
+
+  setAudioConfig(config: AudioConfig): void {
+    this.transcoder?.close();
+    this.transcoder = null;
+    if (config.codec !== 'AAC') return; // Opus sources pass through (pushOpus)
+    try {
+      this.transcoder = new AacToOpus({ asc: config.asc, bitrate: this.opts.opusBitrate, volume: this.volume });
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'AAC config refused by the decoder: audio dropped');
+    }
+  }
+
+  setVolume(percent: number): void {
+    this.volume = percent;
+    this.transcoder?.setVolume(percent);
+  }
+
+  push(frame: MediaFrame): void {
+    if (this.closed) return;
+    const receivedAt = performance.now();
+    if (frame.kind === 'video') this.pushVideo(frame, receivedAt);
+    else this.pushAac(frame.data, frame.dts, receivedAt);
+  }
+
+  private pushVideo(frame: VideoFrame, receivedAt: number): void {
+    if (!this.video) return;
+    const unit: VideoUnit = { packets: this.packetizer.packetize(frame, this.video), keyframe: frame.keyframe, receivedAt };
+    if (unit.keyframe) {
+      this.gop = [unit];
+      this.gopPackets = unit.packets.length;
+    } else if (this.gop.length > 0) {
+      this.gopPackets += unit.packets.length;
+      if (this.gopPackets > GOP_CACHE_MAX_PACKETS) this.gop = [];
+      else this.gop.push(unit);
+    }
+    for (const l of this.listeners) l.onVideo(unit);
+    this.onFrameSent?.('video', receivedAt);
+  }
+
+  private pushAac(data: Buffer, dts: number, receivedAt: number): void {
+    if (!this.transcoder) return;
+    // A corrupt frame yields no packets and is counted in the transcoder's stats; it never throws.
+    for (const opus of this.transcoder.push(data, dts)) this.emitOpus(opus.data, opus.timestamp, receivedAt);
+  }
+
+  /** Opus from a WebRTC or pull source: forwarded as is. `timestamp` in 48 kHz units. */
+  pushOpus(data: Buffer, timestamp: number): void {
+    if (!this.closed) this.emitOpus(data, timestamp, performance.now());
+  }
+
+  private emitOpus(data: Buffer, timestamp: number, receivedAt: number): void {
+    const header = new RtpHeader({ payloadType: 111, sequenceNumber: this.audioSeq, timestamp: timestamp >>> 0, marker: false });
+    this.audioSeq = (this.audioSeq + 1) & 0xffff;
+    const packet = new RtpPacket(header, data);
+    for (const l of this.listeners) l.onAudio(packet);
+    this.onFrameSent?.('audio', receivedAt);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.transcoder?.close();
+    this.transcoder = null;
+    this.gop = [];
+  }
+}

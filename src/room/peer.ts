@@ -1,0 +1,77 @@
+// werift PeerConnections for WHIP/WHEP resources: H.264 (packetization-mode 1) and Opus only, ICE on the
+// configured addresses and UDP ports, and an answer that already holds every server candidate (OBS sends none).
+
+import { RTCPeerConnection, useH264, useOPUS, type RTCRtpTransceiver } from 'werift';
+
+export interface WebRtcOptions {
+  /** Local addresses to gather host candidates on (loopback is only gathered when listed). */
+  hostAddresses: string[];
+  /** Addresses written into candidates instead of the local one (a public IP in front of NAT). Empty: none. */
+  announcedAddresses: string[];
+  udpPortMin: number;
+  udpPortMax: number;
+}
+
+export interface AnsweredPeer {
+  pc: RTCPeerConnection;
+  answer: string;
+  transceivers: RTCRtpTransceiver[];
+}
+
+/**
+ * Answers `offer` with the given direction on every audio/video section. The answer is passive in DTLS
+ * (`a=setup:passive`): the browser then starts the handshake at once, whereas werift as the DTLS client waits
+ * 100 ms first — the largest fixed cost of a viewer's join time.
+ */
+export async function answerOffer(
+  offer: string,
+  direction: 'sendonly' | 'recvonly',
+  opts: WebRtcOptions,
+): Promise<AnsweredPeer> {
+  const pc = new RTCPeerConnection({
+    codecs: { video: [useH264()], audio: [useOPUS()] },
+    iceAdditionalHostAddresses: opts.hostAddresses,
+    iceInterfaceAddresses: opts.hostAddresses.length === 1 ? { udp4: opts.hostAddresses[0] } : undefined,
+    iceUseIpv6: false,
+    iceUseTcp: false,
+    icePortRange: [opts.udpPortMin, opts.udpPortMax],
+  });
+  try {
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    const transceivers = pc.getTransceivers();
+    for (const t of transceivers) {
+      t.setDirection(direction);
+      (t.dtlsTransport as unknown as { role: string }).role = 'server';
+    }
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gatheringComplete(pc);
+    let answer = pc.localDescription!.sdp;
+    if (opts.announcedAddresses.length) answer = announce(answer, opts.announcedAddresses);
+    return { pc, answer, transceivers };
+  } catch (err) {
+    await pc.close().catch(() => {});
+    throw err;
+  }
+}
+
+function gatheringComplete(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((s) => {
+      if (s === 'complete') {
+        unSubscribe();
+        resolve();
+      }
+    });
+  });
+}
+
+/** Adds, for every host candidate, the same candidate on each announced address (NAT 1:1 mapping). */
+function announce(sdp: string, addresses: string[]): string {
+  return sdp.replace(/^a=candidate:(\S+) (\d+) (\w+) (\d+) (\S+) (\d+) typ host(.*)$/gm, (line, foundation, comp, proto, prio, _ip, port, rest) => {
+    const extra = addresses.map(
+      (a, i) => `a=candidate:${foundation}${i + 1} ${comp} ${proto} ${Number(prio) - 1 - i} ${a} ${port} typ host${rest}`,
+    );
+    return [line, ...extra].join('\r\n');
+  });
+}

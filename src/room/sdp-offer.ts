@@ -1,0 +1,68 @@
+// What a WHIP/WHEP offer asks for, read before any ICE or DTLS work: which media sections it has and which codecs
+// each offers, so an offer we cannot serve is refused with a reason (406) instead of an answer with inactive media.
+
+export interface OfferedCodec {
+  payloadType: number;
+  name: string;
+  clockRate: number;
+  fmtp: string;
+}
+
+export interface OfferedMedia {
+  kind: string;
+  direction: string;
+  codecs: OfferedCodec[];
+}
+
+export class SdpError extends Error {
+  override name = 'SdpError';
+}
+
+export function parseOffer(sdp: string): OfferedMedia[] {
+  if (!/^v=0\r?\n/.test(sdp)) throw new SdpError('the body is not an SDP offer (it must start with v=0)');
+  const sections = sdp.split(/\r?\n(?=m=)/).slice(1);
+  if (sections.length === 0) throw new SdpError('the SDP offer has no media section (m=)');
+  return sections.map((section) => {
+    const lines = section.split(/\r?\n/);
+    const m = /^m=(\w+) \d+ [\w/]+((?: \d+)*)/.exec(lines[0]);
+    if (!m) throw new SdpError(`malformed media line '${lines[0].slice(0, 60)}'`);
+    const codecs = new Map<number, OfferedCodec>();
+    for (const pt of m[2].trim().split(/\s+/).filter(Boolean)) {
+      codecs.set(Number(pt), { payloadType: Number(pt), name: '', clockRate: 0, fmtp: '' });
+    }
+    let direction = 'sendrecv';
+    for (const line of lines) {
+      const rtpmap = /^a=rtpmap:(\d+) ([\w-]+)\/(\d+)/.exec(line);
+      if (rtpmap) {
+        const c = codecs.get(Number(rtpmap[1]));
+        if (c) Object.assign(c, { name: rtpmap[2], clockRate: Number(rtpmap[3]) });
+      }
+      const fmtp = /^a=fmtp:(\d+) (.*)$/.exec(line);
+      if (fmtp) {
+        const c = codecs.get(Number(fmtp[1]));
+        if (c) c.fmtp = fmtp[2];
+      }
+      const dir = /^a=(sendrecv|sendonly|recvonly|inactive)$/.exec(line);
+      if (dir) direction = dir[1];
+    }
+    return { kind: m[1], direction, codecs: [...codecs.values()] };
+  });
+}
+
+export function isH264Mode1(c: OfferedCodec): boolean {
+  return c.name.toUpperCase() === 'H264' && /(^|;)\s*packetization-mode=1/.test(c.fmtp);
+}
+
+export function isOpus(c: OfferedCodec): boolean {
+  return c.name.toLowerCase() === 'opus';
+}
+
+/** Names of the video codecs offered, for refusals ("offered VP8, AV1"). */
+export function videoCodecNames(media: OfferedMedia[]): string {
+  const names = new Set<string>();
+  for (const m of media) {
+    if (m.kind !== 'video') continue;
+    for (const c of m.codecs) if (c.name && !/^(rtx|red|ulpfec|flexfec-03)$/i.test(c.name)) names.add(c.name.toUpperCase());
+  }
+  return names.size ? [...names].join(', ') : 'none';
+}

@@ -1,0 +1,147 @@
+// One WHEP viewer: a werift PeerConnection that sends one publisher's H.264 and Opus. Per-viewer state lives here:
+// the keyframe gate, continuous numbering across publisher reconnects, GOP replay for a fast first frame and for
+// picture-loss requests, and the bound on how far behind the viewer's transport may fall.
+
+import { randomUUID } from 'node:crypto';
+import type { RTCPeerConnection, RTCRtpSender, RtpPacket } from 'werift';
+import type { Logger } from '../log.js';
+import type { FeedListener, MediaFeed, VideoUnit } from './media-feed.js';
+import { OPUS_CLOCK } from './media-feed.js';
+import { VIDEO_CLOCK } from '../media/rtp-h264.js';
+import { OutboundStream } from './outbound-stream.js';
+
+/** Unsettled sends beyond which a viewer is "behind": video then skips to the next keyframe. */
+const MAX_IN_FLIGHT = 600;
+/** A viewer that sends no RTCP for this long has gone away (consent expired, tab closed without DELETE). */
+const RTCP_SILENCE_MS = 15000;
+/** Picture-loss requests are served at most this often per viewer. */
+const PLI_INTERVAL_MS = 1000;
+
+export type ViewerState = 'connecting' | 'live' | 'closed';
+
+export class Viewer implements FeedListener {
+  readonly id = randomUUID();
+  state: ViewerState = 'connecting';
+  feed: MediaFeed | null = null;
+  private readonly video: OutboundStream | null;
+  private readonly audio: OutboundStream | null;
+  private waitingForKey = true;
+  private lastPliServed = 0;
+  private lastRtcp = performance.now();
+  private readonly watchdog: NodeJS.Timeout;
+  /** Set when the viewer joined; the first keyframe sent marks its join time. */
+  readonly createdAt = performance.now();
+  firstKeyframeSentAt = 0;
+  stats = { videoFrames: 0, audioPackets: 0, keyframeSkips: 0, plisServed: 0 };
+
+  constructor(
+    readonly pc: RTCPeerConnection,
+    senders: { video?: RTCRtpSender; audio?: RTCRtpSender },
+    readonly userId: string,
+    private readonly log: Logger,
+    private readonly onClosed: (viewer: Viewer, reason: string) => void,
+  ) {
+    this.video = senders.video ? new OutboundStream(senders.video, VIDEO_CLOCK) : null;
+    this.audio = senders.audio ? new OutboundStream(senders.audio, OPUS_CLOCK) : null;
+    for (const s of [senders.video, senders.audio]) s?.onRtcp.subscribe(() => (this.lastRtcp = performance.now()));
+    senders.video?.onPictureLossIndication.subscribe(() => this.onPictureLoss());
+    pc.connectionStateChange.subscribe((s) => {
+      if (s === 'connected') this.goLive();
+      else if (s === 'failed' || s === 'closed') this.close(`connection ${s}`);
+    });
+    this.watchdog = setInterval(() => {
+      if (this.state === 'live' && performance.now() - this.lastRtcp > RTCP_SILENCE_MS) this.close('no RTCP from the viewer for 15 s');
+    }, 2000);
+    this.watchdog.unref();
+  }
+
+  /** Starts (or switches) the publisher this viewer watches; numbering continues across the switch. */
+  attach(feed: MediaFeed): void {
+    if (this.state === 'closed') return;
+    if (this.feed) this.feed.listeners.delete(this);
+    const switching = this.feed !== null || this.video?.sent;
+    this.feed = feed;
+    this.waitingForKey = true;
+    if (switching) {
+      this.video?.rebase();
+      this.audio?.rebase();
+    }
+    feed.listeners.add(this);
+    if (this.state === 'live') this.replayGop();
+  }
+
+  /** The publisher left; the viewer stays connected (a reconnect may follow) but receives nothing. */
+  detach(): void {
+    this.feed?.listeners.delete(this);
+    this.feed = null;
+  }
+
+  onVideo(unit: VideoUnit): void {
+    if (this.state !== 'live' || !this.video) return;
+    if (this.video.inFlight > MAX_IN_FLIGHT) {
+      this.waitingForKey = true; // behind: drop to the next keyframe rather than add latency
+    }
+    if (this.waitingForKey) {
+      if (!unit.keyframe || this.video.inFlight > MAX_IN_FLIGHT) {
+        this.stats.keyframeSkips++;
+        return;
+      }
+      this.waitingForKey = false;
+      if (!this.firstKeyframeSentAt) this.firstKeyframeSentAt = performance.now();
+    }
+    for (const p of unit.packets) this.video.send(p);
+    this.stats.videoFrames++;
+  }
+
+  onAudio(packet: RtpPacket): void {
+    if (this.state !== 'live' || !this.audio) return;
+    this.audio.send(packet);
+    this.stats.audioPackets++;
+  }
+
+  private goLive(): void {
+    if (this.state !== 'connecting') return;
+    this.state = 'live';
+    this.lastRtcp = performance.now();
+    this.log.debug({ viewer: this.id }, 'viewer connected');
+    this.replayGop();
+  }
+
+  /**
+   * Sends the cached GOP so the viewer can decode at once. Its frames get timestamps one tick apart, ending at
+   * the newest frame's own timestamp: the decoder runs through them at once and shows the current picture,
+   * instead of playing the GOP in real time and staying that far behind live.
+   */
+  private replayGop(): void {
+    const gop = this.feed?.gop;
+    if (!this.video || !gop || gop.length === 0) return; // no IDR yet: the keyframe gate waits for one
+    const lastTs = gop[gop.length - 1].packets[0].header.timestamp;
+    this.video.rebase();
+    for (let i = 0; i < gop.length; i++) {
+      const ts = (lastTs - (gop.length - 1 - i)) >>> 0;
+      for (const p of gop[i].packets) this.video.send(p, ts);
+    }
+    this.stats.videoFrames += gop.length;
+    this.waitingForKey = false;
+    if (!this.firstKeyframeSentAt) this.firstKeyframeSentAt = performance.now();
+  }
+
+  /** RTMP sources cannot make a keyframe on request: serve the cached GOP to this viewer instead. */
+  private onPictureLoss(): void {
+    const now = performance.now();
+    if (now - this.lastPliServed < PLI_INTERVAL_MS || this.state !== 'live') return;
+    this.lastPliServed = now;
+    this.stats.plisServed++;
+    this.replayGop();
+  }
+
+  close(reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearInterval(this.watchdog);
+    this.detach();
+    void this.pc.close().catch(() => {});
+    this.log.debug({ viewer: this.id, reason }, 'viewer closed');
+    this.onClosed(this, reason);
+  }
+}

@@ -1,0 +1,129 @@
+// Headless Debian Chromium (playwright-core) as a real WebRTC client: a WHEP viewer whose decoder statistics the
+// tests read. Chromium cannot decode B-frames, which is exactly why it is the reference viewer.
+
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--allow-loopback-in-peer-connection',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+}
+
+export interface ViewerStats {
+  framesDecoded: number;
+  framesReceived: number;
+  keyFramesDecoded: number;
+  frameWidth: number;
+  frameHeight: number;
+  pliCount: number;
+  nackCount: number;
+  packetsLost: number;
+  totalSamplesReceived: number;
+  audioPacketsReceived: number;
+  connectionState: string;
+  /** ms from the WHEP POST to the first decoded frame, or -1. */
+  firstFrameMs: number;
+  videoTrackState: string;
+}
+
+export interface WhepViewer {
+  page: Page;
+  status: number;
+  /** The answer body, or the error text when status is not 201. */
+  body: string;
+  location: string | null;
+  stats(): Promise<ViewerStats>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a page on the gateway's origin and plays `whepPath` with a recvonly offer. `page` may be reused to run
+ * several viewers in one browser.
+ */
+export async function openWhepViewer(browser: Browser, httpBase: string, whepPath: string, token: string): Promise<WhepViewer> {
+  const page = await browser.newPage();
+  await page.goto(`${httpBase}/healthz`);
+  const result = await page.evaluate(
+    async ({ url, token }) => {
+      const w = window as any;
+      const pc = new RTCPeerConnection();
+      w.pc = pc;
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      const video = document.createElement('video');
+      video.muted = true;
+      video.autoplay = true;
+      document.body.appendChild(video);
+      const stream = new MediaStream();
+      video.srcObject = stream;
+      w.videoTrackState = 'none';
+      pc.ontrack = (e) => {
+        stream.addTrack(e.track);
+        if (e.track.kind === 'video') {
+          w.videoTrackState = e.track.readyState;
+          e.track.onended = () => (w.videoTrackState = 'ended');
+        }
+      };
+      await pc.setLocalDescription(await pc.createOffer());
+      w.postedAt = performance.now();
+      w.firstFrameMs = -1;
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
+        body: pc.localDescription!.sdp,
+      });
+      const body = await res.text();
+      if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+      const poll = setInterval(async () => {
+        if (w.firstFrameMs >= 0) return clearInterval(poll);
+        const r = await pc.getStats();
+        r.forEach((s: any) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 0 && w.firstFrameMs < 0) {
+            w.firstFrameMs = performance.now() - w.postedAt;
+          }
+        });
+      }, 10);
+      return { status: res.status, body, location: res.headers.get('Location') };
+    },
+    { url: httpBase + whepPath, token },
+  );
+  return {
+    page,
+    ...result,
+    stats: () =>
+      page.evaluate(async () => {
+        const w = window as any;
+        const out: any = {
+          framesDecoded: 0, framesReceived: 0, keyFramesDecoded: 0, frameWidth: 0, frameHeight: 0, pliCount: 0,
+          nackCount: 0, packetsLost: 0, totalSamplesReceived: 0, audioPacketsReceived: 0,
+          connectionState: w.pc.connectionState, firstFrameMs: w.firstFrameMs, videoTrackState: w.videoTrackState,
+        };
+        (await w.pc.getStats()).forEach((s: any) => {
+          if (s.type !== 'inbound-rtp') return;
+          if (s.kind === 'video') {
+            Object.assign(out, {
+              framesDecoded: s.framesDecoded ?? 0, framesReceived: s.framesReceived ?? 0,
+              keyFramesDecoded: s.keyFramesDecoded ?? 0, frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0,
+              pliCount: s.pliCount ?? 0, nackCount: s.nackCount ?? 0, packetsLost: s.packetsLost ?? 0,
+            });
+          } else if (s.kind === 'audio') {
+            out.totalSamplesReceived = s.totalSamplesReceived ?? 0;
+            out.audioPacketsReceived = s.packetsReceived ?? 0;
+          }
+        });
+        return out;
+      }),
+    close: () => page.close(),
+  };
+}
