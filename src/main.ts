@@ -12,6 +12,7 @@ import type { PushTarget } from './ingest/rtmp/publish-url.js';
 import { createHttpServer } from './api/server.js';
 import { Health, registerHealth } from './api/health.js';
 import { registerRoomRoutes } from './api/rooms.js';
+import { registerWhep } from './api/whep.js';
 
 export interface Gateway {
   rooms: Rooms;
@@ -29,7 +30,10 @@ export function appTable(config: Config): AppTable {
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const health = new Health();
   const store = createMemoryStore();
-  const rooms = new Rooms(store, log.child({ component: 'rooms' }));
+  const rooms = new Rooms(store, log.child({ component: 'rooms' }), undefined, {
+    opusBitrate: config.room.opusBitrate,
+    reconnectGraceMs: config.room.reconnectGraceMs,
+  });
   const apps = appTable(config);
 
   const authenticatePush = (t: PushTarget): RtmpAuthResult => {
@@ -60,6 +64,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const http: FastifyInstance = createHttpServer(log, config.http.bodyLimitBytes);
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
+  registerWhep(http, { rooms, apps, webrtc: config.webrtc, log: log.child({ component: 'whep' }) });
 
   let rtmpAddr: { host: string; port: number };
   try {
