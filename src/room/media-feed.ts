@@ -20,7 +20,8 @@ export interface VideoUnit {
 
 export interface FeedListener {
   onVideo(unit: VideoUnit): void;
-  onAudio(packet: RtpPacket): void;
+  /** `receivedAt`: gateway receive time (performance.now()) of the source audio frame. */
+  onAudio(packet: RtpPacket, receivedAt: number): void;
 }
 
 /** A GOP bigger than this is not cached (late viewers then wait for the next IDR instead). */
@@ -42,8 +43,6 @@ export class MediaFeed {
   private audioSeq = Math.floor(Math.random() * 0x10000);
   private volume = 100;
   private closed = false;
-  /** Hook for benchmarks: called after a frame was handed to every listener. */
-  onFrameSent: ((kind: 'video' | 'audio', receivedAt: number) => void) | null = null;
 
   constructor(private readonly opts: MediaFeedOptions) {}
 
@@ -86,7 +85,6 @@ export class MediaFeed {
       else this.gop.push(unit);
     }
     for (const l of this.listeners) l.onVideo(unit);
-    this.onFrameSent?.('video', receivedAt);
   }
 
   private pushAac(data: Buffer, dts: number, receivedAt: number): void {
@@ -104,8 +102,7 @@ export class MediaFeed {
     const header = new RtpHeader({ payloadType: 111, sequenceNumber: this.audioSeq, timestamp: timestamp >>> 0, marker: false });
     this.audioSeq = (this.audioSeq + 1) & 0xffff;
     const packet = new RtpPacket(header, data);
-    for (const l of this.listeners) l.onAudio(packet);
-    this.onFrameSent?.('audio', receivedAt);
+    for (const l of this.listeners) l.onAudio(packet, receivedAt);
   }
 
   close(): void {

@@ -37,7 +37,8 @@ export class OutboundStream {
     this.rebaseNext = true;
   }
 
-  send(p: RtpPacket, timestampOverride?: number): void {
+  /** Resolves once werift has handed the packet to the socket. */
+  send(p: RtpPacket, timestampOverride?: number): Promise<void> {
     const h = p.header;
     const ts = timestampOverride ?? h.timestamp;
     if (this.rebaseNext) {
@@ -53,14 +54,15 @@ export class OutboundStream {
     this.lastWall = performance.now();
     this.sent++;
     this.inFlight++;
-    const settle = () => this.inFlight--;
-    if (timestampOverride === undefined) {
-      void this.sender.sendRtp(p).then(settle, settle);
-    } else {
+    const settle = () => {
+      this.inFlight--;
+    };
+    let packet = p;
+    if (timestampOverride !== undefined) {
       // Replayed packets get their own timestamp; werift clones the packet anyway, this copy is the rare path.
-      const copy = p.clone();
-      copy.header.timestamp = timestampOverride >>> 0;
-      void this.sender.sendRtp(copy).then(settle, settle);
+      packet = p.clone();
+      packet.header.timestamp = timestampOverride >>> 0;
     }
+    return this.sender.sendRtp(packet).then(settle, settle);
   }
 }

@@ -33,6 +33,8 @@ export class Viewer implements FeedListener {
   readonly createdAt = performance.now();
   firstKeyframeSentAt = 0;
   stats = { videoFrames: 0, audioPackets: 0, keyframeSkips: 0, plisServed: 0 };
+  /** Benchmarks set this to learn when a frame's last packet has left for this viewer (zero cost when unset). */
+  onSent: ((kind: 'video' | 'audio', receivedAt: number) => void) | null = null;
 
   constructor(
     readonly pc: RTCPeerConnection,
@@ -89,14 +91,17 @@ export class Viewer implements FeedListener {
       this.waitingForKey = false;
       if (!this.firstKeyframeSentAt) this.firstKeyframeSentAt = performance.now();
     }
-    for (const p of unit.packets) this.video.send(p);
+    let last: Promise<void> | undefined;
+    for (const p of unit.packets) last = this.video.send(p);
     this.stats.videoFrames++;
+    if (this.onSent && last) void last.then(() => this.onSent?.('video', unit.receivedAt));
   }
 
-  onAudio(packet: RtpPacket): void {
+  onAudio(packet: RtpPacket, receivedAt: number): void {
     if (this.state !== 'live' || !this.audio) return;
-    this.audio.send(packet);
+    const sent = this.audio.send(packet);
     this.stats.audioPackets++;
+    if (this.onSent) void sent.then(() => this.onSent?.('audio', receivedAt));
   }
 
   private goLive(): void {
@@ -119,7 +124,7 @@ export class Viewer implements FeedListener {
     this.video.rebase();
     for (let i = 0; i < gop.length; i++) {
       const ts = (lastTs - (gop.length - 1 - i)) >>> 0;
-      for (const p of gop[i].packets) this.video.send(p, ts);
+      for (const p of gop[i].packets) void this.video.send(p, ts);
     }
     this.stats.videoFrames += gop.length;
     this.waitingForKey = false;

@@ -32,6 +32,10 @@ export class Viewers {
     return this.byId.get(id);
   }
 
+  all(): IterableIterator<Viewer> {
+    return this.byId.values();
+  }
+
   count(roomKey: string, userId?: string): number {
     let n = 0;
     for (const v of this.byRoom.get(roomKey) ?? []) if (userId === undefined || v.userId === userId) n++;
