@@ -7,9 +7,9 @@ import { parseAudioSpecificConfig } from './aac.js';
 import { MediaError } from './errors.js';
 import { parseFlvTag, TAG_AUDIO, TAG_VIDEO, type FlvAudioTag, type FlvVideoTag } from './flv.js';
 import {
-  NAL_AUD, NAL_FILLER, NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS,
-  parseAvcDecoderConfigurationRecord, parsePpsIds, parseSps, readNalLength, sliceType,
+  NAL_AUD, NAL_FILLER, NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, parseAvcDecoderConfigurationRecord, readNalLength, sliceType,
 } from './h264.js';
+import { H264ParameterSets } from './h264-params.js';
 import {
   aacConfigPolicy, audioCodecPolicy, compositionTimePolicy, malformedRefusal, sliceTypePolicy, videoCodecPolicy,
   type Refusal,
@@ -39,9 +39,7 @@ export interface FlvToMediaStats {
 export class FlvToMedia {
   private readonly sink: MediaSink;
   private refused: Refusal | null = null;
-  private video: H264Config | null = null;
-  private spsIds: number[] = [];
-  private ppsIds: number[] = [];
+  private readonly params = new H264ParameterSets();
   private audio: AacConfig | null = null;
 
   private frames = 0;
@@ -68,7 +66,7 @@ export class FlvToMedia {
   }
 
   get videoConfig(): H264Config | null {
-    return this.video;
+    return this.params.config;
   }
 
   get audioConfig(): AacConfig | null {
@@ -79,7 +77,7 @@ export class FlvToMedia {
     return {
       frames: this.frames, keyframes: this.keyframes, audioFrames: this.audioFrames, skipped: this.skipped,
       lastGopMs: this.lastGopMs, maxGopMs: this.maxGopMs, longGop: this.longGop,
-      videoConfig: this.video, audioConfig: this.audio,
+      videoConfig: this.params.config, audioConfig: this.audio,
     };
   }
 
@@ -128,30 +126,12 @@ export class FlvToMedia {
     const rec = parseAvcDecoderConfigurationRecord(copy);
     if (rec.sps.length === 0) throw new MediaError('AVC sequence header carries no SPS');
     if (rec.pps.length === 0) throw new MediaError('AVC sequence header carries no PPS');
-    const cur = this.video;
-    if (cur !== null && cur.naluLengthSize === rec.naluLengthSize && sameBuffers(cur.sps, rec.sps) && sameBuffers(cur.pps, rec.pps)) {
-      return null; // a repeated sequence header
-    }
-    const info = parseSps(rec.sps[0]!);
-    const spsIds = rec.sps.map((s) => parseSps(s).spsId);
-    const ppsIds = rec.pps.map((p) => parsePpsIds(p).ppsId);
-    this.spsIds = spsIds;
-    this.ppsIds = ppsIds;
-    this.setVideo({
-      codec: 'H264', profile: info.profile, profileName: info.profileName, level: info.level,
-      width: info.width, height: info.height, fps: info.fps, naluLengthSize: rec.naluLengthSize,
-      sps: rec.sps, pps: rec.pps,
-    });
+    if (this.params.setAll(rec.sps, rec.pps, rec.naluLengthSize)) this.sink.setVideoConfig(this.params.config!);
     return null;
   }
 
-  private setVideo(config: H264Config): void {
-    this.video = config;
-    this.sink.setVideoConfig(config);
-  }
-
   private videoFrame(tag: FlvVideoTag, body: Buffer): Refusal | null {
-    const config = this.video;
+    const config = this.params.config;
     if (config === null) return this.skip(); // before the first sequence header
     const ctsRefusal = compositionTimePolicy(tag.cts);
     if (ctsRefusal !== null) return this.refuse(ctsRefusal);
@@ -205,7 +185,7 @@ export class FlvToMedia {
       nalus[i] = copy.subarray(pos, pos + n);
       pos += n;
     }
-    if (paramSets) this.inBandParameterSets(nalus);
+    if (paramSets && this.params.update(nalus)) this.sink.setVideoConfig(this.params.config!);
 
     const dts = tag.timestamp;
     this.frames++;
@@ -226,38 +206,6 @@ export class FlvToMedia {
     }
     this.sink.pushFrame({ kind: 'video', dts, pts: dts + tag.cts, keyframe, nalus });
     return null;
-  }
-
-  /**
-   * In-band SPS/PPS (OBS repeats them at every IDR). An identical one costs a compare; a new or changed one
-   * replaces the entry with the same id (or is added) and moves to the front, the config's profile, level, size
-   * and frame rate follow it (sps[0] is always the SPS the config describes), and the sink hears of it before the
-   * frame that carries it.
-   */
-  private inBandParameterSets(nalus: Buffer[]): void {
-    let config = this.video!;
-    let changed = false;
-    for (const nal of nalus) {
-      const t = nal[0]! & 0x1f;
-      if (t === NAL_SPS) {
-        if (contains(config.sps, nal)) continue;
-        const info = parseSps(nal);
-        const [sps, ids] = moveToFront(config.sps, this.spsIds, nal, info.spsId);
-        this.spsIds = ids;
-        config = {
-          ...config, sps, profile: info.profile, profileName: info.profileName, level: info.level,
-          width: info.width, height: info.height, fps: info.fps,
-        };
-        changed = true;
-      } else if (t === NAL_PPS) {
-        if (contains(config.pps, nal)) continue;
-        const [pps, ids] = moveToFront(config.pps, this.ppsIds, nal, parsePpsIds(nal).ppsId);
-        this.ppsIds = ids;
-        config = { ...config, pps };
-        changed = true;
-      }
-    }
-    if (changed) this.setVideo(config);
   }
 
   // ---- audio ------------------------------------------------------------------------------------------------
@@ -288,27 +236,4 @@ export class FlvToMedia {
     }
     return this.skip();
   }
-}
-
-function sameBuffers(a: readonly Buffer[], b: readonly Buffer[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (!a[i]!.equals(b[i]!)) return false;
-  return true;
-}
-
-/** A new list with `nal` first, without the entry that had the same id. */
-function moveToFront(list: readonly Buffer[], ids: readonly number[], nal: Buffer, id: number): [Buffer[], number[]] {
-  const outList = [nal];
-  const outIds = [id];
-  for (let i = 0; i < list.length; i++) {
-    if (ids[i] === id) continue;
-    outList.push(list[i]!);
-    outIds.push(ids[i]!);
-  }
-  return [outList, outIds];
-}
-
-function contains(list: readonly Buffer[], nal: Buffer): boolean {
-  for (const x of list) if (x.equals(nal)) return true;
-  return false;
 }
