@@ -15,6 +15,7 @@ COPY src ./src
 COPY test ./test
 COPY config ./config
 COPY bin ./bin
+COPY web ./web
 # node:20 images carry Node's headers under /usr/local; build-native finds them there.
 RUN node scripts/build-native.mjs && npx tsc -p tsconfig.json && npm prune --omit=dev
 
@@ -30,6 +31,7 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/native/build/Release/aac_opus.node ./native/build/Release/aac_opus.node
 COPY --from=build /app/config ./config
 COPY --from=build /app/bin ./bin
+COPY --from=build /app/web ./web
 RUN useradd --system --home /app roomgate
 USER roomgate
 # RTMP, HTTP (WHIP/WHEP/API/health), and the WebRTC UDP range.

@@ -1,5 +1,5 @@
-// What a newcomer sees when the gateway starts with the demo app: ready-to-paste values for OBS, ffmpeg and WHIP,
-// each with a freshly generated UserSig.
+// What a newcomer sees when the gateway starts with the demo app: ready-to-paste values for OBS, ffmpeg, WHIP and
+// the browser play page, each with a freshly generated UserSig.
 
 import type { Config } from './config/schema.js';
 import { genUserSig } from './auth/usersig.js';
@@ -16,6 +16,8 @@ export function newcomerGuide(config: Config, rtmpPort: number, httpPort: number
   const key = `${roomId}?sdkappid=${app.sdkAppId}&userid=${userId}&usersig=${sig}`;
   const whipUser = 'whip_streamer';
   const whipSig = genUserSig({ sdkAppId: app.sdkAppId, secretKey: app.secretKey, userId: whipUser, expireSeconds: week });
+  const viewerUser = 'viewer_demo';
+  const viewerSig = genUserSig({ sdkAppId: app.sdkAppId, secretKey: app.secretKey, userId: viewerUser, expireSeconds: week });
   const line = '─'.repeat(78);
   return [
     line,
@@ -35,6 +37,7 @@ export function newcomerGuide(config: Config, rtmpPort: number, httpPort: number
     `  Server        http://${httpHost}:${httpPort}/v2/pub/${app.sdkAppId}/${roomId}?SessionID=${whipUser}`,
     `  Bearer Token  ${whipSig}`,
     '',
+    `Watch in a browser: http://${httpHost}:${httpPort}/play/${app.sdkAppId}/${roomId}?user=${viewerUser}&token=${encodeURIComponent(viewerSig)}`,
     `Room status: http://${httpHost}:${httpPort}/api/rooms/${app.sdkAppId}/${roomId}`,
     'UserSigs above expire in 7 days; make new ones with: bin/roomgate usersig --help',
     line,

@@ -13,6 +13,11 @@ import { createHttpServer } from './api/server.js';
 import { Health, registerHealth } from './api/health.js';
 import { registerRoomRoutes } from './api/rooms.js';
 import { registerWhep } from './api/whep.js';
+import { registerPlay } from './api/play.js';
+import { registerTencentApi } from './api/tencent-api.js';
+import { registerTaskRoutes } from './api/tasks.js';
+import { CallbackDispatcher } from './events/callback-dispatcher.js';
+import { PullTasks } from './ingest/pull/pull-tasks.js';
 
 export interface Gateway {
   rooms: Rooms;
@@ -30,11 +35,28 @@ export function appTable(config: Config): AppTable {
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const health = new Health();
   const store = createMemoryStore();
-  const rooms = new Rooms(store, log.child({ component: 'rooms' }), undefined, {
+  const callbackApps = new Map(config.apps.map((a) => [a.sdkAppId, a]));
+  const callbacks = new CallbackDispatcher({
+    outbox: store.outbox,
+    target: (id) => callbackApps.get(id),
+    ...config.callbacks,
+    log: log.child({ component: 'callbacks' }),
+  });
+  const rooms = new Rooms(store, log.child({ component: 'rooms' }), callbacks, {
     opusBitrate: config.room.opusBitrate,
     reconnectGraceMs: config.room.reconnectGraceMs,
   });
   const apps = appTable(config);
+  const pullTasks = new PullTasks({
+    rooms,
+    events: callbacks,
+    tasks: store.tasks,
+    maxTasks: config.api.maxTasks,
+    allow: config.pull.allow,
+    deny: config.pull.deny,
+    task: { ...config.pull, maxPauseMs: config.pull.maxPauseSeconds * 1000, minuteMs: 60_000 },
+    log,
+  });
 
   const authenticatePush = (t: PushTarget): RtmpAuthResult => {
     const r = authenticate(apps, {
@@ -65,6 +87,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
   registerWhep(http, { rooms, apps, webrtc: config.webrtc, log: log.child({ component: 'whep' }) });
+  registerPlay(http, { rooms, apps, log: log.child({ component: 'play' }) });
+  registerTencentApi(http, {
+    credentials: config.api.credentials,
+    requestsPerSecond: config.api.requestsPerSecond,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    apps,
+    service: pullTasks,
+    log,
+  });
+  registerTaskRoutes(http, pullTasks, callbacks, config.admin.token);
 
   let rtmpAddr: { host: string; port: number };
   try {
@@ -88,9 +120,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     close(reason = 'the gateway is shutting down') {
       closing ??= (async () => {
         health.state = 'draining';
+        pullTasks.closeAll(reason); // kills every ffmpeg child; the tasks' users leave with 104, then 702
         await rtmpServer.close(reason);
         rooms.closeAll(reason);
         await http.close();
+        await callbacks.close(config.callbacks.flushOnCloseMs);
         await store.close();
       })();
       return closing;

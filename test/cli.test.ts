@@ -78,6 +78,7 @@ t.test('serve prints a working newcomer guide, turns healthy, and stops on SIGTE
   t.match(out, /ffmpeg -re /);
   t.match(out, /Bearer Token\s+\S+/);
   t.match(out, /\/v2\/pub\/1400000000\/demo-room\?SessionID=whip_streamer/);
+  t.match(out, /Watch in a browser: http:\/\/127\.0\.0\.1:\d+\/play\/1400000000\/demo-room\?user=viewer_demo&token=\S+/);
 
   const server = /Server\s+(rtmp:\/\/\S+)/.exec(out)![1];
   const key = /Stream Key\s+(\S+)/.exec(out)![1];

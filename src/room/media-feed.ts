@@ -42,7 +42,13 @@ export class MediaFeed {
   private transcoder: AacToOpus | null = null;
   private audioSeq = Math.floor(Math.random() * 0x10000);
   private volume = 100;
+  private opusSource = false;
   private closed = false;
+  /**
+   * Set by ingests whose publisher can make a keyframe on request (WHIP). Viewers then ask for one when they join
+   * or lose a picture; without it (RTMP, pull) the cached GOP is all there is.
+   */
+  requestKeyframe: (() => void) | null = null;
 
   constructor(private readonly opts: MediaFeedOptions) {}
 
@@ -53,7 +59,8 @@ export class MediaFeed {
   setAudioConfig(config: AudioConfig): void {
     this.transcoder?.close();
     this.transcoder = null;
-    if (config.codec !== 'AAC') return; // Opus sources pass through (pushOpus)
+    this.opusSource = config.codec === 'Opus';
+    if (config.codec !== 'AAC') return; // Opus is forwarded as it is
     try {
       this.transcoder = new AacToOpus({ asc: config.asc, bitrate: this.opts.opusBitrate, volume: this.volume });
     } catch (err) {
@@ -70,6 +77,7 @@ export class MediaFeed {
     if (this.closed) return;
     const receivedAt = performance.now();
     if (frame.kind === 'video') this.pushVideo(frame, receivedAt);
+    else if (this.opusSource) this.emitOpus(frame.data, Math.round(frame.dts * (OPUS_CLOCK / 1000)), receivedAt);
     else this.pushAac(frame.data, frame.dts, receivedAt);
   }
 
@@ -91,11 +99,6 @@ export class MediaFeed {
     if (!this.transcoder) return;
     // A corrupt frame yields no packets and is counted in the transcoder's stats; it never throws.
     for (const opus of this.transcoder.push(data, dts)) this.emitOpus(opus.data, opus.timestamp, receivedAt);
-  }
-
-  /** Opus from a WebRTC or pull source: forwarded as is. `timestamp` in 48 kHz units. */
-  pushOpus(data: Buffer, timestamp: number): void {
-    if (!this.closed) this.emitOpus(data, timestamp, performance.now());
   }
 
   private emitOpus(data: Buffer, timestamp: number, receivedAt: number): void {

@@ -69,6 +69,7 @@ export class Viewer implements FeedListener {
       this.audio?.rebase();
     }
     feed.listeners.add(this);
+    feed.requestKeyframe?.();
     if (this.state === 'live') this.replayGop();
   }
 
@@ -131,13 +132,17 @@ export class Viewer implements FeedListener {
     if (!this.firstKeyframeSentAt) this.firstKeyframeSentAt = performance.now();
   }
 
-  /** RTMP sources cannot make a keyframe on request: serve the cached GOP to this viewer instead. */
+  /**
+   * A publisher that can make keyframes (WHIP) is asked for one (the feed rate-limits that); RTMP sources cannot,
+   * so this viewer is served the cached GOP instead.
+   */
   private onPictureLoss(): void {
     const now = performance.now();
     if (now - this.lastPliServed < PLI_INTERVAL_MS || this.state !== 'live') return;
     this.lastPliServed = now;
     this.stats.plisServed++;
-    this.replayGop();
+    if (this.feed?.requestKeyframe) this.feed.requestKeyframe();
+    else this.replayGop();
   }
 
   close(reason: string): void {
