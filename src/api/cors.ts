@@ -13,15 +13,22 @@ export function withCors(reply: FastifyReply): FastifyReply {
     .header('Access-Control-Expose-Headers', EXPOSE_HEADERS);
 }
 
+/** A refusal a person reads: the status and one line saying why, readable by pages on other origins. */
+export function refuse(reply: FastifyReply, status: number, reason: string): FastifyReply {
+  return withCors(reply).code(status).type('text/plain; charset=utf-8').send(reason + '\n');
+}
+
 /** Answers preflight requests for every path under `prefix`. */
-export function registerPreflight(app: FastifyInstance, prefix: string): void {
-  app.options(`${prefix}/*`, async (_req, reply) =>
-    withCors(reply)
+export function registerPreflight(app: FastifyInstance, prefix: string, links: string[] = []): void {
+  app.options(`${prefix}/*`, async (_req, reply) => {
+    // WHIP clients may ask for the ICE servers with OPTIONS (RFC 9725 §4.6).
+    if (links.length) reply.header('Link', links);
+    return withCors(reply)
       .header('Access-Control-Allow-Methods', ALLOW_METHODS)
       .header('Access-Control-Allow-Headers', ALLOW_HEADERS)
       .header('Access-Control-Max-Age', '600')
       .header('Accept-Post', 'application/sdp')
       .code(204)
-      .send(),
-  );
+      .send();
+  });
 }

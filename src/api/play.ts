@@ -11,7 +11,7 @@ import type { Rooms } from '../room/rooms.js';
 import type { Logger } from '../log.js';
 import { repoPath } from '../paths.js';
 import { bearerToken } from './bearer.js';
-import { registerPreflight, withCors } from './cors.js';
+import { refuse, registerPreflight, withCors } from './cors.js';
 
 export interface PlayDeps {
   rooms: Rooms;
@@ -45,10 +45,6 @@ function loadAssets(log: Logger): Map<string, Buffer> {
     }
   }
   return files;
-}
-
-function refuse(reply: FastifyReply, status: number, reason: string): FastifyReply {
-  return withCors(reply).code(status).type('text/plain; charset=utf-8').send(reason + '\n');
 }
 
 export function registerPlay(app: FastifyInstance, deps: PlayDeps): void {

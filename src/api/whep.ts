@@ -8,9 +8,9 @@ import { authenticate, type AppTable } from '../auth/authenticate.js';
 import type { Rooms } from '../room/rooms.js';
 import { Viewer } from '../room/viewer.js';
 import { answerOffer, type WebRtcOptions } from '../room/peer.js';
-import { isH264Mode1, isOpus, parseOffer, SdpError, videoCodecNames } from '../room/sdp-offer.js';
+import { checkOffer } from '../room/sdp-offer.js';
 import type { Logger } from '../log.js';
-import { registerPreflight, withCors } from './cors.js';
+import { refuse, registerPreflight, withCors } from './cors.js';
 import { bearerToken } from './bearer.js';
 
 export interface WhepDeps {
@@ -21,10 +21,6 @@ export interface WhepDeps {
 }
 
 const RESOURCE_PREFIX = '/v2/whep';
-
-function refuse(reply: FastifyReply, status: number, reason: string): FastifyReply {
-  return withCors(reply).code(status).type('text/plain; charset=utf-8').send(reason + '\n');
-}
 
 export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
   registerPreflight(app, '/v2/sub');
@@ -57,19 +53,8 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
       }
 
       const offer = String(req.body ?? '');
-      let media;
-      try {
-        media = parseOffer(offer);
-      } catch (e) {
-        return refuse(reply, 400, `malformed SDP offer: ${(e as SdpError).message}`);
-      }
-      const video = media.find((m) => m.kind === 'video');
-      const audio = media.find((m) => m.kind === 'audio');
-      if (video && !video.codecs.some(isH264Mode1)) {
-        return refuse(reply, 406, `offer has no H.264 (packetization-mode 1): offered ${videoCodecNames(media)} — this room sends H.264`);
-      }
-      if (audio && !audio.codecs.some(isOpus)) return refuse(reply, 406, 'offer has no Opus audio: this room sends Opus');
-      if (!video && !audio) return refuse(reply, 406, 'offer has neither audio nor video');
+      const bad = checkOffer(offer, 'this room sends H.264');
+      if (bad) return refuse(reply, bad.status, bad.reason);
 
       let answered;
       try {

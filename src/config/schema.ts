@@ -97,6 +97,17 @@ export const configSchema: FieldSpec = {
         announcedAddresses: { type: 'array', items: { type: 'string', nonEmpty: true } },
         udpPortMin: { type: 'integer', min: 1024, max: 65535 },
         udpPortMax: { type: 'integer', min: 1024, max: 65535 },
+        iceServers: {
+          type: 'array',
+          items: {
+            type: 'object',
+            fields: {
+              urls: { type: 'string', nonEmpty: true },
+              username: { type: 'string', default: '' },
+              credential: { type: 'string', default: '' },
+            },
+          },
+        },
       },
     },
     room: {
@@ -143,7 +154,13 @@ export interface Config {
   };
   callbacks: { timeoutMs: number; retryIntervalMs: number; maxAgeMs: number; maxQueued: number; flushOnCloseMs: number };
   admin: { token: string };
-  webrtc: { hostAddresses: string[]; announcedAddresses: string[]; udpPortMin: number; udpPortMax: number };
+  webrtc: {
+    hostAddresses: string[];
+    announcedAddresses: string[];
+    udpPortMin: number;
+    udpPortMax: number;
+    iceServers: { urls: string; username: string; credential: string }[];
+  };
   room: { reconnectGraceMs: number; opusBitrate: number };
 }
 

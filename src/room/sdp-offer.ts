@@ -66,3 +66,24 @@ export function videoCodecNames(media: OfferedMedia[]): string {
   }
   return names.size ? [...names].join(', ') : 'none';
 }
+
+/**
+ * Whether we can serve this offer: every video section must offer H.264 packetization-mode 1 and every audio
+ * section Opus, and there must be at least one of them. `hint` ends the 406 reason ("select H.264 in the encoder").
+ */
+export function checkOffer(sdp: string, hint: string): { status: 400 | 406; reason: string } | null {
+  let media: OfferedMedia[];
+  try {
+    media = parseOffer(sdp);
+  } catch (e) {
+    return { status: 400, reason: `malformed SDP offer: ${(e as Error).message}` };
+  }
+  const video = media.filter((m) => m.kind === 'video');
+  const audio = media.filter((m) => m.kind === 'audio');
+  if (video.some((m) => !m.codecs.some(isH264Mode1))) {
+    return { status: 406, reason: `offer has no H.264 (packetization-mode 1): offered ${videoCodecNames(media)} — ${hint}` };
+  }
+  if (audio.some((m) => !m.codecs.some(isOpus))) return { status: 406, reason: 'offer has no Opus audio: use Opus' };
+  if (video.length === 0 && audio.length === 0) return { status: 406, reason: 'offer has neither audio nor video' };
+  return null;
+}

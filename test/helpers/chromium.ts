@@ -127,3 +127,74 @@ export async function openWhepViewer(browser: Browser, httpBase: string, whepPat
     close: () => page.close(),
   };
 }
+
+export interface WhipPublisher {
+  page: Page;
+  status: number;
+  body: string;
+  location: string | null;
+  /** Outbound video stats of the publishing page. */
+  stats(): Promise<{ framesEncoded: number; encoderImplementation: string; connectionState: string; pliCount: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Chromium publishing its fake camera and microphone over WHIP with H.264 preferred (setCodecPreferences), the way
+ * a browser publisher page would. `codec: 'VP8'` offers only VP8, for refusal tests.
+ */
+export async function openWhipPublisher(
+  browser: Browser,
+  httpBase: string,
+  whipPath: string,
+  token: string,
+  opts: { codec?: 'H264' | 'VP8'; width?: number; height?: number } = {},
+): Promise<WhipPublisher> {
+  const page = await browser.newPage();
+  await page.goto(`${httpBase}/healthz`);
+  const result = await page.evaluate(
+    async ({ url, token, codec, width, height }) => {
+      const w = window as any;
+      const media = await navigator.mediaDevices.getUserMedia({ video: { width, height, frameRate: 30 }, audio: true });
+      const pc = new RTCPeerConnection();
+      w.pc = pc;
+      for (const track of media.getTracks()) {
+        const tr = pc.addTransceiver(track, { direction: 'sendonly' });
+        if (track.kind === 'video') {
+          const caps = RTCRtpSender.getCapabilities('video')!.codecs;
+          const wanted = caps.filter((c) =>
+            codec === 'H264' ? /h264/i.test(c.mimeType) && /packetization-mode=1/.test(c.sdpFmtpLine ?? '') : /vp8/i.test(c.mimeType),
+          );
+          tr.setCodecPreferences(wanted);
+        }
+      }
+      await pc.setLocalDescription(await pc.createOffer());
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
+        body: pc.localDescription!.sdp,
+      });
+      const body = await res.text();
+      if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+      return { status: res.status, body, location: res.headers.get('Location') };
+    },
+    { url: httpBase + whipPath, token, codec: opts.codec ?? 'H264', width: opts.width ?? 640, height: opts.height ?? 360 },
+  );
+  return {
+    page,
+    ...result,
+    stats: () =>
+      page.evaluate(async () => {
+        const w = window as any;
+        const out = { framesEncoded: 0, encoderImplementation: '', connectionState: w.pc.connectionState, pliCount: 0 };
+        (await w.pc.getStats()).forEach((s: any) => {
+          if (s.type === 'outbound-rtp' && s.kind === 'video') {
+            out.framesEncoded = s.framesEncoded ?? 0;
+            out.encoderImplementation = s.encoderImplementation ?? '';
+            out.pliCount = s.pliCount ?? 0;
+          }
+        });
+        return out;
+      }),
+    close: () => page.close(),
+  };
+}

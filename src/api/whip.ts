@@ -1,0 +1,137 @@
+// WHIP publishing, TRTC's OBS format: POST /v2/pub/{SdkAppId}/{RoomId}?SessionID={UserId}[&PrivateMapKey=…] with
+// an SDP offer and `Authorization: Bearer <UserSig of UserId | JWT>` → 201 + answer (every server candidate in it:
+// OBS sends none of its own) + Location. The resource answers GET (state, or why it ended), PATCH (trickle ICE)
+// and DELETE (the user leaves the room). Auth and the offer check finish before any ICE/DTLS work starts.
+
+import type { FastifyInstance } from 'fastify';
+import { authenticate, type AppTable } from '../auth/authenticate.js';
+import type { Rooms } from '../room/rooms.js';
+import { answerOffer, type WebRtcOptions } from '../room/peer.js';
+import { checkOffer } from '../room/sdp-offer.js';
+import { WhipSession } from '../ingest/whip/session.js';
+import type { Logger } from '../log.js';
+import { refuse, registerPreflight, withCors } from './cors.js';
+import { bearerToken } from './bearer.js';
+import { addTrickledCandidates } from './whep.js';
+
+export interface IceServerConfig {
+  urls: string;
+  username: string;
+  credential: string;
+}
+
+export interface WhipDeps {
+  rooms: Rooms;
+  apps: AppTable;
+  webrtc: WebRtcOptions;
+  iceServers: IceServerConfig[];
+  log: Logger;
+}
+
+const RESOURCE_PREFIX = '/v2/whip';
+/** Ended sessions stay readable (GET) this long, so a client can learn why it was stopped. */
+const KEEP_ENDED_MS = 5 * 60 * 1000;
+
+/** RFC 9725 Link headers announcing the configured STUN/TURN servers. */
+function linkHeaders(servers: IceServerConfig[]): string[] {
+  return servers.map((s) => {
+    const creds = s.username ? `; username="${s.username}"; credential="${s.credential}"; credential-type="password"` : '';
+    return `<${s.urls}>; rel="ice-server"${creds}`;
+  });
+}
+
+export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
+  const sessions = new Map<string, { session: WhipSession; sdkAppId: number; roomId: string; userId: string }>();
+  const links = linkHeaders(deps.iceServers);
+  registerPreflight(app, '/v2/pub', links);
+  registerPreflight(app, RESOURCE_PREFIX, links);
+
+  app.post<{ Params: { sdkAppId: string; roomId: string }; Querystring: Record<string, string> }>(
+    '/v2/pub/:sdkAppId/:roomId',
+    async (req, reply) => {
+      if (!/^application\/sdp\b/i.test(req.headers['content-type'] ?? '')) {
+        return refuse(reply, 415, 'the offer must be sent as Content-Type: application/sdp');
+      }
+      const sdkAppId = Number(req.params.sdkAppId);
+      const roomId = req.params.roomId;
+      const userId = req.query.SessionID ?? '';
+      const privateMapKey = req.query.PrivateMapKey || req.query.privatemapkey;
+      const auth = authenticate(deps.apps, {
+        sdkAppId,
+        userId,
+        roomId,
+        credential: { kind: 'bearer', value: bearerToken(req) },
+        ...(privateMapKey ? { privateMapKey } : {}),
+        action: 'publish',
+      });
+      if (!auth.ok) return refuse(reply, auth.status, auth.reason);
+      const offer = String(req.body ?? '');
+      const bad = checkOffer(offer, 'select H.264 in the encoder');
+      if (bad) return refuse(reply, bad.status, bad.reason);
+
+      let answered;
+      try {
+        answered = await answerOffer(offer, 'recvonly', deps.webrtc);
+      } catch (e) {
+        return refuse(reply, 400, `cannot answer the offer: ${(e as Error).message}`);
+      }
+      const log = deps.log.child({ sdkAppId, roomId, userId });
+      const session = new WhipSession(answered.pc, answered.transceivers, log, (s) => {
+        setTimeout(() => sessions.delete(s.id), KEEP_ENDED_MS).unref();
+      });
+      sessions.set(session.id, { session, sdkAppId, roomId, userId });
+      const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+      const publisher = await deps.rooms.join(
+        { sdkAppId, roomId, userId, source: 'whip', remote, sessionId: session.id },
+        (reason) => session.end(reason),
+      );
+      session.attach(publisher);
+      log.info({ resource: session.id }, 'WHIP publisher joined');
+      const r = withCors(reply)
+        .code(201)
+        .type('application/sdp')
+        .header('Location', `${RESOURCE_PREFIX}/${session.id}`)
+        .header('ETag', `"${session.id}"`)
+        .header('Accept-Patch', 'application/trickle-ice-sdpfrag');
+      if (links.length) r.header('Link', links);
+      return r.send(answered.answer);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(`${RESOURCE_PREFIX}/:id`, async (req, reply) => {
+    const entry = sessions.get(req.params.id);
+    if (!entry) return refuse(reply, 404, 'no such WHIP session (it ended long ago, or the URL is wrong)');
+    const { session, sdkAppId, roomId, userId } = entry;
+    return withCors(reply).send({
+      sdkAppId, roomId, userId, state: session.state, endReason: session.endReason || null,
+      since: new Date(session.startedAt).toISOString(), stats: session.stats,
+    });
+  });
+
+  app.delete<{ Params: { id: string } }>(`${RESOURCE_PREFIX}/:id`, async (req, reply) => {
+    const entry = sessions.get(req.params.id);
+    if (!entry || entry.session.state === 'ended') return refuse(reply, 404, 'no such WHIP session (it ended, or the URL is wrong)');
+    entry.session.end('the publisher sent DELETE');
+    return withCors(reply).code(200).send();
+  });
+
+  app.patch<{ Params: { id: string } }>(`${RESOURCE_PREFIX}/:id`, async (req, reply) => {
+    const entry = sessions.get(req.params.id);
+    if (!entry || entry.session.state === 'ended') return refuse(reply, 404, 'no such WHIP session (it ended, or the URL is wrong)');
+    if (!/^application\/trickle-ice-sdpfrag\b/i.test(req.headers['content-type'] ?? '')) {
+      return refuse(reply, 415, 'PATCH takes Content-Type: application/trickle-ice-sdpfrag');
+    }
+    const fragment = String(req.body ?? '');
+    const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
+    const remoteUfrag = /^a=ice-ufrag:(\S+)/m.exec(entry.session.pc.remoteDescription?.sdp ?? '')?.[1];
+    if (ufrag && remoteUfrag && ufrag !== remoteUfrag) {
+      return refuse(reply, 405, 'ICE restart is not supported: stop and publish again');
+    }
+    await addTrickledCandidates(entry.session, fragment);
+    return withCors(reply).code(204).send();
+  });
+
+  app.addHook('onClose', async () => {
+    for (const { session } of sessions.values()) session.end('the gateway is shutting down');
+  });
+}

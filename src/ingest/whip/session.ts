@@ -1,0 +1,144 @@
+// One WHIP publisher: a werift PeerConnection receiving H.264 and Opus, turned into the media model for the room.
+// H.264 is depacketized into access units (so the room's one packetizer, GOP cache and fan-out serve WHIP and RTMP
+// alike), checked for B-slices, and stripped of AUD/filler; Opus is forwarded as it is.
+
+import { randomUUID } from 'node:crypto';
+import type { MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver, RtpPacket } from 'werift';
+import type { Logger } from '../../log.js';
+import type { Publisher } from '../../room/publisher.js';
+import { H264Depacketizer } from '../../media/rtp-h264-depacketizer.js';
+import { H264ParameterSets } from '../../media/h264-params.js';
+import { NAL_AUD, NAL_FILLER, NAL_IDR, NAL_SLICE, sliceType } from '../../media/h264.js';
+import { sliceTypePolicy } from '../../media/policy.js';
+import { RtpClock } from './rtp-clock.js';
+
+/** Keyframe requests to the publisher are at most this frequent. */
+const KEYFRAME_INTERVAL_MS = 500;
+/** Before the first IDR, keep asking (OBS's first packets are often lost while ICE settles). */
+const STARTUP_PLI_MS = 500;
+/** No RTP at all for this long means the publisher is gone (ICE failed, consent expired, process killed). */
+const RTP_SILENCE_MS = 8000;
+
+export type WhipState = 'connecting' | 'live' | 'ended';
+
+export class WhipSession {
+  readonly id = randomUUID();
+  state: WhipState = 'connecting';
+  endReason = '';
+  readonly startedAt = Date.now();
+  private publisher: Publisher | null = null;
+  private readonly depacketizer = new H264Depacketizer();
+  private readonly params = new H264ParameterSets();
+  private readonly clockStart = performance.now();
+  private readonly videoClock = new RtpClock(90000, this.clockStart);
+  private readonly audioClock = new RtpClock(48000, this.clockStart);
+  private videoTrack: { track: MediaStreamTrack; transceiver: RTCRtpTransceiver } | null = null;
+  private lastKeyframeRequest = 0;
+  private gotKeyframe = false;
+  private lastRtp = performance.now();
+  private readonly timers: NodeJS.Timeout[] = [];
+  stats = { videoFrames: 0, audioPackets: 0, keyframeRequests: 0 };
+
+  constructor(
+    readonly pc: RTCPeerConnection,
+    transceivers: RTCRtpTransceiver[],
+    private readonly log: Logger,
+    private readonly onEnded: (session: WhipSession) => void,
+  ) {
+    for (const t of transceivers) {
+      // Tracks announced by a=ssrc exist once the offer is applied; others appear with their first packet.
+      for (const track of t.receiver.tracks) this.listen(track, t);
+      t.onTrack.subscribe((track) => this.listen(track, t));
+    }
+    pc.connectionStateChange.subscribe((s) => {
+      if (s === 'connected' && this.state === 'connecting') this.state = 'live';
+      if (s === 'failed' || s === 'closed') this.end(`the publisher's connection ${s}`);
+    });
+    this.every(STARTUP_PLI_MS, () => {
+      if (!this.gotKeyframe) this.requestKeyframe();
+    });
+    this.every(1000, () => {
+      if (performance.now() - this.lastRtp > RTP_SILENCE_MS) this.end(`no media from the publisher for ${RTP_SILENCE_MS / 1000} s`);
+    });
+  }
+
+  private listen(track: MediaStreamTrack, transceiver: RTCRtpTransceiver): void {
+    if (track.kind === 'video') {
+      this.videoTrack = { track, transceiver };
+      track.onReceiveRtp.subscribe((rtp) => this.onVideoRtp(rtp));
+    } else {
+      track.onReceiveRtp.subscribe((rtp) => this.onAudioRtp(rtp));
+    }
+  }
+
+  /** The room side of this session, once auth and join are done. */
+  attach(publisher: Publisher): void {
+    this.publisher = publisher;
+    publisher.feed.requestKeyframe = () => this.requestKeyframe();
+    publisher.setAudioConfig({ codec: 'Opus', sampleRate: 48000, channels: 2 });
+  }
+
+  /** Sends a PLI to the publisher, at most every 500 ms. */
+  requestKeyframe(): void {
+    const now = performance.now();
+    if (!this.videoTrack || now - this.lastKeyframeRequest < KEYFRAME_INTERVAL_MS || this.state === 'ended') return;
+    this.lastKeyframeRequest = now;
+    this.stats.keyframeRequests++;
+    const { track, transceiver } = this.videoTrack;
+    if (track.ssrc) void transceiver.receiver.sendRtcpPLI(track.ssrc).catch(() => {});
+  }
+
+  private onVideoRtp(rtp: RtpPacket): void {
+    const arrival = performance.now();
+    this.lastRtp = arrival;
+    const h = rtp.header;
+    const unit = this.depacketizer.push(h.sequenceNumber, h.timestamp, h.marker, rtp.payload, () => this.requestKeyframe());
+    if (!unit || !this.publisher) return;
+    const nalus = unit.nalus.filter((n) => {
+      const t = n[0] & 0x1f;
+      return t !== NAL_AUD && t !== NAL_FILLER;
+    });
+    if (this.params.update(nalus)) this.publisher.setVideoConfig(this.params.config!);
+    if (!this.params.config) {
+      this.requestKeyframe(); // an IDR without SPS/PPS yet: ask again
+      return;
+    }
+    const slice = nalus.find((n) => (n[0] & 0x1f) === NAL_SLICE || (n[0] & 0x1f) === NAL_IDR);
+    const refusal = slice ? sliceTypePolicy(sliceType(slice)) : null;
+    if (refusal) {
+      this.log.info({ code: refusal.code }, refusal.reason);
+      this.end(refusal.reason);
+      return;
+    }
+    if (unit.keyframe) this.gotKeyframe = true;
+    const ms = this.videoClock.toMs(h.timestamp, arrival);
+    this.stats.videoFrames++;
+    this.publisher.pushFrame({ kind: 'video', dts: ms, pts: ms, keyframe: unit.keyframe, nalus });
+  }
+
+  private onAudioRtp(rtp: RtpPacket): void {
+    const arrival = performance.now();
+    this.lastRtp = arrival;
+    if (!this.publisher || rtp.payload.length === 0) return;
+    this.stats.audioPackets++;
+    this.publisher.pushFrame({ kind: 'audio', dts: this.audioClock.toMs(rtp.header.timestamp, arrival), data: rtp.payload });
+  }
+
+  /** Ends the session (DELETE, kick, refusal, lost connection); the user leaves the room. Idempotent. */
+  end(reason: string): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.endReason = reason;
+    for (const t of this.timers) clearInterval(t);
+    this.publisher?.end(reason);
+    void this.pc.close().catch(() => {});
+    this.log.info({ reason }, 'WHIP session ended');
+    this.onEnded(this);
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+}
