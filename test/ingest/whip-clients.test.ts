@@ -1,0 +1,122 @@
+// WHIP publishers nobody here wrote: GStreamer's simple-whip-client, aiortc, and @roamhq/wrtc (libwebrtc, Opus
+// only). Each stream is checked where it matters: a Chromium WHEP viewer decodes the video, or Opus reaches it.
+
+import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { repoPath } from '../../src/paths.js';
+import { startTestGateway, officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
+import { run } from '../helpers/clients.js';
+import { launchChromium, openWhepViewer } from '../helpers/chromium.js';
+
+const g = await startTestGateway();
+const browser: Browser = await launchChromium();
+t.teardown(async () => {
+  await browser.close();
+  await g.close();
+});
+const app = TEST_APP.sdkAppId;
+const whipUrl = (room: string, user: string) => `${g.httpBase}/v2/pub/${app}/${room}?SessionID=${user}`;
+const sub = (room: string, viewer: string) => `/v2/sub/${app}/${room}?SessionID=${viewer}`;
+
+async function user(room: string) {
+  const r = await g.getJson(`/api/rooms/${app}/${room}`);
+  return r.status === 200 ? r.body.users[0] : null;
+}
+
+async function decodesInChromium(t: Test, room: string, viewer: string): Promise<void> {
+  const v = await openWhepViewer(browser, g.httpBase, sub(room, viewer), officialUserSig(viewer));
+  t.teardown(() => v.close());
+  t.equal(v.status, 201, 'WHEP viewer answered');
+  const s0 = await waitFor(async () => {
+    const s = await v.stats();
+    return s.framesDecoded > 5 ? s : null;
+  }, 20000, `Chromium decoding ${room}`);
+  await new Promise((r) => setTimeout(r, 3000));
+  const s1 = await v.stats();
+  t.comment(`${room}: ${s1.frameWidth}x${s1.frameHeight}, ${s1.framesDecoded - s0.framesDecoded} frames decoded in 3 s, first frame ${s1.firstFrameMs.toFixed(0)} ms, PLIs ${s1.pliCount}`);
+  t.ok(s1.framesDecoded - s0.framesDecoded > 30, 'frames keep decoding');
+}
+
+/**
+ * Debian 12's simple-whip-client links libsoup2, while libnice links libsoup3 through gupnp-igd: the process aborts
+ * at start ("libsoup2 symbols detected"). A stub gupnp-igd (UPnP port mapping, meaningless here) lets it start.
+ */
+function gupnpIgdStubDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'roomgate-gupnp-stub-'));
+  execFileSync('gcc', ['-shared', '-fPIC', '-Wl,-soname,libgupnp-igd-1.0.so.4', '-o', join(dir, 'libgupnp-igd-1.0.so.4'), repoPath('test/helpers/gupnp-igd-stub.c')]);
+  return dir;
+}
+
+t.test('GStreamer simple-whip-client: its offer is answered (201) and applied, the user joins, DELETE on exit', async (t) => {
+  // What is checked: its HTTP/SDP side (H.264 + Opus offer from webrtcbin, our answer applied, the session and the
+  // user in the room, DELETE on exit). Media cannot flow here: libnice never gathers loopback addresses, and the
+  // tests run in a namespace that has nothing else, so its ICE has no local candidate to check from.
+  const stub = gupnpIgdStubDir();
+  const client = run('env', [
+    `LD_LIBRARY_PATH=${stub}`, 'whip-client',
+    '-u', whipUrl('room-gst', 'gst1'),
+    '-t', officialUserSig('gst1'),
+    '-V', 'videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! queue ! x264enc tune=zerolatency bitrate=600 key-int-max=30 speed-preset=ultrafast ! video/x-h264,profile=constrained-baseline ! rtph264pay config-interval=-1 pt=96 ! queue ! application/x-rtp,media=video,encoding-name=H264,payload=96',
+    '-A', 'audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! queue ! opusenc ! rtpopuspay pt=111 ! queue ! application/x-rtp,media=audio,encoding-name=OPUS,payload=111',
+  ], 60000);
+  t.teardown(() => client.stop());
+  await waitFor(() => /ICE gathering started/.test(client.output()), 20000, 'whip-client applying the answer');
+  t.match(client.output(), /Received SDP answer/);
+  t.notMatch(client.output(), /Error setting remote description|Failed to|\[ERR\]/);
+  const u = await user('room-gst');
+  t.equal(u?.userId, 'gst1', 'the publisher joined the room');
+  t.equal(u?.source, 'whip');
+  client.stop();
+  await client.exited;
+  await waitFor(async () => (await g.getJson(`/api/rooms/${app}/room-gst`)).status === 404, 10000, 'whip-client left (DELETE)');
+});
+
+t.test('aiortc publishes (non-trickle, candidates in the offer) and Chromium decodes it', async (t) => {
+  const client = run('/usr/bin/python3', [
+    repoPath('test/helpers/aiortc_whip_publisher.py'), '--url', whipUrl('room-aiortc', 'aio1'), '--token', officialUserSig('aio1'), '--seconds', '25',
+  ], 60000);
+  t.teardown(() => client.stop());
+  const u = await waitFor(async () => {
+    const x = await user('room-aiortc');
+    return x?.video && x.frames.video > 10 ? x : null;
+  }, 30000, 'aio1 with video');
+  t.equal(u.video.width, 320);
+  t.equal(u.video.height, 240);
+  t.match(client.output(), /"status": 201/);
+  await decodesInChromium(t, 'room-aiortc', 'aio-viewer');
+});
+
+t.test('@roamhq/wrtc (libwebrtc) publishes Opus only and the audio reaches a viewer', async (t) => {
+  const client = run(process.execPath, [
+    repoPath('test/helpers/wrtc-whip-publisher.cjs'), '--url', whipUrl('room-wrtc', 'wrtc1'), '--token', officialUserSig('wrtc1'), '--seconds', '15',
+  ], 60000);
+  t.teardown(() => client.stop());
+  const u = await waitFor(async () => {
+    const x = await user('room-wrtc');
+    return x && x.frames.audio > 20 ? x : null;
+  }, 20000, 'wrtc1 sending audio');
+  t.equal(u.video, null);
+  t.equal(u.audio.codec, 'Opus');
+  const v = await openWhepViewer(browser, g.httpBase, sub('room-wrtc', 'wrtc-viewer'), officialUserSig('wrtc-viewer'));
+  t.teardown(() => v.close());
+  t.equal(v.status, 201);
+  const s = await waitFor(async () => {
+    const st = await v.stats();
+    return st.audioPacketsReceived > 50 ? st : null;
+  }, 15000, 'Opus at the viewer');
+  t.ok(s.totalSamplesReceived > 48000, `${s.totalSamplesReceived} audio samples received`);
+});
+
+t.test('@roamhq/wrtc offering VP8 video only gets 406 with the reason', async (t) => {
+  const client = run(process.execPath, [
+    repoPath('test/helpers/wrtc-whip-publisher.cjs'), '--url', whipUrl('room-vp8', 'wrtc2'), '--token', officialUserSig('wrtc2'), '--vp8-video',
+  ], 30000);
+  await client.exited;
+  const line = JSON.parse(client.output().split('\n').find((l) => l.startsWith('{'))!);
+  t.equal(line.status, 406);
+  t.match(line.body, /offer has no H\.264 \(packetization-mode 1\): offered VP8, (AV1, )?VP9.* — select H\.264 in the encoder/);
+});
