@@ -28,10 +28,15 @@ export async function answerOffer(
   direction: 'sendonly' | 'recvonly',
   opts: WebRtcOptions,
 ): Promise<AnsweredPeer> {
+  // werift gathers on every interface unless the listed ones are among them, and it never lists loopback itself:
+  // with loopback-only host addresses, IPv4 interface discovery is turned off so only the listed ones are used.
+  const loopbackOnly = opts.hostAddresses.every((a) => a.startsWith('127.'));
   const pc = new RTCPeerConnection({
     codecs: { video: [useH264()], audio: [useOPUS()] },
+    iceServers: [],
     iceAdditionalHostAddresses: opts.hostAddresses,
     iceInterfaceAddresses: opts.hostAddresses.length === 1 ? { udp4: opts.hostAddresses[0] } : undefined,
+    iceUseIpv4: !loopbackOnly,
     iceUseIpv6: false,
     iceUseTcp: false,
     icePortRange: [opts.udpPortMin, opts.udpPortMax],
@@ -42,6 +47,7 @@ export async function answerOffer(
     for (const t of transceivers) {
       t.setDirection(direction);
       (t.dtlsTransport as unknown as { role: string }).role = 'server';
+      withoutStun(t);
     }
     await pc.setLocalDescription(await pc.createAnswer());
     await gatheringComplete(pc);
@@ -52,6 +58,16 @@ export async function answerOffer(
     await pc.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * werift asks stun.l.google.com for a server-reflexive candidate even with `iceServers: []`, and gathering then
+ * waits up to 5 s where that UDP is dropped. A server with known host addresses needs no STUN; announced addresses
+ * cover NAT.
+ */
+function withoutStun(t: RTCRtpTransceiver): void {
+  const conn = (t.dtlsTransport as unknown as { iceTransport?: { connection?: { stunServer?: unknown } } }).iceTransport?.connection;
+  if (conn && 'stunServer' in conn) conn.stunServer = undefined;
 }
 
 function gatheringComplete(pc: RTCPeerConnection): Promise<void> {

@@ -16,6 +16,12 @@ const MAX_IN_FLIGHT = 600;
 const RTCP_SILENCE_MS = 15000;
 /** Picture-loss requests are served at most this often per viewer. */
 const PLI_INTERVAL_MS = 1000;
+/**
+ * A replayed GOP goes out in bursts of this many packets, one burst per tick: sent at once, a 1–2 s GOP (hundreds of
+ * packets) overflows a receiver's default 208 KiB socket buffer. 32 × 1.2 kB per 2 ms ≈ 150 Mb/s.
+ */
+const REPLAY_BURST = 32;
+const REPLAY_TICK_MS = 2;
 
 export type ViewerState = 'connecting' | 'live' | 'closed';
 
@@ -26,6 +32,9 @@ export class Viewer implements FeedListener {
   private readonly video: OutboundStream | null;
   private readonly audio: OutboundStream | null;
   private waitingForKey = true;
+  /** Packets of a GOP replay still to send (live video queues behind them), with their replay timestamps. */
+  private replay: { packet: RtpPacket; ts?: number }[] | null = null;
+  private replayAt = 0;
   private lastPliServed = 0;
   private lastRtcp = performance.now();
   private readonly watchdog: NodeJS.Timeout;
@@ -64,6 +73,7 @@ export class Viewer implements FeedListener {
     const switching = this.feed !== null || this.video?.sent;
     this.feed = feed;
     this.waitingForKey = true;
+    this.replay = null; // a replay of the previous publisher's GOP must not run into the new stream
     if (switching) {
       this.video?.rebase();
       this.audio?.rebase();
@@ -81,6 +91,11 @@ export class Viewer implements FeedListener {
 
   onVideo(unit: VideoUnit): void {
     if (this.state !== 'live' || !this.video) return;
+    if (this.replay) {
+      for (const packet of unit.packets) this.replay.push({ packet });
+      this.stats.videoFrames++;
+      return;
+    }
     if (this.video.inFlight > MAX_IN_FLIGHT) {
       this.waitingForKey = true; // behind: drop to the next keyframe rather than add latency
     }
@@ -121,16 +136,33 @@ export class Viewer implements FeedListener {
   private replayGop(): void {
     const gop = this.feed?.gop;
     if (!this.video || !gop || gop.length === 0) return; // no IDR yet: the keyframe gate waits for one
+    if (this.replay) return; // one replay at a time; the one under way already ends at the newest frame
     const lastTs = gop[gop.length - 1].packets[0].header.timestamp;
-    this.video.rebase();
+    const queue: { packet: RtpPacket; ts?: number }[] = [];
     for (let i = 0; i < gop.length; i++) {
       const ts = (lastTs - (gop.length - 1 - i)) >>> 0;
-      for (const p of gop[i].packets) void this.video.send(p, ts);
+      for (const packet of gop[i].packets) queue.push({ packet, ts });
     }
+    this.video.rebase();
+    this.replay = queue;
+    this.replayAt = 0;
     this.stats.videoFrames += gop.length;
     this.waitingForKey = false;
     if (!this.firstKeyframeSentAt) this.firstKeyframeSentAt = performance.now();
+    this.pumpReplay();
   }
+
+  private readonly pumpReplay = (): void => {
+    const q = this.replay;
+    if (!q || !this.video || this.state !== 'live') {
+      this.replay = null;
+      return;
+    }
+    const end = Math.min(q.length, this.replayAt + REPLAY_BURST);
+    for (; this.replayAt < end; this.replayAt++) void this.video.send(q[this.replayAt].packet, q[this.replayAt].ts);
+    if (this.replayAt < q.length) setTimeout(this.pumpReplay, REPLAY_TICK_MS);
+    else this.replay = null;
+  };
 
   /**
    * A publisher that can make keyframes (WHIP) is asked for one (the feed rate-limits that); RTMP sources cannot,
