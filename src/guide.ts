@@ -33,7 +33,7 @@ export function newcomerGuide(config: Config, rtmpPort: number, httpPort: number
     `    -pix_fmt yuv420p -c:v libx264 -profile:v baseline -g 30 -c:a aac -f flv \\`,
     `    'rtmp://${host}:${rtmpPort}/push/${key}'`,
     '',
-    'WHIP (OBS 30+ Service: WHIP) — the WHIP endpoint is not served yet in this version:',
+    'WHIP (OBS 30+ Settings → Stream → Service: WHIP):',
     `  Server        http://${httpHost}:${httpPort}/v2/pub/${app.sdkAppId}/${roomId}?SessionID=${whipUser}`,
     `  Bearer Token  ${whipSig}`,
     '',
