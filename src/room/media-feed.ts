@@ -43,6 +43,8 @@ export class MediaFeed {
   private audioSeq = Math.floor(Math.random() * 0x10000);
   private volume = 100;
   private opusSource = false;
+  private loggedErrors = 0;
+  private lastErrorLog = -Infinity;
   private closed = false;
   /**
    * Set by ingests whose publisher can make a keyframe on request (WHIP). Viewers then ask for one when they join
@@ -59,6 +61,7 @@ export class MediaFeed {
   setAudioConfig(config: AudioConfig): void {
     this.transcoder?.close();
     this.transcoder = null;
+    this.loggedErrors = 0;
     this.opusSource = config.codec === 'Opus';
     if (config.codec !== 'AAC') return; // Opus is forwarded as it is
     try {
@@ -98,7 +101,19 @@ export class MediaFeed {
   private pushAac(data: Buffer, dts: number, receivedAt: number): void {
     if (!this.transcoder) return;
     // A corrupt frame yields no packets and is counted in the transcoder's stats; it never throws.
-    for (const opus of this.transcoder.push(data, dts)) this.emitOpus(opus.data, opus.timestamp, receivedAt);
+    const packets = this.transcoder.push(data, dts);
+    if (packets.length === 0) this.noteDecoderErrors();
+    for (const opus of packets) this.emitOpus(opus.data, opus.timestamp, receivedAt);
+  }
+
+  /** Logs AAC frames the decoder refused: at most one line per 5 s per publisher, with the count since the last. */
+  private noteDecoderErrors(): void {
+    const { errors, lastError } = this.transcoder!.stats;
+    const now = performance.now();
+    if (errors === this.loggedErrors || now - this.lastErrorLog < 5000) return;
+    this.opts.log.warn({ dropped: errors - this.loggedErrors, lastError }, 'corrupt AAC frames dropped');
+    this.loggedErrors = errors;
+    this.lastErrorLog = now;
   }
 
   private emitOpus(data: Buffer, timestamp: number, receivedAt: number): void {
