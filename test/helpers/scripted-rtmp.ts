@@ -10,6 +10,7 @@ export interface ScriptedPublisher {
   /** Resolves on NetStream.Publish.Start, rejects with the description of an error status. */
   publish(nameWithQuery: string): Promise<void>;
   sendVideo(dts: number, body: Buffer): void;
+  sendAudio(dts: number, body: Buffer): void;
   close(): void;
 }
 
@@ -33,6 +34,7 @@ export async function connectScripted(rtmpBase: string): Promise<ScriptedPublish
       await client.sendPublish(name);
     },
     sendVideo: (dts, body) => client.sendPacket({ codec_type: 9, dts, size: body.length, data: body }),
+    sendAudio: (dts, body) => client.sendPacket({ codec_type: 8, dts, size: body.length, data: body }),
     close: () => client.disconnect(),
   };
 }

@@ -45,6 +45,20 @@ t.test('AV1 over Enhanced RTMP is refused naming AV1', async (t) => {
   t.match(pub.statuses.find((s) => s.code === 'NetStream.Publish.Rejected')?.description ?? '', /^AV1 video is not supported: set the encoder to H\.264/);
 });
 
+t.test('corrupt AAC frames are dropped without harming the gateway', async (t) => {
+  const pub = await connectScripted(g.rtmpBase);
+  t.teardown(() => pub.close());
+  await pub.publish(key('room-badaac', 'ola'));
+  pub.sendAudio(0, Buffer.from([0xaf, 0x00, 0x12, 0x10])); // AAC-LC, 44.1 kHz, stereo
+  for (let i = 1; i <= 200; i++) pub.sendAudio(i * 23, Buffer.concat([Buffer.from([0xaf, 0x01]), randomBytes(20 + (i % 300))]));
+  const users = await waitFor(async () => {
+    const r = await g.getJson(`/api/rooms/${sdkAppId}/room-badaac`);
+    return r.status === 200 && r.body.users[0]?.frames.audio >= 200 ? r.body.users : null;
+  }, 10000, 'all 200 frames taken in');
+  t.equal(users[0].audio.codec, 'AAC');
+  t.equal((await fetch(`${g.httpBase}/healthz`)).status, 200, 'the gateway is fine');
+});
+
 t.test('a failed auth is delayed without delaying another publisher', async (t) => {
   const bad = await connectScripted(g.rtmpBase);
   const good = await connectScripted(g.rtmpBase);
