@@ -8,22 +8,47 @@ export interface Run {
   output(): string;
   /** Resolves with the exit code (or the signal name) once the client has exited. */
   exited: Promise<number | string>;
+  /** SIGINT to the client's whole process group (clients that spawn helpers, like xvfb-run, too). */
   stop(): void;
+  /** SIGKILL to the whole process group. */
+  kill(): void;
 }
 
+/** Process groups still running; killed when the test process exits, so no client outlives a failed test. */
+const live = new Set<number>();
+process.once('exit', () => {
+  for (const pid of live) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 export function run(cmd: string, args: string[], timeoutMs = 60000): Run {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so stop/kill reach everything it started (xvfb-run → Xvfb + obs).
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const timer = setTimeout(() => signalGroup('SIGKILL'), timeoutMs);
   const exited = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       resolve(code ?? signal ?? 'unknown');
     });
   });
-  return { child, output: () => out, exited, stop: () => child.kill('SIGINT') };
+  live.add(child.pid!);
+  child.on('exit', () => live.delete(child.pid!));
+  return { child, output: () => out, exited, stop: () => signalGroup('SIGINT'), kill: () => signalGroup('SIGKILL') };
 }
 
 export interface FfmpegPushOptions {

@@ -11,6 +11,7 @@ import type { Publisher } from '../../room/publisher.js';
 import { FlvToMedia } from '../../media/flv-to-media.js';
 import { GuardedRtmp, type RtmpLimits } from './guarded-rtmp.js';
 import { parsePushTarget, type PushTarget } from './publish-url.js';
+import type { RefusalMemory } from './refusal-memory.js';
 
 export type RtmpAuthResult = { ok: true } | { ok: false; status: number; reason: string };
 
@@ -22,6 +23,8 @@ export interface RtmpConnectionDeps {
   /** Random delay before a refusal is sent, to slow down guessing. */
   failureDelayMs: () => number;
   authenticate: (target: PushTarget) => RtmpAuthResult | Promise<RtmpAuthResult>;
+  /** Codec refusals of the last seconds, so an encoder's automatic reconnect is refused at publish time. */
+  refusals: RefusalMemory;
 }
 
 type State = 'connecting' | 'authenticating' | 'publishing' | 'closed';
@@ -38,6 +41,7 @@ export class RtmpConnection {
   private readonly log: Logger;
   private state: State = 'connecting';
   private publisher: Publisher | null = null;
+  private target: PushTarget | null = null;
   private media: FlvToMedia | null = null;
   private pending: { type: 8 | 9; ts: number; body: Buffer }[] = [];
   private pendingBytes = 0;
@@ -108,6 +112,12 @@ export class RtmpConnection {
       const code = auth.status === 401 || auth.status === 403 ? 'NetStream.Publish.Unauthorized' : 'NetStream.Publish.BadName';
       return this.refuseLater(code, auth.reason);
     }
+    // Only encoders that reconnect on their own (OBS and other librtmp clients say FMSc in flashVer) are held to a
+    // recent refusal: ffmpeg never retries by itself, and a person re-running it has changed something.
+    const flashVer = String(this.rtmp.connectCmdObj?.flashVer ?? '');
+    const refusedBefore = /FMSc/i.test(flashVer) ? this.deps.refusals.recall(target.sdkAppId, target.userId) : null;
+    if (refusedBefore) return this.refuseLater('NetStream.Publish.BadName', refusedBefore);
+    this.target = target;
     const publisher = await this.deps.rooms.join(
       {
         sdkAppId: target.sdkAppId,
@@ -140,6 +150,7 @@ export class RtmpConnection {
       const refusal = this.media.push(type, ts, body);
       if (refusal) {
         this.log.info({ code: refusal.code, reason: refusal.reason }, 'stream refused');
+        if (refusal.code !== 'malformed' && this.target) this.deps.refusals.note(this.target.sdkAppId, this.target.userId, refusal.reason);
         this.refuse('NetStream.Publish.Rejected', refusal.reason);
       }
       return;

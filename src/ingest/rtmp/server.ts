@@ -3,8 +3,9 @@
 import { createServer, type Server } from 'node:net';
 import type { Logger } from '../../log.js';
 import { RtmpConnection, type RtmpConnectionDeps } from './connection.js';
+import { RefusalMemory } from './refusal-memory.js';
 
-export interface RtmpServerOptions extends RtmpConnectionDeps {
+export interface RtmpServerOptions extends Omit<RtmpConnectionDeps, 'refusals'> {
   host: string;
   port: number;
   maxConnections: number;
@@ -14,6 +15,7 @@ export class RtmpServer {
   private readonly server: Server;
   private readonly connections = new Set<RtmpConnection>();
   private readonly log: Logger;
+  private readonly refusals = new RefusalMemory();
 
   constructor(private readonly opts: RtmpServerOptions) {
     this.log = opts.log.child({ component: 'rtmp' });
@@ -23,7 +25,9 @@ export class RtmpServer {
         socket.destroy();
         return;
       }
-      const conn = new RtmpConnection(socket, { ...opts, log: this.log }, (c) => this.connections.delete(c));
+      const conn = new RtmpConnection(socket, { ...opts, log: this.log, refusals: this.refusals }, (c) =>
+        this.connections.delete(c),
+      );
       this.connections.add(conn);
     });
   }
