@@ -6,6 +6,7 @@ import type { Browser } from 'playwright-core';
 import { startTestGateway, officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPush, type Run } from '../helpers/clients.js';
 import { launchChromium, openWhepViewer } from '../helpers/chromium.js';
+import { weriftViewer, whepTarget } from '../helpers/viewers.js';
 
 const g = await startTestGateway({ room: { reconnectGraceMs: 4000, opusBitrate: 64000 } });
 const browser: Browser = await launchChromium();
@@ -84,23 +85,30 @@ t.test('a late joiner decodes its first frame from the cached GOP', async (t) =>
   t.ok(times.every((x) => x > 0));
 });
 
-t.test('10 viewers on one stream all decode at full rate', async (t) => {
+t.test('10 viewers on one stream: 9 werift viewers get every frame and Chromium decodes them all', async (t) => {
+  // Nine viewers that do not decode (werift, another process) keep this test about the gateway's fan-out rather
+  // than about how many H.264 decoders two shared cores can run; the tenth, Chromium, decodes.
   const pub = await publishing('room-ten', 'carol', '320x240');
   t.teardown(() => pub.stop());
-  const viewers = await Promise.all(
-    Array.from({ length: 10 }, (_, i) => openWhepViewer(browser, g.httpBase, whep('room-ten', `ten${i}`), officialUserSig(`ten${i}`))),
-  );
-  t.teardown(() => Promise.all(viewers.map((v) => v.close())));
-  await waitFor(async () => (await Promise.all(viewers.map((v) => v.stats()))).every((s) => s.framesDecoded > 0), 15000, 'all decoding');
-  const before = await Promise.all(viewers.map((v) => v.stats()));
+  const nine = weriftViewer({ ...whepTarget(g.httpBase, 'room-ten', 'ten'), count: 9 });
+  t.teardown(() => nine.kill());
+  const chrome = await openWhepViewer(browser, g.httpBase, whep('room-ten', 'ten-chrome'), officialUserSig('ten-chrome'));
+  t.teardown(() => chrome.close());
+  await waitFor(async () => (await g.getJson(`/api/rooms/${app}/room-ten`)).body.viewers === 10, 15000, '10 viewers');
+  await waitFor(async () => (await chrome.stats()).framesDecoded > 0, 15000, 'Chromium decoding');
+  await sleep(2000);
+  const before = Array.from({ length: 9 }, (_, i) => nine.latest(i)!.frames);
+  const c0 = await chrome.stats();
   const sent0 = await publisherFrames('room-ten');
   await sleep(8000);
-  const after = await Promise.all(viewers.map((v) => v.stats()));
   const sent = (await publisherFrames('room-ten')) - sent0;
-  const rates = after.map((s, i) => s.framesDecoded - before[i].framesDecoded);
-  t.comment(`frames sent ${sent}; decoded per viewer: ${rates.join(' ')}`);
-  for (const r of rates) t.ok(r >= 0.9 * sent, `viewer decoded ${r} of ${sent}`);
-  t.equal((await g.getJson(`/api/rooms/${app}/room-ten`)).body.viewers, 10);
+  const got = Array.from({ length: 9 }, (_, i) => nine.latest(i)!.frames - before[i]);
+  const c1 = await chrome.stats();
+  const decoded = c1.framesDecoded - c0.framesDecoded;
+  t.comment(`frames sent ${sent}; complete frames per werift viewer: ${got.join(' ')}; Chromium decoded ${decoded}`);
+  for (const n of got) t.ok(n >= 0.9 * sent, `werift viewer got ${n} of ${sent}`);
+  t.ok(decoded >= 0.9 * sent, `Chromium decoded ${decoded} of ${sent}`);
+  t.equal(Math.max(...Array.from({ length: 9 }, (_, i) => nine.latest(i)!.seqGaps)), 0, 'no sequence gaps');
 });
 
 t.test('a publisher reconnect with the same userid resumes the viewer without renegotiating', async (t) => {
