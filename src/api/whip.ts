@@ -4,15 +4,13 @@
 // and DELETE (the user leaves the room). Auth and the offer check finish before any ICE/DTLS work starts.
 
 import type { FastifyInstance } from 'fastify';
-import { authenticate, type AppTable } from '../auth/authenticate.js';
+import type { AppTable } from '../auth/authenticate.js';
 import type { Rooms } from '../room/rooms.js';
 import { answerOffer, type WebRtcOptions } from '../room/peer.js';
-import { checkOffer } from '../room/sdp-offer.js';
 import { WhipSession } from '../ingest/whip/session.js';
 import type { Logger } from '../log.js';
 import { refuse, registerPreflight, withCors } from './cors.js';
-import { bearerToken } from './bearer.js';
-import { addTrickledCandidates } from './whep.js';
+import { acceptOffer, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
 
 export interface IceServerConfig {
   urls: string;
@@ -46,57 +44,39 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
   registerPreflight(app, '/v2/pub', links);
   registerPreflight(app, RESOURCE_PREFIX, links);
 
-  app.post<{ Params: { sdkAppId: string; roomId: string }; Querystring: Record<string, string> }>(
-    '/v2/pub/:sdkAppId/:roomId',
-    async (req, reply) => {
-      if (!/^application\/sdp\b/i.test(req.headers['content-type'] ?? '')) {
-        return refuse(reply, 415, 'the offer must be sent as Content-Type: application/sdp');
-      }
-      const sdkAppId = Number(req.params.sdkAppId);
-      const roomId = req.params.roomId;
-      const userId = req.query.SessionID ?? '';
-      const privateMapKey = req.query.PrivateMapKey || req.query.privatemapkey;
-      const auth = authenticate(deps.apps, {
-        sdkAppId,
-        userId,
-        roomId,
-        credential: { kind: 'bearer', value: bearerToken(req) },
-        ...(privateMapKey ? { privateMapKey } : {}),
-        action: 'publish',
-      });
-      if (!auth.ok) return refuse(reply, auth.status, auth.reason);
-      const offer = String(req.body ?? '');
-      const bad = checkOffer(offer, 'select H.264 in the encoder');
-      if (bad) return refuse(reply, bad.status, bad.reason);
+  app.post('/v2/pub/:sdkAppId/:roomId', async (req: OfferRoute, reply) => {
+    const accepted = acceptOffer(req, reply, deps.apps, 'publish');
+    if (!accepted) return reply;
+    const { sdkAppId, roomId, userId, offer } = accepted;
+    if (refuseBadOffer(reply, offer, 'select H.264 in the encoder')) return reply;
 
-      let answered;
-      try {
-        answered = await answerOffer(offer, 'recvonly', deps.webrtc);
-      } catch (e) {
-        return refuse(reply, 400, `cannot answer the offer: ${(e as Error).message}`);
-      }
-      const log = deps.log.child({ sdkAppId, roomId, userId });
-      const session = new WhipSession(answered.pc, answered.transceivers, log, (s) => {
-        setTimeout(() => sessions.delete(s.id), KEEP_ENDED_MS).unref();
-      });
-      sessions.set(session.id, { session, sdkAppId, roomId, userId });
-      const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-      const publisher = await deps.rooms.join(
-        { sdkAppId, roomId, userId, source: 'whip', remote, sessionId: session.id },
-        (reason) => session.end(reason),
-      );
-      session.attach(publisher);
-      log.info({ resource: session.id }, 'WHIP publisher joined');
-      const r = withCors(reply)
-        .code(201)
-        .type('application/sdp')
-        .header('Location', `${RESOURCE_PREFIX}/${session.id}`)
-        .header('ETag', `"${session.id}"`)
-        .header('Accept-Patch', 'application/trickle-ice-sdpfrag');
-      if (links.length) r.header('Link', links);
-      return r.send(answered.answer);
-    },
-  );
+    let answered;
+    try {
+      answered = await answerOffer(offer, 'recvonly', deps.webrtc);
+    } catch (e) {
+      return refuse(reply, 400, `cannot answer the offer: ${(e as Error).message}`);
+    }
+    const log = deps.log.child({ sdkAppId, roomId, userId });
+    const session = new WhipSession(answered.pc, answered.transceivers, log, (s) => {
+      setTimeout(() => sessions.delete(s.id), KEEP_ENDED_MS).unref();
+    });
+    sessions.set(session.id, { session, sdkAppId, roomId, userId });
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+    const publisher = await deps.rooms.join(
+      { sdkAppId, roomId, userId, source: 'whip', remote, sessionId: session.id },
+      (reason) => session.end(reason),
+    );
+    session.attach(publisher);
+    log.info({ resource: session.id }, 'WHIP publisher joined');
+    const r = withCors(reply)
+      .code(201)
+      .type('application/sdp')
+      .header('Location', `${RESOURCE_PREFIX}/${session.id}`)
+      .header('ETag', `"${session.id}"`)
+      .header('Accept-Patch', 'application/trickle-ice-sdpfrag');
+    if (links.length) r.header('Link', links);
+    return r.send(answered.answer);
+  });
 
   app.get<{ Params: { id: string } }>(`${RESOURCE_PREFIX}/:id`, async (req, reply) => {
     const entry = sessions.get(req.params.id);
@@ -118,17 +98,7 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
   app.patch<{ Params: { id: string } }>(`${RESOURCE_PREFIX}/:id`, async (req, reply) => {
     const entry = sessions.get(req.params.id);
     if (!entry || entry.session.state === 'ended') return refuse(reply, 404, 'no such WHIP session (it ended, or the URL is wrong)');
-    if (!/^application\/trickle-ice-sdpfrag\b/i.test(req.headers['content-type'] ?? '')) {
-      return refuse(reply, 415, 'PATCH takes Content-Type: application/trickle-ice-sdpfrag');
-    }
-    const fragment = String(req.body ?? '');
-    const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
-    const remoteUfrag = /^a=ice-ufrag:(\S+)/m.exec(entry.session.pc.remoteDescription?.sdp ?? '')?.[1];
-    if (ufrag && remoteUfrag && ufrag !== remoteUfrag) {
-      return refuse(reply, 405, 'ICE restart is not supported: stop and publish again');
-    }
-    await addTrickledCandidates(entry.session, fragment);
-    return withCors(reply).code(204).send();
+    return patchTrickle(req, reply, entry.session.pc);
   });
 
   app.addHook('onClose', async () => {
