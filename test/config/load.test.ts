@@ -62,6 +62,8 @@ const errors: [string, object | string, RegExp][] = [
   ['empty api secretKey', { api: { credentials: [{ secretId: 'a', secretKey: '' }] } }, /^api\.credentials\[0\]\.secretKey: must not be empty$/],
   ['duplicate secretId', { api: { credentials: [{ secretId: 'a', secretKey: 'x' }, { secretId: 'a', secretKey: 'y' }] } }, /duplicate secretId "a"/],
   ['bad log level', { log: { level: 'loud' } }, /^log\.level: must be one of trace, debug/],
+  ['bad pull.allow range', { pull: { allow: ['10.0.0.0/33'] } }, /^pull\.allow\[0\]: '10\.0\.0\.0\/33' is not a CIDR range$/],
+  ['retry interval too small', { callbacks: { retryIntervalMs: 1 } }, /^callbacks\.retryIntervalMs: 1 is out of range/],
   ['not JSON', '{ "http": ', /not valid JSON/],
   ['not an object', '[1]', /must hold a JSON object/],
 ];
@@ -77,6 +79,19 @@ for (const [name, content, re] of errors) {
     }
   });
 }
+
+t.test('cross-key rules name the key', async (t) => {
+  t.throws(
+    () => loadConfig({ env: { ROOMGATE_WEBRTC_UDPPORTMIN: '41000', ROOMGATE_WEBRTC_UDPPORTMAX: '40000' } }),
+    /^webrtc\.udpPortMin: must be below webrtc\.udpPortMax$/,
+  );
+  t.throws(
+    () => loadConfig({ env: { ROOMGATE_RTMP_AUTHFAILUREDELAYMINMS: '500', ROOMGATE_RTMP_AUTHFAILUREDELAYMAXMS: '100' } }),
+    /^rtmp\.authFailureDelayMinMs: must not exceed rtmp\.authFailureDelayMaxMs$/,
+  );
+  const c = loadConfig({ env: { ROOMGATE_WEBRTC_ICESERVERS: '[{"urls":"stun:127.0.0.1:3478"}]' } });
+  t.same(c.webrtc.iceServers, [{ urls: 'stun:127.0.0.1:3478', username: '', credential: '' }]);
+});
 
 t.test('missing config file names the file', async (t) => {
   t.throws(() => loadConfig({ file: join(dir, 'nope.json'), env: {} }), /nope\.json: cannot read it \(ENOENT\)/);
