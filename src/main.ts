@@ -13,6 +13,7 @@ import { createHttpServer } from './api/server.js';
 import { Health, registerHealth } from './api/health.js';
 import { registerRoomRoutes } from './api/rooms.js';
 import { registerWhep } from './api/whep.js';
+import { registerWhip } from './api/whip.js';
 import { registerPlay } from './api/play.js';
 import { registerTencentApi } from './api/tencent-api.js';
 import { registerTaskRoutes } from './api/tasks.js';
@@ -87,6 +88,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
   registerWhep(http, { rooms, apps, webrtc: config.webrtc, log: log.child({ component: 'whep' }) });
+  registerWhip(http, {
+    rooms,
+    apps,
+    webrtc: config.webrtc,
+    iceServers: config.webrtc.iceServers,
+    log: log.child({ component: 'whip' }),
+  });
   registerPlay(http, { rooms, apps, log: log.child({ component: 'play' }) });
   registerTencentApi(http, {
     credentials: config.api.credentials,

@@ -1,6 +1,12 @@
 // The single-node store: plain maps, answers at once.
 
-import type { PresenceRecord, PresenceStore, Store } from './store.js';
+import type {
+  CallbackOutbox, OutboxEntry, PresenceRecord, PresenceStore, Store, TaskRecord, TaskStore,
+} from './store.js';
+
+/** Ended tasks are remembered this long (Stop then answers "already finished" instead of "unknown task"). */
+const ENDED_TASK_RETENTION_MS = 3600_000;
+const MAX_ENDED_TASKS = 10_000;
 
 class MemoryPresence implements PresenceStore {
   private readonly users = new Map<string, PresenceRecord>();
@@ -24,6 +30,88 @@ class MemoryPresence implements PresenceStore {
   }
 }
 
+class MemoryTasks implements TaskStore {
+  private readonly tasks = new Map<string, TaskRecord>();
+  /** Ended task ids, oldest first, for pruning. */
+  private readonly ended: string[] = [];
+
+  async create(rec: TaskRecord): Promise<boolean> {
+    this.prune();
+    if (this.tasks.has(rec.taskId)) return false;
+    this.tasks.set(rec.taskId, { ...rec });
+    return true;
+  }
+
+  async update(taskId: string, patch: Partial<Omit<TaskRecord, 'taskId'>>): Promise<void> {
+    const rec = this.tasks.get(taskId);
+    if (!rec) return;
+    const wasEnded = rec.state === 'ended';
+    Object.assign(rec, patch);
+    if (!wasEnded && rec.state === 'ended') this.ended.push(taskId);
+  }
+
+  async get(taskId: string): Promise<TaskRecord | undefined> {
+    const rec = this.tasks.get(taskId);
+    return rec && { ...rec };
+  }
+
+  async list(): Promise<TaskRecord[]> {
+    this.prune();
+    return [...this.tasks.values()].map((r) => ({ ...r }));
+  }
+
+  private prune(): void {
+    const cutoff = Date.now() - ENDED_TASK_RETENTION_MS;
+    while (this.ended.length > 0) {
+      const rec = this.tasks.get(this.ended[0]!);
+      if (rec && this.ended.length <= MAX_ENDED_TASKS && (rec.endedAt ?? 0) > cutoff) break;
+      this.tasks.delete(this.ended.shift()!);
+    }
+  }
+}
+
+class MemoryOutbox implements CallbackOutbox {
+  private readonly queues = new Map<string, OutboxEntry[]>();
+  private count = 0;
+
+  // Synchronous inside: entries appended in call order stay in that order.
+  async append(entry: OutboxEntry): Promise<void> {
+    let q = this.queues.get(entry.partition);
+    if (!q) this.queues.set(entry.partition, (q = []));
+    q.push({ ...entry });
+    this.count++;
+  }
+
+  async head(partition: string): Promise<OutboxEntry | undefined> {
+    const e = this.queues.get(partition)?.[0];
+    return e && { ...e };
+  }
+
+  async update(entry: OutboxEntry): Promise<void> {
+    const q = this.queues.get(entry.partition);
+    const i = q?.findIndex((e) => e.id === entry.id) ?? -1;
+    if (q && i >= 0) q[i] = { ...entry };
+  }
+
+  async remove(partition: string, id: string): Promise<void> {
+    const q = this.queues.get(partition);
+    if (!q) return;
+    const i = q.findIndex((e) => e.id === id);
+    if (i < 0) return;
+    q.splice(i, 1);
+    this.count--;
+    if (q.length === 0) this.queues.delete(partition);
+  }
+
+  async partitions(): Promise<string[]> {
+    return [...this.queues.keys()];
+  }
+
+  async size(): Promise<number> {
+    return this.count;
+  }
+}
+
 export function createMemoryStore(): Store {
-  return { presence: new MemoryPresence(), close: async () => {} };
+  return { presence: new MemoryPresence(), tasks: new MemoryTasks(), outbox: new MemoryOutbox(), close: async () => {} };
 }

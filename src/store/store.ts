@@ -1,5 +1,6 @@
 // State that a second gateway node would need to share goes through these interfaces. The in-memory store is the
-// default; a Redis store can implement the same promises later without the pipeline noticing.
+// default; a Redis store can implement the same promises later without the pipeline noticing. Pull tasks and the
+// callback outbox live here too, so a second node could answer for tasks and deliver callbacks.
 
 export interface PresenceRecord {
   sdkAppId: number;
@@ -21,7 +22,67 @@ export interface PresenceStore {
   get(sdkAppId: number, userId: string): Promise<PresenceRecord | undefined>;
 }
 
+export type TaskState = 'starting' | 'retrying' | 'running' | 'reconnecting' | 'paused' | 'ended';
+
+/** A pull-ingest task as the API sees it; the node running it holds the process and the room session. */
+export interface TaskRecord {
+  taskId: string;
+  sdkAppId: number;
+  roomId: string;
+  roomIdType: 0 | 1;
+  userId: string;
+  streamUrl: string;
+  state: TaskState;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  endedAt?: number;
+  endReason?: string;
+}
+
+/** Pull-ingest tasks: live ones, and ended ones for a while so Stop can answer "already finished". */
+export interface TaskStore {
+  /** Adds a task unless one with the same taskId exists (false then). */
+  create(rec: TaskRecord): Promise<boolean>;
+  update(taskId: string, patch: Partial<Omit<TaskRecord, 'taskId'>>): Promise<void>;
+  get(taskId: string): Promise<TaskRecord | undefined>;
+  list(): Promise<TaskRecord[]>;
+}
+
+/** One callback waiting for delivery. */
+export interface OutboxEntry {
+  id: string;
+  /** Delivery order is kept within a partition (one per room). */
+  partition: string;
+  sdkAppId: number;
+  url: string;
+  /** The exact body to POST and its Sign header value ('' when the app has no callback key). */
+  body: string;
+  sign: string;
+  /** What the entry is, for logs: "103 user-entered", "701 Status 2". */
+  label: string;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  attempts: number;
+  firstTryAt: number | null;
+  /** Earliest time of the next attempt. */
+  nextTryAt: number;
+}
+
+/** Callbacks not yet delivered, ordered per partition, so a restart of the sender (or a second node) loses none. */
+export interface CallbackOutbox {
+  append(entry: OutboxEntry): Promise<void>;
+  /** The oldest entry of a partition. */
+  head(partition: string): Promise<OutboxEntry | undefined>;
+  update(entry: OutboxEntry): Promise<void>;
+  remove(partition: string, id: string): Promise<void>;
+  /** Partitions that hold entries. */
+  partitions(): Promise<string[]>;
+  size(): Promise<number>;
+}
+
 export interface Store {
   presence: PresenceStore;
+  tasks: TaskStore;
+  outbox: CallbackOutbox;
   close(): Promise<void>;
 }

@@ -1,0 +1,45 @@
+// What the API 3.0 stream-ingest actions need from whoever runs pull tasks. The API validates and authenticates;
+// the service (src/ingest/pull, wired in main.ts) owns tasks. Keeping the contract here keeps the API a side room.
+
+export interface IngestTaskSpec {
+  sdkAppId: number;
+  /** The room as roomgate names it (a numeric TRTC room 1234 is room "1234"). */
+  roomId: string;
+  roomIdType: 0 | 1;
+  userId: string;
+  streamUrl: string;
+  /** Start playback this many seconds into the source (first run only). */
+  seekSecond: number;
+  /** Plays this often; -1 loops until maxDurationMinutes. */
+  repeatNum: number;
+  /** Only with repeatNum -1; null = no limit. */
+  maxDurationMinutes: number | null;
+  /** Percent, 0–200. */
+  volume: number;
+  /** Accepted for compatibility; not applied (see README). */
+  enableProgress: boolean;
+  tempo: number;
+}
+
+export interface IngestTaskUpdate {
+  streamUrl?: string;
+  volume?: number;
+  isPause?: boolean;
+  enableProgress?: boolean;
+  tempo?: number;
+}
+
+export type StartResult =
+  | { ok: true; taskId: string }
+  | { ok: false; error: 'task-exists'; taskId: string }
+  | { ok: false; error: 'limit'; limit: number };
+
+export interface StreamIngestService {
+  /** null when the URL may be pulled, else a sentence saying why not. */
+  checkStreamUrl(url: string): Promise<string | null>;
+  start(spec: IngestTaskSpec): Promise<StartResult>;
+  /** 'finished' when the task existed but has already ended. */
+  stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'finished' | 'not-found'>;
+  describe(sdkAppId: number, taskId: string): Promise<'InProgress' | 'NotExist'>;
+  update(sdkAppId: number, taskId: string, changes: IngestTaskUpdate): Promise<'updated' | 'not-found'>;
+}

@@ -1,0 +1,90 @@
+// TRTC callback bodies, field for field as Tencent sends them (trtc-wire.md §6): room events (group 1: 101–105),
+// media events (group 2: 201–206) with CallbackTs, stream-ingest events (group 7: 701/702) with CallbackMsTs.
+// Bodies are compact JSON; receivers verify `Sign` over the bytes as received, so the layout does not matter.
+
+import type { ExitReason, RoomEvent } from './room-events.js';
+
+export const EVENT_GROUP_ROOM = 1;
+export const EVENT_GROUP_MEDIA = 2;
+export const EVENT_GROUP_STREAM_INGEST = 7;
+
+export const STREAM_INGEST_START = 701;
+export const STREAM_INGEST_STOP = 702;
+
+/** 701 Status: started (once), failed to start (once), retrying. 702 Status 0: stopped. */
+export type IngestStartStatus = 0 | 1 | 2;
+
+const ROLE_ANCHOR = 20;
+const ROLE_AUDIENCE = 21;
+
+/** EXIT_ROOM reasons: 1 normal, 2 timeout, 3 kicked. */
+const EXIT_REASON: Record<ExitReason, number> = { normal: 1, timeout: 2, kicked: 3 };
+/** ENTER_ROOM reason 1: a normal entry. */
+const ENTER_NORMAL = 1;
+
+const ROOM_EVENT_TYPE: Record<RoomEvent['type'], number> = {
+  'room-created': 101,
+  'room-dismissed': 102,
+  'user-entered': 103,
+  'user-exited': 104,
+  'video-started': 201,
+  'video-stopped': 202,
+  'audio-started': 203,
+  'audio-stopped': 204,
+};
+
+export interface CallbackBody {
+  eventType: number;
+  body: string;
+}
+
+/** The group 1/2 body for a room event; `now` is the CallbackTs (ms). */
+export function roomEventBody(e: RoomEvent, now: number): CallbackBody {
+  const eventType = ROOM_EVENT_TYPE[e.type];
+  const info: Record<string, unknown> = { RoomId: e.roomId, EventTs: Math.floor(e.at / 1000), EventMsTs: e.at };
+  switch (e.type) {
+    case 'room-created':
+      info.UserId = e.userId;
+      break;
+    case 'room-dismissed':
+      break;
+    case 'user-entered':
+      Object.assign(info, { UserId: e.userId, Role: e.role === 'anchor' ? ROLE_ANCHOR : ROLE_AUDIENCE, Reason: ENTER_NORMAL });
+      break;
+    case 'user-exited':
+      Object.assign(info, { UserId: e.userId, Role: e.role === 'anchor' ? ROLE_ANCHOR : ROLE_AUDIENCE, Reason: EXIT_REASON[e.reason] });
+      break;
+    case 'video-started':
+    case 'audio-started':
+      info.UserId = e.userId;
+      break;
+    case 'video-stopped':
+    case 'audio-stopped':
+      Object.assign(info, { UserId: e.userId, Reason: 0 });
+      break;
+  }
+  const group = eventType < 200 ? EVENT_GROUP_ROOM : EVENT_GROUP_MEDIA;
+  return {
+    eventType,
+    body: JSON.stringify({ EventGroupId: group, EventType: eventType, CallbackTs: now, EventInfo: info }),
+  };
+}
+
+/** The group 7 body for 701/702. */
+export function ingestEventBody(
+  eventType: typeof STREAM_INGEST_START | typeof STREAM_INGEST_STOP,
+  taskId: string,
+  status: number,
+  at: number,
+  now: number,
+): CallbackBody {
+  return {
+    eventType,
+    body: JSON.stringify({
+      EventGroupId: EVENT_GROUP_STREAM_INGEST,
+      EventType: eventType,
+      CallbackMsTs: now,
+      EventInfo: { EventMsTs: at, TaskId: taskId, Status: status },
+    }),
+  };
+}

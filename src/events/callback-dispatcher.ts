@@ -1,0 +1,227 @@
+// Turns room events and pull-task events into signed TRTC callbacks and delivers them through the store's outbox.
+// emit() only builds, signs and queues, so the media path never waits for a receiver. Each partition (one per
+// room) has at most one delivery in flight, which keeps callbacks in order per room. A failed POST is retried at
+// once, then every retryIntervalMs after the first try, until maxAgeMs after the first try; then it is dropped with
+// a log line and counted. An event that waited in the queue longer than maxAgeMs (behind one that kept failing) is
+// dropped without a try, so a long outage cannot build an ever-growing backlog of stale events.
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { CallbackOutbox, OutboxEntry } from '../store/store.js';
+import { signCallbackBody } from '../auth/callback-sign.js';
+import type { RoomEvent, RoomEventSink } from './room-events.js';
+import type { IngestEventSink, IngestEventType } from './ingest-events.js';
+import { ingestEventBody, roomEventBody, type CallbackBody } from './callback-bodies.js';
+import { postCallback, type CallbackRequest } from './callback-post.js';
+
+export interface CallbackTarget {
+  callbackUrl: string;
+  callbackKey: string;
+}
+
+export interface CallbackDispatcherOptions {
+  outbox: CallbackOutbox;
+  /** The app's callback settings; no URL means the app gets no callbacks. */
+  target: (sdkAppId: number) => CallbackTarget | undefined;
+  timeoutMs: number;
+  retryIntervalMs: number;
+  maxAgeMs: number;
+  maxQueued: number;
+  log: Logger;
+  /** Delivery function (tests replace it); resolves null when delivered, else why not. */
+  post?: (req: CallbackRequest, timeoutMs: number, abort: AbortSignal) => Promise<string | null>;
+}
+
+export interface CallbackStats {
+  queued: number;
+  delivered: number;
+  failedAttempts: number;
+  dropped: number;
+}
+
+/** One partition per room; pull-task events ride in their room's, so 701/702 keep their order with 103/104. */
+export function roomPartition(sdkAppId: number, roomId: string): string {
+  return `${sdkAppId}/${roomId}`;
+}
+
+export class CallbackDispatcher implements RoomEventSink, IngestEventSink {
+  private readonly o: CallbackDispatcherOptions;
+  private readonly post: NonNullable<CallbackDispatcherOptions['post']>;
+  private readonly active = new Set<string>();
+  /** Partitions that got an entry while their pump was running; the pump looks again before it stops. */
+  private readonly dirty = new Set<string>();
+  private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private readonly abort = new AbortController();
+  private readonly idleWaiters: Array<() => void> = [];
+  private closed = false;
+  private counters: CallbackStats = { queued: 0, delivered: 0, failedAttempts: 0, dropped: 0 };
+
+  constructor(options: CallbackDispatcherOptions) {
+    this.o = options;
+    this.post = options.post ?? postCallback;
+  }
+
+  /** RoomEventSink: rooms call this synchronously on the media path. */
+  emit(event: RoomEvent): void {
+    this.enqueue(event.sdkAppId, roomPartition(event.sdkAppId, event.roomId), (now) => roomEventBody(event, now), event.type);
+  }
+
+  /** IngestEventSink: 701 (Status 0/1/2) or 702 (Status 0) for a pull task, in its room's order. */
+  ingest(sdkAppId: number, roomId: string, eventType: IngestEventType, taskId: string, status: number, at = Date.now()): void {
+    const label = `${eventType} Status ${status}`;
+    const partition = roomPartition(sdkAppId, roomId);
+    this.enqueue(sdkAppId, partition, (now) => ingestEventBody(eventType, taskId, status, at, now), label);
+  }
+
+  stats(): CallbackStats {
+    return { ...this.counters };
+  }
+
+  /** Keeps delivering for up to `flushMs` (or until the outbox is empty), then stops all work. */
+  async close(flushMs: number): Promise<void> {
+    if (this.closed) return;
+    if (this.counters.queued > 0 && flushMs > 0) {
+      await new Promise<void>((resolve) => {
+        // Not unref'd: the process must stay up for the flush even after the listeners closed.
+        const t = setTimeout(resolve, flushMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    this.closed = true;
+    this.abort.abort();
+    for (const t of this.timers) {
+      clearTimeout(t.timer);
+      t.resolve();
+    }
+    this.timers.clear();
+    if (this.counters.queued > 0) {
+      this.o.log.warn({ undelivered: this.counters.queued }, 'callbacks left undelivered at shutdown');
+    }
+  }
+
+  private enqueue(sdkAppId: number, partition: string, build: (now: number) => CallbackBody, label: string): void {
+    if (this.closed) return;
+    const target = this.o.target(sdkAppId);
+    if (!target?.callbackUrl) return;
+    const now = Date.now();
+    const { eventType, body } = build(now);
+    const fullLabel = label.startsWith(String(eventType)) ? label : `${eventType} ${label}`;
+    if (this.counters.queued >= this.o.maxQueued) {
+      this.counters.dropped++;
+      this.o.log.warn({ sdkAppId, partition, event: fullLabel, maxQueued: this.o.maxQueued }, 'callback dropped: outbox full');
+      return;
+    }
+    const entry: OutboxEntry = {
+      id: randomUUID(),
+      partition,
+      sdkAppId,
+      url: target.callbackUrl,
+      body,
+      sign: target.callbackKey ? signCallbackBody(target.callbackKey, body) : '',
+      label: fullLabel,
+      createdAt: now,
+      attempts: 0,
+      firstTryAt: null,
+      nextTryAt: now,
+    };
+    this.counters.queued++;
+    this.o.outbox.append(entry).then(
+      () => this.kick(partition),
+      (err: unknown) => {
+        this.counters.queued--;
+        this.counters.dropped++;
+        this.o.log.error({ err, partition, event: fullLabel }, 'callback dropped: the outbox refused it');
+      },
+    );
+  }
+
+  private kick(partition: string): void {
+    if (this.closed) return;
+    if (this.active.has(partition)) {
+      this.dirty.add(partition);
+      return;
+    }
+    this.active.add(partition);
+    this.pump(partition)
+      .catch((err: unknown) => this.o.log.error({ err, partition }, 'callback delivery loop failed'))
+      .finally(() => {
+        this.active.delete(partition);
+        if (this.dirty.delete(partition)) this.kick(partition);
+        else if (this.counters.queued === 0) this.idleWaiters.splice(0).forEach((f) => f());
+      });
+  }
+
+  private async pump(partition: string): Promise<void> {
+    for (;;) {
+      this.dirty.delete(partition);
+      const e = await this.o.outbox.head(partition);
+      if (!e || this.closed) return;
+      const wait = e.nextTryAt - Date.now();
+      if (wait > 0) await this.sleep(wait);
+      if (this.closed) return;
+      if (e.firstTryAt === null && Date.now() > e.createdAt + this.o.maxAgeMs) {
+        await this.drop(e, 'it waited in the queue longer than the retry window');
+        continue;
+      }
+      const failure = await this.post(e, this.o.timeoutMs, this.abort.signal);
+      if (this.closed) return;
+      if (failure === null) {
+        await this.o.outbox.remove(partition, e.id);
+        this.counters.queued--;
+        this.counters.delivered++;
+        continue;
+      }
+      const now = Date.now();
+      this.counters.failedAttempts++;
+      e.attempts++;
+      e.firstTryAt ??= now;
+      // Retry at once after the first failure, then on a fixed grid from the first try.
+      e.nextTryAt = e.attempts === 1 ? now : e.firstTryAt + (e.attempts - 1) * this.o.retryIntervalMs;
+      if (e.attempts === 1) {
+        this.o.log.warn({ partition, event: e.label, url: redact(e.url), failure }, 'callback delivery failed; retrying');
+      }
+      if (e.nextTryAt > e.firstTryAt + this.o.maxAgeMs) {
+        await this.drop(e, `the last attempt failed: ${failure}`);
+        continue;
+      }
+      await this.o.outbox.update(e);
+    }
+  }
+
+  private async drop(e: OutboxEntry, why: string): Promise<void> {
+    await this.o.outbox.remove(e.partition, e.id);
+    this.counters.queued--;
+    this.counters.dropped++;
+    this.o.log.warn(
+      { partition: e.partition, event: e.label, url: redact(e.url), attempts: e.attempts, ageMs: Date.now() - e.createdAt },
+      `callback dropped after ${e.attempts} attempts: ${why}`,
+    );
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = {
+        timer: setTimeout(() => {
+          this.timers.delete(t);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      t.timer.unref();
+      this.timers.add(t);
+    });
+  }
+}
+
+/** Callback URLs may carry a token in the query; logs show scheme, host and path only. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}

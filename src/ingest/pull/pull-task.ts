@@ -1,0 +1,510 @@
+// One pull-ingest task: ffprobe → ffmpeg child (real-time FLV on stdout) → FLV tag reader → FlvToMedia (the same
+// codec policy as RTMP) → the task's Publisher in the room. The task joins the room with its first tag and keeps
+// that Publisher across child restarts (loops, hiccups, pause/resume, a StreamUrl switch), with timestamps made
+// continuous, so viewers see one stream. Events: 701 Status 2 per retry, 701 Status 1 when starting failed for good,
+// 701 Status 0 when the first frame reaches the room (once), 702 Status 0 when the task ends for any reason (once).
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../log.js';
+import type { Rooms } from '../../room/rooms.js';
+import type { Publisher } from '../../room/publisher.js';
+import type { AudioConfig, MediaFrame, MediaSink, VideoConfig } from '../../media/model.js';
+import { FlvToMedia } from '../../media/flv-to-media.js';
+import type { Refusal } from '../../media/policy.js';
+import type { IngestEventSink } from '../../events/ingest-events.js';
+import type { TaskState } from '../../store/store.js';
+import type { IngestTaskSpec } from '../../api/stream-ingest-service.js';
+import { probeSource, type SourceInfo } from './probe.js';
+import { ffmpegArgs, planFor, type PullPlan } from './ffmpeg-args.js';
+import { FfmpegRun } from './ffmpeg-run.js';
+
+export interface PullTaskConfig {
+  ffmpegPath: string;
+  ffprobePath: string;
+  /** Retry offsets from the first failure of a start (or of a broken run). */
+  startRetryDelaysMs: readonly number[];
+  startTimeoutMs: number;
+  stallTimeoutMs: number;
+  maxPauseMs: number;
+  /** Length of MaxDuration's minute (tests shorten it). */
+  minuteMs: number;
+}
+
+export interface PullTaskDeps {
+  rooms: Rooms;
+  events: IngestEventSink;
+  config: PullTaskConfig;
+  log: Logger;
+  /** The host rules, asked again before every attempt. */
+  checkUrl(url: string): Promise<string | null>;
+  onStateChange(task: PullTask): void;
+  onEnded(task: PullTask, reason: string): void;
+}
+
+export interface PullTaskView {
+  taskId: string;
+  sdkAppId: number;
+  roomId: string;
+  userId: string;
+  state: TaskState;
+  /** Scheme, host and path of the StreamUrl (the query may hold a token). */
+  source: string;
+  plan: { video: string; audio: string; why: string } | null;
+  createdAt: string;
+  /** When the first frame reached the room. */
+  startedAt: string | null;
+  repeat: { done: number; of: number };
+  restarts: number;
+  volume: number;
+  paused: boolean;
+  lastError: string | null;
+}
+
+/** Tags that arrive while the room join is in flight are held, up to this many bytes. */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+/** A run that ends this far before the file's duration lost its connection: resume there instead of looping. */
+const EARLY_EOF_MS = 3000;
+/** Gap put between the last timestamp of one run and the first of the next. */
+const RUN_GAP_MS = 40;
+const STALL_CHECK_MS = 1000;
+
+interface RunState {
+  run: FfmpegRun;
+  media: FlvToMedia;
+  seekMs: number;
+  firstTs: number | null;
+  base: number;
+  lastSrcTs: number;
+  gotFrame: boolean;
+  lastDataAt: number;
+  stalled: boolean;
+}
+
+export class PullTask {
+  readonly taskId: string;
+  readonly spec: IngestTaskSpec;
+  readonly createdAt = new Date();
+  state: TaskState = 'starting';
+  private readonly deps: PullTaskDeps;
+  private readonly log: Logger;
+  private readonly sessionId = randomUUID();
+  private generation = 0;
+  private info: SourceInfo | null = null;
+  private plan: PullPlan | null = null;
+  private runState: RunState | null = null;
+  private publisher: Publisher | null = null;
+  private joining = false;
+  private pending: { type: 8 | 9; ts: number; body: Buffer }[] = [];
+  private pendingBytes = 0;
+  private announcedStart = false;
+  private startedAt: Date | null = null;
+  private failures = 0;
+  private firstFailureAt = 0;
+  private loopsDone = 0;
+  private restarts = 0;
+  /** Where in the source the next run starts (ms). */
+  private positionMs: number;
+  private lastOutTs = -1;
+  private paused = false;
+  private lastError: string | null = null;
+  /** Aborts the probe of the attempt under way. */
+  private attemptAbort: AbortController | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private startTimer: NodeJS.Timeout | null = null;
+  private stallTimer: NodeJS.Timeout | null = null;
+  private pauseTimer: NodeJS.Timeout | null = null;
+  private maxDurationTimer: NodeJS.Timeout | null = null;
+
+  constructor(taskId: string, spec: IngestTaskSpec, deps: PullTaskDeps) {
+    this.taskId = taskId;
+    this.spec = { ...spec };
+    this.deps = deps;
+    this.positionMs = spec.seekSecond * 1000;
+    this.log = deps.log.child({ task: taskId.slice(0, 12), sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId });
+  }
+
+  get ended(): boolean {
+    return this.state === 'ended';
+  }
+
+  start(): void {
+    if (this.spec.repeatNum === -1 && this.spec.maxDurationMinutes) {
+      const ms = this.spec.maxDurationMinutes * this.deps.config.minuteMs;
+      this.maxDurationTimer = setTimeout(() => this.end(`MaxDuration of ${this.spec.maxDurationMinutes} min reached`), ms);
+      this.maxDurationTimer.unref();
+    }
+    this.log.info({ source: redactUrl(this.spec.streamUrl) }, 'pull task started');
+    void this.launch();
+  }
+
+  // ---- control (API) ----------------------------------------------------------------------------------------
+
+  setVolume(volume: number): void {
+    this.spec.volume = volume;
+    if (this.publisher) this.publisher.volume = volume;
+  }
+
+  setOptions(o: { enableProgress?: boolean; tempo?: number }): void {
+    if (o.enableProgress !== undefined) this.spec.enableProgress = o.enableProgress;
+    if (o.tempo !== undefined) this.spec.tempo = o.tempo;
+  }
+
+  /** Pausing stops the child and keeps the user in the room; resuming continues where it stopped (files). */
+  setPaused(paused: boolean): void {
+    if (this.ended || paused === this.paused) return;
+    this.paused = paused;
+    if (paused) {
+      this.cancelAttempt();
+      this.setState('paused');
+      this.pauseTimer = setTimeout(() => this.end(`paused for longer than ${this.deps.config.maxPauseMs / 1000} s`), this.deps.config.maxPauseMs);
+      this.pauseTimer.unref();
+      this.log.info({ positionMs: this.positionMs }, 'pull task paused');
+      return;
+    }
+    clearTimer(this.pauseTimer);
+    this.pauseTimer = null;
+    this.failures = 0;
+    this.log.info({ positionMs: this.positionMs }, 'pull task resumed');
+    void this.launch();
+  }
+
+  /** Switches the source without leaving the room: same Publisher, new child, from the new source's start. */
+  switchUrl(url: string): void {
+    if (this.ended) return;
+    this.spec.streamUrl = url;
+    this.info = null;
+    this.plan = null;
+    this.positionMs = 0;
+    this.loopsDone = 0;
+    this.failures = 0;
+    this.cancelAttempt();
+    this.log.info({ source: redactUrl(url) }, 'pull task switched its source');
+    if (!this.paused) void this.launch();
+  }
+
+  /** Ends the task (Stop, kick, room closing, EOF, failure): child killed, user leaves the room, 702 sent once. */
+  end(reason: string): void {
+    if (this.ended) return;
+    this.cancelAttempt();
+    this.setState('ended');
+    for (const t of [this.pauseTimer, this.maxDurationTimer]) clearTimer(t);
+    this.pending = [];
+    const p = this.publisher;
+    this.publisher = null;
+    p?.end(reason);
+    this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 702, this.taskId, 0);
+    this.log.info({ reason }, 'pull task ended');
+    this.deps.onEnded(this, reason);
+  }
+
+  view(): PullTaskView {
+    return {
+      taskId: this.taskId,
+      sdkAppId: this.spec.sdkAppId,
+      roomId: this.spec.roomId,
+      userId: this.spec.userId,
+      state: this.state,
+      source: redactUrl(this.spec.streamUrl),
+      plan: this.plan && { video: this.plan.video, audio: this.plan.audio, why: this.plan.why },
+      createdAt: this.createdAt.toISOString(),
+      startedAt: this.startedAt?.toISOString() ?? null,
+      repeat: { done: this.loopsDone, of: this.spec.repeatNum },
+      restarts: this.restarts,
+      volume: this.spec.volume,
+      paused: this.paused,
+      lastError: this.lastError,
+    };
+  }
+
+  // ---- attempts ---------------------------------------------------------------------------------------------
+
+  /** Stops whatever attempt is under way (child, timers, pending continuations); the task itself goes on. */
+  private cancelAttempt(): void {
+    this.generation++;
+    this.attemptAbort?.abort();
+    this.attemptAbort = null;
+    clearTimer(this.retryTimer);
+    this.retryTimer = null;
+    this.detachRun();
+  }
+
+  /** Forgets the current run (its late output and end are ignored), keeps its position, kills its child. */
+  private detachRun(): void {
+    clearTimer(this.startTimer);
+    clearTimer(this.stallTimer);
+    this.startTimer = this.stallTimer = null;
+    const rs = this.runState;
+    this.runState = null;
+    if (!rs) return;
+    this.notePosition(rs);
+    rs.run.kill();
+  }
+
+  private async launch(): Promise<void> {
+    const gen = ++this.generation;
+    if (this.ended || this.paused) return;
+    try {
+      const refusal = await this.deps.checkUrl(this.spec.streamUrl);
+      if (gen !== this.generation) return;
+      if (refusal) return this.attemptFailed(refusal);
+      if (!this.plan) {
+        const abort = (this.attemptAbort = new AbortController());
+        const info = await probeSource(this.deps.config.ffprobePath, this.spec.streamUrl, this.deps.config.startTimeoutMs, abort.signal);
+        if (gen !== this.generation) return;
+        const plan = planFor(info);
+        if (typeof plan === 'string') return this.attemptFailed(plan);
+        this.info = info;
+        this.plan = plan;
+        this.log.info({ video: info.video, audio: info.audio, durationSec: info.durationSec, plan }, 'source probed');
+      }
+      this.startRun(gen);
+    } catch (err) {
+      if (gen === this.generation) this.attemptFailed((err as Error).message);
+    }
+  }
+
+  private startRun(gen: number): void {
+    this.detachRun();
+    const plan = this.plan!;
+    const seekMs = this.seekable() ? this.positionMs : 0;
+    const sink = this.runSink();
+    const rs: RunState = {
+      run: undefined as unknown as FfmpegRun,
+      media: new FlvToMedia(sink),
+      seekMs,
+      firstTs: null,
+      base: this.lastOutTs < 0 ? 0 : this.lastOutTs + RUN_GAP_MS,
+      lastSrcTs: 0,
+      gotFrame: false,
+      lastDataAt: Date.now(),
+      stalled: false,
+    };
+    rs.run = new FfmpegRun(this.deps.config.ffmpegPath, ffmpegArgs(this.spec.streamUrl, plan, seekMs), {
+      onTag: (type, ts, body) => {
+        if (this.runState === rs) this.onTag(rs, type, ts, body);
+      },
+      onEnd: (code, signal, detail) => {
+        if (this.runState === rs && gen === this.generation) this.onRunEnd(rs, code, signal, detail);
+      },
+    });
+    this.runState = rs;
+    this.startTimer = setTimeout(() => {
+      if (this.runState !== rs || rs.gotFrame) return;
+      this.detachRun();
+      this.attemptFailed(`no media arrived within ${this.deps.config.startTimeoutMs} ms`);
+    }, this.deps.config.startTimeoutMs);
+    this.startTimer.unref();
+    this.stallTimer = setInterval(() => this.checkStall(rs), STALL_CHECK_MS);
+    this.stallTimer.unref();
+  }
+
+  private checkStall(rs: RunState): void {
+    if (this.runState !== rs || !rs.gotFrame) return;
+    if (Date.now() - rs.lastDataAt < this.deps.config.stallTimeoutMs) return;
+    rs.stalled = true;
+    rs.run.kill(); // onRunEnd treats it as a hiccup
+  }
+
+  private onRunEnd(rs: RunState, code: number | null, signal: string | null, detail: string): void {
+    this.detachRun();
+    const why = rs.stalled
+      ? `the source sent nothing for ${this.deps.config.stallTimeoutMs} ms`
+      : detail || (signal ? `ffmpeg was killed by ${signal}` : `ffmpeg exited with code ${code}`);
+    if (!rs.gotFrame) return this.attemptFailed(why);
+    if (code !== 0 || rs.stalled) return this.hiccup(why);
+    const duration = this.info?.durationSec;
+    if (this.seekable() && duration && this.positionMs < duration * 1000 - EARLY_EOF_MS) {
+      return this.hiccup(`the source ended at ${Math.round(this.positionMs / 1000)} s of ${Math.round(duration)} s`);
+    }
+    this.loopsDone++;
+    if (this.spec.repeatNum === -1 || this.loopsDone < this.spec.repeatNum) {
+      this.positionMs = 0;
+      void this.launch();
+      return;
+    }
+    this.end(this.spec.repeatNum > 1 ? `the source ended after ${this.loopsDone} plays` : 'the source ended');
+  }
+
+  /** A running pull broke: restart it (701 Status 2) on the retry schedule. */
+  private hiccup(why: string): void {
+    this.log.info({ why, positionMs: this.positionMs }, 'pull interrupted; restarting');
+    this.attemptFailed(why);
+  }
+
+  private attemptFailed(why: string): void {
+    if (this.ended) return;
+    this.lastError = why;
+    const delays = this.deps.config.startRetryDelaysMs;
+    const now = Date.now();
+    if (this.failures === 0) this.firstFailureAt = now;
+    this.failures++;
+    if (this.failures <= delays.length) {
+      this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 2);
+      this.setState(this.announcedStart ? 'reconnecting' : 'retrying');
+      this.restarts++;
+      const wait = Math.max(0, this.firstFailureAt + delays[this.failures - 1]! - now);
+      this.log.info({ why, attempt: this.failures, retryInMs: wait }, 'pull attempt failed; retrying');
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        void this.launch();
+      }, wait);
+      this.retryTimer.unref();
+      return;
+    }
+    if (!this.announcedStart) {
+      this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 1);
+      return this.end(`could not start pulling: ${why}`);
+    }
+    this.end(`the source broke and could not be resumed: ${why}`);
+  }
+
+  // ---- media ------------------------------------------------------------------------------------------------
+
+  /** The sink FlvToMedia drives for one run: forwards to the Publisher and notices the first frame. */
+  private runSink(): MediaSink {
+    return {
+      setVideoConfig: (c: VideoConfig) => this.publisher?.setVideoConfig(c),
+      setAudioConfig: (c: AudioConfig) => this.publisher?.setAudioConfig(c),
+      pushFrame: (f: MediaFrame) => {
+        const p = this.publisher;
+        if (!p) return;
+        p.pushFrame(f);
+        const rs = this.runState;
+        if (rs && !rs.gotFrame) this.onFirstFrame(rs);
+      },
+      end: () => {},
+    };
+  }
+
+  private onFirstFrame(rs: RunState): void {
+    rs.gotFrame = true;
+    clearTimer(this.startTimer);
+    this.startTimer = null;
+    this.failures = 0;
+    this.setState('running');
+    if (this.announcedStart) return;
+    this.announcedStart = true;
+    this.startedAt = new Date();
+    this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 0);
+    this.log.info({ afterMs: Date.now() - this.createdAt.getTime() }, 'first frame reached the room');
+  }
+
+  private onTag(rs: RunState, type: number, ts: number, body: Buffer): void {
+    if (type !== 8 && type !== 9) return; // script data (onMetaData)
+    rs.lastDataAt = Date.now();
+    if (rs.firstTs === null) rs.firstTs = ts;
+    rs.lastSrcTs = ts;
+    // One clock across runs: each run continues after the last timestamp the room saw.
+    const out = rs.base + Math.max(0, ts - rs.firstTs);
+    if (out > this.lastOutTs) this.lastOutTs = out;
+    if (!this.publisher) return this.hold(type, out, body);
+    this.pushTag(rs, type, out, body);
+  }
+
+  private pushTag(rs: RunState, type: 8 | 9, ts: number, body: Buffer): void {
+    const refusal = rs.media.push(type, ts, body);
+    if (refusal) this.onRefusal(refusal);
+  }
+
+  private hold(type: 8 | 9, ts: number, body: Buffer): void {
+    if (this.pendingBytes + body.length <= MAX_PENDING_BYTES) {
+      this.pending.push({ type, ts, body: Buffer.from(body) }); // the reader reuses its chunks
+      this.pendingBytes += body.length;
+    }
+    if (!this.joining) {
+      this.join().catch((err: unknown) => {
+        this.log.error({ err }, 'joining the room failed');
+        this.end(`could not join the room: ${(err as Error).message}`);
+      });
+    }
+  }
+
+  private async join(): Promise<void> {
+    this.joining = true;
+    const url = safeUrl(this.spec.streamUrl);
+    const publisher = await this.deps.rooms.join(
+      {
+        sdkAppId: this.spec.sdkAppId,
+        roomId: this.spec.roomId,
+        userId: this.spec.userId,
+        source: 'pull',
+        remote: `pull task ${this.taskId.slice(0, 12)} (${url?.host ?? '?'})`,
+        sessionId: this.sessionId,
+      },
+      (reason) => this.end(reason),
+    );
+    this.joining = false;
+    if (this.ended) {
+      publisher.end('the pull task ended while joining');
+      return;
+    }
+    publisher.volume = this.spec.volume;
+    this.publisher = publisher;
+    const held = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (const t of held) {
+      const rs = this.runState;
+      if (!rs || this.ended) break;
+      this.pushTag(rs, t.type, t.ts, t.body);
+    }
+  }
+
+  /**
+   * The codec policy refused something. When that track was copied, ffprobe missed it (B-frames that the SPS did
+   * not announce, an unusual AAC flavour): transcode that track and go on from here. Otherwise the source cannot
+   * be pulled.
+   */
+  private onRefusal(refusal: Refusal): void {
+    const plan = this.plan!;
+    const track = refusal.code === 'audio-codec' ? 'audio' : refusal.code === 'malformed' ? null : 'video';
+    if (track && plan[track] === 'copy') {
+      this.log.info({ reason: refusal.reason }, `switching ${track} from copy to transcode`);
+      plan[track] = 'transcode';
+      if (track === 'video') plan.why = 'B-frames or a profile found in the stream';
+      this.cancelAttempt();
+      void this.launch();
+      return;
+    }
+    this.detachRun();
+    if (refusal.code === 'malformed') return this.attemptFailed(refusal.reason);
+    this.lastError = refusal.reason;
+    if (!this.announcedStart) this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 1);
+    this.end(refusal.reason);
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------------------
+
+  /** Files (with a duration) resume where they stopped; live sources restart live. */
+  private seekable(): boolean {
+    return this.info?.durationSec != null && !this.spec.streamUrl.toLowerCase().startsWith('rtmp:');
+  }
+
+  private notePosition(rs: RunState): void {
+    if (rs.firstTs !== null) this.positionMs = rs.seekMs + Math.max(0, rs.lastSrcTs - rs.firstTs);
+  }
+
+  private setState(state: TaskState): void {
+    if (this.state === state || this.state === 'ended') return;
+    this.state = state;
+    this.deps.onStateChange(this);
+  }
+}
+
+function clearTimer(t: NodeJS.Timeout | null): void {
+  if (t) clearTimeout(t);
+}
+
+function safeUrl(raw: string): URL | null {
+  try {
+    return new URL(raw);
+  } catch {
+    return null;
+  }
+}
+
+/** Scheme, host and path: enough to recognise a source without showing a token from its query or userinfo. */
+export function redactUrl(raw: string): string {
+  const u = safeUrl(raw);
+  return u ? `${u.protocol}//${u.host}${u.pathname}` : '(unparsable URL)';
+}
