@@ -106,8 +106,8 @@ t.test('@roamhq/wrtc (libwebrtc) publishes Opus only and the audio reaches a vie
   t.equal(v.status, 201);
   const s = await waitFor(async () => {
     const st = await v.stats();
-    return st.audioPacketsReceived > 50 ? st : null;
-  }, 15000, 'Opus at the viewer');
+    return st.audioPacketsReceived > 50 && st.totalSamplesReceived > 48000 ? st : null;
+  }, 15000, 'a second of Opus at the viewer');
   t.ok(s.totalSamplesReceived > 48000, `${s.totalSamplesReceived} audio samples received`);
 });
 
