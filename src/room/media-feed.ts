@@ -99,7 +99,9 @@ export class MediaFeed {
   }
 
   private pushAac(data: Buffer, dts: number, receivedAt: number): void {
-    if (!this.transcoder) return;
+    // Nobody listens: decoding and encoding would be wasted (it is most of an idle publisher's cost). The
+    // transcoder resyncs its timeline to the source clock when frames come again.
+    if (!this.transcoder || this.listeners.size === 0) return;
     // A corrupt frame yields no packets and is counted in the transcoder's stats; it never throws.
     const packets = this.transcoder.push(data, dts);
     if (packets.length === 0) this.noteDecoderErrors();
