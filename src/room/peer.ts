@@ -2,6 +2,7 @@
 // configured addresses and UDP ports, and an answer that already holds every server candidate (OBS sends none).
 
 import { RTCPeerConnection, useH264, useOPUS, type RTCRtpTransceiver } from 'werift';
+import { onlyH264Mode1 } from './sdp-offer.js';
 
 export interface WebRtcOptions {
   /** Local addresses to gather host candidates on (loopback is only gathered when listed). */
@@ -42,7 +43,9 @@ export async function answerOffer(
     icePortRange: [opts.udpPortMin, opts.udpPortMax],
   });
   try {
-    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    // werift answers with the first H.264 the offer lists, even packetization-mode 0; we speak mode 1 only (the
+    // offer check guarantees one is there), so the others are taken out first.
+    await pc.setRemoteDescription({ type: 'offer', sdp: onlyH264Mode1(offer) });
     const transceivers = pc.getTransceivers();
     for (const t of transceivers) {
       t.setDirection(direction);

@@ -87,3 +87,36 @@ export function checkOffer(sdp: string, hint: string): { status: 400 | 406; reas
   if (video.length === 0 && audio.length === 0) return { status: 406, reason: 'offer has neither audio nor video' };
   return null;
 }
+
+/**
+ * The offer without H.264 payload types other than packetization-mode 1 (and their RTX). werift answers with the
+ * first H.264 an offer lists, whatever its mode; after this the first is a mode-1 one.
+ */
+export function onlyH264Mode1(sdp: string): string {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const [head, ...sections] = sdp.split(/\r?\n(?=m=)/);
+  const out = sections.map((section) => {
+    if (!section.startsWith('m=video')) return section;
+    const lines = section.split(/\r?\n/);
+    const drop = new Set<string>();
+    const h264 = new Set<string>();
+    for (const l of lines) {
+      const r = /^a=rtpmap:(\d+) H264\//i.exec(l);
+      if (r) h264.add(r[1]);
+    }
+    for (const pt of h264) {
+      const fmtp = lines.find((l) => l.startsWith(`a=fmtp:${pt} `)) ?? '';
+      if (!/packetization-mode=1/.test(fmtp)) drop.add(pt);
+    }
+    for (const l of lines) {
+      const rtx = /^a=fmtp:(\d+) apt=(\d+)/.exec(l);
+      if (rtx && drop.has(rtx[2])) drop.add(rtx[1]);
+    }
+    if (drop.size === 0) return section;
+    return lines
+      .filter((l) => !/^a=(rtpmap|fmtp|rtcp-fb):(\d+)/.test(l) || !drop.has(/^a=\w+(?:-\w+)?:(\d+)/.exec(l)![1]))
+      .map((l) => (l.startsWith('m=video') ? l.split(' ').filter((f, i) => i < 3 || !drop.has(f)).join(' ') : l))
+      .join(eol);
+  });
+  return [head, ...out].join(eol);
+}
