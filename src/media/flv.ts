@@ -185,20 +185,42 @@ export function parseVideoTag(timestamp: number, body: Buffer): FlvVideoTag {
   return tag;
 }
 
-function videoFourcc(tag: FlvVideoTag, v: number, body: Buffer, off: number): void {
-  switch (v) {
-    case FOURCC_AVC1: tag.fourcc = 'avc1'; tag.codec = 'avc'; tag.codecName = 'H.264'; return;
-    case FOURCC_HVC1: tag.fourcc = 'hvc1'; tag.codec = 'hevc'; tag.codecName = 'H.265'; return;
-    case FOURCC_HEV1: tag.fourcc = 'hev1'; tag.codec = 'hevc'; tag.codecName = 'H.265'; return;
-    case FOURCC_AV01: tag.fourcc = 'av01'; tag.codec = 'av1'; tag.codecName = 'AV1'; return;
-    case FOURCC_VP09: tag.fourcc = 'vp09'; tag.codec = 'vp9'; tag.codecName = 'VP9'; return;
-    case FOURCC_VP08: tag.fourcc = 'vp08'; tag.codec = 'vp8'; tag.codecName = 'VP8'; return;
-    case FOURCC_VVC1: tag.fourcc = 'vvc1'; tag.codec = 'vvc'; tag.codecName = 'H.266'; return;
-    default:
-      tag.fourcc = fourccString(body, off);
-      tag.codec = 'unknown';
-      tag.codecName = `Unknown (FourCC '${tag.fourcc}')`;
+/** Enhanced RTMP FourCCs we can name: [fourcc text, codec, name a person reads]. */
+const VIDEO_FOURCCS = new Map<number, [string, VideoCodec, string]>([
+  [FOURCC_AVC1, ['avc1', 'avc', 'H.264']],
+  [FOURCC_HVC1, ['hvc1', 'hevc', 'H.265']],
+  [FOURCC_HEV1, ['hev1', 'hevc', 'H.265']],
+  [FOURCC_AV01, ['av01', 'av1', 'AV1']],
+  [FOURCC_VP09, ['vp09', 'vp9', 'VP9']],
+  [FOURCC_VP08, ['vp08', 'vp8', 'VP8']],
+  [FOURCC_VVC1, ['vvc1', 'vvc', 'H.266']],
+]);
+
+const AUDIO_FOURCCS = new Map<number, [string, AudioCodec, string]>([
+  [FOURCC_MP4A, ['mp4a', 'aac', 'AAC']],
+  [FOURCC_OPUS, ['Opus', 'opus', 'Opus']],
+  [FOURCC_FLAC, ['fLaC', 'flac', 'FLAC']],
+  [FOURCC_AC3, ['ac-3', 'ac3', 'AC-3']],
+  [FOURCC_EAC3, ['ec-3', 'eac3', 'E-AC-3']],
+  [FOURCC_MP3, ['.mp3', 'mp3', 'MP3']],
+]);
+
+/** Sets fourcc/codec/codecName of an Enhanced RTMP tag from the FourCC `v` read at `off`. */
+function nameFourcc<C extends string>(
+  tag: { fourcc: string; codec: C | 'unknown'; codecName: string },
+  known: Map<number, [string, C, string]>,
+  v: number,
+  body: Buffer,
+  off: number,
+): void {
+  const k = known.get(v);
+  if (k) {
+    [tag.fourcc, tag.codec, tag.codecName] = k;
+    return;
   }
+  tag.fourcc = fourccString(body, off);
+  tag.codec = 'unknown';
+  tag.codecName = `Unknown (FourCC '${tag.fourcc}')`;
 }
 
 function fourccString(body: Buffer, off: number): string {
@@ -259,7 +281,7 @@ function parseExVideoTag(timestamp: number, body: Buffer): FlvVideoTag {
   }
   if (multitrackType !== MANY_TRACKS_MANY_CODECS) {
     if (off + 4 > body.length) throw tooShort('Enhanced RTMP video', body, off + 4);
-    videoFourcc(tag, body.readUInt32BE(off), body, off);
+    nameFourcc(tag, VIDEO_FOURCCS, body.readUInt32BE(off), body, off);
     off += 4;
   }
   tag.packetType = pt;
@@ -317,21 +339,6 @@ export function parseAudioTag(timestamp: number, body: Buffer): FlvAudioTag {
   return tag;
 }
 
-function audioFourcc(tag: FlvAudioTag, v: number, body: Buffer, off: number): void {
-  switch (v) {
-    case FOURCC_MP4A: tag.fourcc = 'mp4a'; tag.codec = 'aac'; tag.codecName = 'AAC'; return;
-    case FOURCC_OPUS: tag.fourcc = 'Opus'; tag.codec = 'opus'; tag.codecName = 'Opus'; return;
-    case FOURCC_FLAC: tag.fourcc = 'fLaC'; tag.codec = 'flac'; tag.codecName = 'FLAC'; return;
-    case FOURCC_AC3: tag.fourcc = 'ac-3'; tag.codec = 'ac3'; tag.codecName = 'AC-3'; return;
-    case FOURCC_EAC3: tag.fourcc = 'ec-3'; tag.codec = 'eac3'; tag.codecName = 'E-AC-3'; return;
-    case FOURCC_MP3: tag.fourcc = '.mp3'; tag.codec = 'mp3'; tag.codecName = 'MP3'; return;
-    default:
-      tag.fourcc = fourccString(body, off);
-      tag.codec = 'unknown';
-      tag.codecName = `Unknown (FourCC '${tag.fourcc}')`;
-  }
-}
-
 function parseExAudioTag(timestamp: number, body: Buffer): FlvAudioTag {
   let pt = body[0]! & 0x0f;
   let off = 1;
@@ -353,7 +360,7 @@ function parseExAudioTag(timestamp: number, body: Buffer): FlvAudioTag {
   }
   if (multitrackType !== MANY_TRACKS_MANY_CODECS) {
     if (off + 4 > body.length) throw tooShort('Enhanced RTMP audio', body, off + 4);
-    audioFourcc(tag, body.readUInt32BE(off), body, off);
+    nameFourcc(tag, AUDIO_FOURCCS, body.readUInt32BE(off), body, off);
     off += 4;
   }
   tag.packetType = pt;
