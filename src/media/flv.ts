@@ -205,6 +205,45 @@ const AUDIO_FOURCCS = new Map<number, [string, AudioCodec, string]>([
   [FOURCC_MP3, ['.mp3', 'mp3', 'MP3']],
 ]);
 
+/**
+ * What audio and video Enhanced RTMP tags share after the packet type: an optional multitrack prefix, the FourCC
+ * (named on `tag`), and for a one-track bundle its track id. Returns the offset and packet type that follow, or
+ * null when the tag is a bundle of several tracks (then marked 'multitrack').
+ */
+function trackHeader<C extends string>(
+  kind: 'audio' | 'video',
+  tag: { fourcc: string; codec: C | 'unknown'; codecName: string; packetType: number; packet: string; offset: number },
+  known: Map<number, [string, C, string]>,
+  multitrackPacket: number,
+  body: Buffer,
+  off: number,
+  pt: number,
+): { off: number; pt: number } | null {
+  let multitrackType = -1;
+  if (pt === multitrackPacket) {
+    if (off + 1 > body.length) throw tooShort(`Enhanced RTMP multitrack ${kind}`, body, off + 1);
+    multitrackType = body[off]! >>> 4;
+    pt = body[off]! & 0x0f;
+    off++;
+  }
+  if (multitrackType !== MANY_TRACKS_MANY_CODECS) {
+    if (off + 4 > body.length) throw tooShort(`Enhanced RTMP ${kind}`, body, off + 4);
+    nameFourcc(tag, known, body.readUInt32BE(off), body, off);
+    off += 4;
+  }
+  tag.packetType = pt;
+  if (multitrackType >= 0) {
+    if (multitrackType !== ONE_TRACK) {
+      tag.packet = 'multitrack';
+      tag.offset = off;
+      return null;
+    }
+    if (off + 1 > body.length) throw tooShort(`Enhanced RTMP multitrack ${kind}`, body, off + 1);
+    off++; // trackId: one track, so it is the stream
+  }
+  return { off, pt };
+}
+
 /** Sets fourcc/codec/codecName of an Enhanced RTMP tag from the FourCC `v` read at `off`. */
 function nameFourcc<C extends string>(
   tag: { fourcc: string; codec: C | 'unknown'; codecName: string },
@@ -272,28 +311,9 @@ function parseExVideoTag(timestamp: number, body: Buffer): FlvVideoTag {
     tag.offset = off;
     return tag;
   }
-  let multitrackType = -1;
-  if (pt === EX_VIDEO_MULTITRACK) {
-    if (off + 1 > body.length) throw tooShort('Enhanced RTMP multitrack video', body, off + 1);
-    multitrackType = body[off]! >>> 4;
-    pt = body[off]! & 0x0f;
-    off++;
-  }
-  if (multitrackType !== MANY_TRACKS_MANY_CODECS) {
-    if (off + 4 > body.length) throw tooShort('Enhanced RTMP video', body, off + 4);
-    nameFourcc(tag, VIDEO_FOURCCS, body.readUInt32BE(off), body, off);
-    off += 4;
-  }
-  tag.packetType = pt;
-  if (multitrackType >= 0) {
-    if (multitrackType !== ONE_TRACK) {
-      tag.packet = 'multitrack';
-      tag.offset = off;
-      return tag;
-    }
-    if (off + 1 > body.length) throw tooShort('Enhanced RTMP multitrack video', body, off + 1);
-    off++; // trackId: one track, so it is the stream
-  }
+  const head = trackHeader('video', tag, VIDEO_FOURCCS, EX_VIDEO_MULTITRACK, body, off, pt);
+  if (head === null) return tag;
+  ({ off, pt } = head);
   switch (pt) {
     case EX_VIDEO_SEQUENCE_START: tag.packet = 'sequence-header'; break;
     case EX_VIDEO_CODED_FRAMES:
@@ -351,28 +371,9 @@ function parseExAudioTag(timestamp: number, body: Buffer): FlvAudioTag {
     off = r >>> 4;
     pt = r & 0x0f;
   }
-  let multitrackType = -1;
-  if (pt === EX_AUDIO_MULTITRACK) {
-    if (off + 1 > body.length) throw tooShort('Enhanced RTMP multitrack audio', body, off + 1);
-    multitrackType = body[off]! >>> 4;
-    pt = body[off]! & 0x0f;
-    off++;
-  }
-  if (multitrackType !== MANY_TRACKS_MANY_CODECS) {
-    if (off + 4 > body.length) throw tooShort('Enhanced RTMP audio', body, off + 4);
-    nameFourcc(tag, AUDIO_FOURCCS, body.readUInt32BE(off), body, off);
-    off += 4;
-  }
-  tag.packetType = pt;
-  if (multitrackType >= 0) {
-    if (multitrackType !== ONE_TRACK) {
-      tag.packet = 'multitrack';
-      tag.offset = off;
-      return tag;
-    }
-    if (off + 1 > body.length) throw tooShort('Enhanced RTMP multitrack audio', body, off + 1);
-    off++; // trackId
-  }
+  const head = trackHeader('audio', tag, AUDIO_FOURCCS, EX_AUDIO_MULTITRACK, body, off, pt);
+  if (head === null) return tag;
+  ({ off, pt } = head);
   switch (pt) {
     case EX_AUDIO_SEQUENCE_START: tag.packet = 'sequence-header'; break;
     case EX_AUDIO_CODED_FRAMES: tag.packet = 'frame'; break;
