@@ -5,7 +5,6 @@
 import { RtpHeader, RtpPacket } from 'werift';
 import type { H264Config, VideoFrame } from './model.js';
 
-const NAL_IDR = 5;
 const NAL_SPS = 7;
 const NAL_PPS = 8;
 const STAP_A = 24;
@@ -91,12 +90,4 @@ export class H264RtpPacketizer {
       out.push(p);
     }
   }
-}
-
-/** True when the RTP packet starts an IDR access unit (an IDR NAL, or a STAP-A/FU-A start carrying one). */
-export function isIdrStart(payload: Buffer): boolean {
-  const t = payload[0] & 0x1f;
-  if (t === NAL_IDR || t === NAL_SPS) return true;
-  if (t === STAP_A) return true; // we only aggregate parameter sets, which precede an IDR
-  return t === FU_A && (payload[1] & 0x80) !== 0 && (payload[1] & 0x1f) === NAL_IDR;
 }
