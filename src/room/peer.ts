@@ -2,7 +2,7 @@
 // configured addresses and UDP ports, and an answer that already holds every server candidate (OBS sends none).
 
 import { RTCPeerConnection, useH264, useOPUS, type RTCRtpTransceiver } from 'werift';
-import { onlyH264Mode1 } from './sdp-offer.js';
+import { acceptBundleOnly, onlyH264Mode1 } from './sdp-offer.js';
 
 export interface WebRtcOptions {
   /** Local addresses to gather host candidates on (loopback is only gathered when listed). */
@@ -11,6 +11,8 @@ export interface WebRtcOptions {
   announcedAddresses: string[];
   udpPortMin: number;
   udpPortMax: number;
+  /** Viewers' RTP through the native SRTP sender (src/room/srtp-transport.ts) when it is built. */
+  nativeSend?: boolean;
 }
 
 export interface AnsweredPeer {
@@ -44,8 +46,8 @@ export async function answerOffer(
   });
   try {
     // werift answers with the first H.264 the offer lists, even packetization-mode 0; we speak mode 1 only (the
-    // offer check guarantees one is there), so the others are taken out first.
-    await pc.setRemoteDescription({ type: 'offer', sdp: onlyH264Mode1(offer) });
+    // offer check guarantees one is there), so the others are taken out first. Bundle-only sections: see there.
+    await pc.setRemoteDescription({ type: 'offer', sdp: onlyH264Mode1(acceptBundleOnly(offer)) });
     const transceivers = pc.getTransceivers();
     for (const t of transceivers) {
       t.setDirection(direction);

@@ -120,3 +120,16 @@ export function onlyH264Mode1(sdp: string): string {
   });
   return [head, ...out].join(eol);
 }
+
+/**
+ * The offer with `bundle-only` sections given a port. A max-bundle offerer (GStreamer's webrtcbin, which
+ * simple-whip-client uses) writes every section but the first as `m=audio 0 …` + `a=bundle-only` (RFC 8843 §7.2):
+ * port 0 there means "only inside the BUNDLE group", but werift reads it as a rejected section and answers it
+ * inactive, so that media never flows. Port 9 (the "discard" placeholder of trickle ICE) says what was meant.
+ */
+export function acceptBundleOnly(sdp: string): string {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const [head, ...sections] = sdp.split(/\r?\n(?=m=)/);
+  const out = sections.map((s) => (/^a=bundle-only\s*$/m.test(s) ? s.replace(/^(m=\w+) 0 /, '$1 9 ') : s));
+  return [head, ...out].join(eol);
+}

@@ -42,34 +42,53 @@ async function decodesInChromium(t: Test, room: string, viewer: string): Promise
 }
 
 /**
- * Debian 12's simple-whip-client links libsoup2, while libnice links libsoup3 through gupnp-igd: the process aborts
- * at start ("libsoup2 symbols detected"). A stub gupnp-igd (UPnP port mapping, meaningless here) lets it start.
+ * Native helpers for Debian 12's simple-whip-client, built with gcc into a fresh directory (the client is unmodified):
+ * - a stub gupnp-igd: the client links libsoup2, while libnice links libsoup3 through gupnp-igd, and the process
+ *   aborts at start ("libsoup2 symbols detected"). The stub (UPnP port mapping, meaningless here) lets it start;
+ * - an LD_PRELOAD shim that clears IFF_LOOPBACK on lo's IPv4 address in getifaddrs(): libnice never gathers
+ *   loopback interfaces, and the tests run in a namespace that has nothing else, so without it the client has no
+ *   ICE candidate and no media flows. See test/helpers/loopback-ice-shim.c.
  */
-function gupnpIgdStubDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'roomgate-gupnp-stub-'));
+function whipClientEnv(): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'roomgate-whip-client-'));
   execFileSync('gcc', ['-shared', '-fPIC', '-Wl,-soname,libgupnp-igd-1.0.so.4', '-o', join(dir, 'libgupnp-igd-1.0.so.4'), repoPath('test/helpers/gupnp-igd-stub.c')]);
-  return dir;
+  const shim = join(dir, 'loopback-ice-shim.so');
+  execFileSync('gcc', ['-shared', '-fPIC', '-o', shim, repoPath('test/helpers/loopback-ice-shim.c'), '-ldl']);
+  return [`LD_LIBRARY_PATH=${dir}`, `LD_PRELOAD=${shim}`];
 }
 
-t.test('GStreamer simple-whip-client: its offer is answered (201) and applied, the user joins, DELETE on exit', async (t) => {
-  // What is checked: its HTTP/SDP side (H.264 + Opus offer from webrtcbin, our answer applied, the session and the
-  // user in the room, DELETE on exit). Media cannot flow here: libnice never gathers loopback addresses, and the
-  // tests run in a namespace that has nothing else, so its ICE has no local candidate to check from.
-  const stub = gupnpIgdStubDir();
+t.test('GStreamer simple-whip-client publishes H.264 and Chromium decodes it; DELETE on exit', async (t) => {
+  // webrtcbin's offer (H.264 pt 96 + Opus pt 111, max-bundle) is answered and applied, ICE connects from 127.0.0.1
+  // (thanks to the shim), the video reaches the room and a Chromium WHEP viewer decodes the 320x240 frames.
   const client = run('env', [
-    `LD_LIBRARY_PATH=${stub}`, 'whip-client',
+    ...whipClientEnv(), 'whip-client',
     '-u', whipUrl('room-gst', 'gst1'),
     '-t', officialUserSig('gst1'),
-    '-V', 'videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! queue ! x264enc tune=zerolatency bitrate=600 key-int-max=30 speed-preset=ultrafast ! video/x-h264,profile=constrained-baseline ! rtph264pay config-interval=-1 pt=96 ! queue ! application/x-rtp,media=video,encoding-name=H264,payload=96',
+    '-V', 'videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! queue ! x264enc tune=zerolatency bitrate=600 bframes=0 key-int-max=30 speed-preset=ultrafast ! video/x-h264,profile=constrained-baseline ! rtph264pay config-interval=-1 pt=96 ! queue ! application/x-rtp,media=video,encoding-name=H264,payload=96',
     '-A', 'audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! queue ! opusenc ! rtpopuspay pt=111 ! queue ! application/x-rtp,media=audio,encoding-name=OPUS,payload=111',
   ], 60000);
   t.teardown(() => client.stop());
-  await waitFor(() => /ICE gathering started/.test(client.output()), 20000, 'whip-client applying the answer');
+  const u = await waitFor(async () => {
+    const x = await user('room-gst');
+    return x?.video && x.frames.video > 10 ? x : null;
+  }, 20000, 'gst1 sending video').catch(async (e) => {
+    t.comment(client.output());
+    t.comment(`room user: ${JSON.stringify(await user('room-gst'))}`);
+    throw e;
+  });
   t.match(client.output(), /Received SDP answer/);
+  t.match(client.output(), /ICE connected|ICE completed/, 'whip-client ICE connected (host candidate 127.0.0.1)');
   t.notMatch(client.output(), /Error setting remote description|Failed to|\[ERR\]/);
-  const u = await user('room-gst');
-  t.equal(u?.userId, 'gst1', 'the publisher joined the room');
-  t.equal(u?.source, 'whip');
+  t.equal(u.userId, 'gst1', 'the publisher joined the room');
+  t.equal(u.source, 'whip');
+  t.equal(u.video.codec, 'H264');
+  t.equal(u.video.width, 320);
+  t.equal(u.video.height, 240);
+  await decodesInChromium(t, 'room-gst', 'gst-viewer');
+  // webrtcbin (max-bundle) offers the audio section as `m=audio 0` + `a=bundle-only` (RFC 8843 §7.2): answered as
+  // bundled, not rejected (acceptBundleOnly in src/room/sdp-offer.ts), its Opus reaches the room.
+  const after = await user('room-gst');
+  t.ok(after?.frames.audio > 20, `Opus reaches the room (${after?.frames.audio} audio frames)`);
   client.stop();
   await client.exited;
   await waitFor(async () => (await g.getJson(`/api/rooms/${app}/room-gst`)).status === 404, 10000, 'whip-client left (DELETE)');
