@@ -1,6 +1,6 @@
 # roomgate native addons. Built by scripts/build-native.mjs (node-gyp, --nodedir=/usr when the
 # Debian Node headers are installed). System libraries come from pkg-config:
-#   apt-get install libavcodec-dev libswresample-dev libopus-dev pkg-config
+#   apt-get install libavcodec-dev libswresample-dev libopus-dev libsrtp2-dev pkg-config
 {
   "targets": [
     {
@@ -23,6 +23,25 @@
       "libraries": [
         "<!@(pkg-config --libs libavcodec libavutil libswresample opus)"
       ]
+    },
+    {
+      "target_name": "srtp_send",
+      "sources": ["src/srtp_send.cc"],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter",
+        "-Wno-missing-field-initializers",
+        "<!@(pkg-config --cflags libsrtp2)"
+      ],
+      "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-fno-exceptions"],
+      "libraries": ["<!@(pkg-config --libs libsrtp2)"]
     }
   ]
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds roomgate's native addon (native/build/Release/aac_opus.node) with npm's bundled node-gyp.
+// Builds roomgate's native addons (native/build/Release/aac_opus.node: AAC → Opus; srtp_send.node: SRTP + sendmmsg
+// for viewers' RTP) with npm's bundled node-gyp.
 //
 //   node scripts/build-native.mjs            build unless the addon is newer than its sources
 //   node scripts/build-native.mjs --force    always rebuild
@@ -7,7 +8,7 @@
 //
 // Never lets node-gyp download Node headers: when the distribution's headers are installed
 // (/usr/include/node/node_api.h on Debian) it passes --nodedir=/usr.
-// System libraries come from pkg-config: libavcodec libavutil libswresample opus.
+// System libraries come from pkg-config: libavcodec libavutil libswresample opus libsrtp2.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -18,9 +19,10 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
 const addon = join(nativeDir, 'build', 'Release', 'aac_opus.node');
+const srtpAddon = join(nativeDir, 'build', 'Release', 'srtp_send.node');
 const force = process.argv.includes('--force') || process.argv.includes('-f');
-const PKGS = ['libavcodec', 'libavutil', 'libswresample', 'opus'];
-const APT_HINT = 'apt-get install libavcodec-dev libswresample-dev libopus-dev pkg-config';
+const PKGS = ['libavcodec', 'libavutil', 'libswresample', 'opus', 'libsrtp2'];
+const APT_HINT = 'apt-get install libavcodec-dev libswresample-dev libopus-dev libsrtp2-dev pkg-config';
 
 function fail(msg) {
   console.error(`build-native: ${msg}`);
@@ -47,10 +49,13 @@ const require = createRequire(import.meta.url);
 
 // ---- up to date? (newer than every source, and still loads — e.g. after a libavcodec upgrade)
 const sources = [join(nativeDir, 'binding.gyp'), join(nativeDir, 'src'), fileURLToPath(import.meta.url)];
-if (!force && existsSync(addon) && statSync(addon).mtimeMs > newestMtime(sources)) {
+const newestSource = newestMtime(sources);
+const upToDate = (f) => existsSync(f) && statSync(f).mtimeMs > newestSource;
+if (!force && upToDate(addon) && upToDate(srtpAddon)) {
   try {
     require(addon);
-    console.log(`build-native: ${addon.slice(root.length + 1)} is up to date`);
+    require(srtpAddon);
+    console.log('build-native: native/build/Release/{aac_opus,srtp_send}.node are up to date');
     process.exit(0);
   } catch (e) {
     console.warn(`build-native: existing addon does not load (${e instanceof Error ? e.message : e}); rebuilding`);
@@ -94,13 +99,14 @@ const t0 = Date.now();
 const r = spawnSync(process.execPath, args, { cwd: nativeDir, stdio: 'inherit', env: { ...process.env } });
 if (r.error) fail(r.error.message);
 if (r.status !== 0) fail(`node-gyp failed with exit code ${r.status}`);
-if (!existsSync(addon)) fail(`node-gyp succeeded but ${addon} is missing`);
+for (const f of [addon, srtpAddon]) if (!existsSync(f)) fail(`node-gyp succeeded but ${f} is missing`);
 
 // ---- smoke-load the result
 try {
   const m = require(addon);
   if (typeof m.AacOpusTranscoder !== 'function') throw new Error('AacOpusTranscoder export missing');
   const v = m.libraryVersions();
+  if (typeof require(srtpAddon).SrtpSender !== 'function') throw new Error('SrtpSender export missing');
   console.log(`build-native: built ${addon.slice(root.length + 1)} in ${((Date.now() - t0) / 1000).toFixed(1)} s (avcodec ${v.avcodec}, swresample ${v.swresample}, ${v.opus})`);
 } catch (e) {
   fail(`built addon does not load: ${e instanceof Error ? e.message : e}`);

@@ -50,7 +50,7 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
     const viewer = new Viewer(answered.pc, senders, publisher.id.userId, log, (v, reason) => {
       deps.rooms.removeViewer(sdkAppId, roomId, v);
       log.info({ reason }, 'viewer left');
-    });
+    }, deps.webrtc.nativeSend);
     deps.rooms.addViewer(sdkAppId, roomId, viewer);
     viewer.attach(publisher.feed);
     log.info({ publisher: publisher.id.userId, resource: viewer.id }, 'viewer joined');

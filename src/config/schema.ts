@@ -97,6 +97,7 @@ export const configSchema: FieldSpec = {
         announcedAddresses: { type: 'array', items: { type: 'string', nonEmpty: true } },
         udpPortMin: { type: 'integer', min: 1024, max: 65535 },
         udpPortMax: { type: 'integer', min: 1024, max: 65535 },
+        nativeSend: { type: 'boolean' },
         iceServers: {
           type: 'array',
           items: {
@@ -159,6 +160,7 @@ export interface Config {
     announcedAddresses: string[];
     udpPortMin: number;
     udpPortMax: number;
+    nativeSend: boolean;
     iceServers: { urls: string; username: string; credential: string }[];
   };
   room: { reconnectGraceMs: number; opusBitrate: number };

@@ -1,35 +1,77 @@
 // One viewer's outgoing RTP stream of one kind. Publishers come and go (reconnects) and a cached GOP may be
 // replayed, yet the viewer must see one continuous stream: sequence numbers +1 per packet, timestamps advancing
-// with wall-clock time. werift's RTCRtpSender already adds a per-sender sequence/timestamp offset to every packet
-// it sends (that is how it splices tracks); this class decides those offsets, so live packets need no copy here.
+// with wall-clock time. This class owns those offsets.
+//
+// Packets normally leave through the native SRTP sender (src/room/srtp-transport.ts): a frame's packets are
+// numbered here, encrypted and sent in one system call, and kept in a short history for NACKs. werift still
+// sends the RTCP sender reports, from the counters this class keeps on its RTCRtpSender. When the native path
+// cannot carry the packets, werift's own sender does (it applies the same offsets, from its seqOffset and
+// timestampOffset fields).
 
 import type { RTCRtpSender, RtpPacket } from 'werift';
+import type { SrtpTransport } from './srtp-transport.js';
 
-interface SenderOffsets {
+/** The fields of werift's RTCRtpSender this class drives. */
+interface WeriftSender {
   seqOffset: number;
   timestampOffset: number;
+  ssrc: number;
+  codec?: { payloadType: number };
+  // RTCP sender report inputs (werift's runRtcp reads them every 0.5–1.5 s)
+  ntpTimestamp: bigint;
+  rtpTimestamp: number;
+  packetCount: number;
+  octetCount: number;
+  runRtcp(): Promise<void>;
+  onGenericNack: { subscribe(f: (nack: { lost: number[] }) => void): unknown };
 }
 
+/** Packets kept for retransmission: ~2 s of 2.5 Mb/s video, inside the SRTP replay window (1024). */
+const HISTORY = 512;
+/** Unsettled werift sends beyond which a viewer is "behind". */
+const MAX_IN_FLIGHT = 600;
+const NTP_EPOCH_OFFSET_MS = 2208988800000;
+
+// Scratch space for one native send call (the event loop runs one at a time).
+let scratchMeta = new Uint32Array(3 * 64);
+const scratchPayloads: Buffer[] = [];
+
 export class OutboundStream {
-  private readonly offsets: SenderOffsets;
+  private readonly w: WeriftSender;
+  private seqOffset = 0;
+  private tsOffset = 0;
   private lastSeq = -1;
   private lastTs = 0;
   private lastWall = 0;
   /** The next packet starts a new input sequence (new publisher, or a replay): re-anchor the offsets. */
   private rebaseNext = true;
-  /** sendRtp promises not yet settled: a measure of how far behind this viewer's transport is. */
-  inFlight = 0;
+  private rtcpStarted = false;
+  private readonly historyMeta = new Uint32Array(HISTORY * 3);
+  private readonly historyPayload: (Buffer | undefined)[] = new Array(HISTORY);
+  /** werift sends not yet settled (fallback path only). */
+  private inFlight = 0;
+  /** The last native send found the socket buffer full. */
+  private bufferFull = false;
   sent = 0;
+  dropped = 0;
+  retransmitted = 0;
 
   constructor(
     readonly sender: RTCRtpSender,
     private readonly clockRate: number,
+    private readonly transport: SrtpTransport | null,
   ) {
-    const o = sender as unknown as SenderOffsets;
-    if (typeof o.seqOffset !== 'number' || typeof o.timestampOffset !== 'number') {
-      throw new Error('werift RTCRtpSender has no seqOffset/timestampOffset: the werift version changed');
+    const w = sender as unknown as WeriftSender;
+    if (typeof w.seqOffset !== 'number' || typeof w.timestampOffset !== 'number' || typeof w.runRtcp !== 'function') {
+      throw new Error('werift RTCRtpSender has no seqOffset/timestampOffset/runRtcp: the werift version changed');
     }
-    this.offsets = o;
+    this.w = w;
+    if (transport) w.onGenericNack.subscribe((nack) => this.retransmit(nack.lost));
+  }
+
+  /** The viewer's transport is not keeping up: video should skip to the next keyframe. */
+  get behind(): boolean {
+    return this.bufferFull || this.inFlight > MAX_IN_FLIGHT;
   }
 
   /** The next packet sent begins another source (a reconnected publisher): keep numbering continuous. */
@@ -37,32 +79,132 @@ export class OutboundStream {
     this.rebaseNext = true;
   }
 
-  /** Resolves once werift has handed the packet to the socket. */
-  send(p: RtpPacket, timestampOverride?: number): Promise<void> {
-    const h = p.header;
-    const ts = timestampOverride ?? h.timestamp;
-    if (this.rebaseNext) {
-      this.rebaseNext = false;
-      if (this.lastSeq >= 0) {
-        const elapsed = Math.max(1, Math.round(((performance.now() - this.lastWall) * this.clockRate) / 1000));
-        this.offsets.seqOffset = (this.lastSeq + 1 - h.sequenceNumber) & 0xffff;
-        this.offsets.timestampOffset = (this.lastTs + elapsed - ts) >>> 0;
-      }
+  /**
+   * Sends packets in order; `timestamps[i]`, when given, replaces packet i's own timestamp (GOP replay). Returns
+   * a promise when werift carries them (settled once handed to its socket), undefined when they left already.
+   */
+  send(packets: readonly RtpPacket[], timestamps?: readonly number[]): Promise<void> | undefined {
+    const n = packets.length;
+    if (n === 0) return undefined;
+    this.number(packets[0], timestamps ? timestamps[0] : packets[0].header.timestamp);
+    if (this.transport && this.sendNative(packets, timestamps)) return undefined;
+    return this.sendWerift(packets, timestamps);
+  }
+
+  /** Anchors the offsets so that this packet continues the viewer's numbering, when a new source begins. */
+  private number(first: RtpPacket, ts: number): void {
+    if (!this.rebaseNext) return;
+    this.rebaseNext = false;
+    if (this.lastSeq < 0) return;
+    const elapsed = Math.max(1, Math.round(((performance.now() - this.lastWall) * this.clockRate) / 1000));
+    this.seqOffset = (this.lastSeq + 1 - first.header.sequenceNumber) & 0xffff;
+    this.tsOffset = (this.lastTs + elapsed - ts) >>> 0;
+  }
+
+  private sendNative(packets: readonly RtpPacket[], timestamps?: readonly number[]): boolean {
+    const n = packets.length;
+    if (scratchMeta.length < n * 3) scratchMeta = new Uint32Array(n * 3);
+    const meta = scratchMeta;
+    const payloads = scratchPayloads;
+    const pt = this.w.codec?.payloadType ?? 0;
+    const ssrc = this.w.ssrc >>> 0;
+    let octets = 0;
+    let seq = 0;
+    let ts = 0;
+    for (let i = 0; i < n; i++) {
+      const h = packets[i].header;
+      seq = (h.sequenceNumber + this.seqOffset) & 0xffff;
+      ts = ((timestamps ? timestamps[i] : h.timestamp) + this.tsOffset) >>> 0;
+      meta[3 * i] = ssrc;
+      meta[3 * i + 1] = ts;
+      meta[3 * i + 2] = seq | (pt << 16) | (h.marker ? 1 << 23 : 0);
+      payloads[i] = packets[i].payload;
+      octets += packets[i].payload.length;
     }
-    this.lastSeq = (h.sequenceNumber + this.offsets.seqOffset) & 0xffff;
-    this.lastTs = (ts + this.offsets.timestampOffset) >>> 0;
+    const handed = this.transport!.send(meta, payloads, n);
+    if (handed < 0) {
+      payloads.length = 0;
+      return false;
+    }
+    for (let i = 0; i < n; i++) {
+      const slot = meta[3 * i + 2] & (HISTORY - 1);
+      this.historyMeta.set(meta.subarray(3 * i, 3 * i + 3), slot * 3);
+      this.historyPayload[slot] = payloads[i];
+    }
+    payloads.length = 0;
+    this.lastSeq = seq;
+    this.lastTs = ts;
     this.lastWall = performance.now();
-    this.sent++;
-    this.inFlight++;
+    this.sent += n;
+    this.dropped += n - handed;
+    this.bufferFull = handed < n;
+    const w = this.w;
+    w.packetCount = (w.packetCount + n) >>> 0;
+    w.octetCount += octets;
+    w.rtpTimestamp = ts;
+    w.ntpTimestamp = ntpNow(this.lastWall);
+    if (!this.rtcpStarted) {
+      this.rtcpStarted = true;
+      void w.runRtcp().catch(() => {});
+    }
+    return true;
+  }
+
+  /** Re-sends NACKed packets still in the history, unchanged (same SSRC, sequence number and timestamp). */
+  private retransmit(lost: number[]): void {
+    let k = 0;
+    for (const seq of lost) {
+      const slot = seq & (HISTORY - 1);
+      const payload = this.historyPayload[slot];
+      if (!payload || (this.historyMeta[slot * 3 + 2] & 0xffff) !== seq) continue;
+      if (scratchMeta.length < (k + 1) * 3) {
+        const bigger = new Uint32Array((k + 1) * 6);
+        bigger.set(scratchMeta);
+        scratchMeta = bigger;
+      }
+      scratchMeta.set(this.historyMeta.subarray(slot * 3, slot * 3 + 3), k * 3);
+      scratchPayloads[k++] = payload;
+    }
+    if (k > 0) {
+      const handed = this.transport!.send(scratchMeta, scratchPayloads, k);
+      if (handed > 0) this.retransmitted += handed;
+    }
+    scratchPayloads.length = 0;
+  }
+
+  private sendWerift(packets: readonly RtpPacket[], timestamps?: readonly number[]): Promise<void> {
+    this.w.seqOffset = this.seqOffset;
+    this.w.timestampOffset = this.tsOffset;
     const settle = () => {
       this.inFlight--;
     };
-    let packet = p;
-    if (timestampOverride !== undefined) {
-      // Replayed packets get their own timestamp; werift clones the packet anyway, this copy is the rare path.
-      packet = p.clone();
-      packet.header.timestamp = timestampOverride >>> 0;
+    let last!: Promise<void>;
+    for (let i = 0; i < packets.length; i++) {
+      let p = packets[i];
+      if (timestamps) {
+        // werift clones every packet anyway; this copy only happens on the rare replay path.
+        p = p.clone();
+        p.header.timestamp = timestamps[i] >>> 0;
+      }
+      this.lastSeq = (p.header.sequenceNumber + this.seqOffset) & 0xffff;
+      this.lastTs = (p.header.timestamp + this.tsOffset) >>> 0;
+      this.inFlight++;
+      last = this.sender.sendRtp(p).then(settle, settle);
     }
-    return this.sender.sendRtp(packet).then(settle, settle);
+    this.lastWall = performance.now();
+    this.sent += packets.length;
+    return last;
   }
+}
+
+/**
+ * The 64-bit NTP time for a performance.now() reading, for RTCP sender reports: the browser maps both tracks'
+ * RTP clocks onto it to keep lip sync. (werift's own ntpTime() writes the decimal digits of the fraction as an
+ * integer, e.g. .5 s as 5/2^32, which breaks that mapping whenever it is used.)
+ */
+export function ntpNow(now = performance.now()): bigint {
+  const ms = performance.timeOrigin + now + NTP_EPOCH_OFFSET_MS;
+  const seconds = Math.floor(ms / 1000);
+  const fraction = Math.floor(((ms - seconds * 1000) / 1000) * 0x100000000);
+  return (BigInt(seconds) << 32n) | BigInt(fraction);
 }

@@ -9,9 +9,7 @@ import type { FeedListener, MediaFeed, VideoUnit } from './media-feed.js';
 import { OPUS_CLOCK } from './media-feed.js';
 import { VIDEO_CLOCK } from '../media/rtp-h264.js';
 import { OutboundStream } from './outbound-stream.js';
-
-/** Unsettled sends beyond which a viewer is "behind": video then skips to the next keyframe. */
-const MAX_IN_FLIGHT = 600;
+import { SrtpTransport } from './srtp-transport.js';
 /** A viewer that sends no RTCP for this long has gone away (consent expired, tab closed without DELETE). */
 const RTCP_SILENCE_MS = 15000;
 /** Picture-loss requests are served at most this often per viewer. */
@@ -32,12 +30,13 @@ export class Viewer implements FeedListener {
   private readonly video: OutboundStream | null;
   private readonly audio: OutboundStream | null;
   private waitingForKey = true;
-  /** Packets of a GOP replay still to send (live video queues behind them), with their replay timestamps. */
-  private replay: { packet: RtpPacket; ts?: number }[] | null = null;
+  /** Packets of a GOP replay still to send (live video queues behind them), with their timestamps. */
+  private replay: { packets: RtpPacket[]; timestamps: number[] } | null = null;
   private replayAt = 0;
   private lastPliServed = 0;
   private lastRtcp = performance.now();
   private readonly watchdog: NodeJS.Timeout;
+  private readonly transport: SrtpTransport | null;
   /** Set when the viewer joined; the first keyframe sent marks its join time. */
   readonly createdAt = performance.now();
   firstKeyframeSentAt = 0;
@@ -51,9 +50,13 @@ export class Viewer implements FeedListener {
     readonly userId: string,
     private readonly log: Logger,
     private readonly onClosed: (viewer: Viewer, reason: string) => void,
+    /** Send RTP through the native SRTP sender when it is built (false: werift's sender for every packet). */
+    nativeSend = true,
   ) {
-    this.video = senders.video ? new OutboundStream(senders.video, VIDEO_CLOCK) : null;
-    this.audio = senders.audio ? new OutboundStream(senders.audio, OPUS_CLOCK) : null;
+    const first = senders.video ?? senders.audio;
+    this.transport = nativeSend && first ? SrtpTransport.of(first) : null;
+    this.video = senders.video ? new OutboundStream(senders.video, VIDEO_CLOCK, this.transport) : null;
+    this.audio = senders.audio ? new OutboundStream(senders.audio, OPUS_CLOCK, this.transport) : null;
     for (const s of [senders.video, senders.audio]) s?.onRtcp.subscribe(() => (this.lastRtcp = performance.now()));
     senders.video?.onPictureLossIndication.subscribe(() => this.onPictureLoss());
     pc.connectionStateChange.subscribe((s) => {
@@ -92,32 +95,39 @@ export class Viewer implements FeedListener {
   onVideo(unit: VideoUnit): void {
     if (this.state !== 'live' || !this.video) return;
     if (this.replay) {
-      for (const packet of unit.packets) this.replay.push({ packet });
+      for (const packet of unit.packets) {
+        this.replay.packets.push(packet);
+        this.replay.timestamps.push(packet.header.timestamp);
+      }
       this.stats.videoFrames++;
       return;
     }
-    if (this.video.inFlight > MAX_IN_FLIGHT) {
+    if (this.video.behind) {
       this.waitingForKey = true; // behind: drop to the next keyframe rather than add latency
     }
     if (this.waitingForKey) {
-      if (!unit.keyframe || this.video.inFlight > MAX_IN_FLIGHT) {
+      if (!unit.keyframe || this.video.behind) {
         this.stats.keyframeSkips++;
         return;
       }
       this.waitingForKey = false;
       if (!this.firstKeyframeSentAt) this.firstKeyframeSentAt = performance.now();
     }
-    let last: Promise<void> | undefined;
-    for (const p of unit.packets) last = this.video.send(p);
+    const pending = this.video.send(unit.packets);
     this.stats.videoFrames++;
-    if (this.onSent && last) void last.then(() => this.onSent?.('video', unit.receivedAt));
+    if (this.onSent) this.reportSent('video', unit.receivedAt, pending);
   }
 
   onAudio(packet: RtpPacket, receivedAt: number): void {
     if (this.state !== 'live' || !this.audio) return;
-    const sent = this.audio.send(packet);
+    const pending = this.audio.send([packet]);
     this.stats.audioPackets++;
-    if (this.onSent) void sent.then(() => this.onSent?.('audio', receivedAt));
+    if (this.onSent) this.reportSent('audio', receivedAt, pending);
+  }
+
+  private reportSent(kind: 'video' | 'audio', receivedAt: number, pending: Promise<void> | undefined): void {
+    if (pending) void pending.then(() => this.onSent?.(kind, receivedAt));
+    else this.onSent?.(kind, receivedAt);
   }
 
   private goLive(): void {
@@ -138,10 +148,13 @@ export class Viewer implements FeedListener {
     if (!this.video || !gop || gop.length === 0) return; // no IDR yet: the keyframe gate waits for one
     if (this.replay) return; // one replay at a time; the one under way already ends at the newest frame
     const lastTs = gop[gop.length - 1].packets[0].header.timestamp;
-    const queue: { packet: RtpPacket; ts?: number }[] = [];
+    const queue: { packets: RtpPacket[]; timestamps: number[] } = { packets: [], timestamps: [] };
     for (let i = 0; i < gop.length; i++) {
       const ts = (lastTs - (gop.length - 1 - i)) >>> 0;
-      for (const packet of gop[i].packets) queue.push({ packet, ts });
+      for (const packet of gop[i].packets) {
+        queue.packets.push(packet);
+        queue.timestamps.push(ts);
+      }
     }
     this.video.rebase();
     this.replay = queue;
@@ -158,9 +171,10 @@ export class Viewer implements FeedListener {
       this.replay = null;
       return;
     }
-    const end = Math.min(q.length, this.replayAt + REPLAY_BURST);
-    for (; this.replayAt < end; this.replayAt++) void this.video.send(q[this.replayAt].packet, q[this.replayAt].ts);
-    if (this.replayAt < q.length) setTimeout(this.pumpReplay, REPLAY_TICK_MS);
+    const end = Math.min(q.packets.length, this.replayAt + REPLAY_BURST);
+    void this.video.send(q.packets.slice(this.replayAt, end), q.timestamps.slice(this.replayAt, end));
+    this.replayAt = end;
+    if (this.replayAt < q.packets.length) setTimeout(this.pumpReplay, REPLAY_TICK_MS);
     else this.replay = null;
   };
 
@@ -182,6 +196,7 @@ export class Viewer implements FeedListener {
     this.state = 'closed';
     clearInterval(this.watchdog);
     this.detach();
+    this.transport?.close();
     void this.pc.close().catch(() => {});
     this.log.debug({ viewer: this.id, reason }, 'viewer closed');
     this.onClosed(this, reason);

@@ -50,7 +50,7 @@ t.test('an RTMP stream plays in Chromium: ≥ 90 % of frames decoded, size, Opus
   const sent1 = await publisherFrames('room-play');
   const decoded = s1.framesDecoded - s0.framesDecoded;
   const sent = sent1 - sent0;
-  t.comment(`over 10 s: ${sent} frames sent, ${decoded} decoded; first frame ${s1.firstFrameMs.toFixed(0)} ms after the POST`);
+  t.comment(`over 10 s: ${sent} frames sent, ${decoded} decoded; first frame ${s1.firstFrameMs.toFixed(0)} ms after the POST; PLIs ${s1.pliCount}, NACKs ${s1.nackCount}, keyframes ${s1.keyFramesDecoded}`);
   t.ok(decoded >= 0.9 * sent, `decoded ${decoded} of ${sent}`);
   t.equal(s1.frameWidth, 640);
   t.equal(s1.frameHeight, 360);

@@ -1,0 +1,113 @@
+// The native send path of one viewer's (bundled) DTLS transport: werift negotiated ICE and DTLS-SRTP; RTP goes
+// out through native/src/srtp_send.cc with the same master key, on werift's own UDP socket and selected pair.
+// Anything unusual (addon not built, TURN or TCP pair, a werift version of another shape) makes `send` answer -1
+// and the caller uses werift's sender instead, so the native path is an optimisation, never a requirement.
+
+import type { RTCRtpSender } from 'werift';
+import { loadSrtpSend, type NativeSrtpSender } from '../native/srtp-send.js';
+
+interface WeriftSrtpKeys {
+  config: { keys: { localMasterKey: Buffer; localMasterSalt: Buffer }; profile: number };
+}
+interface WeriftPair {
+  remoteAddr: [string, number];
+  protocol: { transport?: { type?: string; socket?: object; closed?: boolean } };
+}
+interface WeriftDtls {
+  srtp?: WeriftSrtpKeys;
+  iceTransport?: { connection?: { nominated?: WeriftPair; canSendApplicationData?: () => boolean } };
+}
+
+const transports = new WeakMap<object, SrtpTransport>();
+
+export class SrtpTransport {
+  private native: NativeSrtpSender | null = null;
+  private keysFrom: WeriftSrtpKeys | null = null;
+  private socketFrom: object | null = null;
+  private fd = -1;
+  private closed = false;
+  /** False until the loop iteration that brought new keys has ended (see session()). */
+  private ready = false;
+  /** Why the native path last declined (for the log), or '' while it carries the packets. */
+  declined = '';
+
+  private constructor(private readonly dtls: WeriftDtls) {}
+
+  /** The transport shared by all senders of one bundled PeerConnection, or null without the native addon. */
+  static of(sender: RTCRtpSender): SrtpTransport | null {
+    const dtls = (sender as unknown as { dtlsTransport?: WeriftDtls }).dtlsTransport;
+    if (!dtls || !loadSrtpSend()) return null;
+    let t = transports.get(dtls);
+    if (!t) transports.set(dtls, (t = new SrtpTransport(dtls)));
+    return t;
+  }
+
+  /**
+   * Sends `count` packets (layout in src/native/srtp-send.ts). Returns how many reached the kernel (0 while ICE
+   * consent is lost: RFC 7675 forbids media then), or -1 when the native path cannot carry them.
+   */
+  send(meta: Uint32Array, payloads: Buffer[], count: number): number {
+    if (this.closed) return 0;
+    const conn = this.dtls.iceTransport?.connection;
+    const pair = conn?.nominated;
+    if (!conn || !pair || typeof conn.canSendApplicationData !== 'function') return this.decline('no selected ICE pair');
+    if (!conn.canSendApplicationData()) return 0;
+    const native = this.session();
+    if (!native || !this.ready) return -1;
+    const transport = pair.protocol.transport;
+    if (transport?.type !== 'udp' || !transport.socket || transport.closed) return this.decline('the selected pair is not plain UDP');
+    if (transport.socket !== this.socketFrom) {
+      this.socketFrom = transport.socket;
+      this.fd = socketFd(transport.socket);
+    }
+    if (this.fd < 0) return this.decline('the UDP socket has no file descriptor');
+    try {
+      return native.send(this.fd, pair.remoteAddr[0], pair.remoteAddr[1], meta, payloads, count);
+    } catch (e) {
+      this.declined = (e as Error).message;
+      return 0; // the network refused (e.g. unreachable): the packets are lost, as they would be on the wire
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.native?.close();
+    this.native = null;
+  }
+
+  /** The libsrtp session for werift's current keys (a new DTLS handshake brings new ones). */
+  private session(): NativeSrtpSender | null {
+    const srtp = this.dtls.srtp;
+    if (!srtp) return null;
+    if (srtp !== this.keysFrom) {
+      this.native?.close();
+      this.native = null;
+      this.keysFrom = srtp;
+      const { keys, profile } = srtp.config;
+      try {
+        this.native = new (loadSrtpSend()!.SrtpSender)({ profile, key: keys.localMasterKey, salt: keys.localMasterSalt });
+        this.declined = '';
+        // werift's last DTLS flight (its Finished) is still queued: node:dgram sends on a later tick, even to an IP
+        // address. Native packets sent now would overtake it and reach a client that cannot decrypt them yet, so
+        // until this iteration of the event loop ends werift's sender (queued behind the flight) carries them.
+        this.ready = false;
+        setImmediate(() => (this.ready = true));
+      } catch (e) {
+        this.declined = (e as Error).message;
+      }
+    }
+    return this.native;
+  }
+
+  private decline(why: string): number {
+    this.declined = why;
+    return -1;
+  }
+}
+
+/** The file descriptor behind a node:dgram socket (Node keeps its handle under an internal symbol). */
+function socketFd(socket: object): number {
+  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const handle = state ? (socket as Record<symbol, { handle?: { fd?: unknown } }>)[state]?.handle : undefined;
+  return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
+}
