@@ -71,3 +71,22 @@ export async function sampleCpu(pid, windows, windowMs) {
   }
   return out;
 }
+
+/** Busy and total CPU ticks of the whole machine so far (/proc/stat), for a "machine busy" figure. */
+export function machineTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - (f[4] || 0), total }; // idle + iowait are not busy
+}
+
+/**
+ * UDP counters of this network namespace (/proc/net/snmp): { InDatagrams, InErrors, RcvbufErrors, … }. In a
+ * benchmark's private namespace, RcvbufErrors is the datagrams its own sockets dropped because a receive buffer
+ * was full.
+ */
+export function udpCounters() {
+  const [names, nums] = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const k = names.split(/\s+/).slice(1);
+  const v = nums.split(/\s+/).slice(1).map(Number);
+  return Object.fromEntries(k.map((name, i) => [name, v[i]]));
+}

@@ -56,11 +56,23 @@ function isKeyStart(p) {
  * werift queries stun.l.google.com for every IPv4 host candidate even with `iceServers: []` (its ICE layer falls
  * back to that default), and gathering waits up to 5 s when that UDP is dropped. A viewer needs no STUN server.
  */
-function withoutStun(pc) {
+export function withoutStun(pc) {
   for (const t of pc.getTransceivers()) {
     const conn = t.receiver?.dtlsTransport?.iceTransport?.connection;
     if (conn && 'stunServer' in conn) conn.stunServer = undefined;
   }
+}
+
+/** A werift peer as the bench clients use it: H.264 + Opus, IPv4 UDP on the given host addresses, one bundle. */
+export function benchPeer(hostAddresses) {
+  return new RTCPeerConnection({
+    codecs: { video: [useH264()], audio: [useOPUS()] },
+    iceServers: [],
+    iceAdditionalHostAddresses: hostAddresses,
+    iceUseIpv6: false,
+    iceUseTcp: false,
+    bundlePolicy: 'max-bundle',
+  });
 }
 
 /** Sets SO_RCVBUF on the viewer's ICE sockets (werift has no option for it); returns what the kernel granted. */
@@ -80,7 +92,7 @@ function setRecvBuffer(pc, bytes) {
   return granted;
 }
 
-function waitGathering(pc, timeoutMs) {
+export function waitGathering(pc, timeoutMs) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(done, timeoutMs);
@@ -216,14 +228,7 @@ export async function startWhepViewer({
     if (onAudio) onAudio({ rtpTimestamp: rtp.header.timestamp, arrivedAt: t });
   };
 
-  const pc = new RTCPeerConnection({
-    codecs: { video: [useH264()], audio: [useOPUS()] },
-    iceServers: [],
-    iceAdditionalHostAddresses: hostAddresses,
-    iceUseIpv6: false,
-    iceUseTcp: false,
-    bundlePolicy: 'max-bundle',
-  });
+  const pc = benchPeer(hostAddresses);
   const subs = [];
   const trackSubs = [];
   subs.push(
