@@ -90,6 +90,8 @@ export interface WeriftViewerOptions extends WhepTarget {
   count?: number;
   /** SO_RCVBUF for the viewer sockets; 0 keeps the OS default. Default: the script's (1 MiB). */
   recvBuffer?: number;
+  /** Drop the first arrival of each video packet whose sequence number is a multiple of this (NACK repair). */
+  dropEvery?: number;
 }
 
 /** Starts `node scripts/bench/lib/whep-viewer.mjs`; it is SIGKILLed if still running after seconds + 30 s. */
@@ -97,6 +99,7 @@ export function weriftViewer(o: WeriftViewerOptions): WeriftViewerRun {
   const args = [repoPath('scripts/bench/lib/whep-viewer.mjs'), '--url', o.url, '--token', o.token];
   args.push('--seconds', String(o.seconds ?? 0), '--count', String(o.count ?? 1));
   if (o.recvBuffer !== undefined) args.push('--recv-buffer', String(o.recvBuffer));
+  if (o.dropEvery) args.push('--drop-every', String(o.dropEvery));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: WeriftViewerLine[] = [];
   const arrived: number[] = [];

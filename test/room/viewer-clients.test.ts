@@ -56,6 +56,20 @@ t.test('aiortc decodes the video at 640x360 and the audio tone', async (t) => {
   await waitFor(async () => (await room())?.viewers === 0, 5000, 'the aiortc viewer gone after its DELETE');
 });
 
+t.test('a viewer that loses packets gets them again (NACK → retransmission from the send history)', async (t) => {
+  // The viewer drops the first arrival of every 20th video packet (5 %); werift NACKs the holes and the gateway's
+  // native sender answers from its history. Without retransmission every one of them would stay lost.
+  const v = weriftViewer({ ...whepTarget(g.httpBase, ROOM, 'lossy-viewer'), seconds: 6, dropEvery: 20 });
+  t.teardown(() => v.kill());
+  const last = await v.waitLine((l) => l.final === true, 20000);
+  t.comment(
+    `lossy viewer: ${last.videoPackets} video packets, ${last.lostPackets} missing on arrival, ` +
+      `${last.recoveredPackets} recovered, ${last.frames} complete frames, ${last.incompleteFrames} incomplete`,
+  );
+  t.ok(last.lostPackets >= 0.03 * last.videoPackets, `holes were made (${last.lostPackets})`);
+  t.ok(last.recoveredPackets >= 0.9 * last.lostPackets, `≥ 90 % of them were retransmitted (${last.recoveredPackets} of ${last.lostPackets})`);
+});
+
 t.test('three werift viewers get every frame at 30/s without sequence gaps', async (t) => {
   const seconds = 6;
   const three = weriftViewer({ ...whepTarget(g.httpBase, ROOM, 'werift-viewer'), count: 3, seconds });

@@ -92,6 +92,35 @@ function setRecvBuffer(pc, bytes) {
   return granted;
 }
 
+/**
+ * Drops the first arrival of every video RTP datagram whose sequence number is a multiple of `every` (SRTP leaves
+ * the RTP header readable); a retransmission of it passes. "Video" is any RTP datagram over 400 bytes: Opus
+ * packets are smaller, H.264 FU-A fragments larger.
+ */
+function dropSomeVideo(pc, every) {
+  const dropped = new Set();
+  for (const t of pc.getTransceivers()) {
+    const conn = t.receiver?.dtlsTransport?.iceTransport?.connection;
+    for (const proto of conn?.protocols ?? []) {
+      const transport = proto.transport;
+      if (!transport || transport.droppingVideo) continue;
+      transport.droppingVideo = true;
+      const deliver = transport.onData;
+      transport.onData = (data, addr) => {
+        const rtp = data.length > 400 && data[0] >> 6 === 2 && (data[1] & 0x7f) >= 96; // dynamic payload type: not RTCP
+        if (rtp) {
+          const seq = data.readUInt16BE(2);
+          if (seq % every === 0 && !dropped.has(seq)) {
+            dropped.add(seq);
+            return;
+          }
+        }
+        deliver(data, addr);
+      };
+    }
+  }
+}
+
 export function waitGathering(pc, timeoutMs) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
@@ -114,6 +143,8 @@ export function waitGathering(pc, timeoutMs) {
  *   onFrame?: (f: { rtpTimestamp: number, arrivedAt: number, keyframe: boolean, bytes: number }) => void,
  *   onAudio?: (a: { rtpTimestamp: number, arrivedAt: number }) => void,
  *   hostAddresses?: string[], recvBufferBytes?: number (0: the OS default), requestTimeoutMs?: number,
+ *   dropEvery?: number (0: none; N: the first arrival of each video packet whose sequence number is a multiple of N
+ *               is dropped, as a lossy network would, so that NACK repair by the server can be watched),
  * }} opts
  */
 export async function startWhepViewer({
@@ -124,6 +155,7 @@ export async function startWhepViewer({
   hostAddresses = ['127.0.0.1'],
   recvBufferBytes = DEFAULT_RECV_BUFFER,
   requestTimeoutMs = 10000,
+  dropEvery = 0,
 }) {
   const s = {
     resource: null,
@@ -270,6 +302,7 @@ export async function startWhepViewer({
     await pc.setLocalDescription(await pc.createOffer());
     await waitGathering(pc, 5000);
     s.recvBufferBytes = setRecvBuffer(pc, recvBufferBytes);
+    if (dropEvery > 0) dropSomeVideo(pc, dropEvery);
     s.postedAt = now();
     const res = await fetch(url, {
       method: 'POST',
@@ -324,6 +357,7 @@ function parseArgs(argv) {
     else if (a === '--count') o.count = Number(v());
     else if (a === '--host-address') o.hostAddresses.push(v());
     else if (a === '--recv-buffer') o.recvBufferBytes = Number(v());
+    else if (a === '--drop-every') o.dropEvery = Number(v());
     else if (a === '--help' || a === '-h') o.help = true;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -332,7 +366,7 @@ function parseArgs(argv) {
 }
 
 const USAGE = `usage: whep-viewer.mjs --url WHEP_URL --token BEARER [--seconds N] [--count K] [--host-address IP]...
-       [--recv-buffer BYTES (default ${DEFAULT_RECV_BUFFER}; 0: the OS default)]
+       [--recv-buffer BYTES (default ${DEFAULT_RECV_BUFFER}; 0: the OS default)] [--drop-every N (NACK test)]
 Runs K viewers (no decoding); prints one JSON line of stats per viewer per second; after N s (0: until SIGINT or
 SIGTERM) sends DELETE for each, prints a last line per viewer with "final": true and exits.`;
 
@@ -376,7 +410,7 @@ async function main() {
   process.on('SIGTERM', () => void stop(0));
 
   const results = await Promise.allSettled(
-    Array.from({ length: o.count }, () => startWhepViewer({ url: o.url, token: o.token, hostAddresses: o.hostAddresses, recvBufferBytes: o.recvBufferBytes })),
+    Array.from({ length: o.count }, () => startWhepViewer({ url: o.url, token: o.token, hostAddresses: o.hostAddresses, recvBufferBytes: o.recvBufferBytes, dropEvery: o.dropEvery })),
   );
   for (const r of results) if (r.status === 'fulfilled') viewers.push(r.value);
   const failed = results.find((r) => r.status === 'rejected');
