@@ -84,7 +84,7 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
     const { session, sdkAppId, roomId, userId } = entry;
     return withCors(reply).send({
       sdkAppId, roomId, userId, state: session.state, endReason: session.endReason || null,
-      since: new Date(session.startedAt).toISOString(), stats: session.stats,
+      since: new Date(session.startedAt).toISOString(), stats: session.stats, videoLoss: session.videoLoss,
     });
   });
 

@@ -7,6 +7,7 @@ import type { MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver, RtpPacket 
 import type { Logger } from '../../log.js';
 import type { Publisher } from '../../room/publisher.js';
 import { H264Depacketizer } from '../../media/rtp-h264-depacketizer.js';
+import { RtpReorderBuffer } from '../../media/rtp-reorder.js';
 import { H264ParameterSets } from '../../media/h264-params.js';
 import { NAL_AUD, NAL_FILLER, NAL_IDR, NAL_SLICE, sliceType } from '../../media/h264.js';
 import { sliceTypePolicy } from '../../media/policy.js';
@@ -27,6 +28,8 @@ export class WhipSession {
   endReason = '';
   readonly startedAt = Date.now();
   private publisher: Publisher | null = null;
+  /** werift NACKs holes and unwraps RTX; this waits for those retransmissions so that they are not wasted. */
+  private readonly reorder = new RtpReorderBuffer<RtpPacket>();
   private readonly depacketizer = new H264Depacketizer();
   private readonly params = new H264ParameterSets();
   private readonly clockStart = performance.now();
@@ -71,6 +74,11 @@ export class WhipSession {
     }
   }
 
+  /** Video packets given up on after waiting for them, and those that came after that (for the status API). */
+  get videoLoss(): { packetsGivenUp: number; packetsTooLate: number } {
+    return { packetsGivenUp: this.reorder.gaveUp, packetsTooLate: this.reorder.tooLate };
+  }
+
   /** The room side of this session, once auth and join are done. */
   attach(publisher: Publisher): void {
     this.publisher = publisher;
@@ -91,6 +99,10 @@ export class WhipSession {
   private onVideoRtp(rtp: RtpPacket): void {
     const arrival = performance.now();
     this.lastRtp = arrival;
+    for (const p of this.reorder.push(rtp.header.sequenceNumber, rtp, arrival)) this.onOrderedVideoRtp(p, arrival);
+  }
+
+  private onOrderedVideoRtp(rtp: RtpPacket, arrival: number): void {
     const h = rtp.header;
     const unit = this.depacketizer.push(h.sequenceNumber, h.timestamp, h.marker, rtp.payload, () => this.requestKeyframe());
     if (!unit || !this.publisher) return;
