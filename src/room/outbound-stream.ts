@@ -126,9 +126,12 @@ export class OutboundStream {
       payloads.length = 0;
       return false;
     }
+    const hm = this.historyMeta;
     for (let i = 0; i < n; i++) {
       const slot = meta[3 * i + 2] & (HISTORY - 1);
-      this.historyMeta.set(meta.subarray(3 * i, 3 * i + 3), slot * 3);
+      hm[slot * 3] = meta[3 * i];
+      hm[slot * 3 + 1] = meta[3 * i + 1];
+      hm[slot * 3 + 2] = meta[3 * i + 2];
       this.historyPayload[slot] = payloads[i];
     }
     payloads.length = 0;
