@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RTCPeerConnection } from 'werift';
 import { authenticate, type AppTable, type AuthAction } from '../auth/authenticate.js';
 import { checkOffer } from '../room/sdp-offer.js';
+import { addCandidates, restartIce } from '../room/ice-restart.js';
 import { bearerToken } from './bearer.js';
 import { refuse, withCors } from './cors.js';
 
@@ -51,8 +52,8 @@ export function refuseBadOffer(reply: FastifyReply, offer: string, hint: string)
 }
 
 /**
- * PATCH with an `application/trickle-ice-sdpfrag`: each `a=candidate:` line is added for the media section it
- * follows (a=mid). An ICE restart (another ufrag) is refused: werift cannot restart ICE on a live session.
+ * PATCH with an `application/trickle-ice-sdpfrag`. Candidates for the current ICE session are added (204). A new
+ * ufrag/pwd is an ICE restart: answered 200 with our new credentials and candidates in a fragment, and a new ETag.
  */
 export async function patchTrickle(req: FastifyRequest, reply: FastifyReply, pc: RTCPeerConnection): Promise<FastifyReply> {
   if (!/^application\/trickle-ice-sdpfrag\b/i.test(req.headers['content-type'] ?? '')) {
@@ -60,14 +61,18 @@ export async function patchTrickle(req: FastifyRequest, reply: FastifyReply, pc:
   }
   const fragment = String(req.body ?? '');
   const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
+  const pwd = /^a=ice-pwd:(\S+)/m.exec(fragment)?.[1];
   const current = /^a=ice-ufrag:(\S+)/m.exec(pc.remoteDescription?.sdp ?? '')?.[1];
-  if (ufrag && current && ufrag !== current) return refuse(reply, 405, 'ICE restart is not supported: stop and start again');
-  let mid: string | undefined;
-  for (const line of fragment.split(/\r?\n/)) {
-    const m = /^a=mid:(\S+)/.exec(line);
-    if (m) mid = m[1];
-    const c = /^a=(candidate:.*)$/.exec(line);
-    if (c) await pc.addIceCandidate({ candidate: c[1], sdpMid: mid ?? '0' }).catch(() => {});
+  if (!ufrag || ufrag === current) {
+    await addCandidates(pc, fragment);
+    return withCors(reply).code(204).send();
   }
-  return withCors(reply).code(204).send();
+  if (!pwd) return refuse(reply, 400, 'an ICE restart needs a=ice-pwd with the new a=ice-ufrag');
+  let answer: string;
+  try {
+    answer = await restartIce(pc, fragment, { ufrag, pwd });
+  } catch (e) {
+    return refuse(reply, 400, `cannot restart ICE: ${(e as Error).message}`);
+  }
+  return withCors(reply).code(200).type('application/trickle-ice-sdpfrag').header('ETag', `"${ufrag}"`).send(answer);
 }

@@ -75,7 +75,7 @@ function withoutStun(t: RTCRtpTransceiver): void {
   if (conn && 'stunServer' in conn) conn.stunServer = undefined;
 }
 
-function gatheringComplete(pc: RTCPeerConnection): Promise<void> {
+export function gatheringComplete(pc: RTCPeerConnection): Promise<void> {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
     const { unSubscribe } = pc.iceGatheringStateChange.subscribe((s) => {

@@ -198,3 +198,64 @@ export async function openWhipPublisher(
     close: () => page.close(),
   };
 }
+
+export interface IceRestartResult {
+  status: number;
+  body: string;
+  contentType: string | null;
+  /** The server's ufrag before and after. */
+  oldUfrag: string;
+  newUfrag: string;
+  /** Chromium's own new ufrag (the one its selected pair shows once the restart is through). */
+  localUfrag: string;
+}
+
+/**
+ * What a WHIP/WHEP client does on a network change (RFC 9725 §4.3.2), in the page's `window.pc`: a new offer with
+ * new ICE credentials, its ICE part PATCHed to the resource, and the server's fragment applied as the new ICE
+ * part of the answer.
+ */
+export function restartIceByPatch(page: Page, resourceUrl: string): Promise<IceRestartResult> {
+  return page.evaluate(async (resource) => {
+    const pc = (window as any).pc as RTCPeerConnection;
+    const oldUfrag = /a=ice-ufrag:(\S+)/.exec(pc.currentRemoteDescription!.sdp)![1];
+    pc.restartIce();
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise<void>((resolve) => {
+      if (pc.iceGatheringState === 'complete') return resolve();
+      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+    });
+    const offer = pc.localDescription!.sdp;
+    const localUfrag = /a=ice-ufrag:(\S+)/.exec(offer)![1];
+    const first = offer.split(/\r\n(?=m=)/)[1];
+    const frag = [
+      /a=ice-ufrag:.*/.exec(offer)![0], /a=ice-pwd:.*/.exec(offer)![0],
+      first.split('\r\n')[0], /a=mid:.*/.exec(first)![0], ...(first.match(/a=candidate:.*/g) ?? []), 'a=end-of-candidates',
+    ].join('\r\n') + '\r\n';
+    const res = await fetch(resource, { method: 'PATCH', headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', 'If-Match': '*' }, body: frag });
+    const body = await res.text();
+    const contentType = res.headers.get('Content-Type');
+    if (res.status !== 200) return { status: res.status, body, contentType, oldUfrag, newUfrag: '', localUfrag };
+    const ufrag = /a=ice-ufrag:(\S+)/.exec(body)![1];
+    const pwd = /a=ice-pwd:(\S+)/.exec(body)![1];
+    const candidates = body.match(/a=candidate:.*/g) ?? [];
+    const answer = pc.currentRemoteDescription!.sdp
+      .replace(/a=ice-ufrag:.*/g, `a=ice-ufrag:${ufrag}`)
+      .replace(/a=ice-pwd:.*/g, `a=ice-pwd:${pwd}`)
+      .replace(/a=(candidate:.*|end-of-candidates)\r\n/g, '')
+      .replace(/(a=mid:.*\r\n)/, `$1${candidates.map((c) => c + '\r\n').join('')}`);
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    return { status: res.status, body, contentType, oldUfrag, newUfrag: ufrag, localUfrag };
+  }, resourceUrl);
+}
+
+/** The local ufrag of the page's selected ICE candidate pair ('' while none is selected). */
+export function selectedLocalUfrag(page: Page): Promise<string> {
+  return page.evaluate(async () => {
+    let ufrag = '';
+    (await ((window as any).pc as RTCPeerConnection).getStats()).forEach((s: any) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) ufrag = s.iceLocalUsernameFragment ?? '';
+    });
+    return ufrag;
+  });
+}

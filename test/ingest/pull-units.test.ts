@@ -1,4 +1,5 @@
-// Pure parts of pull ingest: the streaming FLV reader against the whole-file reader, the host rules, the plan.
+// Pure parts of pull ingest: the streaming FLV reader against the whole-file reader, the host rules, the plan, the
+// retry schedule and the URL shown in logs.
 
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { compileHostRules, hostRefusal, isInternalAddress } from '../../src/inge
 import { streamUrlRefusal } from '../../src/ingest/pull/url-check.js';
 import { ffmpegArgs, planFor } from '../../src/ingest/pull/ffmpeg-args.js';
 import { parseProbe } from '../../src/ingest/pull/probe.js';
+import { RetrySchedule } from '../../src/ingest/pull/retry-schedule.js';
+import { redactUrl } from '../../src/ingest/pull/source-url.js';
 import { readFlv } from '../media/helpers/flv-file.js';
 import { makeMedia, PULL_MEDIA_DIR } from '../helpers/media-server.js';
 
@@ -97,4 +100,19 @@ t.test('the plan: copy what browsers decode, transcode the rest', async (t) => {
   t.ok(args.includes('baseline') && args.includes('zerolatency'));
   t.equal(args[args.indexOf('-protocol_whitelist') + 1], 'http,https,tcp,tls,crypto,rtmp,httpproxy', 'no file: from playlists');
   t.same(args.slice(-1), ['pipe:1']);
+});
+
+t.test('retries count from the first failure of a series; success starts a new series', async (t) => {
+  const r = new RetrySchedule([0, 1000, 3000]);
+  t.same(r.failed(10_000), { attempt: 1, waitMs: 0 });
+  t.same(r.failed(10_400), { attempt: 2, waitMs: 600 }, '1 s after the first failure, not after this one');
+  t.same(r.failed(14_000), { attempt: 3, waitMs: 0 }, 'already past +3 s: at once');
+  t.equal(r.failed(14_100), null, 'the schedule is used up');
+  r.reset();
+  t.same(r.failed(50_000), { attempt: 1, waitMs: 0 });
+});
+
+t.test('source URLs in logs and the API keep no query or userinfo', async (t) => {
+  t.equal(redactUrl('https://user:secret@cdn.example.com/live/a.flv?token=abc'), 'https://cdn.example.com/live/a.flv');
+  t.equal(redactUrl('not a url'), '(unparsable URL)');
 });

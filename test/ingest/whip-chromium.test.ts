@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { Browser } from 'playwright-core';
 import { startTestGateway, officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { launchChromium, openWhepViewer, openWhipPublisher } from '../helpers/chromium.js';
+import { launchChromium, openWhepViewer, openWhipPublisher, restartIceByPatch, selectedLocalUfrag } from '../helpers/chromium.js';
 
 const g = await startTestGateway({
   webrtc: { hostAddresses: ['127.0.0.1'], announcedAddresses: [], udpPortMin: 40000, udpPortMax: 40999, iceServers: [{ urls: 'turn:turn.example.test:3478', username: 'u', credential: 'p' }] },
@@ -108,4 +108,26 @@ t.test('WHIP refusals say why', async (t) => {
   t.equal(options.status, 204);
   t.match(options.headers.get('link') ?? '', /<turn:turn\.example\.test:3478>; rel="ice-server"; username="u"; credential="p"/);
   t.equal((await g.getJson(`/api/rooms/${app}/room-no`)).status, 404, 'nobody joined');
+});
+
+t.test('ICE restart by PATCH: Chromium restarts ICE, the session keeps its tracks and media keeps flowing', async (t) => {
+  const p = await openWhipPublisher(browser, g.httpBase, pub('room-restart', 'cam4'), officialUserSig('cam4'));
+  t.teardown(() => p.close());
+  t.equal(p.status, 201);
+  const frames = async () => (await g.getJson(`/api/rooms/${app}/room-restart`)).body?.users?.[0]?.frames?.video ?? 0;
+  await waitFor(async () => (await frames()) > 20, 15000, 'cam4 publishing');
+  const r = await restartIceByPatch(p.page, g.httpBase + p.location);
+  t.equal(r.status, 200, `PATCH answered 200: ${r.status === 200 ? '' : r.body}`);
+  t.equal(r.contentType, 'application/trickle-ice-sdpfrag');
+  t.match(r.body, /a=candidate:.* 127\.0\.0\.1 \d+ typ host/);
+  t.not(r.newUfrag, r.oldUfrag, 'the server has new ICE credentials');
+  // Chromium keeps sending on the old pair until a new one is selected: wait for the pair of the new ICE session.
+  await waitFor(async () => (await selectedLocalUfrag(p.page)) === r.localUfrag, 10000, 'a candidate pair of the new ICE session selected');
+  t.equal((await p.stats()).connectionState, 'connected');
+  const f0 = await frames();
+  await new Promise((res) => setTimeout(res, 3000));
+  const f1 = await frames();
+  t.ok(f1 - f0 > 30, `frames keep reaching the room after the restart (${f1 - f0} in 3 s)`);
+  const state = await (await fetch(g.httpBase + p.location)).json();
+  t.equal(state.state, 'live', 'the same WHIP session');
 });

@@ -5,7 +5,7 @@ import t from 'tap';
 import type { Browser } from 'playwright-core';
 import { startTestGateway, officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPush, type Run } from '../helpers/clients.js';
-import { launchChromium, openWhepViewer } from '../helpers/chromium.js';
+import { launchChromium, openWhepViewer, restartIceByPatch, selectedLocalUfrag } from '../helpers/chromium.js';
 import { weriftViewer, whepTarget } from '../helpers/viewers.js';
 
 const g = await startTestGateway({ room: { reconnectGraceMs: 4000, opusBitrate: 64000 } });
@@ -207,4 +207,21 @@ t.test('WHEP errors say why', async (t) => {
   );
   t.equal(vp8.status, 406);
   t.match(vp8.text, /offer has no H\.264 \(packetization-mode 1\): offered VP8/);
+});
+
+t.test('ICE restart by PATCH on a WHEP session: the new pair is selected and frames keep decoding', async (t) => {
+  const pub = await publishing('room-restart', 'erin');
+  t.teardown(() => pub.stop());
+  const v = await openWhepViewer(browser, g.httpBase, whep('room-restart', 'viewer-restart'), officialUserSig('viewer-restart'));
+  t.teardown(() => v.close());
+  await waitFor(async () => (await v.stats()).framesDecoded > 10, 10000, 'decoding before the restart');
+  const r = await restartIceByPatch(v.page, g.httpBase + v.location!);
+  t.equal(r.status, 200, `PATCH answered 200 ${r.status === 200 ? '' : r.body}`);
+  t.equal(r.contentType, 'application/trickle-ice-sdpfrag');
+  t.not(r.newUfrag, r.oldUfrag);
+  await waitFor(async () => (await selectedLocalUfrag(v.page)) === r.localUfrag, 10000, 'the pair of the new ICE session selected');
+  const s0 = await v.stats();
+  await sleep(3000);
+  const s1 = await v.stats();
+  t.ok(s1.framesDecoded - s0.framesDecoded > 60, `frames keep decoding over the new pair (${s1.framesDecoded - s0.framesDecoded} in 3 s)`);
 });

@@ -6,59 +6,21 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
-import type { Rooms } from '../../room/rooms.js';
 import type { Publisher } from '../../room/publisher.js';
 import type { AudioConfig, MediaFrame, MediaSink, VideoConfig } from '../../media/model.js';
 import { FlvToMedia } from '../../media/flv-to-media.js';
 import type { Refusal } from '../../media/policy.js';
-import type { IngestEventSink } from '../../events/ingest-events.js';
 import type { TaskState } from '../../store/store.js';
 import type { IngestTaskSpec } from '../../api/stream-ingest-service.js';
 import { probeSource, type SourceInfo } from './probe.js';
 import { ffmpegArgs, planFor, type PullPlan } from './ffmpeg-args.js';
 import { FfmpegRun } from './ffmpeg-run.js';
+import type { PullTaskDeps, PullTaskView } from './pull-task-types.js';
+import { RetrySchedule } from './retry-schedule.js';
+import { redactUrl, safeUrl } from './source-url.js';
 
-export interface PullTaskConfig {
-  ffmpegPath: string;
-  ffprobePath: string;
-  /** Retry offsets from the first failure of a start (or of a broken run). */
-  startRetryDelaysMs: readonly number[];
-  startTimeoutMs: number;
-  stallTimeoutMs: number;
-  maxPauseMs: number;
-  /** Length of MaxDuration's minute (tests shorten it). */
-  minuteMs: number;
-}
-
-export interface PullTaskDeps {
-  rooms: Rooms;
-  events: IngestEventSink;
-  config: PullTaskConfig;
-  log: Logger;
-  /** The host rules, asked again before every attempt. */
-  checkUrl(url: string): Promise<string | null>;
-  onStateChange(task: PullTask): void;
-  onEnded(task: PullTask, reason: string): void;
-}
-
-export interface PullTaskView {
-  taskId: string;
-  sdkAppId: number;
-  roomId: string;
-  userId: string;
-  state: TaskState;
-  /** Scheme, host and path of the StreamUrl (the query may hold a token). */
-  source: string;
-  plan: { video: string; audio: string; why: string } | null;
-  createdAt: string;
-  /** When the first frame reached the room. */
-  startedAt: string | null;
-  repeat: { done: number; of: number };
-  restarts: number;
-  volume: number;
-  paused: boolean;
-  lastError: string | null;
-}
+export type { PullTaskConfig, PullTaskDeps, PullTaskView } from './pull-task-types.js';
+export { redactUrl } from './source-url.js';
 
 /** Tags that arrive while the room join is in flight are held, up to this many bytes. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
@@ -98,8 +60,7 @@ export class PullTask {
   private pendingBytes = 0;
   private announcedStart = false;
   private startedAt: Date | null = null;
-  private failures = 0;
-  private firstFailureAt = 0;
+  private readonly retries: RetrySchedule;
   private loopsDone = 0;
   private restarts = 0;
   /** Where in the source the next run starts (ms). */
@@ -120,6 +81,7 @@ export class PullTask {
     this.spec = { ...spec };
     this.deps = deps;
     this.positionMs = spec.seekSecond * 1000;
+    this.retries = new RetrySchedule(deps.config.startRetryDelaysMs);
     this.log = deps.log.child({ task: taskId.slice(0, 12), sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId });
   }
 
@@ -163,7 +125,7 @@ export class PullTask {
     }
     clearTimer(this.pauseTimer);
     this.pauseTimer = null;
-    this.failures = 0;
+    this.retries.reset();
     this.log.info({ positionMs: this.positionMs }, 'pull task resumed');
     void this.launch();
   }
@@ -176,7 +138,7 @@ export class PullTask {
     this.plan = null;
     this.positionMs = 0;
     this.loopsDone = 0;
-    this.failures = 0;
+    this.retries.reset();
     this.cancelAttempt();
     this.log.info({ source: redactUrl(url) }, 'pull task switched its source');
     if (!this.paused) void this.launch();
@@ -334,20 +296,16 @@ export class PullTask {
   private attemptFailed(why: string): void {
     if (this.ended) return;
     this.lastError = why;
-    const delays = this.deps.config.startRetryDelaysMs;
-    const now = Date.now();
-    if (this.failures === 0) this.firstFailureAt = now;
-    this.failures++;
-    if (this.failures <= delays.length) {
+    const next = this.retries.failed(Date.now());
+    if (next) {
       this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 2);
       this.setState(this.announcedStart ? 'reconnecting' : 'retrying');
       this.restarts++;
-      const wait = Math.max(0, this.firstFailureAt + delays[this.failures - 1]! - now);
-      this.log.info({ why, attempt: this.failures, retryInMs: wait }, 'pull attempt failed; retrying');
+      this.log.info({ why, attempt: next.attempt, retryInMs: next.waitMs }, 'pull attempt failed; retrying');
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         void this.launch();
-      }, wait);
+      }, next.waitMs);
       this.retryTimer.unref();
       return;
     }
@@ -380,7 +338,7 @@ export class PullTask {
     rs.gotFrame = true;
     clearTimer(this.startTimer);
     this.startTimer = null;
-    this.failures = 0;
+    this.retries.reset();
     this.setState('running');
     if (this.announcedStart) return;
     this.announcedStart = true;
@@ -493,18 +451,4 @@ export class PullTask {
 
 function clearTimer(t: NodeJS.Timeout | null): void {
   if (t) clearTimeout(t);
-}
-
-function safeUrl(raw: string): URL | null {
-  try {
-    return new URL(raw);
-  } catch {
-    return null;
-  }
-}
-
-/** Scheme, host and path: enough to recognise a source without showing a token from its query or userinfo. */
-export function redactUrl(raw: string): string {
-  const u = safeUrl(raw);
-  return u ? `${u.protocol}//${u.host}${u.pathname}` : '(unparsable URL)';
 }
