@@ -36,7 +36,8 @@ export class Viewer implements FeedListener {
   private lastPliServed = 0;
   private lastRtcp = performance.now();
   private readonly watchdog: NodeJS.Timeout;
-  private readonly transport: SrtpTransport | null;
+  /** Native send paths, one per DTLS transport (one for both tracks when bundled, as browsers do). */
+  private readonly transports = new Set<SrtpTransport>();
   /** Set when the viewer joined; the first keyframe sent marks its join time. */
   readonly createdAt = performance.now();
   firstKeyframeSentAt = 0;
@@ -53,10 +54,13 @@ export class Viewer implements FeedListener {
     /** Send RTP through the native SRTP sender when it is built (false: werift's sender for every packet). */
     nativeSend = true,
   ) {
-    const first = senders.video ?? senders.audio;
-    this.transport = nativeSend && first ? SrtpTransport.of(first) : null;
-    this.video = senders.video ? new OutboundStream(senders.video, VIDEO_CLOCK, this.transport) : null;
-    this.audio = senders.audio ? new OutboundStream(senders.audio, OPUS_CLOCK, this.transport) : null;
+    const native = (sender: RTCRtpSender): SrtpTransport | null => {
+      const t = nativeSend ? SrtpTransport.of(sender) : null;
+      if (t) this.transports.add(t);
+      return t;
+    };
+    this.video = senders.video ? new OutboundStream(senders.video, VIDEO_CLOCK, native(senders.video)) : null;
+    this.audio = senders.audio ? new OutboundStream(senders.audio, OPUS_CLOCK, native(senders.audio)) : null;
     for (const s of [senders.video, senders.audio]) s?.onRtcp.subscribe(() => (this.lastRtcp = performance.now()));
     senders.video?.onPictureLossIndication.subscribe(() => this.onPictureLoss());
     pc.connectionStateChange.subscribe((s) => {
@@ -196,7 +200,7 @@ export class Viewer implements FeedListener {
     this.state = 'closed';
     clearInterval(this.watchdog);
     this.detach();
-    this.transport?.close();
+    for (const t of this.transports) t.close();
     void this.pc.close().catch(() => {});
     this.log.debug({ viewer: this.id, reason }, 'viewer closed');
     this.onClosed(this, reason);
