@@ -90,33 +90,22 @@ export function authenticate(apps: AppTable, req: AuthRequest): AuthResult {
   }
 
   const needs = ACTION_NEEDS[req.action];
+  // What every verifier is asked: whose credential, signed with which key; room credentials also say for which room
+  // and with what privileges.
+  const whose = { sdkAppId: req.sdkAppId, secretKey: app.secretKey, userId: req.userId, now: req.now };
+  const forRoom = { ...whose, room: req.roomId, need: needs.all, needAnyOf: needs.anyOf };
   let privileges: number;
   let via: Principal['via'];
 
   if (req.credential.kind === 'bearer' && looksLikeJwt(value)) {
-    const r = verifyRoomToken({
-      token: value,
-      sdkAppId: req.sdkAppId,
-      secretKey: app.secretKey,
-      userId: req.userId,
-      room: req.roomId,
-      need: needs.all,
-      needAnyOf: needs.anyOf,
-      now: req.now,
-    });
+    const r = verifyRoomToken({ token: value, ...forRoom });
     if (!r.ok) {
       return { ok: false, status: JWT_FORBIDDEN.has(r.code) ? 403 : 401, code: `jwt-${r.code}`, reason: r.reason };
     }
     privileges = r.privileges;
     via = 'jwt';
   } else {
-    const r = verifyUserSig({
-      userSig: value,
-      sdkAppId: req.sdkAppId,
-      secretKey: app.secretKey,
-      userId: req.userId,
-      now: req.now,
-    });
+    const r = verifyUserSig({ userSig: value, ...whose });
     if (!r.ok) return { ok: false, status: 401, code: `usersig-${r.code}`, reason: r.reason };
     privileges = PRIV.ALL;
     via = 'usersig';
@@ -132,16 +121,7 @@ export function authenticate(apps: AppTable, req: AuthRequest): AuthResult {
 
   // A PrivateMapKey that is present is always checked, even where it is optional: a bad one is never ignored.
   if (req.privateMapKey) {
-    const r = verifyPrivateMapKey({
-      privateMapKey: req.privateMapKey,
-      sdkAppId: req.sdkAppId,
-      secretKey: app.secretKey,
-      userId: req.userId,
-      room: req.roomId,
-      need: needs.all,
-      needAnyOf: needs.anyOf,
-      now: req.now,
-    });
+    const r = verifyPrivateMapKey({ privateMapKey: req.privateMapKey, ...forRoom });
     if (!r.ok) return { ok: false, status: 403, code: `privatemapkey-${r.code}`, reason: r.reason };
     privileges &= r.privileges;
     // Each credential may satisfy the action alone while their overlap does not (JWT: send audio, PMK: send video).
