@@ -2,6 +2,7 @@
 // decoder's bounds checks, and every refusal of verifyPrivateMapKey with its reason.
 
 import t from 'tap';
+import { VECTOR_APP as APP, VECTOR_KEY as KEY, VECTOR_T0 as T0, withClock } from '../helpers/official-lib.js';
 import { createRequire } from 'node:module';
 import {
   decodePrivateMapUserbuf,
@@ -22,21 +23,9 @@ const TLSSigAPIv2 = require('tls-sig-api-v2') as {
   };
 };
 
-const APP = 1400000000;
-const KEY = '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e';
-const T0 = 1700000000;
 const STRING_ROOM_VECTOR = '0100077869616f6a756e53724e00000000006553f22c000000ff000000000008726f6f6d5f616263';
 const NUMERIC_ROOM_VECTOR = '0000077869616f6a756e53724e00000004d26553f22c0000002a00000000';
 
-function withClock<T>(seconds: number, fn: () => T): T {
-  const real = Date.now;
-  Date.now = () => seconds * 1000;
-  try {
-    return fn();
-  } finally {
-    Date.now = real;
-  }
-}
 
 const base = { sdkAppId: APP, secretKey: KEY, userId: 'xiaojun' };
 

@@ -2,6 +2,7 @@
 // and every refusal with its exact reason.
 
 import t from 'tap';
+import { VECTOR_APP as APP, VECTOR_KEY as KEY, VECTOR_T0 as T0, withClock } from '../helpers/official-lib.js';
 import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { deflateSync, inflateSync } from 'node:zlib';
@@ -15,22 +16,9 @@ const TLSSigAPIv2 = require('tls-sig-api-v2') as {
   };
 };
 
-const APP = 1400000000;
-const KEY = '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e';
-const T0 = 1700000000;
 const VECTOR =
   'eJyrVgrxCdYrSy1SslIy0jNQ0gHzM1NS80oy0zLBwhWZiflZpXlQqeKU7MSCgswUJStDEwMogMiUZOamKlkZmqOKplYUZBalKllZmJnAhIoz05WslIL93EzccsOcA0qT8yOKnfwLksLcjNPcnNNMzb0Ccg1Sq6IMs1LDPH1ywpJtlWoBGRkxcA__';
 
-/** Runs the official library with the clock pinned, since it reads Date.now() itself. */
-function withClock<T>(seconds: number, fn: () => T): T {
-  const real = Date.now;
-  Date.now = () => seconds * 1000;
-  try {
-    return fn();
-  } finally {
-    Date.now = real;
-  }
-}
 
 /** Independent decoder written from the published algorithm, to check our output without our own code. */
 function decodeByHand(sig: string): Record<string, unknown> {
