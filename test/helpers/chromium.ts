@@ -2,6 +2,7 @@
 // tests read. Chromium cannot decode B-frames, which is exactly why it is the reference viewer.
 
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { startTestGateway, type TestGateway } from './gateway.js';
 
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -18,6 +19,53 @@ export const CHROMIUM_ARGS = [
 
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+}
+
+/** A test gateway and a Chromium for one test file, both closed when the file's tests end. */
+export async function gatewayWithChromium(
+  t: { teardown(fn: () => Promise<void>): void },
+  overrides: Record<string, unknown> = {},
+): Promise<{ g: TestGateway; browser: Browser }> {
+  const g = await startTestGateway(overrides);
+  const browser = await launchChromium();
+  t.teardown(async () => {
+    await browser.close();
+    await g.close();
+  });
+  return { g, browser };
+}
+
+/** A WHIP or WHEP client page after its POST. */
+interface OfferingPage {
+  page: Page;
+  status: number;
+  /** The answer body, or the error text when status is not 201. */
+  body: string;
+  location: string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * A page on the gateway's origin with `window.sendOffer(url, token)`: POSTs the local offer of `window.pc` with the
+ * bearer and applies a 201's answer. Each client page sets up its own `pc` first.
+ */
+async function offeringPage(browser: Browser, httpBase: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${httpBase}/healthz`);
+  await page.evaluate(() => {
+    (window as any).sendOffer = async (url: string, token: string) => {
+      const pc = (window as any).pc as RTCPeerConnection;
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
+        body: pc.localDescription!.sdp,
+      });
+      const body = await res.text();
+      if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+      return { status: res.status, body, location: res.headers.get('Location') };
+    };
+  });
+  return page;
 }
 
 export interface ViewerStats {
@@ -37,14 +85,8 @@ export interface ViewerStats {
   videoTrackState: string;
 }
 
-export interface WhepViewer {
-  page: Page;
-  status: number;
-  /** The answer body, or the error text when status is not 201. */
-  body: string;
-  location: string | null;
+export interface WhepViewer extends OfferingPage {
   stats(): Promise<ViewerStats>;
-  close(): Promise<void>;
 }
 
 /**
@@ -52,8 +94,7 @@ export interface WhepViewer {
  * several viewers in one browser.
  */
 export async function openWhepViewer(browser: Browser, httpBase: string, whepPath: string, token: string): Promise<WhepViewer> {
-  const page = await browser.newPage();
-  await page.goto(`${httpBase}/healthz`);
+  const page = await offeringPage(browser, httpBase);
   const result = await page.evaluate(
     async ({ url, token }) => {
       const w = window as any;
@@ -78,13 +119,7 @@ export async function openWhepViewer(browser: Browser, httpBase: string, whepPat
       await pc.setLocalDescription(await pc.createOffer());
       w.postedAt = performance.now();
       w.firstFrameMs = -1;
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
-        body: pc.localDescription!.sdp,
-      });
-      const body = await res.text();
-      if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+      const sent = await w.sendOffer(url, token);
       const poll = setInterval(async () => {
         if (w.firstFrameMs >= 0) return clearInterval(poll);
         const r = await pc.getStats();
@@ -94,7 +129,7 @@ export async function openWhepViewer(browser: Browser, httpBase: string, whepPat
           }
         });
       }, 10);
-      return { status: res.status, body, location: res.headers.get('Location') };
+      return sent as { status: number; body: string; location: string | null };
     },
     { url: httpBase + whepPath, token },
   );
@@ -128,14 +163,9 @@ export async function openWhepViewer(browser: Browser, httpBase: string, whepPat
   };
 }
 
-export interface WhipPublisher {
-  page: Page;
-  status: number;
-  body: string;
-  location: string | null;
+export interface WhipPublisher extends OfferingPage {
   /** Outbound video stats of the publishing page. */
   stats(): Promise<{ framesEncoded: number; encoderImplementation: string; connectionState: string; pliCount: number }>;
-  close(): Promise<void>;
 }
 
 /**
@@ -149,8 +179,7 @@ export async function openWhipPublisher(
   token: string,
   opts: { codec?: 'H264' | 'VP8'; width?: number; height?: number } = {},
 ): Promise<WhipPublisher> {
-  const page = await browser.newPage();
-  await page.goto(`${httpBase}/healthz`);
+  const page = await offeringPage(browser, httpBase);
   const result = await page.evaluate(
     async ({ url, token, codec, width, height }) => {
       const w = window as any;
@@ -168,14 +197,7 @@ export async function openWhipPublisher(
         }
       }
       await pc.setLocalDescription(await pc.createOffer());
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
-        body: pc.localDescription!.sdp,
-      });
-      const body = await res.text();
-      if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
-      return { status: res.status, body, location: res.headers.get('Location') };
+      return (await w.sendOffer(url, token)) as { status: number; body: string; location: string | null };
     },
     { url: httpBase + whipPath, token, codec: opts.codec ?? 'H264', width: opts.width ?? 640, height: opts.height ?? 360 },
   );

@@ -2,17 +2,11 @@
 // Chromium over WHEP; the WHIP resource's life cycle and its refusals.
 
 import t from 'tap';
-import type { Browser } from 'playwright-core';
-import { startTestGateway, officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { launchChromium, openWhepViewer, openWhipPublisher, restartIceByPatch, selectedLocalUfrag } from '../helpers/chromium.js';
+import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
+import { gatewayWithChromium, openWhepViewer, openWhipPublisher, restartIceByPatch, selectedLocalUfrag } from '../helpers/chromium.js';
 
-const g = await startTestGateway({
+const { g, browser } = await gatewayWithChromium(t, {
   webrtc: { hostAddresses: ['127.0.0.1'], announcedAddresses: [], udpPortMin: 40000, udpPortMax: 40999, iceServers: [{ urls: 'turn:turn.example.test:3478', username: 'u', credential: 'p' }] },
-});
-const browser: Browser = await launchChromium();
-t.teardown(async () => {
-  await browser.close();
-  await g.close();
 });
 const app = TEST_APP.sdkAppId;
 const pub = (room: string, user: string) => `/v2/pub/${app}/${room}?SessionID=${user}`;

@@ -6,18 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { repoPath } from '../../src/paths.js';
-import { startTestGateway, officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
+import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { run } from '../helpers/clients.js';
-import { launchChromium, openWhepViewer } from '../helpers/chromium.js';
+import { gatewayWithChromium, openWhepViewer } from '../helpers/chromium.js';
 
-const g = await startTestGateway();
-const browser: Browser = await launchChromium();
-t.teardown(async () => {
-  await browser.close();
-  await g.close();
-});
+const { g, browser } = await gatewayWithChromium(t);
 const app = TEST_APP.sdkAppId;
 const whipUrl = (room: string, user: string) => `${g.httpBase}/v2/pub/${app}/${room}?SessionID=${user}`;
 const sub = (room: string, viewer: string) => `/v2/sub/${app}/${room}?SessionID=${viewer}`;

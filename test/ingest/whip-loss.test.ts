@@ -3,10 +3,9 @@
 // frames reach the room whole: no packet given up, no keyframe wait, the viewer decodes everything.
 
 import t from 'tap';
-import type { Browser } from 'playwright-core';
 import { RTCDtlsTransport } from 'werift';
-import { startTestGateway, officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { launchChromium, openWhepViewer, openWhipPublisher } from '../helpers/chromium.js';
+import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
+import { gatewayWithChromium, openWhepViewer, openWhipPublisher } from '../helpers/chromium.js';
 
 // The loss is made inside this process, where the gateway runs: each DTLS transport's view of its ICE datagrams
 // loses the first arrival of some video RTP (SRTP leaves the RTP header readable). Only the publisher sends such
@@ -39,12 +38,7 @@ proto.startSrtp = function (this: Lossy) {
   return startSrtp.call(this);
 };
 
-const g = await startTestGateway();
-const browser: Browser = await launchChromium();
-t.teardown(async () => {
-  await browser.close();
-  await g.close();
-});
+const { g, browser } = await gatewayWithChromium(t);
 const app = TEST_APP.sdkAppId;
 
 t.test('lost video packets come back by NACK/RTX and complete their frames', async (t) => {

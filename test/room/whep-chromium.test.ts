@@ -2,18 +2,12 @@
 // joiners, many viewers, publisher reconnects, and the WHEP error answers.
 
 import t from 'tap';
-import type { Browser } from 'playwright-core';
-import { startTestGateway, officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
+import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPush, type Run } from '../helpers/clients.js';
-import { launchChromium, openWhepViewer, restartIceByPatch, selectedLocalUfrag } from '../helpers/chromium.js';
+import { gatewayWithChromium, openWhepViewer, restartIceByPatch, selectedLocalUfrag } from '../helpers/chromium.js';
 import { weriftViewer, whepTarget } from '../helpers/viewers.js';
 
-const g = await startTestGateway({ room: { reconnectGraceMs: 4000, opusBitrate: 64000 } });
-const browser: Browser = await launchChromium();
-t.teardown(async () => {
-  await browser.close();
-  await g.close();
-});
+const { g, browser } = await gatewayWithChromium(t, { room: { reconnectGraceMs: 4000, opusBitrate: 64000 } });
 const app = TEST_APP.sdkAppId;
 const whep = (room: string, viewer: string, publisher?: string) =>
   `/v2/sub/${app}/${room}?SessionID=${viewer}${publisher ? `&Publisher=${publisher}` : ''}`;
