@@ -6,6 +6,7 @@
 
 import type { RTCPeerConnection } from 'werift';
 import { gatheringComplete } from './peer.js';
+import { mediaSections } from './sdp-offer.js';
 
 export interface IceCredentials {
   ufrag: string;
@@ -63,7 +64,7 @@ function answerFragment(answer: string): string {
   const ufrag = /^a=ice-ufrag:(\S+)/m.exec(answer)?.[1] ?? '';
   const pwd = /^a=ice-pwd:(\S+)/m.exec(answer)?.[1] ?? '';
   const lines = [`a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`];
-  for (const section of answer.split(/\r?\n(?=m=)/).slice(1)) {
+  for (const section of mediaSections(answer)) {
     const mid = /^a=mid:(\S+)/m.exec(section)?.[1];
     const candidates = section.match(/^a=candidate:.*$/gm) ?? [];
     if (!mid || candidates.length === 0) continue;

@@ -20,7 +20,7 @@ export class SdpError extends Error {
 
 export function parseOffer(sdp: string): OfferedMedia[] {
   if (!/^v=0\r?\n/.test(sdp)) throw new SdpError('the body is not an SDP offer (it must start with v=0)');
-  const sections = sdp.split(/\r?\n(?=m=)/).slice(1);
+  const sections = mediaSections(sdp);
   if (sections.length === 0) throw new SdpError('the SDP offer has no media section (m=)');
   return sections.map((section) => {
     const lines = section.split(/\r?\n/);
@@ -93,9 +93,8 @@ export function checkOffer(sdp: string, hint: string): { status: 400 | 406; reas
  * first H.264 an offer lists, whatever its mode; after this the first is a mode-1 one.
  */
 export function onlyH264Mode1(sdp: string): string {
-  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
-  const [head, ...sections] = sdp.split(/\r?\n(?=m=)/);
-  const out = sections.map((section) => {
+  const eol = lineEnd(sdp);
+  return mapMediaSections(sdp, (section) => {
     if (!section.startsWith('m=video')) return section;
     const lines = section.split(/\r?\n/);
     const drop = new Set<string>();
@@ -118,7 +117,6 @@ export function onlyH264Mode1(sdp: string): string {
       .map((l) => (l.startsWith('m=video') ? l.split(' ').filter((f, i) => i < 3 || !drop.has(f)).join(' ') : l))
       .join(eol);
   });
-  return [head, ...out].join(eol);
 }
 
 /**
@@ -128,8 +126,20 @@ export function onlyH264Mode1(sdp: string): string {
  * inactive, so that media never flows. Port 9 (the "discard" placeholder of trickle ICE) says what was meant.
  */
 export function acceptBundleOnly(sdp: string): string {
-  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  return mapMediaSections(sdp, (s) => (/^a=bundle-only\s*$/m.test(s) ? s.replace(/^(m=\w+) 0 /, '$1 9 ') : s));
+}
+
+/** The media sections of an SDP (each from its m= line), without the session part before them. */
+export function mediaSections(sdp: string): string[] {
+  return sdp.split(/\r?\n(?=m=)/).slice(1);
+}
+
+/** The SDP with each media section replaced by `f(section)`, in the SDP's own line ending. */
+function mapMediaSections(sdp: string, f: (section: string) => string): string {
   const [head, ...sections] = sdp.split(/\r?\n(?=m=)/);
-  const out = sections.map((s) => (/^a=bundle-only\s*$/m.test(s) ? s.replace(/^(m=\w+) 0 /, '$1 9 ') : s));
-  return [head, ...out].join(eol);
+  return [head, ...sections.map(f)].join(lineEnd(sdp));
+}
+
+function lineEnd(sdp: string): string {
+  return sdp.includes('\r\n') ? '\r\n' : '\n';
 }
