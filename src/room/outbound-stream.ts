@@ -36,6 +36,12 @@ const NTP_EPOCH_OFFSET_MS = 2208988800000;
 let scratchMeta = new Uint32Array(3 * 64);
 const scratchPayloads: Buffer[] = [];
 
+/** The scratch metadata array, grown to hold `n` packets. */
+function metaFor(n: number): Uint32Array {
+  if (scratchMeta.length < n * 3) scratchMeta = new Uint32Array(n * 3);
+  return scratchMeta;
+}
+
 export class OutboundStream {
   private readonly w: WeriftSender;
   private seqOffset = 0;
@@ -53,8 +59,6 @@ export class OutboundStream {
   /** The last native send found the socket buffer full. */
   private bufferFull = false;
   sent = 0;
-  dropped = 0;
-  retransmitted = 0;
 
   constructor(
     readonly sender: RTCRtpSender,
@@ -103,8 +107,7 @@ export class OutboundStream {
 
   private sendNative(packets: readonly RtpPacket[], timestamps?: readonly number[]): boolean {
     const n = packets.length;
-    if (scratchMeta.length < n * 3) scratchMeta = new Uint32Array(n * 3);
-    const meta = scratchMeta;
+    const meta = metaFor(n);
     const payloads = scratchPayloads;
     const pt = this.w.codec?.payloadType ?? 0;
     const ssrc = this.w.ssrc >>> 0;
@@ -139,7 +142,6 @@ export class OutboundStream {
     this.lastTs = ts;
     this.lastWall = performance.now();
     this.sent += n;
-    this.dropped += n - handed;
     this.bufferFull = handed < n;
     const w = this.w;
     w.packetCount = (w.packetCount + n) >>> 0;
@@ -155,23 +157,16 @@ export class OutboundStream {
 
   /** Re-sends NACKed packets still in the history, unchanged (same SSRC, sequence number and timestamp). */
   private retransmit(lost: number[]): void {
+    const meta = metaFor(lost.length);
     let k = 0;
     for (const seq of lost) {
       const slot = seq & (HISTORY - 1);
       const payload = this.historyPayload[slot];
       if (!payload || (this.historyMeta[slot * 3 + 2] & 0xffff) !== seq) continue;
-      if (scratchMeta.length < (k + 1) * 3) {
-        const bigger = new Uint32Array((k + 1) * 6);
-        bigger.set(scratchMeta);
-        scratchMeta = bigger;
-      }
-      scratchMeta.set(this.historyMeta.subarray(slot * 3, slot * 3 + 3), k * 3);
+      meta.set(this.historyMeta.subarray(slot * 3, slot * 3 + 3), k * 3);
       scratchPayloads[k++] = payload;
     }
-    if (k > 0) {
-      const handed = this.transport!.send(scratchMeta, scratchPayloads, k);
-      if (handed > 0) this.retransmitted += handed;
-    }
+    if (k > 0) this.transport!.send(meta, scratchPayloads, k);
     scratchPayloads.length = 0;
   }
 

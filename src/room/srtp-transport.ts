@@ -28,8 +28,6 @@ export class SrtpTransport {
   private closed = false;
   /** False until the loop iteration that brought new keys has ended (see session()). */
   private ready = false;
-  /** Why the native path last declined (for the log), or '' while it carries the packets. */
-  declined = '';
 
   private constructor(private readonly dtls: WeriftDtls) {}
 
@@ -50,21 +48,20 @@ export class SrtpTransport {
     if (this.closed) return 0;
     const conn = this.dtls.iceTransport?.connection;
     const pair = conn?.nominated;
-    if (!conn || !pair || typeof conn.canSendApplicationData !== 'function') return this.decline('no selected ICE pair');
+    if (!conn || !pair || typeof conn.canSendApplicationData !== 'function') return -1; // no selected ICE pair
     if (!conn.canSendApplicationData()) return 0;
     const native = this.session();
     if (!native || !this.ready) return -1;
     const transport = pair.protocol.transport;
-    if (transport?.type !== 'udp' || !transport.socket || transport.closed) return this.decline('the selected pair is not plain UDP');
+    if (transport?.type !== 'udp' || !transport.socket || transport.closed) return -1; // TURN, TCP or closing
     if (transport.socket !== this.socketFrom) {
       this.socketFrom = transport.socket;
       this.fd = socketFd(transport.socket);
     }
-    if (this.fd < 0) return this.decline('the UDP socket has no file descriptor');
+    if (this.fd < 0) return -1; // a Node version that keeps the handle elsewhere
     try {
       return native.send(this.fd, pair.remoteAddr[0], pair.remoteAddr[1], meta, payloads, count);
-    } catch (e) {
-      this.declined = (e as Error).message;
+    } catch {
       return 0; // the network refused (e.g. unreachable): the packets are lost, as they would be on the wire
     }
   }
@@ -86,22 +83,16 @@ export class SrtpTransport {
       const { keys, profile } = srtp.config;
       try {
         this.native = new (loadSrtpSend()!.SrtpSender)({ profile, key: keys.localMasterKey, salt: keys.localMasterSalt });
-        this.declined = '';
         // werift's last DTLS flight (its Finished) is still queued: node:dgram sends on a later tick, even to an IP
         // address. Native packets sent now would overtake it and reach a client that cannot decrypt them yet, so
         // until this iteration of the event loop ends werift's sender (queued behind the flight) carries them.
         this.ready = false;
         setImmediate(() => (this.ready = true));
-      } catch (e) {
-        this.declined = (e as Error).message;
+      } catch {
+        // a profile libsrtp2 lacks: werift's sender carries this transport
       }
     }
     return this.native;
-  }
-
-  private decline(why: string): number {
-    this.declined = why;
-    return -1;
   }
 }
 
