@@ -42,27 +42,32 @@ interface OfferingPage {
   /** The answer body, or the error text when status is not 201. */
   body: string;
   location: string | null;
+  /** The offer as POSTed. */
+  offer: string;
   close(): Promise<void>;
 }
 
 /**
- * A page on the gateway's origin with `window.sendOffer(url, token)`: POSTs the local offer of `window.pc` with the
- * bearer and applies a 201's answer. Each client page sets up its own `pc` first.
+ * A page on the gateway's origin with `window.sendOffer(url, token, withoutCandidates)`: POSTs the local offer of
+ * `window.pc` with the bearer (without any a=candidate line when asked, as OBS 30.2 sends it) and applies a 201's
+ * answer. Each client page sets up its own `pc` first.
  */
 async function offeringPage(browser: Browser, httpBase: string): Promise<Page> {
   const page = await browser.newPage();
   await page.goto(`${httpBase}/healthz`);
   await page.evaluate(() => {
-    (window as any).sendOffer = async (url: string, token: string) => {
+    (window as any).sendOffer = async (url: string, token: string, withoutCandidates = false) => {
       const pc = (window as any).pc as RTCPeerConnection;
+      let offer = pc.localDescription!.sdp;
+      if (withoutCandidates) offer = offer.replace(/^a=(candidate:.*|end-of-candidates)\r\n/gm, '');
       const res = await fetch(url, {
         method: 'POST',
         headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
-        body: pc.localDescription!.sdp,
+        body: offer,
       });
       const body = await res.text();
       if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
-      return { status: res.status, body, location: res.headers.get('Location') };
+      return { status: res.status, body, location: res.headers.get('Location'), offer };
     };
   });
   return page;
@@ -129,7 +134,7 @@ export async function openWhepViewer(browser: Browser, httpBase: string, whepPat
           }
         });
       }, 10);
-      return sent as { status: number; body: string; location: string | null };
+      return sent as { status: number; body: string; location: string | null; offer: string };
     },
     { url: httpBase + whepPath, token },
   );
@@ -177,11 +182,11 @@ export async function openWhipPublisher(
   httpBase: string,
   whipPath: string,
   token: string,
-  opts: { codec?: 'H264' | 'VP8'; width?: number; height?: number } = {},
+  opts: { codec?: 'H264' | 'VP8'; width?: number; height?: number; withoutCandidates?: boolean } = {},
 ): Promise<WhipPublisher> {
   const page = await offeringPage(browser, httpBase);
   const result = await page.evaluate(
-    async ({ url, token, codec, width, height }) => {
+    async ({ url, token, codec, width, height, withoutCandidates }) => {
       const w = window as any;
       const media = await navigator.mediaDevices.getUserMedia({ video: { width, height, frameRate: 30 }, audio: true });
       const pc = new RTCPeerConnection();
@@ -197,9 +202,9 @@ export async function openWhipPublisher(
         }
       }
       await pc.setLocalDescription(await pc.createOffer());
-      return (await w.sendOffer(url, token)) as { status: number; body: string; location: string | null };
+      return (await w.sendOffer(url, token, withoutCandidates)) as { status: number; body: string; location: string | null; offer: string };
     },
-    { url: httpBase + whipPath, token, codec: opts.codec ?? 'H264', width: opts.width ?? 640, height: opts.height ?? 360 },
+    { url: httpBase + whipPath, token, codec: opts.codec ?? 'H264', width: opts.width ?? 640, height: opts.height ?? 360, withoutCandidates: opts.withoutCandidates ?? false },
   );
   return {
     page,

@@ -12,9 +12,11 @@ const app = TEST_APP.sdkAppId;
 const pub = (room: string, user: string) => `/v2/pub/${app}/${room}?SessionID=${user}`;
 const sub = (room: string, viewer: string) => `/v2/sub/${app}/${room}?SessionID=${viewer}`;
 
-t.test('Chromium publishes H.264 over WHIP and another Chromium plays it over WHEP', async (t) => {
-  const p = await openWhipPublisher(browser, g.httpBase, pub('room-whip', 'cam1'), officialUserSig('cam1'));
+t.test('Chromium publishes H.264 over WHIP (an offer without candidates, OBS 30.2 style) and another Chromium plays it over WHEP', async (t) => {
+  // The offer goes without candidates, as OBS 30.2 sends it: the server learns Chromium's address from its checks.
+  const p = await openWhipPublisher(browser, g.httpBase, pub('room-whip', 'cam1'), officialUserSig('cam1'), { withoutCandidates: true });
   t.teardown(() => p.close());
+  t.notMatch(p.offer, /a=candidate:/, 'the offer had no candidates');
   t.equal(p.status, 201, 'WHIP answered 201');
   t.match(p.location, /^\/v2\/whip\/[0-9a-f-]{36}$/);
   t.match(p.body, /a=rtpmap:\d+ H264\/90000/);
