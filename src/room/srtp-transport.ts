@@ -15,8 +15,14 @@ interface WeriftPair {
 }
 interface WeriftDtls {
   srtp?: WeriftSrtpKeys;
-  iceTransport?: { connection?: { nominated?: WeriftPair; canSendApplicationData?: () => boolean } };
+  iceTransport?: { connection?: { nominated?: WeriftPair; state?: string; canSendApplicationData?: () => boolean } };
 }
+
+/**
+ * During an ICE restart werift forgets its selected pair until the new session has one. Media stays on the pair the
+ * client last confirmed meanwhile (RFC 8445 §9: a restart must not interrupt media), for at most this long.
+ */
+const RESTART_GRACE_MS = 10000;
 
 const transports = new WeakMap<object, SrtpTransport>();
 
@@ -28,6 +34,9 @@ export class SrtpTransport {
   private closed = false;
   /** False until the loop iteration that brought new keys has ended (see session()). */
   private ready = false;
+  /** The last pair media went out on with consent, and when. */
+  private lastPair: WeriftPair | null = null;
+  private lastPairAt = 0;
 
   private constructor(private readonly dtls: WeriftDtls) {}
 
@@ -46,10 +55,9 @@ export class SrtpTransport {
    */
   send(meta: Uint32Array, payloads: Buffer[], count: number): number {
     if (this.closed) return 0;
-    const conn = this.dtls.iceTransport?.connection;
-    const pair = conn?.nominated;
-    if (!conn || !pair || typeof conn.canSendApplicationData !== 'function') return -1; // no selected ICE pair
-    if (!conn.canSendApplicationData()) return 0;
+    const pair = this.pair();
+    if (!pair) return -1; // no selected ICE pair
+    if (pair === 'no consent') return 0;
     const native = this.session();
     if (!native || !this.ready) return -1;
     const transport = pair.protocol.transport;
@@ -64,6 +72,21 @@ export class SrtpTransport {
     } catch {
       return 0; // the network refused (e.g. unreachable): the packets are lost, as they would be on the wire
     }
+  }
+
+  /** The pair to send on: werift's selected one, or during an ICE restart the one before it. */
+  private pair(): WeriftPair | 'no consent' | null {
+    const conn = this.dtls.iceTransport?.connection;
+    if (!conn || typeof conn.canSendApplicationData !== 'function') return null;
+    const now = performance.now();
+    if (conn.nominated) {
+      if (!conn.canSendApplicationData()) return 'no consent';
+      this.lastPair = conn.nominated;
+      this.lastPairAt = now;
+      return conn.nominated;
+    }
+    const restarting = conn.state !== 'failed' && conn.state !== 'closed' && now - this.lastPairAt < RESTART_GRACE_MS;
+    return restarting ? this.lastPair : null;
   }
 
   close(): void {
