@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RTCPeerConnection } from 'werift';
 import { authenticate, type AppTable, type AuthAction } from '../auth/authenticate.js';
 import { checkOffer } from '../room/sdp-offer.js';
+import { answerOffer, type AnsweredPeer, type WebRtcOptions } from '../room/peer.js';
 import { addCandidates, restartIce } from '../room/ice-restart.js';
 import { bearerToken } from './bearer.js';
 import { refuse, withCors } from './cors.js';
@@ -49,6 +50,21 @@ export function refuseBadOffer(reply: FastifyReply, offer: string, hint: string)
   const bad = checkOffer(offer, hint);
   if (bad) refuse(reply, bad.status, bad.reason);
   return bad !== null;
+}
+
+/** Answers the offer, or replies 400 with why werift could not and returns null. */
+export async function answerOrRefuse(
+  reply: FastifyReply,
+  offer: string,
+  direction: 'sendonly' | 'recvonly',
+  webrtc: WebRtcOptions,
+): Promise<AnsweredPeer | null> {
+  try {
+    return await answerOffer(offer, direction, webrtc);
+  } catch (e) {
+    refuse(reply, 400, `cannot answer the offer: ${(e as Error).message}`);
+    return null;
+  }
 }
 
 /**

@@ -7,10 +7,10 @@ import type { RTCRtpSender } from 'werift';
 import type { AppTable } from '../auth/authenticate.js';
 import type { Rooms } from '../room/rooms.js';
 import { Viewer } from '../room/viewer.js';
-import { answerOffer, type WebRtcOptions } from '../room/peer.js';
+import type { WebRtcOptions } from '../room/peer.js';
 import type { Logger } from '../log.js';
 import { refuse, registerPreflight, withCors } from './cors.js';
-import { acceptOffer, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
+import { acceptOffer, answerOrRefuse, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
 
 export interface WhepDeps {
   rooms: Rooms;
@@ -38,12 +38,8 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
     }
     if (refuseBadOffer(reply, offer, 'this room sends H.264')) return reply;
 
-    let answered;
-    try {
-      answered = await answerOffer(offer, 'sendonly', deps.webrtc);
-    } catch (e) {
-      return refuse(reply, 400, `cannot answer the offer: ${(e as Error).message}`);
-    }
+    const answered = await answerOrRefuse(reply, offer, 'sendonly', deps.webrtc);
+    if (!answered) return reply;
     const senders: { video?: RTCRtpSender; audio?: RTCRtpSender } = {};
     for (const t of answered.transceivers) senders[t.kind as 'video' | 'audio'] ??= t.sender;
     const log = deps.log.child({ sdkAppId, roomId, viewer: viewerId });

@@ -6,11 +6,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppTable } from '../auth/authenticate.js';
 import type { Rooms } from '../room/rooms.js';
-import { answerOffer, type WebRtcOptions } from '../room/peer.js';
+import type { WebRtcOptions } from '../room/peer.js';
 import { WhipSession } from '../ingest/whip/session.js';
 import type { Logger } from '../log.js';
 import { refuse, registerPreflight, withCors } from './cors.js';
-import { acceptOffer, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
+import { acceptOffer, answerOrRefuse, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
 
 export interface IceServerConfig {
   urls: string;
@@ -50,12 +50,8 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
     const { sdkAppId, roomId, userId, offer } = accepted;
     if (refuseBadOffer(reply, offer, 'select H.264 in the encoder')) return reply;
 
-    let answered;
-    try {
-      answered = await answerOffer(offer, 'recvonly', deps.webrtc);
-    } catch (e) {
-      return refuse(reply, 400, `cannot answer the offer: ${(e as Error).message}`);
-    }
+    const answered = await answerOrRefuse(reply, offer, 'recvonly', deps.webrtc);
+    if (!answered) return reply;
     const log = deps.log.child({ sdkAppId, roomId, userId });
     const session = new WhipSession(answered.pc, answered.transceivers, log, (s) => {
       setTimeout(() => sessions.delete(s.id), KEEP_ENDED_MS).unref();
