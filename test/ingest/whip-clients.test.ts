@@ -88,6 +88,32 @@ t.test('GStreamer simple-whip-client publishes H.264 and Chromium decodes it; DE
   await waitFor(async () => (await g.getJson(`/api/rooms/${app}/room-gst`)).status === 404, 10000, 'whip-client left (DELETE)');
 });
 
+t.test('simple-whip-client offering only H.265 (x265enc) gets 406 naming H.265', async (t) => {
+  // webrtcbin offers what its payloader makes: here H.265 alone. -l 7 makes the client print its offer, which is
+  // then POSTed again to read the reason the client does not print.
+  const client = run('env', [
+    ...whipClientEnv(), 'whip-client', '-o', '-l', '7',
+    '-u', whipUrl('room-h265', 'gst265'),
+    '-t', officialUserSig('gst265'),
+    '-V', 'videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! x265enc tune=zerolatency speed-preset=ultrafast ! rtph265pay config-interval=-1 pt=96 ! queue ! application/x-rtp,media=video,encoding-name=H265,payload=96',
+  ], 30000);
+  t.teardown(() => client.kill());
+  await client.exited;
+  const out = client.output();
+  t.match(out, /\[406\] Not Acceptable/, 'the client was refused with 406');
+  const offer = /^v=0[\s\S]*?(?=^\[)/m.exec(out)?.[0] ?? '';
+  t.match(offer, /a=rtpmap:96 H265\/90000/, 'its offer had H.265');
+  t.notMatch(offer, /H264/, 'and no H.264');
+  const res = await fetch(whipUrl('room-h265', 'gst265'), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${officialUserSig('gst265')}` },
+    body: offer.replace(/\r?\n/g, '\r\n'),
+  });
+  t.equal(res.status, 406);
+  t.match(await res.text(), /offer has no H\.264 \(packetization-mode 1\): offered H265 — select H\.264 in the encoder/);
+  t.equal((await g.getJson(`/api/rooms/${app}/room-h265`)).status, 404, 'nobody joined');
+});
+
 t.test('aiortc publishes (non-trickle, candidates in the offer) and Chromium decodes it', async (t) => {
   const client = run('/usr/bin/python3', [
     repoPath('test/helpers/aiortc_whip_publisher.py'), '--url', whipUrl('room-aiortc', 'aio1'), '--token', officialUserSig('aio1'), '--seconds', '25',
