@@ -6,6 +6,7 @@ import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { gatewayWithChromium, openWhepViewer, openWhipPublisher, restartIceByPatch, selectedLocalUfrag } from '../helpers/chromium.js';
 
 const { g, browser } = await gatewayWithChromium(t, {
+  room: { reconnectGraceMs: 3000, opusBitrate: 64000 },
   webrtc: { hostAddresses: ['127.0.0.1'], announcedAddresses: [], udpPortMin: 40000, udpPortMax: 40999, iceServers: [{ urls: 'turn:turn.example.test:3478', username: 'u', credential: 'p' }] },
 });
 const app = TEST_APP.sdkAppId;
@@ -61,6 +62,12 @@ t.test('Chromium publishes H.264 over WHIP (an offer without candidates, OBS 30.
   const ended = await (await fetch(g.httpBase + p.location)).json();
   t.equal(ended.state, 'ended');
   t.equal(ended.endReason, 'the publisher sent DELETE');
+  // The publisher is gone for good: after the reconnect grace window (3 s here) the viewer's session ends too.
+  const gone = await waitFor(async () => {
+    const s = await v.stats();
+    return s.connectionState !== 'connected' ? s : null;
+  }, 15000, "the viewer's session to end after the publisher's DELETE");
+  t.ok(['closed', 'failed', 'disconnected'].includes(gone.connectionState), `viewer ${gone.connectionState}`);
 });
 
 t.test('a second WHIP session with the same userid kicks the first', async (t) => {
