@@ -1,6 +1,7 @@
 # roomgate native addons. Built by scripts/build-native.mjs (node-gyp, --nodedir=/usr when the
 # Debian Node headers are installed). System libraries come from pkg-config:
-#   apt-get install libavcodec-dev libswresample-dev libopus-dev libsrtp2-dev pkg-config
+#   apt-get install libavcodec-dev libswresample-dev libopus-dev pkg-config
+# srtp_send uses the OpenSSL inside Node (its headers ship with Node's, its symbols with the node binary).
 {
   "targets": [
     {
@@ -26,7 +27,7 @@
     },
     {
       "target_name": "srtp_send",
-      "sources": ["src/srtp_send.cc"],
+      "sources": ["src/srtp_send.cc", "src/srtp_protect.cc"],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
@@ -37,11 +38,9 @@
         "-Wall",
         "-Wextra",
         "-Wno-unused-parameter",
-        "-Wno-missing-field-initializers",
-        "<!@(pkg-config --cflags libsrtp2)"
+        "-Wno-missing-field-initializers"
       ],
-      "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-fno-exceptions"],
-      "libraries": ["<!@(pkg-config --libs libsrtp2)"]
+      "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-fno-exceptions"]
     }
   ]
 }

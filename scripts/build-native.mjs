@@ -8,7 +8,7 @@
 //
 // Never lets node-gyp download Node headers: when the distribution's headers are installed
 // (/usr/include/node/node_api.h on Debian) it passes --nodedir=/usr.
-// System libraries come from pkg-config: libavcodec libavutil libswresample opus libsrtp2.
+// System libraries come from pkg-config: libavcodec libavutil libswresample opus (SRTP uses Node's own OpenSSL).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -21,8 +21,8 @@ const nativeDir = join(root, 'native');
 const addon = join(nativeDir, 'build', 'Release', 'aac_opus.node');
 const srtpAddon = join(nativeDir, 'build', 'Release', 'srtp_send.node');
 const force = process.argv.includes('--force') || process.argv.includes('-f');
-const PKGS = ['libavcodec', 'libavutil', 'libswresample', 'opus', 'libsrtp2'];
-const APT_HINT = 'apt-get install libavcodec-dev libswresample-dev libopus-dev libsrtp2-dev pkg-config';
+const PKGS = ['libavcodec', 'libavutil', 'libswresample', 'opus'];
+const APT_HINT = 'apt-get install libavcodec-dev libswresample-dev libopus-dev pkg-config';
 
 function fail(msg) {
   console.error(`build-native: ${msg}`);

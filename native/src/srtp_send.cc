@@ -1,5 +1,5 @@
-// roomgate native SRTP sender: protects a batch of RTP packets with libsrtp2 and hands them to the kernel with
-// one sendmmsg(2) on an existing UDP socket (werift's ICE socket, by file descriptor).
+// roomgate native SRTP sender: protects a batch of RTP packets (srtp_protect.cc, Node's OpenSSL) and hands them to
+// the kernel with one sendmmsg(2) on an existing UDP socket (werift's ICE socket, by file descriptor).
 //
 // Why: werift sends each RTP packet through a clone, a JS header serializer, a fresh Node AES cipher and one
 // dgram.send each — about 3 % of a core for one 2.5 Mb/s viewer. Here a frame's packets are written once into
@@ -7,7 +7,7 @@
 // only carries RTP, with the SRTP master key werift negotiated (each side of SRTP has its own key, and RTCP has
 // its own index, so werift's SRTCP is unaffected).
 //
-// JS API (see src/room/native-rtp-sender.ts):
+// JS API (see src/native/srtp-send.ts):
 //   new SrtpSender({ profile: 1 | 7, key: Buffer(16), salt: Buffer(14 | 12) })
 //       profile: the DTLS-SRTP protection profile id (1 AES_CM_128_HMAC_SHA1_80, 7 AEAD_AES_128_GCM).
 //   sender.send(fd, host, port, meta: Uint32Array, payloads: Buffer[], count) -> number handed to the kernel
@@ -21,11 +21,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <srtp2/srtp.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include <memory>
+#include <stdexcept>
 #include <string>
+
+#include "srtp_protect.h"
 
 namespace {
 
@@ -33,23 +36,10 @@ constexpr int kHeaderLen = 12;
 // Payloads come from roomgate's packetizers (≤ 1200 bytes); the limit leaves room for the header and SRTP tag
 // inside one unfragmented UDP datagram.
 constexpr int kMaxPayload = 1400;
-constexpr int kSlotLen = kHeaderLen + kMaxPayload + SRTP_MAX_TRAILER_LEN;
+constexpr int kSlotLen = kHeaderLen + kMaxPayload + roomgate::kSrtpMaxTrailer;
 constexpr int kBatch = 64;
 
 uint8_t g_slots[kBatch][kSlotLen];
-bool g_srtpReady = false;
-
-const char* SrtpError(srtp_err_status_t s) {
-  switch (s) {
-    case srtp_err_status_bad_param: return "bad parameter";
-    case srtp_err_status_alloc_fail: return "allocation failed";
-    case srtp_err_status_init_fail: return "init failed";
-    case srtp_err_status_replay_old: return "packet index too old for the replay window";
-    case srtp_err_status_cipher_fail: return "cipher failure";
-    case srtp_err_status_no_such_op: return "unsupported operation";
-    default: return "libsrtp error";
-  }
-}
 
 class SrtpSender : public Napi::ObjectWrap<SrtpSender> {
  public:
@@ -62,11 +52,6 @@ class SrtpSender : public Napi::ObjectWrap<SrtpSender> {
 
   explicit SrtpSender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SrtpSender>(info) {
     Napi::Env env = info.Env();
-    if (!g_srtpReady) {
-      srtp_err_status_t s = srtp_init();
-      if (s != srtp_err_status_ok) throw Napi::Error::New(env, std::string("SrtpSender: srtp_init: ") + SrtpError(s));
-      g_srtpReady = true;
-    }
     if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "SrtpSender: options object required");
     Napi::Object o = info[0].As<Napi::Object>();
     int profile = o.Get("profile").ToNumber().Int32Value();
@@ -75,47 +60,17 @@ class SrtpSender : public Napi::ObjectWrap<SrtpSender> {
     if (!keyV.IsBuffer() || !saltV.IsBuffer()) throw Napi::TypeError::New(env, "SrtpSender: key and salt must be Buffers");
     auto key = keyV.As<Napi::Buffer<uint8_t>>();
     auto salt = saltV.As<Napi::Buffer<uint8_t>>();
-
-    srtp_policy_t policy;
-    memset(&policy, 0, sizeof policy);
-    size_t saltLen;
-    if (profile == 1) {
-      srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
-      srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
-      saltLen = 14;
-    } else if (profile == 7) {
-      srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-      srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-      saltLen = 12;
-    } else {
-      throw Napi::Error::New(env, "SrtpSender: unsupported SRTP profile " + std::to_string(profile));
-    }
-    if (key.Length() != 16 || salt.Length() != saltLen) {
-      throw Napi::Error::New(env, "SrtpSender: key must be 16 bytes and salt " + std::to_string(saltLen) + " bytes");
-    }
-    uint8_t master[16 + 14];
-    memcpy(master, key.Data(), 16);
-    memcpy(master + 16, salt.Data(), saltLen);
-    policy.ssrc.type = ssrc_any_outbound;
-    policy.key = master;
-    // NACK retransmissions reuse a packet's index: allowed, within the window the history covers.
-    policy.window_size = 1024;
-    policy.allow_repeat_tx = 1;
-    srtp_err_status_t s = srtp_create(&session_, &policy);
-    memset(master, 0, sizeof master);
-    if (s != srtp_err_status_ok) {
-      session_ = nullptr;
-      throw Napi::Error::New(env, std::string("SrtpSender: srtp_create: ") + SrtpError(s));
+    try {
+      session_ = std::make_unique<roomgate::SrtpProtector>(profile, key.Data(), key.Length(), salt.Data(), salt.Length());
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, std::string("SrtpSender: ") + e.what());
     }
   }
 
   ~SrtpSender() override { Free(); }
 
  private:
-  void Free() {
-    if (session_) srtp_dealloc(session_);
-    session_ = nullptr;
-  }
+  void Free() { session_.reset(); }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Free();
@@ -179,8 +134,7 @@ class SrtpSender : public Napi::ObjectWrap<SrtpSender> {
         p[8] = (uint8_t)(ssrc >> 24); p[9] = (uint8_t)(ssrc >> 16); p[10] = (uint8_t)(ssrc >> 8); p[11] = (uint8_t)ssrc;
         memcpy(p + kHeaderLen, payload.Data(), payload.Length());
         int len = kHeaderLen + (int)payload.Length();
-        srtp_err_status_t s = srtp_protect(session_, p, &len);
-        if (s != srtp_err_status_ok) throw Napi::Error::New(env, std::string("SrtpSender.send: srtp_protect: ") + SrtpError(s));
+        if (!session_->Protect(p, &len)) throw Napi::Error::New(env, "SrtpSender.send: OpenSSL failed to encrypt");
         iov[i].iov_base = p;
         iov[i].iov_len = (size_t)len;
         memset(&msgs[i], 0, sizeof msgs[i]);
@@ -204,7 +158,7 @@ class SrtpSender : public Napi::ObjectWrap<SrtpSender> {
     return Napi::Number::New(env, sent);
   }
 
-  srtp_t session_ = nullptr;
+  std::unique_ptr<roomgate::SrtpProtector> session_;
 };
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) { return SrtpSender::Init(env, exports); }

@@ -1,4 +1,4 @@
-// Typed loader for the native SRTP sender (native/src/srtp_send.cc): libsrtp2 protection of RTP packets and one
+// Typed loader for the native SRTP sender (native/src/srtp_send.cc): SRTP protection of RTP packets and one
 // sendmmsg(2) per batch on an existing UDP socket. Loaded lazily; `loadSrtpSend()` returns null (with the reason
 // kept for the log) when the addon is not built, so callers fall back to werift's own send path.
 

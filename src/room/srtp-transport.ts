@@ -95,7 +95,7 @@ export class SrtpTransport {
     this.native = null;
   }
 
-  /** The libsrtp session for werift's current keys (a new DTLS handshake brings new ones). */
+  /** The native SRTP session for werift's current keys (a new DTLS handshake brings new ones). */
   private session(): NativeSrtpSender | null {
     const srtp = this.dtls.srtp;
     if (!srtp) return null;
@@ -112,7 +112,7 @@ export class SrtpTransport {
         this.ready = false;
         setImmediate(() => (this.ready = true));
       } catch {
-        // a profile libsrtp2 lacks: werift's sender carries this transport
+        // a profile the native sender lacks: werift's sender carries this transport
       }
     }
     return this.native;

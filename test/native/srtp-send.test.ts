@@ -1,4 +1,4 @@
-// Native SRTP sender (native/src/srtp_send.cc): packets it protects with libsrtp2 and sends with sendmmsg are
+// Native SRTP sender (native/src/srtp_send.cc): packets it protects (native/src/srtp_protect.cc, Node's OpenSSL) and sends with sendmmsg are
 // received on a real UDP socket and decrypted by werift's independent SRTP implementation, for both DTLS-SRTP
 // profiles browsers negotiate. Needs the addon: node scripts/build-native.mjs
 
@@ -37,7 +37,7 @@ for (const [name, profile, saltLen] of [
   ['AEAD_AES_128_GCM', SRTP_AEAD_AES_128_GCM, 12],
   ['AES_CM_128_HMAC_SHA1_80', SRTP_AES128_CM_HMAC_SHA1_80, 14],
 ] as const) {
-  t.test(`${name}: werift decrypts what libsrtp sent, headers and payloads intact, retransmissions too`, async (t) => {
+  t.test(`${name}: werift decrypts what the native sender sent, headers and payloads intact, retransmissions too`, async (t) => {
     const key = randomBytes(16);
     const salt = randomBytes(saltLen);
     const sender = new mod.SrtpSender({ profile, key, salt });

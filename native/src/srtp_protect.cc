@@ -1,0 +1,202 @@
+// SRTP protection with Node's OpenSSL: see srtp_protect.h for why. Section numbers refer to RFC 3711 (SRTP, AES-CM
+// and HMAC-SHA1, key derivation) and RFC 7714 (AES-GCM for SRTP).
+
+// SHA1_Init/Update/Final are deprecated in OpenSSL 3 but exported by Node; they let the HMAC pads be absorbed
+// once per session and copied as a plain struct per packet, which the EVP_MD API cannot do without allocating.
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include "srtp_protect.h"
+
+#include <openssl/crypto.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace roomgate {
+namespace {
+
+constexpr int kHeaderLen = 12;
+constexpr int kCmTagLen = 10;   // HMAC-SHA1 truncated to 80 bits
+constexpr int kGcmTagLen = 16;
+constexpr int kAuthKeyLen = 20;
+
+/** AES-CM keystream: `out` = first `n` bytes of AES-CTR(key) starting at counter block `iv` (§4.1.1). */
+bool AesCmKeystream(const uint8_t key[16], const uint8_t iv[16], uint8_t* out, int n) {
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  if (!c) return false;
+  uint8_t zeros[32] = {};
+  int outl = 0;
+  bool ok = n <= (int)sizeof zeros && EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), nullptr, key, iv) == 1 &&
+            EVP_EncryptUpdate(c, out, &outl, zeros, n) == 1 && outl == n;
+  EVP_CIPHER_CTX_free(c);
+  return ok;
+}
+
+/**
+ * The AES-CM key derivation function with key_derivation_rate 0 (§4.3.1, §4.3.3): the session key for `label` is
+ * the keystream at IV = (master salt XOR label << 48) << 16. A 12-byte GCM master salt is zero-padded to 14 bytes
+ * first (RFC 7714 §11; libsrtp and browsers do the same).
+ */
+bool DeriveSessionKey(const uint8_t masterKey[16], const uint8_t masterSalt[14], uint8_t label, uint8_t* out, int n) {
+  uint8_t iv[16] = {};
+  memcpy(iv, masterSalt, 14);
+  iv[7] ^= label;
+  return AesCmKeystream(masterKey, iv, out, n);
+}
+
+void PutU32(uint8_t* p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+}  // namespace
+
+size_t SrtpProtector::SaltLength(int profile) {
+  return profile == kAes128CmHmacSha1_80 ? 14 : profile == kAeadAes128Gcm ? 12 : 0;
+}
+
+SrtpProtector::SrtpProtector(int profile, const uint8_t* masterKey, size_t keyLen, const uint8_t* masterSalt,
+                             size_t saltLen)
+    : profile_(profile) {
+  if (SaltLength(profile) == 0) throw std::invalid_argument("unsupported SRTP profile " + std::to_string(profile));
+  if (keyLen != 16 || saltLen != SaltLength(profile)) {
+    throw std::invalid_argument("key must be 16 bytes and salt " + std::to_string(SaltLength(profile)) + " bytes");
+  }
+  uint8_t mSalt[14] = {};
+  memcpy(mSalt, masterSalt, saltLen);
+  uint8_t sessionKey[16];
+  uint8_t authKey[kAuthKeyLen];
+  bool ok = DeriveSessionKey(masterKey, mSalt, 0x00, sessionKey, 16) &&
+            DeriveSessionKey(masterKey, mSalt, 0x02, salt_, (int)saltLen);
+  if (ok && profile == kAes128CmHmacSha1_80) {
+    ok = DeriveSessionKey(masterKey, mSalt, 0x01, authKey, kAuthKeyLen);
+    if (ok) {
+      // HMAC (RFC 2104) with a 20-byte key: absorb key ^ ipad and key ^ opad once.
+      uint8_t pad[64];
+      memset(pad, 0x36, sizeof pad);
+      for (int i = 0; i < kAuthKeyLen; i++) pad[i] ^= authKey[i];
+      SHA1_Init(&hmacInner_);
+      SHA1_Update(&hmacInner_, pad, sizeof pad);
+      memset(pad, 0x5c, sizeof pad);
+      for (int i = 0; i < kAuthKeyLen; i++) pad[i] ^= authKey[i];
+      SHA1_Init(&hmacOuter_);
+      SHA1_Update(&hmacOuter_, pad, sizeof pad);
+      OPENSSL_cleanse(pad, sizeof pad);
+    }
+  }
+  if (ok) {
+    cipher_ = EVP_CIPHER_CTX_new();
+    const EVP_CIPHER* c = profile == kAeadAes128Gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr();
+    ok = cipher_ && EVP_EncryptInit_ex(cipher_, c, nullptr, sessionKey, nullptr) == 1;
+  }
+  OPENSSL_cleanse(sessionKey, sizeof sessionKey);
+  OPENSSL_cleanse(authKey, sizeof authKey);
+  OPENSSL_cleanse(mSalt, sizeof mSalt);
+  if (!ok) {
+    EVP_CIPHER_CTX_free(cipher_);
+    cipher_ = nullptr;
+    throw std::runtime_error("OpenSSL refused the SRTP key setup");
+  }
+}
+
+SrtpProtector::~SrtpProtector() {
+  EVP_CIPHER_CTX_free(cipher_);
+  OPENSSL_cleanse(salt_, sizeof salt_);
+  OPENSSL_cleanse(&hmacInner_, sizeof hmacInner_);
+  OPENSSL_cleanse(&hmacOuter_, sizeof hmacOuter_);
+}
+
+uint32_t SrtpProtector::RolloverFor(uint32_t ssrc, uint16_t seq) {
+  Stream* s = nullptr;
+  for (Stream& x : streams_) {
+    if (x.ssrc == ssrc) s = &x;
+  }
+  if (!s) {
+    // The receiver starts this SSRC at ROC 0 with the first packet it sees (§3.3.1).
+    streams_.push_back({ssrc, 0, seq});
+    return 0;
+  }
+  // Appendix A: which roll is `seq` in, relative to the highest sent? A retransmission is behind it.
+  uint32_t roc = s->roc;
+  if (s->highest < 32768) {
+    if (seq - s->highest > 32768 && roc > 0) roc--;
+  } else if (s->highest - 32768 > seq) {
+    roc++;
+  }
+  if (roc == s->roc + 1 || (roc == s->roc && seq > s->highest)) {
+    s->roc = roc;
+    s->highest = seq;
+  }
+  return roc;
+}
+
+bool SrtpProtector::Protect(uint8_t* packet, int* len) {
+  if (*len < kHeaderLen) return false;
+  uint16_t seq = (uint16_t)(packet[2] << 8 | packet[3]);
+  uint32_t ssrc = (uint32_t)packet[8] << 24 | (uint32_t)packet[9] << 16 | (uint32_t)packet[10] << 8 | packet[11];
+  uint32_t roc = RolloverFor(ssrc, seq);
+  return profile_ == kAeadAes128Gcm ? ProtectGcm(packet, len, ssrc, roc, seq) : ProtectCm(packet, len, ssrc, roc, seq);
+}
+
+// §4.1.1 and §4.2: payload XOR AES-CTR at IV = k_s·2^16 ⊕ SSRC·2^64 ⊕ index·2^16, then
+// tag = HMAC-SHA1(k_a, header ‖ encrypted payload ‖ ROC)[0..10).
+bool SrtpProtector::ProtectCm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq) {
+  uint8_t iv[16] = {};
+  memcpy(iv, salt_, 14);
+  uint8_t idx[10] = {};
+  PutU32(idx, ssrc);
+  PutU32(idx + 4, roc);
+  idx[8] = (uint8_t)(seq >> 8);
+  idx[9] = (uint8_t)seq;
+  for (int i = 0; i < 10; i++) iv[4 + i] ^= idx[i];
+  int payloadLen = *len - kHeaderLen;
+  int outl = 0;
+  if (EVP_EncryptInit_ex(cipher_, nullptr, nullptr, nullptr, iv) != 1) return false;
+  if (payloadLen > 0 &&
+      (EVP_EncryptUpdate(cipher_, packet + kHeaderLen, &outl, packet + kHeaderLen, payloadLen) != 1 || outl != payloadLen)) {
+    return false;
+  }
+  uint8_t rocBytes[4];
+  PutU32(rocBytes, roc);
+  uint8_t inner[SHA_DIGEST_LENGTH];
+  uint8_t mac[SHA_DIGEST_LENGTH];
+  SHA_CTX h = hmacInner_;
+  SHA1_Update(&h, packet, (size_t)*len);
+  SHA1_Update(&h, rocBytes, 4);
+  SHA1_Final(inner, &h);
+  h = hmacOuter_;
+  SHA1_Update(&h, inner, sizeof inner);
+  SHA1_Final(mac, &h);
+  memcpy(packet + *len, mac, kCmTagLen);
+  *len += kCmTagLen;
+  return true;
+}
+
+// RFC 7714 §8.1 and §9.1: IV = salt ⊕ (0x0000 ‖ SSRC ‖ ROC ‖ SEQ), the header is the associated data, the
+// 16-byte tag follows the ciphertext.
+bool SrtpProtector::ProtectGcm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq) {
+  uint8_t iv[12];
+  memcpy(iv, salt_, 12);
+  uint8_t idx[10];
+  PutU32(idx, ssrc);
+  PutU32(idx + 4, roc);
+  idx[8] = (uint8_t)(seq >> 8);
+  idx[9] = (uint8_t)seq;
+  for (int i = 0; i < 10; i++) iv[2 + i] ^= idx[i];
+  int payloadLen = *len - kHeaderLen;
+  int outl = 0;
+  if (EVP_EncryptInit_ex(cipher_, nullptr, nullptr, nullptr, iv) != 1) return false;
+  if (EVP_EncryptUpdate(cipher_, nullptr, &outl, packet, kHeaderLen) != 1) return false;
+  if (payloadLen > 0 &&
+      (EVP_EncryptUpdate(cipher_, packet + kHeaderLen, &outl, packet + kHeaderLen, payloadLen) != 1 || outl != payloadLen)) {
+    return false;
+  }
+  if (EVP_EncryptFinal_ex(cipher_, packet + *len, &outl) != 1) return false;
+  if (EVP_CIPHER_CTX_ctrl(cipher_, EVP_CTRL_GCM_GET_TAG, kGcmTagLen, packet + *len) != 1) return false;
+  *len += kGcmTagLen;
+  return true;
+}
+
+}  // namespace roomgate

@@ -1,0 +1,66 @@
+// SRTP protection of outgoing RTP packets (RFC 3711, RFC 7714) with the OpenSSL that Node itself links.
+//
+// Why not libsrtp2: Debian builds it on NSS, which creates a cipher context (malloc, slot lookup, locks) for every
+// packet; that was a third of the native send path's CPU. Here each session keeps one AES context and a SHA-1
+// state with the HMAC pads already absorbed, so a packet costs one AES pass (and a hash for AES-CM), no allocation.
+//
+// Sender side only: one session per DTLS transport (one master key), any number of SSRCs (audio, video), packets
+// in order or retransmitted (NACK) within the last 2^15 sequence numbers.
+
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace roomgate {
+
+/** DTLS-SRTP protection profile ids (RFC 5764 §4.1.2, RFC 7714 §14.2). */
+enum SrtpProfile : int { kAes128CmHmacSha1_80 = 1, kAeadAes128Gcm = 7 };
+
+/** Bytes an SRTP packet is longer than its RTP packet, at most. */
+constexpr int kSrtpMaxTrailer = 16;
+
+class SrtpProtector {
+ public:
+  /** Throws std::invalid_argument for an unknown profile or a key/salt of the wrong size. */
+  SrtpProtector(int profile, const uint8_t* masterKey, size_t keyLen, const uint8_t* masterSalt, size_t saltLen);
+  ~SrtpProtector();
+  SrtpProtector(const SrtpProtector&) = delete;
+  SrtpProtector& operator=(const SrtpProtector&) = delete;
+
+  /** The master salt length the profile expects (14 AES-CM, 12 GCM), or 0 for an unknown profile. */
+  static size_t SaltLength(int profile);
+
+  /**
+   * Encrypts the RTP packet at `packet` (a 12-byte header without CSRCs or extension, then the payload) in place
+   * and appends the tag; `len` grows by the trailer. The buffer must have kSrtpMaxTrailer bytes to spare.
+   * Returns false only if OpenSSL fails.
+   */
+  bool Protect(uint8_t* packet, int* len);
+
+ private:
+  struct Stream {
+    uint32_t ssrc;
+    uint32_t roc;       // rollover counter: how many times this SSRC's sequence number wrapped
+    uint16_t highest;   // highest sequence number sent in the current roll
+  };
+
+  /** The packet's rollover counter, as a receiver will estimate it (RFC 3711 Appendix A), updating the stream. */
+  uint32_t RolloverFor(uint32_t ssrc, uint16_t seq);
+  bool ProtectCm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq);
+  bool ProtectGcm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq);
+
+  int profile_;
+  uint8_t salt_[14] = {};  // session salt (14 bytes AES-CM, first 12 used by GCM)
+  EVP_CIPHER_CTX* cipher_ = nullptr;  // AES-128-CTR or AES-128-GCM, keyed with the session key
+  SHA_CTX hmacInner_{};  // SHA-1 after key ^ ipad (AES-CM profile only)
+  SHA_CTX hmacOuter_{};  // SHA-1 after key ^ opad
+  std::vector<Stream> streams_;
+};
+
+}  // namespace roomgate
