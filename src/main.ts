@@ -45,6 +45,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   const rooms = new Rooms(store, log.child({ component: 'rooms' }), callbacks, {
     opusBitrate: config.room.opusBitrate,
+    opusComplexity: config.room.opusComplexity,
     reconnectGraceMs: config.room.reconnectGraceMs,
   });
   const apps = appTable(config);

@@ -116,6 +116,7 @@ export const configSchema: FieldSpec = {
       fields: {
         reconnectGraceMs: { type: 'integer', min: 0, max: 600000 },
         opusBitrate: { type: 'integer', min: 6000, max: 510000 },
+        opusComplexity: { type: 'integer', min: 0, max: 10 },
       },
     },
   },
@@ -163,7 +164,7 @@ export interface Config {
     nativeSend: boolean;
     iceServers: { urls: string; username: string; credential: string }[];
   };
-  room: { reconnectGraceMs: number; opusBitrate: number };
+  room: { reconnectGraceMs: number; opusBitrate: number; opusComplexity: number };
 }
 
 /**

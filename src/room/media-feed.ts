@@ -29,6 +29,7 @@ const GOP_CACHE_MAX_PACKETS = 4000;
 
 export interface MediaFeedOptions {
   opusBitrate: number;
+  opusComplexity?: number;
   log: Logger;
 }
 
@@ -65,7 +66,7 @@ export class MediaFeed {
     this.opusSource = config.codec === 'Opus';
     if (config.codec !== 'AAC') return; // Opus is forwarded as it is
     try {
-      this.transcoder = new AacToOpus({ asc: config.asc, bitrate: this.opts.opusBitrate, volume: this.volume });
+      this.transcoder = new AacToOpus({ asc: config.asc, bitrate: this.opts.opusBitrate, complexity: this.opts.opusComplexity, volume: this.volume });
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'AAC config refused by the decoder: audio dropped');
     }

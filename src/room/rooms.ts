@@ -12,6 +12,8 @@ import type { Viewer } from './viewer.js';
 export interface RoomMediaOptions {
   /** Opus bitrate for AAC sources, bit/s. */
   opusBitrate: number;
+  /** libopus complexity (0..10) for AAC sources; the transcoder's default (5) when absent. */
+  opusComplexity?: number;
   /** How long viewers of a publisher that left wait for it to publish again. */
   reconnectGraceMs: number;
 }
@@ -87,7 +89,7 @@ export class Rooms {
         old.end(reason);
       }
     }
-    const feed = new MediaFeed({ opusBitrate: this.media.opusBitrate, log: this.log.child({ userId: id.userId }) });
+    const feed = new MediaFeed({ opusBitrate: this.media.opusBitrate, opusComplexity: this.media.opusComplexity, log: this.log.child({ userId: id.userId }) });
     const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason), this.events, feed);
     this.sessions.set(id.sessionId, publisher);
     const at = Date.now();

@@ -64,6 +64,7 @@ const errors: [string, object | string, RegExp][] = [
   ['bad log level', { log: { level: 'loud' } }, /^log\.level: must be one of trace, debug/],
   ['bad pull.allow range', { pull: { allow: ['10.0.0.0/33'] } }, /^pull\.allow\[0\]: '10\.0\.0\.0\/33' is not a CIDR range$/],
   ['retry interval too small', { callbacks: { retryIntervalMs: 1 } }, /^callbacks\.retryIntervalMs: 1 is out of range/],
+  ['opus complexity above 10', { room: { opusComplexity: 11 } }, /^room\.opusComplexity: 11 is out of range 0–10$/],
   ['not JSON', '{ "http": ', /not valid JSON/],
   ['not an object', '[1]', /must hold a JSON object/],
 ];
