@@ -44,6 +44,25 @@ bool DeriveSessionKey(const uint8_t masterKey[16], const uint8_t masterSalt[14],
   return AesCmKeystream(masterKey, iv, out, n);
 }
 
+/** In-place AES-CTR from counter block `iv` with a keyed context. */
+bool AesCtr(EVP_CIPHER_CTX* c, const uint8_t iv[16], uint8_t* data, int n) {
+  int outl = 0;
+  if (EVP_EncryptInit_ex(c, nullptr, nullptr, nullptr, iv) != 1) return false;
+  return n <= 0 || (EVP_EncryptUpdate(c, data, &outl, data, n) == 1 && outl == n);
+}
+
+/** In-place AES-GCM with a 12-byte IV: associated data `aad` (+ 4 bytes `aad2` when given), tag (16) at `tag`. */
+bool AesGcm(EVP_CIPHER_CTX* c, const uint8_t iv[12], const uint8_t* aad, int aadLen, const uint8_t* aad2, uint8_t* data,
+            int n, uint8_t* tag) {
+  int outl = 0;
+  if (EVP_EncryptInit_ex(c, nullptr, nullptr, nullptr, iv) != 1) return false;
+  if (EVP_EncryptUpdate(c, nullptr, &outl, aad, aadLen) != 1) return false;
+  if (aad2 && EVP_EncryptUpdate(c, nullptr, &outl, aad2, 4) != 1) return false;
+  if (n > 0 && (EVP_EncryptUpdate(c, data, &outl, data, n) != 1 || outl != n)) return false;
+  if (EVP_EncryptFinal_ex(c, tag, &outl) != 1) return false;
+  return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+}
+
 void PutU32(uint8_t* p, uint32_t v) {
   p[0] = (uint8_t)(v >> 24);
   p[1] = (uint8_t)(v >> 16);
@@ -59,53 +78,72 @@ size_t SrtpProtector::SaltLength(int profile) {
 
 SrtpProtector::SrtpProtector(int profile, const uint8_t* masterKey, size_t keyLen, const uint8_t* masterSalt,
                              size_t saltLen)
-    : profile_(profile) {
+    : profile_(profile), saltLen_(saltLen) {
   if (SaltLength(profile) == 0) throw std::invalid_argument("unsupported SRTP profile " + std::to_string(profile));
   if (keyLen != 16 || saltLen != SaltLength(profile)) {
     throw std::invalid_argument("key must be 16 bytes and salt " + std::to_string(SaltLength(profile)) + " bytes");
   }
   uint8_t mSalt[14] = {};
   memcpy(mSalt, masterSalt, saltLen);
+  // Labels 0–2 key SRTP, 3–5 SRTCP (§4.3.2).
+  bool ok = Derive(rtp_, masterKey, mSalt, 0x00) && Derive(rtcp_, masterKey, mSalt, 0x03);
+  OPENSSL_cleanse(mSalt, sizeof mSalt);
+  if (!ok) {
+    EVP_CIPHER_CTX_free(rtp_.cipher);
+    EVP_CIPHER_CTX_free(rtcp_.cipher);
+    throw std::runtime_error("OpenSSL refused the SRTP key setup");
+  }
+}
+
+bool SrtpProtector::Derive(Keys& k, const uint8_t masterKey[16], const uint8_t masterSalt[14], uint8_t firstLabel) {
   uint8_t sessionKey[16];
   uint8_t authKey[kAuthKeyLen];
-  bool ok = DeriveSessionKey(masterKey, mSalt, 0x00, sessionKey, 16) &&
-            DeriveSessionKey(masterKey, mSalt, 0x02, salt_, (int)saltLen);
-  if (ok && profile == kAes128CmHmacSha1_80) {
-    ok = DeriveSessionKey(masterKey, mSalt, 0x01, authKey, kAuthKeyLen);
+  bool ok = DeriveSessionKey(masterKey, masterSalt, firstLabel, sessionKey, 16) &&
+            DeriveSessionKey(masterKey, masterSalt, firstLabel + 2, k.salt, (int)saltLen_);
+  if (ok && profile_ == kAes128CmHmacSha1_80) {
+    ok = DeriveSessionKey(masterKey, masterSalt, firstLabel + 1, authKey, kAuthKeyLen);
     if (ok) {
       // HMAC (RFC 2104) with a 20-byte key: absorb key ^ ipad and key ^ opad once.
       uint8_t pad[64];
       memset(pad, 0x36, sizeof pad);
       for (int i = 0; i < kAuthKeyLen; i++) pad[i] ^= authKey[i];
-      SHA1_Init(&hmacInner_);
-      SHA1_Update(&hmacInner_, pad, sizeof pad);
+      SHA1_Init(&k.hmacInner);
+      SHA1_Update(&k.hmacInner, pad, sizeof pad);
       memset(pad, 0x5c, sizeof pad);
       for (int i = 0; i < kAuthKeyLen; i++) pad[i] ^= authKey[i];
-      SHA1_Init(&hmacOuter_);
-      SHA1_Update(&hmacOuter_, pad, sizeof pad);
+      SHA1_Init(&k.hmacOuter);
+      SHA1_Update(&k.hmacOuter, pad, sizeof pad);
       OPENSSL_cleanse(pad, sizeof pad);
     }
   }
   if (ok) {
-    cipher_ = EVP_CIPHER_CTX_new();
-    const EVP_CIPHER* c = profile == kAeadAes128Gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr();
-    ok = cipher_ && EVP_EncryptInit_ex(cipher_, c, nullptr, sessionKey, nullptr) == 1;
+    k.cipher = EVP_CIPHER_CTX_new();
+    const EVP_CIPHER* c = profile_ == kAeadAes128Gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr();
+    ok = k.cipher && EVP_EncryptInit_ex(k.cipher, c, nullptr, sessionKey, nullptr) == 1;
   }
   OPENSSL_cleanse(sessionKey, sizeof sessionKey);
   OPENSSL_cleanse(authKey, sizeof authKey);
-  OPENSSL_cleanse(mSalt, sizeof mSalt);
-  if (!ok) {
-    EVP_CIPHER_CTX_free(cipher_);
-    cipher_ = nullptr;
-    throw std::runtime_error("OpenSSL refused the SRTP key setup");
-  }
+  return ok;
 }
 
 SrtpProtector::~SrtpProtector() {
-  EVP_CIPHER_CTX_free(cipher_);
-  OPENSSL_cleanse(salt_, sizeof salt_);
-  OPENSSL_cleanse(&hmacInner_, sizeof hmacInner_);
-  OPENSSL_cleanse(&hmacOuter_, sizeof hmacOuter_);
+  for (Keys* k : {&rtp_, &rtcp_}) {
+    EVP_CIPHER_CTX_free(k->cipher);
+    OPENSSL_cleanse(k, sizeof *k);
+  }
+}
+
+void SrtpProtector::Hmac80(const Keys& k, const uint8_t* data, size_t len, const uint8_t trailer[4], uint8_t* out) {
+  uint8_t inner[SHA_DIGEST_LENGTH];
+  uint8_t mac[SHA_DIGEST_LENGTH];
+  SHA_CTX h = k.hmacInner;
+  SHA1_Update(&h, data, len);
+  if (trailer) SHA1_Update(&h, trailer, 4);
+  SHA1_Final(inner, &h);
+  h = k.hmacOuter;
+  SHA1_Update(&h, inner, sizeof inner);
+  SHA1_Final(mac, &h);
+  memcpy(out, mac, kCmTagLen);
 }
 
 uint32_t SrtpProtector::RolloverFor(uint32_t ssrc, uint16_t seq) {
@@ -144,32 +182,17 @@ bool SrtpProtector::Protect(uint8_t* packet, int* len) {
 // tag = HMAC-SHA1(k_a, header ‖ encrypted payload ‖ ROC)[0..10).
 bool SrtpProtector::ProtectCm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq) {
   uint8_t iv[16] = {};
-  memcpy(iv, salt_, 14);
+  memcpy(iv, rtp_.salt, 14);
   uint8_t idx[10] = {};
   PutU32(idx, ssrc);
   PutU32(idx + 4, roc);
   idx[8] = (uint8_t)(seq >> 8);
   idx[9] = (uint8_t)seq;
   for (int i = 0; i < 10; i++) iv[4 + i] ^= idx[i];
-  int payloadLen = *len - kHeaderLen;
-  int outl = 0;
-  if (EVP_EncryptInit_ex(cipher_, nullptr, nullptr, nullptr, iv) != 1) return false;
-  if (payloadLen > 0 &&
-      (EVP_EncryptUpdate(cipher_, packet + kHeaderLen, &outl, packet + kHeaderLen, payloadLen) != 1 || outl != payloadLen)) {
-    return false;
-  }
+  if (!AesCtr(rtp_.cipher, iv, packet + kHeaderLen, *len - kHeaderLen)) return false;
   uint8_t rocBytes[4];
   PutU32(rocBytes, roc);
-  uint8_t inner[SHA_DIGEST_LENGTH];
-  uint8_t mac[SHA_DIGEST_LENGTH];
-  SHA_CTX h = hmacInner_;
-  SHA1_Update(&h, packet, (size_t)*len);
-  SHA1_Update(&h, rocBytes, 4);
-  SHA1_Final(inner, &h);
-  h = hmacOuter_;
-  SHA1_Update(&h, inner, sizeof inner);
-  SHA1_Final(mac, &h);
-  memcpy(packet + *len, mac, kCmTagLen);
+  Hmac80(rtp_, packet, (size_t)*len, rocBytes, packet + *len);
   *len += kCmTagLen;
   return true;
 }
@@ -178,24 +201,57 @@ bool SrtpProtector::ProtectCm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t
 // 16-byte tag follows the ciphertext.
 bool SrtpProtector::ProtectGcm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq) {
   uint8_t iv[12];
-  memcpy(iv, salt_, 12);
+  memcpy(iv, rtp_.salt, 12);
   uint8_t idx[10];
   PutU32(idx, ssrc);
   PutU32(idx + 4, roc);
   idx[8] = (uint8_t)(seq >> 8);
   idx[9] = (uint8_t)seq;
   for (int i = 0; i < 10; i++) iv[2 + i] ^= idx[i];
-  int payloadLen = *len - kHeaderLen;
-  int outl = 0;
-  if (EVP_EncryptInit_ex(cipher_, nullptr, nullptr, nullptr, iv) != 1) return false;
-  if (EVP_EncryptUpdate(cipher_, nullptr, &outl, packet, kHeaderLen) != 1) return false;
-  if (payloadLen > 0 &&
-      (EVP_EncryptUpdate(cipher_, packet + kHeaderLen, &outl, packet + kHeaderLen, payloadLen) != 1 || outl != payloadLen)) {
-    return false;
-  }
-  if (EVP_EncryptFinal_ex(cipher_, packet + *len, &outl) != 1) return false;
-  if (EVP_CIPHER_CTX_ctrl(cipher_, EVP_CTRL_GCM_GET_TAG, kGcmTagLen, packet + *len) != 1) return false;
+  if (!AesGcm(rtp_.cipher, iv, packet, kHeaderLen, nullptr, packet + kHeaderLen, *len - kHeaderLen, packet + *len)) return false;
   *len += kGcmTagLen;
+  return true;
+}
+
+uint32_t SrtpProtector::NextRtcpIndex(uint32_t ssrc) {
+  for (auto& e : rtcpIndex_) {
+    if (e.first == ssrc) return e.second = (e.second + 1) & 0x7fffffff;
+  }
+  rtcpIndex_.push_back({ssrc, 1});
+  return 1;
+}
+
+// §3.4 and §4.1.1 (AES-CM): everything after the first 8 bytes encrypted with IV = k_s·2^16 ⊕ SSRC·2^64 ⊕
+// index·2^16, then E-flag ‖ index, then HMAC-SHA1 over all of that. RFC 7714 §9.1 and §17 (GCM): IV = salt ⊕
+// (0x0000 ‖ SSRC ‖ 0x0000 ‖ index), associated data = first 8 bytes ‖ E-flag ‖ index, then tag, then E ‖ index.
+bool SrtpProtector::ProtectRtcp(uint8_t* packet, int* len) {
+  if (*len < 8) return false;
+  uint32_t ssrc = (uint32_t)packet[4] << 24 | (uint32_t)packet[5] << 16 | (uint32_t)packet[6] << 8 | packet[7];
+  uint32_t index = NextRtcpIndex(ssrc);
+  uint8_t eIndex[4];
+  PutU32(eIndex, 0x80000000u | index);
+  int bodyLen = *len - 8;
+  if (profile_ == kAeadAes128Gcm) {
+    uint8_t iv[12] = {};
+    PutU32(iv + 2, ssrc);
+    PutU32(iv + 8, index);
+    for (int i = 0; i < 12; i++) iv[i] ^= rtcp_.salt[i];
+    if (!AesGcm(rtcp_.cipher, iv, packet, 8, eIndex, packet + 8, bodyLen, packet + *len)) return false;
+    memcpy(packet + *len + kGcmTagLen, eIndex, 4);
+    *len += kGcmTagLen + 4;
+    return true;
+  }
+  uint8_t iv[16] = {};
+  memcpy(iv, rtcp_.salt, 14);
+  uint8_t idx[10] = {};
+  PutU32(idx, ssrc);
+  PutU32(idx + 6, index);
+  for (int i = 0; i < 10; i++) iv[4 + i] ^= idx[i];
+  if (!AesCtr(rtcp_.cipher, iv, packet + 8, bodyLen)) return false;
+  memcpy(packet + *len, eIndex, 4);
+  *len += 4;
+  Hmac80(rtcp_, packet, (size_t)*len, nullptr, packet + *len);
+  *len += kCmTagLen;
   return true;
 }
 

@@ -5,7 +5,8 @@
 // state with the HMAC pads already absorbed, so a packet costs one AES pass (and a hash for AES-CM), no allocation.
 //
 // Sender side only: one session per DTLS transport (one master key), any number of SSRCs (audio, video), packets
-// in order or retransmitted (NACK) within the last 2^15 sequence numbers.
+// in order or retransmitted (NACK) within the last 2^15 sequence numbers; and the RTCP those senders originate
+// (sender reports), as SRTCP with its own keys and index.
 
 #pragma once
 
@@ -15,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace roomgate {
@@ -24,6 +26,8 @@ enum SrtpProfile : int { kAes128CmHmacSha1_80 = 1, kAeadAes128Gcm = 7 };
 
 /** Bytes an SRTP packet is longer than its RTP packet, at most. */
 constexpr int kSrtpMaxTrailer = 16;
+/** Bytes an SRTCP packet is longer than its RTCP packet, at most (index word + tag). */
+constexpr int kSrtcpMaxTrailer = 4 + 16;
 
 class SrtpProtector {
  public:
@@ -43,6 +47,13 @@ class SrtpProtector {
    */
   bool Protect(uint8_t* packet, int* len);
 
+  /**
+   * Encrypts the RTCP compound packet at `packet` (its first SSRC is the sender's) in place and appends the SRTCP
+   * index and tag (kSrtcpMaxTrailer bytes to spare). Returns false if the packet is shorter than 8 bytes or
+   * OpenSSL fails.
+   */
+  bool ProtectRtcp(uint8_t* packet, int* len);
+
  private:
   struct Stream {
     uint32_t ssrc;
@@ -50,17 +61,32 @@ class SrtpProtector {
     uint16_t highest;   // highest sequence number sent in the current roll
   };
 
+  /** Keys for one direction of one protocol (SRTP or SRTCP): cipher, salt and HMAC pads. */
+  struct Keys {
+    uint8_t salt[14] = {};              // session salt (14 bytes AES-CM, first 12 used by GCM)
+    EVP_CIPHER_CTX* cipher = nullptr;   // AES-128-CTR or AES-128-GCM, keyed with the session key
+    SHA_CTX hmacInner{};                // SHA-1 after key ^ ipad (AES-CM profile only)
+    SHA_CTX hmacOuter{};                // SHA-1 after key ^ opad
+  };
+
+  /** Derives `k` from the master key and salt with the labels for encryption, authentication and salt (§4.3.2). */
+  bool Derive(Keys& k, const uint8_t masterKey[16], const uint8_t masterSalt[14], uint8_t firstLabel);
+  /** HMAC-SHA1(k, data ‖ trailer) truncated to 80 bits, written at `out`. */
+  static void Hmac80(const Keys& k, const uint8_t* data, size_t len, const uint8_t trailer[4], uint8_t* out);
+
   /** The packet's rollover counter, as a receiver will estimate it (RFC 3711 Appendix A), updating the stream. */
   uint32_t RolloverFor(uint32_t ssrc, uint16_t seq);
+  /** The next SRTCP index (31 bits) for packets from `ssrc`. */
+  uint32_t NextRtcpIndex(uint32_t ssrc);
   bool ProtectCm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq);
   bool ProtectGcm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq);
 
   int profile_;
-  uint8_t salt_[14] = {};  // session salt (14 bytes AES-CM, first 12 used by GCM)
-  EVP_CIPHER_CTX* cipher_ = nullptr;  // AES-128-CTR or AES-128-GCM, keyed with the session key
-  SHA_CTX hmacInner_{};  // SHA-1 after key ^ ipad (AES-CM profile only)
-  SHA_CTX hmacOuter_{};  // SHA-1 after key ^ opad
+  size_t saltLen_;
+  Keys rtp_;
+  Keys rtcp_;
   std::vector<Stream> streams_;
+  std::vector<std::pair<uint32_t, uint32_t>> rtcpIndex_;  // SSRC → last SRTCP index sent
 };
 
 }  // namespace roomgate

@@ -16,6 +16,11 @@ export interface NativeSrtpSender {
    * Returns how many reached the kernel: fewer than `count` when the socket buffer was full.
    */
   send(fd: number, host: string, port: number, meta: Uint32Array, payloads: Buffer[], count: number): number;
+  /**
+   * Protects each RTCP compound packet (≤ 64, each ≤ 1412 bytes, first SSRC = a sender on this transport) as SRTCP
+   * and sends them; returns how many reached the kernel.
+   */
+  sendRtcp(fd: number, host: string, port: number, packets: Buffer[]): number;
   close(): void;
 }
 

@@ -3,12 +3,13 @@
 // with wall-clock time. This class owns those offsets.
 //
 // Packets normally leave through the native SRTP sender (src/room/srtp-transport.ts): a frame's packets are
-// numbered here, encrypted and sent in one system call, and kept in a short history for NACKs. werift still
-// sends the RTCP sender reports, from the counters this class keeps on its RTCRtpSender. When the native path
-// cannot carry the packets, werift's own sender does (it applies the same offsets, from its seqOffset and
-// timestampOffset fields).
+// numbered here, encrypted and sent in one system call, and kept in a short history for NACKs; the transport sends
+// this stream's RTCP sender reports too, from the counters kept here (and on werift's RTCRtpSender, which reads
+// them for its stats). When the native path cannot carry the packets, werift's own sender does (it applies the
+// same offsets, from its seqOffset and timestampOffset fields) and sends the reports itself.
 
 import type { RTCRtpSender, RtpPacket } from 'werift';
+import { buildSenderReport, compactNtp, type SenderReportSource } from './sender-report.js';
 import type { SrtpTransport } from './srtp-transport.js';
 
 /** The fields of werift's RTCRtpSender this class drives. */
@@ -17,12 +18,18 @@ interface WeriftSender {
   timestampOffset: number;
   ssrc: number;
   codec?: { payloadType: number };
-  // RTCP sender report inputs (werift's runRtcp reads them every 0.5–1.5 s)
+  // RTCP sender report inputs; werift's stats read them, its runRtcp loop reports them on the fallback path
   ntpTimestamp: bigint;
   rtpTimestamp: number;
   packetCount: number;
   octetCount: number;
-  runRtcp(): Promise<void>;
+  cname?: string;
+  stopped: boolean;
+  // werift's report loop, stopped while the native path reports, and what it keeps to turn RRs into a round-trip
+  rtcpRunning: boolean;
+  rtcpCancel: AbortController;
+  lastSRtimestamp?: number;
+  lastSentSRTimestamp?: number;
   onGenericNack: { subscribe(f: (nack: { lost: number[] }) => void): unknown };
 }
 
@@ -42,7 +49,7 @@ function metaFor(n: number): Uint32Array {
   return scratchMeta;
 }
 
-export class OutboundStream {
+export class OutboundStream implements SenderReportSource {
   private readonly w: WeriftSender;
   private seqOffset = 0;
   private tsOffset = 0;
@@ -51,7 +58,8 @@ export class OutboundStream {
   private lastWall = 0;
   /** The next packet starts a new input sequence (new publisher, or a replay): re-anchor the offsets. */
   private rebaseNext = true;
-  private rtcpStarted = false;
+  /** The transport sends this stream's sender reports (the native path carried its packets). */
+  private reporting = false;
   private readonly historyMeta = new Uint32Array(HISTORY * 3);
   private readonly historyPayload: (Buffer | undefined)[] = new Array(HISTORY);
   /** werift sends not yet settled (fallback path only). */
@@ -66,8 +74,8 @@ export class OutboundStream {
     private readonly transport: SrtpTransport | null,
   ) {
     const w = sender as unknown as WeriftSender;
-    if (typeof w.seqOffset !== 'number' || typeof w.timestampOffset !== 'number' || typeof w.runRtcp !== 'function') {
-      throw new Error('werift RTCRtpSender has no seqOffset/timestampOffset/runRtcp: the werift version changed');
+    if (typeof w.seqOffset !== 'number' || typeof w.timestampOffset !== 'number' || !(w.rtcpCancel instanceof AbortController)) {
+      throw new Error('werift RTCRtpSender has no seqOffset/timestampOffset/rtcpCancel: the werift version changed');
     }
     this.w = w;
     if (transport) w.onGenericNack.subscribe((nack) => this.retransmit(nack.lost));
@@ -148,11 +156,38 @@ export class OutboundStream {
     w.octetCount += octets;
     w.rtpTimestamp = ts;
     w.ntpTimestamp = ntpNow(this.lastWall);
-    if (!this.rtcpStarted) {
-      this.rtcpStarted = true;
-      void w.runRtcp().catch(() => {});
-    }
+    if (!this.reporting) this.startReporting();
     return true;
+  }
+
+  /** This stream's next sender report (SenderReportSource), or null when nothing was sent or werift stopped it. */
+  senderReport(): Buffer | null {
+    const w = this.w;
+    if (w.stopped || this.sent === 0) return null;
+    w.lastSRtimestamp = compactNtp(w.ntpTimestamp);
+    w.lastSentSRTimestamp = Date.now() / 1000; // werift's clock for the round-trip from the viewer's LSR/DLSR
+    return buildSenderReport({
+      ssrc: w.ssrc,
+      ntp: w.ntpTimestamp,
+      rtpTimestamp: w.rtpTimestamp,
+      packetCount: w.packetCount,
+      octetCount: w.octetCount,
+      cname: w.cname,
+    });
+  }
+
+  /**
+   * Hands this stream's sender reports to the native transport. werift's loop (started if its sender carried the
+   * first packets, in the turn before the native path was ready) is stopped before its first report, so the
+   * SRTCP index of this SSRC has one counter only.
+   */
+  private startReporting(): void {
+    const w = this.w;
+    this.reporting = true;
+    w.rtcpRunning = false;
+    w.rtcpCancel.abort();
+    w.rtcpCancel = new AbortController();
+    this.transport!.addReporter(this);
   }
 
   /** Re-sends NACKed packets still in the history, unchanged (same SSRC, sequence number and timestamp). */
@@ -171,6 +206,11 @@ export class OutboundStream {
   }
 
   private sendWerift(packets: readonly RtpPacket[], timestamps?: readonly number[]): Promise<void> {
+    if (this.reporting) {
+      // werift's sender starts its own report loop with this packet
+      this.reporting = false;
+      this.transport?.removeReporter(this);
+    }
     this.w.seqOffset = this.seqOffset;
     this.w.timestampOffset = this.tsOffset;
     const settle = () => {

@@ -5,6 +5,7 @@
 
 import type { RTCRtpSender } from 'werift';
 import { loadSrtpSend, type NativeSrtpSender } from '../native/srtp-send.js';
+import type { SenderReportSource } from './sender-report.js';
 
 interface WeriftSrtpKeys {
   config: { keys: { localMasterKey: Buffer; localMasterSalt: Buffer }; profile: number };
@@ -37,6 +38,9 @@ export class SrtpTransport {
   /** The last pair media went out on with consent, and when. */
   private lastPair: WeriftPair | null = null;
   private lastPairAt = 0;
+  /** Tracks whose sender reports this transport sends, and the timer of the next batch. */
+  private readonly reporters = new Set<SenderReportSource>();
+  private reportTimer: NodeJS.Timeout | null = null;
 
   private constructor(private readonly dtls: WeriftDtls) {}
 
@@ -54,6 +58,56 @@ export class SrtpTransport {
    * consent is lost: RFC 7675 forbids media then), or -1 when the native path cannot carry them.
    */
   send(meta: Uint32Array, payloads: Buffer[], count: number): number {
+    const to = this.target();
+    if (typeof to === 'number') return to;
+    try {
+      return to.native.send(this.fd, to.pair.remoteAddr[0], to.pair.remoteAddr[1], meta, payloads, count);
+    } catch {
+      return 0; // the network refused (e.g. unreachable): the packets are lost, as they would be on the wire
+    }
+  }
+
+  /** Sends RTCP compound packets from this transport's senders as SRTCP; answers like send(). */
+  sendRtcp(packets: Buffer[]): number {
+    const to = this.target();
+    if (typeof to === 'number') return to;
+    try {
+      return to.native.sendRtcp(this.fd, to.pair.remoteAddr[0], to.pair.remoteAddr[1], packets);
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Sends `source`'s sender reports from now on, every 0.5–1.5 s as werift would (WebRTC's usual pace, randomised
+   * so that reports from many viewers do not bunch up), all of this transport's tracks in one system call.
+   */
+  addReporter(source: SenderReportSource): void {
+    this.reporters.add(source);
+    if (!this.reportTimer && !this.closed) this.scheduleReports();
+  }
+
+  removeReporter(source: SenderReportSource): void {
+    this.reporters.delete(source);
+  }
+
+  private scheduleReports(): void {
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = null;
+      if (this.closed) return;
+      const packets: Buffer[] = [];
+      for (const r of this.reporters) {
+        const p = r.senderReport();
+        if (p) packets.push(p);
+      }
+      if (packets.length > 0) this.sendRtcp(packets);
+      if (this.reporters.size > 0) this.scheduleReports();
+    }, 500 + Math.random() * 1000);
+    this.reportTimer.unref();
+  }
+
+  /** The session, pair and socket to send on, or what send() answers when there are none (-1 or 0). */
+  private target(): { native: NativeSrtpSender; pair: WeriftPair } | number {
     if (this.closed) return 0;
     const pair = this.pair();
     if (!pair) return -1; // no selected ICE pair
@@ -67,11 +121,7 @@ export class SrtpTransport {
       this.fd = socketFd(transport.socket);
     }
     if (this.fd < 0) return -1; // a Node version that keeps the handle elsewhere
-    try {
-      return native.send(this.fd, pair.remoteAddr[0], pair.remoteAddr[1], meta, payloads, count);
-    } catch {
-      return 0; // the network refused (e.g. unreachable): the packets are lost, as they would be on the wire
-    }
+    return { native, pair };
   }
 
   /** The pair to send on: werift's selected one, or during an ICE restart the one before it. */
@@ -91,6 +141,9 @@ export class SrtpTransport {
 
   close(): void {
     this.closed = true;
+    if (this.reportTimer) clearTimeout(this.reportTimer);
+    this.reportTimer = null;
+    this.reporters.clear();
     this.native?.close();
     this.native = null;
   }

@@ -88,6 +88,9 @@ export interface ViewerStats {
   /** ms from the WHEP POST to the first decoded frame, or -1. */
   firstFrameMs: number;
   videoTrackState: string;
+  /** RTCP sender reports Chromium has read for each track (remote-outbound-rtp reportsSent). */
+  videoSenderReports: number;
+  audioSenderReports: number;
 }
 
 export interface WhepViewer extends OfferingPage {
@@ -148,8 +151,11 @@ export async function openWhepViewer(browser: Browser, httpBase: string, whepPat
           framesDecoded: 0, framesReceived: 0, keyFramesDecoded: 0, frameWidth: 0, frameHeight: 0, pliCount: 0,
           nackCount: 0, packetsLost: 0, totalSamplesReceived: 0, audioPacketsReceived: 0,
           connectionState: w.pc.connectionState, firstFrameMs: w.firstFrameMs, videoTrackState: w.videoTrackState,
+          videoSenderReports: 0, audioSenderReports: 0,
         };
         (await w.pc.getStats()).forEach((s: any) => {
+          // the gateway's RTCP sender reports, as Chromium decrypted and read them (lip sync rests on these)
+          if (s.type === 'remote-outbound-rtp') out[`${s.kind}SenderReports`] = s.reportsSent ?? 0;
           if (s.type !== 'inbound-rtp') return;
           if (s.kind === 'video') {
             Object.assign(out, {

@@ -1,12 +1,13 @@
-// Native SRTP sender (native/src/srtp_send.cc): packets it protects (native/src/srtp_protect.cc, Node's OpenSSL) and sends with sendmmsg are
-// received on a real UDP socket and decrypted by werift's independent SRTP implementation, for both DTLS-SRTP
-// profiles browsers negotiate. Needs the addon: node scripts/build-native.mjs
+// Native SRTP sender (native/src/srtp_send.cc): RTP packets and RTCP sender reports it protects
+// (native/src/srtp_protect.cc, Node's OpenSSL) and sends with sendmmsg are received on a real UDP socket and
+// decrypted by werift's independent SRTP/SRTCP implementation, for both DTLS-SRTP profiles browsers negotiate. Needs the addon: node scripts/build-native.mjs
 
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { RtpPacket, SrtpSession } from 'werift';
+import { RtcpPacketConverter, RtcpSourceDescriptionPacket, RtcpSrPacket, RtpPacket, SrtcpSession, SrtpSession } from 'werift';
 import { loadSrtpSend, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, srtpSendLoadError } from '../../src/native/srtp-send.js';
+import { buildSenderReport } from '../../src/room/sender-report.js';
 
 const mod = loadSrtpSend();
 if (!mod) {
@@ -84,6 +85,46 @@ for (const [name, profile, saltLen] of [
     t.pass('every header field and payload matches');
     t.ok(decoded[n].payload.equals(payloads[0]), 'the retransmission decrypts to the same packet');
   });
+
+  t.test(`${name}: werift decrypts the sender reports sent as SRTCP, index advancing per SSRC`, async (t) => {
+    const key = randomBytes(16);
+    const salt = randomBytes(saltLen);
+    const sender = new mod.SrtpSender({ profile, key, salt });
+    t.teardown(() => sender.close());
+    const receiver = new SrtcpSession({
+      keys: { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(saltLen), remoteMasterKey: key, remoteMasterSalt: salt },
+      profile,
+    });
+    const net = await udpPair();
+    t.teardown(net.close);
+    const video = { ssrc: 0x11223344, ntp: (3_900_000_000n << 32n) | 0x80000000n, rtpTimestamp: 90000, packetCount: 300, octetCount: 350_000, cname: 'roomgate-test' };
+    const audio = { ssrc: 0x55667788, ntp: (3_900_000_000n << 32n) | 0x40000000n, rtpTimestamp: 48000, packetCount: 50, octetCount: 8000 };
+    // Three rounds of two reports in one call, as the transport sends them.
+    for (let round = 0; round < 3; round++) {
+      t.equal(sender.sendRtcp(socketFd(net.tx), '127.0.0.1', net.port, [buildSenderReport(video), buildSenderReport(audio)]), 2);
+    }
+    await waitFor(() => net.got.length >= 6);
+    t.equal(net.got.length, 6);
+    const indexes: number[] = [];
+    for (const [i, b] of net.got.entries()) {
+      const trailer = profile === SRTP_AEAD_AES_128_GCM ? b.length - 4 : b.length - 14;
+      indexes.push(b.readUInt32BE(trailer));
+      const rtcp = RtcpPacketConverter.deSerialize(receiver.decrypt(b));
+      const sr = rtcp[0] as RtcpSrPacket;
+      const want = i % 2 === 0 ? video : audio;
+      t.equal(sr.ssrc, want.ssrc, `report ${i}: SSRC`);
+      t.equal(sr.senderInfo.ntpTimestamp, want.ntp, `report ${i}: NTP time`);
+      t.equal(sr.senderInfo.rtpTimestamp, want.rtpTimestamp);
+      t.equal(sr.senderInfo.packetCount, want.packetCount);
+      t.equal(sr.senderInfo.octetCount, want.octetCount);
+      if (i % 2 === 0) {
+        const sdes = rtcp[1] as RtcpSourceDescriptionPacket;
+        t.equal(sdes.chunks[0].items[0].text, 'roomgate-test', 'SDES CNAME follows the report');
+      } else t.equal(rtcp.length, 1, 'no SDES without a CNAME');
+    }
+    // E flag set (encrypted), index 1, 2, 3 for each SSRC
+    t.same(indexes, [1, 1, 2, 2, 3, 3].map((x) => (0x80000000 | x) >>> 0));
+  });
 }
 
 t.test('bad input is refused with a reason, not a crash', async (t) => {
@@ -96,6 +137,7 @@ t.test('bad input is refused with a reason, not a crash', async (t) => {
   t.throws(() => s.send(socketFd(net.tx), '127.0.0.1', net.port, meta, [Buffer.alloc(1401)], 1), /exceeds 1400/);
   t.throws(() => s.send(socketFd(net.tx), 'localhost', net.port, meta, [Buffer.alloc(10)], 1), /not an IP address/);
   t.throws(() => s.send(socketFd(net.tx), '127.0.0.1', net.port, meta, [Buffer.alloc(10)], 2), /shorter than count/);
+  t.throws(() => s.sendRtcp(socketFd(net.tx), '127.0.0.1', net.port, [Buffer.alloc(4)]), /an RTCP packet of 4 bytes/);
   s.close();
   s.close();
   t.throws(() => s.send(socketFd(net.tx), '127.0.0.1', net.port, meta, [Buffer.alloc(10)], 1), /closed/);

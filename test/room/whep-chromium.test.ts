@@ -51,6 +51,9 @@ t.test('an RTMP stream plays in Chromium: ≥ 90 % of frames decoded, size, Opus
   t.ok(s1.totalSamplesReceived > s0.totalSamplesReceived + 48000 * 9, 'Opus audio keeps arriving');
   t.ok(s1.pliCount <= 3, `PLIs: ${s1.pliCount}`);
   t.equal(s1.packetsLost, 0);
+  // ~1 per second per track: video and audio sender reports reach Chromium and decrypt (SRTCP).
+  t.ok(s1.videoSenderReports - s0.videoSenderReports >= 5, `video sender reports in 10 s: ${s1.videoSenderReports - s0.videoSenderReports}`);
+  t.ok(s1.audioSenderReports - s0.audioSenderReports >= 5, `audio sender reports in 10 s: ${s1.audioSenderReports - s0.audioSenderReports}`);
   const room = await g.getJson(`/api/rooms/${app}/room-play`);
   t.equal(room.body.viewers, 1);
   // DELETE ends the session.
