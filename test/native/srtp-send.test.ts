@@ -34,20 +34,23 @@ const waitFor = async (f: () => boolean) => {
   for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 5));
 };
 
+/** A native sender with fresh keys, and the keys for werift's receiving session (its "remote" keys are ours). */
+function keyedSender(t: { teardown(fn: () => void): void }, profile: number, saltLen: number) {
+  const key = randomBytes(16);
+  const salt = randomBytes(saltLen);
+  const sender = new mod!.SrtpSender({ profile, key, salt });
+  t.teardown(() => sender.close());
+  const keys = { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(saltLen), remoteMasterKey: key, remoteMasterSalt: salt };
+  return { sender, keys };
+}
+
 for (const [name, profile, saltLen] of [
   ['AEAD_AES_128_GCM', SRTP_AEAD_AES_128_GCM, 12],
   ['AES_CM_128_HMAC_SHA1_80', SRTP_AES128_CM_HMAC_SHA1_80, 14],
 ] as const) {
   t.test(`${name}: werift decrypts what the native sender sent, headers and payloads intact, retransmissions too`, async (t) => {
-    const key = randomBytes(16);
-    const salt = randomBytes(saltLen);
-    const sender = new mod.SrtpSender({ profile, key, salt });
-    t.teardown(() => sender.close());
-    // werift's session as the receiving side: its "remote" keys are our local ones.
-    const receiver = new SrtpSession({
-      keys: { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(saltLen), remoteMasterKey: key, remoteMasterSalt: salt },
-      profile,
-    });
+    const { sender, keys } = keyedSender(t, profile, saltLen);
+    const receiver = new SrtpSession({ keys, profile });
     const net = await udpPair();
     t.teardown(net.close);
 
@@ -87,14 +90,8 @@ for (const [name, profile, saltLen] of [
   });
 
   t.test(`${name}: werift decrypts the sender reports sent as SRTCP, index advancing per SSRC`, async (t) => {
-    const key = randomBytes(16);
-    const salt = randomBytes(saltLen);
-    const sender = new mod.SrtpSender({ profile, key, salt });
-    t.teardown(() => sender.close());
-    const receiver = new SrtcpSession({
-      keys: { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(saltLen), remoteMasterKey: key, remoteMasterSalt: salt },
-      profile,
-    });
+    const { sender, keys } = keyedSender(t, profile, saltLen);
+    const receiver = new SrtcpSession({ keys, profile });
     const net = await udpPair();
     t.teardown(net.close);
     const video = { ssrc: 0x11223344, ntp: (3_900_000_000n << 32n) | 0x80000000n, rtpTimestamp: 90000, packetCount: 300, octetCount: 350_000, cname: 'roomgate-test' };
