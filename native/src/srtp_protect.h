@@ -1,7 +1,7 @@
 // SRTP protection of outgoing RTP packets (RFC 3711, RFC 7714) with the OpenSSL that Node itself links.
 //
 // Why not libsrtp2: Debian builds it on NSS, which creates a cipher context (malloc, slot lookup, locks) for every
-// packet; that was a third of the native send path's CPU. Here each session keeps one AES context and a SHA-1
+// packet; that was a fifth of the native send path's CPU. Here each session keeps one AES context and a SHA-1
 // state with the HMAC pads already absorbed, so a packet costs one AES pass (and a hash for AES-CM), no allocation.
 //
 // Sender side only: one session per DTLS transport (one master key), any number of SSRCs (audio, video), packets

@@ -7,6 +7,9 @@
 //     --complexity N     0..10 (default: the addon's default)
 //     --bitrate N        bit/s (default 64000)
 //     --matrix           compare application × complexity (lowdelay/audio × 5/10)
+//     --paced S          also push S seconds of frames at real-time pace (one per 23.2 ms, idle between) and
+//                        print that CPU: what the transcoder costs in a gateway, where caches go cold between
+//                        frames, against the back-to-back figure (default 0: off)
 //
 // Makes a 44.1 kHz stereo AAC-LC stream with ffmpeg (two tones + a little noise so the encoders
 // have real work), splits the ADTS frames, pushes them all in a loop and prints the per-push
@@ -137,4 +140,25 @@ console.table(rows);
 if (!matrix) {
   const r = rows[0];
   console.log(`push() p50 ${r.p50us} µs, p99 ${r.p99us} µs, max ${r.maxus} µs; CPU ${r.cpuSec} s per ${seconds} s = ${r.cpuPctOfCore} % of one core per real-time stream`);
+}
+
+const paced = Number(arg('paced', 0));
+if (paced > 0) {
+  // The same pushes one frame at a time with the process idle in between, CPU counted around each push only.
+  const t = new AacOpusTranscoder({ asc, bitrate, ...configs[0] });
+  const frameMs = (1024 * 1000) / rate;
+  const n = Math.min(frames.length, Math.round((paced * 1000) / frameMs));
+  let cpuUs = 0;
+  let next = performance.now();
+  for (let i = 0; i < n; i++) {
+    next += frameMs;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+    const c0 = process.cpuUsage();
+    t.push(frames[i], i * frameMs);
+    const c = process.cpuUsage(c0);
+    cpuUs += c.user + c.system;
+  }
+  t.close();
+  const pct = (cpuUs / 1e6 / ((n * frameMs) / 1000)) * 100;
+  console.log(`paced at real time (${n} frames, idle between): ${pct.toFixed(3)} % of one core, ${(pct / rows[0].cpuPctOfCore).toFixed(1)}× the back-to-back figure`);
 }
