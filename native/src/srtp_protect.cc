@@ -170,46 +170,38 @@ uint32_t SrtpProtector::RolloverFor(uint32_t ssrc, uint16_t seq) {
   return roc;
 }
 
+void SrtpProtector::MakeIv(const Keys& k, uint32_t ssrc, uint64_t index, uint8_t iv[16]) const {
+  memset(iv, 0, 16);
+  memcpy(iv, k.salt, saltLen_);
+  uint8_t* p = iv + saltLen_ - 10;  // SSRC ‖ 48-bit index, right-aligned under the salt
+  p[0] ^= (uint8_t)(ssrc >> 24);
+  p[1] ^= (uint8_t)(ssrc >> 16);
+  p[2] ^= (uint8_t)(ssrc >> 8);
+  p[3] ^= (uint8_t)ssrc;
+  for (int i = 0; i < 6; i++) p[4 + i] ^= (uint8_t)(index >> (40 - 8 * i));
+}
+
+// AES-CM (§4.1.1, §4.2): payload XOR AES-CTR from the IV, then tag = HMAC-SHA1(k_a, header ‖ payload ‖ ROC)[0..10).
+// GCM (RFC 7714 §8.1, §9.1): the header is the associated data, the 16-byte tag follows the ciphertext.
 bool SrtpProtector::Protect(uint8_t* packet, int* len) {
   if (*len < kHeaderLen) return false;
   uint16_t seq = (uint16_t)(packet[2] << 8 | packet[3]);
   uint32_t ssrc = (uint32_t)packet[8] << 24 | (uint32_t)packet[9] << 16 | (uint32_t)packet[10] << 8 | packet[11];
   uint32_t roc = RolloverFor(ssrc, seq);
-  return profile_ == kAeadAes128Gcm ? ProtectGcm(packet, len, ssrc, roc, seq) : ProtectCm(packet, len, ssrc, roc, seq);
-}
-
-// §4.1.1 and §4.2: payload XOR AES-CTR at IV = k_s·2^16 ⊕ SSRC·2^64 ⊕ index·2^16, then
-// tag = HMAC-SHA1(k_a, header ‖ encrypted payload ‖ ROC)[0..10).
-bool SrtpProtector::ProtectCm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq) {
-  uint8_t iv[16] = {};
-  memcpy(iv, rtp_.salt, 14);
-  uint8_t idx[10] = {};
-  PutU32(idx, ssrc);
-  PutU32(idx + 4, roc);
-  idx[8] = (uint8_t)(seq >> 8);
-  idx[9] = (uint8_t)seq;
-  for (int i = 0; i < 10; i++) iv[4 + i] ^= idx[i];
-  if (!AesCtr(rtp_.cipher, iv, packet + kHeaderLen, *len - kHeaderLen)) return false;
+  uint8_t iv[16];
+  MakeIv(rtp_, ssrc, (uint64_t)roc << 16 | seq, iv);
+  uint8_t* payload = packet + kHeaderLen;
+  int payloadLen = *len - kHeaderLen;
+  if (profile_ == kAeadAes128Gcm) {
+    if (!AesGcm(rtp_.cipher, iv, packet, kHeaderLen, nullptr, payload, payloadLen, packet + *len)) return false;
+    *len += kGcmTagLen;
+    return true;
+  }
+  if (!AesCtr(rtp_.cipher, iv, payload, payloadLen)) return false;
   uint8_t rocBytes[4];
   PutU32(rocBytes, roc);
   Hmac80(rtp_, packet, (size_t)*len, rocBytes, packet + *len);
   *len += kCmTagLen;
-  return true;
-}
-
-// RFC 7714 §8.1 and §9.1: IV = salt ⊕ (0x0000 ‖ SSRC ‖ ROC ‖ SEQ), the header is the associated data, the
-// 16-byte tag follows the ciphertext.
-bool SrtpProtector::ProtectGcm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq) {
-  uint8_t iv[12];
-  memcpy(iv, rtp_.salt, 12);
-  uint8_t idx[10];
-  PutU32(idx, ssrc);
-  PutU32(idx + 4, roc);
-  idx[8] = (uint8_t)(seq >> 8);
-  idx[9] = (uint8_t)seq;
-  for (int i = 0; i < 10; i++) iv[2 + i] ^= idx[i];
-  if (!AesGcm(rtp_.cipher, iv, packet, kHeaderLen, nullptr, packet + kHeaderLen, *len - kHeaderLen, packet + *len)) return false;
-  *len += kGcmTagLen;
   return true;
 }
 
@@ -221,32 +213,24 @@ uint32_t SrtpProtector::NextRtcpIndex(uint32_t ssrc) {
   return 1;
 }
 
-// §3.4 and §4.1.1 (AES-CM): everything after the first 8 bytes encrypted with IV = k_s·2^16 ⊕ SSRC·2^64 ⊕
-// index·2^16, then E-flag ‖ index, then HMAC-SHA1 over all of that. RFC 7714 §9.1 and §17 (GCM): IV = salt ⊕
-// (0x0000 ‖ SSRC ‖ 0x0000 ‖ index), associated data = first 8 bytes ‖ E-flag ‖ index, then tag, then E ‖ index.
+// §3.4 (AES-CM): everything after the first 8 bytes encrypted, then E-flag ‖ index, then HMAC-SHA1 over all of
+// that. RFC 7714 §9.2 and §17 (GCM): associated data = first 8 bytes ‖ E-flag ‖ index, then tag, then E ‖ index.
+// The IV is built like SRTP's, with the 31-bit SRTCP index as the packet index.
 bool SrtpProtector::ProtectRtcp(uint8_t* packet, int* len) {
   if (*len < 8) return false;
   uint32_t ssrc = (uint32_t)packet[4] << 24 | (uint32_t)packet[5] << 16 | (uint32_t)packet[6] << 8 | packet[7];
   uint32_t index = NextRtcpIndex(ssrc);
   uint8_t eIndex[4];
   PutU32(eIndex, 0x80000000u | index);
+  uint8_t iv[16];
+  MakeIv(rtcp_, ssrc, index, iv);
   int bodyLen = *len - 8;
   if (profile_ == kAeadAes128Gcm) {
-    uint8_t iv[12] = {};
-    PutU32(iv + 2, ssrc);
-    PutU32(iv + 8, index);
-    for (int i = 0; i < 12; i++) iv[i] ^= rtcp_.salt[i];
     if (!AesGcm(rtcp_.cipher, iv, packet, 8, eIndex, packet + 8, bodyLen, packet + *len)) return false;
     memcpy(packet + *len + kGcmTagLen, eIndex, 4);
     *len += kGcmTagLen + 4;
     return true;
   }
-  uint8_t iv[16] = {};
-  memcpy(iv, rtcp_.salt, 14);
-  uint8_t idx[10] = {};
-  PutU32(idx, ssrc);
-  PutU32(idx + 6, index);
-  for (int i = 0; i < 10; i++) iv[4 + i] ^= idx[i];
   if (!AesCtr(rtcp_.cipher, iv, packet + 8, bodyLen)) return false;
   memcpy(packet + *len, eIndex, 4);
   *len += 4;

@@ -78,8 +78,12 @@ class SrtpProtector {
   uint32_t RolloverFor(uint32_t ssrc, uint16_t seq);
   /** The next SRTCP index (31 bits) for packets from `ssrc`. */
   uint32_t NextRtcpIndex(uint32_t ssrc);
-  bool ProtectCm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq);
-  bool ProtectGcm(uint8_t* packet, int* len, uint32_t ssrc, uint32_t roc, uint16_t seq);
+  /**
+   * The IV of both profiles: the session salt XOR (SSRC ‖ 48-bit packet index), right-aligned under the 14-byte
+   * AES-CM salt with a 2-byte block counter after it (RFC 3711 §4.1.1), or under the 12-byte GCM salt (RFC 7714
+   * §8.1, §9.1). SRTP's index is ROC ‖ SEQ, SRTCP's its 31-bit index.
+   */
+  void MakeIv(const Keys& k, uint32_t ssrc, uint64_t index, uint8_t iv[16]) const;
 
   int profile_;
   size_t saltLen_;
