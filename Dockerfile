@@ -20,7 +20,7 @@ COPY web ./web
 RUN node scripts/build-native.mjs && npx tsc -p tsconfig.json && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime
-# Runtime: ffmpeg for pull tasks; the shared libraries the native addon links (libavcodec, libswresample, libopus).
+# Runtime: ffmpeg for pull tasks; the shared libraries the AAC → Opus addon links (libavcodec, libswresample, libopus).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg libavcodec59 libswresample4 libopus0 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
@@ -28,7 +28,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
-COPY --from=build /app/native/build/Release/aac_opus.node ./native/build/Release/aac_opus.node
+# Every addon (AAC → Opus, SRTP send and receive); without one the gateway falls back to a slower path.
+COPY --from=build /app/native/build/Release/*.node ./native/build/Release/
 COPY --from=build /app/config ./config
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/web ./web

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds roomgate's native addons (native/build/Release/aac_opus.node: AAC → Opus; srtp_send.node: SRTP + sendmmsg
-// for viewers' RTP) with npm's bundled node-gyp.
+// for viewers' RTP; srtp_recv.node: SRTP decryption of WHIP publishers' RTP) with npm's bundled node-gyp.
 //
 //   node scripts/build-native.mjs            build unless the addon is newer than its sources
 //   node scripts/build-native.mjs --force    always rebuild
@@ -19,7 +19,12 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
 const addon = join(nativeDir, 'build', 'Release', 'aac_opus.node');
-const srtpAddon = join(nativeDir, 'build', 'Release', 'srtp_send.node');
+/** Every addon binding.gyp builds, with the class it must export. */
+const ADDONS = [
+  ['aac_opus', 'AacOpusTranscoder'],
+  ['srtp_send', 'SrtpSender'],
+  ['srtp_recv', 'SrtpReceiver'],
+].map(([name, cls]) => ({ file: join(nativeDir, 'build', 'Release', `${name}.node`), cls }));
 const force = process.argv.includes('--force') || process.argv.includes('-f');
 const PKGS = ['libavcodec', 'libavutil', 'libswresample', 'opus'];
 const APT_HINT = 'apt-get install libavcodec-dev libswresample-dev libopus-dev pkg-config';
@@ -51,11 +56,10 @@ const require = createRequire(import.meta.url);
 const sources = [join(nativeDir, 'binding.gyp'), join(nativeDir, 'src'), fileURLToPath(import.meta.url)];
 const newestSource = newestMtime(sources);
 const upToDate = (f) => existsSync(f) && statSync(f).mtimeMs > newestSource;
-if (!force && upToDate(addon) && upToDate(srtpAddon)) {
+if (!force && ADDONS.every((a) => upToDate(a.file))) {
   try {
-    require(addon);
-    require(srtpAddon);
-    console.log('build-native: native/build/Release/{aac_opus,srtp_send}.node are up to date');
+    for (const a of ADDONS) require(a.file);
+    console.log('build-native: native/build/Release/{aac_opus,srtp_send,srtp_recv}.node are up to date');
     process.exit(0);
   } catch (e) {
     console.warn(`build-native: existing addon does not load (${e instanceof Error ? e.message : e}); rebuilding`);
@@ -99,14 +103,12 @@ const t0 = Date.now();
 const r = spawnSync(process.execPath, args, { cwd: nativeDir, stdio: 'inherit', env: { ...process.env } });
 if (r.error) fail(r.error.message);
 if (r.status !== 0) fail(`node-gyp failed with exit code ${r.status}`);
-for (const f of [addon, srtpAddon]) if (!existsSync(f)) fail(`node-gyp succeeded but ${f} is missing`);
+for (const a of ADDONS) if (!existsSync(a.file)) fail(`node-gyp succeeded but ${a.file} is missing`);
 
 // ---- smoke-load the result
 try {
-  const m = require(addon);
-  if (typeof m.AacOpusTranscoder !== 'function') throw new Error('AacOpusTranscoder export missing');
-  const v = m.libraryVersions();
-  if (typeof require(srtpAddon).SrtpSender !== 'function') throw new Error('SrtpSender export missing');
+  for (const a of ADDONS) if (typeof require(a.file)[a.cls] !== 'function') throw new Error(`${a.cls} export missing`);
+  const v = require(addon).libraryVersions();
   console.log(`build-native: built ${addon.slice(root.length + 1)} in ${((Date.now() - t0) / 1000).toFixed(1)} s (avcodec ${v.avcodec}, swresample ${v.swresample}, ${v.opus})`);
 } catch (e) {
   fail(`built addon does not load: ${e instanceof Error ? e.message : e}`);

@@ -63,6 +63,19 @@ bool AesGcm(EVP_CIPHER_CTX* c, const uint8_t iv[12], const uint8_t* aad, int aad
   return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
 }
 
+/** In-place AES-GCM decryption with a 12-byte IV and associated data; false when the 16-byte `tag` does not match. */
+bool AesGcmOpen(EVP_CIPHER_CTX* c, const uint8_t iv[12], const uint8_t* aad, int aadLen, uint8_t* data, int n,
+                const uint8_t* tag) {
+  int outl = 0;
+  uint8_t final[16];
+  // The context was keyed for encryption; a NULL cipher and key keep both and only turn the direction.
+  if (EVP_DecryptInit_ex(c, nullptr, nullptr, nullptr, iv) != 1) return false;
+  if (EVP_DecryptUpdate(c, nullptr, &outl, aad, aadLen) != 1) return false;
+  if (n > 0 && (EVP_DecryptUpdate(c, data, &outl, data, n) != 1 || outl != n)) return false;
+  if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, const_cast<uint8_t*>(tag)) != 1) return false;
+  return EVP_DecryptFinal_ex(c, final, &outl) == 1;
+}
+
 void PutU32(uint8_t* p, uint32_t v) {
   p[0] = (uint8_t)(v >> 24);
   p[1] = (uint8_t)(v >> 16);
@@ -146,28 +159,33 @@ void SrtpProtector::Hmac80(const Keys& k, const uint8_t* data, size_t len, const
   memcpy(out, mac, kCmTagLen);
 }
 
-uint32_t SrtpProtector::RolloverFor(uint32_t ssrc, uint16_t seq) {
-  Stream* s = nullptr;
+SrtpProtector::Stream* SrtpProtector::Find(uint32_t ssrc) {
   for (Stream& x : streams_) {
-    if (x.ssrc == ssrc) s = &x;
+    if (x.ssrc == ssrc) return &x;
   }
-  if (!s) {
-    // The receiver starts this SSRC at ROC 0 with the first packet it sees (§3.3.1).
-    streams_.push_back({ssrc, 0, seq});
-    return 0;
-  }
-  // Appendix A: which roll is `seq` in, relative to the highest sent? A retransmission is behind it.
+  return nullptr;
+}
+
+uint32_t SrtpProtector::EstimateRoc(const Stream* s, uint16_t seq) {
+  // The receiver starts an SSRC at ROC 0 with the first packet it sees (§3.3.1).
+  if (!s) return 0;
+  // Appendix A: which roll is `seq` in, relative to the highest so far? A retransmission is behind it.
   uint32_t roc = s->roc;
   if (s->highest < 32768) {
     if (seq - s->highest > 32768 && roc > 0) roc--;
   } else if (s->highest - 32768 > seq) {
     roc++;
   }
-  if (roc == s->roc + 1 || (roc == s->roc && seq > s->highest)) {
+  return roc;
+}
+
+void SrtpProtector::Advance(Stream* s, uint32_t ssrc, uint32_t roc, uint16_t seq) {
+  if (!s) {
+    streams_.push_back({ssrc, roc, seq});
+  } else if (roc == s->roc + 1 || (roc == s->roc && seq > s->highest)) {
     s->roc = roc;
     s->highest = seq;
   }
-  return roc;
 }
 
 void SrtpProtector::MakeIv(const Keys& k, uint32_t ssrc, uint64_t index, uint8_t iv[16]) const {
@@ -187,7 +205,9 @@ bool SrtpProtector::Protect(uint8_t* packet, int* len) {
   if (*len < kHeaderLen) return false;
   uint16_t seq = (uint16_t)(packet[2] << 8 | packet[3]);
   uint32_t ssrc = (uint32_t)packet[8] << 24 | (uint32_t)packet[9] << 16 | (uint32_t)packet[10] << 8 | packet[11];
-  uint32_t roc = RolloverFor(ssrc, seq);
+  Stream* stream = Find(ssrc);
+  uint32_t roc = EstimateRoc(stream, seq);
+  Advance(stream, ssrc, roc, seq);
   uint8_t iv[16];
   MakeIv(rtp_, ssrc, (uint64_t)roc << 16 | seq, iv);
   uint8_t* payload = packet + kHeaderLen;
@@ -203,6 +223,39 @@ bool SrtpProtector::Protect(uint8_t* packet, int* len) {
   Hmac80(rtp_, packet, (size_t)*len, rocBytes, packet + *len);
   *len += kCmTagLen;
   return true;
+}
+
+int SrtpProtector::Unprotect(uint8_t* packet, int len) {
+  // RTP header (RFC 3550 §5.1): 12 bytes, then CSRCs, then an optional extension (4 bytes + its length in words).
+  if (len < kHeaderLen || packet[0] >> 6 != 2) return kNotSrtp;
+  int headerLen = kHeaderLen + 4 * (packet[0] & 0x0f);
+  if (packet[0] & 0x10) {
+    if (len < headerLen + 4) return kNotSrtp;
+    headerLen += 4 + 4 * (packet[headerLen + 2] << 8 | packet[headerLen + 3]);
+  }
+  const int tagLen = profile_ == kAeadAes128Gcm ? kGcmTagLen : kCmTagLen;
+  const int end = len - tagLen;  // where the ciphertext ends and the tag begins
+  if (end < headerLen) return kNotSrtp;
+  uint16_t seq = (uint16_t)(packet[2] << 8 | packet[3]);
+  uint32_t ssrc = (uint32_t)packet[8] << 24 | (uint32_t)packet[9] << 16 | (uint32_t)packet[10] << 8 | packet[11];
+  Stream* stream = Find(ssrc);
+  uint32_t roc = EstimateRoc(stream, seq);
+  uint8_t iv[16];
+  MakeIv(rtp_, ssrc, (uint64_t)roc << 16 | seq, iv);
+  if (profile_ == kAeadAes128Gcm) {
+    if (!AesGcmOpen(rtp_.cipher, iv, packet, headerLen, packet + headerLen, end - headerLen, packet + end)) {
+      return kAuthFailed;
+    }
+  } else {
+    uint8_t rocBytes[4];
+    uint8_t expected[kCmTagLen];
+    PutU32(rocBytes, roc);
+    Hmac80(rtp_, packet, (size_t)end, rocBytes, expected);
+    if (CRYPTO_memcmp(expected, packet + end, kCmTagLen) != 0) return kAuthFailed;
+    if (!AesCtr(rtp_.cipher, iv, packet + headerLen, end - headerLen)) return kCryptoFailed;
+  }
+  Advance(stream, ssrc, roc, seq);
+  return end;
 }
 
 uint32_t SrtpProtector::NextRtcpIndex(uint32_t ssrc) {

@@ -1,12 +1,14 @@
-// SRTP protection of outgoing RTP packets (RFC 3711, RFC 7714) with the OpenSSL that Node itself links.
+// SRTP protection of outgoing RTP packets, and unprotection of incoming ones (RFC 3711, RFC 7714), with the OpenSSL
+// that Node itself links.
 //
 // Why not libsrtp2: Debian builds it on NSS, which creates a cipher context (malloc, slot lookup, locks) for every
 // packet; that was a fifth of the native send path's CPU. Here each session keeps one AES context and a SHA-1
 // state with the HMAC pads already absorbed, so a packet costs one AES pass (and a hash for AES-CM), no allocation.
 //
-// Sender side only: one session per DTLS transport (one master key), any number of SSRCs (audio, video), packets
-// in order or retransmitted (NACK) within the last 2^15 sequence numbers; and the RTCP those senders originate
-// (sender reports), as SRTCP with its own keys and index.
+// One session per DTLS transport and direction (one master key), any number of SSRCs (audio, video), packets in
+// order or retransmitted (NACK) within the last 2^15 sequence numbers. A sending session also protects the RTCP
+// its senders originate (sender reports), as SRTCP with its own keys and index; a receiving session unprotects RTP
+// (the few SRTCP packets a publisher sends are left to werift).
 
 #pragma once
 
@@ -54,6 +56,18 @@ class SrtpProtector {
    */
   bool ProtectRtcp(uint8_t* packet, int* len);
 
+  /** Unprotect's answers below zero. */
+  enum UnprotectError : int { kNotSrtp = -1, kAuthFailed = -2, kCryptoFailed = -3 };
+
+  /**
+   * Checks the tag of the SRTP packet at `packet` (`len` bytes, any RTP header: CSRCs, extension) and decrypts
+   * its payload in place. Returns the RTP packet's length (the tag cut off), or an UnprotectError: kNotSrtp when
+   * it is too short or not RTP version 2, kAuthFailed when the tag does not match (then the buffer holds garbage).
+   * The rollover counter is estimated as RFC 3711 Appendix A says and advances only with authentic packets. No
+   * replay list: like werift's receiver, a packet resent with its sequence number (NACK without RTX) is accepted.
+   */
+  int Unprotect(uint8_t* packet, int len);
+
  private:
   struct Stream {
     uint32_t ssrc;
@@ -74,8 +88,12 @@ class SrtpProtector {
   /** HMAC-SHA1(k, data ‖ trailer) truncated to 80 bits, written at `out`. */
   static void Hmac80(const Keys& k, const uint8_t* data, size_t len, const uint8_t trailer[4], uint8_t* out);
 
-  /** The packet's rollover counter, as a receiver will estimate it (RFC 3711 Appendix A), updating the stream. */
-  uint32_t RolloverFor(uint32_t ssrc, uint16_t seq);
+  /** The stream of `ssrc`, or null before its first packet. */
+  Stream* Find(uint32_t ssrc);
+  /** The rollover counter of `seq` relative to the stream's highest sequence number (RFC 3711 Appendix A). */
+  static uint32_t EstimateRoc(const Stream* s, uint16_t seq);
+  /** Records that `seq` in roll `roc` was sent or authentically received (a new stream, or a new highest). */
+  void Advance(Stream* s, uint32_t ssrc, uint32_t roc, uint16_t seq);
   /** The next SRTCP index (31 bits) for packets from `ssrc`. */
   uint32_t NextRtcpIndex(uint32_t ssrc);
   /**

@@ -55,7 +55,7 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
     const log = deps.log.child({ sdkAppId, roomId, userId });
     const session = new WhipSession(answered.pc, answered.transceivers, log, (s) => {
       setTimeout(() => sessions.delete(s.id), KEEP_ENDED_MS).unref();
-    });
+    }, deps.webrtc.nativeReceive ?? true);
     sessions.set(session.id, { session, sdkAppId, roomId, userId });
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     const publisher = await deps.rooms.join(
@@ -80,7 +80,7 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
     const { session, sdkAppId, roomId, userId } = entry;
     return withCors(reply).send({
       sdkAppId, roomId, userId, state: session.state, endReason: session.endReason || null,
-      since: new Date(session.startedAt).toISOString(), stats: session.stats, videoLoss: session.videoLoss,
+      since: new Date(session.startedAt).toISOString(), stats: session.stats, videoLoss: session.videoLoss, srtp: session.srtp,
     });
   });
 

@@ -98,6 +98,7 @@ export const configSchema: FieldSpec = {
         udpPortMin: { type: 'integer', min: 1024, max: 65535 },
         udpPortMax: { type: 'integer', min: 1024, max: 65535 },
         nativeSend: { type: 'boolean' },
+        nativeReceive: { type: 'boolean' },
         iceServers: {
           type: 'array',
           items: {
@@ -162,6 +163,7 @@ export interface Config {
     udpPortMin: number;
     udpPortMax: number;
     nativeSend: boolean;
+    nativeReceive: boolean;
     iceServers: { urls: string; username: string; credential: string }[];
   };
   room: { reconnectGraceMs: number; opusBitrate: number; opusComplexity: number };

@@ -13,6 +13,8 @@ export interface WebRtcOptions {
   udpPortMax: number;
   /** Viewers' RTP through the native SRTP sender (src/room/srtp-transport.ts) when it is built. */
   nativeSend?: boolean;
+  /** WHIP publishers' SRTP decrypted by the native receiver (src/ingest/whip/native-decrypt.ts) when it is built. */
+  nativeReceive?: boolean;
 }
 
 export interface AnsweredPeer {

@@ -56,6 +56,7 @@ t.test('Chromium publishes H.264 over WHIP (an offer without candidates, OBS 30.
   const state = await (await fetch(g.httpBase + p.location)).json();
   t.equal(state.state, 'live');
   t.ok(state.stats.keyframeRequests >= 1, 'keyframes were requested from the publisher');
+  t.equal(state.srtp.decryptedBy, 'native', `Chromium's SRTP (${state.srtp.profile}) is decrypted by the native receiver`);
   const del = await fetch(g.httpBase + p.location, { method: 'DELETE' });
   t.equal(del.status, 200);
   await waitFor(async () => (await g.getJson(`/api/rooms/${app}/room-whip`)).status === 404, 5000, 'room empty');

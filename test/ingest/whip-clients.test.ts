@@ -127,6 +127,10 @@ t.test('aiortc publishes (non-trickle, candidates in the offer) and Chromium dec
   t.equal(u.video.height, 240);
   t.match(client.output(), /"status": 201/);
   await decodesInChromium(t, 'room-aiortc', 'aio-viewer');
+  // aiortc's SRTP comes from libsrtp (pylibsrtp): a third implementation checked against the native receiver.
+  const location = /"location": "([^"]+)"/.exec(client.output())?.[1];
+  const state = await (await fetch(g.httpBase + location)).json();
+  t.equal(state.srtp.decryptedBy, 'native', `aiortc's SRTP (${state.srtp.profile}) is decrypted by the native receiver`);
 });
 
 t.test('@roamhq/wrtc (libwebrtc) publishes Opus only and the audio reaches a viewer', async (t) => {

@@ -64,6 +64,7 @@ t.test('lost video packets come back by NACK/RTX and complete their frames', asy
   t.comment(`6 s: ${lost} packets lost on the way in, ${givenUp} given up; ${sent} frames into the room, ${decoded} decoded; keyframe requests ${state.stats.keyframeRequests - before.state.stats.keyframeRequests}`);
   t.ok(lost >= 10, `packets were lost (${lost})`);
   t.ok(givenUp <= lost * 0.1, `retransmissions filled the holes: ${givenUp} of ${lost} given up`);
+  t.equal(state.srtp.decryptedBy, 'native', 'the publisher and its retransmissions (RTX SSRC) were decrypted natively');
   t.ok(decoded >= 0.9 * sent, `the viewer decoded ${decoded} of ${sent}`);
   t.ok(sent >= 60, `frames kept flowing into the room (${sent} in 6 s)`);
 });

@@ -12,6 +12,7 @@ import { H264ParameterSets } from '../../media/h264-params.js';
 import { NAL_AUD, NAL_FILLER, NAL_IDR, NAL_SLICE, sliceType } from '../../media/h264.js';
 import { sliceTypePolicy } from '../../media/policy.js';
 import { RtpClock } from './rtp-clock.js';
+import { NativeDecrypt, statusOf, type SrtpStatus } from './native-decrypt.js';
 
 /** Keyframe requests to the publisher are at most this frequent. */
 const KEYFRAME_INTERVAL_MS = 500;
@@ -41,13 +42,16 @@ export class WhipSession {
   private lastRtp = performance.now();
   private readonly timers: NodeJS.Timeout[] = [];
   stats = { videoFrames: 0, audioPackets: 0, keyframeRequests: 0 };
+  private readonly decrypt: NativeDecrypt | null;
 
   constructor(
     readonly pc: RTCPeerConnection,
     transceivers: RTCRtpTransceiver[],
     private readonly log: Logger,
     private readonly onEnded: (session: WhipSession) => void,
+    nativeDecrypt = true,
   ) {
+    this.decrypt = nativeDecrypt ? new NativeDecrypt(pc) : null;
     for (const t of transceivers) {
       // Tracks announced by a=ssrc exist once the offer is applied; others appear with their first packet.
       for (const track of t.receiver.tracks) this.listen(track, t);
@@ -72,6 +76,11 @@ export class WhipSession {
     } else {
       track.onReceiveRtp.subscribe((rtp) => this.onAudioRtp(rtp));
     }
+  }
+
+  /** Who decrypts this publisher's SRTP: the native receiver, or werift (addon not built, turned off, not yet keyed). */
+  get srtp(): SrtpStatus {
+    return this.decrypt ? this.decrypt.status : statusOf(this.pc, false);
   }
 
   /** Video packets given up on after waiting for them, and those that came after that (for the status API). */
@@ -144,6 +153,7 @@ export class WhipSession {
     for (const t of this.timers) clearInterval(t);
     this.publisher?.end(reason);
     void this.pc.close().catch(() => {});
+    this.decrypt?.close();
     this.log.info({ reason }, 'WHIP session ended');
     this.onEnded(this);
   }
