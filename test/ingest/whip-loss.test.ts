@@ -64,6 +64,11 @@ t.test('lost video packets come back by NACK/RTX and complete their frames', asy
   t.comment(`6 s: ${lost} packets lost on the way in, ${givenUp} given up; ${sent} frames into the room, ${decoded} decoded; keyframe requests ${state.stats.keyframeRequests - before.state.stats.keyframeRequests}`);
   t.ok(lost >= 10, `packets were lost (${lost})`);
   t.ok(givenUp <= lost * 0.1, `retransmissions filled the holes: ${givenUp} of ${lost} given up`);
+  // The gateway's own NACK requester (not werift's) found the holes and saw them filled.
+  const nacked = state.videoLoss.packetsNacked - before.state.videoLoss.packetsNacked;
+  const recovered = state.videoLoss.packetsRecovered - before.state.videoLoss.packetsRecovered;
+  t.ok(nacked >= lost, `${nacked} packets NACKed for ${lost} lost`);
+  t.ok(recovered >= lost * 0.9, `${recovered} of them came back`);
   t.equal(state.srtp.decryptedBy, 'native', 'the publisher and its retransmissions (RTX SSRC) were decrypted natively');
   t.ok(decoded >= 0.9 * sent, `the viewer decoded ${decoded} of ${sent}`);
   t.ok(sent >= 60, `frames kept flowing into the room (${sent} in 6 s)`);

@@ -13,6 +13,7 @@ import { NAL_AUD, NAL_FILLER, NAL_IDR, NAL_SLICE, sliceType } from '../../media/
 import { sliceTypePolicy } from '../../media/policy.js';
 import { RtpClock } from './rtp-clock.js';
 import { NativeDecrypt, statusOf, type SrtpStatus } from './native-decrypt.js';
+import { NackRequester, type NackReceiver } from './nack-requester.js';
 
 /** Keyframe requests to the publisher are at most this frequent. */
 const KEYFRAME_INTERVAL_MS = 500;
@@ -43,6 +44,7 @@ export class WhipSession {
   private readonly timers: NodeJS.Timeout[] = [];
   stats = { videoFrames: 0, audioPackets: 0, keyframeRequests: 0 };
   private readonly decrypt: NativeDecrypt | null;
+  private nack: NackRequester | null = null;
 
   constructor(
     readonly pc: RTCPeerConnection,
@@ -72,6 +74,7 @@ export class WhipSession {
   private listen(track: MediaStreamTrack, transceiver: RTCRtpTransceiver): void {
     if (track.kind === 'video') {
       this.videoTrack = { track, transceiver };
+      this.replaceNackHandler(transceiver);
       track.onReceiveRtp.subscribe((rtp) => this.onVideoRtp(rtp));
     } else {
       track.onReceiveRtp.subscribe((rtp) => this.onAudioRtp(rtp));
@@ -83,9 +86,29 @@ export class WhipSession {
     return this.decrypt ? this.decrypt.status : statusOf(this.pc, false);
   }
 
-  /** Video packets given up on after waiting for them, and those that came after that (for the status API). */
-  get videoLoss(): { packetsGivenUp: number; packetsTooLate: number } {
-    return { packetsGivenUp: this.reorder.gaveUp, packetsTooLate: this.reorder.tooLate };
+  /**
+   * Video packets found missing and NACKed, those that came back (retransmitted or late), those given up on after
+   * waiting for them, and those that came after that (for the status API).
+   */
+  get videoLoss(): { packetsNacked: number; packetsRecovered: number; packetsGivenUp: number; packetsTooLate: number } {
+    return {
+      packetsNacked: this.nack?.stats.requested ?? 0,
+      packetsRecovered: this.nack?.stats.recovered ?? 0,
+      packetsGivenUp: this.reorder.gaveUp,
+      packetsTooLate: this.reorder.tooLate,
+    };
+  }
+
+  /** werift's NackHandler keeps a 5 ms timer for ever after the first loss (nack-requester.ts); ours replaces it. */
+  private replaceNackHandler(transceiver: RTCRtpTransceiver): void {
+    const receiver = transceiver.receiver as unknown as NackReceiver & {
+      nack?: { addPacket?: unknown; close(): void; onPacketLost?: { execute(n: unknown): void } };
+    };
+    const old = receiver.nack;
+    if (!old || old instanceof NackRequester || typeof old.addPacket !== 'function' || typeof old.close !== 'function') return;
+    old.close();
+    this.nack = new NackRequester(receiver, (n) => old.onPacketLost?.execute(n));
+    receiver.nack = this.nack;
   }
 
   /** The room side of this session, once auth and join are done. */
