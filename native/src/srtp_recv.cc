@@ -19,7 +19,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "srtp_protect.h"
+#include "srtp_napi.h"
 
 namespace {
 
@@ -33,22 +33,8 @@ class SrtpReceiver : public Napi::ObjectWrap<SrtpReceiver> {
     return exports;
   }
 
-  explicit SrtpReceiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SrtpReceiver>(info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "SrtpReceiver: options object required");
-    Napi::Object o = info[0].As<Napi::Object>();
-    int profile = o.Get("profile").ToNumber().Int32Value();
-    Napi::Value keyV = o.Get("key");
-    Napi::Value saltV = o.Get("salt");
-    if (!keyV.IsBuffer() || !saltV.IsBuffer()) throw Napi::TypeError::New(env, "SrtpReceiver: key and salt must be Buffers");
-    auto key = keyV.As<Napi::Buffer<uint8_t>>();
-    auto salt = saltV.As<Napi::Buffer<uint8_t>>();
-    try {
-      session_ = std::make_unique<roomgate::SrtpProtector>(profile, key.Data(), key.Length(), salt.Data(), salt.Length());
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(env, std::string("SrtpReceiver: ") + e.what());
-    }
-  }
+  explicit SrtpReceiver(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<SrtpReceiver>(info), session_(roomgate::SessionFromOptions(info, "SrtpReceiver")) {}
 
  private:
   Napi::Value Unprotect(const Napi::CallbackInfo& info) {

@@ -30,7 +30,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "srtp_protect.h"
+#include "srtp_napi.h"
 
 namespace {
 
@@ -116,22 +116,8 @@ class SrtpSender : public Napi::ObjectWrap<SrtpSender> {
     return exports;
   }
 
-  explicit SrtpSender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SrtpSender>(info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "SrtpSender: options object required");
-    Napi::Object o = info[0].As<Napi::Object>();
-    int profile = o.Get("profile").ToNumber().Int32Value();
-    Napi::Value keyV = o.Get("key");
-    Napi::Value saltV = o.Get("salt");
-    if (!keyV.IsBuffer() || !saltV.IsBuffer()) throw Napi::TypeError::New(env, "SrtpSender: key and salt must be Buffers");
-    auto key = keyV.As<Napi::Buffer<uint8_t>>();
-    auto salt = saltV.As<Napi::Buffer<uint8_t>>();
-    try {
-      session_ = std::make_unique<roomgate::SrtpProtector>(profile, key.Data(), key.Length(), salt.Data(), salt.Length());
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(env, std::string("SrtpSender: ") + e.what());
-    }
-  }
+  explicit SrtpSender(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<SrtpSender>(info), session_(roomgate::SessionFromOptions(info, "SrtpSender")) {}
 
   ~SrtpSender() override { Free(); }
 

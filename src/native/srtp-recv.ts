@@ -2,8 +2,7 @@
 // place. Loaded lazily; `loadSrtpRecv()` returns null (with the reason kept for the log) when the addon is not
 // built, so WHIP sessions keep werift's own decryption.
 
-import { createRequire } from 'node:module';
-import { repoPath } from '../paths.js';
+import { requireAddon } from './load-addon.js';
 
 /** What `unprotect` answers below zero. */
 export const UNPROTECT_NOT_SRTP = -1;
@@ -28,12 +27,6 @@ let mod: SrtpRecvModule | null | undefined;
 export let srtpRecvLoadError = '';
 
 export function loadSrtpRecv(): SrtpRecvModule | null {
-  if (mod !== undefined) return mod;
-  try {
-    mod = createRequire(import.meta.url)(repoPath('native/build/Release/srtp_recv.node')) as SrtpRecvModule;
-  } catch (e) {
-    srtpRecvLoadError = `${e instanceof Error ? e.message : String(e)} (build it: node scripts/build-native.mjs)`;
-    mod = null;
-  }
+  if (mod === undefined) ({ mod, error: srtpRecvLoadError } = requireAddon<SrtpRecvModule>('srtp_recv'));
   return mod;
 }

@@ -2,8 +2,7 @@
 // sendmmsg(2) per batch on an existing UDP socket. Loaded lazily; `loadSrtpSend()` returns null (with the reason
 // kept for the log) when the addon is not built, so callers fall back to werift's own send path.
 
-import { createRequire } from 'node:module';
-import { repoPath } from '../paths.js';
+import { requireAddon } from './load-addon.js';
 
 /** DTLS-SRTP protection profiles (RFC 5764, RFC 7714) as werift numbers them. */
 export const SRTP_AES128_CM_HMAC_SHA1_80 = 1;
@@ -32,12 +31,6 @@ let mod: SrtpSendModule | null | undefined;
 export let srtpSendLoadError = '';
 
 export function loadSrtpSend(): SrtpSendModule | null {
-  if (mod !== undefined) return mod;
-  try {
-    mod = createRequire(import.meta.url)(repoPath('native/build/Release/srtp_send.node')) as SrtpSendModule;
-  } catch (e) {
-    srtpSendLoadError = `${e instanceof Error ? e.message : String(e)} (build it: node scripts/build-native.mjs)`;
-    mod = null;
-  }
+  if (mod === undefined) ({ mod, error: srtpSendLoadError } = requireAddon<SrtpSendModule>('srtp_send'));
   return mod;
 }
