@@ -10,7 +10,8 @@ import { NackRequester, RETRY_MS, SENDS } from '../../src/ingest/whip/nack-reque
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function requester() {
-  const nacks: number[][] = [];
+  const nacks: number[][] = []; // for SSRC 0xabcd
+  const others: { ssrc: number; lost: number[] }[] = [];
   const told: GenericNack[] = [];
   const receiver = {
     rtcpSsrc: 0x1234,
@@ -20,8 +21,9 @@ function requester() {
           // On the wire and back, as the publisher reads it.
           const [parsed] = RtcpPacketConverter.deSerialize(p.serialize());
           const fb = (parsed as RtcpTransportLayerFeedback).feedback as GenericNack;
-          if (fb.mediaSourceSsrc !== 0xabcd || fb.senderSsrc !== 0x1234) throw new Error('wrong SSRCs');
-          nacks.push(fb.lost);
+          if (fb.senderSsrc !== 0x1234) throw new Error('wrong sender SSRC');
+          if (fb.mediaSourceSsrc === 0xabcd) nacks.push(fb.lost);
+          else others.push({ ssrc: fb.mediaSourceSsrc, lost: fb.lost });
         }
       },
     },
@@ -30,7 +32,7 @@ function requester() {
   const feed = (...seqs: number[]) => {
     for (const s of seqs) r.addPacket(new RtpPacket(new RtpHeader({ sequenceNumber: s, ssrc: 0xabcd }), Buffer.alloc(10)));
   };
-  return { r, nacks, told, feed };
+  return { r, nacks, others, told, feed };
 }
 
 t.test('packets in order: nothing requested', async (t) => {
@@ -38,7 +40,7 @@ t.test('packets in order: nothing requested', async (t) => {
   feed(100, 101, 102, 103, 103, 104);
   await sleep(RETRY_MS * 2);
   t.same(nacks, []);
-  t.same(r.lost, []);
+  t.same(r.lost(), []);
   r.close();
 });
 
@@ -46,10 +48,10 @@ t.test(`a hole is NACKed at once, then every ${RETRY_MS} ms, ${SENDS} times in a
   const { r, nacks, told, feed } = requester();
   feed(100, 103);
   t.same(nacks, [[101, 102]], 'the NACK leaves with the packet that revealed the hole');
-  t.same(r.lost, [101, 102]);
+  t.same(r.lost(), [101, 102]);
   await sleep(RETRY_MS * (SENDS + 3));
   t.same(nacks, Array.from({ length: SENDS }, () => [101, 102]), `${SENDS} NACKs for the hole`);
-  t.same(r.lost, [], 'given up after its last NACK');
+  t.same(r.lost(), [], 'given up after its last NACK');
   t.equal(told.length, SENDS, "werift's onPacketLost listeners hear of each NACK");
   const quiet = nacks.length;
   await sleep(RETRY_MS * 3);
@@ -77,24 +79,32 @@ t.test('holes across the 16-bit wrap are asked for in order', async (t) => {
   feed(65533, 1);
   t.same(nacks, [[65534, 65535, 0]]);
   feed(0, 65535, 65534);
-  t.same(r.lost, [], 'all three came back');
+  t.same(r.lost(), [], 'all three came back');
   feed(2, 3);
   t.same(nacks.length, 1, 'numbering continues after the wrap with nothing missing');
   r.close();
 });
 
-t.test('a jump in numbering or a new SSRC is a restart, not loss; close() silences it', async (t) => {
-  const { r, nacks, feed } = requester();
+t.test('a jump in numbering is a restart, not loss; each SSRC has its own numbering; close() silences it', async (t) => {
+  const { r, nacks, others, feed } = requester();
   feed(100, 5000);
   t.same(nacks, [], 'a jump of thousands is not thousands of losses');
-  r.addPacket(new RtpPacket(new RtpHeader({ sequenceNumber: 9, ssrc: 0x9999 }), Buffer.alloc(10)));
-  feed(5002);
-  t.same(nacks, [], 'the stream restarted at 5002 after the other SSRC');
-  feed(5005);
-  t.same(nacks, [[5003, 5004]]);
+  feed(5003);
+  t.same(nacks, [[5001, 5002]], 'holes after the jump are found from its new numbering');
+  // Another SSRC (a simulcast layer, say) interleaved: its numbers are not holes in the first one's.
+  const other = (seq: number) => r.addPacket(new RtpPacket(new RtpHeader({ sequenceNumber: seq, ssrc: 0x9999 }), Buffer.alloc(10)));
+  other(9);
+  feed(5004);
+  other(10);
+  t.equal(nacks.length, 1, 'interleaved SSRCs make no NACK');
+  other(13);
+  t.same(others, [{ ssrc: 0x9999, lost: [11, 12] }], "the other SSRC's holes are NACKed with its SSRC");
+  t.same(r.lost(0x9999), [11, 12]);
+  t.same(r.lost(0xabcd), [5001, 5002]);
   r.close();
+  const sent = nacks.length;
   await sleep(RETRY_MS * 2);
-  t.equal(nacks.length, 1, 'nothing after close()');
+  t.equal(nacks.length, sent, 'nothing after close()');
   feed(5010);
-  t.equal(nacks.length, 1);
+  t.equal(nacks.length, sent);
 });

@@ -8,7 +8,8 @@
 //
 // Here: a hole is NACKed as soon as the packet after it arrives, then again every RETRY_MS while it stays open, at
 // most SENDS times; after that the reorder buffer (rtp-reorder.ts, 120 ms) has given up on it anyway. One timer, and
-// only while something is missing. A jump of more than MAX_GAP packets is a new numbering, not loss.
+// only while something is missing. A jump of more than MAX_GAP packets is a new numbering, not loss. Each SSRC is
+// followed on its own (simulcast layers, a publisher that changed SSRC), and NACKed with its own SSRC.
 
 import { GenericNack, RtcpTransportLayerFeedback, type RtcpPacket, type RtpPacket } from 'werift';
 
@@ -31,11 +32,17 @@ interface Hole {
   lastSent: number;
 }
 
+/** One SSRC's numbering: the highest sequence number seen and its holes, in the order they opened. */
+interface Stream {
+  highest: number;
+  missing: Map<number, Hole>;
+}
+
+/** SSRCs followed at once (simulcast layers, a publisher that changed SSRC); the least recent is dropped. */
+const MAX_STREAMS = 4;
+
 export class NackRequester {
-  private highest = -1;
-  private ssrc = 0;
-  /** Missing sequence numbers, in the order they went missing. */
-  private readonly missing = new Map<number, Hole>();
+  private readonly streams = new Map<number, Stream>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Counters for the status API and tests. */
@@ -51,81 +58,92 @@ export class NackRequester {
   addPacket(packet: RtpPacket): void {
     const { sequenceNumber: seq, ssrc } = packet.header;
     if (this.closed) return;
-    if (this.highest < 0 || ssrc !== this.ssrc) {
-      this.restart(seq, ssrc);
+    const stream = this.streams.get(ssrc);
+    if (!stream) {
+      this.streams.set(ssrc, { highest: seq, missing: new Map() });
+      if (this.streams.size > MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
       return;
     }
-    const ahead = (seq - this.highest) & 0xffff;
+    const ahead = (seq - stream.highest) & 0xffff;
     if (ahead === 0) return;
     if (ahead >= 0x8000) {
       // Behind the highest: a reordered or retransmitted packet.
-      if (this.missing.delete(seq)) this.stats.recovered++;
+      if (stream.missing.delete(seq)) this.stats.recovered++;
       return;
     }
+    stream.highest = seq;
     if (ahead > MAX_GAP) {
-      this.restart(seq, ssrc);
+      stream.missing.clear(); // a restarted numbering
       return;
     }
-    for (let s = (this.highest + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff) {
-      this.missing.set(s, { sends: 0, lastSent: 0 });
+    for (let s = (seq - ahead + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff) {
+      stream.missing.set(s, { sends: 0, lastSent: 0 });
       this.stats.requested++;
     }
-    this.highest = seq;
-    if (ahead > 1) this.sendNack(performance.now());
+    if (ahead > 1) this.sendNacks(performance.now());
   }
 
-  /** Sequence numbers currently missing (oldest first). */
-  get lost(): number[] {
-    return [...this.missing.keys()];
+  /** Sequence numbers currently missing, oldest first, of `ssrc` (default: every SSRC). */
+  lost(ssrc?: number): number[] {
+    const out: number[] = [];
+    for (const [id, stream] of this.streams) if (ssrc === undefined || id === ssrc) out.push(...stream.missing.keys());
+    return out;
   }
 
   close(): void {
     this.closed = true;
-    this.missing.clear();
+    this.streams.clear();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
 
-  private restart(seq: number, ssrc: number): void {
-    this.highest = seq;
-    this.ssrc = ssrc;
-    this.missing.clear();
-  }
-
-  /**
-   * One NACK for the holes that are due (new ones, and those NACKed RETRY_MS ago with NACKs left); holes out of NACKs
-   * are forgotten. Then one timer for the next hole to come due, if any.
-   */
-  private sendNack(now: number): void {
-    const lost: number[] = [];
+  /** One RTCP packet with a NACK per SSRC that has holes due; then one timer for the next hole to come due. */
+  private sendNacks(now: number): void {
+    const feedback: RtcpTransportLayerFeedback[] = [];
     let nextDue = Infinity;
-    for (const [seq, hole] of this.missing) {
-      if (hole.sends > 0 && now - hole.lastSent < RETRY_MS) {
-        nextDue = Math.min(nextDue, hole.lastSent + RETRY_MS);
-        continue;
-      }
-      if (hole.sends >= SENDS) {
-        this.missing.delete(seq);
-        continue;
-      }
-      hole.sends++;
-      hole.lastSent = now;
-      lost.push(seq);
-      nextDue = Math.min(nextDue, now + RETRY_MS);
-    }
-    if (lost.length > 0) {
-      const nack = new GenericNack({ senderSsrc: this.receiver.rtcpSsrc, mediaSourceSsrc: this.ssrc, lost });
-      this.stats.nacksSent++;
-      this.receiver.dtlsTransport.sendRtcp([new RtcpTransportLayerFeedback({ feedback: nack })]).catch(() => {});
+    for (const [ssrc, stream] of this.streams) {
+      const { lost, due } = this.dueHoles(stream, now);
+      nextDue = Math.min(nextDue, due);
+      if (lost.length === 0) continue;
+      const nack = new GenericNack({ senderSsrc: this.receiver.rtcpSsrc, mediaSourceSsrc: ssrc, lost });
+      feedback.push(new RtcpTransportLayerFeedback({ feedback: nack }));
       this.onNack(nack);
+    }
+    if (feedback.length > 0) {
+      this.stats.nacksSent += feedback.length;
+      this.receiver.dtlsTransport.sendRtcp(feedback).catch(() => {});
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (nextDue === Infinity) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (!this.closed) this.sendNack(performance.now());
+      if (!this.closed) this.sendNacks(performance.now());
     }, Math.max(1, nextDue - now));
     this.timer.unref();
+  }
+
+  /**
+   * The stream's holes due for a NACK now (new ones, and those NACKed RETRY_MS ago with NACKs left), marked as sent;
+   * holes out of NACKs are forgotten. `due`: when the next one comes due (Infinity: none open).
+   */
+  private dueHoles(stream: Stream, now: number): { lost: number[]; due: number } {
+    const lost: number[] = [];
+    let due = Infinity;
+    for (const [seq, hole] of stream.missing) {
+      if (hole.sends > 0 && now - hole.lastSent < RETRY_MS) {
+        due = Math.min(due, hole.lastSent + RETRY_MS);
+        continue;
+      }
+      if (hole.sends >= SENDS) {
+        stream.missing.delete(seq);
+        continue;
+      }
+      hole.sends++;
+      hole.lastSent = now;
+      lost.push(seq);
+      due = Math.min(due, now + RETRY_MS);
+    }
+    return { lost, due };
   }
 }
