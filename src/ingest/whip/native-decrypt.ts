@@ -18,15 +18,20 @@ interface WeriftDtls {
 
 const PROFILE_NAMES: Record<number, string> = { 1: 'AES_CM_128_HMAC_SHA1_80', 7: 'AEAD_AES_128_GCM' };
 
-/** Who decrypts a publisher's SRTP, with which DTLS-SRTP profile (null before DTLS has completed). */
+/**
+ * Who decrypts a publisher's SRTP, with which DTLS-SRTP profile (null before DTLS has completed), and how many packets
+ * the native receiver refused (forged, corrupted, not SRTP; werift drops them alike but does not count them).
+ */
 export interface SrtpStatus {
   decryptedBy: 'native' | 'werift';
   profile: string | null;
+  rejectedPackets: number;
 }
 
 export class NativeDecrypt {
   private readonly receivers: NativeSrtpReceiver[] = [];
   private closed = false;
+  private rejected = 0;
 
   /** Takes over decryption on every DTLS transport of `pc` (one when bundled) as soon as each has its keys. */
   constructor(private readonly pc: RTCPeerConnection) {
@@ -45,7 +50,7 @@ export class NativeDecrypt {
 
   /** Native once at least one transport's packets are decrypted here. */
   get status(): SrtpStatus {
-    return statusOf(this.pc, this.receivers.length > 0);
+    return statusOf(this.pc, this.receivers.length > 0, this.rejected);
   }
 
   close(): void {
@@ -71,6 +76,7 @@ export class NativeDecrypt {
     srtp.decrypt = (packet: Buffer): Buffer => {
       const len = this.closed ? UNPROTECT_NOT_SRTP : receiver.unprotect(packet);
       if (len >= 12) return packet.subarray(0, len);
+      this.rejected++;
       // werift drops packets that fail with this error (and logs them at debug level); any other error would escape.
       throw new SrtpAuthenticationError(len === UNPROTECT_AUTH_FAILED ? 'SRTP authentication failed' : 'not an SRTP packet');
     };
@@ -78,7 +84,11 @@ export class NativeDecrypt {
 }
 
 /** The SRTP status of `pc`: decrypted natively or by werift, and the profile DTLS negotiated. */
-export function statusOf(pc: RTCPeerConnection, native: boolean): SrtpStatus {
+export function statusOf(pc: RTCPeerConnection, native: boolean, rejectedPackets = 0): SrtpStatus {
   const profile = (pc.dtlsTransports as unknown as WeriftDtls[])[0]?.srtp?.config?.profile;
-  return { decryptedBy: native ? 'native' : 'werift', profile: profile === undefined ? null : (PROFILE_NAMES[profile] ?? `profile ${profile}`) };
+  return {
+    decryptedBy: native ? 'native' : 'werift',
+    profile: profile === undefined ? null : (PROFILE_NAMES[profile] ?? `profile ${profile}`),
+    rejectedPackets,
+  };
 }
