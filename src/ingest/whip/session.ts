@@ -177,6 +177,7 @@ export class WhipSession {
     this.publisher?.end(reason);
     void this.pc.close().catch(() => {});
     this.decrypt?.close();
+    this.nack?.close();
     this.log.info({ reason }, 'WHIP session ended');
     this.onEnded(this);
   }
