@@ -5,7 +5,7 @@
 // know) leaves werift's decryption in place, so this is an optimisation, never a requirement.
 
 import { SrtpAuthenticationError, type RTCPeerConnection } from 'werift';
-import { loadSrtpRecv, UNPROTECT_AUTH_FAILED, UNPROTECT_NOT_SRTP, type NativeSrtpReceiver } from '../../native/srtp-recv.js';
+import { loadSrtpRecv, UNPROTECT_AUTH_FAILED, type NativeSrtpReceiver } from '../../native/srtp-recv.js';
 
 interface WeriftSrtpSession {
   config?: { keys?: { remoteMasterKey?: Buffer; remoteMasterSalt?: Buffer }; profile?: number };
@@ -73,11 +73,12 @@ export class NativeDecrypt {
       return; // a profile the addon does not implement: werift's decryption stays
     }
     this.receivers.push(receiver);
+    // werift drops packets whose decryption throws this error (logged at debug level); any other error would escape.
     srtp.decrypt = (packet: Buffer): Buffer => {
-      const len = this.closed ? UNPROTECT_NOT_SRTP : receiver.unprotect(packet);
+      if (this.closed) throw new SrtpAuthenticationError('the WHIP session has ended');
+      const len = receiver.unprotect(packet);
       if (len >= 12) return packet.subarray(0, len);
       this.rejected++;
-      // werift drops packets that fail with this error (and logs them at debug level); any other error would escape.
       throw new SrtpAuthenticationError(len === UNPROTECT_AUTH_FAILED ? 'SRTP authentication failed' : 'not an SRTP packet');
     };
   }
