@@ -76,6 +76,10 @@ bool AesGcmOpen(EVP_CIPHER_CTX* c, const uint8_t iv[12], const uint8_t* aad, int
   return EVP_DecryptFinal_ex(c, final, &outl) == 1;
 }
 
+uint32_t GetU32(const uint8_t* p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+uint16_t GetU16(const uint8_t* p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
 void PutU32(uint8_t* p, uint32_t v) {
   p[0] = (uint8_t)(v >> 24);
   p[1] = (uint8_t)(v >> 16);
@@ -203,8 +207,8 @@ void SrtpProtector::MakeIv(const Keys& k, uint32_t ssrc, uint64_t index, uint8_t
 // GCM (RFC 7714 §8.1, §9.1): the header is the associated data, the 16-byte tag follows the ciphertext.
 bool SrtpProtector::Protect(uint8_t* packet, int* len) {
   if (*len < kHeaderLen) return false;
-  uint16_t seq = (uint16_t)(packet[2] << 8 | packet[3]);
-  uint32_t ssrc = (uint32_t)packet[8] << 24 | (uint32_t)packet[9] << 16 | (uint32_t)packet[10] << 8 | packet[11];
+  uint16_t seq = GetU16(packet + 2);
+  uint32_t ssrc = GetU32(packet + 8);
   Stream* stream = Find(ssrc);
   uint32_t roc = EstimateRoc(stream, seq);
   Advance(stream, ssrc, roc, seq);
@@ -231,13 +235,13 @@ int SrtpProtector::Unprotect(uint8_t* packet, int len) {
   int headerLen = kHeaderLen + 4 * (packet[0] & 0x0f);
   if (packet[0] & 0x10) {
     if (len < headerLen + 4) return kNotSrtp;
-    headerLen += 4 + 4 * (packet[headerLen + 2] << 8 | packet[headerLen + 3]);
+    headerLen += 4 + 4 * GetU16(packet + headerLen + 2);
   }
   const int tagLen = profile_ == kAeadAes128Gcm ? kGcmTagLen : kCmTagLen;
   const int end = len - tagLen;  // where the ciphertext ends and the tag begins
   if (end < headerLen) return kNotSrtp;
-  uint16_t seq = (uint16_t)(packet[2] << 8 | packet[3]);
-  uint32_t ssrc = (uint32_t)packet[8] << 24 | (uint32_t)packet[9] << 16 | (uint32_t)packet[10] << 8 | packet[11];
+  uint16_t seq = GetU16(packet + 2);
+  uint32_t ssrc = GetU32(packet + 8);
   Stream* stream = Find(ssrc);
   uint32_t roc = EstimateRoc(stream, seq);
   uint8_t iv[16];
@@ -271,7 +275,7 @@ uint32_t SrtpProtector::NextRtcpIndex(uint32_t ssrc) {
 // The IV is built like SRTP's, with the 31-bit SRTCP index as the packet index.
 bool SrtpProtector::ProtectRtcp(uint8_t* packet, int* len) {
   if (*len < 8) return false;
-  uint32_t ssrc = (uint32_t)packet[4] << 24 | (uint32_t)packet[5] << 16 | (uint32_t)packet[6] << 8 | packet[7];
+  uint32_t ssrc = GetU32(packet + 4);
   uint32_t index = NextRtcpIndex(ssrc);
   uint8_t eIndex[4];
   PutU32(eIndex, 0x80000000u | index);

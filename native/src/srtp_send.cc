@@ -26,8 +26,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <memory>
-#include <stdexcept>
 #include <string>
 
 #include "srtp_napi.h"
