@@ -66,14 +66,17 @@ for (const [m, room] of [
       return s.framesDecoded > 10 ? s : null;
     }, 15000, 'viewer decoding');
     const frames = async () => (await g.getJson(`/api/rooms/${app}/${room}`)).body.users[0].frames.video as number;
-    const before = { damaged, frames: await frames(), state: await (await fetch(g.httpBase + p.location)).json() };
+    // The window's damage is counted inside the status snapshots: from after the first to before the last, which
+    // is taken a frame interval later so that the hole each damaged packet opened has been seen (by the next one).
+    const before = { frames: await frames(), state: await (await fetch(g.httpBase + p.location)).json(), damaged };
     await new Promise((r) => setTimeout(r, 6000));
     const s1 = await v.stats();
+    const sent = (await frames()) - before.frames;
+    const hit = damaged - before.damaged;
+    await new Promise((r) => setTimeout(r, 100));
     const state = await (await fetch(g.httpBase + p.location)).json();
     const delta = (f: (s: typeof state) => number) => f(state) - f(before.state);
-    const hit = damaged - before.damaged;
     const givenUp = delta((s) => s.videoLoss.packetsGivenUp);
-    const sent = (await frames()) - before.frames;
     const decoded = s1.framesDecoded - s0.framesDecoded;
     t.comment(`6 s: ${hit} packets ${what} on the way in, ${givenUp} given up; ${sent} frames into the room, ${decoded} decoded; keyframe requests ${delta((s) => s.stats.keyframeRequests)}`);
     t.ok(hit >= 10, `packets were ${what} (${hit})`);
