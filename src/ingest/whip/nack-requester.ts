@@ -38,7 +38,7 @@ interface Stream {
   missing: Map<number, Hole>;
 }
 
-/** SSRCs followed at once (simulcast layers, a publisher that changed SSRC); the least recent is dropped. */
+/** SSRCs followed at once (simulcast layers, a publisher that changed SSRC); beyond that the first seen is dropped. */
 const MAX_STREAMS = 4;
 
 export class NackRequester {

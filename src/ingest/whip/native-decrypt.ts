@@ -5,7 +5,7 @@
 // know) leaves werift's decryption in place, so this is an optimisation, never a requirement.
 
 import { SrtpAuthenticationError, type RTCPeerConnection } from 'werift';
-import { loadSrtpRecv, UNPROTECT_AUTH_FAILED, type NativeSrtpReceiver } from '../../native/srtp-recv.js';
+import { loadSrtpRecv, UNPROTECT_AUTH_FAILED, UNPROTECT_NOT_SRTP, type NativeSrtpReceiver } from '../../native/srtp-recv.js';
 
 interface WeriftSrtpSession {
   config?: { keys?: { remoteMasterKey?: Buffer; remoteMasterSalt?: Buffer }; profile?: number };
@@ -17,6 +17,7 @@ interface WeriftDtls {
 }
 
 const PROFILE_NAMES: Record<number, string> = { 1: 'AES_CM_128_HMAC_SHA1_80', 7: 'AEAD_AES_128_GCM' };
+const UNPROTECT_REASONS: Record<number, string> = { [UNPROTECT_AUTH_FAILED]: 'SRTP authentication failed', [UNPROTECT_NOT_SRTP]: 'not an SRTP packet' };
 
 /**
  * Who decrypts a publisher's SRTP, with which DTLS-SRTP profile (null before DTLS has completed), and how many packets
@@ -79,7 +80,7 @@ export class NativeDecrypt {
       const len = receiver.unprotect(packet);
       if (len >= 12) return packet.subarray(0, len);
       this.rejected++;
-      throw new SrtpAuthenticationError(len === UNPROTECT_AUTH_FAILED ? 'SRTP authentication failed' : 'not an SRTP packet');
+      throw new SrtpAuthenticationError(UNPROTECT_REASONS[len] ?? 'OpenSSL failed to decrypt');
     };
   }
 }
