@@ -170,7 +170,6 @@ std::string Hex(const uint8_t* d, size_t n) {
 
 // ---------------------------------------------------------------------------------------------
 struct OutPacket {
-  size_t offset;
   size_t size;
   int64_t timestamp;
 };
@@ -471,7 +470,7 @@ class AacOpusTranscoder : public Napi::ObjectWrap<AacOpusTranscoder> {
       if (n < 0) {
         NoteError(std::string("opus_encode_float: ") + opus_strerror(n));
       } else {
-        out_.push_back({outBytes_.size(), (size_t)n, nextTs_});
+        out_.push_back({(size_t)n, nextTs_});
         outBytes_.insert(outBytes_.end(), opusBuf_.begin(), opusBuf_.begin() + n);
         packetsOut_++;
       }
@@ -591,13 +590,17 @@ class AacOpusTranscoder : public Napi::ObjectWrap<AacOpusTranscoder> {
   }
 
   // ------------------------------------------------------------------ JS → packets
+  // The packets of one call as a flat array [bytes, size0, timestamp0, size1, timestamp1, …], every packet's bytes
+  // in one Buffer: one allocation per call and no object built here. Objects made with napi_set_named_property
+  // (a property-name lookup and a map transition per field) cost more than the JavaScript wrapper (src/native/
+  // aac-opus.ts) that builds the { data, timestamp } objects from this.
   Napi::Array TakePackets(Napi::Env env) {
-    Napi::Array arr = Napi::Array::New(env, out_.size());
+    if (out_.empty()) return Napi::Array::New(env, 0);
+    Napi::Array arr = Napi::Array::New(env, 1 + 2 * out_.size());
+    arr.Set(0u, Napi::Buffer<uint8_t>::Copy(env, outBytes_.data(), outBytes_.size()));
     for (size_t i = 0; i < out_.size(); i++) {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("data", Napi::Buffer<uint8_t>::Copy(env, outBytes_.data() + out_[i].offset, out_[i].size));
-      o.Set("timestamp", Napi::Number::New(env, (double)out_[i].timestamp));
-      arr.Set((uint32_t)i, o);
+      arr.Set((uint32_t)(1 + 2 * i), Napi::Number::New(env, (double)out_[i].size));
+      arr.Set((uint32_t)(2 + 2 * i), Napi::Number::New(env, (double)out_[i].timestamp));
     }
     out_.clear();
     outBytes_.clear();

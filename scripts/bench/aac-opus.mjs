@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Benchmark of the native AAC → Opus transcoder (native/build/Release/aac_opus.node).
 //
-//   node scripts/build-native.mjs && node scripts/bench/aac-opus.mjs [options]
+//   scripts/setup && node scripts/bench/aac-opus.mjs [options]
 //     --seconds N        length of the test stream (default 60)
 //     --application A    lowdelay | audio | voip (default: the addon's default)
 //     --complexity N     0..10 (default: the addon's default)
@@ -18,14 +18,13 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const require = createRequire(import.meta.url);
-const { AacOpusTranscoder, libraryVersions } = require(join(root, 'native', 'build', 'Release', 'aac_opus.node'));
+// Through the typed wrapper the room uses (dist/, from `npx tsc`), so its per-call cost is in the figures.
+const { AacToOpus: AacOpusTranscoder, aacOpusLibraryVersions: libraryVersions } = await import(join(root, 'dist', 'src', 'native', 'aac-opus.js'));
 
 function arg(name, def) {
   const i = process.argv.indexOf(`--${name}`);

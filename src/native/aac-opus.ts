@@ -92,9 +92,12 @@ export interface AacToOpusStats {
   lastError: string | null;
 }
 
+/** One call's packets: [every packet's bytes, size0, timestamp0, size1, timestamp1, …], or [] for none. */
+type NativePackets = [] | [Buffer, ...number[]];
+
 interface NativeTranscoder {
-  push(frame: Uint8Array, ptsMs: number): OpusPacket[];
-  flush(): OpusPacket[];
+  push(frame: Uint8Array, ptsMs: number): NativePackets;
+  flush(): NativePackets;
   setVolume(percent: number): void;
   close(): void;
   readonly volume: number;
@@ -168,12 +171,12 @@ export class AacToOpus {
    * more after a filled gap). Never throws on bad data: it returns [] and counts an error.
    */
   push(frame: Uint8Array, ptsMs: number): OpusPacket[] {
-    return this.#t.push(frame, ptsMs);
+    return unpack(this.#t.push(frame, ptsMs));
   }
 
   /** Emit the buffered remainder (zero-padded); the next push() re-anchors the timeline. */
   flush(): OpusPacket[] {
-    return this.#t.flush();
+    return unpack(this.#t.flush());
   }
 
   /** Volume in percent (0..200); ramped over the next 20 ms packet. */
@@ -211,4 +214,18 @@ export class AacToOpus {
   get application(): 'lowdelay' | 'audio' | 'voip' {
     return this.#t.application;
   }
+}
+
+/** The addon's flat answer as packets, each a view into the one Buffer the call returned. */
+function unpack(flat: NativePackets): OpusPacket[] {
+  if (flat.length === 0) return [];
+  const bytes = flat[0] as Buffer;
+  const packets: OpusPacket[] = [];
+  let offset = 0;
+  for (let i = 1; i < flat.length; i += 2) {
+    const size = flat[i] as number;
+    packets.push({ data: bytes.subarray(offset, offset + size), timestamp: flat[i + 1] as number });
+    offset += size;
+  }
+  return packets;
 }
