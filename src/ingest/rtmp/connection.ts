@@ -11,6 +11,7 @@ import type { Publisher } from '../../room/publisher.js';
 import { FlvToMedia } from '../../media/flv-to-media.js';
 import { GuardedRtmp, type RtmpLimits } from './guarded-rtmp.js';
 import { parsePushTarget, type PushTarget } from './publish-url.js';
+import { readSocket } from './socket-reader.js';
 import type { RefusalMemory } from './refusal-memory.js';
 
 export type RtmpAuthResult = { ok: true } | { ok: false; status: number; reason: string };
@@ -69,7 +70,7 @@ export class RtmpConnection {
     }, deps.publishTimeoutMs);
     this.publishTimer.unref();
     socket.setNoDelay(true);
-    socket.on('data', (data) => this.onData(data));
+    readSocket(socket, (data) => this.onData(data));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.onSocketClose());
   }

@@ -19,7 +19,8 @@ export class RtmpServer {
 
   constructor(private readonly opts: RtmpServerOptions) {
     this.log = opts.log.child({ component: 'rtmp' });
-    this.server = createServer((socket) => {
+    // Paused until RtmpConnection starts reading: it switches the socket to a reused read buffer first.
+    this.server = createServer({ pauseOnConnect: true }, (socket) => {
       if (this.connections.size >= opts.maxConnections) {
         this.log.warn({ remote: socket.remoteAddress, max: opts.maxConnections }, 'refusing connection: limit reached');
         socket.destroy();
