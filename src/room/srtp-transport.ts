@@ -6,6 +6,7 @@
 import type { RTCRtpSender } from 'werift';
 import { loadSrtpSend, type NativeSrtpSender } from '../native/srtp-send.js';
 import type { SenderReportSource } from './sender-report.js';
+import { ownSymbol } from '../node-internals.js';
 
 interface WeriftSrtpKeys {
   config: { keys: { localMasterKey: Buffer; localMasterSalt: Buffer }; profile: number };
@@ -174,7 +175,7 @@ export class SrtpTransport {
 
 /** The file descriptor behind a node:dgram socket (Node keeps its handle under an internal symbol). */
 function socketFd(socket: object): number {
-  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const state = ownSymbol(socket, 'state symbol');
   const handle = state ? (socket as Record<symbol, { handle?: { fd?: unknown } }>)[state]?.handle : undefined;
   return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
 }

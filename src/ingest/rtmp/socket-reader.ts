@@ -9,6 +9,7 @@
 // read the ordinary way ('data' events) and the caller cannot tell the difference.
 
 import type { Socket } from 'node:net';
+import { ownSymbol } from '../../node-internals.js';
 
 /**
  * Shared by every socket read this way: a read callback runs to completion before the event loop delivers the next
@@ -41,8 +42,4 @@ export function readSocket(socket: Socket, onData: (data: Buffer) => void): Sock
   socket.on('data', onData);
   socket.resume();
   return 'stream';
-}
-
-function ownSymbol(target: object, description: string): symbol | undefined {
-  return Object.getOwnPropertySymbols(target).find((s) => s.description === description);
 }
