@@ -591,9 +591,9 @@ class AacOpusTranscoder : public Napi::ObjectWrap<AacOpusTranscoder> {
 
   // ------------------------------------------------------------------ JS → packets
   // The packets of one call as a flat array [bytes, size0, timestamp0, size1, timestamp1, …], every packet's bytes
-  // in one Buffer: one allocation per call and no object built here. Objects made with napi_set_named_property
-  // (a property-name lookup and a map transition per field) cost more than the JavaScript wrapper (src/native/
-  // aac-opus.ts) that builds the { data, timestamp } objects from this.
+  // in one Buffer: one buffer copy per call, and no object built here with napi_set_named_property (a property-name
+  // lookup and a map transition per field); the wrapper (src/native/aac-opus.ts) builds the { data, timestamp }
+  // objects. The buffer copy is what is left of this call's cost (docs/performance.md, Room).
   Napi::Array TakePackets(Napi::Env env) {
     if (out_.empty()) return Napi::Array::New(env, 0);
     Napi::Array arr = Napi::Array::New(env, 1 + 2 * out_.size());
