@@ -1,47 +1,10 @@
 # roomgate native addons. Built by scripts/build-native.mjs (node-gyp, --nodedir=/usr when the
 # Debian Node headers are installed). System libraries come from pkg-config:
 #   apt-get install libavcodec-dev libswresample-dev libopus-dev pkg-config
-# srtp_send and srtp_recv use the OpenSSL inside Node (its headers ship with Node's, its symbols with the node binary).
+# media (AAC → Opus, the SRTP sender, the RTMP data plane) and srtp_recv; SRTP uses the OpenSSL inside Node (its
+# headers ship with Node's, its symbols with the node binary).
 {
   "targets": [
-    {
-      "target_name": "aac_opus",
-      "sources": ["src/aac_opus.cc"],
-      "dependencies": [
-        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
-      ],
-      "defines": ["NAPI_VERSION=8"],
-      "cflags_cc": [
-        "-std=c++17",
-        "-O2",
-        "-Wall",
-        "-Wextra",
-        "-Wno-unused-parameter",
-        "-Wno-missing-field-initializers",
-        "<!@(pkg-config --cflags libavcodec libavutil libswresample opus)"
-      ],
-      "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-fno-exceptions"],
-      "libraries": [
-        "<!@(pkg-config --libs libavcodec libavutil libswresample opus)"
-      ]
-    },
-    {
-      "target_name": "srtp_send",
-      "sources": ["src/srtp_send.cc", "src/srtp_protect.cc"],
-      "dependencies": [
-        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
-      ],
-      "defines": ["NAPI_VERSION=8"],
-      "cflags_cc": [
-        "-std=c++17",
-        "-O2",
-        "-Wall",
-        "-Wextra",
-        "-Wno-unused-parameter",
-        "-Wno-missing-field-initializers"
-      ],
-      "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-fno-exceptions"]
-    },
     {
       "target_name": "srtp_recv",
       "sources": ["src/srtp_recv.cc", "src/srtp_protect.cc"],
@@ -58,6 +21,42 @@
         "-Wno-missing-field-initializers"
       ],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-fno-exceptions"]
+    },
+    {
+      "target_name": "media",
+      "sources": [
+        "src/plane/addon.cc",
+        "src/plane/plane.cc",
+        "src/plane/pipe.cc",
+        "src/plane/sink.cc",
+        "src/plane/rtmp_chunks.cc",
+        "src/plane/flv_fast.cc",
+        "src/plane/h264_rtp.cc",
+        "src/plane/parse_testing.cc",
+        "src/srtp_send.cc",
+        "src/srtp_protect.cc",
+        "src/aac_opus.cc",
+        "src/aac_opus_core.cc"
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter",
+        "-Wno-missing-field-initializers",
+        "-pthread",
+        "<!@(pkg-config --cflags libavcodec libavutil libswresample opus)"
+      ],
+      "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-fno-exceptions"],
+      "ldflags": ["-pthread"],
+      "libraries": [
+        "<!@(pkg-config --libs libavcodec libavutil libswresample opus)"
+      ]
     }
   ]
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds roomgate's native addons (native/build/Release/aac_opus.node: AAC → Opus; srtp_send.node: SRTP + sendmmsg
+// Builds roomgate's native addons (native/build/Release/media.node: AAC → Opus, the RTMP data plane and SRTP + sendmmsg
 // for viewers' RTP; srtp_recv.node: SRTP decryption of WHIP publishers' RTP) with npm's bundled node-gyp.
 //
 //   node scripts/build-native.mjs            build unless the addon is newer than its sources
@@ -18,11 +18,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
-const addon = join(nativeDir, 'build', 'Release', 'aac_opus.node');
+const addon = join(nativeDir, 'build', 'Release', 'media.node');
 /** Every addon binding.gyp builds, with the class it must export. */
 const ADDONS = [
-  ['aac_opus', 'AacOpusTranscoder'],
-  ['srtp_send', 'SrtpSender'],
+  ['media', 'RtmpPlane'],
   ['srtp_recv', 'SrtpReceiver'],
 ].map(([name, cls]) => ({ file: join(nativeDir, 'build', 'Release', `${name}.node`), cls }));
 const force = process.argv.includes('--force') || process.argv.includes('-f');
@@ -59,7 +58,7 @@ const upToDate = (f) => existsSync(f) && statSync(f).mtimeMs > newestSource;
 if (!force && ADDONS.every((a) => upToDate(a.file))) {
   try {
     for (const a of ADDONS) require(a.file);
-    console.log('build-native: native/build/Release/{aac_opus,srtp_send,srtp_recv}.node are up to date');
+    console.log('build-native: native/build/Release/{media,srtp_recv}.node are up to date');
     process.exit(0);
   } catch (e) {
     console.warn(`build-native: existing addon does not load (${e instanceof Error ? e.message : e}); rebuilding`);

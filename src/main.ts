@@ -7,6 +7,8 @@ import { authenticate, type AppEntry, type AppTable } from './auth/authenticate.
 import { createMemoryStore } from './store/memory.js';
 import { Rooms } from './room/rooms.js';
 import { RtmpServer } from './ingest/rtmp/server.js';
+import { DataPlane } from './room/data-plane.js';
+import { rtmpPlaneLoadError } from './native/rtmp-plane.js';
 import type { RtmpAuthResult } from './ingest/rtmp/connection.js';
 import type { PushTarget } from './ingest/rtmp/publish-url.js';
 import { createHttpServer } from './api/server.js';
@@ -22,6 +24,8 @@ import { PullTasks } from './ingest/pull/pull-tasks.js';
 
 export interface Gateway {
   rooms: Rooms;
+  /** The native RTMP data plane, or null when RTMP runs on the JavaScript path (benchmarks read its timings). */
+  plane: DataPlane | null;
   rtmp: { host: string; port: number };
   http: { host: string; port: number };
   /** Stops accepting, ends every session with `reason`, closes listeners. */
@@ -73,6 +77,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   };
 
   const { minMs, maxMs } = { minMs: config.rtmp.authFailureDelayMinMs, maxMs: config.rtmp.authFailureDelayMaxMs };
+  // The RTMP data plane needs the native send path (its sinks share the viewers' SRTP sessions).
+  const plane = config.rtmp.dataPlane && config.webrtc.nativeSend ? DataPlane.create(log.child({ component: 'plane' })) : null;
+  if (config.rtmp.dataPlane && config.webrtc.nativeSend && !plane) log.warn({ err: rtmpPlaneLoadError }, 'RTMP data plane not available: RTMP runs on the JavaScript path');
   const rtmpServer = new RtmpServer({
     host: config.rtmp.host,
     port: config.rtmp.port,
@@ -83,6 +90,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     authenticate: authenticatePush,
     rooms,
     log,
+    plane,
   });
 
   const http: FastifyInstance = createHttpServer(log, config.http.bodyLimitBytes);
@@ -124,6 +132,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let closing: Promise<void> | null = null;
   return {
     rooms,
+    plane,
     rtmp: rtmpAddr,
     http: { host: config.http.host, port: httpPort },
     close(reason = 'the gateway is shutting down') {
@@ -132,6 +141,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         pullTasks.closeAll(reason); // kills every ffmpeg child; the tasks' users leave with 104, then 702
         await rtmpServer.close(reason);
         rooms.closeAll(reason);
+        plane?.close();
         await http.close();
         await callbacks.close(config.callbacks.flushOnCloseMs);
         await store.close();

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmark of the native AAC → Opus transcoder (native/build/Release/aac_opus.node).
+// Benchmark of the native AAC → Opus transcoder (native/build/Release/media.node).
 //
 //   scripts/setup && node scripts/bench/aac-opus.mjs [options]
 //     --seconds N        length of the test stream (default 60)

@@ -29,6 +29,7 @@ export const configSchema: FieldSpec = {
         maxConnections: { type: 'integer', min: 1, max: 100000 },
         publishTimeoutMs: { type: 'integer', min: 100, max: 600000 },
         maxChunkSize: { type: 'integer', min: 128, max: 16777215 },
+        dataPlane: { type: 'boolean' },
         authFailureDelayMinMs: { type: 'integer', min: 0, max: 10000 },
         authFailureDelayMaxMs: { type: 'integer', min: 0, max: 10000 },
       },
@@ -139,6 +140,7 @@ export interface Config {
     maxConnections: number;
     publishTimeoutMs: number;
     maxChunkSize: number;
+    dataPlane: boolean;
     authFailureDelayMinMs: number;
     authFailureDelayMaxMs: number;
   };

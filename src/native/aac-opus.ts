@@ -4,7 +4,7 @@
 // The .node file is loaded lazily on first use, so importing this module never fails;
 // `aacOpusAvailable()` tells whether the addon can be loaded.
 //
-// Behaviour (details in native/src/aac_opus.cc):
+// Behaviour (details in native/src/aac_opus_core.cc):
 //  * input: raw AAC access units (FLV AAC raw frames, no ADTS header) + the AudioSpecificConfig
 //    from the FLV AAC sequence header. AAC-LC/Main/LTP, HE-AAC (SBR) and HE-AACv2 (PS), any
 //    rate 8–96 kHz, any channel layout. HE-AAC is handled through the decoder's output format
@@ -116,7 +116,7 @@ interface NativeModule {
 
 /** Absolute path of the addon; ROOMGATE_AAC_OPUS_ADDON overrides it. */
 export function aacOpusAddonPath(): string {
-  return process.env.ROOMGATE_AAC_OPUS_ADDON || repoPath('native/build/Release/aac_opus.node');
+  return process.env.ROOMGATE_AAC_OPUS_ADDON || repoPath('native/build/Release/media.node');
 }
 
 let native: NativeModule | undefined;

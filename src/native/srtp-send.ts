@@ -31,6 +31,6 @@ let mod: SrtpSendModule | null | undefined;
 export let srtpSendLoadError = '';
 
 export function loadSrtpSend(): SrtpSendModule | null {
-  if (mod === undefined) ({ mod, error: srtpSendLoadError } = requireAddon<SrtpSendModule>('srtp_send'));
+  if (mod === undefined) ({ mod, error: srtpSendLoadError } = requireAddon<SrtpSendModule>('media'));
   return mod;
 }

@@ -7,6 +7,7 @@ import type { AudioConfig, H264Config, MediaFrame, VideoFrame } from '../media/m
 import { H264RtpPacketizer } from '../media/rtp-h264.js';
 import { AacToOpus } from '../native/aac-opus.js';
 import type { Logger } from '../log.js';
+import type { DataPlane, PipeEventHandler } from './data-plane.js';
 
 export const OPUS_CLOCK = 48000;
 
@@ -22,6 +23,8 @@ export interface FeedListener {
   onVideo(unit: VideoUnit): void;
   /** `receivedAt`: gateway receive time (performance.now()) of the source audio frame. */
   onAudio(packet: RtpPacket, receivedAt: number): void;
+  /** The feed moved onto the data plane: frames no longer pass through listeners. */
+  onPlane(): void;
 }
 
 /** A GOP bigger than this is not cached (late viewers then wait for the next IDR instead). */
@@ -52,18 +55,50 @@ export class MediaFeed {
    * or lose a picture; without it (RTMP, pull) the cached GOP is all there is.
    */
   requestKeyframe: (() => void) | null = null;
+  /**
+   * Set when this publisher runs on the native RTMP data plane: packetizing, transcoding, the GOP cache and the
+   * fan-out to viewers happen there, and the frames JavaScript still parses (sequence headers, the first frames
+   * before the socket is handed over, anything unusual) are pushed to it. Viewers then send through native sinks.
+   */
+  native: { plane: DataPlane; pipe: number } | null = null;
+  private audioConfig: AudioConfig | null = null;
 
   constructor(private readonly opts: MediaFeedOptions) {}
 
+  /**
+   * Moves this feed onto a new pipe of the data plane (before any viewer subscribes through it); `onEvent` gets the
+   * pipe's events. Returns the pipe.
+   */
+  useNativePlane(plane: DataPlane, onEvent: PipeEventHandler): number {
+    const pipe = plane.createPipe({ opusBitrate: this.opts.opusBitrate, opusComplexity: this.opts.opusComplexity ?? 5 }, onEvent);
+    this.native = { plane, pipe };
+    for (const l of [...this.listeners]) l.onPlane(); // viewers waiting for a reconnecting publisher
+    this.listeners.clear();
+    this.transcoder?.close();
+    this.transcoder = null;
+    this.gop = [];
+    if (this.video) this.setVideoConfig(this.video);
+    if (this.audioConfig) this.setAudioConfig(this.audioConfig);
+    return pipe;
+  }
+
   setVideoConfig(config: H264Config): void {
     this.video = config;
+    this.native?.plane.native.setVideoConfig(this.native.pipe, config.naluLengthSize, config.sps, config.pps);
   }
 
   setAudioConfig(config: AudioConfig): void {
     this.transcoder?.close();
     this.transcoder = null;
     this.loggedErrors = 0;
+    this.audioConfig = config;
     this.opusSource = config.codec === 'Opus';
+    if (this.native) {
+      const { plane, pipe } = this.native;
+      const refused = plane.native.setAudioConfig(pipe, config.codec === 'AAC' ? config.asc : null, this.volume);
+      if (refused) this.opts.log.warn({ err: refused }, 'AAC config refused by the decoder: audio dropped');
+      return;
+    }
     if (config.codec !== 'AAC') return; // Opus is forwarded as it is
     try {
       this.transcoder = new AacToOpus({ asc: config.asc, bitrate: this.opts.opusBitrate, complexity: this.opts.opusComplexity, volume: this.volume });
@@ -75,14 +110,28 @@ export class MediaFeed {
   setVolume(percent: number): void {
     this.volume = percent;
     this.transcoder?.setVolume(percent);
+    if (this.native) this.native.plane.native.setVolume(this.native.pipe, percent);
   }
 
   push(frame: MediaFrame): void {
     if (this.closed) return;
+    if (this.native) return this.pushNative(frame);
     const receivedAt = performance.now();
     if (frame.kind === 'video') this.pushVideo(frame, receivedAt);
     else if (this.opusSource) this.emitOpus(frame.data, Math.round(frame.dts * (OPUS_CLOCK / 1000)), receivedAt);
     else this.pushAac(frame.data, frame.dts, receivedAt);
+  }
+
+  private pushNative(frame: MediaFrame): void {
+    const { plane, pipe } = this.native!;
+    if (frame.kind === 'video') plane.native.pushVideo(pipe, frame.nalus, frame.pts, frame.keyframe);
+    else if (this.opusSource) plane.native.pushOpus(pipe, frame.data, Math.round(frame.dts * (OPUS_CLOCK / 1000)) >>> 0);
+    else plane.native.pushAac(pipe, frame.data, frame.dts);
+  }
+
+  /** Logs AAC frames the data plane's decoder refused (it reports at most one batch per 5 s). */
+  noteNativeDecoderErrors(dropped: number, lastError: string): void {
+    this.opts.log.warn({ dropped, lastError }, 'corrupt AAC frames dropped');
   }
 
   private pushVideo(frame: VideoFrame, receivedAt: number): void {
@@ -128,6 +177,7 @@ export class MediaFeed {
 
   close(): void {
     this.closed = true;
+    if (this.native) this.native.plane.closePipe(this.native.pipe);
     this.transcoder?.close();
     this.transcoder = null;
     this.gop = [];

@@ -11,6 +11,7 @@
 import type { RTCRtpSender, RtpPacket } from 'werift';
 import { buildSenderReport, compactNtp, type SenderReportSource } from './sender-report.js';
 import type { SrtpTransport } from './srtp-transport.js';
+import type { DataPlane } from './data-plane.js';
 
 /** The fields of werift's RTCRtpSender this class drives. */
 interface WeriftSender {
@@ -67,6 +68,11 @@ export class OutboundStream implements SenderReportSource {
   /** The last native send found the socket buffer full. */
   private bufferFull = false;
   sent = 0;
+  /** The data plane's sink that carries this stream while its publisher is on the plane (src/room/data-plane.ts). */
+  private planeSink: { plane: DataPlane; id: number } | null = null;
+  /** werift's packet and octet counts when the plane took over (a sender report counts both paths' packets). */
+  private basePackets = 0;
+  private baseOctets = 0;
 
   constructor(
     readonly sender: RTCRtpSender,
@@ -84,6 +90,69 @@ export class OutboundStream implements SenderReportSource {
   /** The viewer's transport is not keeping up: video should skip to the next keyframe. */
   get behind(): boolean {
     return this.bufferFull || this.inFlight > MAX_IN_FLIGHT;
+  }
+
+  /**
+   * Hands this stream to the data plane: from now on a sink on `pipe` numbers, encrypts and sends its packets, continuing
+   * this stream's numbering; `replay` starts video with the cached GOP. Returns false while the transport cannot
+   * carry native packets yet (DTLS still finishing): the caller tries again.
+   */
+  attachPlane(plane: DataPlane, pipe: number, video: boolean, replay: boolean): boolean {
+    if (this.planeSink) return true;
+    const to = this.transport?.planeTarget();
+    if (!to) return false;
+    const id = plane.native.addSink(pipe, {
+      video,
+      sender: to.sender,
+      ssrc: this.w.ssrc >>> 0,
+      payloadType: this.w.codec?.payloadType ?? 0,
+      clockRate: this.clockRate,
+      fd: to.fd,
+      host: to.host,
+      port: to.port,
+      consent: to.consent,
+      lastSeq: this.lastSeq,
+      lastTs: this.lastTs,
+      lastWall: plane.fromPerformance(this.lastWall),
+      replay,
+    });
+    this.planeSink = { plane, id };
+    this.basePackets = this.w.packetCount;
+    this.baseOctets = this.w.octetCount;
+    if (!this.reporting) this.startReporting();
+    return true;
+  }
+
+  /** Takes the stream back from the data plane, keeping its numbering for whatever is sent next. */
+  detachPlane(): void {
+    const sink = this.planeSink;
+    if (!sink) return;
+    this.planeSink = null;
+    const info = sink.plane.native.sinkInfo(sink.id);
+    const numbering = sink.plane.native.removeSink(sink.id);
+    if (info) this.countPlane(sink.plane, info);
+    if (numbering && numbering[0] >= 0) {
+      this.lastSeq = numbering[0];
+      this.lastTs = numbering[1];
+      this.lastWall = sink.plane.toPerformance(numbering[2]);
+    }
+    this.rebaseNext = true;
+  }
+
+  /** Copies the plane sink's counters to werift's sender fields, which sender reports and werift's stats read. */
+  private countPlane(plane: DataPlane, info: { packetCount: number; octetCount: number; rtpTimestamp: number; lastSendAt: number }): void {
+    const w = this.w;
+    if (info.packetCount === 0) return;
+    w.packetCount = (this.basePackets + info.packetCount) >>> 0;
+    w.octetCount = this.baseOctets + info.octetCount;
+    w.rtpTimestamp = info.rtpTimestamp;
+    w.ntpTimestamp = ntpNow(plane.toPerformance(info.lastSendAt));
+    this.sent = Math.max(this.sent, 1);
+  }
+
+  /** A picture-loss request: the plane's sink replays the cached GOP. Returns false when not on the plane. */
+  planeReplay(): boolean {
+    return this.planeSink ? this.planeSink.plane.native.sinkReplay(this.planeSink.id) : false;
   }
 
   /** The next packet sent begins another source (a reconnected publisher): keep numbering continuous. */
@@ -163,6 +232,14 @@ export class OutboundStream implements SenderReportSource {
   /** This stream's next sender report (SenderReportSource), or null when nothing was sent or werift stopped it. */
   senderReport(): Buffer | null {
     const w = this.w;
+    const sink = this.planeSink;
+    if (sink) {
+      // the sender-report tick also tells the plane about a new ICE pair or lost consent
+      const to = this.transport?.planeTarget();
+      if (to) sink.plane.native.sinkTarget(sink.id, to.fd, to.host, to.port, to.consent);
+      const info = sink.plane.native.sinkInfo(sink.id);
+      if (info) this.countPlane(sink.plane, info);
+    }
     if (w.stopped || this.sent === 0) return null;
     w.lastSRtimestamp = compactNtp(w.ntpTimestamp);
     w.lastSentSRTimestamp = Date.now() / 1000; // werift's clock for the round-trip from the viewer's LSR/DLSR
@@ -192,6 +269,7 @@ export class OutboundStream implements SenderReportSource {
 
   /** Re-sends NACKed packets still in the history, unchanged (same SSRC, sequence number and timestamp). */
   private retransmit(lost: number[]): void {
+    if (this.planeSink) return this.planeSink.plane.native.sinkRetransmit(this.planeSink.id, lost);
     const meta = metaFor(lost.length);
     let k = 0;
     for (const seq of lost) {

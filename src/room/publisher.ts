@@ -84,6 +84,7 @@ export class Publisher implements MediaSink {
 
   pushFrame(frame: MediaFrame): void {
     this.feed.push(frame);
+    if (this.feed.native) return; // the data plane counts frames and reports the first of each kind (nativeStarted)
     if (frame.kind === 'audio') {
       if (this.audioFrames++ === 0) this.announce('audio-started');
       return;
@@ -94,6 +95,11 @@ export class Publisher implements MediaSink {
       if (this.lastKeyDts >= 0) this.maxGopMs = Math.max(this.maxGopMs, frame.dts - this.lastKeyDts);
       this.lastKeyDts = frame.dts;
     }
+  }
+
+  /** The data plane handed on this publisher's first frame of a kind. */
+  nativeStarted(kind: 'video' | 'audio'): void {
+    this.announce(kind === 'video' ? 'video-started' : 'audio-started');
   }
 
   end(reason: string): void {
@@ -111,6 +117,13 @@ export class Publisher implements MediaSink {
   status(): PublisherStatus {
     const v = this.video;
     const a = this.audio;
+    const native = this.feed.native ? this.feed.native.plane.native.pipeStats(this.feed.native.pipe) : null;
+    if (native) {
+      this.videoFrames = native.videoFrames;
+      this.audioFrames = native.audioFrames;
+      this.keyframes = native.keyframes;
+      this.maxGopMs = native.maxGopMs;
+    }
     return {
       userId: this.id.userId,
       source: this.id.source,

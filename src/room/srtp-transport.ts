@@ -109,10 +109,28 @@ export class SrtpTransport {
 
   /** The session, pair and socket to send on, or what send() answers when there are none (-1 or 0). */
   private target(): { native: NativeSrtpSender; pair: WeriftPair } | number {
+    const to = this.route();
+    if (typeof to === 'number') return to;
+    return to.consent ? to : 0; // RFC 7675: no media without consent
+  }
+
+  /**
+   * Where the native RTMP data plane sends this transport's RTP: the SRTP session, socket and peer, and whether ICE
+   * consent allows it; null while there is none (DTLS not finished, no pair, not UDP). The plane is told again on
+   * every sender-report tick, so a new pair or lost consent reaches it within ~1 s.
+   */
+  planeTarget(): { sender: NativeSrtpSender; fd: number; host: string; port: number; consent: boolean } | null {
+    const to = this.route();
+    if (typeof to === 'number') return null;
+    return { sender: to.native, fd: this.fd, host: to.pair.remoteAddr[0], port: to.pair.remoteAddr[1], consent: to.consent };
+  }
+
+  private route(): { native: NativeSrtpSender; pair: WeriftPair; consent: boolean } | number {
     if (this.closed) return 0;
-    const pair = this.pair();
-    if (!pair) return -1; // no selected ICE pair
-    if (pair === 'no consent') return 0;
+    const selected = this.pair();
+    if (!selected) return -1; // no selected ICE pair
+    const pair = selected === 'no consent' ? this.lastPair : selected;
+    if (!pair) return 0;
     const native = this.session();
     if (!native || !this.ready) return -1;
     const transport = pair.protocol.transport;
@@ -122,7 +140,7 @@ export class SrtpTransport {
       this.fd = socketFd(transport.socket);
     }
     if (this.fd < 0) return -1; // a Node version that keeps the handle elsewhere
-    return { native, pair };
+    return { native, pair, consent: selected !== 'no consent' };
   }
 
   /** The pair to send on: werift's selected one, or during an ICE restart the one before it. */

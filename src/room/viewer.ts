@@ -20,6 +20,8 @@ const PLI_INTERVAL_MS = 1000;
  */
 const REPLAY_BURST = 32;
 const REPLAY_TICK_MS = 2;
+/** How often a viewer of a data-plane publisher retries making its sinks while DTLS finishes. */
+const PLANE_RETRY_MS = 10;
 
 export type ViewerState = 'connecting' | 'live' | 'closed';
 
@@ -77,6 +79,8 @@ export class Viewer implements FeedListener {
   attach(feed: MediaFeed): void {
     if (this.state === 'closed') return;
     if (this.feed) this.feed.listeners.delete(this);
+    this.video?.detachPlane();
+    this.audio?.detachPlane();
     const switching = this.feed !== null || this.video?.sent;
     this.feed = feed;
     this.waitingForKey = true;
@@ -84,6 +88,10 @@ export class Viewer implements FeedListener {
     if (switching) {
       this.video?.rebase();
       this.audio?.rebase();
+    }
+    if (feed.native) {
+      if (this.state === 'live') this.startPlane();
+      return;
     }
     feed.listeners.add(this);
     feed.requestKeyframe?.();
@@ -94,6 +102,32 @@ export class Viewer implements FeedListener {
   detach(): void {
     this.feed?.listeners.delete(this);
     this.feed = null;
+    this.video?.detachPlane();
+    this.audio?.detachPlane();
+  }
+
+  onPlane(): void {
+    this.replay = null;
+    if (this.state === 'live') this.startPlane();
+  }
+
+  /**
+   * Hands both tracks to the data plane's sinks for a publisher on the plane (RTMP): from then on its frames reach
+   * this viewer without JavaScript. The video sink starts with the cached GOP. Until DTLS has finished on the
+   * viewer's transport the sinks cannot be made; this tries again every 10 ms.
+   */
+  private startPlane(): void {
+    const native = this.feed?.native;
+    if (!native || this.state !== 'live') return;
+    const video = !this.video || this.video.attachPlane(native.plane, native.pipe, true, true);
+    const audio = !this.audio || this.audio.attachPlane(native.plane, native.pipe, false, false);
+    if (video && audio) {
+      if (!this.firstKeyframeSentAt) this.firstKeyframeSentAt = performance.now();
+      return;
+    }
+    setTimeout(() => {
+      if (this.feed?.native === native) this.startPlane();
+    }, PLANE_RETRY_MS).unref();
   }
 
   onVideo(unit: VideoUnit): void {
@@ -139,7 +173,8 @@ export class Viewer implements FeedListener {
     this.state = 'live';
     this.lastRtcp = performance.now();
     this.log.debug({ viewer: this.id }, 'viewer connected');
-    this.replayGop();
+    if (this.feed?.native) this.startPlane();
+    else this.replayGop();
   }
 
   /**
@@ -191,7 +226,8 @@ export class Viewer implements FeedListener {
     if (now - this.lastPliServed < PLI_INTERVAL_MS || this.state !== 'live') return;
     this.lastPliServed = now;
     this.stats.plisServed++;
-    if (this.feed?.requestKeyframe) this.feed.requestKeyframe();
+    if (this.feed?.native) this.video?.planeReplay();
+    else if (this.feed?.requestKeyframe) this.feed.requestKeyframe();
     else this.replayGop();
   }
 

@@ -11,8 +11,13 @@ import type { Publisher } from '../../room/publisher.js';
 import { FlvToMedia } from '../../media/flv-to-media.js';
 import { GuardedRtmp, type RtmpLimits } from './guarded-rtmp.js';
 import { parsePushTarget, type PushTarget } from './publish-url.js';
-import { readSocket } from './socket-reader.js';
+import { readSocket, type SocketReadMode } from './socket-reader.js';
 import type { RefusalMemory } from './refusal-memory.js';
+import type { DataPlane } from '../../room/data-plane.js';
+import {
+  PLANE_DECODER_ERRORS, PLANE_ENDED, PLANE_FIRST_AUDIO, PLANE_FIRST_VIDEO, PLANE_MEDIA, PLANE_MESSAGE, PLANE_PROTOCOL_ERROR,
+  type PlaneEvent,
+} from '../../native/rtmp-plane.js';
 
 export type RtmpAuthResult = { ok: true } | { ok: false; status: number; reason: string };
 
@@ -26,6 +31,8 @@ export interface RtmpConnectionDeps {
   authenticate: (target: PushTarget) => RtmpAuthResult | Promise<RtmpAuthResult>;
   /** Codec refusals of the last seconds, so an encoder's automatic reconnect is refused at publish time. */
   refusals: RefusalMemory;
+  /** The native data plane that takes over the socket once publishing (null: this connection stays in JavaScript). */
+  plane?: DataPlane | null;
 }
 
 type State = 'connecting' | 'authenticating' | 'publishing' | 'closed';
@@ -48,6 +55,10 @@ export class RtmpConnection {
   private pendingBytes = 0;
   private publishTimer: NodeJS.Timeout | null;
   private lingerTimer: NodeJS.Timeout | null = null;
+  /** The data plane's pipe for this publisher, and whether the plane reads the socket yet. */
+  private pipe = 0;
+  private handedOver = false;
+  private readonly readMode: SocketReadMode;
 
   constructor(
     private readonly socket: Socket,
@@ -70,7 +81,7 @@ export class RtmpConnection {
     }, deps.publishTimeoutMs);
     this.publishTimer.unref();
     socket.setNoDelay(true);
-    readSocket(socket, (data) => this.onData(data));
+    this.readMode = readSocket(socket, (data) => this.onData(data));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.onSocketClose());
   }
@@ -84,6 +95,7 @@ export class RtmpConnection {
     if (this.state === 'closed') return;
     try {
       if (this.rtmp.parserData(data)) this.destroy();
+      else if (this.pipe && !this.handedOver) this.handOver();
     } catch (err) {
       // A malformed chunk stream or AMF command closes this connection only.
       this.log.warn({ err: (err as Error).message }, 'closing: malformed RTMP data');
@@ -137,6 +149,7 @@ export class RtmpConnection {
     this.publisher = publisher;
     this.media = new FlvToMedia(publisher);
     this.state = 'publishing';
+    if (this.deps.plane) this.pipe = publisher.feed.useNativePlane(this.deps.plane, (e) => this.onPlaneEvent(e));
     if (this.publishTimer) clearTimeout(this.publishTimer);
     this.publishTimer = null;
     Rtmp.prototype.onPublish.call(this.rtmp, msg); // sends NetStream.Publish.Start
@@ -144,6 +157,70 @@ export class RtmpConnection {
     const held = this.pending;
     this.pending = [];
     for (const p of held) this.onMedia(p.type, p.ts, p.body);
+    if (this.pipe) this.handOver();
+  }
+
+  /**
+   * Gives the socket to the data plane once node-media-server's parser stands at a message boundary (usually at
+   * once: encoders write whole messages): the plane continues the chunk stream from the parser's state, and this
+   * side stops reading. Until then frames take the JavaScript parse and are pushed to the plane.
+   */
+  private handOver(): void {
+    const plane = this.deps.plane;
+    const rtmp = this.rtmp as unknown as NmsParserState;
+    const handle = (this.socket as unknown as { _handle?: { fd?: number } })._handle;
+    // Only a socket read in onread mode stops reading at once on pause(); a stream-mode socket may already hold bytes.
+    if (!plane || this.state !== 'publishing' || this.readMode !== 'reused-buffer') return;
+    if (rtmp.parserState !== 0 || typeof handle?.fd !== 'number' || handle.fd < 0) return;
+    const streams = [];
+    for (const [csid, p] of rtmp.inPackets) {
+      if (p.bytes !== 0) return; // a message is half read
+      streams.push({ csid, timestamp: p.header.timestamp, length: p.header.length, type: p.header.type, streamId: p.header.stream_id, clock: p.clock });
+    }
+    this.socket.pause();
+    this.handedOver = true;
+    const { maxChunkSize, maxMessageSize, maxChunkStreams } = this.deps.limits;
+    plane.native.attachSocket(this.pipe, { fd: handle.fd, chunkSize: rtmp.inChunkSize, streams, maxChunkSize, maxMessageSize, maxChunkStreams });
+  }
+
+  private onPlaneEvent(e: PlaneEvent): void {
+    switch (e.kind) {
+      case PLANE_MEDIA:
+        // a message the plane does not handle itself: the JavaScript parse and policy decide, then it goes on
+        this.onMedia(e.type as 8 | 9, e.timestamp, e.body);
+        if (this.state === 'publishing') this.deps.plane!.native.resume(this.pipe);
+        return;
+      case PLANE_MESSAGE: {
+        const rtmp = this.rtmp as unknown as { parserPacket: unknown; invokeHandler(): void };
+        rtmp.parserPacket = { header: { type: e.type, length: e.body.length, stream_id: this.rtmp.streamId ?? 0 }, payload: e.body, clock: e.timestamp };
+        try {
+          rtmp.invokeHandler();
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message }, 'closing: malformed RTMP command');
+          this.finish(`malformed RTMP data: ${(err as Error).message}`);
+          this.destroy();
+        }
+        return;
+      }
+      case PLANE_ENDED:
+        this.finish(e.text);
+        this.socket.destroy();
+        return;
+      case PLANE_PROTOCOL_ERROR:
+        this.log.warn({ err: e.text }, 'closing: malformed RTMP data');
+        this.finish(`malformed RTMP data: ${e.text}`);
+        this.destroy();
+        return;
+      case PLANE_FIRST_VIDEO:
+        this.publisher?.nativeStarted('video');
+        return;
+      case PLANE_FIRST_AUDIO:
+        this.publisher?.nativeStarted('audio');
+        return;
+      case PLANE_DECODER_ERRORS:
+        this.publisher?.feed.noteNativeDecoderErrors(e.number, e.text);
+        return;
+    }
   }
 
   private onMedia(type: 8 | 9, ts: number, body: Buffer): void {
@@ -185,8 +262,9 @@ export class RtmpConnection {
     this.pending = [];
     this.rtmp.onMedia = () => {};
     if (this.publishTimer) clearTimeout(this.publishTimer);
-    this.publisher?.end(reason);
+    this.publisher?.end(reason); // closes the plane's pipe: the plane no longer reads the socket
     this.publisher = null;
+    if (this.handedOver && !this.socket.destroyed) this.socket.resume(); // so that the peer's close is seen
   }
 
   private destroy(): void {
@@ -199,4 +277,11 @@ export class RtmpConnection {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.onClosed(this);
   }
+}
+
+/** The parts of node-media-server's parser state the hand-over reads. */
+interface NmsParserState {
+  parserState: number;
+  inChunkSize: number;
+  inPackets: Map<number, { bytes: number; clock: number; header: { timestamp: number; length: number; type: number; stream_id: number } }>;
 }

@@ -1,0 +1,402 @@
+// The media addon (native/build/Release/media.node): the RTMP data plane (plane.h) as the JavaScript class RtmpPlane,
+// the SrtpSender class (../srtp_send.cc) whose sessions the plane's sinks share, and the AAC → Opus transcoder class
+// (../aac_opus.cc) whose core the plane's pipes run too. One addon, so that libavcodec's log callback and the SRTP
+// sessions exist once in the process. Typed wrapper and the meaning of each call:
+// src/native/rtmp-plane.ts.
+
+#include <napi.h>
+
+#include "../srtp_send.h"
+#include "plane.h"
+
+namespace roomgate {
+void InitAacOpus(Napi::Env env, Napi::Object exports);
+namespace plane {
+void AddParseTesting(Napi::Env env, Napi::Object exports);
+}
+}  // namespace roomgate
+
+namespace {
+
+using roomgate::Destination;
+using namespace roomgate::plane;
+
+uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
+double F64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
+
+std::vector<uint8_t> Bytes(const Napi::Value& v) {
+  auto b = v.As<Napi::Buffer<uint8_t>>();
+  return std::vector<uint8_t>(b.Data(), b.Data() + b.Length());
+}
+
+std::vector<std::vector<uint8_t>> BufferList(const Napi::Value& v) {
+  std::vector<std::vector<uint8_t>> out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(Bytes(a.Get(i)));
+  return out;
+}
+
+Destination DestinationArg(Napi::Env env, const Napi::Value& host, const Napi::Value& port) {
+  Destination d;
+  std::string h = host.As<Napi::String>().Utf8Value();
+  if (!roomgate::ParseDestination(h, (uint16_t)U32(port), &d)) throw Napi::Error::New(env, "RtmpPlane: not an IP address: " + h);
+  return d;
+}
+
+class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function f = DefineClass(
+        env, "RtmpPlane",
+        {InstanceMethod("createPipe", &RtmpPlane::CreatePipe), InstanceMethod("attachSocket", &RtmpPlane::AttachSocket), InstanceMethod("closePipe", &RtmpPlane::ClosePipe),
+         InstanceMethod("resume", &RtmpPlane::Resume), InstanceMethod("setVideoConfig", &RtmpPlane::SetVideoConfig),
+         InstanceMethod("setAudioConfig", &RtmpPlane::SetAudioConfig), InstanceMethod("setVolume", &RtmpPlane::SetVolume),
+         InstanceMethod("pushVideo", &RtmpPlane::PushVideo), InstanceMethod("pushAac", &RtmpPlane::PushAac),
+         InstanceMethod("pushOpus", &RtmpPlane::PushOpus), InstanceMethod("pipeStats", &RtmpPlane::PipeStats),
+         InstanceMethod("addSink", &RtmpPlane::AddSink), InstanceMethod("removeSink", &RtmpPlane::RemoveSink),
+         InstanceMethod("sinkTarget", &RtmpPlane::SinkTarget), InstanceMethod("sinkReplay", &RtmpPlane::SinkReplay),
+         InstanceMethod("sinkRetransmit", &RtmpPlane::SinkRetransmit), InstanceMethod("sinkInfo", &RtmpPlane::SinkInfo),
+         InstanceMethod("recordLatency", &RtmpPlane::RecordLatency), InstanceMethod("takeLatency", &RtmpPlane::TakeLatency),
+         InstanceMethod("now", &RtmpPlane::Now), InstanceMethod("close", &RtmpPlane::Close)});
+    exports.Set("RtmpPlane", f);
+  }
+
+  explicit RtmpPlane(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RtmpPlane>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(env, "new RtmpPlane(onEvents)");
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "RtmpPlane events", 0, 1);
+    tsfn_.Unref(env);  // an open plane does not keep the process alive
+    try {
+      plane_ = std::make_unique<Plane>([this] { tsfn_.NonBlockingCall(this, &RtmpPlane::Deliver); });
+    } catch (const std::exception& e) {
+      tsfn_.Release();
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+
+  ~RtmpPlane() override { Shutdown(); }
+
+ private:
+  void Shutdown() {
+    if (!plane_) return;
+    plane_->Stop();
+    plane_.reset();
+    tsfn_.Release();
+  }
+
+  /** Runs on the JavaScript thread: hands the waiting events to the callback as one array. */
+  static void Deliver(Napi::Env env, Napi::Function callback, RtmpPlane* self) {
+    if (!self->plane_) return;
+    std::vector<Event> events = self->plane_->TakeEvents();
+    if (events.empty()) return;
+    Napi::Array arr = Napi::Array::New(env, events.size());
+    for (size_t i = 0; i < events.size(); i++) {
+      Event& e = events[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("kind", (double)e.kind);
+      o.Set("pipe", (double)e.pipe);
+      o.Set("type", (double)e.type);
+      o.Set("timestamp", (double)e.timestamp);
+      o.Set("body", Napi::Buffer<uint8_t>::Copy(env, e.body.data(), e.body.size()));
+      o.Set("text", e.text);
+      o.Set("number", e.number);
+      arr.Set((uint32_t)i, o);
+    }
+    callback.Call({arr});
+  }
+
+  Plane& plane(Napi::Env env) {
+    if (!plane_) throw Napi::Error::New(env, "RtmpPlane: closed");
+    return *plane_;
+  }
+
+  // createPipe({ opusBitrate, opusComplexity }) -> pipe id (no socket yet; frames come through push*)
+  Napi::Value CreatePipe(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[0].As<Napi::Object>();
+    AudioOptions audio;
+    audio.bitrate = (int)U32(o.Get("opusBitrate"));
+    audio.complexity = (int)U32(o.Get("opusComplexity"));
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    return Napi::Number::New(env, p.AddPipe(std::make_unique<Pipe>(p.NextPipeId(), audio, &p)));
+  }
+
+  // attachSocket(pipe, { fd, chunkSize, streams: [{csid, timestamp, length, type, streamId, clock}], maxChunkSize,
+  //                      maxMessageSize, maxChunkStreams })
+  Napi::Value AttachSocket(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[1].As<Napi::Object>();
+    ChunkLimits limits{U32(o.Get("maxChunkSize")), U32(o.Get("maxMessageSize")), U32(o.Get("maxChunkStreams"))};
+    std::vector<ChunkStreamState> streams;
+    Napi::Array sa = o.Get("streams").As<Napi::Array>();
+    for (uint32_t i = 0; i < sa.Length(); i++) {
+      Napi::Object s = sa.Get(i).As<Napi::Object>();
+      ChunkStreamState st;
+      st.csid = U32(s.Get("csid"));
+      st.timestamp = U32(s.Get("timestamp"));
+      st.length = U32(s.Get("length"));
+      st.type = (uint8_t)U32(s.Get("type"));
+      st.streamId = U32(s.Get("streamId"));
+      st.clock = (uint64_t)F64(s.Get("clock"));
+      streams.push_back(st);
+    }
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Pipe* pipe = PipeArg(env, p, info[0]);
+    pipe->AttachSocket(o.Get("fd").As<Napi::Number>().Int32Value(), limits, U32(o.Get("chunkSize")), streams);
+    p.StartReading(pipe);
+    return env.Undefined();
+  }
+
+  Napi::Value ClosePipe(const Napi::CallbackInfo& info) {
+    Plane& p = plane(info.Env());
+    std::lock_guard<std::mutex> lock(p.mutex());
+    p.ClosePipe(U32(info[0]));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Resume(const Napi::CallbackInfo& info) {
+    Plane& p = plane(info.Env());
+    std::lock_guard<std::mutex> lock(p.mutex());
+    p.ResumePipe(U32(info[0]));
+    return info.Env().Undefined();
+  }
+
+  /** The pipe `id`, or a JS error (the caller holds the lock). */
+  Pipe* PipeArg(Napi::Env env, Plane& p, const Napi::Value& id) {
+    Pipe* pipe = p.pipe(U32(id));
+    if (!pipe) throw Napi::Error::New(env, "RtmpPlane: no such pipe");
+    return pipe;
+  }
+
+  // setVideoConfig(pipe, naluLengthSize, sps: Buffer[], pps: Buffer[])
+  Napi::Value SetVideoConfig(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ParamSets sets{BufferList(info[2]), BufferList(info[3])};
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    PipeArg(env, p, info[0])->SetVideoConfig((int)U32(info[1]), std::move(sets));
+    return env.Undefined();
+  }
+
+  // setAudioConfig(pipe, asc: Buffer | null, volume) -> "" or why the decoder refused the config
+  Napi::Value SetAudioConfig(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Pipe* pipe = PipeArg(env, p, info[0]);
+    if (!info[1].IsBuffer()) {
+      pipe->ClearAudioConfig();
+      return Napi::String::New(env, "");
+    }
+    return Napi::String::New(env, pipe->SetAudioConfig(Bytes(info[1]), F64(info[2])));
+  }
+
+  Napi::Value SetVolume(const Napi::CallbackInfo& info) {
+    Plane& p = plane(info.Env());
+    std::lock_guard<std::mutex> lock(p.mutex());
+    PipeArg(info.Env(), p, info[0])->SetVolume(F64(info[1]));
+    return info.Env().Undefined();
+  }
+
+  // pushVideo(pipe, nalus: Buffer[], ptsMs, keyframe)
+  Napi::Value PushVideo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = info[1].As<Napi::Array>();
+    uint32_t n = std::min<uint32_t>(a.Length(), 256);
+    std::vector<Napi::Buffer<uint8_t>> keep;
+    std::vector<const uint8_t*> nals;
+    std::vector<uint32_t> lens;
+    for (uint32_t i = 0; i < n; i++) {
+      keep.push_back(a.Get(i).As<Napi::Buffer<uint8_t>>());
+      nals.push_back(keep.back().Data());
+      lens.push_back((uint32_t)keep.back().Length());
+    }
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    PipeArg(env, p, info[0])->PushVideo(nals.data(), lens.data(), (int)n, F64(info[2]), info[3].ToBoolean(), NowMs());
+    return env.Undefined();
+  }
+
+  // pushAac(pipe, data, dtsMs) / pushOpus(pipe, data, rtpTimestamp)
+  Napi::Value PushAac(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto b = info[1].As<Napi::Buffer<uint8_t>>();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    PipeArg(env, p, info[0])->PushAac(b.Data(), (uint32_t)b.Length(), F64(info[2]), NowMs());
+    return env.Undefined();
+  }
+
+  Napi::Value PushOpus(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto b = info[1].As<Napi::Buffer<uint8_t>>();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    PipeArg(env, p, info[0])->PushOpus(b.Data(), (uint32_t)b.Length(), U32(info[2]), NowMs());
+    return env.Undefined();
+  }
+
+  Napi::Value PipeStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Pipe* pipe = p.pipe(U32(info[0]));
+    if (!pipe) return env.Null();
+    const PipeCounters& c = pipe->counters();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("videoFrames", (double)c.videoFrames);
+    o.Set("audioFrames", (double)c.audioFrames);
+    o.Set("keyframes", (double)c.keyframes);
+    o.Set("maxGopMs", c.maxGopMs);
+    o.Set("gopFrames", (double)pipe->gop().size());
+    return o;
+  }
+
+  // addSink(pipe, { video, sender: SrtpSender, ssrc, payloadType, clockRate, fd, host, port, consent,
+  //                 lastSeq, lastTs, lastWall, replay }) -> sink id
+  Napi::Value AddSink(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[1].As<Napi::Object>();
+    auto srtp = roomgate::SrtpSessionOf(o.Get("sender"));
+    if (!srtp) throw Napi::TypeError::New(env, "RtmpPlane.addSink: sender must be an SrtpSender of this addon");
+    bool video = o.Get("video").ToBoolean();
+    Numbering from;
+    from.lastSeq = o.Get("lastSeq").As<Napi::Number>().Int32Value();
+    from.lastTs = U32(o.Get("lastTs"));
+    from.lastWall = F64(o.Get("lastWall"));
+    auto sink = std::make_unique<Sink>(video, std::move(srtp), U32(o.Get("ssrc")), (uint8_t)U32(o.Get("payloadType")),
+                                       U32(o.Get("clockRate")), from);
+    sink->SetTarget(o.Get("fd").As<Napi::Number>().Int32Value(), DestinationArg(env, o.Get("host"), o.Get("port")),
+                    o.Get("consent").ToBoolean());
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Pipe* pipe = PipeArg(env, p, info[0]);
+    Sink* s = sink.get();
+    uint32_t id = p.AddSink(pipe->id(), std::move(sink), video);
+    if (video && o.Get("replay").ToBoolean()) {
+      s->StartReplay(pipe->gop(), NowMs());
+      if (s->replaying()) p.Kick();
+    }
+    return Napi::Number::New(env, id);
+  }
+
+  /** Removes a sink; returns its numbering [lastSeq, lastTs, lastWall] for whoever sends to the viewer next. */
+  Napi::Value RemoveSink(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Sink* s = p.sink(U32(info[0]));
+    if (!s) return env.Null();
+    Numbering n = s->numbering();
+    p.RemoveSink(U32(info[0]));
+    Napi::Array a = Napi::Array::New(env, 3);
+    a.Set(0u, (double)n.lastSeq);
+    a.Set(1u, (double)n.lastTs);
+    a.Set(2u, n.lastWall);
+    return a;
+  }
+
+  // sinkTarget(sink, fd, host, port, consent)
+  Napi::Value SinkTarget(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Destination d = DestinationArg(env, info[2], info[3]);
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    if (Sink* s = p.sink(U32(info[0]))) s->SetTarget(info[1].As<Napi::Number>().Int32Value(), d, info[4].ToBoolean());
+    return env.Undefined();
+  }
+
+  // sinkReplay(sink): a picture-loss request from an RTMP publisher's viewer is served the cached GOP.
+  Napi::Value SinkReplay(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Sink* s = p.sink(U32(info[0]));
+    Pipe* pipe = p.pipeOfSink(U32(info[0]));
+    if (!s || !pipe) return Napi::Boolean::New(env, false);
+    s->StartReplay(pipe->gop(), NowMs());
+    if (s->replaying()) p.Kick();
+    return Napi::Boolean::New(env, true);
+  }
+
+  // sinkRetransmit(sink, seqs: number[])
+  Napi::Value SinkRetransmit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = info[1].As<Napi::Array>();
+    std::vector<uint16_t> seqs;
+    for (uint32_t i = 0; i < a.Length() && i < 512; i++) seqs.push_back((uint16_t)U32(a.Get(i)));
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    if (Sink* s = p.sink(U32(info[0]))) s->Retransmit(seqs.data(), seqs.size());
+    return env.Undefined();
+  }
+
+  Napi::Value SinkInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Sink* s = p.sink(U32(info[0]));
+    if (!s) return env.Null();
+    const SinkCounters& c = s->counters();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("packetCount", (double)c.packetCount);
+    o.Set("octetCount", (double)c.octetCount);
+    o.Set("rtpTimestamp", (double)c.rtpTimestamp);
+    o.Set("lastSendAt", c.lastSendAt);
+    o.Set("frames", (double)c.frames);
+    o.Set("keyframeSkips", (double)c.keyframeSkips);
+    o.Set("firstKeyframeAt", c.firstKeyframeAt);
+    return o;
+  }
+
+  Napi::Value RecordLatency(const Napi::CallbackInfo& info) {
+    Plane& p = plane(info.Env());
+    std::lock_guard<std::mutex> lock(p.mutex());
+    p.SetLatencyRecording(info[0].ToBoolean());
+    return info.Env().Undefined();
+  }
+
+  /** [video(1/0), receivedAt, sentAt, …] since the last call. */
+  Napi::Value TakeLatency(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::vector<LatencySample> samples;
+    {
+      std::lock_guard<std::mutex> lock(p.mutex());
+      samples = p.TakeLatency();
+    }
+    Napi::Float64Array a = Napi::Float64Array::New(env, samples.size() * 3);
+    for (size_t i = 0; i < samples.size(); i++) {
+      a[i * 3] = samples[i].video ? 1 : 0;
+      a[i * 3 + 1] = samples[i].receivedAt;
+      a[i * 3 + 2] = samples[i].sentAt;
+    }
+    return a;
+  }
+
+  Napi::Value Now(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), NowMs()); }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  Napi::ThreadSafeFunction tsfn_;
+  std::unique_ptr<Plane> plane_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  roomgate::InitAacOpus(env, exports);
+  roomgate::InitSrtpSender(env, exports);
+  RtmpPlane::Init(env, exports);
+  Napi::Object testing = Napi::Object::New(env);
+  AddParseTesting(env, testing);
+  exports.Set("testing", testing);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(media, Init)

@@ -1,0 +1,278 @@
+// See pipe.h. Runs with the plane's mutex held: on the plane's thread for socket input, on the JavaScript thread
+// for configuration and the frames JavaScript parsed.
+
+#include "pipe.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "../aac_opus_core.h"
+#include "flv_fast.h"
+
+namespace roomgate::plane {
+
+namespace {
+
+constexpr uint8_t kTypeAudio = 8;
+constexpr uint8_t kTypeVideo = 9;
+constexpr uint8_t kTypeAmf3Command = 17;
+constexpr uint8_t kTypeAmf0Command = 20;
+/** A GOP bigger than this is not cached (late viewers then wait for the next IDR), as in src/room/media-feed.ts. */
+constexpr uint32_t kGopCacheMaxPackets = 4000;
+constexpr uint32_t kMaxPayload = 1200;
+constexpr double kDecoderErrorReportMs = 5000;
+constexpr size_t kReadSize = 64 * 1024;
+
+thread_local uint8_t t_read[kReadSize];
+
+uint16_t RandomSeq() { return (uint16_t)(random() & 0xffff); }
+
+}  // namespace
+
+Pipe::Pipe(uint32_t id, const AudioOptions& audio, EventSink* events)
+    : id_(id), audioOptions_(audio), events_(events), videoSeq_(RandomSeq()), audioSeq_(RandomSeq()) {}
+
+void Pipe::AttachSocket(int fd, const ChunkLimits& limits, uint32_t chunkSize, const std::vector<ChunkStreamState>& streams) {
+  fd_ = fd;
+  reader_ = std::make_unique<ChunkReader>(limits, chunkSize, streams);
+  status_ = kReading;
+}
+
+Pipe::~Pipe() = default;
+
+void Pipe::Post(Event::Kind kind, std::string text, double number) {
+  Event e{kind, id_};
+  e.text = std::move(text);
+  e.number = number;
+  events_->Post(std::move(e));
+}
+
+Pipe::Status Pipe::OnReadable(double now) {
+  // Drain the socket: edge-triggered readiness is reported once per arrival.
+  while (status_ == kReading) {
+    ssize_t n = read(fd_, t_read, kReadSize);
+    if (n > 0) {
+      now_ = now;
+      Consume(t_read, (size_t)n);
+      if ((size_t)n < kReadSize) break;
+      continue;
+    }
+    if (n == 0) {
+      status_ = kEnded;
+      Post(Event::kEnded, "publisher disconnected");
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      status_ = kEnded;
+      Post(Event::kEnded, std::string("socket error: ") + strerror(errno));
+    }
+    break;
+  }
+  return status_;
+}
+
+Pipe::Status Pipe::Resume(double now) {
+  if (status_ != kPaused || !reader_) return status_;
+  status_ = kReading;
+  std::vector<uint8_t> held;
+  held.swap(pending_);
+  now_ = now;
+  Consume(held.data(), held.size());
+  return status_;
+}
+
+Pipe::Status Pipe::Consume(const uint8_t* data, size_t len) {
+  std::string error;
+  size_t used = reader_->Feed(data, len, &Pipe::OnMessage, this, &error);
+  if (!error.empty()) {
+    status_ = kEnded;
+    Post(Event::kProtocolError, error);
+    return status_;
+  }
+  if (status_ == kPaused && used < len) pending_.insert(pending_.end(), data + used, data + len);
+  return status_;
+}
+
+bool Pipe::OnMessage(void* ctx, const RtmpMessage& m) { return static_cast<Pipe*>(ctx)->Handle(m); }
+
+bool Pipe::Handle(const RtmpMessage& m) {
+  if (status_ == kEnded) return false;
+  if (m.type == kTypeVideo && naluLengthSize_ > 0) {
+    VideoScan scan = ScanVideoTag(m.data, m.length, naluLengthSize_);
+    if (scan.fast) {
+      const uint8_t* nals[kMaxNals];
+      for (int i = 0; i < scan.count; i++) nals[i] = m.data + scan.offset[i];
+      VideoUnit(nals, scan.length, scan.count, m.timestamp, scan.keyframe);
+      return true;
+    }
+  } else if (m.type == kTypeAudio && IsAacFrame(m.data, m.length)) {
+    // Before the AAC sequence header JavaScript would skip it too; after one the transcoder (or its absence, when
+    // the decoder refused the config) decides.
+    if (audioConfigured_) {
+      counters_.audioFrames++;
+      if (!sawAudio_) {
+        sawAudio_ = true;
+        Post(Event::kFirstAudio);
+      }
+      Transcode(m.data + 2, m.length - 2, m.timestamp);
+    }
+    return true;
+  }
+  if (m.type == kTypeAudio || m.type == kTypeVideo) {
+    Event e{Event::kMedia, id_, m.type, m.timestamp};
+    e.body.assign(m.data, m.data + m.length);
+    events_->Post(std::move(e));
+    status_ = kPaused;
+    return false;
+  }
+  if (m.type == kTypeAmf0Command || m.type == kTypeAmf3Command) {
+    Event e{Event::kMessage, id_, m.type, m.timestamp};
+    e.body.assign(m.data, m.data + m.length);
+    events_->Post(std::move(e));
+  }
+  // Protocol control (the reader applied SetChunkSize), user control, metadata: nothing to do.
+  return true;
+}
+
+void Pipe::SetVideoConfig(int naluLengthSize, ParamSets sets) {
+  naluLengthSize_ = naluLengthSize;
+  sets_ = std::move(sets);
+}
+
+std::string Pipe::SetAudioConfig(const std::vector<uint8_t>& asc, double volume) {
+  transcoder_.reset();
+  audioConfigured_ = true;
+  volume_ = volume;
+  reportedErrors_ = 0;
+  try {
+    AacOpus::Options o;
+    o.asc = asc;
+    o.bitrate = audioOptions_.bitrate;
+    o.complexity = audioOptions_.complexity;
+    o.volume = volume;
+    transcoder_ = std::make_unique<AacOpus>(o);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void Pipe::ClearAudioConfig() {
+  transcoder_.reset();
+  audioConfigured_ = false;
+}
+
+void Pipe::SetVolume(double percent) {
+  volume_ = percent;
+  if (transcoder_) transcoder_->SetVolume(percent);
+}
+
+void Pipe::PushVideo(const uint8_t* const* nals, const uint32_t* lens, int count, double ptsMs, bool keyframe, double now) {
+  now_ = now;
+  VideoUnit(nals, lens, count, (uint32_t)ptsMs, keyframe);
+}
+
+void Pipe::PushAac(const uint8_t* data, uint32_t len, double dtsMs, double now) {
+  now_ = now;
+  counters_.audioFrames++;
+  if (!sawAudio_) {
+    sawAudio_ = true;
+    Post(Event::kFirstAudio);
+  }
+  Transcode(data, len, dtsMs);
+}
+
+void Pipe::PushOpus(const uint8_t* data, uint32_t len, uint32_t timestamp, double now) {
+  now_ = now;
+  counters_.audioFrames++;
+  if (!sawAudio_) {
+    sawAudio_ = true;
+    Post(Event::kFirstAudio);
+  }
+  EmitOpus(data, len, timestamp);
+}
+
+void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, uint32_t dtsMs, bool keyframe) {
+  if (naluLengthSize_ == 0) return;
+  auto unit = std::make_shared<Unit>();
+  PacketizeH264(nals, lens, count, keyframe, sets_, kMaxPayload, unit->bytes, unit->ends);
+  if (unit->ends.empty()) return;
+  unit->video = true;
+  unit->keyframe = keyframe;
+  unit->timestamp = (uint32_t)(int64_t)std::llround((double)dtsMs * 90.0);
+  unit->firstSeq = videoSeq_;
+  unit->receivedAt = now_;
+  videoSeq_ = (uint16_t)(videoSeq_ + unit->count());
+
+  counters_.videoFrames++;
+  if (!sawVideo_) {
+    sawVideo_ = true;
+    Post(Event::kFirstVideo);
+  }
+  UnitPtr shared = unit;
+  if (keyframe) {
+    counters_.keyframes++;
+    if (counters_.lastKeyDts >= 0) counters_.maxGopMs = std::max(counters_.maxGopMs, (double)dtsMs - counters_.lastKeyDts);
+    counters_.lastKeyDts = dtsMs;
+    gop_.clear();
+    gop_.push_back(shared);
+    gopPackets_ = shared->count();
+  } else if (!gop_.empty()) {
+    gopPackets_ += shared->count();
+    if (gopPackets_ > kGopCacheMaxPackets) gop_.clear();
+    else gop_.push_back(shared);
+  }
+  for (Sink* s : videoSinks_) s->OnVideo(shared, now_);
+}
+
+void Pipe::Transcode(const uint8_t* data, uint32_t len, double dtsMs) {
+  // Nobody listens: decoding and encoding would be wasted (most of an idle publisher's cost). The transcoder
+  // resyncs its timeline to the source clock when frames come again.
+  if (!transcoder_ || audioSinks_.empty()) return;
+  transcoder_->Push(data, len, dtsMs);
+  const std::vector<uint8_t>& bytes = transcoder_->PacketBytes();
+  const std::vector<AacOpus::Packet>& packets = transcoder_->Packets();
+  size_t offset = 0;
+  for (const AacOpus::Packet& packet : packets) {
+    EmitOpus(bytes.data() + offset, (uint32_t)packet.size, (uint32_t)packet.timestamp);
+    offset += packet.size;
+  }
+  size_t n = packets.size();
+  transcoder_->ClearPackets();
+  uint32_t errors = (uint32_t)transcoder_->errors();
+  if (n == 0 && errors != reportedErrors_ && now_ - lastErrorReport_ >= kDecoderErrorReportMs) {
+    Post(Event::kDecoderErrors, transcoder_->stats().lastError, errors - reportedErrors_);
+    reportedErrors_ = errors;
+    lastErrorReport_ = now_;
+  }
+}
+
+void Pipe::EmitOpus(const uint8_t* data, uint32_t len, uint32_t timestamp) {
+  auto unit = std::make_shared<Unit>();
+  unit->bytes.assign(data, data + len);
+  unit->ends.push_back(len);
+  unit->timestamp = timestamp;
+  unit->firstSeq = audioSeq_++;
+  unit->receivedAt = now_;
+  UnitPtr shared = unit;
+  for (Sink* s : audioSinks_) s->OnAudio(shared, now_);
+}
+
+void Pipe::AddSink(Sink* sink, bool video) { (video ? videoSinks_ : audioSinks_).push_back(sink); }
+
+void Pipe::RemoveSink(Sink* sink) {
+  for (auto* list : {&videoSinks_, &audioSinks_}) {
+    for (size_t i = 0; i < list->size(); i++) {
+      if ((*list)[i] == sink) {
+        list->erase(list->begin() + (long)i);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace roomgate::plane

@@ -1,0 +1,135 @@
+// One RTMP publisher on the data plane: its socket (handed over by JavaScript after auth and Publish.Start), the
+// chunk stream, the common media messages turned into RTP once (H.264 repackaged, AAC transcoded to Opus), the
+// current GOP for late viewers, and fan-out to its viewers' sinks. Messages the plane does not handle itself go to
+// JavaScript as events; a media message among them pauses the pipe until JavaScript has dealt with it, so the
+// order of frames is kept.
+
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "h264_rtp.h"
+#include "rtmp_chunks.h"
+#include "sink.h"
+#include "units.h"
+
+namespace roomgate {
+class AacOpus;
+}
+
+namespace roomgate::plane {
+
+struct Event {
+  enum Kind : int {
+    kMedia = 1,          // an audio/video message for JavaScript to parse (the pipe is paused until Resume)
+    kMessage = 2,        // a command (AMF0/AMF3 invoke) message
+    kEnded = 3,          // the socket was closed by the peer or failed (text: why)
+    kProtocolError = 4,  // the chunk stream broke a rule (text: the sentence)
+    kFirstVideo = 5,
+    kFirstAudio = 6,
+    kDecoderErrors = 7,  // AAC frames the decoder refused since the last such event (number), text: the last error
+  };
+  Kind kind;
+  uint32_t pipe;
+  uint8_t type = 0;
+  uint32_t timestamp = 0;
+  std::vector<uint8_t> body;
+  std::string text;
+  double number = 0;
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void Post(Event&& e) = 0;
+};
+
+struct AudioOptions {
+  int bitrate = 64000;
+  int complexity = 5;
+};
+
+struct PipeCounters {
+  uint32_t videoFrames = 0, audioFrames = 0, keyframes = 0;
+  double lastKeyDts = -1, maxGopMs = 0;
+  uint32_t decoderErrors = 0;
+};
+
+class Pipe {
+ public:
+  /**
+   * A pipe starts without a socket, paused: JavaScript still parses the chunk stream (and pushes what it parsed)
+   * until it stops at a message boundary and hands the socket over with AttachSocket.
+   */
+  Pipe(uint32_t id, const AudioOptions& audio, EventSink* events);
+  ~Pipe();
+
+  /** Takes over reading `fd`, continuing the chunk stream from the state JavaScript's parser left. */
+  void AttachSocket(int fd, const ChunkLimits& limits, uint32_t chunkSize, const std::vector<ChunkStreamState>& streams);
+
+  enum Status { kReading, kPaused, kEnded };
+  /** Reads what the socket has and handles it. */
+  Status OnReadable(double now);
+  /** JavaScript handled the media message that paused the pipe: go on with the bytes read after it. */
+  Status Resume(double now);
+  Status status() const { return status_; }
+  /** Stops for good (JavaScript closes the socket next); the fd is not touched after this. */
+  void Close() { status_ = kEnded; fd_ = -1; }
+
+  void SetVideoConfig(int naluLengthSize, ParamSets sets);
+  /** Creates the AAC → Opus transcoder for this AudioSpecificConfig; returns why it could not, or "". */
+  std::string SetAudioConfig(const std::vector<uint8_t>& asc, double volume);
+  void ClearAudioConfig();
+  void SetVolume(double percent);
+
+  /** Frames JavaScript parsed from a media message (in-band parameter sets, and the like). */
+  void PushVideo(const uint8_t* const* nals, const uint32_t* lens, int count, double ptsMs, bool keyframe, double now);
+  void PushAac(const uint8_t* data, uint32_t len, double dtsMs, double now);
+  void PushOpus(const uint8_t* data, uint32_t len, uint32_t timestamp, double now);
+
+  void AddSink(Sink* sink, bool video);
+  void RemoveSink(Sink* sink);
+  const std::vector<UnitPtr>& gop() const { return gop_; }
+  const PipeCounters& counters() const { return counters_; }
+  uint32_t id() const { return id_; }
+  int fd() const { return fd_; }
+
+ private:
+  static bool OnMessage(void* ctx, const RtmpMessage& m);
+  bool Handle(const RtmpMessage& m);
+  /** Runs the chunk reader over `data`, keeping what follows a pausing message. */
+  Status Consume(const uint8_t* data, size_t len);
+  void VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, uint32_t dtsMs, bool keyframe);
+  void Transcode(const uint8_t* data, uint32_t len, double dtsMs);
+  void EmitOpus(const uint8_t* data, uint32_t len, uint32_t timestamp);
+  void Post(Event::Kind kind, std::string text = "", double number = 0);
+
+  const uint32_t id_;
+  int fd_ = -1;
+  std::unique_ptr<ChunkReader> reader_;
+  AudioOptions audioOptions_;
+  EventSink* events_;
+  Status status_ = kPaused;
+  std::vector<uint8_t> pending_;  // bytes read after a pausing message
+  double now_ = 0;                // the time the bytes being handled were read
+
+  int naluLengthSize_ = 0;        // 0: no video config yet
+  ParamSets sets_;
+  bool audioConfigured_ = false;
+  std::unique_ptr<AacOpus> transcoder_;
+  double volume_ = 100;
+  uint32_t reportedErrors_ = 0;
+  double lastErrorReport_ = -1e12;
+
+  uint16_t videoSeq_, audioSeq_;
+  std::vector<UnitPtr> gop_;
+  uint32_t gopPackets_ = 0;
+  std::vector<Sink*> videoSinks_, audioSinks_;
+  PipeCounters counters_;
+  bool sawVideo_ = false, sawAudio_ = false;
+};
+
+}  // namespace roomgate::plane

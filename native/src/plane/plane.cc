@@ -1,0 +1,191 @@
+// See plane.h.
+
+#include "plane.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace roomgate::plane {
+
+namespace {
+constexpr uint64_t kWakeTag = 0;  // epoll data of the eventfd; pipes use their id (≥ 1)
+constexpr size_t kMaxLatencySamples = 1 << 16;
+}  // namespace
+
+Plane::Plane(std::function<void()> wake) : wake_(std::move(wake)) {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epfd_ < 0 || wakefd_ < 0) throw std::runtime_error(std::string("RtmpPlane: ") + strerror(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeTag;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
+  thread_ = std::thread([this] { Run(); });
+}
+
+Plane::~Plane() { Stop(); }
+
+void Plane::Stop() {
+  if (stopping_.exchange(true)) return;
+  uint64_t one = 1;
+  (void)!write(wakefd_, &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  sinks_.clear();
+  pipes_.clear();
+  close(epfd_);
+  close(wakefd_);
+}
+
+void Plane::Kick() {
+  uint64_t one = 1;
+  (void)!write(wakefd_, &one, sizeof one);
+}
+
+void Plane::Arm(Pipe* p, bool reading) {
+  // Edge-triggered: the pipe drains the socket on each report. A paused pipe is taken out until resumed.
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = p->id();
+  if (reading) {
+    if (epoll_ctl(epfd_, EPOLL_CTL_MOD, p->fd(), &ev) < 0) epoll_ctl(epfd_, EPOLL_CTL_ADD, p->fd(), &ev);
+  } else if (p->fd() >= 0) {
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, p->fd(), nullptr);
+  }
+}
+
+uint32_t Plane::AddPipe(std::unique_ptr<Pipe> pipe) {
+  Pipe* p = pipe.get();
+  pipes_[p->id()] = std::move(pipe);
+  nextId_ = std::max(nextId_, p->id() + 1);
+  return p->id();
+}
+
+void Plane::StartReading(Pipe* p) {
+  Arm(p, true);
+  // Bytes may already wait in the socket (the JavaScript side stopped reading at a message boundary).
+  if (p->OnReadable(NowMs()) != Pipe::kReading) Arm(p, false);
+}
+
+Pipe* Plane::pipe(uint32_t id) {
+  auto it = pipes_.find(id);
+  return it == pipes_.end() ? nullptr : it->second.get();
+}
+
+void Plane::ClosePipe(uint32_t id) {
+  auto it = pipes_.find(id);
+  if (it == pipes_.end()) return;
+  Pipe* p = it->second.get();
+  if (p->fd() >= 0) epoll_ctl(epfd_, EPOLL_CTL_DEL, p->fd(), nullptr);
+  p->Close();
+  pipes_.erase(it);
+}
+
+void Plane::ResumePipe(uint32_t id) {
+  Pipe* p = pipe(id);
+  if (!p || p->status() != Pipe::kPaused) return;
+  if (p->Resume(NowMs()) == Pipe::kReading) {
+    Arm(p, true);
+    // data that arrived while paused raised no new edge
+    if (p->OnReadable(NowMs()) != Pipe::kReading) Arm(p, false);
+  }
+}
+
+uint32_t Plane::AddSink(uint32_t pipeId, std::unique_ptr<Sink> sink, bool video) {
+  uint32_t id = nextId_++;
+  Sink* s = sink.get();
+  if (recordLatency_) s->SetLatencyRecorder(&Plane::Record, this);
+  sinks_[id] = {std::move(sink), pipeId};
+  if (Pipe* p = pipe(pipeId)) p->AddSink(s, video);
+  return id;
+}
+
+Sink* Plane::sink(uint32_t id) {
+  auto it = sinks_.find(id);
+  return it == sinks_.end() ? nullptr : it->second.sink.get();
+}
+
+Pipe* Plane::pipeOfSink(uint32_t sinkId) {
+  auto it = sinks_.find(sinkId);
+  return it == sinks_.end() ? nullptr : pipe(it->second.pipe);
+}
+
+void Plane::RemoveSink(uint32_t id) {
+  auto it = sinks_.find(id);
+  if (it == sinks_.end()) return;
+  if (Pipe* p = pipe(it->second.pipe)) p->RemoveSink(it->second.sink.get());
+  sinks_.erase(it);
+}
+
+void Plane::SetLatencyRecording(bool on) {
+  recordLatency_ = on;
+  for (auto& [id, e] : sinks_) e.sink->SetLatencyRecorder(on ? &Plane::Record : nullptr, this);
+}
+
+void Plane::Record(void* ctx, bool video, double receivedAt, double sentAt) {
+  auto* self = static_cast<Plane*>(ctx);
+  if (self->latency_.size() < kMaxLatencySamples) self->latency_.push_back({video, receivedAt, sentAt});
+}
+
+std::vector<LatencySample> Plane::TakeLatency() {
+  std::vector<LatencySample> out;
+  out.swap(latency_);
+  return out;
+}
+
+void Plane::Post(Event&& e) {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(eventsMu_);
+    events_.push_back(std::move(e));
+    wake = !wakePending_;
+    wakePending_ = true;
+  }
+  if (wake) wake_();
+}
+
+std::vector<Event> Plane::TakeEvents() {
+  std::lock_guard<std::mutex> lock(eventsMu_);
+  std::vector<Event> out;
+  out.swap(events_);
+  wakePending_ = false;
+  return out;
+}
+
+void Plane::Run() {
+  epoll_event evs[32];
+  int timeout = -1;
+  while (!stopping_) {
+    int n = epoll_wait(epfd_, evs, 32, timeout);
+    if (n < 0 && errno != EINTR) break;
+    if (stopping_) break;
+    std::lock_guard<std::mutex> lock(mu_);
+    double now = NowMs();
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.u64 == kWakeTag) {
+        uint64_t v;
+        (void)!read(wakefd_, &v, sizeof v);
+        continue;
+      }
+      Pipe* p = pipe((uint32_t)evs[i].data.u64);
+      if (!p || p->status() != Pipe::kReading) continue;
+      if (p->OnReadable(now) != Pipe::kReading) Arm(p, false);
+    }
+    // GOP replays, paced: the next wake-up is the earliest burst due.
+    double next = 0;
+    for (auto& [id, e] : sinks_) {
+      double due = e.sink->PumpReplay(now);
+      if (due > 0 && (next == 0 || due < next)) next = due;
+    }
+    timeout = next == 0 ? -1 : std::max(0, (int)std::ceil(next - NowMs()));
+  }
+}
+
+}  // namespace roomgate::plane

@@ -1,0 +1,91 @@
+// The RTMP data plane: one thread per gateway that reads every handed-over RTMP socket and runs each frame from
+// socket to viewers (pipe.h, sink.h) without waking the JavaScript event loop. JavaScript stays the control plane:
+// it creates pipes and sinks, answers picture-loss and NACK requests, keeps ICE/DTLS (werift), and receives the
+// rare messages the plane does not handle (sequence headers, commands, end of stream) as events.
+//
+// One mutex guards all pipes and sinks. The thread holds it while it handles what one epoll_wait reported;
+// JavaScript's calls take it briefly. Nothing here blocks while holding it except the send system calls.
+
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "pipe.h"
+#include "sink.h"
+
+namespace roomgate::plane {
+
+struct LatencySample {
+  bool video;
+  double receivedAt, sentAt;
+};
+
+class Plane : public EventSink {
+ public:
+  /** `wake` is called (from the plane's thread) when events are waiting; TakeEvents() collects them. */
+  explicit Plane(std::function<void()> wake);
+  ~Plane() override;
+
+  std::mutex& mutex() { return mu_; }
+
+  // All of the following must be called with mutex() held.
+  uint32_t AddPipe(std::unique_ptr<Pipe> pipe);
+  /** Starts reading a pipe's socket (Pipe::AttachSocket done). */
+  void StartReading(Pipe* pipe);
+  Pipe* pipe(uint32_t id);
+  /** Stops reading a pipe's socket for good and forgets it; its sinks stay until removed. */
+  void ClosePipe(uint32_t id);
+  void ResumePipe(uint32_t id);
+  uint32_t AddSink(uint32_t pipeId, std::unique_ptr<Sink> sink, bool video);
+  Sink* sink(uint32_t id);
+  /** The pipe a sink was added to, or null when that pipe is closed. */
+  Pipe* pipeOfSink(uint32_t sinkId);
+  void RemoveSink(uint32_t id);
+  /** Schedules the replay pump (after Sink::StartReplay from JavaScript). */
+  void Kick();
+  void SetLatencyRecording(bool on);
+  std::vector<LatencySample> TakeLatency();
+  uint32_t NextPipeId() { return nextId_; }
+
+  /** Events posted since the last call (takes its own lock). */
+  std::vector<Event> TakeEvents();
+  void Post(Event&& e) override;
+
+  /** Joins the thread; pipes and sinks are dropped. Idempotent. */
+  void Stop();
+
+ private:
+  void Run();
+  void Arm(Pipe* p, bool reading);
+  static void Record(void* ctx, bool video, double receivedAt, double sentAt);
+
+  std::mutex mu_;
+  int epfd_ = -1;
+  int wakefd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::function<void()> wake_;
+  uint32_t nextId_ = 1;
+  std::map<uint32_t, std::unique_ptr<Pipe>> pipes_;
+  struct SinkEntry {
+    std::unique_ptr<Sink> sink;
+    uint32_t pipe;
+  };
+  std::map<uint32_t, SinkEntry> sinks_;
+  bool recordLatency_ = false;
+  std::vector<LatencySample> latency_;
+
+  std::mutex eventsMu_;
+  std::vector<Event> events_;
+  bool wakePending_ = false;
+};
+
+}  // namespace roomgate::plane

@@ -1,0 +1,109 @@
+// One viewer's outgoing RTP stream of one kind (video or audio), driven by the data plane's thread: the keyframe
+// gate, GOP replay for a fast first frame and picture-loss requests, continuous numbering across publisher
+// reconnects, SRTP and sendmmsg, a short history for NACKs, and the counters sender reports need. It is the native
+// twin of src/room/viewer.ts + src/room/outbound-stream.ts for RTMP publishers; the comments there say why each
+// rule exists.
+
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "../rtp_batch.h"
+#include "../srtp_send.h"
+#include "units.h"
+
+namespace roomgate::plane {
+
+/** Where a viewer's numbering stands, so another sender (JavaScript, or another publisher's sink) can continue it. */
+struct Numbering {
+  int32_t lastSeq = -1;  // -1: nothing sent yet
+  uint32_t lastTs = 0;
+  double lastWall = 0;   // NowMs() of the last send
+};
+
+struct SinkCounters {
+  uint32_t packetCount = 0;
+  uint64_t octetCount = 0;
+  uint32_t rtpTimestamp = 0;
+  double lastSendAt = 0;
+  uint32_t frames = 0;          // video frames (incl. replayed) or audio packets handed on
+  uint32_t keyframeSkips = 0;
+  double firstKeyframeAt = 0;   // NowMs() when the first keyframe went out (0: not yet)
+};
+
+/** Receives (kind, receivedAt, sentAt) for every frame a sink sent, when a benchmark asks for it. */
+using LatencyRecorder = void (*)(void* ctx, bool video, double receivedAt, double sentAt);
+
+class Sink {
+ public:
+  Sink(bool video, std::shared_ptr<SharedSrtp> srtp, uint32_t ssrc, uint8_t payloadType, uint32_t clockRate,
+       const Numbering& from);
+
+  /** The selected ICE pair (socket and peer) and whether ICE consent allows sending (RFC 7675). */
+  void SetTarget(int fd, const Destination& to, bool consent);
+
+  void OnVideo(const UnitPtr& unit, double now);
+  void OnAudio(const UnitPtr& unit, double now);
+
+  /** Sends the GOP (oldest first) ahead of live video, paced; a replay under way already ends at the newest frame. */
+  void StartReplay(const std::vector<UnitPtr>& gop, double now);
+  /** Sends the next burst of a replay when it is due; returns the time of the next one, or 0 when done. */
+  double PumpReplay(double now);
+  bool replaying() const { return replayAt_ < replay_.size(); }
+
+  /** Re-sends NACKed packets still in the history, unchanged. */
+  void Retransmit(const uint16_t* seqs, size_t n);
+
+  /** The next packet begins another source: continue the numbering instead of copying the publisher's. */
+  void Rebase() { rebaseNext_ = true; }
+
+  Numbering numbering() const { return numbering_; }
+  const SinkCounters& counters() const { return counters_; }
+  void SetLatencyRecorder(LatencyRecorder r, void* ctx) { recorder_ = r; recorderCtx_ = ctx; }
+
+ private:
+  struct Entry {
+    UnitPtr unit;
+    uint32_t index;      // payload index in the unit
+    uint32_t timestamp;  // publisher-side timestamp to send (replays squeeze a GOP's timestamps)
+  };
+  /** Numbers, protects and sends; returns how many the kernel took (n when all). */
+  uint32_t Send(const Entry* entries, uint32_t n, double now);
+  void Anchor(const Entry& first, double now);
+
+  const bool video_;
+  std::shared_ptr<SharedSrtp> srtp_;
+  const uint32_t ssrc_;
+  const uint8_t payloadType_;
+  const uint32_t clockRate_;
+  int fd_ = -1;
+  Destination to_{};
+  bool consent_ = false;
+
+  Numbering numbering_;
+  uint16_t seqOffset_ = 0;
+  uint32_t tsOffset_ = 0;
+  bool rebaseNext_ = true;
+  bool waitingForKey_ = true;
+  bool behind_ = false;  // the last send found the socket buffer full
+
+  std::vector<Entry> replay_;
+  size_t replayAt_ = 0;
+  double nextReplayAt_ = 0;
+
+  static constexpr uint32_t kHistory = 512;  // ~2 s of 2.5 Mb/s video, inside the SRTP replay window
+  struct Sent {
+    UnitPtr unit;
+    uint32_t index = 0, timestamp = 0, word = 0;
+  };
+  std::vector<Sent> history_;
+
+  SinkCounters counters_;
+  LatencyRecorder recorder_ = nullptr;
+  void* recorderCtx_ = nullptr;
+};
+
+}  // namespace roomgate::plane
