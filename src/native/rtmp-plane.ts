@@ -93,7 +93,8 @@ export interface RtmpPlane {
   addSink(pipe: number, opts: SinkOptions): number;
   /** Returns [lastSeq, lastTs, lastWall] (plane clock), or null for an unknown sink. */
   removeSink(sink: number): [number, number, number] | null;
-  sinkTarget(sink: number, fd: number, host: string, port: number, consent: boolean): void;
+  /** The viewer transport's current SRTP session, ICE pair and consent. */
+  sinkTarget(sink: number, sender: NativeSrtpSender, fd: number, host: string, port: number, consent: boolean): void;
   sinkReplay(sink: number): boolean;
   sinkRetransmit(sink: number, seqs: number[]): void;
   sinkInfo(sink: number): SinkInfo | null;

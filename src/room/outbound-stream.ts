@@ -234,9 +234,9 @@ export class OutboundStream implements SenderReportSource {
     const w = this.w;
     const sink = this.planeSink;
     if (sink) {
-      // the sender-report tick also tells the plane about a new ICE pair or lost consent
+      // the sender-report tick also tells the plane about a new ICE pair, lost consent or new DTLS keys
       const to = this.transport?.planeTarget();
-      if (to) sink.plane.native.sinkTarget(sink.id, to.fd, to.host, to.port, to.consent);
+      if (to) sink.plane.native.sinkTarget(sink.id, to.sender, to.fd, to.host, to.port, to.consent);
       const info = sink.plane.native.sinkInfo(sink.id);
       if (info) this.countPlane(sink.plane, info);
     }

@@ -298,13 +298,18 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     return a;
   }
 
-  // sinkTarget(sink, fd, host, port, consent)
+  // sinkTarget(sink, sender: SrtpSender, fd, host, port, consent)
   Napi::Value SinkTarget(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Destination d = DestinationArg(env, info[2], info[3]);
+    auto srtp = roomgate::SrtpSessionOf(info[1]);
+    if (!srtp) throw Napi::TypeError::New(env, "RtmpPlane.sinkTarget: sender must be an SrtpSender of this addon");
+    Destination d = DestinationArg(env, info[3], info[4]);
     Plane& p = plane(env);
     std::lock_guard<std::mutex> lock(p.mutex());
-    if (Sink* s = p.sink(U32(info[0]))) s->SetTarget(info[1].As<Napi::Number>().Int32Value(), d, info[4].ToBoolean());
+    if (Sink* s = p.sink(U32(info[0]))) {
+      s->SetSession(std::move(srtp));
+      s->SetTarget(info[2].As<Napi::Number>().Int32Value(), d, info[5].ToBoolean());
+    }
     return env.Undefined();
   }
 

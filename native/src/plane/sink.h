@@ -44,6 +44,8 @@ class Sink {
 
   /** The selected ICE pair (socket and peer) and whether ICE consent allows sending (RFC 7675). */
   void SetTarget(int fd, const Destination& to, bool consent);
+  /** A new DTLS handshake brought new keys: the transport's new session. */
+  void SetSession(std::shared_ptr<SharedSrtp> srtp) { srtp_ = std::move(srtp); }
 
   void OnVideo(const UnitPtr& unit, double now);
   void OnAudio(const UnitPtr& unit, double now);
