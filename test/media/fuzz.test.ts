@@ -9,20 +9,11 @@ import type { Refusal } from '../../src/media/policy.js';
 import type { VideoFrame } from '../../src/media/model.js';
 import { avFlv, type FlvTagRecord } from './helpers/flv-file.js';
 import { feed, RecordingSink } from './helpers/sink.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const ITERATIONS = Number(process.env['FUZZ_ITERATIONS'] ?? 5000);
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x5eed);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Checks what a (possibly fuzzed) converter handed its sink. */
 class CheckingSink extends RecordingSink {

@@ -17,6 +17,8 @@ import type { H264Config, VideoFrame } from '../../src/media/model.js';
 import { H264RtpPacketizer } from '../../src/media/rtp-h264.js';
 import { avArgs, flvTags, lengthPrefixed, type FlvTagRecord } from '../media/helpers/flv-file.js';
 import { RecordingSink } from '../media/helpers/sink.js';
+import { mulberry32 } from '../helpers/random.js';
+import type { ChunkStreamState } from '../../src/native/rtmp-plane.js';
 
 // ---- the addon ----------------------------------------------------------------------------------------------------
 
@@ -26,18 +28,10 @@ interface Message {
   timestamp: number;
   body: Buffer;
 }
-interface StreamState {
-  csid: number;
-  timestamp: number;
-  length: number;
-  type: number;
-  streamId: number;
-  clock: number;
-}
 interface ChunkOpts extends RtmpLimits {
   chunkSize: number;
   splits?: number[];
-  streams?: StreamState[];
+  streams?: ChunkStreamState[];
   stopEach?: boolean;
 }
 interface Testing {
@@ -57,16 +51,6 @@ const native = mod.testing;
 const SEED = Number(process.env['PLANE_SEED'] ?? 0x91a7e);
 t.comment(`seed ${SEED} (PLANE_SEED to change)`);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(SEED);
 const int = (n: number) => Math.floor(rand() * n);
 
@@ -239,7 +223,7 @@ function nmsReader(limits: RtmpLimits, chunkSize: number) {
     }
   };
   /** nms's inPackets as the state handed to the native reader; only valid at a message boundary. */
-  const snapshot = (): StreamState[] => {
+  const snapshot = (): ChunkStreamState[] => {
     if (rtmp.parserState !== 0) throw new Error('nms is inside a chunk');
     return [...rtmp.inPackets].map(([csid, p]) => {
       if (p.bytes !== 0) throw new Error(`nms has a message in progress on csid ${csid}`);

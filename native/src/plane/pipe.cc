@@ -113,11 +113,7 @@ bool Pipe::Handle(const RtmpMessage& m) {
     // Before the AAC sequence header JavaScript would skip it too; after one the transcoder (or its absence, when
     // the decoder refused the config) decides.
     if (audioConfigured_) {
-      counters_.audioFrames++;
-      if (!sawAudio_) {
-        sawAudio_ = true;
-        Post(Event::kFirstAudio);
-      }
+      CountAudio();
       Transcode(m.data + 2, m.length - 2, m.timestamp);
     }
     return true;
@@ -178,22 +174,22 @@ void Pipe::PushVideo(const uint8_t* const* nals, const uint32_t* lens, int count
 
 void Pipe::PushAac(const uint8_t* data, uint32_t len, double dtsMs, double now) {
   now_ = now;
-  counters_.audioFrames++;
-  if (!sawAudio_) {
-    sawAudio_ = true;
-    Post(Event::kFirstAudio);
-  }
+  CountAudio();
   Transcode(data, len, dtsMs);
 }
 
 void Pipe::PushOpus(const uint8_t* data, uint32_t len, uint32_t timestamp, double now) {
   now_ = now;
+  CountAudio();
+  EmitOpus(data, len, timestamp);
+}
+
+void Pipe::CountAudio() {
   counters_.audioFrames++;
   if (!sawAudio_) {
     sawAudio_ = true;
     Post(Event::kFirstAudio);
   }
-  EmitOpus(data, len, timestamp);
 }
 
 void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, uint32_t dtsMs, bool keyframe) {
