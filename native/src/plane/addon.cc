@@ -204,7 +204,7 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
   Napi::Value PushVideo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Array a = info[1].As<Napi::Array>();
-    uint32_t n = std::min<uint32_t>(a.Length(), 256);
+    uint32_t n = a.Length();
     std::vector<Napi::Buffer<uint8_t>> keep;
     std::vector<const uint8_t*> nals;
     std::vector<uint32_t> lens;

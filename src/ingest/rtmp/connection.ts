@@ -187,8 +187,11 @@ export class RtmpConnection {
     switch (e.kind) {
       case PLANE_MEDIA:
         // a message the plane does not handle itself: the JavaScript parse and policy decide, then it goes on
-        this.onMedia(e.type as 8 | 9, e.timestamp, e.body);
-        if (this.state === 'publishing') this.deps.plane!.native.resume(this.pipe);
+        try {
+          this.onMedia(e.type as 8 | 9, e.timestamp, e.body);
+        } finally {
+          if (this.state === 'publishing') this.deps.plane!.native.resume(this.pipe); // the pipe waits for this
+        }
         return;
       case PLANE_MESSAGE: {
         const rtmp = this.rtmp as unknown as { parserPacket: unknown; invokeHandler(): void };
