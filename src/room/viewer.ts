@@ -20,8 +20,9 @@ const PLI_INTERVAL_MS = 1000;
  */
 const REPLAY_BURST = 32;
 const REPLAY_TICK_MS = 2;
-/** How often a viewer of a data-plane publisher retries making its sinks while DTLS finishes. */
+/** How often a viewer of a data-plane publisher retries making its sinks while DTLS finishes, and for how long. */
 const PLANE_RETRY_MS = 10;
+const PLANE_RETRY_LIMIT_MS = 5000;
 
 export type ViewerState = 'connecting' | 'live' | 'closed';
 
@@ -116,7 +117,7 @@ export class Viewer implements FeedListener {
    * this viewer without JavaScript. The video sink starts with the cached GOP. Until DTLS has finished on the
    * viewer's transport the sinks cannot be made; this tries again every 10 ms.
    */
-  private startPlane(): void {
+  private startPlane(since = performance.now()): void {
     const native = this.feed?.native;
     if (!native || this.state !== 'live') return;
     const video = !this.video || this.video.attachPlane(native.plane, native.pipe, true, true);
@@ -125,8 +126,13 @@ export class Viewer implements FeedListener {
       if (!this.firstKeyframeSentAt) this.firstKeyframeSentAt = performance.now();
       return;
     }
+    if (performance.now() - since > PLANE_RETRY_LIMIT_MS) {
+      // only a transport the native sender cannot use (not UDP) gets here; the gateway offers none
+      this.close('the viewer transport cannot carry the data plane\'s packets');
+      return;
+    }
     setTimeout(() => {
-      if (this.feed?.native === native) this.startPlane();
+      if (this.feed?.native === native) this.startPlane(since);
     }, PLANE_RETRY_MS).unref();
   }
 
