@@ -153,8 +153,8 @@ function tooShort(what: string, body: Buffer, need: number): MediaError {
 }
 
 const LEGACY_VIDEO: readonly (readonly [VideoCodec, string])[] = [
-  ['unknown', ''], ['jpeg', 'JPEG'], ['h263', 'Sorenson H.263'], ['screen', 'Screen video'], ['vp6', 'VP6'],
-  ['vp6a', 'VP6 with alpha'], ['screen2', 'Screen video v2'], ['avc', 'H.264'], ['unknown', ''], ['unknown', ''],
+  ['unknown', ''], ['jpeg', 'JPEG'], ['h263', 'Sorenson H.263'], ['screen', 'ScreenVideo'], ['vp6', 'VP6'],
+  ['vp6a', 'VP6 with alpha'], ['screen2', 'ScreenVideo v2'], ['avc', 'H.264'], ['unknown', ''], ['unknown', ''],
   ['unknown', ''], ['unknown', ''], ['hevc', 'H.265'], ['av1', 'AV1'], ['unknown', ''], ['unknown', ''],
 ];
 

@@ -125,7 +125,7 @@ t.test('AV1 and VP9 over Enhanced RTMP are refused with their names', async (t) 
 t.test('legacy FLV video codecs other than H.264 are refused with their names', async (t) => {
   const h263 = await avFlv({ audio: null, video: ['-c:v', 'flv'] });
   t.same(run(h263.tags).refusal, { code: 'video-codec', reason: 'Sorenson H.263 video is not supported: set the encoder to H.264 (x264)' });
-  const names: Record<number, string> = { 3: 'Screen video', 4: 'VP6', 5: 'VP6 with alpha', 6: 'Screen video v2', 1: 'JPEG', 13: 'AV1' };
+  const names: Record<number, string> = { 3: 'ScreenVideo', 4: 'VP6', 5: 'VP6 with alpha', 6: 'ScreenVideo v2', 1: 'JPEG', 13: 'AV1' };
   for (const [id, name] of Object.entries(names)) {
     const body = Buffer.from([0x10 | Number(id), 0, 0, 0, 0, 0, 0]);
     t.same(run([{ type: 9, timestamp: 0, body }]).refusal, {
