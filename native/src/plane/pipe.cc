@@ -195,6 +195,20 @@ void Pipe::CountAudio() {
 void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, uint32_t dtsMs, bool keyframe) {
   if (naluLengthSize_ == 0) return;
   auto unit = std::make_shared<Unit>();
+  // Sized once: growing the vectors packet by packet reallocated and copied a 2.5 Mb/s frame a dozen times.
+  size_t bytes = 0, packets = 0;
+  for (int i = 0; i < count; i++) {
+    bytes += lens[i] + 2 * (lens[i] / (kMaxPayload - 2) + 1);  // FU-A headers, at most
+    packets += lens[i] / (kMaxPayload - 2) + 1;
+  }
+  if (keyframe) {
+    for (const auto* list : {&sets_.sps, &sets_.pps}) {
+      for (const auto& set : *list) bytes += set.size() + 4, packets++;
+    }
+    bytes += 1;  // STAP-A header
+  }
+  unit->bytes.reserve(bytes);
+  unit->ends.reserve(packets);
   PacketizeH264(nals, lens, count, keyframe, sets_, kMaxPayload, unit->bytes, unit->ends);
   if (unit->ends.empty()) return;
   unit->video = true;
