@@ -195,7 +195,7 @@ void Pipe::CountAudio() {
 void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, uint32_t dtsMs, bool keyframe) {
   if (naluLengthSize_ == 0) return;
   auto unit = std::make_shared<Unit>();
-  // Sized once: growing the vectors packet by packet reallocated and copied a 2.5 Mb/s frame a dozen times.
+  // Sized once: growing the vectors packet by packet reallocated and copied what was packetized so far each time.
   size_t bytes = 0, packets = 0;
   for (int i = 0; i < count; i++) {
     bytes += lens[i] + 2 * (lens[i] / (kMaxPayload - 2) + 1);  // FU-A headers, at most
