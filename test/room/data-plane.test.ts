@@ -7,6 +7,7 @@
 // Runs in a network namespace with only loopback (scripts/test), like every WebRTC test.
 
 import t, { type Test } from 'tap';
+import { PictureLossIndication, RtcpPayloadSpecificFeedback } from 'werift';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startTestGateway, waitFor, officialUserSig, TEST_APP, type TestGateway } from '../helpers/gateway.js';
@@ -77,13 +78,15 @@ interface Capture {
   reports: SenderReport[];
   postedAt: number;
   connectedAt: number;
+  /** Sends a picture-loss indication (RTCP PSFB) for the video SSRC received so far, as a browser does. */
+  pli(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Opens a WHEP session and records every RTP packet of both tracks (payloads copied) until close(). */
 async function captureViewer(target: WhepTarget): Promise<Capture> {
   const pc = bench.benchPeer(['127.0.0.1']);
-  const cap: Capture = { video: [], audio: [], reports: [], postedAt: 0, connectedAt: 0, close: async () => {} };
+  const cap: Capture = { video: [], audio: [], reports: [], postedAt: 0, connectedAt: 0, pli: async () => {}, close: async () => {} };
   const subs: { unSubscribe(): void }[] = [];
   subs.push(
     pc.onTrack.subscribe((track: any) => {
@@ -145,6 +148,13 @@ async function captureViewer(target: WhepTarget): Promise<Capture> {
   }
   const resource = new URL(res.headers.get('location')!, target.url).href;
   await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  cap.pli = async () => {
+    // werift's own sendRtcpPLI is off unless the codec negotiated "nack pli"; the packet is the same either way
+    const video = pc.getTransceivers().find((tr: any) => tr.kind === 'video');
+    const mediaSsrc = cap.video.at(-1)?.ssrc ?? 0;
+    const packet = new RtcpPayloadSpecificFeedback({ feedback: new PictureLossIndication({ senderSsrc: 0x5eed, mediaSsrc }) });
+    await video.receiver.dtlsTransport.sendRtcp([packet]);
+  };
   let closed = false;
   cap.close = async () => {
     if (closed) return;
@@ -509,6 +519,33 @@ t.test('a late joiner on the plane gets the cached GOP first, within 1 s of conn
 });
 
 // ---- 4 ------------------------------------------------------------------------------------------------------
+
+t.test('a picture-loss request from a plane viewer is answered with the cached GOP (RTMP sources cannot make keyframes)', async (t) => {
+  startLive();
+  await waitKeyframe(g, LIVE, 'the live publisher');
+  const v = await captureViewer(whepTarget(g.httpBase, LIVE, 'v-pli'));
+  t.teardown(() => v.close());
+  await waitFor(() => framesOf(v.video).filter((f) => f.complete).length > 45, 10000, 'playing');
+  const served = () => [...g.gw.rooms.viewers.all()].reduce((n, x) => n + x.stats.plisServed, 0);
+  const served0 = served();
+  const before = v.video.length;
+  const sentAt = performance.now();
+  await v.pli();
+  await sleep(1200);
+  t.equal(served() - served0, 1, 'the gateway served one picture-loss request');
+  await v.close();
+  // The replay: a keyframe followed by the rest of the GOP with timestamps one tick apart, ending at the newest frame.
+  const after = framesOf(v.video.slice(before));
+  const start = after.findIndex((f, i) => f.keyframe && f.complete && i + 1 < after.length && tsDiff(after[i + 1].ts, f.ts) === 1);
+  t.ok(start >= 0, `a replayed GOP follows the PLI (${after.length} frames after it)`);
+  if (start >= 0) {
+    const key = after[start];
+    t.ok(key.nals[0] === NAL_SPS && key.nals.includes(NAL_PPS), `the replayed keyframe carries SPS/PPS (NAL types ${key.nals.join(',')})`);
+    t.ok(key.at - sentAt < 1000, `it arrived ${round(key.at - sentAt)} ms after the PLI was sent`);
+    t.comment(`PLI → replayed keyframe in ${round(key.at - sentAt)} ms`);
+  }
+  t.same(seqBreaks(v.video.map((p) => p.seq)), [], 'video numbering stays continuous through the replay');
+});
 
 t.test('a publisher reconnecting with the same userid (after leaving, and taking over a live session): the viewer numbering continues without a gap', async (t) => {
   const room = 'reconnect';
