@@ -129,18 +129,21 @@ export class SrtpTransport {
     if (this.closed) return 0;
     const selected = this.pair();
     if (!selected) return -1; // no selected ICE pair
-    const pair = selected === 'no consent' ? this.lastPair : selected;
+    const consent = selected !== 'no consent';
+    // Without consent nothing may be sent on any path, werift's included: answer 0, never -1 (its fallback).
+    const unusable = consent ? -1 : 0;
+    const pair = consent ? selected : this.lastPair;
     if (!pair) return 0;
     const native = this.session();
-    if (!native || !this.ready) return -1;
+    if (!native || !this.ready) return unusable;
     const transport = pair.protocol.transport;
-    if (transport?.type !== 'udp' || !transport.socket || transport.closed) return -1; // TURN, TCP or closing
+    if (transport?.type !== 'udp' || !transport.socket || transport.closed) return unusable; // TURN, TCP or closing
     if (transport.socket !== this.socketFrom) {
       this.socketFrom = transport.socket;
       this.fd = socketFd(transport.socket);
     }
-    if (this.fd < 0) return -1; // a Node version that keeps the handle elsewhere
-    return { native, pair, consent: selected !== 'no consent' };
+    if (this.fd < 0) return unusable; // a Node version that keeps the handle elsewhere
+    return { native, pair, consent };
   }
 
   /** The pair to send on: werift's selected one, or during an ICE restart the one before it. */
