@@ -41,7 +41,6 @@ export interface PipeStats {
   audioFrames: number;
   keyframes: number;
   maxGopMs: number;
-  gopFrames: number;
 }
 
 export interface SinkInfo {
@@ -50,9 +49,6 @@ export interface SinkInfo {
   rtpTimestamp: number;
   /** Plane clock (now()) of the last send, 0 before. */
   lastSendAt: number;
-  frames: number;
-  keyframeSkips: number;
-  firstKeyframeAt: number;
 }
 
 export interface SinkOptions {

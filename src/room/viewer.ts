@@ -122,10 +122,7 @@ export class Viewer implements FeedListener {
     if (!native || this.state !== 'live') return;
     const video = !this.video || this.video.attachPlane(native.plane, native.pipe, true, true);
     const audio = !this.audio || this.audio.attachPlane(native.plane, native.pipe, false, false);
-    if (video && audio) {
-      if (!this.firstKeyframeSentAt) this.firstKeyframeSentAt = performance.now();
-      return;
-    }
+    if (video && audio) return;
     if (performance.now() - since > PLANE_RETRY_LIMIT_MS) {
       // only a transport the native sender cannot use (not UDP) gets here; the gateway offers none
       this.close('the viewer transport cannot carry the data plane\'s packets');

@@ -250,7 +250,6 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     o.Set("audioFrames", (double)c.audioFrames);
     o.Set("keyframes", (double)c.keyframes);
     o.Set("maxGopMs", c.maxGopMs);
-    o.Set("gopFrames", (double)pipe->gop().size());
     return o;
   }
 
@@ -350,9 +349,6 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     o.Set("octetCount", (double)c.octetCount);
     o.Set("rtpTimestamp", (double)c.rtpTimestamp);
     o.Set("lastSendAt", c.lastSendAt);
-    o.Set("frames", (double)c.frames);
-    o.Set("keyframeSkips", (double)c.keyframeSkips);
-    o.Set("firstKeyframeAt", c.firstKeyframeAt);
     return o;
   }
 

@@ -142,7 +142,6 @@ void Pipe::SetVideoConfig(int naluLengthSize, ParamSets sets) {
 std::string Pipe::SetAudioConfig(const std::vector<uint8_t>& asc, double volume) {
   transcoder_.reset();
   audioConfigured_ = true;
-  volume_ = volume;
   reportedErrors_ = 0;
   try {
     AacOpus::Options o;
@@ -163,7 +162,6 @@ void Pipe::ClearAudioConfig() {
 }
 
 void Pipe::SetVolume(double percent) {
-  volume_ = percent;
   if (transcoder_) transcoder_->SetVolume(percent);
 }
 
@@ -211,7 +209,6 @@ void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count
   unit->ends.reserve(packets);
   PacketizeH264(nals, lens, count, keyframe, sets_, kMaxPayload, unit->bytes, unit->ends);
   if (unit->ends.empty()) return;
-  unit->video = true;
   unit->keyframe = keyframe;
   unit->timestamp = (uint32_t)(int64_t)std::llround((double)dtsMs * 90.0);
   unit->firstSeq = videoSeq_;

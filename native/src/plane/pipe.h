@@ -55,7 +55,6 @@ struct AudioOptions {
 struct PipeCounters {
   uint32_t videoFrames = 0, audioFrames = 0, keyframes = 0;
   double lastKeyDts = -1, maxGopMs = 0;
-  uint32_t decoderErrors = 0;
 };
 
 class Pipe {
@@ -122,7 +121,6 @@ class Pipe {
   ParamSets sets_;
   bool audioConfigured_ = false;
   std::unique_ptr<AacOpus> transcoder_;
-  double volume_ = 100;
   uint32_t reportedErrors_ = 0;
   double lastErrorReport_ = -1e12;
 

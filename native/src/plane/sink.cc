@@ -35,18 +35,13 @@ void Sink::OnVideo(const UnitPtr& unit, double now) {
   if (replaying()) {
     // live video queues behind the replay so the decoder sees one ordered stream
     for (uint32_t i = 0; i < unit->count(); i++) replay_.push_back({unit, i, unit->timestamp});
-    counters_.frames++;
     return;
   }
   if (behind_) waitingForKey_ = true;  // behind: drop to the next keyframe rather than add latency
   if (waitingForKey_) {
     // A keyframe is tried even while behind: if the socket takes it, the viewer has caught up.
-    if (!unit->keyframe) {
-      counters_.keyframeSkips++;
-      return;
-    }
+    if (!unit->keyframe) return;
     waitingForKey_ = false;
-    if (counters_.firstKeyframeAt == 0) counters_.firstKeyframeAt = now;
   }
   Entry entries[kBatchSize];
   uint32_t n = unit->count(), done = 0;
@@ -57,14 +52,12 @@ void Sink::OnVideo(const UnitPtr& unit, double now) {
     done += k;
     if (handed < k) break;
   }
-  counters_.frames++;
   if (recorder_) recorder_(recorderCtx_, true, unit->receivedAt, NowMs());
 }
 
 void Sink::OnAudio(const UnitPtr& unit, double now) {
   Entry e{unit, 0, unit->timestamp};
   Send(&e, 1, now);
-  counters_.frames++;
   if (recorder_) recorder_(recorderCtx_, false, unit->receivedAt, NowMs());
 }
 
@@ -81,8 +74,6 @@ void Sink::StartReplay(const std::vector<UnitPtr>& gop, double now) {
   }
   Rebase();
   waitingForKey_ = false;
-  counters_.frames += (uint32_t)gop.size();
-  if (counters_.firstKeyframeAt == 0) counters_.firstKeyframeAt = now;
   nextReplayAt_ = now;
   PumpReplay(now);
 }

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -24,14 +23,12 @@ struct Numbering {
   double lastWall = 0;   // NowMs() of the last send
 };
 
+/** What a sender report needs from this stream. */
 struct SinkCounters {
   uint32_t packetCount = 0;
   uint64_t octetCount = 0;
   uint32_t rtpTimestamp = 0;
   double lastSendAt = 0;
-  uint32_t frames = 0;          // video frames (incl. replayed) or audio packets handed on
-  uint32_t keyframeSkips = 0;
-  double firstKeyframeAt = 0;   // NowMs() when the first keyframe went out (0: not yet)
 };
 
 /** Receives (kind, receivedAt, sentAt) for every frame a sink sent, when a benchmark asks for it. */

@@ -24,7 +24,6 @@ struct Unit {
   uint16_t firstSeq = 0;        // the publisher-side sequence number of payload 0 (then +1 each)
   uint32_t timestamp = 0;       // the publisher-side RTP timestamp of every payload
   bool keyframe = false;
-  bool video = false;
   double receivedAt = 0;        // NowMs() when the message that made it was read
 
   uint32_t count() const { return (uint32_t)ends.size(); }
