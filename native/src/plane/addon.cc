@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include "../srtp_send.h"
+#include "chunk_args.h"
 #include "plane.h"
 
 namespace roomgate {
@@ -122,29 +123,15 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     return Napi::Number::New(env, p.AddPipe(std::make_unique<Pipe>(p.NextPipeId(), audio, &p)));
   }
 
-  // attachSocket(pipe, { fd, chunkSize, streams: [{csid, timestamp, length, type, streamId, clock}], maxChunkSize,
-  //                      maxMessageSize, maxChunkStreams })
+  // attachSocket(pipe, { fd, chunkSize, streams, maxChunkSize, maxMessageSize, maxChunkStreams }) (chunk_args.h)
   Napi::Value AttachSocket(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = info[1].As<Napi::Object>();
-    ChunkLimits limits{U32(o.Get("maxChunkSize")), U32(o.Get("maxMessageSize")), U32(o.Get("maxChunkStreams"))};
-    std::vector<ChunkStreamState> streams;
-    Napi::Array sa = o.Get("streams").As<Napi::Array>();
-    for (uint32_t i = 0; i < sa.Length(); i++) {
-      Napi::Object s = sa.Get(i).As<Napi::Object>();
-      ChunkStreamState st;
-      st.csid = U32(s.Get("csid"));
-      st.timestamp = U32(s.Get("timestamp"));
-      st.length = U32(s.Get("length"));
-      st.type = (uint8_t)U32(s.Get("type"));
-      st.streamId = U32(s.Get("streamId"));
-      st.clock = (uint64_t)F64(s.Get("clock"));
-      streams.push_back(st);
-    }
+    ChunkHandOver h = ChunkHandOverArg(o, "RtmpPlane.attachSocket");
     Plane& p = plane(env);
     std::lock_guard<std::mutex> lock(p.mutex());
     Pipe* pipe = PipeArg(env, p, info[0]);
-    pipe->AttachSocket(o.Get("fd").As<Napi::Number>().Int32Value(), limits, U32(o.Get("chunkSize")), streams);
+    pipe->AttachSocket(o.Get("fd").As<Napi::Number>().Int32Value(), h.limits, h.chunkSize, h.streams);
     p.StartReading(pipe);
     return env.Undefined();
   }

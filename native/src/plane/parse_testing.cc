@@ -18,7 +18,7 @@
 
 #include "flv_fast.h"
 #include "h264_rtp.h"
-#include "rtmp_chunks.h"
+#include "chunk_args.h"
 
 namespace roomgate::plane {
 
@@ -42,12 +42,6 @@ bool OnMessage(void* ctx, const RtmpMessage& m) {
   return !c->stopEach;
 }
 
-uint32_t U32(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("testing: ") + key + " must be a number");
-  return v.As<Napi::Number>().Uint32Value();
-}
-
 Napi::Buffer<uint8_t> BufferArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsBuffer()) {
     throw Napi::TypeError::New(info.Env(), std::string("testing.") + what + " must be a Buffer");
@@ -65,21 +59,7 @@ Napi::Value Chunks(const Napi::CallbackInfo& info) {
   auto data = BufferArg(info, 0, "chunks: data");
   if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "testing.chunks: opts must be an object");
   Napi::Object opts = info[1].As<Napi::Object>();
-  ChunkLimits limits{U32(opts, "maxChunkSize"), U32(opts, "maxMessageSize"), U32(opts, "maxChunkStreams")};
-
-  std::vector<ChunkStreamState> streams;
-  Napi::Array list = ArrayOpt(opts, "streams");
-  for (uint32_t i = 0; i < list.Length(); i++) {
-    Napi::Object s = list.Get(i).As<Napi::Object>();
-    ChunkStreamState st;
-    st.csid = U32(s, "csid");
-    st.timestamp = U32(s, "timestamp");
-    st.length = U32(s, "length");
-    st.type = uint8_t(U32(s, "type"));
-    st.streamId = U32(s, "streamId");
-    st.clock = uint64_t(s.Get("clock").ToNumber().Int64Value());  // a JS number, may exceed 32 bits
-    streams.push_back(st);
-  }
+  ChunkHandOver h = ChunkHandOverArg(opts, "testing.chunks");
   std::vector<size_t> cuts;
   Napi::Array splits = ArrayOpt(opts, "splits");
   for (uint32_t i = 0; i < splits.Length(); i++) {
@@ -88,7 +68,7 @@ Napi::Value Chunks(const Napi::CallbackInfo& info) {
   std::sort(cuts.begin(), cuts.end());
   cuts.push_back(data.Length());
 
-  ChunkReader reader(limits, U32(opts, "chunkSize"), streams);
+  ChunkReader reader(h.limits, h.chunkSize, h.streams);
   Collected c{env, Napi::Array::New(env), opts.Get("stopEach").ToBoolean().Value()};
   std::string error;
   size_t pos = 0;
