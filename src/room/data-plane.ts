@@ -1,6 +1,6 @@
 // The gateway's native RTMP data plane (src/native/rtmp-plane.ts): one per gateway, created by main.ts when the
-// addon is built and room.nativeRtmp is on. It routes the plane's events to whoever owns each pipe (the RTMP
-// connection) and converts between the plane's clock and performance.now().
+// addon is built and rtmp.dataPlane and webrtc.nativeSend are on. It routes the plane's events to whoever owns each
+// pipe (the RTMP connection) and converts between the plane's clock and performance.now().
 
 import { loadRtmpPlane, type PlaneEvent, type RtmpPlane } from '../native/rtmp-plane.js';
 import type { Logger } from '../log.js';

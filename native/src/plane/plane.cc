@@ -91,11 +91,8 @@ void Plane::ClosePipe(uint32_t id) {
 void Plane::ResumePipe(uint32_t id) {
   Pipe* p = pipe(id);
   if (!p || p->status() != Pipe::kPaused) return;
-  if (p->Resume(NowMs()) == Pipe::kReading) {
-    Arm(p, true);
-    // data that arrived while paused raised no new edge
-    if (p->OnReadable(NowMs()) != Pipe::kReading) Arm(p, false);
-  }
+  // data that arrived while paused raised no edge: StartReading reads it at once
+  if (p->Resume(NowMs()) == Pipe::kReading) StartReading(p);
 }
 
 uint32_t Plane::AddSink(uint32_t pipeId, std::unique_ptr<Sink> sink, bool video) {
