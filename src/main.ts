@@ -21,9 +21,12 @@ import { registerTencentApi } from './api/tencent-api.js';
 import { registerTaskRoutes } from './api/tasks.js';
 import { CallbackDispatcher } from './events/callback-dispatcher.js';
 import { PullTasks } from './ingest/pull/pull-tasks.js';
+import { RefusalCounters } from './events/refusal-counters.js';
 
 export interface Gateway {
   rooms: Rooms;
+  /** What was refused or cut off, by kind (also `GET /api/limits`). */
+  counters: RefusalCounters;
   /** The native RTMP data plane, or null when RTMP runs on the JavaScript path (benchmarks read its timings). */
   plane: DataPlane | null;
   rtmp: { host: string; port: number };
@@ -39,6 +42,7 @@ export function appTable(config: Config): AppTable {
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const health = new Health();
+  const counters = new RefusalCounters();
   const store = createMemoryStore();
   const callbackApps = new Map(config.apps.map((a) => [a.sdkAppId, a]));
   const callbacks = new CallbackDispatcher({
@@ -84,7 +88,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     host: config.rtmp.host,
     port: config.rtmp.port,
     maxConnections: config.rtmp.maxConnections,
+    maxConnectionsPerAddress: config.rtmp.maxConnectionsPerAddress,
+    handshakeTimeoutMs: config.rtmp.handshakeTimeoutMs,
     publishTimeoutMs: config.rtmp.publishTimeoutMs,
+    idleTimeoutMs: config.rtmp.idleTimeoutMs,
     limits: { maxChunkSize: config.rtmp.maxChunkSize, maxMessageSize: 16 * 1024 * 1024 - 1, maxChunkStreams: 64 },
     failureDelayMs: () => minMs + Math.random() * (maxMs - minMs),
     authenticate: authenticatePush,
@@ -93,7 +100,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     plane,
   });
 
-  const http: FastifyInstance = createHttpServer(log, config.http.bodyLimitBytes);
+  const http: FastifyInstance = createHttpServer(log, config.http);
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
   registerWhep(http, { rooms, apps, webrtc: config.webrtc, log: log.child({ component: 'whep' }) });
@@ -113,7 +120,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     service: pullTasks,
     log,
   });
-  registerTaskRoutes(http, pullTasks, callbacks, config.admin.token);
+  registerTaskRoutes(http, pullTasks, callbacks, counters, config.admin.token);
 
   let rtmpAddr: { host: string; port: number };
   try {
@@ -132,6 +139,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let closing: Promise<void> | null = null;
   return {
     rooms,
+    counters,
     plane,
     rtmp: rtmpAddr,
     http: { host: config.http.host, port: httpPort },

@@ -3,8 +3,10 @@
 
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log.js';
+import type { Config } from '../config/schema.js';
 
-export function createHttpServer(log: Logger, bodyLimit: number): FastifyInstance {
+export function createHttpServer(log: Logger, opts: Config['http']): FastifyInstance {
+  const bodyLimit = opts.bodyLimitBytes;
   // Fastify's instance type is generic over the logger; the plain FastifyInstance is what routes are written against.
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),

@@ -27,7 +27,10 @@ export const configSchema: FieldSpec = {
         host,
         port,
         maxConnections: { type: 'integer', min: 1, max: 100000 },
+        maxConnectionsPerAddress: { type: 'integer', min: 1, max: 100000 },
+        handshakeTimeoutMs: { type: 'integer', min: 100, max: 600000 },
         publishTimeoutMs: { type: 'integer', min: 100, max: 600000 },
+        idleTimeoutMs: { type: 'integer', min: 100, max: 600000 },
         maxChunkSize: { type: 'integer', min: 128, max: 16777215 },
         dataPlane: { type: 'boolean' },
         authFailureDelayMinMs: { type: 'integer', min: 0, max: 10000 },
@@ -36,7 +39,16 @@ export const configSchema: FieldSpec = {
     },
     http: {
       type: 'object',
-      fields: { host, port, bodyLimitBytes: { type: 'integer', min: 1024, max: 16 * 1024 * 1024 } },
+      fields: {
+        host,
+        port,
+        bodyLimitBytes: { type: 'integer', min: 1024, max: 16 * 1024 * 1024 },
+        maxConnectionsPerAddress: { type: 'integer', min: 1, max: 100000 },
+        headersTimeoutMs: { type: 'integer', min: 100, max: 600000 },
+        requestTimeoutMs: { type: 'integer', min: 100, max: 600000 },
+        keepAliveTimeoutMs: { type: 'integer', min: 100, max: 600000 },
+        idleTimeoutMs: { type: 'integer', min: 100, max: 600000 },
+      },
     },
     apps: {
       type: 'array',
@@ -100,6 +112,9 @@ export const configSchema: FieldSpec = {
         udpPortMax: { type: 'integer', min: 1024, max: 65535 },
         nativeSend: { type: 'boolean' },
         nativeReceive: { type: 'boolean' },
+        connectTimeoutMs: { type: 'integer', min: 100, max: 600000 },
+        maxSessionsPerApp: { type: 'integer', min: 1, max: 1000000 },
+        maxSessionsPerUser: { type: 'integer', min: 1, max: 1000000 },
         iceServers: {
           type: 'array',
           items: {
@@ -138,13 +153,25 @@ export interface Config {
     host: string;
     port: number;
     maxConnections: number;
+    maxConnectionsPerAddress: number;
+    handshakeTimeoutMs: number;
     publishTimeoutMs: number;
+    idleTimeoutMs: number;
     maxChunkSize: number;
     dataPlane: boolean;
     authFailureDelayMinMs: number;
     authFailureDelayMaxMs: number;
   };
-  http: { host: string; port: number; bodyLimitBytes: number };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    maxConnectionsPerAddress: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    idleTimeoutMs: number;
+  };
   apps: AppConfig[];
   api: { credentials: { secretId: string; secretKey: string }[]; requestsPerSecond: number; maxTasks: number };
   pull: {
@@ -166,6 +193,9 @@ export interface Config {
     udpPortMax: number;
     nativeSend: boolean;
     nativeReceive: boolean;
+    connectTimeoutMs: number;
+    maxSessionsPerApp: number;
+    maxSessionsPerUser: number;
     iceServers: { urls: string; username: string; credential: string }[];
   };
   room: { reconnectGraceMs: number; opusBitrate: number; opusComplexity: number };

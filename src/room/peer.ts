@@ -4,17 +4,26 @@
 import { RTCPeerConnection, useH264, useOPUS, type RTCRtpTransceiver } from 'werift';
 import { acceptBundleOnly, onlyH264Mode1 } from './sdp-offer.js';
 
-export interface WebRtcOptions {
+/** Where ICE listens: what answering an offer needs. */
+export interface IceOptions {
   /** Local addresses to gather host candidates on (loopback is only gathered when listed). */
   hostAddresses: string[];
   /** Addresses written into candidates instead of the local one (a public IP in front of NAT). Empty: none. */
   announcedAddresses: string[];
   udpPortMin: number;
   udpPortMax: number;
+}
+
+export interface WebRtcOptions extends IceOptions {
   /** Viewers' RTP through the native SRTP sender (src/room/srtp-transport.ts) when it is built. */
   nativeSend?: boolean;
   /** WHIP publishers' SRTP decrypted by the native receiver (src/ingest/whip/native-decrypt.ts) when it is built. */
   nativeReceive?: boolean;
+  /** From the 201 to ICE + DTLS connected; a session that takes longer is closed and its port freed. */
+  connectTimeoutMs: number;
+  /** Concurrent WebRTC sessions per SDKAppID and per userid in an app. */
+  maxSessionsPerApp: number;
+  maxSessionsPerUser: number;
 }
 
 export interface AnsweredPeer {
@@ -31,7 +40,7 @@ export interface AnsweredPeer {
 export async function answerOffer(
   offer: string,
   direction: 'sendonly' | 'recvonly',
-  opts: WebRtcOptions,
+  opts: IceOptions,
 ): Promise<AnsweredPeer> {
   // werift gathers on every interface unless the listed ones are among them, and it never lists loopback itself:
   // with loopback-only host addresses, IPv4 interface discovery is turned off so only the listed ones are used.

@@ -25,7 +25,9 @@ export interface RtmpConnectionDeps {
   log: Logger;
   rooms: Rooms;
   limits: RtmpLimits;
+  handshakeTimeoutMs: number;
   publishTimeoutMs: number;
+  idleTimeoutMs: number;
   /** Random delay before a refusal is sent, to slow down guessing. */
   failureDelayMs: () => number;
   authenticate: (target: PushTarget) => RtmpAuthResult | Promise<RtmpAuthResult>;

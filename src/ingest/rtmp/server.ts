@@ -9,6 +9,7 @@ export interface RtmpServerOptions extends Omit<RtmpConnectionDeps, 'refusals'> 
   host: string;
   port: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
 }
 
 export class RtmpServer {
