@@ -22,6 +22,7 @@ import { registerTaskRoutes } from './api/tasks.js';
 import { CallbackDispatcher } from './events/callback-dispatcher.js';
 import { PullTasks } from './ingest/pull/pull-tasks.js';
 import { RefusalCounters } from './events/refusal-counters.js';
+import { WebRtcSessions } from './api/webrtc-sessions.js';
 
 export interface Gateway {
   rooms: Rooms;
@@ -103,11 +104,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const http: FastifyInstance = createHttpServer(log, config.http);
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
-  registerWhep(http, { rooms, apps, webrtc: config.webrtc, log: log.child({ component: 'whep' }) });
+  const webrtcSessions = new WebRtcSessions(config.webrtc, counters, log.child({ component: 'webrtc' }));
+  registerWhep(http, { rooms, apps, webrtc: config.webrtc, sessions: webrtcSessions, counters, log: log.child({ component: 'whep' }) });
   registerWhip(http, {
     rooms,
     apps,
     webrtc: config.webrtc,
+    sessions: webrtcSessions,
+    counters,
     iceServers: config.webrtc.iceServers,
     log: log.child({ component: 'whip' }),
   });
@@ -147,8 +151,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       closing ??= (async () => {
         health.state = 'draining';
         pullTasks.closeAll(reason); // kills every ffmpeg child; the tasks' users leave with 104, then 702
-        await rtmpServer.close(reason);
+        // Viewers and WHIP publishers are told at once (BYE, close_notify); RTMP encoders get the reason as status.
         rooms.closeAll(reason);
+        await rtmpServer.close(reason);
         plane?.close();
         await http.close();
         await callbacks.close(config.callbacks.flushOnCloseMs);

@@ -5,7 +5,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RTCPeerConnection } from 'werift';
 import { authenticate, type AppTable, type AuthAction } from '../auth/authenticate.js';
 import { checkOffer } from '../room/sdp-offer.js';
-import { answerOffer, type AnsweredPeer, type WebRtcOptions } from '../room/peer.js';
+import { answerOffer, NoUdpPortError, type AnsweredPeer, type WebRtcOptions } from '../room/peer.js';
+import type { WebRtcSessions } from './webrtc-sessions.js';
 import { addCandidates, restartIce } from '../room/ice-restart.js';
 import { bearerToken } from './bearer.js';
 import { refuse, withCors } from './cors.js';
@@ -52,17 +53,20 @@ export function refuseBadOffer(reply: FastifyReply, offer: string, hint: string)
   return bad !== null;
 }
 
-/** Answers the offer, or replies 400 with why werift could not and returns null. */
+/** Answers the offer, or replies 503 (no free UDP port) or 400 (why werift could not) and returns null. */
 export async function answerOrRefuse(
   reply: FastifyReply,
   offer: string,
   direction: 'sendonly' | 'recvonly',
   webrtc: WebRtcOptions,
+  sessions: WebRtcSessions,
+  sdkAppId: number,
 ): Promise<AnsweredPeer | null> {
   try {
     return await answerOffer(offer, direction, webrtc);
   } catch (e) {
-    refuse(reply, 400, `cannot answer the offer: ${(e as Error).message}`);
+    if (e instanceof NoUdpPortError) sessions.refuseNoPort(reply, e.message, sdkAppId);
+    else refuse(reply, 400, `cannot answer the offer: ${(e as Error).message}`);
     return null;
   }
 }

@@ -11,11 +11,15 @@ import type { WebRtcOptions } from '../room/peer.js';
 import type { Logger } from '../log.js';
 import { refuse, registerPreflight, withCors } from './cors.js';
 import { acceptOffer, answerOrRefuse, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
+import type { WebRtcSessions } from './webrtc-sessions.js';
+import type { RefusalCounters } from '../events/refusal-counters.js';
 
 export interface WhepDeps {
   rooms: Rooms;
   apps: AppTable;
   webrtc: WebRtcOptions;
+  sessions: WebRtcSessions;
+  counters: RefusalCounters;
   log: Logger;
 }
 
@@ -38,15 +42,25 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
     }
     if (refuseBadOffer(reply, offer, 'this room sends H.264')) return reply;
 
-    const answered = await answerOrRefuse(reply, offer, 'sendonly', deps.webrtc);
-    if (!answered) return reply;
+    const slot = deps.sessions.admit(reply, sdkAppId, viewerId);
+    if (!slot) return reply;
+    const answered = await answerOrRefuse(reply, offer, 'sendonly', deps.webrtc, deps.sessions, sdkAppId);
+    if (!answered) {
+      slot.release();
+      return reply;
+    }
     const senders: { video?: RTCRtpSender; audio?: RTCRtpSender } = {};
     for (const t of answered.transceivers) senders[t.kind as 'video' | 'audio'] ??= t.sender;
     const log = deps.log.child({ sdkAppId, roomId, viewer: viewerId });
     const viewer = new Viewer(answered.pc, senders, publisher.id.userId, log, (v, reason) => {
+      slot.release();
       deps.rooms.removeViewer(sdkAppId, roomId, v);
       log.info({ reason }, 'viewer left');
-    }, deps.webrtc.nativeSend);
+    }, {
+      nativeSend: deps.webrtc.nativeSend,
+      connectTimeoutMs: deps.webrtc.connectTimeoutMs,
+      onConnectTimeout: () => deps.counters.inc('webrtc.connectTimeout', 'whep'),
+    });
     deps.rooms.addViewer(sdkAppId, roomId, viewer);
     viewer.attach(publisher.feed);
     log.info({ publisher: publisher.id.userId, resource: viewer.id }, 'viewer joined');

@@ -11,6 +11,8 @@ import { WhipSession } from '../ingest/whip/session.js';
 import type { Logger } from '../log.js';
 import { refuse, registerPreflight, withCors } from './cors.js';
 import { acceptOffer, answerOrRefuse, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
+import type { WebRtcSessions } from './webrtc-sessions.js';
+import type { RefusalCounters } from '../events/refusal-counters.js';
 
 export interface IceServerConfig {
   urls: string;
@@ -23,6 +25,8 @@ export interface WhipDeps {
   apps: AppTable;
   webrtc: WebRtcOptions;
   iceServers: IceServerConfig[];
+  sessions: WebRtcSessions;
+  counters: RefusalCounters;
   log: Logger;
 }
 
@@ -50,12 +54,22 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
     const { sdkAppId, roomId, userId, offer } = accepted;
     if (refuseBadOffer(reply, offer, 'select H.264 in the encoder')) return reply;
 
-    const answered = await answerOrRefuse(reply, offer, 'recvonly', deps.webrtc);
-    if (!answered) return reply;
+    const slot = deps.sessions.admit(reply, sdkAppId, userId);
+    if (!slot) return reply;
+    const answered = await answerOrRefuse(reply, offer, 'recvonly', deps.webrtc, deps.sessions, sdkAppId);
+    if (!answered) {
+      slot.release();
+      return reply;
+    }
     const log = deps.log.child({ sdkAppId, roomId, userId });
     const session = new WhipSession(answered.pc, answered.transceivers, log, (s) => {
+      slot.release();
       setTimeout(() => sessions.delete(s.id), KEEP_ENDED_MS).unref();
-    }, deps.webrtc.nativeReceive ?? true);
+    }, {
+      nativeDecrypt: deps.webrtc.nativeReceive ?? true,
+      connectTimeoutMs: deps.webrtc.connectTimeoutMs,
+      onConnectTimeout: () => deps.counters.inc('webrtc.connectTimeout', 'whip'),
+    });
     sessions.set(session.id, { session, sdkAppId, roomId, userId });
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     const publisher = await deps.rooms.join(

@@ -26,6 +26,13 @@ export interface WebRtcOptions extends IceOptions {
   maxSessionsPerUser: number;
 }
 
+/** Every port of `webrtc.udpPortMin`–`udpPortMax` is taken: werift would answer with no candidate at all. */
+export class NoUdpPortError extends Error {
+  constructor(min: number, max: number) {
+    super(`no free UDP port for WebRTC: all ${max - min + 1} ports of ${min}–${max} are in use`);
+  }
+}
+
 export interface AnsweredPeer {
   pc: RTCPeerConnection;
   answer: string;
@@ -68,6 +75,9 @@ export async function answerOffer(
     await pc.setLocalDescription(await pc.createAnswer());
     await gatheringComplete(pc);
     let answer = pc.localDescription!.sdp;
+    // werift binds the first free port of the range and, when none is free, answers with no candidate instead of
+    // failing: the peer could never connect, so that is a refusal, not an answer.
+    if (!/^a=candidate:/m.test(answer)) throw new NoUdpPortError(opts.udpPortMin, opts.udpPortMax);
     if (opts.announcedAddresses.length) answer = announce(answer, opts.announcedAddresses);
     return { pc, answer, transceivers };
   } catch (err) {

@@ -10,6 +10,7 @@ import { OPUS_CLOCK } from './media-feed.js';
 import { VIDEO_CLOCK } from '../media/rtp-h264.js';
 import { OutboundStream } from './outbound-stream.js';
 import { SrtpTransport } from './srtp-transport.js';
+import { closeWithGoodbye } from './goodbye.js';
 /** A viewer that sends no RTCP for this long has gone away (consent expired, tab closed without DELETE). */
 const RTCP_SILENCE_MS = 15000;
 /** Picture-loss requests are served at most this often per viewer. */
@@ -39,6 +40,8 @@ export class Viewer implements FeedListener {
   private lastPliServed = 0;
   private lastRtcp = performance.now();
   private readonly watchdog: NodeJS.Timeout;
+  /** Ends a viewer that never connects (abandoned offer, blocked UDP), so its UDP port is freed. */
+  private connectDeadline: NodeJS.Timeout | null;
   /** Native send paths, one per DTLS transport (one for both tracks when bundled, as browsers do). */
   private readonly transports = new Set<SrtpTransport>();
   /** Set when the viewer joined; the first keyframe sent marks its join time. */
@@ -54,9 +57,16 @@ export class Viewer implements FeedListener {
     readonly userId: string,
     private readonly log: Logger,
     private readonly onClosed: (viewer: Viewer, reason: string) => void,
-    /** Send RTP through the native SRTP sender when it is built (false: werift's sender for every packet). */
-    nativeSend = true,
+    opts: {
+      /** Send RTP through the native SRTP sender when it is built (false: werift's sender for every packet). */
+      nativeSend?: boolean;
+      /** From the answer to ICE + DTLS connected. */
+      connectTimeoutMs: number;
+      /** Called when the connect deadline passes, before the viewer closes (counted by the caller). */
+      onConnectTimeout?: () => void;
+    },
   ) {
+    const nativeSend = opts.nativeSend ?? true;
     const native = (sender: RTCRtpSender): SrtpTransport | null => {
       const t = nativeSend ? SrtpTransport.of(sender) : null;
       if (t) this.transports.add(t);
@@ -74,6 +84,12 @@ export class Viewer implements FeedListener {
       if (this.state === 'live' && performance.now() - this.lastRtcp > RTCP_SILENCE_MS) this.close('no RTCP from the viewer for 15 s');
     }, 2000);
     this.watchdog.unref();
+    this.connectDeadline = setTimeout(() => {
+      if (this.state !== 'connecting') return;
+      opts.onConnectTimeout?.();
+      this.close(`no ICE + DTLS connection within ${opts.connectTimeoutMs / 1000} s of the answer`);
+    }, opts.connectTimeoutMs);
+    this.connectDeadline.unref();
   }
 
   /** Starts (or switches) the publisher this viewer watches; numbering continues across the switch. */
@@ -174,6 +190,8 @@ export class Viewer implements FeedListener {
   private goLive(): void {
     if (this.state !== 'connecting') return;
     this.state = 'live';
+    if (this.connectDeadline) clearTimeout(this.connectDeadline);
+    this.connectDeadline = null;
     this.lastRtcp = performance.now();
     this.log.debug({ viewer: this.id }, 'viewer connected');
     if (this.feed?.native) this.startPlane();
@@ -238,9 +256,14 @@ export class Viewer implements FeedListener {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearInterval(this.watchdog);
+    if (this.connectDeadline) clearTimeout(this.connectDeadline);
     this.detach();
-    for (const t of this.transports) t.close();
-    void this.pc.close().catch(() => {});
+    // The player is told (RTCP BYE through the native sender, whose SRTCP index werift does not know, then DTLS
+    // close_notify) so it reacts at once instead of when ICE consent fails seconds later.
+    const native = [...this.transports][0];
+    void closeWithGoodbye(this.pc, this.log, native ? (p) => native.sendRtcp(p) : undefined).finally(() => {
+      for (const t of this.transports) t.close();
+    });
     this.log.debug({ viewer: this.id, reason }, 'viewer closed');
     this.onClosed(this, reason);
   }

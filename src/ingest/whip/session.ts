@@ -14,6 +14,7 @@ import { sliceTypePolicy } from '../../media/policy.js';
 import { RtpClock } from './rtp-clock.js';
 import { NativeDecrypt, statusOf, type SrtpStatus } from './native-decrypt.js';
 import { NackRequester, type NackReceiver } from './nack-requester.js';
+import { closeWithGoodbye } from '../../room/goodbye.js';
 
 /** Keyframe requests to the publisher are at most this frequent. */
 const KEYFRAME_INTERVAL_MS = 500;
@@ -51,23 +52,38 @@ export class WhipSession {
     transceivers: RTCRtpTransceiver[],
     private readonly log: Logger,
     private readonly onEnded: (session: WhipSession) => void,
-    nativeDecrypt = true,
+    opts: {
+      nativeDecrypt?: boolean;
+      /** From the answer to ICE + DTLS connected; later the session ends and the user leaves with 104 Reason 2. */
+      connectTimeoutMs: number;
+      onConnectTimeout?: () => void;
+    },
   ) {
-    this.decrypt = nativeDecrypt ? new NativeDecrypt(pc) : null;
+    this.decrypt = (opts.nativeDecrypt ?? true) ? new NativeDecrypt(pc) : null;
     for (const t of transceivers) {
       // Tracks announced by a=ssrc exist once the offer is applied; others appear with their first packet.
       for (const track of t.receiver.tracks) this.listen(track, t);
       t.onTrack.subscribe((track) => this.listen(track, t));
     }
     pc.connectionStateChange.subscribe((s) => {
-      if (s === 'connected' && this.state === 'connecting') this.state = 'live';
+      if (s === 'connected' && this.state === 'connecting') {
+        this.state = 'live';
+        this.lastRtp = performance.now(); // media is due from now on
+      }
       if (s === 'failed' || s === 'closed') this.end(`the publisher's connection ${s}`);
     });
     this.every(STARTUP_PLI_MS, () => {
       if (!this.gotKeyframe) this.requestKeyframe();
     });
-    this.every(1000, () => {
-      if (performance.now() - this.lastRtp > RTP_SILENCE_MS) this.end(`no media from the publisher for ${RTP_SILENCE_MS / 1000} s`);
+    const connectBy = performance.now() + opts.connectTimeoutMs;
+    this.every(Math.min(1000, opts.connectTimeoutMs), () => {
+      const now = performance.now();
+      if (this.state === 'connecting' && now >= connectBy) {
+        opts.onConnectTimeout?.();
+        this.end(`no ICE + DTLS connection within ${opts.connectTimeoutMs / 1000} s of the answer`, true);
+      } else if (this.state === 'live' && now - this.lastRtp > RTP_SILENCE_MS) {
+        this.end(`no media from the publisher for ${RTP_SILENCE_MS / 1000} s`, true);
+      }
     });
   }
 
@@ -168,14 +184,18 @@ export class WhipSession {
     this.publisher.pushFrame({ kind: 'audio', dts: this.audioClock.toMs(rtp.header.timestamp, arrival), data: rtp.payload });
   }
 
-  /** Ends the session (DELETE, kick, refusal, lost connection); the user leaves the room. Idempotent. */
-  end(reason: string): void {
+  /**
+   * Ends the session (DELETE, kick, refusal, lost connection, a deadline); the user leaves the room, with 104
+   * Reason 2 when `timedOut`. The publisher is sent BYE and close_notify. Idempotent.
+   */
+  end(reason: string, timedOut = false): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.endReason = reason;
     for (const t of this.timers) clearInterval(t);
+    if (this.publisher && timedOut) this.publisher.timedOut = true;
     this.publisher?.end(reason);
-    void this.pc.close().catch(() => {});
+    void closeWithGoodbye(this.pc, this.log);
     this.decrypt?.close();
     this.nack?.close();
     this.log.info({ reason }, 'WHIP session ended');
