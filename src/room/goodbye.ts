@@ -33,8 +33,11 @@ const ALERT_WARNING = 1;
 const ALERT_CLOSE_NOTIFY = 0;
 const RTCP_RR = 201;
 const RTCP_BYE = 203;
-/** How long close waits for the goodbye packets to reach the kernel before closing the socket. */
-const SEND_WAIT_MS = 200;
+/**
+ * werift's send() returns before the datagram leaves: Node's dgram resolves the address on a later tick and drops
+ * the packet if the socket is closed by then. Closing waits this long so the goodbye packets reach the kernel.
+ */
+const SEND_WAIT_MS = 20;
 
 let shapeWarned = false;
 
@@ -118,7 +121,8 @@ export async function closeWithGoodbye(
     }
   }
   if (sends.length) {
-    await Promise.race([Promise.allSettled(sends), new Promise((r) => setTimeout(r, SEND_WAIT_MS).unref())]);
+    await Promise.allSettled(sends);
+    await new Promise((r) => setTimeout(r, SEND_WAIT_MS));
   }
   await pc.close().catch(() => {});
 }
