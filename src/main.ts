@@ -100,7 +100,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     plane,
   });
 
-  const http: FastifyInstance = createHttpServer(log, config.http);
+  const http: FastifyInstance = createHttpServer(log, config.http, counters);
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
   registerWhep(http, { rooms, apps, webrtc: config.webrtc, log: log.child({ component: 'whep' }) });
