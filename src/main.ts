@@ -101,7 +101,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     plane,
   });
 
-  const http: FastifyInstance = createHttpServer(log, config.http);
+  const http: FastifyInstance = createHttpServer(log, config.http, counters);
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
   const webrtcSessions = new WebRtcSessions(config.webrtc, counters, log.child({ component: 'webrtc' }));

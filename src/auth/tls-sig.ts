@@ -2,6 +2,8 @@
 // carries a binary permission record). Format, as produced by Tencent's tls-sig-api-v2 libraries:
 //   JSON {TLS.ver:"2.0", TLS.identifier, TLS.sdkappid, TLS.time, TLS.expire, [TLS.userbuf], TLS.sig}
 //   → zlib (RFC 1950) → standard base64 → '+'→'*', '/'→'-', '=' → '_'
+// Decoding is strict: only the canonical base64 spelling, and nothing after the zlib stream, so each credential has
+// exactly one accepted text (as with Tencent's Go verifier).
 // TLS.sig = base64(HMAC-SHA256(secretKey,
 //             "TLS.identifier:…\nTLS.sdkappid:…\nTLS.time:…\nTLS.expire:…\n[TLS.userbuf:…\n]")).
 // `label` ("usersig" / "privatemapkey") only changes the wording of reasons, so both credentials explain
@@ -19,6 +21,17 @@ export const MAX_ENCODED_CHARS = 64 * 1024;
 
 const SIG_ALPHABET = /^[A-Za-z0-9*_-]+$/;
 const STD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Decodes standard base64 only when `text` is the one canonical spelling of its bytes: padded to a multiple of 4,
+ * with zero unused bits. Node's decoder is lenient (it skips a dangling character and ignores unused bits), so
+ * without this one credential would have many accepted spellings, which Tencent's Go verifier refuses.
+ */
+function canonicalBase64(text: string): Buffer | null {
+  if (!STD_BASE64.test(text) || text.length % 4 !== 0) return null;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.toString('base64') === text ? bytes : null;
+}
 
 export type TlsSigFailureCode =
   | 'malformed'
@@ -104,15 +117,31 @@ function decodeTlsSig(text: unknown): DecodedDoc | string {
   if (!SIG_ALPHABET.test(text)) return 'it has characters outside A-Z a-z 0-9 * - _';
   const base64 = text.replace(/\*/g, '+').replace(/-/g, '/').replace(/_/g, '=');
   if (!STD_BASE64.test(base64)) return "its '_' padding is not at the end";
+  if (base64.length % 4 !== 0) {
+    return `it is ${text.length} characters long, not a multiple of 4: characters were cut off or appended, or its '_' padding is wrong`;
+  }
+  const compressed = canonicalBase64(base64);
+  if (!compressed) return 'its last characters are not the canonical encoding: it was altered or has characters appended';
 
   let json: Buffer;
+  let consumed: number;
   try {
-    json = inflateSync(Buffer.from(base64, 'base64'), { maxOutputLength: MAX_INFLATED_BYTES });
+    // `info` exposes the engine, whose bytesWritten is how much input the zlib stream used; inflateSync itself
+    // stops at the end of the stream and silently ignores whatever follows.
+    const out = inflateSync(compressed, { maxOutputLength: MAX_INFLATED_BYTES, info: true }) as unknown as {
+      buffer: Buffer;
+      engine: { bytesWritten: number };
+    };
+    json = out.buffer;
+    consumed = out.engine.bytesWritten;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      return `it inflates to more than ${MAX_INFLATED_BYTES} bytes`;
-    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') return `it inflates to more than ${MAX_INFLATED_BYTES} bytes`;
+    if (code === 'Z_BUF_ERROR') return 'its zlib data ends early: it was cut short';
     return 'it is not zlib-compressed data';
+  }
+  if (consumed !== compressed.length) {
+    return `it has ${compressed.length - consumed} bytes after the end of its zlib data: something was appended`;
   }
 
   let doc: unknown;
@@ -137,11 +166,10 @@ function decodeTlsSig(text: unknown): DecodedDoc | string {
   const expire = uint('TLS.expire');
   if (typeof expire === 'string') return expire;
   const sig = d['TLS.sig'];
-  if (typeof sig !== 'string' || !STD_BASE64.test(sig) || Buffer.from(sig, 'base64').length !== 32) {
-    return 'TLS.sig is missing or not a base64 HMAC-SHA256';
-  }
+  const sigBytes = typeof sig === 'string' ? canonicalBase64(sig) : null;
+  if (!sigBytes || sigBytes.length !== 32) return 'TLS.sig is missing or not a base64 HMAC-SHA256';
   const userbuf = d['TLS.userbuf'];
-  if (userbuf !== undefined && (typeof userbuf !== 'string' || !STD_BASE64.test(userbuf))) {
+  if (userbuf !== undefined && (typeof userbuf !== 'string' || !canonicalBase64(userbuf))) {
     return 'TLS.userbuf is not standard base64';
   }
   return {
@@ -150,7 +178,7 @@ function decodeTlsSig(text: unknown): DecodedDoc | string {
     time,
     expire,
     userbufBase64: userbuf,
-    sig: Buffer.from(sig, 'base64'),
+    sig: sigBytes,
   };
 }
 
