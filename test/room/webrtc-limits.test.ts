@@ -161,6 +161,8 @@ t.test('on shutdown a Chromium viewer and a Chromium WHIP publisher see their co
       pc.addEventListener('connectionstatechange', note);
       dtls?.addEventListener('statechange', note);
     });
+  await watch(viewer.page);
+  await watch(whip.page);
   const closedAt = Date.now();
   const closing = g.close();
   closed = true;
