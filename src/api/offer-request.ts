@@ -6,7 +6,7 @@ import type { RTCPeerConnection } from 'werift';
 import { authenticate, type AppTable, type AuthAction } from '../auth/authenticate.js';
 import { checkOffer } from '../room/sdp-offer.js';
 import { answerOffer, NoUdpPortError, type AnsweredPeer, type WebRtcOptions } from '../room/peer.js';
-import type { WebRtcSessions } from './webrtc-sessions.js';
+import type { SessionSlot, WebRtcSessions } from './webrtc-sessions.js';
 import { addCandidates, restartIce } from '../room/ice-restart.js';
 import { bearerToken } from './bearer.js';
 import { refuse, withCors } from './cors.js';
@@ -53,19 +53,24 @@ export function refuseBadOffer(reply: FastifyReply, offer: string, hint: string)
   return bad !== null;
 }
 
-/** Answers the offer, or replies 503 (no free UDP port) or 400 (why werift could not) and returns null. */
-export async function answerOrRefuse(
+/**
+ * Takes a session place for the user and answers the offer; or replies 429/503 (a session cap, no free UDP port) or
+ * 400 (why werift could not) and returns null. The caller releases `slot` when the session ends.
+ */
+export async function admitAndAnswer(
   reply: FastifyReply,
-  offer: string,
+  accepted: AcceptedOffer,
   direction: 'sendonly' | 'recvonly',
   webrtc: WebRtcOptions,
   sessions: WebRtcSessions,
-  sdkAppId: number,
-): Promise<AnsweredPeer | null> {
+): Promise<{ answered: AnsweredPeer; slot: SessionSlot } | null> {
+  const slot = sessions.admit(reply, accepted.sdkAppId, accepted.userId);
+  if (!slot) return null;
   try {
-    return await answerOffer(offer, direction, webrtc);
+    return { answered: await answerOffer(accepted.offer, direction, webrtc), slot };
   } catch (e) {
-    if (e instanceof NoUdpPortError) sessions.refuseNoPort(reply, e.message, sdkAppId);
+    slot.release();
+    if (e instanceof NoUdpPortError) sessions.refuseNoPort(reply, e.message, accepted.sdkAppId);
     else refuse(reply, 400, `cannot answer the offer: ${(e as Error).message}`);
     return null;
   }

@@ -10,7 +10,7 @@ import { Viewer } from '../room/viewer.js';
 import type { WebRtcOptions } from '../room/peer.js';
 import type { Logger } from '../log.js';
 import { refuse, registerPreflight, withCors } from './cors.js';
-import { acceptOffer, answerOrRefuse, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
+import { acceptOffer, admitAndAnswer, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
 import type { WebRtcSessions } from './webrtc-sessions.js';
 import type { RefusalCounters } from '../events/refusal-counters.js';
 
@@ -42,13 +42,9 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
     }
     if (refuseBadOffer(reply, offer, 'this room sends H.264')) return reply;
 
-    const slot = deps.sessions.admit(reply, sdkAppId, viewerId);
-    if (!slot) return reply;
-    const answered = await answerOrRefuse(reply, offer, 'sendonly', deps.webrtc, deps.sessions, sdkAppId);
-    if (!answered) {
-      slot.release();
-      return reply;
-    }
+    const admitted = await admitAndAnswer(reply, accepted, 'sendonly', deps.webrtc, deps.sessions);
+    if (!admitted) return reply;
+    const { answered, slot } = admitted;
     const senders: { video?: RTCRtpSender; audio?: RTCRtpSender } = {};
     for (const t of answered.transceivers) senders[t.kind as 'video' | 'audio'] ??= t.sender;
     const log = deps.log.child({ sdkAppId, roomId, viewer: viewerId });

@@ -10,7 +10,7 @@ import type { WebRtcOptions } from '../room/peer.js';
 import { WhipSession } from '../ingest/whip/session.js';
 import type { Logger } from '../log.js';
 import { refuse, registerPreflight, withCors } from './cors.js';
-import { acceptOffer, answerOrRefuse, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
+import { acceptOffer, admitAndAnswer, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
 import type { WebRtcSessions } from './webrtc-sessions.js';
 import type { RefusalCounters } from '../events/refusal-counters.js';
 
@@ -54,13 +54,9 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
     const { sdkAppId, roomId, userId, offer } = accepted;
     if (refuseBadOffer(reply, offer, 'select H.264 in the encoder')) return reply;
 
-    const slot = deps.sessions.admit(reply, sdkAppId, userId);
-    if (!slot) return reply;
-    const answered = await answerOrRefuse(reply, offer, 'recvonly', deps.webrtc, deps.sessions, sdkAppId);
-    if (!answered) {
-      slot.release();
-      return reply;
-    }
+    const admitted = await admitAndAnswer(reply, accepted, 'recvonly', deps.webrtc, deps.sessions);
+    if (!admitted) return reply;
+    const { answered, slot } = admitted;
     const log = deps.log.child({ sdkAppId, roomId, userId });
     const session = new WhipSession(answered.pc, answered.transceivers, log, (s) => {
       slot.release();
