@@ -13,6 +13,7 @@ import { GuardedRtmp, type RtmpLimits } from './guarded-rtmp.js';
 import { parsePushTarget, type PushTarget } from './publish-url.js';
 import { readSocket, type SocketReadMode } from './socket-reader.js';
 import type { RefusalMemory } from './refusal-memory.js';
+import type { RefusalCounters } from '../../events/refusal-counters.js';
 import type { DataPlane } from '../../room/data-plane.js';
 import {
   PLANE_DECODER_ERRORS, PLANE_ENDED, PLANE_FIRST_AUDIO, PLANE_FIRST_VIDEO, PLANE_MEDIA, PLANE_MESSAGE, PLANE_PROTOCOL_ERROR,
@@ -25,6 +26,8 @@ export interface RtmpConnectionDeps {
   log: Logger;
   rooms: Rooms;
   limits: RtmpLimits;
+  /** Deadlines that passed are counted here (`rtmp.handshakeTimeout`, `rtmp.publishTimeout`, `rtmp.idleTimeout`). */
+  counters: RefusalCounters;
   handshakeTimeoutMs: number;
   publishTimeoutMs: number;
   idleTimeoutMs: number;
