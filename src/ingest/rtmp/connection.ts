@@ -28,6 +28,7 @@ export interface RtmpConnectionDeps {
   limits: RtmpLimits;
   /** Deadlines that passed are counted here (`rtmp.handshakeTimeout`, `rtmp.publishTimeout`, `rtmp.idleTimeout`). */
   counters: RefusalCounters;
+  /** From accept to the end of the RTMP handshake (C2 received). */
   handshakeTimeoutMs: number;
   publishTimeoutMs: number;
   idleTimeoutMs: number;
@@ -46,6 +47,8 @@ type State = 'connecting' | 'authenticating' | 'publishing' | 'closed';
 const MAX_PENDING_BYTES = 4 * 1024 * 1024;
 /** After ending our side, how long the peer gets to read the status and close its side. */
 const LINGER_MS = 3000;
+/** node-media-server's handshakeState once C2 has been read (RTMP_HANDSHAKE_2): chunks follow. */
+const HANDSHAKE_DONE = 3;
 
 export class RtmpConnection {
   readonly id = randomUUID();
@@ -59,6 +62,7 @@ export class RtmpConnection {
   private pending: { type: 8 | 9; ts: number; body: Buffer }[] = [];
   private pendingBytes = 0;
   private publishTimer: NodeJS.Timeout | null;
+  private handshakeTimer: NodeJS.Timeout | null;
   private lingerTimer: NodeJS.Timeout | null = null;
   /** The data plane's pipe for this publisher, and whether the plane reads the socket yet. */
   private pipe = 0;
@@ -80,8 +84,20 @@ export class RtmpConnection {
     this.rtmp.onPublish = (msg) => void this.onPublish(String(msg.streamName ?? ''), msg);
     this.rtmp.onPlay = () => this.refuse('NetStream.Play.Failed', 'playing over RTMP is not supported: play the room over WHEP');
     this.rtmp.onDeleteStream = () => this.finish('publisher stopped the stream');
+    // An encoder finishes the handshake within a round trip or two; a socket that has not by the deadline is idle or
+    // hostile, and would otherwise hold a connection slot until the publish deadline. The timer checks the parser's
+    // own handshake state when it fires, so nothing is added to the read path.
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = null;
+      if (this.state !== 'connecting' || this.rtmp.handshakeState === HANDSHAKE_DONE) return;
+      this.log.info({ timeoutMs: deps.handshakeTimeoutMs }, 'closing: the RTMP handshake did not finish in time');
+      deps.counters.inc('rtmp.handshakeTimeout');
+      this.destroy();
+    }, deps.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
     this.publishTimer = setTimeout(() => {
       this.log.info({ timeoutMs: deps.publishTimeoutMs }, 'closing: no publish in time');
+      deps.counters.inc('rtmp.publishTimeout');
       this.destroy();
     }, deps.publishTimeoutMs);
     this.publishTimer.unref();
@@ -270,6 +286,7 @@ export class RtmpConnection {
     this.pending = [];
     this.rtmp.onMedia = () => {};
     if (this.publishTimer) clearTimeout(this.publishTimer);
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.publisher?.end(reason); // closes the plane's pipe: the plane no longer reads the socket
     this.publisher = null;
     if (this.handedOver && !this.socket.destroyed) this.socket.resume(); // so that the peer's close is seen
