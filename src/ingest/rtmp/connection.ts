@@ -13,6 +13,7 @@ import { GuardedRtmp, type RtmpLimits } from './guarded-rtmp.js';
 import { parsePushTarget, type PushTarget } from './publish-url.js';
 import { readSocket, type SocketReadMode } from './socket-reader.js';
 import type { RefusalMemory } from './refusal-memory.js';
+import { IdleWatch } from './idle-watch.js';
 import type { RefusalCounters } from '../../events/refusal-counters.js';
 import type { DataPlane } from '../../room/data-plane.js';
 import {
@@ -63,6 +64,7 @@ export class RtmpConnection {
   private pendingBytes = 0;
   private publishTimer: NodeJS.Timeout | null;
   private handshakeTimer: NodeJS.Timeout | null;
+  private idleWatch: IdleWatch | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
   /** The data plane's pipe for this publisher, and whether the plane reads the socket yet. */
   private pipe = 0;
@@ -179,6 +181,17 @@ export class RtmpConnection {
     this.pending = [];
     for (const p of held) this.onMedia(p.type, p.ts, p.body);
     if (this.pipe) this.handOver();
+    if (this.state === 'publishing') this.idleWatch = new IdleWatch(() => publisher.framesIn(), this.deps.idleTimeoutMs, (ms) => this.onIdle(publisher, ms));
+  }
+
+  /** No frame for idleTimeoutMs: the encoder is told why (if it still reads) and the user leaves with Reason 2. */
+  private onIdle(publisher: Publisher, silentMs: number): void {
+    if (this.publisher !== publisher) return;
+    const seconds = Math.round(this.deps.idleTimeoutMs / 100) / 10;
+    this.log.info({ silentMs, timeoutMs: this.deps.idleTimeoutMs }, 'closing: the publisher sent no media in time');
+    this.deps.counters.inc('rtmp.idleTimeout');
+    publisher.timedOut = true; // read by Rooms when the user leaves: callback 104 Reason 2 (timeout)
+    this.refuse('NetStream.Publish.Rejected', `no media for ${seconds} s: closing the stream`);
   }
 
   /**
@@ -287,6 +300,7 @@ export class RtmpConnection {
     this.rtmp.onMedia = () => {};
     if (this.publishTimer) clearTimeout(this.publishTimer);
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.idleWatch?.stop();
     this.publisher?.end(reason); // closes the plane's pipe: the plane no longer reads the socket
     this.publisher = null;
     if (this.handedOver && !this.socket.destroyed) this.socket.resume(); // so that the peer's close is seen
