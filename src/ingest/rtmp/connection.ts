@@ -10,6 +10,7 @@ import type { Rooms } from '../../room/rooms.js';
 import type { Publisher } from '../../room/publisher.js';
 import { FlvToMedia } from '../../media/flv-to-media.js';
 import { GuardedRtmp, type RtmpLimits } from './guarded-rtmp.js';
+import './lazy-flv-buffer.js'; // before any parser is made: the unused FLV parser inside it allocates nothing
 import { parsePushTarget, type PushTarget } from './publish-url.js';
 import { readSocket, type SocketReadMode } from './socket-reader.js';
 import type { RefusalMemory } from './refusal-memory.js';
