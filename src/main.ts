@@ -31,6 +31,8 @@ export interface Gateway {
   /** The native RTMP data plane, or null when RTMP runs on the JavaScript path (benchmarks read its timings). */
   plane: DataPlane | null;
   rtmp: { host: string; port: number };
+  /** RTMP connections open now (admitted, not yet closed): tests and benchmarks watch idle ones being shed. */
+  rtmpConnections(): number;
   http: { host: string; port: number };
   /** Stops accepting, ends every session with `reason`, closes listeners. */
   close(reason?: string): Promise<void>;
@@ -99,6 +101,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     rooms,
     log,
     plane,
+    counters,
   });
 
   const http: FastifyInstance = createHttpServer(log, config.http, counters);
@@ -146,6 +149,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     counters,
     plane,
     rtmp: rtmpAddr,
+    rtmpConnections: () => rtmpServer.connectionCount,
     http: { host: config.http.host, port: httpPort },
     close(reason = 'the gateway is shutting down') {
       closing ??= (async () => {

@@ -97,6 +97,15 @@ export class Publisher implements MediaSink {
     }
   }
 
+  /**
+   * Audio and video frames taken in so far — the data plane's count when it carries this publisher, since its frames
+   * never reach pushFrame. Cheap enough to poll once a second (RTMP's idle watch does).
+   */
+  framesIn(): number {
+    const native = this.feed.native ? this.feed.native.plane.native.pipeStats(this.feed.native.pipe) : null;
+    return native ? native.videoFrames + native.audioFrames : this.videoFrames + this.audioFrames;
+  }
+
   /** The data plane handed on this publisher's first frame of a kind. */
   nativeStarted(kind: 'video' | 'audio'): void {
     this.announce(kind === 'video' ? 'video-started' : 'audio-started');

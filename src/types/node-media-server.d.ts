@@ -25,6 +25,8 @@ declare module 'node-media-server/src/protocol/rtmp.js' {
     [k: string]: unknown;
   }
   class Rtmp {
+    /** 0 before C0, 1 reading C1, 2 reading C2, 3 handshake done (RTMP_HANDSHAKE_2): chunks follow. */
+    handshakeState: number;
     parserPacket: RtmpPacket;
     inPackets: Map<number, RtmpPacket>;
     inChunkSize: number;

@@ -10,9 +10,12 @@ import type { Rooms } from '../../room/rooms.js';
 import type { Publisher } from '../../room/publisher.js';
 import { FlvToMedia } from '../../media/flv-to-media.js';
 import { GuardedRtmp, type RtmpLimits } from './guarded-rtmp.js';
+import './lazy-flv-buffer.js'; // before any parser is made: the unused FLV parser inside it allocates nothing
 import { parsePushTarget, type PushTarget } from './publish-url.js';
 import { readSocket, type SocketReadMode } from './socket-reader.js';
 import type { RefusalMemory } from './refusal-memory.js';
+import { IdleWatch } from './idle-watch.js';
+import type { RefusalCounters } from '../../events/refusal-counters.js';
 import type { DataPlane } from '../../room/data-plane.js';
 import {
   PLANE_DECODER_ERRORS, PLANE_ENDED, PLANE_FIRST_AUDIO, PLANE_FIRST_VIDEO, PLANE_MEDIA, PLANE_MESSAGE, PLANE_PROTOCOL_ERROR,
@@ -25,6 +28,9 @@ export interface RtmpConnectionDeps {
   log: Logger;
   rooms: Rooms;
   limits: RtmpLimits;
+  /** Deadlines that passed are counted here (`rtmp.handshakeTimeout`, `rtmp.publishTimeout`, `rtmp.idleTimeout`). */
+  counters: RefusalCounters;
+  /** From accept to the end of the RTMP handshake (C2 received). */
   handshakeTimeoutMs: number;
   publishTimeoutMs: number;
   idleTimeoutMs: number;
@@ -43,6 +49,8 @@ type State = 'connecting' | 'authenticating' | 'publishing' | 'closed';
 const MAX_PENDING_BYTES = 4 * 1024 * 1024;
 /** After ending our side, how long the peer gets to read the status and close its side. */
 const LINGER_MS = 3000;
+/** node-media-server's handshakeState once C2 has been read (RTMP_HANDSHAKE_2): chunks follow. */
+const HANDSHAKE_DONE = 3;
 
 export class RtmpConnection {
   readonly id = randomUUID();
@@ -56,6 +64,8 @@ export class RtmpConnection {
   private pending: { type: 8 | 9; ts: number; body: Buffer }[] = [];
   private pendingBytes = 0;
   private publishTimer: NodeJS.Timeout | null;
+  private handshakeTimer: NodeJS.Timeout | null;
+  private idleWatch: IdleWatch | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
   /** The data plane's pipe for this publisher, and whether the plane reads the socket yet. */
   private pipe = 0;
@@ -77,8 +87,20 @@ export class RtmpConnection {
     this.rtmp.onPublish = (msg) => void this.onPublish(String(msg.streamName ?? ''), msg);
     this.rtmp.onPlay = () => this.refuse('NetStream.Play.Failed', 'playing over RTMP is not supported: play the room over WHEP');
     this.rtmp.onDeleteStream = () => this.finish('publisher stopped the stream');
+    // An encoder finishes the handshake within a round trip or two; a socket that has not by the deadline is idle or
+    // hostile, and would otherwise hold a connection slot until the publish deadline. The timer checks the parser's
+    // own handshake state when it fires, so nothing is added to the read path.
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = null;
+      if (this.state !== 'connecting' || this.rtmp.handshakeState === HANDSHAKE_DONE) return;
+      this.log.info({ timeoutMs: deps.handshakeTimeoutMs }, 'closing: the RTMP handshake did not finish in time');
+      deps.counters.inc('rtmp.handshakeTimeout');
+      this.destroy();
+    }, deps.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
     this.publishTimer = setTimeout(() => {
       this.log.info({ timeoutMs: deps.publishTimeoutMs }, 'closing: no publish in time');
+      deps.counters.inc('rtmp.publishTimeout');
       this.destroy();
     }, deps.publishTimeoutMs);
     this.publishTimer.unref();
@@ -160,6 +182,17 @@ export class RtmpConnection {
     this.pending = [];
     for (const p of held) this.onMedia(p.type, p.ts, p.body);
     if (this.pipe) this.handOver();
+    if (this.state === 'publishing') this.idleWatch = new IdleWatch(() => publisher.framesIn(), this.deps.idleTimeoutMs, (ms) => this.onIdle(publisher, ms));
+  }
+
+  /** No frame for idleTimeoutMs: the encoder is told why (if it still reads) and the user leaves with Reason 2. */
+  private onIdle(publisher: Publisher, silentMs: number): void {
+    if (this.publisher !== publisher) return;
+    const seconds = Math.round(this.deps.idleTimeoutMs / 100) / 10;
+    this.log.info({ silentMs, timeoutMs: this.deps.idleTimeoutMs }, 'closing: the publisher sent no media in time');
+    this.deps.counters.inc('rtmp.idleTimeout');
+    publisher.timedOut = true; // read by Rooms when the user leaves: callback 104 Reason 2 (timeout)
+    this.refuse('NetStream.Publish.Rejected', `no media for ${seconds} s: closing the stream`);
   }
 
   /**
@@ -267,6 +300,8 @@ export class RtmpConnection {
     this.pending = [];
     this.rtmp.onMedia = () => {};
     if (this.publishTimer) clearTimeout(this.publishTimer);
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.idleWatch?.stop();
     this.publisher?.end(reason); // closes the plane's pipe: the plane no longer reads the socket
     this.publisher = null;
     if (this.handedOver && !this.socket.destroyed) this.socket.resume(); // so that the peer's close is seen

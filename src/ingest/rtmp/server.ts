@@ -1,9 +1,11 @@
-// The RTMP listener: accepts sockets up to a limit and gives each its own RtmpConnection.
+// The RTMP listener: admits sockets within the global and per-address limits (connection-gate.ts) and gives each
+// its own RtmpConnection.
 
 import { createServer, type Server } from 'node:net';
 import type { Logger } from '../../log.js';
 import { RtmpConnection, type RtmpConnectionDeps } from './connection.js';
 import { RefusalMemory } from './refusal-memory.js';
+import { ConnectionGate, normalizeAddress } from './connection-gate.js';
 
 export interface RtmpServerOptions extends Omit<RtmpConnectionDeps, 'refusals'> {
   host: string;
@@ -17,19 +19,22 @@ export class RtmpServer {
   private readonly connections = new Set<RtmpConnection>();
   private readonly log: Logger;
   private readonly refusals = new RefusalMemory();
+  private readonly gate: ConnectionGate;
 
   constructor(private readonly opts: RtmpServerOptions) {
     this.log = opts.log.child({ component: 'rtmp' });
+    this.gate = new ConnectionGate({ ...opts, log: this.log });
     // Paused until RtmpConnection starts reading: it switches the socket to a reused read buffer first.
     this.server = createServer({ pauseOnConnect: true }, (socket) => {
-      if (this.connections.size >= opts.maxConnections) {
-        this.log.warn({ remote: socket.remoteAddress, max: opts.maxConnections }, 'refusing connection: limit reached');
+      const address = normalizeAddress(socket.remoteAddress);
+      if (!this.gate.admit(address)) {
         socket.destroy();
         return;
       }
-      const conn = new RtmpConnection(socket, { ...opts, log: this.log, refusals: this.refusals }, (c) =>
-        this.connections.delete(c),
-      );
+      const conn = new RtmpConnection(socket, { ...opts, log: this.log, refusals: this.refusals }, (c) => {
+        this.connections.delete(c);
+        this.gate.release(address);
+      });
       this.connections.add(conn);
     });
   }
