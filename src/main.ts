@@ -98,6 +98,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     rooms,
     log,
     plane,
+    counters,
   });
 
   const http: FastifyInstance = createHttpServer(log, config.http);
