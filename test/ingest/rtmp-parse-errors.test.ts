@@ -99,6 +99,13 @@ t.test('AMF0 that node-media-server cannot decode counts as amf', async (t) => {
   t.equal((await fetch(`${g.httpBase}/healthz`)).status, 200);
 });
 
+t.test('a WindowAcknowledgementSize shorter than its 32-bit value counts as control', async (t) => {
+  const before = (await counts())['control'] ?? 0;
+  // chunk stream 2, type 5, length 0: node-media-server read 4 bytes from an empty buffer (an out-of-range throw)
+  await session(Buffer.from('02000000000000050000000002', 'hex')); // + a byte: the parser acts on the next one
+  t.equal((await counts())['control'], before + 1);
+});
+
 t.test('error kinds come from the class and code, never from the message text of the input', async (t) => {
   t.equal(rtmpErrorKind(new RtmpProtocolError('x')), 'limit');
   t.equal(rtmpErrorKind(new TypeError("Cannot read properties of null (reading 'len')")), 'null-deref');

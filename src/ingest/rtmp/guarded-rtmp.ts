@@ -25,6 +25,7 @@ export interface RtmpLimits {
 }
 
 const TYPE_SET_CHUNK_SIZE = 1;
+const TYPE_WINDOW_ACK_SIZE = 5;
 const TYPE_FLEX_MESSAGE = 17;
 const TYPE_INVOKE = 20;
 const CHANNEL_INVOKE = 3;
@@ -53,18 +54,32 @@ export class GuardedRtmp extends Rtmp {
     }
   }
 
+  /**
+   * node-media-server allocates a zero-filled buffer of the announced length at once: a 12-byte chunk header made
+   * the gateway write 16 MB (64 times over with as many chunk streams), which the RTMP fuzz found to be most of its
+   * CPU. Unfilled memory costs nothing until the peer's bytes arrive, and nothing reads a payload beyond
+   * header.length, which the parser has filled before any handler runs.
+   */
   override packetAlloc(): void {
-    const length = this.parserPacket.header.length;
+    const packet = this.parserPacket;
+    const length = packet.header.length;
     if (length > this.limits.maxMessageSize) {
       throw new RtmpProtocolError(`message of ${length} bytes exceeds the ${this.limits.maxMessageSize}-byte limit`);
     }
-    super.packetAlloc();
+    if (packet.capacity < length) {
+      packet.payload = Buffer.allocUnsafe(length + 1024);
+      packet.capacity = length + 1024;
+    }
   }
 
   override controlHandler(): void {
     const packet = this.parserPacket;
+    // node-media-server reads a 32-bit value from these two whatever their length (a stale or short buffer)
+    if ((packet.header.type === TYPE_SET_CHUNK_SIZE || packet.header.type === TYPE_WINDOW_ACK_SIZE) && packet.header.length < 4) {
+      const name = packet.header.type === TYPE_SET_CHUNK_SIZE ? 'SetChunkSize' : 'WindowAcknowledgementSize';
+      throw new RtmpProtocolError(`${name} message is too short`, 'control');
+    }
     if (packet.header.type === TYPE_SET_CHUNK_SIZE) {
-      if (packet.header.length < 4) throw new RtmpProtocolError('SetChunkSize message is too short');
       // The top bit must be 0 (RFC-less spec, Adobe §5.4.1); 0 would make the parser spin forever.
       const size = packet.payload.readUInt32BE(0);
       if (size < 1 || size > this.limits.maxChunkSize) {

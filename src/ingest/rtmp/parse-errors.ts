@@ -6,6 +6,8 @@
 export type RtmpErrorKind =
   /** A limit of ours (chunk size, message size, chunk streams): GuardedRtmp refused before the parser went on. */
   | 'limit'
+  /** A protocol control message too short for the value it carries (SetChunkSize, WindowAcknowledgementSize). */
+  | 'control'
   /** An AMF0 command node-media-server's decoder could not read (unknown type marker, read past the end, nesting). */
   | 'amf'
   /** A command whose arguments have the wrong types or shapes (connect without an app, publish without a name). */
@@ -46,5 +48,6 @@ export function rtmpErrorKind(err: unknown): RtmpErrorKind {
 
 /** The kind of a protocol error the native plane reports (its sentences are ours, native/src/plane/rtmp_chunks.cc). */
 export function planeErrorKind(text: string): RtmpErrorKind {
-  return /more than|exceeds|outside|too short/.test(text) ? 'limit' : 'chunk-stream';
+  if (/too short/.test(text)) return 'control';
+  return /more than|exceeds|outside/.test(text) ? 'limit' : 'chunk-stream';
 }
