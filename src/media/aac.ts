@@ -74,6 +74,9 @@ export function parseAudioSpecificConfig(buf: Buffer): AacConfig {
     channels = readGaProgramConfigChannels(r, objectType);
   }
   if (signalled === 29 && channels === 1) channels = 2;
+  // channelConfiguration 0 leaves the layout to a program_config_element, which only GA object types carry here:
+  // for others (AAC-ELD among the decodable ones) there is no channel count to report or decode with.
+  if (channels === 0) throw new MediaError(`AudioSpecificConfig of ${aacObjectTypeName(objectType)} has channel configuration 0 and no program_config_element`);
   return { codec: 'AAC', objectType: signalled, sampleRate, channels, asc: buf };
 }
 

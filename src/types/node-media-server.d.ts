@@ -45,7 +45,9 @@ declare module 'node-media-server/src/protocol/rtmp.js' {
     packetParse(): void;
     controlHandler(): void;
     dataHandler(): void;
+    invokeHandler(): void;
     onConnect(msg: InvokeMessage): void;
+    onCreateStream(msg: InvokeMessage): void;
     onPublish(msg: InvokeMessage): void;
     onPlay(msg: InvokeMessage): void;
     onDeleteStream(msg: InvokeMessage): void;
@@ -70,4 +72,15 @@ declare module 'node-media-server/src/protocol/rtmp_client.js' {
     disconnect(): void;
   }
   export = RtmpClient;
+}
+
+declare module 'node-media-server/src/protocol/amf.js' {
+  /** An AMF0 command: its name, transaction id and the named arguments node-media-server knows for that name. */
+  function decodeAmf0Cmd(body: Buffer): { cmd?: unknown; transId?: unknown; cmdObj?: unknown; streamName?: unknown; [k: string]: unknown };
+  function encodeAmf0Cmd(opt: Record<string, unknown>): Buffer;
+}
+
+declare module 'node-media-server/src/core/logger.js' {
+  const logger: { level: string; log(message: string, level?: string): void };
+  export = logger;
 }

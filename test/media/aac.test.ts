@@ -28,6 +28,9 @@ t.test('hand-made AudioSpecificConfigs', async (t) => {
   t.match(parseAudioSpecificConfig(asc(new BitWriter().u(5, 5).u(4, 6).u(4, 2).u(4, 3).u(5, 2))), { objectType: 5, sampleRate: 48000, channels: 2 });
   // HE-AAC v2 (PS): mono core, stereo output.
   t.match(parseAudioSpecificConfig(asc(new BitWriter().u(5, 29).u(4, 7).u(4, 1).u(4, 4).u(5, 2))), { objectType: 29, sampleRate: 44100, channels: 2 });
+  // ER AAC-ELD with channel configuration 0 carries no program_config_element: no channel count (found by the
+  // parser fuzz in test/media/parser-fuzz.test.ts, which accepted it as a 0-channel config).
+  t.throws(() => parseAudioSpecificConfig(asc(new BitWriter().u(5, 31).u(6, 7).u(4, 3).u(4, 0))), /channel configuration 0/);
   // 5.1 and 7.1.
   t.match(parseAudioSpecificConfig(asc(new BitWriter().u(5, 2).u(4, 3).u(4, 6))), { channels: 6 });
   t.match(parseAudioSpecificConfig(asc(new BitWriter().u(5, 2).u(4, 3).u(4, 7))), { channels: 8 });

@@ -17,6 +17,8 @@ import type { RefusalMemory } from './refusal-memory.js';
 import { IdleWatch } from './idle-watch.js';
 import type { RefusalCounters } from '../../events/refusal-counters.js';
 import type { DataPlane } from '../../room/data-plane.js';
+import type { RefusalCounters } from '../../events/refusal-counters.js';
+import { planeErrorKind, rtmpErrorKind, type RtmpErrorKind } from './parse-errors.js';
 import {
   PLANE_DECODER_ERRORS, PLANE_ENDED, PLANE_FIRST_AUDIO, PLANE_FIRST_VIDEO, PLANE_MEDIA, PLANE_MESSAGE, PLANE_PROTOCOL_ERROR,
   type PlaneEvent,
@@ -41,6 +43,8 @@ export interface RtmpConnectionDeps {
   refusals: RefusalMemory;
   /** The native data plane that takes over the socket once publishing (null: this connection stays in JavaScript). */
   plane?: DataPlane | null;
+  /** Malformed input is counted here by kind (`rtmp.parseError`, `rtmp.planeError`), shown by GET /api/limits. */
+  counters: RefusalCounters;
 }
 
 type State = 'connecting' | 'authenticating' | 'publishing' | 'closed';
@@ -122,10 +126,21 @@ export class RtmpConnection {
       else if (this.pipe && !this.handedOver) this.handOver();
     } catch (err) {
       // A malformed chunk stream or AMF command closes this connection only.
-      this.log.warn({ err: (err as Error).message }, 'closing: malformed RTMP data');
-      this.finish(`malformed RTMP data: ${(err as Error).message}`);
-      this.destroy();
+      this.malformed('rtmp.parseError', rtmpErrorKind(err), err);
     }
+  }
+
+  /**
+   * Counts, logs and closes on malformed input, once per connection (the first error closes it; anything after
+   * is an echo of the same input). Whatever was thrown is counted: an unguarded kind shows up in GET /api/limits.
+   */
+  private malformed(counter: 'rtmp.parseError' | 'rtmp.planeError', kind: RtmpErrorKind, err: unknown): void {
+    if (this.state === 'closed') return;
+    const message = err instanceof Error ? err.message : String(err);
+    this.deps.counters.inc(counter, kind);
+    this.log.warn({ kind, err: message }, 'closing: malformed RTMP data');
+    this.finish(`malformed RTMP data: ${message}`);
+    this.destroy();
   }
 
   private async onPublish(publishName: string, msg: Parameters<Rtmp['onPublish']>[0]): Promise<void> {
@@ -224,6 +239,9 @@ export class RtmpConnection {
         // a message the plane does not handle itself: the JavaScript parse and policy decide, then it goes on
         try {
           this.onMedia(e.type as 8 | 9, e.timestamp, e.body);
+        } catch (err) {
+          // our FLV parse must only ever refuse; thrown here it would escape into the plane's event callback
+          this.malformed('rtmp.parseError', rtmpErrorKind(err), err);
         } finally {
           if (this.state === 'publishing') this.deps.plane!.native.resume(this.pipe); // the pipe waits for this
         }
@@ -234,9 +252,7 @@ export class RtmpConnection {
         try {
           rtmp.invokeHandler();
         } catch (err) {
-          this.log.warn({ err: (err as Error).message }, 'closing: malformed RTMP command');
-          this.finish(`malformed RTMP data: ${(err as Error).message}`);
-          this.destroy();
+          this.malformed('rtmp.parseError', rtmpErrorKind(err), err);
         }
         return;
       }
@@ -245,9 +261,7 @@ export class RtmpConnection {
         this.socket.destroy();
         return;
       case PLANE_PROTOCOL_ERROR:
-        this.log.warn({ err: e.text }, 'closing: malformed RTMP data');
-        this.finish(`malformed RTMP data: ${e.text}`);
-        this.destroy();
+        this.malformed('rtmp.planeError', planeErrorKind(e.text), new Error(e.text));
         return;
       case PLANE_FIRST_VIDEO:
         this.publisher?.nativeStarted('video');
