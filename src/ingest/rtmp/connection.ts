@@ -17,7 +17,6 @@ import type { RefusalMemory } from './refusal-memory.js';
 import { IdleWatch } from './idle-watch.js';
 import type { RefusalCounters } from '../../events/refusal-counters.js';
 import type { DataPlane } from '../../room/data-plane.js';
-import type { RefusalCounters } from '../../events/refusal-counters.js';
 import { planeErrorKind, rtmpErrorKind, type RtmpErrorKind } from './parse-errors.js';
 import {
   PLANE_DECODER_ERRORS, PLANE_ENDED, PLANE_FIRST_AUDIO, PLANE_FIRST_VIDEO, PLANE_MEDIA, PLANE_MESSAGE, PLANE_PROTOCOL_ERROR,
@@ -30,7 +29,10 @@ export interface RtmpConnectionDeps {
   log: Logger;
   rooms: Rooms;
   limits: RtmpLimits;
-  /** Deadlines that passed are counted here (`rtmp.handshakeTimeout`, `rtmp.publishTimeout`, `rtmp.idleTimeout`). */
+  /**
+   * Deadlines that passed (`rtmp.handshakeTimeout`, `rtmp.publishTimeout`, `rtmp.idleTimeout`) and malformed input
+   * by kind (`rtmp.parseError`, `rtmp.planeError`) are counted here, shown by GET /api/limits.
+   */
   counters: RefusalCounters;
   /** From accept to the end of the RTMP handshake (C2 received). */
   handshakeTimeoutMs: number;
@@ -43,8 +45,6 @@ export interface RtmpConnectionDeps {
   refusals: RefusalMemory;
   /** The native data plane that takes over the socket once publishing (null: this connection stays in JavaScript). */
   plane?: DataPlane | null;
-  /** Malformed input is counted here by kind (`rtmp.parseError`, `rtmp.planeError`), shown by GET /api/limits. */
-  counters: RefusalCounters;
 }
 
 type State = 'connecting' | 'authenticating' | 'publishing' | 'closed';
