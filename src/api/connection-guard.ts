@@ -1,5 +1,6 @@
-// Keeps hostile or broken HTTP clients from holding sockets: a cap on open connections per remote address, and
-// counting (for GET /api/limits) of the connections that Node's deadlines cut off. The deadlines themselves are
+// Keeps hostile or broken HTTP clients from holding sockets: a cap on open connections per remote address (the same
+// gate as RTMP's, src/net/connection-gate.ts), and counting (for GET /api/limits) of the connections that Node's
+// deadlines cut off. The deadlines themselves are
 // Node's (set in server.ts); this file only sees their effects, through public events:
 //   - 'clientError' ERR_HTTP_REQUEST_TIMEOUT: headers (headersTimeout) or the whole request (requestTimeout) too slow;
 //     Fastify's own clientError handler answers it 408 and closes the socket.
@@ -11,9 +12,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import type { RefusalCounters } from '../events/refusal-counters.js';
-
-/** At most one log line per this interval about refused connections, however many a flood brings. */
-const REFUSAL_LOG_INTERVAL_MS = 10_000;
+import { ConnectionGate, normalizeAddress } from '../net/connection-gate.js';
 
 export function guardConnections(
   server: Server,
@@ -21,38 +20,18 @@ export function guardConnections(
   counters: RefusalCounters,
   log: Logger,
 ): void {
-  const perAddress = new Map<string, number>();
-  let refusedSinceLog = 0;
-  let lastLogAt = -Infinity;
-
+  const gate = new ConnectionGate({ name: 'http', maxConnections: Infinity, maxConnectionsPerAddress: opts.maxConnectionsPerAddress, counters, log });
   server.on('connection', (socket: Socket) => {
-    const addr = socket.remoteAddress;
-    if (addr === undefined) {
+    if (socket.remoteAddress === undefined) {
       socket.destroy(); // already gone
       return;
     }
-    const open = perAddress.get(addr) ?? 0;
-    if (open >= opts.maxConnectionsPerAddress) {
+    const address = normalizeAddress(socket.remoteAddress);
+    if (!gate.admit(address)) {
       socket.destroy();
-      counters.inc('http.perAddressLimit');
-      refusedSinceLog++;
-      const now = Date.now();
-      if (now - lastLogAt >= REFUSAL_LOG_INTERVAL_MS) {
-        log.warn(
-          { remote: addr, max: opts.maxConnectionsPerAddress, refused: refusedSinceLog },
-          'refusing HTTP connections: too many open from one address (http.maxConnectionsPerAddress)',
-        );
-        lastLogAt = now;
-        refusedSinceLog = 0;
-      }
       return;
     }
-    perAddress.set(addr, open + 1);
-    socket.once('close', () => {
-      const n = (perAddress.get(addr) ?? 1) - 1;
-      if (n > 0) perAddress.set(addr, n);
-      else perAddress.delete(addr);
-    });
+    socket.once('close', () => gate.release(address));
   });
 
   // The last request seen on each socket tells a slow body (request seen, not complete) from slow headers, and a

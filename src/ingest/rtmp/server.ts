@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import type { Logger } from '../../log.js';
 import { RtmpConnection, type RtmpConnectionDeps } from './connection.js';
 import { RefusalMemory } from './refusal-memory.js';
-import { ConnectionGate, normalizeAddress } from './connection-gate.js';
+import { ConnectionGate, normalizeAddress } from '../../net/connection-gate.js';
 
 export interface RtmpServerOptions extends Omit<RtmpConnectionDeps, 'refusals'> {
   host: string;
@@ -23,7 +23,7 @@ export class RtmpServer {
 
   constructor(private readonly opts: RtmpServerOptions) {
     this.log = opts.log.child({ component: 'rtmp' });
-    this.gate = new ConnectionGate({ ...opts, log: this.log });
+    this.gate = new ConnectionGate({ ...opts, name: 'rtmp', log: this.log });
     // Paused until RtmpConnection starts reading: it switches the socket to a reused read buffer first.
     this.server = createServer({ pauseOnConnect: true }, (socket) => {
       const address = normalizeAddress(socket.remoteAddress);

@@ -1,10 +1,11 @@
-// Admission of accepted RTMP sockets: at most `maxConnections` in all and `maxConnectionsPerAddress` from one IP
-// address, so one host opening idle sockets cannot take every slot and lock real encoders out. A refused socket is
+// Admission of accepted sockets, for the RTMP and the HTTP listener alike: at most `maxConnections` in all and
+// `maxConnectionsPerAddress` from one IP address, so one host opening idle sockets cannot take every slot and lock
+// real encoders, players and API callers out. A refused socket is
 // destroyed at once (an idle socket costs nothing to refuse), counted, and logged — at most one line per address
 // every few seconds, with how many were refused, so a flood of a thousand refusals is a few lines, not a thousand.
 
-import type { Logger } from '../../log.js';
-import type { RefusalCounters } from '../../events/refusal-counters.js';
+import type { Logger } from '../log.js';
+import type { RefusalCounters } from '../events/refusal-counters.js';
 
 /** How often, at most, refusals of one address (or of the global limit) are logged. */
 export const REFUSAL_LOG_INTERVAL_MS = 5000;
@@ -16,6 +17,9 @@ export function normalizeAddress(address: string | undefined): string {
 }
 
 export interface ConnectionGateOptions {
+  /** Names the listener in counters (`<name>.perAddressLimit`, `<name>.connectionLimit`) and log lines. */
+  name: 'rtmp' | 'http';
+  /** Infinity: no limit in all. */
   maxConnections: number;
   maxConnectionsPerAddress: number;
   log: Logger;
@@ -33,17 +37,18 @@ export class ConnectionGate {
 
   /** Takes a slot for a socket from `address` (normalized) and returns true, or counts and logs the refusal. */
   admit(address: string): boolean {
-    const { maxConnections, maxConnectionsPerAddress, counters } = this.opts;
+    const { name, maxConnections, maxConnectionsPerAddress, counters } = this.opts;
+    const label = name.toUpperCase();
     const mine = this.perAddress.get(address) ?? 0;
     // The per-address limit is checked first: a flood from one host is that host's refusal, not the global one.
     if (mine >= maxConnectionsPerAddress) {
-      counters.inc('rtmp.perAddressLimit');
-      this.refusalLog.note(address, { remote: address, max: maxConnectionsPerAddress }, 'refusing RTMP connections: this address already has the most allowed');
+      counters.inc(`${name}.perAddressLimit`);
+      this.refusalLog.note(address, { remote: address, max: maxConnectionsPerAddress }, `refusing ${label} connections: this address already has the most allowed (${name}.maxConnectionsPerAddress)`);
       return false;
     }
     if (this.total >= maxConnections) {
-      counters.inc('rtmp.connectionLimit');
-      this.refusalLog.note('*', { remote: address, max: maxConnections }, 'refusing RTMP connections: the connection limit is reached');
+      counters.inc(`${name}.connectionLimit`);
+      this.refusalLog.note('*', { remote: address, max: maxConnections }, `refusing ${label} connections: the connection limit is reached (${name}.maxConnections)`);
       return false;
     }
     this.perAddress.set(address, mine + 1);
