@@ -44,7 +44,8 @@ export function rssMiB(pid) {
 export async function startGatewayChild(root, { logLevel = 'warn' } = {}) {
   const [rtmpPort, httpPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'roomgate-fuzz-'));
-  const app = { sdkAppId: 1400000099, secretKey: `roomgate-fuzz-key-${process.pid}-${Date.now()}` };
+  // A fixed key (loopback only): a saved recording's UserSig stays valid for the next run's gateway.
+  const app = { sdkAppId: 1400000099, secretKey: 'roomgate-fuzz-key-loopback-only-0123456789' };
   const config = join(dir, 'fuzz.json');
   writeFileSync(config, JSON.stringify({ log: { level: logLevel }, rtmp: { port: rtmpPort }, http: { port: httpPort }, apps: [app] }));
   const logFile = join(dir, 'gateway.log');

@@ -51,6 +51,11 @@ export async function recordFfmpegPublish(o) {
   server.close();
   const all = Buffer.concat(received);
   if (code !== 0 || all.length < 2 * HANDSHAKE + 1 + 1000) throw new Error(`recording the ffmpeg publish failed (exit ${code}): ${err.trim()}`);
+  return splitRecording(all);
+}
+
+/** A recording's bytes (as saved with --recording) cut into C0C1, C2 and the chunk stream, with its chunk map. */
+export function splitRecording(all) {
   const rest = all.subarray(1 + 2 * HANDSHAKE);
-  return { c0c1: all.subarray(0, 1 + HANDSHAKE), c2: all.subarray(1 + HANDSHAKE, 1 + 2 * HANDSHAKE), rest, map: mapChunks(rest) };
+  return { all, c0c1: all.subarray(0, 1 + HANDSHAKE), c2: all.subarray(1 + HANDSHAKE, 1 + 2 * HANDSHAKE), rest, map: mapChunks(rest) };
 }

@@ -38,7 +38,7 @@ export function counterDelta(before, after) {
  * @param {{ target: { rtmp: {host:string, port:number}, httpBase: string, pid?: number, exited?: Promise<string> },
  *   recording: object, seed: number, from: number, to: number, concurrency: number, deadline?: number,
  *   onProgress?: (p: object) => void }} o
- * @returns {Promise<{ done: number, next: number, outcomes: Record<string, number>, ops: Record<string, number>,
+ * @returns {Promise<{ done: number, next: number, outcomes: Record<string, number>, ops: Record<string, number>, timeouts: number[],
  *   crash: null | { reason: string, inFlight: number[] }, rssMaxMiB: number | null }>}
  */
 export async function fuzzCases(o) {
@@ -49,6 +49,8 @@ export async function fuzzCases(o) {
   const inFlight = new Set();
   const outcomes = {};
   const ops = {};
+  /** Cases the gateway still held 5 s after our FIN (first 20), to replay one by one with --only. */
+  const timeouts = [];
   let rssMax = rssMiB(target.pid);
 
   const worker = async () => {
@@ -59,6 +61,7 @@ export async function fuzzCases(o) {
       for (const op of m.ops) ops[op] = (ops[op] ?? 0) + 1;
       const outcome = await replay({ host: target.rtmp.host, port: target.rtmp.port, c0c1: m.c0c1, c2: m.c2, rest: m.rest, mediaAt: Math.min(recording.map.firstMedia, m.rest.length) });
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      if (outcome === 'timeout' && timeouts.length < 20) timeouts.push(i);
       inFlight.delete(i);
       done++;
     }
@@ -82,5 +85,5 @@ export async function fuzzCases(o) {
   await Promise.all(Array.from({ length: concurrency }, worker));
   watching = false;
   await watchdog;
-  return { done, next, outcomes, ops, crash, rssMaxMiB: rssMax };
+  return { done, next, outcomes, ops, timeouts, crash, rssMaxMiB: rssMax };
 }
