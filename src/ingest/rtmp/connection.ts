@@ -88,7 +88,13 @@ export class RtmpConnection {
       if (!socket.destroyed && socket.writable) socket.write(buf);
     };
     this.rtmp.onMedia = (type, ts, body) => this.onMedia(type, ts, body);
-    this.rtmp.onPublish = (msg) => void this.onPublish(String(msg.streamName ?? ''), msg);
+    // A rejection here would be unhandled and end the process: whatever fails in the publish path ends this
+    // connection only, with the reason.
+    this.rtmp.onPublish = (msg) =>
+      void this.onPublish(String(msg.streamName ?? ''), msg).catch((err: unknown) => {
+        this.log.error({ err }, 'publish failed unexpectedly');
+        this.refuse('NetStream.Publish.BadName', 'internal error while starting the stream');
+      });
     this.rtmp.onPlay = () => this.refuse('NetStream.Play.Failed', 'playing over RTMP is not supported: play the room over WHEP');
     this.rtmp.onDeleteStream = () => this.finish('publisher stopped the stream');
     // An encoder finishes the handshake within a round trip or two; a socket that has not by the deadline is idle or
