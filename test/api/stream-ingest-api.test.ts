@@ -186,10 +186,14 @@ t.test('task errors: TaskExist, TaskFinished', async (t) => {
 
 t.test('RequestLimitExceeded: 20 requests per second per SecretId', async (t) => {
   const c = trtcClient(endpoint, RATE_CREDENTIAL);
+  const started = performance.now();
   const results = await Promise.allSettled(Array.from({ length: 30 }, () => c.DescribeStreamIngest({ SdkAppId: sdkAppId, TaskId: 'abcdef.' })));
+  // The bucket refills at 20/s while the 30 calls are under way: on a busy machine they spread over a few hundred ms.
+  const refilled = Math.ceil(((performance.now() - started) / 1000) * 20);
   const ok = results.filter((r) => r.status === 'fulfilled').length;
   const limited = results.filter((r) => r.status === 'rejected' && (r.reason as any).code === 'RequestLimitExceeded').length;
-  t.ok(ok >= 20 && ok <= 22, `about 20 pass (${ok})`);
+  t.ok(ok >= 20 && ok <= 22 + refilled, `about 20 pass (${ok}; up to ${refilled} more refilled during the burst)`);
+  t.ok(limited > 0, 'some are refused');
   t.equal(ok + limited, 30, 'the rest are RequestLimitExceeded');
   const other = await f.client.DescribeStreamIngest({ SdkAppId: sdkAppId, TaskId: 'abcdef.' });
   t.equal(other.Status, 'NotExist', 'another SecretId is not limited');
