@@ -3,6 +3,8 @@
 #   apt-get install libavcodec-dev libswresample-dev libopus-dev pkg-config
 # media (AAC → Opus, the SRTP sender, the RTMP data plane) and srtp_recv; SRTP uses the OpenSSL inside Node (its
 # headers ship with Node's, its symbols with the node binary).
+# shared_limits.h (numbers the plane shares with its TypeScript twin) is generated from ../src/media/shared-limits.json
+# into build/Release/obj/gen by the media target's action.
 {
   "targets": [
     {
@@ -24,6 +26,15 @@
     },
     {
       "target_name": "media",
+      "actions": [
+        {
+          "action_name": "shared_limits",
+          "inputs": ["../src/media/shared-limits.json", "../scripts/gen-shared-limits.mjs"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/shared_limits.h"],
+          "action": ["node", "../scripts/gen-shared-limits.mjs", "../src/media/shared-limits.json", "<(SHARED_INTERMEDIATE_DIR)/shared_limits.h"]
+        }
+      ],
+      "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)"],
       "sources": [
         "src/plane/addon.cc",
         "src/plane/plane.cc",

@@ -52,7 +52,14 @@ function newestMtime(paths) {
 const require = createRequire(import.meta.url);
 
 // ---- up to date? (newer than every source, and still loads — e.g. after a libavcodec upgrade)
-const sources = [join(nativeDir, 'binding.gyp'), join(nativeDir, 'src'), fileURLToPath(import.meta.url)];
+// shared-limits.json: the numbers the plane shares with TypeScript, compiled in as a generated header (binding.gyp).
+const sources = [
+  join(nativeDir, 'binding.gyp'),
+  join(nativeDir, 'src'),
+  join(root, 'src', 'media', 'shared-limits.json'),
+  join(root, 'scripts', 'gen-shared-limits.mjs'),
+  fileURLToPath(import.meta.url),
+];
 const newestSource = newestMtime(sources);
 const upToDate = (f) => existsSync(f) && statSync(f).mtimeMs > newestSource;
 if (!force && ADDONS.every((a) => upToDate(a.file))) {

@@ -4,6 +4,7 @@
 
 import { RtpHeader, RtpPacket } from 'werift';
 import type { H264Config, VideoFrame } from './model.js';
+import { SHARED_LIMITS } from './shared-limits.js';
 
 const NAL_SPS = 7;
 const NAL_PPS = 8;
@@ -16,8 +17,8 @@ export class H264RtpPacketizer {
   private sequence = Math.floor(Math.random() * 0x10000);
 
   constructor(
-    /** Payload budget per packet: 1200 bytes keeps SRTP packets under common path MTUs. */
-    private readonly maxPayload = 1200,
+    /** Payload budget per packet: 1200 bytes keeps SRTP packets under common path MTUs (shared with the plane). */
+    private readonly maxPayload = SHARED_LIMITS.rtpMaxPayload,
     private readonly payloadType = 96,
   ) {}
 

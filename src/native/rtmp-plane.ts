@@ -7,24 +7,75 @@
 import { requireAddon } from './load-addon.js';
 import type { NativeSrtpSender } from './srtp-send.js';
 
-/** Event kinds (native/src/plane/pipe.h Event::Kind). */
-export const PLANE_MEDIA = 1;
-export const PLANE_MESSAGE = 2;
-export const PLANE_ENDED = 3;
-export const PLANE_PROTOCOL_ERROR = 4;
-export const PLANE_FIRST_VIDEO = 5;
-export const PLANE_FIRST_AUDIO = 6;
-export const PLANE_DECODER_ERRORS = 7;
+/**
+ * What the plane tells JavaScript, decoded from the addon's raw events (decodePlaneEvent, below — the only place that
+ * knows native/src/plane/pipe.h's Event::Kind numbers and which raw fields each kind fills).
+ */
+export type PlaneEvent =
+  /** An audio/video message for JavaScript to parse; the pipe waits for resume(pipe). */
+  | { kind: 'media'; pipe: number; type: 8 | 9; timestamp: number; body: Buffer }
+  /** A command (AMF0 20 / AMF3 17 invoke) message. */
+  | { kind: 'message'; pipe: number; type: number; timestamp: number; body: Buffer }
+  /** The socket was closed by the peer or failed. */
+  | { kind: 'ended'; pipe: number; reason: string }
+  /** The chunk stream broke a rule (text: the sentence). */
+  | { kind: 'protocol-error'; pipe: number; text: string }
+  | { kind: 'first-video'; pipe: number }
+  | { kind: 'first-audio'; pipe: number }
+  /** AAC frames the decoder refused since the last such event, and the last error. */
+  | { kind: 'decoder-errors'; pipe: number; count: number; text: string };
 
-export interface PlaneEvent {
+export type PlaneEventKind = PlaneEvent['kind'];
+
+/** One event as the addon hands it over (addon.cc Deliver): every field always present. */
+export interface RawPlaneEvent {
   kind: number;
   pipe: number;
-  /** RTMP message type (media and command events). */
   type: number;
   timestamp: number;
   body: Buffer;
   text: string;
   number: number;
+}
+
+/** native/src/plane/pipe.h Event::Kind. */
+const RAW_KINDS: Record<number, PlaneEventKind> = {
+  1: 'media',
+  2: 'message',
+  3: 'ended',
+  4: 'protocol-error',
+  5: 'first-video',
+  6: 'first-audio',
+  7: 'decoder-errors',
+};
+
+/**
+ * The addon's raw event as a PlaneEvent, or null for a kind this side does not know (an addon newer than the
+ * JavaScript: ignored, as the consumers' switches did before the events were typed).
+ */
+export function decodePlaneEvent(e: RawPlaneEvent): PlaneEvent | null {
+  const kind = RAW_KINDS[e.kind];
+  if (kind === undefined) return null;
+  const { pipe } = e;
+  switch (kind) {
+    case 'media':
+      return { kind, pipe, type: e.type as 8 | 9, timestamp: e.timestamp, body: e.body };
+    case 'message':
+      return { kind, pipe, type: e.type, timestamp: e.timestamp, body: e.body };
+    case 'ended':
+      return { kind, pipe, reason: e.text };
+    case 'protocol-error':
+      return { kind, pipe, text: e.text };
+    case 'first-video':
+    case 'first-audio':
+      return { kind, pipe };
+    case 'decoder-errors':
+      return { kind, pipe, count: e.number, text: e.text };
+    default: {
+      const unknown: never = kind;
+      return unknown;
+    }
+  }
 }
 
 export interface ChunkStreamState {
@@ -106,10 +157,35 @@ interface RtmpPlaneModule {
   RtmpPlane: new (onEvents: (events: PlaneEvent[]) => void) => RtmpPlane;
 }
 
+/** The addon's own export: its callback gets raw events. */
+interface RawRtmpPlaneModule {
+  RtmpPlane: new (onEvents: (events: RawPlaneEvent[]) => void) => RtmpPlane;
+}
+
 let mod: RtmpPlaneModule | null | undefined;
 export let rtmpPlaneLoadError = '';
 
+/** The addon's RtmpPlane with its events decoded (decodePlaneEvent) before they reach `onEvents`. */
+function typed(raw: RawRtmpPlaneModule): RtmpPlaneModule {
+  const Raw = raw.RtmpPlane;
+  const RtmpPlane = function (onEvents: (events: PlaneEvent[]) => void): RtmpPlane {
+    return new Raw((events) => {
+      const out: PlaneEvent[] = [];
+      for (const e of events) {
+        const d = decodePlaneEvent(e);
+        if (d) out.push(d);
+      }
+      if (out.length > 0) onEvents(out);
+    });
+  } as unknown as RtmpPlaneModule['RtmpPlane'];
+  return { RtmpPlane };
+}
+
 export function loadRtmpPlane(): RtmpPlaneModule | null {
-  if (mod === undefined) ({ mod, error: rtmpPlaneLoadError } = requireAddon<RtmpPlaneModule>('media'));
+  if (mod === undefined) {
+    const r = requireAddon<RawRtmpPlaneModule>('media');
+    rtmpPlaneLoadError = r.error;
+    mod = r.mod ? typed(r.mod) : null;
+  }
   return mod;
 }

@@ -5,6 +5,7 @@
 import { RtpHeader, RtpPacket } from 'werift';
 import type { AudioConfig, H264Config, MediaFrame, VideoFrame } from '../media/model.js';
 import { H264RtpPacketizer } from '../media/rtp-h264.js';
+import { SHARED_LIMITS } from '../media/shared-limits.js';
 import { AacToOpus } from '../native/aac-opus.js';
 import type { Logger } from '../log.js';
 import type { DataPlane, PipeEventHandler } from './data-plane.js';
@@ -28,7 +29,7 @@ export interface FeedListener {
 }
 
 /** A GOP bigger than this is not cached (late viewers then wait for the next IDR instead). */
-const GOP_CACHE_MAX_PACKETS = 4000;
+const GOP_CACHE_MAX_PACKETS = SHARED_LIMITS.gopCacheMaxPackets; // and native/src/plane/pipe.cc, from the same JSON
 
 export interface MediaFeedOptions {
   opusBitrate: number;
@@ -158,11 +159,11 @@ export class MediaFeed {
     for (const opus of packets) this.emitOpus(opus.data, opus.timestamp, receivedAt);
   }
 
-  /** Logs AAC frames the decoder refused: at most one line per 5 s per publisher, with the count since the last. */
+  /** Logs AAC frames the decoder refused: at most one line per 5 s (decoderErrorReportMs) per publisher, with the count since the last. */
   private noteDecoderErrors(): void {
     const { errors, lastError } = this.transcoder!.stats;
     const now = performance.now();
-    if (errors === this.loggedErrors || now - this.lastErrorLog < 5000) return;
+    if (errors === this.loggedErrors || now - this.lastErrorLog < SHARED_LIMITS.decoderErrorReportMs) return;
     this.opts.log.warn({ dropped: errors - this.loggedErrors, lastError }, 'corrupt AAC frames dropped');
     this.loggedErrors = errors;
     this.lastErrorLog = now;

@@ -10,6 +10,7 @@
 
 import type { RTCRtpSender, RtpPacket } from 'werift';
 import { buildSenderReport, compactNtp, type SenderReportSource } from './sender-report.js';
+import { SHARED_LIMITS } from '../media/shared-limits.js';
 import type { SrtpTransport } from './srtp-transport.js';
 import type { DataPlane } from './data-plane.js';
 
@@ -35,7 +36,7 @@ interface WeriftSender {
 }
 
 /** Packets kept for retransmission: ~2 s of 2.5 Mb/s video, inside the SRTP replay window (1024). */
-const HISTORY = 512;
+const HISTORY = SHARED_LIMITS.sendHistory; // and native/src/plane/sink.h, from the same JSON
 /** Unsettled werift sends beyond which a viewer is "behind". */
 const MAX_IN_FLIGHT = 600;
 const NTP_EPOCH_OFFSET_MS = 2208988800000;

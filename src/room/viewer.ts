@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { FeedListener, MediaFeed, VideoUnit } from './media-feed.js';
 import { OPUS_CLOCK } from './media-feed.js';
 import { VIDEO_CLOCK } from '../media/rtp-h264.js';
+import { SHARED_LIMITS } from '../media/shared-limits.js';
 import { OutboundStream } from './outbound-stream.js';
 import { SrtpTransport } from './srtp-transport.js';
 import { closeWithGoodbye } from './goodbye.js';
@@ -19,8 +20,8 @@ const PLI_INTERVAL_MS = 1000;
  * A replayed GOP goes out in bursts of this many packets, one burst per tick: sent at once, a 1–2 s GOP (hundreds of
  * packets) overflows a receiver's default 208 KiB socket buffer. 32 × 1.2 kB per 2 ms ≈ 150 Mb/s.
  */
-const REPLAY_BURST = 32;
-const REPLAY_TICK_MS = 2;
+const REPLAY_BURST = SHARED_LIMITS.replayBurst; // and native/src/plane/sink.cc, from the same JSON
+const REPLAY_TICK_MS = SHARED_LIMITS.replayTickMs;
 /** How often a viewer of a data-plane publisher retries making its sinks while DTLS finishes, and for how long. */
 const PLANE_RETRY_MS = 10;
 const PLANE_RETRY_LIMIT_MS = 5000;

@@ -17,7 +17,7 @@ import { makeMedia, PULL_MEDIA_DIR } from '../helpers/media-server.js';
 import { connectScripted } from '../helpers/scripted-rtmp.js';
 import { repoPath } from '../../src/paths.js';
 import type { Publisher } from '../../src/room/publisher.js';
-import { PLANE_MEDIA, type PlaneEvent } from '../../src/native/rtmp-plane.js';
+import type { PlaneEvent } from '../../src/native/rtmp-plane.js';
 
 const FPS = 30;
 const { sdkAppId } = TEST_APP;
@@ -418,7 +418,7 @@ t.test('in-band SPS/PPS and AUDs: keyframes go through JavaScript and back, ever
   let slowVideo = 0;
   let slowAudio = 0;
   handlers.set(pipe, (e) => {
-    if (e.kind === PLANE_MEDIA) {
+    if (e.kind === 'media') {
       if (e.type === 9) slowVideo++;
       else slowAudio++;
     }

@@ -9,6 +9,7 @@
 #include "../srtp_send.h"
 #include "chunk_args.h"
 #include "plane.h"
+#include "shared_limits.h"
 
 namespace roomgate {
 void InitAacOpus(Napi::Env env, Napi::Object exports);
@@ -375,7 +376,17 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
   std::unique_ptr<Plane> plane_;
 };
 
+/** sharedLimits() -> { gopCacheMaxPackets, ... }: the shared_limits.h this addon was compiled with. */
+Napi::Value SharedLimits(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+#define ROOMGATE_SET_LIMIT(key, name) o.Set(#key, (double)roomgate::shared::name);
+  ROOMGATE_SHARED_LIMITS(ROOMGATE_SET_LIMIT)
+#undef ROOMGATE_SET_LIMIT
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("sharedLimits", Napi::Function::New(env, SharedLimits, "sharedLimits"));
   roomgate::InitAacOpus(env, exports);
   roomgate::InitSrtpSender(env, exports);
   RtmpPlane::Init(env, exports);

@@ -12,6 +12,7 @@
 
 #include "../aac_opus_core.h"
 #include "flv_fast.h"
+#include "shared_limits.h"
 
 namespace roomgate::plane {
 
@@ -22,9 +23,9 @@ constexpr uint8_t kTypeVideo = 9;
 constexpr uint8_t kTypeAmf3Command = 17;
 constexpr uint8_t kTypeAmf0Command = 20;
 /** A GOP bigger than this is not cached (late viewers then wait for the next IDR), as in src/room/media-feed.ts. */
-constexpr uint32_t kGopCacheMaxPackets = 4000;
-constexpr uint32_t kMaxPayload = 1200;
-constexpr double kDecoderErrorReportMs = 5000;
+constexpr uint32_t kGopCacheMaxPackets = shared::kGopCacheMaxPackets;
+constexpr uint32_t kMaxPayload = shared::kRtpMaxPayload;
+constexpr double kDecoderErrorReportMs = shared::kDecoderErrorReportMs;
 constexpr size_t kReadSize = 64 * 1024;
 
 thread_local uint8_t t_read[kReadSize];

@@ -6,14 +6,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "shared_limits.h"
+
 namespace roomgate::plane {
 
 namespace {
 
 /** A replayed GOP goes out in bursts (a 1–2 s GOP at once overflows a receiver's default socket buffer). */
-constexpr uint32_t kReplayBurst = 32;
-constexpr double kReplayTickMs = 2;
+constexpr uint32_t kReplayBurst = shared::kReplayBurst;
+constexpr double kReplayTickMs = shared::kReplayTickMs;
 constexpr int kSlotLen = kRtpHeaderLen + kMaxRtpPayload + kSrtpMaxTrailer;
+static_assert(shared::kRtpMaxPayload <= (uint32_t)kMaxRtpPayload, "shared-limits.json rtpMaxPayload exceeds a send slot");
 
 // Packets are built in the calling thread's own buffer: one plane thread per gateway, and the JavaScript thread.
 thread_local uint8_t t_slots[kBatchSize][kSlotLen];

@@ -12,6 +12,7 @@
 
 #include "../rtp_batch.h"
 #include "../srtp_send.h"
+#include "shared_limits.h"
 #include "units.h"
 
 namespace roomgate::plane {
@@ -93,7 +94,8 @@ class Sink {
   size_t replayAt_ = 0;
   double nextReplayAt_ = 0;
 
-  static constexpr uint32_t kHistory = 512;  // ~2 s of 2.5 Mb/s video, inside the SRTP replay window
+  static constexpr uint32_t kHistory = shared::kSendHistory;  // 512: ~2 s of 2.5 Mb/s video, inside the SRTP replay window
+  static_assert(kHistory > 0 && (kHistory & (kHistory - 1)) == 0, "shared-limits.json sendHistory must be a power of two");
   struct Sent {
     UnitPtr unit;
     uint32_t index = 0, timestamp = 0, word = 0;

@@ -18,10 +18,7 @@ import { IdleWatch } from './idle-watch.js';
 import type { RefusalCounters } from '../../events/refusal-counters.js';
 import type { DataPlane } from '../../room/data-plane.js';
 import { planeErrorKind, rtmpErrorKind, type RtmpErrorKind } from './parse-errors.js';
-import {
-  PLANE_DECODER_ERRORS, PLANE_ENDED, PLANE_FIRST_AUDIO, PLANE_FIRST_VIDEO, PLANE_MEDIA, PLANE_MESSAGE, PLANE_PROTOCOL_ERROR,
-  type PlaneEvent,
-} from '../../native/rtmp-plane.js';
+import type { PlaneEvent } from '../../native/rtmp-plane.js';
 
 export type RtmpAuthResult = { ok: true } | { ok: false; status: number; reason: string };
 
@@ -241,10 +238,10 @@ export class RtmpConnection {
 
   private onPlaneEvent(e: PlaneEvent): void {
     switch (e.kind) {
-      case PLANE_MEDIA:
+      case 'media':
         // a message the plane does not handle itself: the JavaScript parse and policy decide, then it goes on
         try {
-          this.onMedia(e.type as 8 | 9, e.timestamp, e.body);
+          this.onMedia(e.type, e.timestamp, e.body);
         } catch (err) {
           // our FLV parse must only ever refuse; thrown here it would escape into the plane's event callback
           this.malformed('rtmp.parseError', rtmpErrorKind(err), err);
@@ -252,7 +249,7 @@ export class RtmpConnection {
           if (this.state === 'publishing') this.deps.plane!.native.resume(this.pipe); // the pipe waits for this
         }
         return;
-      case PLANE_MESSAGE: {
+      case 'message': {
         const rtmp = this.rtmp as unknown as { parserPacket: unknown; invokeHandler(): void };
         rtmp.parserPacket = { header: { type: e.type, length: e.body.length, stream_id: this.rtmp.streamId ?? 0 }, payload: e.body, clock: e.timestamp };
         try {
@@ -262,22 +259,26 @@ export class RtmpConnection {
         }
         return;
       }
-      case PLANE_ENDED:
-        this.finish(e.text);
+      case 'ended':
+        this.finish(e.reason);
         this.socket.destroy();
         return;
-      case PLANE_PROTOCOL_ERROR:
+      case 'protocol-error':
         this.malformed('rtmp.planeError', planeErrorKind(e.text), new Error(e.text));
         return;
-      case PLANE_FIRST_VIDEO:
+      case 'first-video':
         this.publisher?.nativeStarted('video');
         return;
-      case PLANE_FIRST_AUDIO:
+      case 'first-audio':
         this.publisher?.nativeStarted('audio');
         return;
-      case PLANE_DECODER_ERRORS:
-        this.publisher?.feed.noteNativeDecoderErrors(e.number, e.text);
+      case 'decoder-errors':
+        this.publisher?.feed.noteNativeDecoderErrors(e.count, e.text);
         return;
+      default: {
+        const unhandled: never = e;
+        return unhandled;
+      }
     }
   }
 
