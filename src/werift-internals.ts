@@ -167,9 +167,12 @@ export function receiverNack(receiver: RTCRtpReceiver): NackHandler {
   return (receiver as unknown as { nack: NackHandler }).nack;
 }
 
-/** Replaces the receiver's NACK handler: werift calls its `addPacket` for every video packet. */
-export function setReceiverNack(receiver: RTCRtpReceiver, handler: NackHandler): void {
-  (receiver as unknown as { nack: NackHandler }).nack = handler;
+/**
+ * Replaces the receiver's NACK handler: werift calls its `addPacket` for every video packet and `close` when the
+ * receiver stops. (werift took the old handler's `onPacketLost` event for its receiver at construction.)
+ */
+export function setReceiverNack(receiver: RTCRtpReceiver, handler: Pick<NackHandler, 'addPacket' | 'close'>): void {
+  (receiver as unknown as { nack: Pick<NackHandler, 'addPacket' | 'close'> }).nack = handler;
 }
 
 // ---- shapes and the start-up check ---------------------------------------------------------------------------
