@@ -299,8 +299,11 @@ export function assertShape(name: string, value: unknown, shape: Shape, version?
   if (problem) throw new WeriftShapeError(problem, version);
 }
 
-/** Connecting over loopback takes ~150 ms (werift's DTLS client waits 100 ms); beyond this werift is broken. */
-const CHECK_TIMEOUT_MS = 3000;
+/**
+ * Connecting over loopback takes 0.2–0.5 s (werift's DTLS client waits 100 ms). The bound is generous: on two cores
+ * shared with browsers and encoders a 3 s bound was once exceeded, and that must not stop a gateway.
+ */
+const CHECK_TIMEOUT_MS = 10000;
 
 let checked: Promise<void> | null = null;
 
