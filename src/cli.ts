@@ -5,7 +5,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger } from './log.js';
-import { startGateway } from './main.js';
+import { startGateway, type Gateway } from './main.js';
+import { WeriftShapeError } from './werift-internals.js';
 import { newcomerGuide } from './guide.js';
 import { genUserSig } from './auth/usersig.js';
 import { genPrivateMapKey, PRIV } from './auth/privatemapkey.js';
@@ -164,7 +165,16 @@ async function serve(configFile: string | undefined): Promise<number> {
     throw err;
   }
   const log = createLogger(config.log.level);
-  const gateway = await startGateway(config, log);
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config, log);
+  } catch (err) {
+    if (err instanceof WeriftShapeError) {
+      console.error(err.message);
+      return 1;
+    }
+    throw err;
+  }
   if (!configFile) console.log(newcomerGuide(config, gateway.rtmp.port, gateway.http.port));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -23,6 +23,7 @@ import { CallbackDispatcher } from './events/callback-dispatcher.js';
 import { PullTasks } from './ingest/pull/pull-tasks.js';
 import { RefusalCounters } from './events/refusal-counters.js';
 import { WebRtcSessions } from './api/webrtc-sessions.js';
+import { checkWerift } from './werift-internals.js';
 
 export interface Gateway {
   rooms: Rooms;
@@ -44,6 +45,9 @@ export function appTable(config: Config): AppTable {
 }
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+  // Before anything listens: the werift internals roomgate relies on are there (once per process, ~0.3 s). A werift
+  // of another shape throws WeriftShapeError, whose one line names the version and the field.
+  await checkWerift();
   const health = new Health();
   const counters = new RefusalCounters();
   const store = createMemoryStore();

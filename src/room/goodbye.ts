@@ -4,29 +4,12 @@
 // transport: an RTCP BYE for our SSRCs (RFC 3550 §6.6: the source is leaving) and a DTLS close_notify alert
 // (RFC 6347 §4.1 / RFC 5246 §7.2.1), after which Chromium marks the transport closed.
 //
-// This is the one place that reaches into werift's DTLS socket (its cipher, record numbering and transport). The
-// shapes are checked on every use; a werift of another shape gets a log line once and a plain close.
+// This reaches into werift's DTLS socket (its cipher, record numbering and transport) through
+// src/werift-internals.ts, whose start-up check guarantees those shapes.
 
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from '../log.js';
-
-interface WeriftDtlsSocket {
-  sessionType: number;
-  dtls: { version: { major: number; minor: number }; epoch: number; recordSequenceNumber: number };
-  cipher: { cipher?: { encrypt(type: number, data: Buffer, header: { type: number; version: number; epoch: number; sequenceNumber: number }): Buffer } };
-  transport: { send(buf: Buffer): Promise<unknown> | unknown };
-}
-interface WeriftDtlsTransport {
-  state?: string;
-  dtls?: WeriftDtlsSocket;
-  sendRtcp?(packets: { serialize(): Buffer }[]): Promise<unknown>;
-}
-interface TransceiverShape {
-  dtlsTransport?: WeriftDtlsTransport;
-  sender?: { ssrc?: number };
-  receiver?: { rtcpSsrc?: number };
-  direction?: string;
-}
+import { dtlsSocketOf, dtlsTransportOf, type DtlsSocket, type DtlsTransport } from '../werift-internals.js';
 
 const CONTENT_TYPE_ALERT = 21;
 const ALERT_WARNING = 1;
@@ -39,7 +22,7 @@ const RTCP_BYE = 203;
  */
 const SEND_WAIT_MS = 20;
 
-let shapeWarned = false;
+let sendWarned = false;
 
 /** An RTCP compound of an empty receiver report (a compound must start with SR or RR) and a BYE for `ssrcs`. */
 export function byeCompound(ssrcs: number[]): Buffer {
@@ -58,10 +41,10 @@ export function byeCompound(ssrcs: number[]): Buffer {
 }
 
 /** The encrypted close_notify record for a connected DTLS socket, or null when it has no keys (never connected). */
-function closeNotifyRecord(socket: WeriftDtlsSocket): Buffer | null {
-  const suite = socket.cipher?.cipher;
+function closeNotifyRecord(socket: DtlsSocket): Buffer | null {
+  const suite = socket.cipher.cipher;
   const ctx = socket.dtls;
-  if (!suite || typeof suite.encrypt !== 'function' || !ctx?.version || typeof ctx.recordSequenceNumber !== 'number') return null;
+  if (!suite) return null;
   const sequenceNumber = ++ctx.recordSequenceNumber;
   const version = (ctx.version.major << 8) | ctx.version.minor;
   const body = suite.encrypt(socket.sessionType, Buffer.from([ALERT_WARNING, ALERT_CLOSE_NOTIFY]), {
@@ -92,31 +75,28 @@ export async function closeWithGoodbye(
 ): Promise<void> {
   const sends: Promise<unknown>[] = [];
   try {
-    const byTransport = new Map<WeriftDtlsTransport, number[]>();
-    for (const t of pc.getTransceivers() as unknown as TransceiverShape[]) {
-      const dtls = t.dtlsTransport;
-      if (!dtls || dtls.state !== 'connected') continue;
-      const ssrc = t.direction === 'recvonly' ? t.receiver?.rtcpSsrc : t.sender?.ssrc;
+    const byTransport = new Map<DtlsTransport, number[]>();
+    for (const t of pc.getTransceivers()) {
+      const dtls = dtlsTransportOf(t);
+      if (dtls.state !== 'connected') continue; // never connected: the peer has nothing to be told
+      const ssrc = t.direction === 'recvonly' ? t.receiver.rtcpSsrc : t.sender.ssrc;
       const list = byTransport.get(dtls) ?? [];
-      if (typeof ssrc === 'number') list.push(ssrc);
+      list.push(ssrc);
       byTransport.set(dtls, list);
     }
     for (const [dtls, ssrcs] of byTransport) {
       if (ssrcs.length) {
         const bye = byeCompound(ssrcs);
-        if (!sendRtcp || sendRtcp([bye]) < 0) sends.push(Promise.resolve(dtls.sendRtcp?.([{ serialize: () => bye }])));
+        if (!sendRtcp || sendRtcp([bye]) < 0) sends.push(dtls.sendRtcp([{ serialize: () => bye }]));
       }
-      const socket = dtls.dtls;
+      const socket = dtlsSocketOf(dtls);
       const record = socket ? closeNotifyRecord(socket) : null;
       if (record) sends.push(Promise.resolve(socket!.transport.send(record)));
-      else if (!shapeWarned) {
-        shapeWarned = true;
-        log.warn('werift DTLS socket has an unknown shape: sessions close without close_notify');
-      }
     }
   } catch (err) {
-    if (!shapeWarned) {
-      shapeWarned = true;
+    // e.g. the socket closed under us: the session still closes, only without its goodbye
+    if (!sendWarned) {
+      sendWarned = true;
       log.warn({ err: (err as Error).message }, 'could not send DTLS close_notify: sessions close without it');
     }
   }

@@ -7,6 +7,7 @@
 import type { RTCPeerConnection } from 'werift';
 import { gatheringComplete } from './peer.js';
 import { mediaSections } from './sdp-offer.js';
+import { dtlsTransportOf, iceTransportOf, type IceTransport } from '../werift-internals.js';
 
 export interface IceCredentials {
   ufrag: string;
@@ -29,21 +30,16 @@ export async function restartIce(pc: RTCPeerConnection, fragment: string, remote
   return answerFragment(pc.localDescription!.sdp);
 }
 
-interface WeriftIceTransport {
-  state: string;
-  start(): Promise<void>;
-}
-
 /**
  * werift's own connect step returns early while DTLS is up, so after a restart its ICE agent would answer checks
  * but never run its own or its consent freshness, and a sender stays mute. Started here, it completes once the
  * client (which gets our fragment in the PATCH reply) checks the new pairs.
  */
 function startAgents(pc: RTCPeerConnection): void {
-  const agents = new Set<WeriftIceTransport>();
+  const agents = new Set<IceTransport>();
   for (const t of pc.getTransceivers()) {
-    const ice = (t.dtlsTransport as unknown as { iceTransport?: WeriftIceTransport }).iceTransport;
-    if (ice && ice.state !== 'connected' && ice.state !== 'closed') agents.add(ice);
+    const ice = iceTransportOf(dtlsTransportOf(t));
+    if (ice.state !== 'connected' && ice.state !== 'closed') agents.add(ice);
   }
   for (const ice of agents) void ice.start().catch(() => {});
 }

@@ -13,27 +13,7 @@ import { buildSenderReport, compactNtp, type SenderReportSource } from './sender
 import { SHARED_LIMITS } from '../media/shared-limits.js';
 import type { SrtpTransport } from './srtp-transport.js';
 import type { DataPlane } from './data-plane.js';
-
-/** The fields of werift's RTCRtpSender this class drives. */
-interface WeriftSender {
-  seqOffset: number;
-  timestampOffset: number;
-  ssrc: number;
-  codec?: { payloadType: number };
-  // RTCP sender report inputs; werift's stats read them, its runRtcp loop reports them on the fallback path
-  ntpTimestamp: bigint;
-  rtpTimestamp: number;
-  packetCount: number;
-  octetCount: number;
-  cname?: string;
-  stopped: boolean;
-  // werift's report loop, stopped while the native path reports, and what it keeps to turn RRs into a round-trip
-  rtcpRunning: boolean;
-  rtcpCancel: AbortController;
-  lastSRtimestamp?: number;
-  lastSentSRTimestamp?: number;
-  onGenericNack: { subscribe(f: (nack: { lost: number[] }) => void): unknown };
-}
+import { senderInternals, type SenderInternals } from '../werift-internals.js';
 
 /** Packets kept for retransmission: ~2 s of 2.5 Mb/s video, inside the SRTP replay window (1024). */
 const HISTORY = SHARED_LIMITS.sendHistory; // and native/src/plane/sink.h, from the same JSON
@@ -52,7 +32,8 @@ function metaFor(n: number): Uint32Array {
 }
 
 export class OutboundStream implements SenderReportSource {
-  private readonly w: WeriftSender;
+  /** werift's sender fields this class drives (their shapes are checked at start-up: src/werift-internals.ts). */
+  private readonly w: SenderInternals;
   private seqOffset = 0;
   private tsOffset = 0;
   private lastSeq = -1;
@@ -80,10 +61,7 @@ export class OutboundStream implements SenderReportSource {
     private readonly clockRate: number,
     private readonly transport: SrtpTransport | null,
   ) {
-    const w = sender as unknown as WeriftSender;
-    if (typeof w.seqOffset !== 'number' || typeof w.timestampOffset !== 'number' || !(w.rtcpCancel instanceof AbortController)) {
-      throw new Error('werift RTCRtpSender has no seqOffset/timestampOffset/rtcpCancel: the werift version changed');
-    }
+    const w = senderInternals(sender);
     this.w = w;
     if (transport) w.onGenericNack.subscribe((nack) => this.retransmit(nack.lost));
   }

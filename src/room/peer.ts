@@ -3,6 +3,7 @@
 
 import { RTCPeerConnection, useH264, useOPUS, type RTCRtpTransceiver } from 'werift';
 import { acceptBundleOnly, onlyH264Mode1 } from './sdp-offer.js';
+import { dtlsTransportOf, iceConnectionOf, setDtlsRole } from '../werift-internals.js';
 
 /** Where ICE listens: what answering an offer needs. */
 export interface IceOptions {
@@ -69,7 +70,7 @@ export async function answerOffer(
     const transceivers = pc.getTransceivers();
     for (const t of transceivers) {
       t.setDirection(direction);
-      (t.dtlsTransport as unknown as { role: string }).role = 'server';
+      setDtlsRole(t, 'server');
       withoutStun(t);
     }
     await pc.setLocalDescription(await pc.createAnswer());
@@ -92,8 +93,7 @@ export async function answerOffer(
  * cover NAT.
  */
 function withoutStun(t: RTCRtpTransceiver): void {
-  const conn = (t.dtlsTransport as unknown as { iceTransport?: { connection?: { stunServer?: unknown } } }).iceTransport?.connection;
-  if (conn && 'stunServer' in conn) conn.stunServer = undefined;
+  iceConnectionOf(dtlsTransportOf(t)).stunServer = undefined;
 }
 
 export function gatheringComplete(pc: RTCPeerConnection): Promise<void> {

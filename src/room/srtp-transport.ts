@@ -1,24 +1,15 @@
 // The native send path of one viewer's (bundled) DTLS transport: werift negotiated ICE and DTLS-SRTP; RTP goes
 // out through native/src/srtp_send.cc with the same master key, on werift's own UDP socket and selected pair.
-// Anything unusual (addon not built, TURN or TCP pair, a werift version of another shape) makes `send` answer -1
-// and the caller uses werift's sender instead, so the native path is an optimisation, never a requirement.
+// Anything unusual at runtime (addon not built, DTLS not finished, no selected pair, TURN or TCP pair, a profile
+// the addon lacks) makes `send` answer -1 and the caller uses werift's sender instead, so the native path is an
+// optimisation, never a requirement. werift's shapes themselves are not in doubt: the start-up check
+// (src/werift-internals.ts) guarantees them.
 
 import type { RTCRtpSender } from 'werift';
 import { loadSrtpSend, type NativeSrtpSender } from '../native/srtp-send.js';
 import type { SenderReportSource } from './sender-report.js';
 import { ownSymbol } from '../node-internals.js';
-
-interface WeriftSrtpKeys {
-  config: { keys: { localMasterKey: Buffer; localMasterSalt: Buffer }; profile: number };
-}
-interface WeriftPair {
-  remoteAddr: [string, number];
-  protocol: { transport?: { type?: string; socket?: object; closed?: boolean } };
-}
-interface WeriftDtls {
-  srtp?: WeriftSrtpKeys;
-  iceTransport?: { connection?: { nominated?: WeriftPair; state?: string; canSendApplicationData?: () => boolean } };
-}
+import { dtlsTransportOf, iceConnectionOf, srtpSessionOf, type DtlsTransport, type IcePair, type SrtpSession } from '../werift-internals.js';
 
 /**
  * During an ICE restart werift forgets its selected pair until the new session has one. Media stays on the pair the
@@ -30,25 +21,25 @@ const transports = new WeakMap<object, SrtpTransport>();
 
 export class SrtpTransport {
   private native: NativeSrtpSender | null = null;
-  private keysFrom: WeriftSrtpKeys | null = null;
+  private keysFrom: SrtpSession | null = null;
   private socketFrom: object | null = null;
   private fd = -1;
   private closed = false;
   /** False until the loop iteration that brought new keys has ended (see session()). */
   private ready = false;
   /** The last pair media went out on with consent, and when. */
-  private lastPair: WeriftPair | null = null;
+  private lastPair: IcePair | null = null;
   private lastPairAt = 0;
   /** Tracks whose sender reports this transport sends, and the timer of the next batch. */
   private readonly reporters = new Set<SenderReportSource>();
   private reportTimer: NodeJS.Timeout | null = null;
 
-  private constructor(private readonly dtls: WeriftDtls) {}
+  private constructor(private readonly dtls: DtlsTransport) {}
 
   /** The transport shared by all senders of one bundled PeerConnection, or null without the native addon. */
   static of(sender: RTCRtpSender): SrtpTransport | null {
-    const dtls = (sender as unknown as { dtlsTransport?: WeriftDtls }).dtlsTransport;
-    if (!dtls || !loadSrtpSend()) return null;
+    const dtls = dtlsTransportOf(sender);
+    if (!loadSrtpSend()) return null;
     let t = transports.get(dtls);
     if (!t) transports.set(dtls, (t = new SrtpTransport(dtls)));
     return t;
@@ -108,7 +99,7 @@ export class SrtpTransport {
   }
 
   /** The session, pair and socket to send on, or what send() answers when there are none (-1 or 0). */
-  private target(): { native: NativeSrtpSender; pair: WeriftPair } | number {
+  private target(): { native: NativeSrtpSender; pair: IcePair } | number {
     const to = this.route();
     if (typeof to === 'number') return to;
     return to.consent ? to : 0; // RFC 7675: no media without consent
@@ -125,7 +116,7 @@ export class SrtpTransport {
     return { sender: to.native, fd: this.fd, host: to.pair.remoteAddr[0], port: to.pair.remoteAddr[1], consent: to.consent };
   }
 
-  private route(): { native: NativeSrtpSender; pair: WeriftPair; consent: boolean } | number {
+  private route(): { native: NativeSrtpSender; pair: IcePair; consent: boolean } | number {
     if (this.closed) return 0;
     const selected = this.pair();
     if (!selected) return -1; // no selected ICE pair
@@ -147,9 +138,8 @@ export class SrtpTransport {
   }
 
   /** The pair to send on: werift's selected one, or during an ICE restart the one before it. */
-  private pair(): WeriftPair | 'no consent' | null {
-    const conn = this.dtls.iceTransport?.connection;
-    if (!conn || typeof conn.canSendApplicationData !== 'function') return null;
+  private pair(): IcePair | 'no consent' | null {
+    const conn = iceConnectionOf(this.dtls);
     const now = performance.now();
     if (conn.nominated) {
       if (!conn.canSendApplicationData()) return 'no consent';
@@ -172,8 +162,8 @@ export class SrtpTransport {
 
   /** The native SRTP session for werift's current keys (a new DTLS handshake brings new ones). */
   private session(): NativeSrtpSender | null {
-    const srtp = this.dtls.srtp;
-    if (!srtp) return null;
+    const srtp = srtpSessionOf(this.dtls);
+    if (!srtp) return null; // DTLS has not completed
     if (srtp !== this.keysFrom) {
       this.native?.close();
       this.native = null;

@@ -11,7 +11,8 @@
 // only while something is missing. A jump of more than MAX_GAP packets is a new numbering, not loss. Each SSRC is
 // followed on its own (simulcast layers, a publisher that changed SSRC), and NACKed with its own SSRC.
 
-import { GenericNack, RtcpTransportLayerFeedback, type RtcpPacket, type RtpPacket } from 'werift';
+import { GenericNack, RtcpTransportLayerFeedback, type RtpPacket } from 'werift';
+import type { ReceiverRtcp } from '../../werift-internals.js';
 
 /** Re-send the NACK for a hole still open after this long (a retransmission needs one round trip). */
 export const RETRY_MS = 40;
@@ -20,11 +21,8 @@ export const SENDS = 3;
 /** A forward jump larger than this is a restarted numbering: nothing is requested. */
 const MAX_GAP = 500;
 
-/** The part of werift's RTCRtpReceiver this needs. */
-export interface NackReceiver {
-  rtcpSsrc: number;
-  dtlsTransport: { sendRtcp(packets: RtcpPacket[]): Promise<unknown> };
-}
+/** The part of werift's RTCRtpReceiver this needs (src/werift-internals.ts). */
+export type NackReceiver = ReceiverRtcp;
 
 interface Hole {
   sends: number;

@@ -1,20 +1,12 @@
 // A WHIP publisher's SRTP decrypted by native/src/srtp_recv.cc instead of werift's JavaScript, which builds a fresh
 // Node cipher (two for AES-CM) per packet: about a sixth of the gateway's CPU for a 2.5 Mb/s publisher. werift keeps
 // ICE, DTLS, SRTCP and everything after decryption; only its SRTP session's `decrypt` is replaced, once werift has
-// derived the keys. Anything unexpected (addon not built, a werift of another shape, a profile the addon does not
-// know) leaves werift's decryption in place, so this is an optimisation, never a requirement.
+// derived the keys. The addon not built or a profile it does not know leaves werift's decryption in place, so this
+// is an optimisation, never a requirement. werift's shapes (src/werift-internals.ts) are checked at start-up.
 
 import { SrtpAuthenticationError, type RTCPeerConnection } from 'werift';
 import { loadSrtpRecv, UNPROTECT_AUTH_FAILED, UNPROTECT_NOT_SRTP, type NativeSrtpReceiver } from '../../native/srtp-recv.js';
-
-interface WeriftSrtpSession {
-  config?: { keys?: { remoteMasterKey?: Buffer; remoteMasterSalt?: Buffer }; profile?: number };
-  decrypt?: (packet: Buffer) => Buffer;
-}
-interface WeriftDtls {
-  srtp?: WeriftSrtpSession;
-  updateSrtpSession?: () => void;
-}
+import { dtlsTransportsOf, srtpSessionOf, type SrtpSession } from '../../werift-internals.js';
 
 const PROFILE_NAMES: Record<number, string> = { 1: 'AES_CM_128_HMAC_SHA1_80', 7: 'AEAD_AES_128_GCM' };
 const UNPROTECT_REASONS: Record<number, string> = { [UNPROTECT_AUTH_FAILED]: 'SRTP authentication failed', [UNPROTECT_NOT_SRTP]: 'not an SRTP packet' };
@@ -37,14 +29,15 @@ export class NativeDecrypt {
   /** Takes over decryption on every DTLS transport of `pc` (one when bundled) as soon as each has its keys. */
   constructor(private readonly pc: RTCPeerConnection) {
     if (!loadSrtpRecv()) return;
-    for (const dtls of this.transports()) {
-      if (dtls.srtp) this.install(dtls.srtp);
+    for (const dtls of dtlsTransportsOf(pc)) {
+      const keyed = srtpSessionOf(dtls); // undefined until DTLS completes
+      if (keyed) this.install(keyed);
       const update = dtls.updateSrtpSession;
-      if (typeof update !== 'function') continue;
       // werift derives the SRTP keys once, when DTLS completes (RTCDtlsTransport.startSrtp).
       dtls.updateSrtpSession = () => {
         update.call(dtls);
-        if (dtls.srtp) this.install(dtls.srtp);
+        const srtp = srtpSessionOf(dtls);
+        if (srtp) this.install(srtp);
       };
     }
   }
@@ -59,17 +52,13 @@ export class NativeDecrypt {
     for (const r of this.receivers) r.close();
   }
 
-  private transports(): WeriftDtls[] {
-    return this.pc.dtlsTransports as unknown as WeriftDtls[];
-  }
-
-  private install(srtp: WeriftSrtpSession): void {
+  private install(srtp: SrtpSession): void {
     const mod = loadSrtpRecv();
-    const keys = srtp.config?.keys;
-    if (this.closed || !mod || typeof srtp.decrypt !== 'function' || !keys?.remoteMasterKey || !keys.remoteMasterSalt) return;
+    const keys = srtp.config.keys;
+    if (this.closed || !mod) return;
     let receiver: NativeSrtpReceiver;
     try {
-      receiver = new mod.SrtpReceiver({ profile: srtp.config?.profile ?? 0, key: keys.remoteMasterKey, salt: keys.remoteMasterSalt });
+      receiver = new mod.SrtpReceiver({ profile: srtp.config.profile, key: keys.remoteMasterKey, salt: keys.remoteMasterSalt });
     } catch {
       return; // a profile the addon does not implement: werift's decryption stays
     }
@@ -87,7 +76,8 @@ export class NativeDecrypt {
 
 /** The SRTP status of `pc`: decrypted natively or by werift, and the profile DTLS negotiated. */
 export function statusOf(pc: RTCPeerConnection, native: boolean, rejectedPackets = 0): SrtpStatus {
-  const profile = (pc.dtlsTransports as unknown as WeriftDtls[])[0]?.srtp?.config?.profile;
+  const dtls = dtlsTransportsOf(pc)[0];
+  const profile = dtls ? srtpSessionOf(dtls)?.config.profile : undefined; // none before DTLS completes
   return {
     decryptedBy: native ? 'native' : 'werift',
     profile: profile === undefined ? null : (PROFILE_NAMES[profile] ?? `profile ${profile}`),

@@ -13,7 +13,8 @@ import { NAL_AUD, NAL_FILLER, NAL_IDR, NAL_SLICE, sliceType } from '../../media/
 import { sliceTypePolicy } from '../../media/policy.js';
 import { RtpClock } from './rtp-clock.js';
 import { NativeDecrypt, statusOf, type SrtpStatus } from './native-decrypt.js';
-import { NackRequester, type NackReceiver } from './nack-requester.js';
+import { NackRequester } from './nack-requester.js';
+import { receiverNack, receiverRtcp, setReceiverNack } from '../../werift-internals.js';
 import { closeWithGoodbye } from '../../room/goodbye.js';
 
 /** Keyframe requests to the publisher are at most this frequent. */
@@ -117,14 +118,13 @@ export class WhipSession {
 
   /** werift's NackHandler keeps a 5 ms timer for ever after the first loss (nack-requester.ts); ours replaces it. */
   private replaceNackHandler(transceiver: RTCRtpTransceiver): void {
-    const receiver = transceiver.receiver as unknown as NackReceiver & {
-      nack?: { addPacket?: unknown; close(): void; onPacketLost?: { execute(n: unknown): void } };
-    };
-    const old = receiver.nack;
-    if (!old || old instanceof NackRequester || typeof old.addPacket !== 'function' || typeof old.close !== 'function') return;
+    const receiver = transceiver.receiver;
+    const old = receiverNack(receiver);
+    if ((old as object) instanceof NackRequester) return; // already replaced
     old.close();
-    this.nack = new NackRequester(receiver, (n) => old.onPacketLost?.execute(n));
-    receiver.nack = this.nack;
+    // werift's listeners of RTCRtpReceiver.onPacketLost still hear of every NACK sent
+    this.nack = new NackRequester(receiverRtcp(receiver), (n) => old.onPacketLost.execute(n));
+    setReceiverNack(receiver, this.nack);
   }
 
   /** The room side of this session, once auth and join are done. */
