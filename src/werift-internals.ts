@@ -371,11 +371,12 @@ async function connect(a: RTCPeerConnection, b: RTCPeerConnection): Promise<void
   if (pair.protocol.transport?.type !== 'udp') throw new WeriftShapeError(`the selected ICE pair's transport type is ${pair.protocol.transport?.type}, not udp`);
 }
 
-function gathered(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+/** Resolves once `event` reports `state`, or at once when `current` already is it (werift's state events). */
+export function whenState<S>(current: S, event: { subscribe(fn: (s: S) => void): { unSubscribe(): void } }, state: S): Promise<void> {
+  if (current === state) return Promise.resolve();
   return new Promise((resolve) => {
-    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((s) => {
-      if (s === 'complete') {
+    const { unSubscribe } = event.subscribe((s) => {
+      if (s === state) {
         unSubscribe();
         resolve();
       }
@@ -383,14 +384,5 @@ function gathered(pc: RTCPeerConnection): Promise<void> {
   });
 }
 
-function connected(pc: RTCPeerConnection): Promise<void> {
-  if (pc.connectionState === 'connected') return Promise.resolve();
-  return new Promise((resolve) => {
-    const { unSubscribe } = pc.connectionStateChange.subscribe((s) => {
-      if (s === 'connected') {
-        unSubscribe();
-        resolve();
-      }
-    });
-  });
-}
+const gathered = (pc: RTCPeerConnection) => whenState(pc.iceGatheringState, pc.iceGatheringStateChange, 'complete');
+const connected = (pc: RTCPeerConnection) => whenState(pc.connectionState, pc.connectionStateChange, 'connected');

@@ -3,7 +3,7 @@
 
 import { RTCPeerConnection, useH264, useOPUS, type RTCRtpTransceiver } from 'werift';
 import { acceptBundleOnly, onlyH264Mode1 } from './sdp-offer.js';
-import { dtlsTransportOf, iceConnectionOf, setDtlsRole } from '../werift-internals.js';
+import { dtlsTransportOf, iceConnectionOf, setDtlsRole, whenState } from '../werift-internals.js';
 
 /** Where ICE listens: what answering an offer needs. */
 export interface IceOptions {
@@ -97,15 +97,7 @@ function withoutStun(t: RTCRtpTransceiver): void {
 }
 
 export function gatheringComplete(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((s) => {
-      if (s === 'complete') {
-        unSubscribe();
-        resolve();
-      }
-    });
-  });
+  return whenState(pc.iceGatheringState, pc.iceGatheringStateChange, 'complete');
 }
 
 /** Adds, for every host candidate, the same candidate on each announced address (NAT 1:1 mapping). */
