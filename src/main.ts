@@ -7,8 +7,7 @@ import { authenticate, type AppEntry, type AppTable } from './auth/authenticate.
 import { createMemoryStore } from './store/memory.js';
 import { Rooms } from './room/rooms.js';
 import { RtmpServer } from './ingest/rtmp/server.js';
-import { DataPlane } from './room/data-plane.js';
-import { rtmpPlaneLoadError } from './native/rtmp-plane.js';
+import { MediaEngine } from './room/engine.js';
 import type { RtmpAuthResult } from './ingest/rtmp/connection.js';
 import type { PushTarget } from './ingest/rtmp/publish-url.js';
 import { createHttpServer } from './api/server.js';
@@ -29,8 +28,8 @@ export interface Gateway {
   rooms: Rooms;
   /** What was refused or cut off, by kind (also `GET /api/limits`). */
   counters: RefusalCounters;
-  /** The native RTMP data plane, or null when RTMP runs on the JavaScript path (benchmarks read its timings). */
-  plane: DataPlane | null;
+  /** The media engine every publisher and viewer runs on (tests and benchmarks read its counters and timings). */
+  engine: MediaEngine;
   rtmp: { host: string; port: number };
   /** RTMP connections open now (admitted, not yet closed): tests and benchmarks watch idle ones being shed. */
   rtmpConnections(): number;
@@ -58,7 +57,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     ...config.callbacks,
     log: log.child({ component: 'callbacks' }),
   });
-  const rooms = new Rooms(store, log.child({ component: 'rooms' }), callbacks, {
+  // Throws EngineUnavailableError (one line: run scripts/setup) when the native addon is not built.
+  const engine = MediaEngine.start(log.child({ component: 'engine' }));
+  const rooms = new Rooms(store, engine, log.child({ component: 'rooms' }), callbacks, {
     opusBitrate: config.room.opusBitrate,
     opusComplexity: config.room.opusComplexity,
     reconnectGraceMs: config.room.reconnectGraceMs,
@@ -88,9 +89,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   };
 
   const { minMs, maxMs } = { minMs: config.rtmp.authFailureDelayMinMs, maxMs: config.rtmp.authFailureDelayMaxMs };
-  // The RTMP data plane needs the native send path (its sinks share the viewers' SRTP sessions).
-  const plane = config.rtmp.dataPlane && config.webrtc.nativeSend ? DataPlane.create(log.child({ component: 'plane' })) : null;
-  if (config.rtmp.dataPlane && config.webrtc.nativeSend && !plane) log.warn({ err: rtmpPlaneLoadError }, 'RTMP data plane not available: RTMP runs on the JavaScript path');
   const rtmpServer = new RtmpServer({
     host: config.rtmp.host,
     port: config.rtmp.port,
@@ -104,7 +102,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     authenticate: authenticatePush,
     rooms,
     log,
-    plane,
     counters,
   });
 
@@ -139,6 +136,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await http.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     await rtmpServer.close('start-up failed').catch(() => {});
+    engine.close();
     await http.close().catch(() => {});
     throw err;
   }
@@ -151,7 +149,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   return {
     rooms,
     counters,
-    plane,
+    engine,
     rtmp: rtmpAddr,
     rtmpConnections: () => rtmpServer.connectionCount,
     http: { host: config.http.host, port: httpPort },
@@ -162,7 +160,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         // Viewers and WHIP publishers are told at once (BYE, close_notify); RTMP encoders get the reason as status.
         rooms.closeAll(reason);
         await rtmpServer.close(reason);
-        plane?.close();
+        engine.close();
         await http.close();
         await callbacks.close(config.callbacks.flushOnCloseMs);
         await store.close();

@@ -53,12 +53,11 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
       deps.rooms.removeViewer(sdkAppId, roomId, v);
       log.info({ reason }, 'viewer left');
     }, {
-      nativeSend: deps.webrtc.nativeSend,
       connectTimeoutMs: deps.webrtc.connectTimeoutMs,
       onConnectTimeout: () => deps.counters.inc('webrtc.connectTimeout', 'whep'),
     });
     deps.rooms.addViewer(sdkAppId, roomId, viewer);
-    viewer.attach(publisher.feed);
+    viewer.attach(publisher);
     log.info({ publisher: publisher.id.userId, resource: viewer.id }, 'viewer joined');
     return withCors(reply)
       .code(201)

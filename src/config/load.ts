@@ -64,6 +64,12 @@ function mergeObjects(base: JsonObject, over: JsonObject): JsonObject {
   return out;
 }
 
+/** Keys that older versions took, with what became of them: a config that still sets one is told, not just refused. */
+const REMOVED: Record<string, string> = {
+  'rtmp.dataPlane': 'every publisher now runs on the native media engine, which reads RTMP sockets itself',
+  'webrtc.nativeSend': "every viewer's RTP now leaves through the native media engine",
+};
+
 function isPlainObject(v: unknown): boolean {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -162,6 +168,8 @@ function check(spec: FieldSpec, value: Json | undefined, path: string): Json {
       const obj = value as JsonObject;
       for (const k of Object.keys(obj)) {
         if (!(k in spec.fields)) {
+          const full = path ? `${path}.${k}` : k;
+          if (REMOVED[full]) throw new ConfigError(`${full}: removed — ${REMOVED[full]}; delete it from the config`);
           const known = Object.keys(spec.fields).join(', ');
           throw new ConfigError(`${path ? path + '.' : ''}${k}: unknown key (known here: ${known})`);
         }

@@ -32,7 +32,6 @@ export const configSchema: FieldSpec = {
         publishTimeoutMs: { type: 'integer', min: 100, max: 600000 },
         idleTimeoutMs: { type: 'integer', min: 100, max: 600000 },
         maxChunkSize: { type: 'integer', min: 128, max: 16777215 },
-        dataPlane: { type: 'boolean' },
         authFailureDelayMinMs: { type: 'integer', min: 0, max: 10000 },
         authFailureDelayMaxMs: { type: 'integer', min: 0, max: 10000 },
       },
@@ -110,7 +109,6 @@ export const configSchema: FieldSpec = {
         announcedAddresses: { type: 'array', items: { type: 'string', nonEmpty: true } },
         udpPortMin: { type: 'integer', min: 1024, max: 65535 },
         udpPortMax: { type: 'integer', min: 1024, max: 65535 },
-        nativeSend: { type: 'boolean' },
         nativeReceive: { type: 'boolean' },
         connectTimeoutMs: { type: 'integer', min: 100, max: 600000 },
         maxSessionsPerApp: { type: 'integer', min: 1, max: 1000000 },
@@ -158,7 +156,6 @@ export interface Config {
     publishTimeoutMs: number;
     idleTimeoutMs: number;
     maxChunkSize: number;
-    dataPlane: boolean;
     authFailureDelayMinMs: number;
     authFailureDelayMaxMs: number;
   };
@@ -191,7 +188,6 @@ export interface Config {
     announcedAddresses: string[];
     udpPortMin: number;
     udpPortMax: number;
-    nativeSend: boolean;
     nativeReceive: boolean;
     connectTimeoutMs: number;
     maxSessionsPerApp: number;

@@ -1,9 +1,13 @@
-// One user publishing into a room. It is the MediaSink every ingest drives; it keeps the codec facts the status API
-// shows. (Packetizing and fan-out to WebRTC viewers hang off this object.)
+// One user publishing into a room: the MediaSink every ingest drives, and the Feed its consumers attach to. Its
+// frames go to its pipe on the media engine (src/room/engine.ts), which packetizes them once, turns AAC into Opus,
+// caches the GOP and counts frames; this object keeps the codec facts the status API shows.
 
 import type { AudioConfig, MediaFrame, MediaSink, MediaSource, VideoConfig } from '../media/model.js';
 import type { RoomEventSink } from '../events/room-events.js';
-import type { MediaFeed } from './media-feed.js';
+import type { Logger } from '../log.js';
+import type { PlaneEvent } from '../native/rtmp-plane.js';
+import type { Feed } from './consumer.js';
+import type { Pipe } from './engine.js';
 
 /** A GOP longer than this makes late viewers wait; the session info says so. */
 const LONG_GOP_MS = 4000;
@@ -36,7 +40,10 @@ export interface PublisherStatus {
   frames: { video: number; audio: number; keyframes: number };
 }
 
-export class Publisher implements MediaSink {
+/** Events of the pipe's RTMP socket, for the connection that handed it over. */
+export type SocketEvent = Extract<PlaneEvent, { kind: 'media' | 'message' | 'ended' | 'protocol-error' }>;
+
+export class Publisher implements MediaSink, Feed {
   readonly since = new Date();
   video: VideoConfig | null = null;
   audio: AudioConfig | null = null;
@@ -45,12 +52,15 @@ export class Publisher implements MediaSink {
   kicked = false;
   /** Set before end() when the session was lost to a timeout (exit reason "timeout"). */
   timedOut = false;
+  /**
+   * Set by ingests whose publisher can make a keyframe on request (WHIP). Consumers then ask for one when they join
+   * or lose a picture; without it (RTMP, pull) the cached GOP is all there is.
+   */
+  keyframeSource: (() => void) | null = null;
+  /** Set by the RTMP connection whose socket the pipe reads. */
+  onSocketEvent: (e: SocketEvent) => void = () => {};
   private gain = 100;
-  private videoFrames = 0;
-  private audioFrames = 0;
-  private keyframes = 0;
-  private lastKeyDts = -1;
-  private maxGopMs = 0;
+  private opus = false;
 
   constructor(
     readonly id: PublisherIdentity,
@@ -58,9 +68,11 @@ export class Publisher implements MediaSink {
     readonly kick: (reason: string) => void,
     private readonly onEnd: (publisher: Publisher, reason: string) => void,
     private readonly events: RoomEventSink,
-    /** Packetizes and transcodes once for every viewer of this publisher. */
-    readonly feed: MediaFeed,
-  ) {}
+    readonly pipe: Pipe,
+    private readonly log: Logger,
+  ) {
+    pipe.onEvent = (e) => this.onPipeEvent(e);
+  }
 
   /** Audio gain in percent (0–200), applied where AAC is transcoded to Opus; pull tasks set it (Volume). */
   get volume(): number {
@@ -69,70 +81,65 @@ export class Publisher implements MediaSink {
 
   set volume(percent: number) {
     this.gain = percent;
-    this.feed.setVolume(percent);
+    this.pipe.setVolume(percent);
   }
 
   setVideoConfig(config: VideoConfig): void {
     this.video = config;
-    this.feed.setVideoConfig(config);
+    this.pipe.setVideoConfig(config);
   }
 
   setAudioConfig(config: AudioConfig): void {
     this.audio = config;
-    this.feed.setAudioConfig(config);
+    this.opus = config.codec === 'Opus'; // forwarded as it is
+    const refused = this.pipe.setAudioConfig(config.codec === 'AAC' ? config.asc : null, this.gain);
+    if (refused) this.log.warn({ err: refused }, 'AAC config refused by the decoder: audio dropped');
   }
 
   pushFrame(frame: MediaFrame): void {
-    this.feed.push(frame);
-    if (this.feed.native) return; // the data plane counts frames and reports the first of each kind (nativeStarted)
-    if (frame.kind === 'audio') {
-      if (this.audioFrames++ === 0) this.announce('audio-started');
-      return;
-    }
-    if (this.videoFrames++ === 0) this.announce('video-started');
-    if (frame.keyframe) {
-      this.keyframes++;
-      if (this.lastKeyDts >= 0) this.maxGopMs = Math.max(this.maxGopMs, frame.dts - this.lastKeyDts);
-      this.lastKeyDts = frame.dts;
-    }
+    this.pipe.push(frame, this.opus);
   }
 
-  /**
-   * Audio and video frames taken in so far — the data plane's count when it carries this publisher, since its frames
-   * never reach pushFrame. Cheap enough to poll once a second (RTMP's idle watch does).
-   */
+  requestKeyframe(): boolean {
+    if (!this.keyframeSource) return false;
+    this.keyframeSource();
+    return true;
+  }
+
+  /** Audio and video frames taken in so far, counted by the engine. Cheap enough to poll once a second (RTMP's idle watch does). */
   framesIn(): number {
-    const native = this.feed.native ? this.feed.native.plane.native.pipeStats(this.feed.native.pipe) : null;
-    return native ? native.videoFrames + native.audioFrames : this.videoFrames + this.audioFrames;
-  }
-
-  /** The data plane handed on this publisher's first frame of a kind. */
-  nativeStarted(kind: 'video' | 'audio'): void {
-    this.announce(kind === 'video' ? 'video-started' : 'audio-started');
+    const s = this.pipe.stats();
+    return s ? s.videoFrames + s.audioFrames : 0;
   }
 
   end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.feed.close();
+    this.pipe.close();
     this.onEnd(this, reason);
   }
 
-  private announce(type: 'video-started' | 'audio-started'): void {
-    const { sdkAppId, roomId, userId } = this.id;
-    this.events.emit({ type, sdkAppId, roomId, userId, at: Date.now() });
+  private onPipeEvent(e: PlaneEvent): void {
+    switch (e.kind) {
+      case 'first-video':
+      case 'first-audio': {
+        const { sdkAppId, roomId, userId } = this.id;
+        this.events.emit({ type: e.kind === 'first-video' ? 'video-started' : 'audio-started', sdkAppId, roomId, userId, at: Date.now() });
+        return;
+      }
+      case 'decoder-errors':
+        // the engine reports at most one batch per 5 s (decoderErrorReportMs) per publisher
+        this.log.warn({ dropped: e.count, lastError: e.text }, 'corrupt AAC frames dropped');
+        return;
+      default:
+        this.onSocketEvent(e);
+    }
   }
 
   status(): PublisherStatus {
     const v = this.video;
     const a = this.audio;
-    const native = this.feed.native ? this.feed.native.plane.native.pipeStats(this.feed.native.pipe) : null;
-    if (native) {
-      this.videoFrames = native.videoFrames;
-      this.audioFrames = native.audioFrames;
-      this.keyframes = native.keyframes;
-      this.maxGopMs = native.maxGopMs;
-    }
+    const s = this.pipe.stats() ?? { videoFrames: 0, audioFrames: 0, keyframes: 0, maxGopMs: 0 };
     return {
       userId: this.id.userId,
       source: this.id.source,
@@ -143,12 +150,12 @@ export class Publisher implements MediaSink {
         width: v.width,
         height: v.height,
         fps: v.fps,
-        longGop: this.maxGopMs > LONG_GOP_MS,
-        maxGopMs: this.maxGopMs,
+        longGop: s.maxGopMs > LONG_GOP_MS,
+        maxGopMs: s.maxGopMs,
       },
       audio: a && { codec: a.codec, sampleRate: a.sampleRate, channels: a.channels },
       since: this.since.toISOString(),
-      frames: { video: this.videoFrames, audio: this.audioFrames, keyframes: this.keyframes },
+      frames: { video: s.videoFrames, audio: s.audioFrames, keyframes: s.keyframes },
     };
   }
 }

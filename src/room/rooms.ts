@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { noRoomEvents, type ExitReason, type RoomEventSink } from '../events/room-events.js';
 import { Publisher, type PublisherIdentity, type PublisherStatus } from './publisher.js';
-import { MediaFeed } from './media-feed.js';
+import type { MediaEngine } from './engine.js';
 import { Viewers } from './viewers.js';
 import type { Viewer } from './viewer.js';
 
@@ -57,6 +57,7 @@ export class Rooms {
 
   constructor(
     private readonly store: Store,
+    private readonly engine: MediaEngine,
     private readonly log: Logger,
     private readonly events: RoomEventSink = noRoomEvents,
     media: Partial<RoomMediaOptions> = {},
@@ -89,15 +90,15 @@ export class Rooms {
         old.end(reason);
       }
     }
-    const feed = new MediaFeed({ opusBitrate: this.media.opusBitrate, opusComplexity: this.media.opusComplexity, log: this.log.child({ userId: id.userId }) });
-    const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason), this.events, feed);
+    const pipe = this.engine.openPipe({ opusBitrate: this.media.opusBitrate, opusComplexity: this.media.opusComplexity ?? 5 });
+    const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason), this.events, pipe, this.log.child({ userId: id.userId }));
     this.sessions.set(id.sessionId, publisher);
     const at = Date.now();
     const base = { sdkAppId: id.sdkAppId, roomId: id.roomId, at };
     if (!this.roomFor(id.sdkAppId, id.roomId, false)) this.events.emit({ ...base, type: 'room-created', userId: id.userId });
     this.roomFor(id.sdkAppId, id.roomId, true)!.publishers.set(id.sessionId, publisher);
     this.events.emit({ ...base, type: 'user-entered', userId: id.userId, role: 'anchor', source: id.source });
-    this.viewers.publisherJoined(key(id.sdkAppId, id.roomId), id.userId, feed);
+    this.viewers.publisherJoined(key(id.sdkAppId, id.roomId), id.userId, publisher);
     this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, userId: id.userId, source: id.source }, 'user joined');
     return publisher;
   }
@@ -139,7 +140,7 @@ export class Rooms {
     this.sessions.delete(sessionId);
     const room = this.roomFor(sdkAppId, roomId, false);
     room?.publishers.delete(sessionId);
-    this.viewers.publisherLeft(key(sdkAppId, roomId), userId, p.feed);
+    this.viewers.publisherLeft(key(sdkAppId, roomId), userId, p);
     const at = Date.now();
     const exitReason: ExitReason = p.kicked ? 'kicked' : p.timedOut ? 'timeout' : 'normal';
     this.events.emit({ sdkAppId, roomId, at, type: 'user-exited', userId, role: 'anchor', reason: exitReason });

@@ -1,9 +1,7 @@
-// The native send path of one viewer's (bundled) DTLS transport: werift negotiated ICE and DTLS-SRTP; RTP goes
-// out through native/src/srtp_send.cc with the same master key, on werift's own UDP socket and selected pair.
-// Anything unusual at runtime (addon not built, DTLS not finished, no selected pair, TURN or TCP pair, a profile
-// the addon lacks) makes `send` answer -1 and the caller uses werift's sender instead, so the native path is an
-// optimisation, never a requirement. werift's shapes themselves are not in doubt: the start-up check
-// (src/werift-internals.ts) guarantees them.
+// One viewer's (bundled) DTLS transport as the media engine's sinks send on it: werift negotiated ICE and DTLS-SRTP;
+// the sinks protect RTP with the same master key (native/src/srtp_send.cc) and send it on werift's own UDP socket and
+// selected pair. This object finds those (the SRTP session for the current keys, the socket's descriptor, the pair
+// and whether ICE consent allows sending) and sends the transport's RTCP: sender reports and the goodbye.
 
 import type { RTCRtpSender } from 'werift';
 import { loadSrtpSend, type NativeSrtpSender } from '../native/srtp-send.js';
@@ -36,30 +34,18 @@ export class SrtpTransport {
 
   private constructor(private readonly dtls: DtlsTransport) {}
 
-  /** The transport shared by all senders of one bundled PeerConnection, or null without the native addon. */
-  static of(sender: RTCRtpSender): SrtpTransport | null {
+  /** The transport shared by all senders of one bundled PeerConnection. */
+  static of(sender: RTCRtpSender): SrtpTransport {
     const dtls = dtlsTransportOf(sender);
-    if (!loadSrtpSend()) return null;
     let t = transports.get(dtls);
     if (!t) transports.set(dtls, (t = new SrtpTransport(dtls)));
     return t;
   }
 
   /**
-   * Sends `count` packets (layout in src/native/srtp-send.ts). Returns how many reached the kernel (0 while ICE
-   * consent is lost: RFC 7675 forbids media then), or -1 when the native path cannot carry them.
+   * Sends RTCP compound packets from this transport's senders as SRTCP. Returns how many reached the kernel (0 while
+   * ICE consent is lost: RFC 7675 forbids sending then), or -1 while the transport cannot carry them yet.
    */
-  send(meta: Uint32Array, payloads: Buffer[], count: number): number {
-    const to = this.target();
-    if (typeof to === 'number') return to;
-    try {
-      return to.native.send(this.fd, to.pair.remoteAddr[0], to.pair.remoteAddr[1], meta, payloads, count);
-    } catch {
-      return 0; // the network refused (e.g. unreachable): the packets are lost, as they would be on the wire
-    }
-  }
-
-  /** Sends RTCP compound packets from this transport's senders as SRTCP; answers like send(). */
   sendRtcp(packets: Buffer[]): number {
     const to = this.target();
     if (typeof to === 'number') return to;
@@ -98,7 +84,7 @@ export class SrtpTransport {
     this.reportTimer.unref();
   }
 
-  /** The session, pair and socket to send on, or what send() answers when there are none (-1 or 0). */
+  /** The session, pair and socket to send on, or what sendRtcp() answers when there are none (-1 or 0). */
   private target(): { native: NativeSrtpSender; pair: IcePair } | number {
     const to = this.route();
     if (typeof to === 'number') return to;
@@ -106,11 +92,11 @@ export class SrtpTransport {
   }
 
   /**
-   * Where the native RTMP data plane sends this transport's RTP: the SRTP session, socket and peer, and whether ICE
-   * consent allows it; null while there is none (DTLS not finished, no pair, not UDP). The plane is told again on
-   * every sender-report tick, so a new pair or lost consent reaches it within ~1 s.
+   * Where the engine's sinks send this transport's RTP: the SRTP session, socket and peer, and whether ICE consent
+   * allows it; null while there is none (DTLS not finished, no pair, not UDP). Sinks are told again on every
+   * sender-report tick, so a new pair or lost consent reaches them within ~1 s.
    */
-  planeTarget(): { sender: NativeSrtpSender; fd: number; host: string; port: number; consent: boolean } | null {
+  sinkTarget(): { sender: NativeSrtpSender; fd: number; host: string; port: number; consent: boolean } | null {
     const to = this.route();
     if (typeof to === 'number') return null;
     return { sender: to.native, fd: this.fd, host: to.pair.remoteAddr[0], port: to.pair.remoteAddr[1], consent: to.consent };
@@ -121,7 +107,7 @@ export class SrtpTransport {
     const selected = this.pair();
     if (!selected) return -1; // no selected ICE pair
     const consent = selected !== 'no consent';
-    // Without consent nothing may be sent on any path, werift's included: answer 0, never -1 (its fallback).
+    // Without consent nothing may be sent: answer 0, not -1 (not ready yet).
     const unusable = consent ? -1 : 0;
     const pair = consent ? selected : this.lastPair;
     if (!pair) return 0;
@@ -173,11 +159,11 @@ export class SrtpTransport {
         this.native = new (loadSrtpSend()!.SrtpSender)({ profile, key: keys.localMasterKey, salt: keys.localMasterSalt });
         // werift's last DTLS flight (its Finished) is still queued: node:dgram sends on a later tick, even to an IP
         // address. Native packets sent now would overtake it and reach a client that cannot decrypt them yet, so
-        // until this iteration of the event loop ends werift's sender (queued behind the flight) carries them.
+        // sinks are made only once this iteration of the event loop has ended.
         this.ready = false;
         setImmediate(() => (this.ready = true));
       } catch {
-        // a profile the native sender lacks: werift's sender carries this transport
+        // a profile the native sender lacks (the gateway offers none such): nothing can be sent on this transport
       }
     }
     return this.native;

@@ -3,7 +3,7 @@
 // stream without renegotiating; otherwise it is closed and its tracks end.
 
 import type { Viewer } from './viewer.js';
-import type { MediaFeed } from './media-feed.js';
+import type { Feed } from './consumer.js';
 
 export class Viewers {
   private readonly byId = new Map<string, Viewer>();
@@ -43,7 +43,7 @@ export class Viewers {
   }
 
   /** A publisher (re)joined: its waiting viewers switch to its feed. */
-  publisherJoined(roomKey: string, userId: string, feed: MediaFeed): void {
+  publisherJoined(roomKey: string, userId: string, feed: Feed): void {
     for (const v of this.byRoom.get(roomKey) ?? []) {
       if (v.userId !== userId) continue;
       this.cancelGrace(v);
@@ -52,7 +52,7 @@ export class Viewers {
   }
 
   /** A publisher left: its viewers wait for a reconnect, then close. */
-  publisherLeft(roomKey: string, userId: string, feed: MediaFeed): void {
+  publisherLeft(roomKey: string, userId: string, feed: Feed): void {
     for (const v of this.byRoom.get(roomKey) ?? []) {
       if (v.userId !== userId || v.feed !== feed) continue;
       v.detach();

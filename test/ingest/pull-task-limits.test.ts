@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log.js';
 import { PullTasks } from '../../src/ingest/pull/pull-tasks.js';
 import type { IngestEventSink } from '../../src/events/ingest-events.js';
 import { waitFor } from '../helpers/gateway.js';
+import { MediaEngine } from '../../src/room/engine.js';
 import { makeMedia, startMediaServer } from '../helpers/media-server.js';
 
 const log = createLogger(process.env.ROOMGATE_TEST_LOG ?? 'silent', process.stderr);
@@ -16,7 +17,7 @@ t.teardown(() => media.close());
 
 function setup(o: { minuteMs?: number; maxPauseMs?: number }) {
   const store = createMemoryStore();
-  const rooms = new Rooms(store, log);
+  const rooms = new Rooms(store, MediaEngine.start(log), log);
   const events: string[] = [];
   const sink: IngestEventSink = { ingest: (_a, _r, type, _id, status) => void events.push(`${type}/${status}`) };
   const tasks = new PullTasks({

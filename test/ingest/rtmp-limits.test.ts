@@ -156,32 +156,28 @@ t.test('a socket stuck before the end of the handshake is closed at the handshak
   t.equal((await limits(g))['rtmp.handshakeTimeout'] - before, 3, 'three handshake deadlines counted');
 });
 
-for (const path of ['data plane', 'JavaScript path'] as const) {
-  t.test(`a silent publisher on the ${path} leaves the room with 104 Reason 2`, async (t) => {
-    const gw = path === 'data plane' ? g : await gateway({ dataPlane: false });
-    if (gw !== g) t.teardown(() => gw.close());
-    t.equal(gw.gw.plane !== null, path === 'data plane', `the gateway runs RTMP on the ${path}`);
-    const room = path === 'data plane' ? 'room-silent-plane' : 'room-silent-js';
-    const user = path === 'data plane' ? 'quiet_plane' : 'quiet_js';
-    const before = (await limits(gw))['rtmp.idleTimeout'] ?? 0;
-    const pub = push(gw, room, user, 60);
-    await waitFor(async () => (await videoFrames(gw, room)) > 30, 15000, `the publisher in the room: ${pub.output()}`);
+t.test('a silent publisher on the engine leaves the room with 104 Reason 2', async (t) => {
+  const gw = g;
+  const room = 'room-silent';
+  const user = 'quiet';
+  const before = (await limits(gw))['rtmp.idleTimeout'] ?? 0;
+  const pub = push(gw, room, user, 60);
+  await waitFor(async () => (await videoFrames(gw, room)) > 30, 15000, `the publisher in the room: ${pub.output()}`);
 
-    process.kill(-pub.child.pid!, 'SIGSTOP'); // its socket stays open; nothing more is written
-    const stoppedAt = Date.now();
-    await waitFor(async () => (await gw.getJson(`/api/rooms/${sdkAppId}/${room}`)).status === 404, IDLE_MS + 5000, 'the user gone');
-    const left = Date.now() - stoppedAt;
-    t.ok(left >= IDLE_MS - 300 && left <= IDLE_MS + 1000, `left the room ${left} ms after the encoder stopped (idleTimeoutMs ${IDLE_MS})`);
+  process.kill(-pub.child.pid!, 'SIGSTOP'); // its socket stays open; nothing more is written
+  const stoppedAt = Date.now();
+  await waitFor(async () => (await gw.getJson(`/api/rooms/${sdkAppId}/${room}`)).status === 404, IDLE_MS + 5000, 'the user gone');
+  const left = Date.now() - stoppedAt;
+  t.ok(left >= IDLE_MS - 300 && left <= IDLE_MS + 1000, `left the room ${left} ms after the encoder stopped (idleTimeoutMs ${IDLE_MS})`);
 
-    const exit = await waitFor(() => rx.events(104).find((b) => b.EventInfo?.UserId === user), 5000, 'callback 104');
-    t.equal(exit.EventInfo.Reason, 2, '104 Reason 2 (timeout)');
-    t.equal((await limits(gw))['rtmp.idleTimeout'] - before, 1, 'counted as an idle timeout');
+  const exit = await waitFor(() => rx.events(104).find((b) => b.EventInfo?.UserId === user), 5000, 'callback 104');
+  t.equal(exit.EventInfo.Reason, 2, '104 Reason 2 (timeout)');
+  t.equal((await limits(gw))['rtmp.idleTimeout'] - before, 1, 'counted as an idle timeout');
 
-    process.kill(-pub.child.pid!, 'SIGCONT');
-    await Promise.race([pub.exited, new Promise((r) => setTimeout(r, 5000))]);
-    // ffmpeg's output has \r progress lines; only the server's status line is quoted (a stray \r confuses TAP).
-    const said = pub.output().split(/[\r\n]+/).find((l) => /Server error/.test(l)) ?? '';
-    t.match(said, `Server error: no media for ${IDLE_MS / 1000} s: closing the stream`, 'the encoder was told why');
-    pub.kill();
-  });
-}
+  process.kill(-pub.child.pid!, 'SIGCONT');
+  await Promise.race([pub.exited, new Promise((r) => setTimeout(r, 5000))]);
+  // ffmpeg's output has \r progress lines; only the server's status line is quoted (a stray \r confuses TAP).
+  const said = pub.output().split(/[\r\n]+/).find((l) => /Server error/.test(l)) ?? '';
+  t.match(said, `Server error: no media for ${IDLE_MS / 1000} s: closing the stream`, 'the encoder was told why');
+  pub.kill();
+});

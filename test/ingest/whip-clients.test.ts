@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { repoPath } from '../../src/paths.js';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { run } from '../helpers/clients.js';
+import { aiortcViewer, whepTarget } from '../helpers/viewers.js';
 import { gatewayWithChromium, openWhepViewer } from '../helpers/chromium.js';
 
 const { g, browser } = await gatewayWithChromium(t);
@@ -127,6 +128,16 @@ t.test('aiortc publishes (non-trickle, candidates in the offer) and Chromium dec
   t.equal(u.video.height, 240);
   t.match(client.output(), /"status": 201/);
   await decodesInChromium(t, 'room-aiortc', 'aio-viewer');
+  // and aiortc (libavcodec behind PyAV) decodes it too: a WHIP publisher's media leaves through the engine's sinks
+  const seconds = 6;
+  const viewer = await aiortcViewer({ ...whepTarget(g.httpBase, 'room-aiortc', 'aio-watch'), seconds });
+  const r = viewer.result;
+  if (!r) return t.fail(`no result from the aiortc viewer: ${viewer.output}`);
+  t.comment(`aiortc viewer of a WHIP publisher: ${r.frames} frames in ${r.receiving_s} s, first ${r.first_frame_ms} ms after the POST, ${r.audio_frames} audio frames, RMS ${r.audio_rms}`);
+  t.same({ width: r.width, height: r.height }, { width: 320, height: 240 }, 'aiortc decodes the WHIP publisher at its size');
+  // aiortc's encoder is paced by its own clock on a busy machine: half of 30/s is the bar
+  t.ok(r.frames >= 15 * r.receiving_s && r.receiving_s > seconds - 3, `decoded ${r.frames} frames in ${r.receiving_s} s`);
+  t.ok(r.audio_frames > 0 && r.audio_rms > 0.03, `the WHIP Opus reaches it and is not silent (RMS ${r.audio_rms})`);
   // aiortc's SRTP comes from libsrtp (pylibsrtp): a third implementation checked against the native receiver.
   const location = /"location": "([^"]+)"/.exec(client.output())?.[1];
   const state = await (await fetch(g.httpBase + location)).json();

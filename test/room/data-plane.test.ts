@@ -9,6 +9,7 @@
 import t, { type Test } from 'tap';
 import { PictureLossIndication, RtcpPayloadSpecificFeedback } from 'werift';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { startTestGateway, waitFor, officialUserSig, TEST_APP, type TestGateway } from '../helpers/gateway.js';
 import { ffmpegPush, run, type Run } from '../helpers/clients.js';
@@ -17,7 +18,10 @@ import { makeMedia, PULL_MEDIA_DIR } from '../helpers/media-server.js';
 import { connectScripted } from '../helpers/scripted-rtmp.js';
 import { repoPath } from '../../src/paths.js';
 import type { Publisher } from '../../src/room/publisher.js';
-import type { PlaneEvent } from '../../src/native/rtmp-plane.js';
+import { H264RtpPacketizer } from '../../src/media/rtp-h264.js';
+import { FlvToMedia } from '../../src/media/flv-to-media.js';
+import { FlvStreamReader } from '../../src/ingest/pull/flv-stream-reader.js';
+import type { H264Config, MediaSink } from '../../src/media/model.js';
 
 const FPS = 30;
 const { sdkAppId } = TEST_APP;
@@ -297,50 +301,47 @@ function framesPerSecond(frames: Frame[], from: number, seconds: number): number
 
 // ---- 1 ------------------------------------------------------------------------------------------------------
 
-t.test('the same file pushed to the data plane and to the JavaScript path reaches a viewer as the same RTP', async (t) => {
+t.test("a file pushed over RTMP reaches a viewer as the TypeScript reference packetizer's RTP (the engine's differential test)", async (t) => {
   const file = join(PULL_MEDIA_DIR, await makeMedia('flv-h264-aac', 14));
-  const js = await startTestGateway({ rtmp: { port: 0, dataPlane: false }, webrtc: { udpPortMin: 41000, udpPortMax: 41999 } });
-  t.teardown(() => js.close());
-  t.ok(g.gw.plane, 'the default gateway has a data plane');
-  t.equal(js.gw.plane, null, 'rtmp.dataPlane: false has none');
-
   const room = 'same-rtp';
-  const pushes = [pushFile(file, g.pushUrl(room, 'file'), 14), pushFile(file, js.pushUrl(room, 'file'), 14)];
-  t.teardown(() => pushes.forEach((p) => p.kill()));
-  await Promise.all([waitKeyframe(g, room, 'the file on the plane gateway'), waitKeyframe(js, room, 'the file on the JavaScript gateway')]);
+  const push = pushFile(file, g.pushUrl(room, 'file'), 14);
+  t.teardown(() => push.kill());
+  await waitKeyframe(g, room, 'the file on the gateway');
+  const pub = publisherOf(g, room, 'file')!;
 
-  const planePub = publisherOf(g, room, 'file');
-  const jsPub = publisherOf(js, room, 'file');
-  t.ok(planePub?.feed.native, 'the plane gateway runs the publisher on a data-plane pipe');
-  t.equal(jsPub ? jsPub.feed.native : 'no publisher', null, 'the JavaScript gateway does not');
-
-  const [a, b] = await Promise.all([captureViewer(whepTarget(g.httpBase, room, 'v-plane')), captureViewer(whepTarget(js.httpBase, room, 'v-js'))]);
-  t.teardown(() => Promise.all([a.close(), b.close()]));
+  const a = await captureViewer(whepTarget(g.httpBase, room, 'v-engine'));
+  t.teardown(() => a.close());
   await sleep(8000);
-  const pipe = planePub!.feed.native!.pipe;
-  const stats = g.gw.plane!.native.pipeStats(pipe);
-  await Promise.all([a.close(), b.close()]);
-  t.ok(stats && stats.videoFrames > 0 && stats.audioFrames > 0, `pipe ${pipe} carried the stream: ${JSON.stringify(stats)}`);
+  const stats = pub.pipe.stats();
+  await a.close();
+  t.ok(stats && stats.videoFrames > 0 && stats.audioFrames > 0, `pipe ${pub.pipe.id} carried the stream: ${JSON.stringify(stats)}`);
 
+  // The reference: the same file's tags through the TypeScript FLV parse and RFC 6184 packetizer.
+  const expected = referencePackets(readFileSync(file));
   const fa = framesOf(a.video);
-  const fb = framesOf(b.video);
-  t.ok(fa.length > 150 && fb.length > 150, `both viewers got video (${fa.length} / ${fb.length} frames)`);
-  t.ok(fa[0]?.keyframe && fb[0]?.keyframe, 'both start with a keyframe');
+  t.ok(fa.length > 150, `the viewer got video (${fa.length} frames)`);
+  t.ok(fa[0]?.keyframe, 'it starts with a keyframe');
 
-  // Align on the first IDR that both received live (the first frame of each is the replayed GOP's IDR): its
-  // first IDR-carrying payload's bytes must occur in both captures.
-  const idrBytes = (f: Frame) => f.packets.find((p) => nalTypes(p.payload).includes(NAL_IDR))!.payload;
+  // Align on the first IDR received live (the first frame is the replayed GOP's IDR): its IDR-carrying payload
+  // must occur in the reference.
+  const idrAt = (payloads: Buffer[]) => payloads.findIndex((p) => nalTypes(p).includes(NAL_IDR));
   let ia = -1;
   let ib = -1;
   for (let i = 1; i < fa.length && ia < 0; i++) {
     if (!fa[i].keyframe) continue;
-    const j = fb.findIndex((f, k) => k > 0 && f.keyframe && idrBytes(f).equals(idrBytes(fa[i])));
-    if (j > 0) [ia, ib] = [i, j];
+    const own = a.video.slice(fa[i].first);
+    const idr = own[idrAt(own.slice(0, 8).map((p) => p.payload))]?.payload;
+    const j = idr ? expected.findIndex((e) => e.payload.equals(idr)) : -1;
+    if (j > 0) {
+      // back to the start of that access unit in the reference (its STAP-A)
+      let k = j;
+      while (k > 0 && expected[k - 1].ts === expected[j].ts) k--;
+      [ia, ib] = [i, k];
+    }
   }
-  if (ia < 0) return t.fail('no IDR received live by both viewers');
+  if (ia < 0) return t.fail('no live IDR of the capture is in the reference');
   const pa = a.video.slice(fa[ia].first);
-  const pb = b.video.slice(fb[ib].first);
-  // The stretch both captured: up to where the earlier-closed capture ends.
+  const pb = expected.slice(ib);
   const n = Math.min(pa.length, pb.length);
   let payloadDiffs = 0;
   let markerDiffs = 0;
@@ -356,43 +357,51 @@ t.test('the same file pushed to the data plane and to the JavaScript path reache
     if ((p || m || d) && firstDiff < 0) firstDiff = i;
   }
   const span = tsDiff(pa[n - 1].ts, pa[0].ts) / 90000;
-  const compared = framesOf(pa.slice(0, n)).length;
-  t.comment(
-    `aligned at live IDR #${fa.slice(0, ia + 1).filter((f) => f.keyframe).length} of the plane viewer / ` +
-      `#${fb.slice(0, ib + 1).filter((f) => f.keyframe).length} of the JavaScript viewer; compared ${n} packets, ` +
-      `${compared} frames, ${round(span, 2)} s of video`,
-  );
+  t.comment(`compared ${n} packets, ${framesOf(pa.slice(0, n)).length} frames, ${round(span, 2)} s of video with the reference`);
   if (firstDiff >= 0) {
-    const show = (p: VideoPacket) => `seq ${p.seq} ts +${tsDiff(p.ts, pa[0].ts)} m${+p.marker} ${p.payload.length} B ${p.payload.subarray(0, 8).toString('hex')}`;
-    t.comment(`first difference at packet ${firstDiff}: plane ${show(pa[firstDiff])} | js ${show(pb[firstDiff])}`);
+    const show = (x: { payload: Buffer; marker: boolean; ts: number }, base: number) => `ts +${tsDiff(x.ts, base)} m${+x.marker} ${x.payload.length} B ${x.payload.subarray(0, 8).toString('hex')}`;
+    t.comment(`first difference at packet ${firstDiff}: engine ${show(pa[firstDiff], pa[0].ts)} | reference ${show(pb[firstDiff], pb[0].ts)}`);
   }
   t.ok(span >= 4, `several seconds compared (${round(span, 2)} s)`);
   t.equal(payloadDiffs, 0, 'video payloads identical packet by packet');
   t.equal(markerDiffs, 0, 'marker bits identical');
   t.equal(tsDiffs, 0, 'video timestamp deltas identical');
-  const deltas = new Set<number>();
-  const fpa = framesOf(pa.slice(0, n));
-  for (let i = 1; i < fpa.length; i++) deltas.add(tsDiff(fpa[i].ts, fpa[i - 1].ts));
-  t.comment(`video timestamp steps seen: ${[...deltas].sort((x, y) => x - y).join(', ')} (90 kHz)`);
 
-  for (const [name, cap] of [['plane', a], ['JavaScript', b]] as const) {
-    const breaks = seqBreaks(cap.video.map((p) => p.seq));
-    t.same(breaks, [], `${name}: video sequence numbers contiguous over all ${cap.video.length} packets`);
-    t.same(seqBreaks(cap.audio.map((p) => p.seq)), [], `${name}: audio sequence numbers contiguous`);
-    const first = cap.audio[0]?.at ?? 0;
-    const later = cap.audio.filter((p) => p.at >= first + 1000);
-    const secs = later.length > 1 ? (later[later.length - 1].at - later[0].at) / 1000 : 0;
-    const rate = secs > 0 ? (later.length - 1) / secs : 0;
-    t.ok(rate >= 45 && rate <= 55, `${name}: Opus ${round(rate)} packets/s (~50)`);
-    const incomplete = framesOf(cap.video).filter((f) => !f.complete).length;
-    t.equal(incomplete, 0, `${name}: every frame complete`);
-    const steps = cap.audio.slice(1).map((p, i) => tsDiff(p.ts, cap.audio[i].ts));
-    const opusSteps = steps.filter((d) => d === 960).length;
-    t.ok(opusSteps >= 0.99 * steps.length, `${name}: Opus timestamps advance 960 (20 ms) per packet (${opusSteps} of ${steps.length})`);
-    checkReports(t, name, cap);
-    t.comment(`${name} viewer: ${cap.video.length} video packets, ${framesOf(cap.video).length} frames, ${cap.audio.length} Opus packets (${round(rate)}/s)`);
-  }
+  const breaks = seqBreaks(a.video.map((p) => p.seq));
+  t.same(breaks, [], `video sequence numbers contiguous over all ${a.video.length} packets`);
+  t.same(seqBreaks(a.audio.map((p) => p.seq)), [], 'audio sequence numbers contiguous');
+  const first = a.audio[0]?.at ?? 0;
+  const later = a.audio.filter((p) => p.at >= first + 1000);
+  const secs = later.length > 1 ? (later[later.length - 1].at - later[0].at) / 1000 : 0;
+  const rate = secs > 0 ? (later.length - 1) / secs : 0;
+  t.ok(rate >= 45 && rate <= 55, `Opus ${round(rate)} packets/s (~50)`);
+  t.equal(framesOf(a.video).filter((f) => !f.complete).length, 0, 'every frame complete');
+  const steps = a.audio.slice(1).map((p, i) => tsDiff(p.ts, a.audio[i].ts));
+  const opusSteps = steps.filter((d) => d === 960).length;
+  t.ok(opusSteps >= 0.99 * steps.length, `Opus timestamps advance 960 (20 ms) per packet (${opusSteps} of ${steps.length})`);
+  checkReports(t, 'engine', a);
 });
+
+/** Every video RTP packet the TypeScript reference makes of an FLV file: FlvStreamReader → FlvToMedia → H264RtpPacketizer. */
+function referencePackets(flv: Buffer): { payload: Buffer; marker: boolean; ts: number }[] {
+  const out: { payload: Buffer; marker: boolean; ts: number }[] = [];
+  const packetizer = new H264RtpPacketizer();
+  let config: H264Config | null = null;
+  const sink: MediaSink = {
+    setVideoConfig: (c) => (config = c),
+    setAudioConfig: () => {},
+    pushFrame: (f) => {
+      if (f.kind !== 'video' || !config) return;
+      for (const p of packetizer.packetize(f, config)) out.push({ payload: Buffer.from(p.payload), marker: p.header.marker, ts: p.header.timestamp });
+    },
+    end: () => {},
+  };
+  const media = new FlvToMedia(sink);
+  new FlvStreamReader((type, ts, body) => {
+    if (type === 8 || type === 9) media.push(type, ts, body);
+  }).push(flv);
+  return out;
+}
 
 // ---- 2 ------------------------------------------------------------------------------------------------------
 
@@ -408,33 +417,30 @@ t.test('in-band SPS/PPS and AUDs: keyframes go through JavaScript and back, ever
   t.teardown(() => push.kill());
   await waitKeyframe(g, room, 'the in-band publisher');
   const pub = publisherOf(g, room, 'inband');
-  t.ok(pub?.feed.native, 'on the data plane');
-  const plane = g.gw.plane!;
-  const pipe = pub!.feed.native!.pipe;
-  // Count the media messages the plane hands to JavaScript for this pipe (its slow path), by wrapping the pipe's
-  // event handler in the DataPlane's routing table.
-  const handlers = (plane as unknown as { handlers: Map<number, (e: PlaneEvent) => void> }).handlers;
-  const handler = handlers.get(pipe)!;
+  const pipe = pub!.pipe;
+  // Count the media messages the plane hands to JavaScript for this pipe (its slow path), by wrapping the
+  // connection's handler of the pipe's socket events.
+  const handler = pub!.onSocketEvent;
   let slowVideo = 0;
   let slowAudio = 0;
-  handlers.set(pipe, (e) => {
+  pub!.onSocketEvent = (e) => {
     if (e.kind === 'media') {
       if (e.type === 9) slowVideo++;
       else slowAudio++;
     }
     handler(e);
-  });
+  };
 
   const v = await captureViewer(whepTarget(g.httpBase, room, 'v-inband'));
   t.teardown(() => v.close());
   await waitFor(() => framesOf(v.video).some((f) => f.keyframe && f.complete), 5000, 'a first keyframe');
   await sleep(1000); // past the replayed GOP
-  const s0 = plane.native.pipeStats(pipe)!;
+  const s0 = pipe.stats()!;
   const slow0 = slowVideo;
   const v0 = framesOf(v.video).filter((f) => f.complete).length;
   const t0 = performance.now();
   await sleep(6000);
-  const s1 = plane.native.pipeStats(pipe)!;
+  const s1 = pipe.stats()!;
   const slow1 = slowVideo;
   const t1 = performance.now();
   await sleep(150); // the last frames' packets in flight
@@ -488,7 +494,7 @@ t.test('a late joiner on the plane gets the cached GOP first, within 1 s of conn
   startLive();
   await waitKeyframe(g, LIVE, 'the live publisher');
   await sleep(1500); // mid-stream, somewhere inside a GOP
-  t.ok(publisherOf(g, LIVE, 'anchor')?.feed.native, 'on the data plane');
+  t.ok(publisherOf(g, LIVE, 'anchor')?.pipe.stats(), 'its pipe is open');
   const v = await captureViewer(whepTarget(g.httpBase, LIVE, 'v-late'));
   t.teardown(() => v.close());
   const key = await waitFor(() => framesOf(v.video).find((f) => f.keyframe && f.complete), 5000, 'a complete keyframe');
@@ -526,7 +532,7 @@ t.test('a picture-loss request from a plane viewer is answered with the cached G
   const v = await captureViewer(whepTarget(g.httpBase, LIVE, 'v-pli'));
   t.teardown(() => v.close());
   await waitFor(() => framesOf(v.video).filter((f) => f.complete).length > 45, 10000, 'playing');
-  const served = () => [...g.gw.rooms.viewers.all()].reduce((n, x) => n + x.stats.plisServed, 0);
+  const served = () => [...g.gw.rooms.viewers.all()].reduce((n, x) => n + x.stats().keyframeRequests, 0);
   const served0 = served();
   const before = v.video.length;
   const sentAt = performance.now();
@@ -552,7 +558,7 @@ t.test('a publisher reconnecting with the same userid (after leaving, and taking
   const first = ffmpegPush(g.pushUrl(room, 'obs'), { seconds: 30, realtime: true });
   t.teardown(() => first.kill());
   await waitKeyframe(g, room, 'the first session');
-  const pipe1 = publisherOf(g, room, 'obs')!.feed.native?.pipe;
+  const pipe1 = publisherOf(g, room, 'obs')!.pipe.id;
   t.ok(pipe1, 'the first session is on the plane');
   const v = await captureViewer(whepTarget(g.httpBase, room, 'v-reconnect'));
   t.teardown(() => v.close());
@@ -567,7 +573,7 @@ t.test('a publisher reconnecting with the same userid (after leaving, and taking
   const second = ffmpegPush(g.pushUrl(room, 'obs'), { seconds: 30, realtime: true });
   t.teardown(() => second.kill());
   await waitKeyframe(g, room, 'the second session');
-  const pipe2 = publisherOf(g, room, 'obs')!.feed.native?.pipe;
+  const pipe2 = publisherOf(g, room, 'obs')!.pipe.id;
   t.ok(pipe2 && pipe2 !== pipe1, `the second session has its own pipe (${pipe1} → ${pipe2})`);
   await waitFor(() => framesOf(v.video.slice(beforeVideo)).filter((f) => f.complete).length >= 60, 8000, '2 s of the second session');
 
@@ -575,7 +581,7 @@ t.test('a publisher reconnecting with the same userid (after leaving, and taking
   const third = ffmpegPush(g.pushUrl(room, 'obs'), { seconds: 30, realtime: true });
   t.teardown(() => third.kill());
   const pipe3 = await waitFor(() => {
-    const p = publisherOf(g, room, 'obs')?.feed.native?.pipe;
+    const p = publisherOf(g, room, 'obs')?.pipe.id;
     return p !== pipe2 && p;
   }, 8000, 'the third session taking over');
   const beforeThird = v.video.length;
@@ -657,8 +663,8 @@ t.test('a SIGKILLed publisher and one that sends garbage do not disturb another 
   const victim = ffmpegPush(g.pushUrl(victimRoom, 'victim'), { seconds: 30, realtime: true });
   t.teardown(() => victim.kill());
   await Promise.all([waitKeyframe(g, LIVE, 'the live publisher'), waitKeyframe(g, victimRoom, 'the victim publisher')]);
-  t.ok(publisherOf(g, victimRoom, 'victim')?.feed.native, 'the victim is on the plane');
-  const healthyPipe = publisherOf(g, LIVE, 'anchor')!.feed.native!.pipe;
+  t.ok(publisherOf(g, victimRoom, 'victim')?.pipe.stats(), "the victim's pipe is open");
+  const healthyPipe = publisherOf(g, LIVE, 'anchor')!.pipe.id;
 
   const v = await captureViewer(whepTarget(g.httpBase, LIVE, 'v-healthy'));
   const vv = await captureViewer(whepTarget(g.httpBase, victimRoom, 'v-victim'));
@@ -671,8 +677,8 @@ t.test('a SIGKILLed publisher and one that sends garbage do not disturb another 
   const bad = await connectScripted(g.rtmpBase);
   await bad.publish(`garbage?sdkappid=${sdkAppId}&userid=trash&usersig=${officialUserSig('trash')}`);
   t.equal(bad.statuses[0]?.code, 'NetStream.Publish.Start', 'the garbage publisher was accepted');
-  await waitFor(() => publisherOf(g, 'garbage', 'trash')?.feed.native, 2000, 'the garbage publisher on the plane');
-  const garbagePipe = publisherOf(g, 'garbage', 'trash')!.feed.native!.pipe;
+  await waitFor(() => publisherOf(g, 'garbage', 'trash')?.pipe.stats(), 2000, 'the garbage publisher on the plane');
+  const garbagePipe = publisherOf(g, 'garbage', 'trash')!.pipe.id;
   // A second one sends well-framed messages with random bodies instead.
   const framed = await connectScripted(g.rtmpBase);
   t.teardown(() => {
@@ -680,10 +686,10 @@ t.test('a SIGKILLed publisher and one that sends garbage do not disturb another 
     bad.close();
   });
   await framed.publish(`garbage2?sdkappid=${sdkAppId}&userid=trash2&usersig=${officialUserSig('trash2')}`);
-  await waitFor(() => publisherOf(g, 'garbage2', 'trash2')?.feed.native, 2000, 'the framed-garbage publisher on the plane');
+  await waitFor(() => publisherOf(g, 'garbage2', 'trash2')?.pipe.stats(), 2000, 'the framed-garbage publisher on the plane');
 
   const from = performance.now();
-  const framesBefore = g.gw.plane!.native.pipeStats(healthyPipe)!.videoFrames;
+  const framesBefore = g.gw.engine.native.pipeStats(healthyPipe)!.videoFrames;
   victim.kill(); // SIGKILL: no FIN from ffmpeg's side beyond what the kernel sends
   (framed.client as unknown as { socket: import('node:net').Socket }).socket.write(framedGarbage(seed, 300));
   let written = 0;
@@ -704,7 +710,7 @@ t.test('a SIGKILLed publisher and one that sends garbage do not disturb another 
   const framedClosed = await Promise.race([framed.closed.then(() => true), sleep(5000).then(() => false)]);
   const framedGone = !(await roomStatus(g, 'garbage2'));
   await sleep(Math.max(0, 6000 - (performance.now() - from)));
-  const framesAfter = g.gw.plane!.native.pipeStats(healthyPipe)!.videoFrames;
+  const framesAfter = g.gw.engine.native.pipeStats(healthyPipe)!.videoFrames;
   const health = await fetch(`${g.httpBase}/healthz`);
   await Promise.all([v.close(), vv.close()]);
 
@@ -715,7 +721,7 @@ t.test('a SIGKILLed publisher and one that sends garbage do not disturb another 
   );
   t.ok(closedIn > 0, 'the gateway closed the garbage connection');
   t.ok(garbageGone, 'the garbage publisher left its room');
-  t.equal(g.gw.plane!.native.pipeStats(garbagePipe), null, "the garbage publisher's pipe is closed");
+  t.equal(g.gw.engine.native.pipeStats(garbagePipe), null, "the garbage publisher's pipe is closed");
   t.ok(victimGoneIn > 0, 'the SIGKILLed publisher left its room');
   const refusal = framed.statuses.find((st) => st.code === 'NetStream.Publish.Rejected');
   t.comment(`framed garbage: ${refusal ? `refused: ${refusal.description}` : `statuses ${JSON.stringify(framed.statuses)}`}`);

@@ -168,7 +168,7 @@ void Pipe::SetVolume(double percent) {
 
 void Pipe::PushVideo(const uint8_t* const* nals, const uint32_t* lens, int count, double ptsMs, bool keyframe, double now) {
   now_ = now;
-  VideoUnit(nals, lens, count, (uint32_t)ptsMs, keyframe);
+  VideoUnit(nals, lens, count, ptsMs, keyframe);
 }
 
 void Pipe::PushAac(const uint8_t* data, uint32_t len, double dtsMs, double now) {
@@ -191,7 +191,7 @@ void Pipe::CountAudio() {
   }
 }
 
-void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, uint32_t dtsMs, bool keyframe) {
+void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, double dtsMs, bool keyframe) {
   if (naluLengthSize_ == 0) return;
   auto unit = std::make_shared<Unit>();
   // Sized once: growing the vectors packet by packet reallocated and copied what was packetized so far each time.

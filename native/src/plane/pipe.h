@@ -101,7 +101,7 @@ class Pipe {
   bool Handle(const RtmpMessage& m);
   /** Runs the chunk reader over `data`, keeping what follows a pausing message. */
   Status Consume(const uint8_t* data, size_t len);
-  void VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, uint32_t dtsMs, bool keyframe);
+  void VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, double dtsMs, bool keyframe);
   /** One audio frame taken in (counted for the status API; the first one is reported). */
   void CountAudio();
   void Transcode(const uint8_t* data, uint32_t len, double dtsMs);

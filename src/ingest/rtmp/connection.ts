@@ -16,9 +16,8 @@ import { readSocket, type SocketReadMode } from './socket-reader.js';
 import type { RefusalMemory } from './refusal-memory.js';
 import { IdleWatch } from './idle-watch.js';
 import type { RefusalCounters } from '../../events/refusal-counters.js';
-import type { DataPlane } from '../../room/data-plane.js';
 import { planeErrorKind, rtmpErrorKind, type RtmpErrorKind } from './parse-errors.js';
-import type { PlaneEvent } from '../../native/rtmp-plane.js';
+import type { SocketEvent } from '../../room/publisher.js';
 
 export type RtmpAuthResult = { ok: true } | { ok: false; status: number; reason: string };
 
@@ -40,8 +39,6 @@ export interface RtmpConnectionDeps {
   authenticate: (target: PushTarget) => RtmpAuthResult | Promise<RtmpAuthResult>;
   /** Codec refusals of the last seconds, so an encoder's automatic reconnect is refused at publish time. */
   refusals: RefusalMemory;
-  /** The native data plane that takes over the socket once publishing (null: this connection stays in JavaScript). */
-  plane?: DataPlane | null;
 }
 
 type State = 'connecting' | 'authenticating' | 'publishing' | 'closed';
@@ -68,8 +65,7 @@ export class RtmpConnection {
   private handshakeTimer: NodeJS.Timeout | null;
   private idleWatch: IdleWatch | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
-  /** The data plane's pipe for this publisher, and whether the plane reads the socket yet. */
-  private pipe = 0;
+  /** Whether the engine reads the socket yet (it does once publishing, from a message boundary). */
   private handedOver = false;
   private readonly readMode: SocketReadMode;
 
@@ -126,7 +122,7 @@ export class RtmpConnection {
     if (this.state === 'closed') return;
     try {
       if (this.rtmp.parserData(data)) this.destroy();
-      else if (this.pipe && !this.handedOver) this.handOver();
+      else if (this.publisher && !this.handedOver) this.handOver();
     } catch (err) {
       // A malformed chunk stream or AMF command closes this connection only.
       this.malformed('rtmp.parseError', rtmpErrorKind(err), err);
@@ -191,7 +187,7 @@ export class RtmpConnection {
     this.publisher = publisher;
     this.media = new FlvToMedia(publisher);
     this.state = 'publishing';
-    if (this.deps.plane) this.pipe = publisher.feed.useNativePlane(this.deps.plane, (e) => this.onPlaneEvent(e));
+    publisher.onSocketEvent = (e) => this.onPlaneEvent(e);
     if (this.publishTimer) clearTimeout(this.publishTimer);
     this.publishTimer = null;
     Rtmp.prototype.onPublish.call(this.rtmp, msg); // sends NetStream.Publish.Start
@@ -199,7 +195,7 @@ export class RtmpConnection {
     const held = this.pending;
     this.pending = [];
     for (const p of held) this.onMedia(p.type, p.ts, p.body);
-    if (this.pipe) this.handOver();
+    this.handOver();
     if (this.state === 'publishing') this.idleWatch = new IdleWatch(() => publisher.framesIn(), this.deps.idleTimeoutMs, (ms) => this.onIdle(publisher, ms));
   }
 
@@ -219,11 +215,11 @@ export class RtmpConnection {
    * side stops reading. Until then frames take the JavaScript parse and are pushed to the plane.
    */
   private handOver(): void {
-    const plane = this.deps.plane;
+    const pipe = this.publisher?.pipe;
     const rtmp = this.rtmp as unknown as NmsParserState;
     const handle = (this.socket as unknown as { _handle?: { fd?: number } })._handle;
     // Only a socket read in onread mode stops reading at once on pause(); a stream-mode socket may already hold bytes.
-    if (!plane || this.state !== 'publishing' || this.readMode !== 'reused-buffer') return;
+    if (!pipe || this.state !== 'publishing' || this.readMode !== 'reused-buffer') return;
     if (rtmp.parserState !== 0 || typeof handle?.fd !== 'number' || handle.fd < 0) return;
     const streams = [];
     for (const [csid, p] of rtmp.inPackets) {
@@ -233,10 +229,10 @@ export class RtmpConnection {
     this.socket.pause();
     this.handedOver = true;
     const { maxChunkSize, maxMessageSize, maxChunkStreams } = this.deps.limits;
-    plane.native.attachSocket(this.pipe, { fd: handle.fd, chunkSize: rtmp.inChunkSize, streams, maxChunkSize, maxMessageSize, maxChunkStreams });
+    pipe.attachSocket({ fd: handle.fd, chunkSize: rtmp.inChunkSize, streams, maxChunkSize, maxMessageSize, maxChunkStreams });
   }
 
-  private onPlaneEvent(e: PlaneEvent): void {
+  private onPlaneEvent(e: SocketEvent): void {
     switch (e.kind) {
       case 'media':
         // a message the plane does not handle itself: the JavaScript parse and policy decide, then it goes on
@@ -246,7 +242,7 @@ export class RtmpConnection {
           // our FLV parse must only ever refuse; thrown here it would escape into the plane's event callback
           this.malformed('rtmp.parseError', rtmpErrorKind(err), err);
         } finally {
-          if (this.state === 'publishing') this.deps.plane!.native.resume(this.pipe); // the pipe waits for this
+          if (this.state === 'publishing') this.publisher?.pipe.resume(); // the pipe waits for this
         }
         return;
       case 'message': {
@@ -265,15 +261,6 @@ export class RtmpConnection {
         return;
       case 'protocol-error':
         this.malformed('rtmp.planeError', planeErrorKind(e.text), new Error(e.text));
-        return;
-      case 'first-video':
-        this.publisher?.nativeStarted('video');
-        return;
-      case 'first-audio':
-        this.publisher?.nativeStarted('audio');
-        return;
-      case 'decoder-errors':
-        this.publisher?.feed.noteNativeDecoderErrors(e.count, e.text);
         return;
       default: {
         const unhandled: never = e;

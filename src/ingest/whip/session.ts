@@ -130,7 +130,7 @@ export class WhipSession {
   /** The room side of this session, once auth and join are done. */
   attach(publisher: Publisher): void {
     this.publisher = publisher;
-    publisher.feed.requestKeyframe = () => this.requestKeyframe();
+    publisher.keyframeSource = () => this.requestKeyframe();
     publisher.setAudioConfig({ codec: 'Opus', sampleRate: 48000, channels: 2 });
   }
 

@@ -1,0 +1,171 @@
+// The media engine: the native plane (native/src/plane/, loaded by src/native/rtmp-plane.ts), one per gateway, used
+// through typed handles. Every publisher — RTMP, WHIP or pull — is a Pipe: its frames are packetized once there, AAC
+// becomes Opus there, and its GOP is cached there. Every consumer of a publisher's media is a Sink on that pipe: it
+// numbers, encrypts and sends from the plane, whichever thread pushed the frame (the plane's own for a handed-over
+// RTMP socket, the event loop for everything else). The engine routes the plane's events to each pipe's owner and
+// converts between the plane's clock and performance.now().
+
+import { loadRtmpPlane, rtmpPlaneLoadError, type PipeStats, type PlaneEvent, type RtmpPlane, type SinkInfo, type SinkOptions, type ChunkStreamState } from '../native/rtmp-plane.js';
+import type { H264Config, MediaFrame } from '../media/model.js';
+import type { Logger } from '../log.js';
+
+export const OPUS_CLOCK = 48000;
+
+/** The native addon is not built: nothing can carry media. */
+export class EngineUnavailableError extends Error {
+  constructor(why: string) {
+    super(`roomgate: the native media engine is not available (${why || 'the addon did not load'}); run scripts/setup`);
+  }
+}
+
+/** Where a consumer's RTP numbering stands on one track, so the next sink (another publisher) continues it. */
+export interface Numbering {
+  /** -1: nothing sent yet. */
+  lastSeq: number;
+  lastTs: number;
+  /** Plane clock of the last send. */
+  lastWall: number;
+}
+
+export const NOTHING_SENT: Numbering = { lastSeq: -1, lastTs: 0, lastWall: 0 };
+
+export class MediaEngine {
+  private readonly pipes = new Map<number, Pipe>();
+  /** plane clock − performance.now(): both read CLOCK_MONOTONIC, performance.now() from the process's start. */
+  private readonly clockOffset: number;
+  readonly native: RtmpPlane;
+
+  private constructor(log: Logger) {
+    const mod = loadRtmpPlane();
+    if (!mod) throw new EngineUnavailableError(rtmpPlaneLoadError);
+    this.native = new mod.RtmpPlane((events) => {
+      for (const e of events) {
+        try {
+          this.pipes.get(e.pipe)?.onEvent(e);
+        } catch (err) {
+          // a bug in one publisher's handler must not take the process (this runs outside any request)
+          log.error({ err, pipe: e.pipe, kind: e.kind }, 'media engine event handler failed');
+        }
+      }
+    });
+    this.clockOffset = this.native.now() - performance.now();
+  }
+
+  /** The engine; throws EngineUnavailableError when the addon is not built. */
+  static start(log: Logger): MediaEngine {
+    return new MediaEngine(log);
+  }
+
+  openPipe(opts: { opusBitrate: number; opusComplexity: number }): Pipe {
+    const pipe = new Pipe(this, this.native.createPipe(opts), () => this.pipes.delete(pipe.id));
+    this.pipes.set(pipe.id, pipe);
+    return pipe;
+  }
+
+  /** A plane clock reading as performance.now() time. */
+  toPerformance(planeMs: number): number {
+    return planeMs - this.clockOffset;
+  }
+
+  close(): void {
+    this.pipes.clear();
+    this.native.close();
+  }
+}
+
+/** One publisher on the plane. Owners set `onEvent` for the events it raises. */
+export class Pipe {
+  onEvent: (e: PlaneEvent) => void = () => {};
+  private closed = false;
+
+  constructor(
+    readonly engine: MediaEngine,
+    readonly id: number,
+    private readonly forget: () => void,
+  ) {}
+
+  private get n(): RtmpPlane {
+    return this.engine.native;
+  }
+
+  setVideoConfig(config: H264Config): void {
+    if (!this.closed) this.n.setVideoConfig(this.id, config.naluLengthSize, config.sps, config.pps);
+  }
+
+  /** AAC's AudioSpecificConfig (null for Opus, forwarded as it is); returns '' or why the decoder refused it. */
+  setAudioConfig(asc: Buffer | null, volume: number): string {
+    return this.closed ? '' : this.n.setAudioConfig(this.id, asc, volume);
+  }
+
+  setVolume(percent: number): void {
+    if (!this.closed) this.n.setVolume(this.id, percent);
+  }
+
+  /** One frame of the media model; `opus` when the audio is Opus (its dts becomes the 48 kHz RTP timestamp). */
+  push(frame: MediaFrame, opus: boolean): void {
+    if (this.closed) return;
+    if (frame.kind === 'video') this.n.pushVideo(this.id, frame.nalus, frame.pts, frame.keyframe);
+    else if (opus) this.n.pushOpus(this.id, frame.data, Math.round(frame.dts * (OPUS_CLOCK / 1000)) >>> 0);
+    else this.n.pushAac(this.id, frame.data, frame.dts);
+  }
+
+  stats(): PipeStats | null {
+    return this.closed ? null : this.n.pipeStats(this.id);
+  }
+
+  /** An RTMP socket at a message boundary: the plane reads it from now on (src/ingest/rtmp/connection.ts). */
+  attachSocket(opts: { fd: number; chunkSize: number; streams: ChunkStreamState[]; maxChunkSize: number; maxMessageSize: number; maxChunkStreams: number }): void {
+    if (!this.closed) this.n.attachSocket(this.id, opts);
+  }
+
+  /** Continue reading the socket after a 'media' event was handled. */
+  resume(): void {
+    if (!this.closed) this.n.resume(this.id);
+  }
+
+  /** A consumer's track on this pipe; `replay` starts video with the cached GOP. Null once the pipe is closed. */
+  addSink(opts: Omit<SinkOptions, 'lastSeq' | 'lastTs' | 'lastWall' | 'replay'>, from: Numbering, replay: boolean): Sink | null {
+    if (this.closed) return null;
+    const id = this.n.addSink(this.id, { ...opts, lastSeq: from.lastSeq, lastTs: from.lastTs, lastWall: from.lastWall, replay });
+    return new Sink(this.n, id);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.forget();
+    this.n.closePipe(this.id);
+  }
+}
+
+/** One consumer track on a pipe. Removing it hands back its numbering. */
+export class Sink {
+  constructor(
+    private readonly n: RtmpPlane,
+    readonly id: number,
+  ) {}
+
+  /** The transport's current SRTP session, ICE pair and consent (re-sent on every sender-report tick). */
+  retarget(to: Pick<SinkOptions, 'sender' | 'fd' | 'host' | 'port' | 'consent'>): void {
+    this.n.sinkTarget(this.id, to.sender, to.fd, to.host, to.port, to.consent);
+  }
+
+  /** Sends the pipe's cached GOP ahead of live video (a picture-loss request); false when the pipe is gone. */
+  replay(): boolean {
+    return this.n.sinkReplay(this.id);
+  }
+
+  retransmit(seqs: number[]): void {
+    this.n.sinkRetransmit(this.id, seqs);
+  }
+
+  info(): SinkInfo | null {
+    return this.n.sinkInfo(this.id);
+  }
+
+  /** Stops sending; returns where the numbering stands (NOTHING_SENT when nothing was). */
+  remove(): Numbering {
+    const r = this.n.removeSink(this.id);
+    return r && r[0] >= 0 ? { lastSeq: r[0], lastTs: r[1], lastWall: r[2] } : NOTHING_SENT;
+  }
+}
