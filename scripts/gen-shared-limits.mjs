@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Turns src/media/shared-limits.json (the numbers the native data plane and its TypeScript twin share) into a C++
+// Turns src/media/shared-limits.json (the numbers the media engine and its TypeScript reference share) into a C++
 // header: `node scripts/gen-shared-limits.mjs IN.json OUT.h`. Run by node-gyp (native/binding.gyp, an action of the
 // media target, so make regenerates it and recompiles when the JSON changes) into native/build/.../gen/.
 //

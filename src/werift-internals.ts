@@ -84,7 +84,7 @@ export interface DtlsTransport {
   sendRtcp(packets: { serialize(): Buffer }[]): Promise<unknown>;
 }
 
-/** The fields of werift's RTCRtpSender that OutboundStream drives (it numbers and reports the stream itself). */
+/** The fields of werift's RTCRtpSender that ViewerTrack reads and fills (the engine's sinks number the stream, it reports). */
 export interface SenderInternals {
   dtlsTransport: DtlsTransport;
   ssrc: number;

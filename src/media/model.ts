@@ -2,6 +2,10 @@
 // codec configuration they need. Adapters translate their protocol into these values; nothing downstream knows
 // which protocol a frame came from.
 
+/** RTP clock rates of what the room sends (RFC 6184 for H.264, RFC 7587 for Opus). */
+export const VIDEO_CLOCK = 90000;
+export const OPUS_CLOCK = 48000;
+
 /** H.264 decoder configuration, as carried by an AVCDecoderConfigurationRecord (avcC) or learnt in-band. */
 export interface H264Config {
   codec: 'H264';

@@ -1,17 +1,17 @@
-// H.264 access units → RTP (RFC 6184, packetization-mode 1): single NAL unit packets, STAP-A for the parameter sets
+// H.264 access units → RTP (RFC 6184, packetization-mode 1), in TypeScript: the reference the media engine's
+// packetizer (native/src/plane/h264_rtp.cc) is tested against, and the WHIP benchmark's publisher. The gateway itself
+// packetizes in the engine. Single NAL unit packets, STAP-A for the parameter sets
 // sent ahead of each IDR, FU-A for NAL units larger than the payload budget. Works on the NAL list of the media
 // model, so nothing is re-split or re-joined; payloads are subarrays where the RTP format allows it.
 
 import { RtpHeader, RtpPacket } from 'werift';
-import type { H264Config, VideoFrame } from './model.js';
+import { VIDEO_CLOCK, type H264Config, type VideoFrame } from './model.js';
 import { SHARED_LIMITS } from './shared-limits.js';
 
 const NAL_SPS = 7;
 const NAL_PPS = 8;
 const STAP_A = 24;
 const FU_A = 28;
-/** RTP video clock. */
-export const VIDEO_CLOCK = 90000;
 
 export class H264RtpPacketizer {
   private sequence = Math.floor(Math.random() * 0x10000);

@@ -1,8 +1,8 @@
-// The numbers the native data plane (native/src/plane/) and its TypeScript twin (src/room/viewer.ts,
-// outbound-stream.ts, media-feed.ts, src/media/rtp-h264.ts) must agree on, from their one source,
-// shared-limits.json. The native build turns the same file into a C++ header (scripts/gen-shared-limits.mjs), and the
-// addon's sharedLimits() returns what it was compiled with (test/native/shared-limits.test.ts compares the two).
-// A JSON file rather than the addon's getter as the source: the JavaScript path must run without the addon built.
+// The numbers the media engine (native/src/plane/) and the TypeScript it is tested against (src/media/rtp-h264.ts,
+// the reference packetizer; the tests' expectations of replay pacing and history) must agree on, from their one
+// source, shared-limits.json. The native build turns the same file into a C++ header (scripts/gen-shared-limits.mjs),
+// and the addon's sharedLimits() returns what it was compiled with (test/native/shared-limits.test.ts compares the
+// two). A JSON file rather than the addon's getter as the source: the build reads it before there is an addon.
 
 import limits from './shared-limits.json' with { type: 'json' };
 

@@ -1,5 +1,5 @@
-// Loads one of native/build/Release/*.node. A missing or broken addon is not an error here: callers fall back to a
-// JavaScript path and keep the reason for their log line.
+// Loads one of native/build/Release/*.node. A missing or broken addon is not an error here: callers decide (the media
+// engine refuses to start and says why; the WHIP receiver lets werift decrypt) and keep the reason for their message.
 
 import { createRequire } from 'node:module';
 import { repoPath } from '../paths.js';

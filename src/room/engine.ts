@@ -6,10 +6,8 @@
 // converts between the plane's clock and performance.now().
 
 import { loadRtmpPlane, rtmpPlaneLoadError, type PipeStats, type PlaneEvent, type RtmpPlane, type SinkInfo, type SinkOptions, type ChunkStreamState } from '../native/rtmp-plane.js';
-import type { H264Config, MediaFrame } from '../media/model.js';
+import { OPUS_CLOCK, type H264Config, type MediaFrame } from '../media/model.js';
 import type { Logger } from '../log.js';
-
-export const OPUS_CLOCK = 48000;
 
 /** The native addon is not built: nothing can carry media. */
 export class EngineUnavailableError extends Error {

@@ -22,7 +22,7 @@ constexpr uint8_t kTypeAudio = 8;
 constexpr uint8_t kTypeVideo = 9;
 constexpr uint8_t kTypeAmf3Command = 17;
 constexpr uint8_t kTypeAmf0Command = 20;
-/** A GOP bigger than this is not cached (late viewers then wait for the next IDR), as in src/room/media-feed.ts. */
+/** A GOP bigger than this is not cached (late viewers then wait for the next IDR). */
 constexpr uint32_t kGopCacheMaxPackets = shared::kGopCacheMaxPackets;
 constexpr uint32_t kMaxPayload = shared::kRtpMaxPayload;
 constexpr double kDecoderErrorReportMs = shared::kDecoderErrorReportMs;

@@ -1,7 +1,8 @@
-// One RTMP publisher on the data plane: its socket (handed over by JavaScript after auth and Publish.Start), the
-// chunk stream, the common media messages turned into RTP once (H.264 repackaged, AAC transcoded to Opus), the
-// current GOP for late viewers, and fan-out to its viewers' sinks. Messages the plane does not handle itself go to
-// JavaScript as events; a media message among them pauses the pipe until JavaScript has dealt with it, so the
+// One publisher on the media engine, whatever its source: its frames turned into RTP once (H.264 repackaged, AAC
+// transcoded to Opus, Opus as it is), the current GOP for late viewers, and fan-out to its consumers' sinks. WHIP
+// and pull publishers push frames from JavaScript (PushVideo/PushAac/PushOpus); an RTMP publisher's socket is read
+// here once JavaScript has handed it over after auth and Publish.Start. Messages the plane does not handle itself go
+// to JavaScript as events; a media message among them pauses the pipe until JavaScript has dealt with it, so the
 // order of frames is kept.
 
 #pragma once

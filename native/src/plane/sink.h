@@ -1,8 +1,7 @@
 // One viewer's outgoing RTP stream of one kind (video or audio), driven by the data plane's thread: the keyframe
 // gate, GOP replay for a fast first frame and picture-loss requests, continuous numbering across publisher
-// reconnects, SRTP and sendmmsg, a short history for NACKs, and the counters sender reports need. It is the native
-// twin of src/room/viewer.ts + src/room/outbound-stream.ts for RTMP publishers; the comments there say why each
-// rule exists.
+// reconnects, SRTP and sendmmsg, a short history for NACKs, and the counters sender reports need. Every consumer
+// track of every publisher is one (src/room/viewer-track.ts drives it for a WHEP viewer).
 
 #pragma once
 
