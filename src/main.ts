@@ -3,13 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
-import { authenticate, type AppEntry, type AppTable } from './auth/authenticate.js';
+import type { AppEntry, AppTable } from './auth/authenticate.js';
 import { createMemoryStore } from './store/memory.js';
 import { Rooms } from './room/rooms.js';
 import { RtmpServer } from './ingest/rtmp/server.js';
 import { MediaEngine } from './room/engine.js';
-import type { RtmpAuthResult } from './ingest/rtmp/connection.js';
-import type { PushTarget } from './ingest/rtmp/publish-url.js';
+import { Door } from './room/door.js';
 import { createHttpServer } from './api/server.js';
 import { Health, registerHealth } from './api/health.js';
 import { registerRoomRoutes } from './api/rooms.js';
@@ -59,12 +58,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   // Throws EngineUnavailableError (one line: run scripts/setup) when the native addon is not built.
   const engine = MediaEngine.start(log.child({ component: 'engine' }));
-  const rooms = new Rooms(store, engine, log.child({ component: 'rooms' }), callbacks, {
-    opusBitrate: config.room.opusBitrate,
-    opusComplexity: config.room.opusComplexity,
-    reconnectGraceMs: config.room.reconnectGraceMs,
-  });
   const apps = appTable(config);
+  const rooms = new Rooms({
+    store,
+    engine,
+    door: new Door(apps),
+    log: log.child({ component: 'rooms' }),
+    events: callbacks,
+    media: { opusBitrate: config.room.opusBitrate, opusComplexity: config.room.opusComplexity, reconnectGraceMs: config.room.reconnectGraceMs },
+  });
   const pullTasks = new PullTasks({
     rooms,
     events: callbacks,
@@ -75,18 +77,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     task: { ...config.pull, maxPauseMs: config.pull.maxPauseSeconds * 1000, minuteMs: 60_000 },
     log,
   });
-
-  const authenticatePush = (t: PushTarget): RtmpAuthResult => {
-    const r = authenticate(apps, {
-      sdkAppId: t.sdkAppId,
-      userId: t.userId,
-      roomId: t.roomId,
-      credential: { kind: 'usersig', value: t.userSig },
-      ...(t.privateMapKey ? { privateMapKey: t.privateMapKey } : {}),
-      action: 'publish',
-    });
-    return r.ok ? { ok: true } : { ok: false, status: r.status, reason: r.reason };
-  };
 
   const { minMs, maxMs } = { minMs: config.rtmp.authFailureDelayMinMs, maxMs: config.rtmp.authFailureDelayMaxMs };
   const rtmpServer = new RtmpServer({
@@ -99,7 +89,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     idleTimeoutMs: config.rtmp.idleTimeoutMs,
     limits: { maxChunkSize: config.rtmp.maxChunkSize, maxMessageSize: 16 * 1024 * 1024 - 1, maxChunkStreams: 64 },
     failureDelayMs: () => minMs + Math.random() * (maxMs - minMs),
-    authenticate: authenticatePush,
     rooms,
     log,
     counters,
@@ -109,22 +98,21 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
   const webrtcSessions = new WebRtcSessions(config.webrtc, counters, log.child({ component: 'webrtc' }));
-  registerWhep(http, { rooms, apps, webrtc: config.webrtc, sessions: webrtcSessions, counters, log: log.child({ component: 'whep' }) });
+  registerWhep(http, { rooms, webrtc: config.webrtc, sessions: webrtcSessions, counters, log: log.child({ component: 'whep' }) });
   registerWhip(http, {
     rooms,
-    apps,
     webrtc: config.webrtc,
     sessions: webrtcSessions,
     counters,
     iceServers: config.webrtc.iceServers,
     log: log.child({ component: 'whip' }),
   });
-  registerPlay(http, { rooms, apps, log: log.child({ component: 'play' }) });
+  registerPlay(http, { rooms, log: log.child({ component: 'play' }) });
   registerTencentApi(http, {
     credentials: config.api.credentials,
     requestsPerSecond: config.api.requestsPerSecond,
     bodyLimitBytes: config.http.bodyLimitBytes,
-    apps,
+    door: rooms.door,
     service: pullTasks,
     log,
   });

@@ -3,7 +3,8 @@
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RTCPeerConnection } from 'werift';
-import { authenticate, type AppTable, type AuthAction } from '../auth/authenticate.js';
+import type { AuthAction } from '../auth/authenticate.js';
+import type { Door, Ticket } from '../room/door.js';
 import { checkOffer } from '../room/sdp-offer.js';
 import { answerOffer, NoUdpPortError, type AnsweredPeer, type WebRtcOptions } from '../room/peer.js';
 import type { SessionSlot, WebRtcSessions } from './webrtc-sessions.js';
@@ -19,10 +20,12 @@ export interface AcceptedOffer {
   /** The SessionID: the publishing user (WHIP) or the viewer (WHEP). */
   userId: string;
   offer: string;
+  /** What the room takes the user in for. */
+  ticket: Ticket;
 }
 
 /** Returns the authenticated request, or null after replying with the refusal. The offer is checked separately. */
-export function acceptOffer(req: OfferRoute, reply: FastifyReply, apps: AppTable, action: AuthAction): AcceptedOffer | null {
+export function acceptOffer(req: OfferRoute, reply: FastifyReply, door: Door, action: AuthAction): AcceptedOffer | null {
   if (!/^application\/sdp\b/i.test(req.headers['content-type'] ?? '')) {
     refuse(reply, 415, 'the offer must be sent as Content-Type: application/sdp');
     return null;
@@ -31,7 +34,7 @@ export function acceptOffer(req: OfferRoute, reply: FastifyReply, apps: AppTable
   const roomId = req.params.roomId;
   const userId = req.query.SessionID ?? '';
   const privateMapKey = req.query.PrivateMapKey || req.query.privatemapkey;
-  const auth = authenticate(apps, {
+  const auth = door.enter({
     sdkAppId,
     userId,
     roomId,
@@ -43,7 +46,7 @@ export function acceptOffer(req: OfferRoute, reply: FastifyReply, apps: AppTable
     refuse(reply, auth.status, auth.reason);
     return null;
   }
-  return { sdkAppId, roomId, userId, offer: String(req.body ?? '') };
+  return { sdkAppId, roomId, userId, offer: String(req.body ?? ''), ticket: auth.ticket };
 }
 
 /** Replies 400/406 and returns true when we cannot serve the offer. `hint` ends a 406 reason. */

@@ -6,7 +6,6 @@
 
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { authenticate, type AppTable } from '../auth/authenticate.js';
 import type { Rooms } from '../room/rooms.js';
 import type { Logger } from '../log.js';
 import { repoPath } from '../paths.js';
@@ -15,7 +14,6 @@ import { refuse, registerPreflight, withCors } from './cors.js';
 
 export interface PlayDeps {
   rooms: Rooms;
-  apps: AppTable;
   log: Logger;
 }
 
@@ -55,7 +53,7 @@ export function registerPlay(app: FastifyInstance, deps: PlayDeps): void {
     async (req, reply) => {
       const sdkAppId = Number(req.params.sdkAppId);
       const roomId = req.params.roomId;
-      const auth = authenticate(deps.apps, {
+      const auth = deps.rooms.door.enter({
         sdkAppId,
         userId: req.query.SessionID ?? '',
         roomId,

@@ -1,18 +1,19 @@
 // The four stream-ingest actions: parameters checked, the task's user authenticated like any publisher (UserSig,
 // PrivateMapKey), then the service asked. Each returns the Response fields, or throws an Api3Error.
 
-import { authenticate, type AppTable, type AuthResult } from '../auth/authenticate.js';
+import type { AuthResult } from '../auth/authenticate.js';
+import type { Door } from '../room/door.js';
 import { Api3Error } from './api3-envelope.js';
 import { sdkAppIdParam, startParams, taskIdParam, updateParams } from './stream-ingest-params.js';
 import type { StreamIngestService } from './stream-ingest-service.js';
 
 export type ActionHandler = (params: Record<string, unknown>) => Promise<Record<string, unknown>>;
 
-export function streamIngestActions(deps: { apps: AppTable; service: StreamIngestService }): Record<string, ActionHandler> {
-  const { apps, service } = deps;
+export function streamIngestActions(deps: { door: Door; service: StreamIngestService }): Record<string, ActionHandler> {
+  const { door, service } = deps;
 
   const knownApp = (sdkAppId: number): void => {
-    if (!apps.get(sdkAppId)) {
+    if (!door.knows(sdkAppId)) {
       throw new Api3Error('InvalidParameter.SdkAppId', `SdkAppId ${sdkAppId} is not an application of this service; check the SDKAppID.`);
     }
   };
@@ -21,7 +22,7 @@ export function streamIngestActions(deps: { apps: AppTable; service: StreamInges
     async StartStreamIngest(p) {
       const { spec, userSig, privateMapKey } = startParams(p);
       knownApp(spec.sdkAppId);
-      const auth = authenticate(apps, {
+      const auth = door.enter({
         sdkAppId: spec.sdkAppId,
         userId: spec.userId,
         roomId: spec.roomIdType === 1 ? Number(spec.roomId) : spec.roomId,
@@ -32,7 +33,7 @@ export function streamIngestActions(deps: { apps: AppTable; service: StreamInges
       if (!auth.ok) throw authError(auth);
       const refusal = await service.checkStreamUrl(spec.streamUrl);
       if (refusal) throw new Api3Error('InvalidParameter.StreamUrl', `StreamUrl: ${refusal}.`);
-      const r = await service.start(spec);
+      const r = await service.start(spec, auth.ticket);
       if (r.ok) return { TaskId: r.taskId };
       if (r.error === 'task-exists') {
         throw new Api3Error(

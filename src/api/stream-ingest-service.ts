@@ -1,6 +1,8 @@
 // What the API 3.0 stream-ingest actions need from whoever runs pull tasks. The API validates and authenticates;
 // the service (src/ingest/pull, wired in main.ts) owns tasks. Keeping the contract here keeps the API a side room.
 
+import type { Ticket } from '../room/door.js';
+
 export interface IngestTaskSpec {
   sdkAppId: number;
   /** The room as roomgate names it (a numeric TRTC room 1234 is room "1234"). */
@@ -37,7 +39,8 @@ export type StartResult =
 export interface StreamIngestService {
   /** null when the URL may be pulled, else a sentence saying why not. */
   checkStreamUrl(url: string): Promise<string | null>;
-  start(spec: IngestTaskSpec): Promise<StartResult>;
+  /** `ticket`: the task's user, let in by the room's door (the API authenticated its UserSig there). */
+  start(spec: IngestTaskSpec, ticket: Ticket): Promise<StartResult>;
   /** 'finished' when the task existed but has already ended. */
   stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'finished' | 'not-found'>;
   describe(sdkAppId: number, taskId: string): Promise<'InProgress' | 'NotExist'>;

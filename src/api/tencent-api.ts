@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../log.js';
 import { verifyTc3Request } from '../auth/tc3.js';
-import type { AppTable } from '../auth/authenticate.js';
+import type { Door } from '../room/door.js';
 import { Api3Error, sendApi3, sendApi3Error } from './api3-envelope.js';
 import { RateLimiter } from './rate-limit.js';
 import { streamIngestActions, type ActionHandler } from './stream-ingest-actions.js';
@@ -19,7 +19,7 @@ export interface TencentApiOptions {
   credentials: ReadonlyArray<{ secretId: string; secretKey: string }>;
   requestsPerSecond: number;
   bodyLimitBytes: number;
-  apps: AppTable;
+  door: Door;
   service: StreamIngestService;
   log: Logger;
 }
@@ -27,7 +27,7 @@ export interface TencentApiOptions {
 export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): void {
   const secrets = new Map(o.credentials.map((c) => [c.secretId, c.secretKey]));
   const limiter = new RateLimiter(o.requestsPerSecond);
-  const actions: Record<string, ActionHandler> = streamIngestActions({ apps: o.apps, service: o.service });
+  const actions: Record<string, ActionHandler> = streamIngestActions({ door: o.door, service: o.service });
   const log = o.log.child({ component: 'api3' });
 
   // A plugin scope, so the raw-bytes body parser and the envelope error handler apply to this route only.

@@ -4,7 +4,6 @@
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RTCRtpSender } from 'werift';
-import type { AppTable } from '../auth/authenticate.js';
 import type { Rooms } from '../room/rooms.js';
 import { Viewer } from '../room/viewer.js';
 import type { WebRtcOptions } from '../room/peer.js';
@@ -16,7 +15,6 @@ import type { RefusalCounters } from '../events/refusal-counters.js';
 
 export interface WhepDeps {
   rooms: Rooms;
-  apps: AppTable;
   webrtc: WebRtcOptions;
   sessions: WebRtcSessions;
   counters: RefusalCounters;
@@ -30,16 +28,12 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
   registerPreflight(app, RESOURCE_PREFIX);
 
   app.post('/v2/sub/:sdkAppId/:roomId', async (req: OfferRoute, reply) => {
-    const accepted = acceptOffer(req, reply, deps.apps, 'subscribe');
+    const accepted = acceptOffer(req, reply, deps.rooms.door, 'subscribe');
     if (!accepted) return reply;
     const { sdkAppId, roomId, userId: viewerId, offer } = accepted;
-    const room = deps.rooms.get(sdkAppId, roomId);
-    const wanted = req.query.Publisher;
-    const publisher = room?.pickPublisher(wanted);
-    if (!publisher) {
-      const reason = wanted ? `user '${wanted}' is not publishing in room '${roomId}'` : `room '${roomId}' has no publisher`;
-      return refuse(reply, 404, reason);
-    }
+    const feed = deps.rooms.feedFor(accepted.ticket, req.query.Publisher);
+    if (!feed.ok) return refuse(reply, feed.status, feed.reason);
+    const { publisher } = feed;
     if (refuseBadOffer(reply, offer, 'this room sends H.264')) return reply;
 
     const admitted = await admitAndAnswer(reply, accepted, 'sendonly', deps.webrtc, deps.sessions);
@@ -56,8 +50,7 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
       connectTimeoutMs: deps.webrtc.connectTimeoutMs,
       onConnectTimeout: () => deps.counters.inc('webrtc.connectTimeout', 'whep'),
     });
-    deps.rooms.addViewer(sdkAppId, roomId, viewer);
-    viewer.attach(publisher);
+    deps.rooms.addViewer(accepted.ticket, viewer, publisher);
     log.info({ publisher: publisher.id.userId, resource: viewer.id }, 'viewer joined');
     return withCors(reply)
       .code(201)

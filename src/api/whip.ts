@@ -4,7 +4,6 @@
 // and DELETE (the user leaves the room). Auth and the offer check finish before any ICE/DTLS work starts.
 
 import type { FastifyInstance } from 'fastify';
-import type { AppTable } from '../auth/authenticate.js';
 import type { Rooms } from '../room/rooms.js';
 import type { WebRtcOptions } from '../room/peer.js';
 import { WhipSession } from '../ingest/whip/session.js';
@@ -22,7 +21,6 @@ export interface IceServerConfig {
 
 export interface WhipDeps {
   rooms: Rooms;
-  apps: AppTable;
   webrtc: WebRtcOptions;
   iceServers: IceServerConfig[];
   sessions: WebRtcSessions;
@@ -49,7 +47,7 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
   registerPreflight(app, RESOURCE_PREFIX, links);
 
   app.post('/v2/pub/:sdkAppId/:roomId', async (req: OfferRoute, reply) => {
-    const accepted = acceptOffer(req, reply, deps.apps, 'publish');
+    const accepted = acceptOffer(req, reply, deps.rooms.door, 'publish');
     if (!accepted) return reply;
     const { sdkAppId, roomId, userId, offer } = accepted;
     if (refuseBadOffer(reply, offer, 'select H.264 in the encoder')) return reply;
@@ -68,10 +66,7 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
     });
     sessions.set(session.id, { session, sdkAppId, roomId, userId });
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-    const publisher = await deps.rooms.join(
-      { sdkAppId, roomId, userId, source: 'whip', remote, sessionId: session.id },
-      (reason) => session.end(reason),
-    );
+    const publisher = await deps.rooms.addPublisher(accepted.ticket, { source: 'whip', remote, sessionId: session.id }, (reason) => session.end(reason));
     session.attach(publisher);
     log.info({ resource: session.id }, 'WHIP publisher joined');
     const r = withCors(reply)

@@ -1,5 +1,6 @@
-// The rooms of this gateway, keyed by (sdkAppId, roomId). A room exists while it has users. Joining enforces TRTC's
-// rule that a userid is in one place at a time per app: the newer session kicks the older one.
+// The rooms of this gateway, keyed by (sdkAppId, roomId). A room exists while it has users. Publishers and viewers
+// come in through here only, each with a ticket from the door (src/room/door.ts). Joining enforces TRTC's rule that
+// a userid is in one place at a time per app: the newer session kicks the older one.
 
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
@@ -8,6 +9,7 @@ import { Publisher, type PublisherIdentity, type PublisherStatus } from './publi
 import type { MediaEngine } from './engine.js';
 import { Viewers } from './viewers.js';
 import type { Viewer } from './viewer.js';
+import { requireAction, type Door, type Ticket } from './door.js';
 
 export interface RoomMediaOptions {
   /** Opus bitrate for AAC sources, bit/s. */
@@ -48,29 +50,48 @@ export class Room {
   }
 }
 
+export interface RoomsOptions {
+  store: Store;
+  engine: MediaEngine;
+  door: Door;
+  log: Logger;
+  events?: RoomEventSink;
+  media?: Partial<RoomMediaOptions>;
+}
+
+/** The protocol side of a publisher: where it comes from, for logs, status and the kick message. */
+export type PublisherSession = Pick<PublisherIdentity, 'source' | 'remote' | 'sessionId'>;
+
 export class Rooms {
   private readonly rooms = new Map<string, Room>();
   /** Local publishers by session id, so a presence record that names one can kick it. */
   private readonly sessions = new Map<string, Publisher>();
   readonly viewers: Viewers;
+  /** Where every publisher and viewer is authenticated before its protocol does any work for it. */
+  readonly door: Door;
   private readonly media: RoomMediaOptions;
+  private readonly store: Store;
+  private readonly engine: MediaEngine;
+  private readonly log: Logger;
+  private readonly events: RoomEventSink;
 
-  constructor(
-    private readonly store: Store,
-    private readonly engine: MediaEngine,
-    private readonly log: Logger,
-    private readonly events: RoomEventSink = noRoomEvents,
-    media: Partial<RoomMediaOptions> = {},
-  ) {
-    this.media = { ...DEFAULT_MEDIA, ...media };
+  constructor(o: RoomsOptions) {
+    this.store = o.store;
+    this.engine = o.engine;
+    this.door = o.door;
+    this.log = o.log;
+    this.events = o.events ?? noRoomEvents;
+    this.media = { ...DEFAULT_MEDIA, ...o.media };
     this.viewers = new Viewers(this.media.reconnectGraceMs);
   }
 
   /**
-   * Adds a publisher. `kick` must end the caller's ingest session with the reason (which then calls
-   * publisher.end()). Any earlier session of the same userid in this app is kicked first.
+   * Adds the ticket's user as a publisher. `kick` must end the caller's ingest session with the reason (which then
+   * calls publisher.end()). Any earlier session of the same userid in this app is kicked first.
    */
-  async join(id: PublisherIdentity, kick: (reason: string) => void): Promise<Publisher> {
+  async addPublisher(ticket: Ticket, session: PublisherSession, kick: (reason: string) => void): Promise<Publisher> {
+    requireAction(ticket, 'publish');
+    const id: PublisherIdentity = { sdkAppId: ticket.sdkAppId, roomId: ticket.roomId, userId: ticket.userId, ...session };
     const previous = await this.store.presence.claim({
       sdkAppId: id.sdkAppId,
       userId: id.userId,
@@ -113,9 +134,23 @@ export class Rooms {
     return { sdkAppId: room.sdkAppId, roomId: room.roomId, users, viewers: this.viewers.count(k) };
   }
 
-  /** Registers a viewer of `userId` in the room; it is forgotten when it closes. */
-  addViewer(sdkAppId: number, roomId: string, viewer: Viewer): void {
-    this.viewers.add(key(sdkAppId, roomId), viewer);
+  /**
+   * The publisher a ticket's viewer would watch (the named user, else the earliest in the room), or why there is
+   * none. Asked before any ICE work.
+   */
+  feedFor(ticket: Ticket, wanted?: string): { ok: true; publisher: Publisher } | { ok: false; status: 404; reason: string } {
+    requireAction(ticket, 'subscribe');
+    const publisher = this.get(ticket.sdkAppId, ticket.roomId)?.pickPublisher(wanted);
+    if (publisher) return { ok: true, publisher };
+    const reason = wanted ? `user '${wanted}' is not publishing in room '${ticket.roomId}'` : `room '${ticket.roomId}' has no publisher`;
+    return { ok: false, status: 404, reason };
+  }
+
+  /** The ticket's viewer starts watching `publisher`; it is forgotten when it closes (removeViewer). */
+  addViewer(ticket: Ticket, viewer: Viewer, publisher: Publisher): void {
+    requireAction(ticket, 'subscribe');
+    this.viewers.add(key(ticket.sdkAppId, ticket.roomId), viewer);
+    viewer.attach(publisher);
   }
 
   removeViewer(sdkAppId: number, roomId: string, viewer: Viewer): void {

@@ -7,8 +7,10 @@ import { Rooms } from '../../src/room/rooms.js';
 import { createLogger } from '../../src/log.js';
 import { PullTasks } from '../../src/ingest/pull/pull-tasks.js';
 import type { IngestEventSink } from '../../src/events/ingest-events.js';
-import { waitFor } from '../helpers/gateway.js';
+import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { MediaEngine } from '../../src/room/engine.js';
+import { Door } from '../../src/room/door.js';
+import type { IngestTaskSpec } from '../../src/api/stream-ingest-service.js';
 import { makeMedia, startMediaServer } from '../helpers/media-server.js';
 
 const log = createLogger(process.env.ROOMGATE_TEST_LOG ?? 'silent', process.stderr);
@@ -17,7 +19,10 @@ t.teardown(() => media.close());
 
 function setup(o: { minuteMs?: number; maxPauseMs?: number }) {
   const store = createMemoryStore();
-  const rooms = new Rooms(store, MediaEngine.start(log), log);
+  const door = new Door({ get: (id) => (id === TEST_APP.sdkAppId ? TEST_APP : undefined) });
+  const engine = MediaEngine.start(log);
+  t.teardown(() => engine.close());
+  const rooms = new Rooms({ store, engine, door, log });
   const events: string[] = [];
   const sink: IngestEventSink = { ingest: (_a, _r, type, _id, status) => void events.push(`${type}/${status}`) };
   const tasks = new PullTasks({
@@ -28,19 +33,25 @@ function setup(o: { minuteMs?: number; maxPauseMs?: number }) {
     },
   });
   t.teardown(() => tasks.closeAll('test over'));
-  return { rooms, tasks, events };
+  // The task's user comes in through the room's door, as StartStreamIngest lets it in.
+  const start = (s: IngestTaskSpec) => {
+    const e = door.enter({ sdkAppId: s.sdkAppId, userId: s.userId, roomId: s.roomId, credential: { kind: 'usersig', value: officialUserSig(s.userId) }, action: 'publish' });
+    if (!e.ok) throw new Error(e.reason);
+    return tasks.start(s, e.ticket);
+  };
+  return { rooms, tasks, start, events };
 }
 
 const spec = (url: string, extra: Record<string, unknown> = {}) => ({
-  sdkAppId: 1400000001, roomId: 'limits', roomIdType: 0 as const, userId: 'looper', streamUrl: url, seekSecond: 0,
+  sdkAppId: TEST_APP.sdkAppId, roomId: 'limits', roomIdType: 0 as const, userId: 'looper', streamUrl: url, seekSecond: 0,
   repeatNum: 1, maxDurationMinutes: null, volume: 100, enableProgress: false, tempo: 1, ...extra,
 });
 
 t.test('RepeatNum -1 loops a 1 s file until MaxDuration (1 "minute" = 3.5 s here)', async (t) => {
-  const { tasks, events } = setup({ minuteMs: 3500 });
+  const { tasks, start, events } = setup({ minuteMs: 3500 });
   const file = await makeMedia('flv-h264-aac', 1);
   const started = Date.now();
-  const r = await tasks.start(spec(`${media.base}/${file}`, { repeatNum: -1, maxDurationMinutes: 1 }));
+  const r = await start(spec(`${media.base}/${file}`, { repeatNum: -1, maxDurationMinutes: 1 }));
   t.ok(r.ok);
   const taskId = (r as { taskId: string }).taskId;
   await waitFor(() => events.includes('702/0'), 10000, '702');
@@ -53,18 +64,18 @@ t.test('RepeatNum -1 loops a 1 s file until MaxDuration (1 "minute" = 3.5 s here
 });
 
 t.test('MaxDuration is ignored unless RepeatNum is -1: the file plays once', async (t) => {
-  const { tasks, events } = setup({ minuteMs: 500 });
+  const { tasks, start, events } = setup({ minuteMs: 500 });
   const file = await makeMedia('flv-h264-aac', 1);
   const started = Date.now();
-  await tasks.start(spec(`${media.base}/${file}`, { repeatNum: 2, maxDurationMinutes: 1 }));
+  await start(spec(`${media.base}/${file}`, { repeatNum: 2, maxDurationMinutes: 1 }));
   await waitFor(() => events.includes('702/0'), 10000, '702');
   t.ok(Date.now() - started >= 1900, 'two plays of 1 s');
 });
 
 t.test('a task paused for longer than the pause limit ends', async (t) => {
-  const { tasks, events, rooms } = setup({ maxPauseMs: 1000 });
+  const { tasks, start, events, rooms } = setup({ maxPauseMs: 1000 });
   const file = await makeMedia('flv-h264-aac', 30);
-  const r = (await tasks.start(spec(`${media.base}/${file}`))) as { taskId: string };
+  const r = (await start(spec(`${media.base}/${file}`))) as { taskId: string };
   await waitFor(() => events.includes('701/0'), 10000, 'started');
   await tasks.update(1400000001, r.taskId, { isPause: true });
   t.equal(rooms.get(1400000001, 'limits')?.publishers.size, 1, 'paused: still in the room');
@@ -75,10 +86,10 @@ t.test('a task paused for longer than the pause limit ends', async (t) => {
 });
 
 t.test('SeekSecond starts the file later', async (t) => {
-  const { tasks, events } = setup({});
+  const { tasks, start, events } = setup({});
   const file = await makeMedia('flv-h264-aac', 4);
   const started = Date.now();
-  await tasks.start(spec(`${media.base}/${file}`, { seekSecond: 2, userId: 'seeker' }));
+  await start(spec(`${media.base}/${file}`, { seekSecond: 2, userId: 'seeker' }));
   await waitFor(() => events.includes('702/0'), 10000, '702');
   const took = Date.now() - started;
   t.ok(took >= 1500 && took < 3200, `2 s of a 4 s file played (${took} ms)`);

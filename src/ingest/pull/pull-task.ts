@@ -12,6 +12,7 @@ import { FlvToMedia } from '../../media/flv-to-media.js';
 import type { Refusal } from '../../media/policy.js';
 import type { TaskState } from '../../store/store.js';
 import type { IngestTaskSpec } from '../../api/stream-ingest-service.js';
+import type { Ticket } from '../../room/door.js';
 import { probeSource, type SourceInfo } from './probe.js';
 import { ffmpegArgs, planFor, type PullPlan } from './ffmpeg-args.js';
 import { FfmpegRun } from './ffmpeg-run.js';
@@ -76,7 +77,7 @@ export class PullTask {
   private pauseTimer: NodeJS.Timeout | null = null;
   private maxDurationTimer: NodeJS.Timeout | null = null;
 
-  constructor(taskId: string, spec: IngestTaskSpec, deps: PullTaskDeps) {
+  constructor(taskId: string, spec: IngestTaskSpec, private readonly ticket: Ticket, deps: PullTaskDeps) {
     this.taskId = taskId;
     this.spec = { ...spec };
     this.deps = deps;
@@ -380,17 +381,8 @@ export class PullTask {
   private async join(): Promise<void> {
     this.joining = true;
     const url = safeUrl(this.spec.streamUrl);
-    const publisher = await this.deps.rooms.join(
-      {
-        sdkAppId: this.spec.sdkAppId,
-        roomId: this.spec.roomId,
-        userId: this.spec.userId,
-        source: 'pull',
-        remote: `pull task ${this.taskId.slice(0, 12)} (${url?.host ?? '?'})`,
-        sessionId: this.sessionId,
-      },
-      (reason) => this.end(reason),
-    );
+    const remote = `pull task ${this.taskId.slice(0, 12)} (${url?.host ?? '?'})`;
+    const publisher = await this.deps.rooms.addPublisher(this.ticket, { source: 'pull', remote, sessionId: this.sessionId }, (reason) => this.end(reason));
     this.joining = false;
     if (this.ended) {
       publisher.end('the pull task ended while joining');

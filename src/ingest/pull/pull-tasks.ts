@@ -8,6 +8,7 @@ import type { Rooms } from '../../room/rooms.js';
 import type { IngestEventSink } from '../../events/ingest-events.js';
 import type { TaskStore } from '../../store/store.js';
 import type { IngestTaskSpec, IngestTaskUpdate, StartResult, StreamIngestService } from '../../api/stream-ingest-service.js';
+import type { Ticket } from '../../room/door.js';
 import { compileHostRules, type HostRules } from './host-rules.js';
 import { streamUrlRefusal, type Resolver } from './url-check.js';
 import { PullTask, type PullTaskConfig, type PullTaskView } from './pull-task.js';
@@ -43,14 +44,14 @@ export class PullTasks implements StreamIngestService {
     return streamUrlRefusal(url, this.rules, this.o.resolve);
   }
 
-  async start(spec: IngestTaskSpec): Promise<StartResult> {
+  async start(spec: IngestTaskSpec, ticket: Ticket): Promise<StartResult> {
     // Checked and claimed without an await in between, so two concurrent Starts cannot both pass.
     for (const t of this.live.values()) {
       if (t.spec.sdkAppId === spec.sdkAppId && t.spec.userId === spec.userId) return { ok: false, error: 'task-exists', taskId: t.taskId };
     }
     if (this.live.size >= this.o.maxTasks) return { ok: false, error: 'limit', limit: this.o.maxTasks };
     const taskId = newTaskId();
-    const task = new PullTask(taskId, spec, {
+    const task = new PullTask(taskId, spec, ticket, {
       rooms: this.o.rooms,
       events: this.o.events,
       config: this.o.task,

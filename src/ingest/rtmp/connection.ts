@@ -19,8 +19,6 @@ import type { RefusalCounters } from '../../events/refusal-counters.js';
 import { planeErrorKind, rtmpErrorKind, type RtmpErrorKind } from './parse-errors.js';
 import type { SocketEvent } from '../../room/publisher.js';
 
-export type RtmpAuthResult = { ok: true } | { ok: false; status: number; reason: string };
-
 export interface RtmpConnectionDeps {
   log: Logger;
   rooms: Rooms;
@@ -36,7 +34,6 @@ export interface RtmpConnectionDeps {
   idleTimeoutMs: number;
   /** Random delay before a refusal is sent, to slow down guessing. */
   failureDelayMs: () => number;
-  authenticate: (target: PushTarget) => RtmpAuthResult | Promise<RtmpAuthResult>;
   /** Codec refusals of the last seconds, so an encoder's automatic reconnect is refused at publish time. */
   refusals: RefusalMemory;
 }
@@ -151,14 +148,14 @@ export class RtmpConnection {
     this.rtmp.streamId = this.rtmp.parserPacket.header.stream_id;
     const target = parsePushTarget(this.rtmp.streamApp, publishName);
     if ('reason' in target) return this.refuseLater('NetStream.Publish.BadName', target.reason);
-    let auth: RtmpAuthResult;
-    try {
-      auth = await this.deps.authenticate(target);
-    } catch (err) {
-      this.log.error({ err }, 'authentication failed unexpectedly');
-      auth = { ok: false, status: 500, reason: 'internal error while checking the usersig' };
-    }
-    if (this.state !== 'authenticating') return; // the socket went away meanwhile
+    const auth = this.deps.rooms.door.enter({
+      sdkAppId: target.sdkAppId,
+      userId: target.userId,
+      roomId: target.roomId,
+      credential: { kind: 'usersig', value: target.userSig },
+      ...(target.privateMapKey ? { privateMapKey: target.privateMapKey } : {}),
+      action: 'publish',
+    });
     if (!auth.ok) {
       const code = auth.status === 401 || auth.status === 403 ? 'NetStream.Publish.Unauthorized' : 'NetStream.Publish.BadName';
       return this.refuseLater(code, auth.reason);
@@ -169,17 +166,7 @@ export class RtmpConnection {
     const refusedBefore = /FMSc/i.test(flashVer) ? this.deps.refusals.recall(target.sdkAppId, target.userId) : null;
     if (refusedBefore) return this.refuseLater('NetStream.Publish.BadName', refusedBefore);
     this.target = target;
-    const publisher = await this.deps.rooms.join(
-      {
-        sdkAppId: target.sdkAppId,
-        roomId: target.roomId,
-        userId: target.userId,
-        source: 'rtmp',
-        remote: this.remote,
-        sessionId: this.id,
-      },
-      (reason) => this.kick(reason),
-    );
+    const publisher = await this.deps.rooms.addPublisher(auth.ticket, { source: 'rtmp', remote: this.remote, sessionId: this.id }, (reason) => this.kick(reason));
     if (this.state !== 'authenticating') {
       publisher.end('publisher disconnected during join');
       return;
