@@ -6,6 +6,7 @@ import Rtmp from 'node-media-server/src/protocol/rtmp.js';
 import { decodeAmf0Cmd } from 'node-media-server/src/protocol/amf.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import { RtmpProtocolError, type RtmpErrorKind } from './parse-errors.js';
+import { amf0Status } from './amf0-status.js';
 
 export { RtmpProtocolError };
 
@@ -29,11 +30,6 @@ const TYPE_WINDOW_ACK_SIZE = 5;
 const TYPE_FLEX_MESSAGE = 17;
 const TYPE_INVOKE = 20;
 const CHANNEL_INVOKE = 3;
-const AMF_NUMBER = 0x00;
-const AMF_STRING = 0x02;
-const AMF_OBJECT = 0x03;
-const AMF_NULL = 0x05;
-const AMF_OBJECT_END = 0x09;
 const TYPE_AUDIO = 8;
 const TYPE_VIDEO = 9;
 
@@ -90,20 +86,10 @@ export class GuardedRtmp extends Rtmp {
   }
 
   /**
-   * onStatus with a correct AMF0 encoding. node-media-server writes string lengths in UTF-16 units, so a reason
-   * with "→" reaches ffmpeg short by two bytes per arrow; reasons are for people and may hold any character.
+   * onStatus with a correct AMF0 encoding (amf0-status.ts): reasons are for people and may hold any character.
    */
   override sendStatusMessage(sid: number, level: string, code: string, description: string): void {
-    const payload = Buffer.concat([
-      amfString('onStatus'),
-      amfNumber(0),
-      Buffer.from([AMF_NULL]),
-      Buffer.from([AMF_OBJECT]),
-      amfProperty('level', level),
-      amfProperty('code', code),
-      amfProperty('description', description),
-      Buffer.from([0, 0, AMF_OBJECT_END]),
-    ]);
+    const payload = amf0Status('onStatus', 0, level, code, description);
     const header = { fmt: 0, cid: CHANNEL_INVOKE, timestamp: 0, length: payload.length, type: TYPE_INVOKE, stream_id: sid };
     this.onOutputCallback(Rtmp.chunksCreate({ header, payload }));
   }
@@ -150,16 +136,7 @@ export class GuardedRtmp extends Rtmp {
 
   /** `_error` for a command (ffmpeg prints "Server error: <description>"). */
   private sendCommandError(transId: unknown, code: string, description: string): void {
-    const payload = Buffer.concat([
-      amfString('_error'),
-      amfNumber(typeof transId === 'number' ? transId : 0),
-      Buffer.from([AMF_NULL]),
-      Buffer.from([AMF_OBJECT]),
-      amfProperty('level', 'error'),
-      amfProperty('code', code),
-      amfProperty('description', description),
-      Buffer.from([0, 0, AMF_OBJECT_END]),
-    ]);
+    const payload = amf0Status('_error', typeof transId === 'number' ? transId : 0, 'error', code, description);
     const header = { fmt: 0, cid: CHANNEL_INVOKE, timestamp: 0, length: payload.length, type: TYPE_INVOKE, stream_id: 0 };
     this.onOutputCallback(Rtmp.chunksCreate({ header, payload }));
   }
@@ -191,27 +168,4 @@ function connectRefusal(cmdObj: unknown): { reason: string; kind: RtmpErrorKind 
     return { reason: 'the connect command has a flashVer or objectEncoding of the wrong type', kind: 'bad-command' };
   }
   return null;
-}
-
-/** AMF0 UTF-8 string body: 16-bit BYTE length, then the bytes (cut at 65535 bytes). */
-function utf8(s: string): Buffer {
-  const bytes = Buffer.from(s, 'utf8').subarray(0, 0xffff);
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(bytes.length);
-  return Buffer.concat([len, bytes]);
-}
-
-function amfString(s: string): Buffer {
-  return Buffer.concat([Buffer.from([AMF_STRING]), utf8(s)]);
-}
-
-function amfNumber(n: number): Buffer {
-  const b = Buffer.alloc(9);
-  b[0] = AMF_NUMBER;
-  b.writeDoubleBE(n, 1);
-  return b;
-}
-
-function amfProperty(name: string, value: string): Buffer {
-  return Buffer.concat([utf8(name), amfString(value)]);
 }
