@@ -7,6 +7,7 @@ import type { Config } from './config/schema.js';
 import { createLogger } from './log.js';
 import { startGateway, type Gateway } from './main.js';
 import { WeriftShapeError } from './werift-internals.js';
+import { NodeMediaServerShapeError } from './ingest/rtmp/guarded-rtmp.js';
 import { newcomerGuide } from './guide.js';
 import { genUserSig } from './auth/usersig.js';
 import { genPrivateMapKey, PRIV } from './auth/privatemapkey.js';
@@ -169,7 +170,7 @@ async function serve(configFile: string | undefined): Promise<number> {
   try {
     gateway = await startGateway(config, log);
   } catch (err) {
-    if (err instanceof WeriftShapeError) {
+    if (err instanceof WeriftShapeError || err instanceof NodeMediaServerShapeError) {
       console.error(err.message);
       return 1;
     }
