@@ -22,6 +22,7 @@ import { PullTasks } from './ingest/pull/pull-tasks.js';
 import { RefusalCounters } from './events/refusal-counters.js';
 import { WebRtcSessions } from './api/webrtc-sessions.js';
 import { checkWerift } from './werift-internals.js';
+import { checkNodeMediaServer } from './ingest/rtmp/guarded-rtmp.js';
 
 export interface Gateway {
   rooms: Rooms;
@@ -44,7 +45,10 @@ export function appTable(config: Config): AppTable {
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   // Before anything listens: the werift internals roomgate relies on are there (once per process, ~0.3 s). A werift
-  // of another shape throws WeriftShapeError, whose one line names the version and the field.
+  // of another shape throws WeriftShapeError, whose one line names the version and the field. The same for the
+  // node-media-server internals the RTMP parser relies on: a publish scripted in memory (a few ms) throws
+  // NodeMediaServerShapeError.
+  checkNodeMediaServer();
   await checkWerift();
   const health = new Health();
   const counters = new RefusalCounters();

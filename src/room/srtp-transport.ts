@@ -6,7 +6,7 @@
 import type { RTCRtpSender } from 'werift';
 import { loadSrtpSend, type NativeSrtpSender } from '../native/srtp-send.js';
 import type { SenderReportSource } from './sender-report.js';
-import { ownSymbol } from '../node-internals.js';
+import { udpSocketFd } from '../node-internals.js';
 import { dtlsTransportOf, iceConnectionOf, srtpSessionOf, type DtlsTransport, type IcePair, type SrtpSession } from '../werift-internals.js';
 
 /**
@@ -117,7 +117,7 @@ export class SrtpTransport {
     if (transport?.type !== 'udp' || !transport.socket || transport.closed) return unusable; // TURN, TCP or closing
     if (transport.socket !== this.socketFrom) {
       this.socketFrom = transport.socket;
-      this.fd = socketFd(transport.socket);
+      this.fd = udpSocketFd(transport.socket);
     }
     if (this.fd < 0) return unusable; // a Node version that keeps the handle elsewhere
     return { native, pair, consent };
@@ -168,11 +168,4 @@ export class SrtpTransport {
     }
     return this.native;
   }
-}
-
-/** The file descriptor behind a node:dgram socket (Node keeps its handle under an internal symbol). */
-function socketFd(socket: object): number {
-  const state = ownSymbol(socket, 'state symbol');
-  const handle = state ? (socket as Record<symbol, { handle?: { fd?: unknown } }>)[state]?.handle : undefined;
-  return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
 }

@@ -1,5 +1,7 @@
 // Types for the parts of node-media-server 4.4.3 we use: its low-level RTMP protocol class (handshake, chunk
-// stream, AMF commands) and, in tests, its scripted RTMP client. The package ships no types and no exports map.
+// stream, AMF commands), its FLV parser (made empty by guarded-rtmp.ts) and, in tests, its scripted RTMP client.
+// The package ships no types and no exports map. Outside tests only src/ingest/rtmp/guarded-rtmp.ts imports these
+// modules: its start-up check `checkNodeMediaServer()` verifies the internals declared here.
 
 declare module 'node-media-server/src/protocol/rtmp.js' {
   interface RtmpPacketHeader {
@@ -27,10 +29,14 @@ declare module 'node-media-server/src/protocol/rtmp.js' {
   class Rtmp {
     /** 0 before C0, 1 reading C1, 2 reading C2, 3 handshake done (RTMP_HANDSHAKE_2): chunks follow. */
     handshakeState: number;
+    /** The chunk parser's step: 0 (RTMP_PARSE_INIT) between chunks, 1–4 inside a chunk's header or payload. */
+    parserState: number;
     parserPacket: RtmpPacket;
     inPackets: Map<number, RtmpPacket>;
     inChunkSize: number;
     outChunkSize: number;
+    /** The FLV parser the constructor makes; roomgate never feeds it (guarded-rtmp.ts makes its buffer start empty). */
+    flv: { parserTagData: Buffer };
     streamApp?: string;
     streamName?: string;
     streamId: number;
@@ -41,8 +47,12 @@ declare module 'node-media-server/src/protocol/rtmp.js' {
     onPushCallback: () => void;
     onPlayCallback: () => void;
     parserData(buffer: Buffer): string | null;
+    /** The chunk stream after the handshake (tests feed it directly). */
+    chunkRead(data: Buffer, p: number, bytes: number): string | null;
     packetAlloc(): void;
     packetParse(): void;
+    /** Dispatches a complete message by type (tests replace it to record every message). */
+    packetHandler(): void;
     controlHandler(): void;
     dataHandler(): void;
     invokeHandler(): void;
@@ -56,6 +66,16 @@ declare module 'node-media-server/src/protocol/rtmp.js' {
     static chunksCreate(packet: { header: RtmpPacketHeader; payload: Buffer }): Buffer;
   }
   export = Rtmp;
+}
+
+declare module 'node-media-server/src/protocol/flv.js' {
+  class Flv {
+    /** The tag buffer's size; the constructor allocates it, parserTagAlloc grows it before every copy. */
+    parserTagCapacity: number;
+    parserTagData: Buffer;
+    parserTagAlloc(size: number): void;
+  }
+  export = Flv;
 }
 
 declare module 'node-media-server/src/protocol/rtmp_client.js' {

@@ -3,7 +3,8 @@
 //  - chunks: tags of ffmpeg/libx264 clips, written as an RTMP chunk stream by an independent encoder here (header
 //    compression, interleaving, extended timestamps, 1/2/3-byte chunk stream ids, SetChunkSize mid-stream), read by
 //    node-media-server's parser with GuardedRtmp's limits and by the ChunkReader cut at random places; the message
-//    lists (and errors) must be identical, also when the reader continues from nms's handed-over state.
+//    lists (and errors) must be identical, also when the reader continues from the state the connection hands over
+//    (GuardedRtmp.handOverState).
 //  - scanVideo / isAacFrame: every tag against what FlvToMedia does with it.
 //  - packetize: every access unit against H264RtpPacketizer's payloads.
 // Needs the addon: node scripts/build-native.mjs
@@ -11,7 +12,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { requireAddon } from '../../src/native/load-addon.js';
-import { GuardedRtmp, type RtmpLimits } from '../../src/ingest/rtmp/guarded-rtmp.js';
+import { GuardedRtmp, type HandOverState, type RtmpLimits } from '../../src/ingest/rtmp/guarded-rtmp.js';
 import { FlvToMedia } from '../../src/media/flv-to-media.js';
 import type { H264Config, VideoFrame } from '../../src/media/model.js';
 import { H264RtpPacketizer } from '../../src/media/rtp-h264.js';
@@ -189,26 +190,15 @@ function tagMessages(tags: readonly FlvTagRecord[], o: { tsOffset?: number; csid
 
 // ---- node-media-server's parser, the reference --------------------------------------------------------------------
 
-/** The parts of nms's Rtmp (and GuardedRtmp) the reference run reaches into. */
-interface NmsParser {
-  chunkRead(data: Buffer, p: number, bytes: number): string | null;
-  packetHandler(): void;
-  controlHandler(): void;
-  parserState: number;
-  inChunkSize: number;
-  parserPacket: { header: { type: number; stream_id: number; length: number }; clock: number; payload: Buffer };
-  inPackets: Map<number, { header: { timestamp: number; length: number; type: number; stream_id: number }; clock: number; bytes: number }>;
-}
-
 const LIMITS: RtmpLimits = { maxChunkSize: 1048576, maxMessageSize: 16 * 1024 * 1024 - 1, maxChunkStreams: 64 };
 
 /** A GuardedRtmp past its handshake whose every message (any type) is recorded; SetChunkSize is applied. */
 function nmsReader(limits: RtmpLimits, chunkSize: number) {
-  const rtmp = new GuardedRtmp(limits) as unknown as NmsParser;
+  const rtmp = new GuardedRtmp(limits);
   rtmp.inChunkSize = chunkSize;
   const messages: Message[] = [];
   let error = '';
-  rtmp.packetHandler = function (this: NmsParser) {
+  rtmp.packetHandler = function (this: GuardedRtmp) {
     const p = this.parserPacket;
     if (p.header.type === 1) this.controlHandler(); // GuardedRtmp's checks, then nms applies it
     messages.push({ type: p.header.type, streamId: p.header.stream_id, timestamp: p.clock, body: Buffer.from(p.payload.subarray(0, p.header.length)) });
@@ -222,15 +212,13 @@ function nmsReader(limits: RtmpLimits, chunkSize: number) {
       error = e.message;
     }
   };
-  /** nms's inPackets as the state handed to the native reader; only valid at a message boundary. */
-  const snapshot = (): ChunkStreamState[] => {
-    if (rtmp.parserState !== 0) throw new Error('nms is inside a chunk');
-    return [...rtmp.inPackets].map(([csid, p]) => {
-      if (p.bytes !== 0) throw new Error(`nms has a message in progress on csid ${csid}`);
-      return { csid, timestamp: p.header.timestamp, length: p.header.length, type: p.header.type, streamId: p.header.stream_id, clock: p.clock };
-    });
+  /** The state the connection hands to the native reader (GuardedRtmp.handOverState); only at a message boundary. */
+  const handOver = (): HandOverState => {
+    const state = rtmp.handOverState();
+    if (!state) throw new Error('nms is not at a message boundary');
+    return state;
   };
-  return { rtmp, messages, feed, snapshot, get error() { return error; } };
+  return { messages, feed, handOver, get error() { return error; } };
 }
 
 function nmsParse(data: Buffer, limits: RtmpLimits, chunkSize: number) {
@@ -353,8 +341,7 @@ t.test('chunk streams of real media: the native reader reads what node-media-ser
       for (const at of picks) {
         const r = nmsReader(LIMITS, chunkSize);
         r.feed(enc.data.subarray(0, at));
-        const streams = r.snapshot();
-        const chunkSizeAt = r.rtmp.inChunkSize;
+        const { streams, chunkSize: chunkSizeAt } = r.handOver();
         const before = r.messages.length;
         r.feed(enc.data.subarray(at));
         const want = r.messages.slice(before).map(describe);
@@ -374,7 +361,7 @@ t.test('chunk streams of real media: the native reader reads what node-media-ser
       ...w.chunks({ csid: 6, type: 9, streamId: 1, timestamp: 1033, body: Buffer.alloc(300, 2) }), // fmt 2, delta 33
     ]);
     r.feed(head);
-    const streams = r.snapshot();
+    const { streams } = r.handOver();
     const tail = Buffer.concat([
       ...w.chunks({ csid: 6, type: 9, streamId: 1, timestamp: 1066, body: Buffer.alloc(300, 3) }), // fmt 3
       ...w.chunks({ csid: 6, type: 9, streamId: 1, timestamp: 1080, body: Buffer.alloc(20, 4) }), // fmt 1

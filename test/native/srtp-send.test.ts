@@ -4,20 +4,16 @@
 
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { RtcpPacketConverter, RtcpSourceDescriptionPacket, RtcpSrPacket, RtpPacket, SrtcpSession, SrtpSession } from 'werift';
 import { loadSrtpSend, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, srtpSendLoadError } from '../../src/native/srtp-send.js';
 import { buildSenderReport } from '../../src/room/sender-report.js';
+import { udpSocketFd } from '../../src/node-internals.js';
 
 const mod = loadSrtpSend();
 if (!mod) {
   t.fail(`native addon not built: ${srtpSendLoadError}`);
   process.exit(1);
-}
-
-function socketFd(s: Socket): number {
-  const state = Object.getOwnPropertySymbols(s).find((x) => x.description === 'state symbol')!;
-  return (s as unknown as Record<symbol, { handle: { fd: number } }>)[state].handle.fd;
 }
 
 async function udpPair() {
@@ -63,9 +59,9 @@ for (const [name, profile, saltLen] of [
       meta[3 * i + 1] = (0xfffffff0 + i * 3000) >>> 0;
       meta[3 * i + 2] = ((65500 + i) & 0xffff) | (102 << 16) | (i % 10 === 9 ? 1 << 23 : 0);
     }
-    t.equal(sender.send(socketFd(net.tx), '127.0.0.1', net.port, meta, payloads, n), n, 'all handed to the kernel');
+    t.equal(sender.send(udpSocketFd(net.tx), '127.0.0.1', net.port, meta, payloads, n), n, 'all handed to the kernel');
     // The first packet again, as a NACK answer: same index, allowed.
-    t.equal(sender.send(socketFd(net.tx), '127.0.0.1', net.port, meta.subarray(0, 3), payloads.slice(0, 1), 1), 1);
+    t.equal(sender.send(udpSocketFd(net.tx), '127.0.0.1', net.port, meta.subarray(0, 3), payloads.slice(0, 1), 1), 1);
     await waitFor(() => net.got.length >= n + 1);
     t.equal(net.got.length, n + 1);
 
@@ -98,7 +94,7 @@ for (const [name, profile, saltLen] of [
     const audio = { ssrc: 0x55667788, ntp: (3_900_000_000n << 32n) | 0x40000000n, rtpTimestamp: 48000, packetCount: 50, octetCount: 8000 };
     // Three rounds of two reports in one call, as the transport sends them.
     for (let round = 0; round < 3; round++) {
-      t.equal(sender.sendRtcp(socketFd(net.tx), '127.0.0.1', net.port, [buildSenderReport(video), buildSenderReport(audio)]), 2);
+      t.equal(sender.sendRtcp(udpSocketFd(net.tx), '127.0.0.1', net.port, [buildSenderReport(video), buildSenderReport(audio)]), 2);
     }
     await waitFor(() => net.got.length >= 6);
     t.equal(net.got.length, 6);
@@ -124,6 +120,17 @@ for (const [name, profile, saltLen] of [
   });
 }
 
+t.test('udpSocketFd (what srtp-transport.ts sends on) finds a bound socket\'s descriptor on this Node', async (t) => {
+  const net = await udpPair();
+  t.teardown(net.close);
+  t.ok(udpSocketFd(net.tx) >= 0, 'a bound socket: its fd');
+  t.not(udpSocketFd(net.tx), udpSocketFd(net.rx), 'each socket its own');
+  const unbound = createSocket('udp4');
+  t.equal(udpSocketFd(unbound), -1, 'not bound yet: -1 (werift sends)');
+  unbound.close();
+  t.equal(udpSocketFd({}), -1, 'not a dgram socket: -1');
+});
+
 t.test('bad input is refused with a reason, not a crash', async (t) => {
   t.throws(() => new mod.SrtpSender({ profile: 2, key: randomBytes(16), salt: randomBytes(14) }), /unsupported SRTP profile 2/);
   t.throws(() => new mod.SrtpSender({ profile: 7, key: randomBytes(16), salt: randomBytes(14) }), /salt 12 bytes/);
@@ -131,11 +138,11 @@ t.test('bad input is refused with a reason, not a crash', async (t) => {
   const net = await udpPair();
   t.teardown(net.close);
   const meta = new Uint32Array([1, 2, 3]);
-  t.throws(() => s.send(socketFd(net.tx), '127.0.0.1', net.port, meta, [Buffer.alloc(1401)], 1), /exceeds 1400/);
-  t.throws(() => s.send(socketFd(net.tx), 'localhost', net.port, meta, [Buffer.alloc(10)], 1), /not an IP address/);
-  t.throws(() => s.send(socketFd(net.tx), '127.0.0.1', net.port, meta, [Buffer.alloc(10)], 2), /shorter than count/);
-  t.throws(() => s.sendRtcp(socketFd(net.tx), '127.0.0.1', net.port, [Buffer.alloc(4)]), /an RTCP packet of 4 bytes/);
+  t.throws(() => s.send(udpSocketFd(net.tx), '127.0.0.1', net.port, meta, [Buffer.alloc(1401)], 1), /exceeds 1400/);
+  t.throws(() => s.send(udpSocketFd(net.tx), 'localhost', net.port, meta, [Buffer.alloc(10)], 1), /not an IP address/);
+  t.throws(() => s.send(udpSocketFd(net.tx), '127.0.0.1', net.port, meta, [Buffer.alloc(10)], 2), /shorter than count/);
+  t.throws(() => s.sendRtcp(udpSocketFd(net.tx), '127.0.0.1', net.port, [Buffer.alloc(4)]), /an RTCP packet of 4 bytes/);
   s.close();
   s.close();
-  t.throws(() => s.send(socketFd(net.tx), '127.0.0.1', net.port, meta, [Buffer.alloc(10)], 1), /closed/);
+  t.throws(() => s.send(udpSocketFd(net.tx), '127.0.0.1', net.port, meta, [Buffer.alloc(10)], 1), /closed/);
 });

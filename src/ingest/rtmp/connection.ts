@@ -4,13 +4,11 @@
 
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import Rtmp from 'node-media-server/src/protocol/rtmp.js';
 import type { Logger } from '../../log.js';
 import type { Rooms } from '../../room/rooms.js';
 import type { Publisher } from '../../room/publisher.js';
 import { FlvToMedia } from '../../media/flv-to-media.js';
-import { GuardedRtmp, type RtmpLimits } from './guarded-rtmp.js';
-import './lazy-flv-buffer.js'; // before any parser is made: the unused FLV parser inside it allocates nothing
+import { GuardedRtmp, type PublishCommand, type RtmpLimits } from './guarded-rtmp.js';
 import { parsePushTarget, type PushTarget } from './publish-url.js';
 import { readSocket, type SocketReadMode } from './socket-reader.js';
 import type { RefusalMemory } from './refusal-memory.js';
@@ -18,6 +16,7 @@ import { IdleWatch } from './idle-watch.js';
 import type { RefusalCounters } from '../../events/refusal-counters.js';
 import { planeErrorKind, rtmpErrorKind, type RtmpErrorKind } from './parse-errors.js';
 import type { SocketEvent } from '../../room/publisher.js';
+import { tcpSocketFd } from '../../node-internals.js';
 
 export interface RtmpConnectionDeps {
   log: Logger;
@@ -44,8 +43,6 @@ type State = 'connecting' | 'authenticating' | 'publishing' | 'closed';
 const MAX_PENDING_BYTES = 4 * 1024 * 1024;
 /** After ending our side, how long the peer gets to read the status and close its side. */
 const LINGER_MS = 3000;
-/** node-media-server's handshakeState once C2 has been read (RTMP_HANDSHAKE_2): chunks follow. */
-const HANDSHAKE_DONE = 3;
 
 export class RtmpConnection {
   readonly id = randomUUID();
@@ -92,7 +89,7 @@ export class RtmpConnection {
     // own handshake state when it fires, so nothing is added to the read path.
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
-      if (this.state !== 'connecting' || this.rtmp.handshakeState === HANDSHAKE_DONE) return;
+      if (this.state !== 'connecting' || this.rtmp.handshakeDone()) return;
       this.log.info({ timeoutMs: deps.handshakeTimeoutMs }, 'closing: the RTMP handshake did not finish in time');
       deps.counters.inc('rtmp.handshakeTimeout');
       this.destroy();
@@ -139,13 +136,13 @@ export class RtmpConnection {
     this.destroy();
   }
 
-  private async onPublish(publishName: string, msg: Parameters<Rtmp['onPublish']>[0]): Promise<void> {
+  private async onPublish(publishName: string, msg: PublishCommand): Promise<void> {
     if (this.state !== 'connecting') {
       this.refuse('NetStream.Publish.BadName', 'this connection is already publishing a stream');
       return;
     }
     this.state = 'authenticating';
-    this.rtmp.streamId = this.rtmp.parserPacket.header.stream_id;
+    this.rtmp.streamId = this.rtmp.commandStreamId();
     const target = parsePushTarget(this.rtmp.streamApp, publishName);
     if ('reason' in target) return this.refuseLater('NetStream.Publish.BadName', target.reason);
     const auth = this.deps.rooms.door.enter({
@@ -177,7 +174,7 @@ export class RtmpConnection {
     publisher.onSocketEvent = (e) => this.onPlaneEvent(e);
     if (this.publishTimer) clearTimeout(this.publishTimer);
     this.publishTimer = null;
-    Rtmp.prototype.onPublish.call(this.rtmp, msg); // sends NetStream.Publish.Start
+    this.rtmp.acceptPublish(msg); // sends NetStream.Publish.Start
     this.log.info({ sdkAppId: target.sdkAppId, roomId: target.roomId, userId: target.userId }, 'publishing');
     const held = this.pending;
     this.pending = [];
@@ -197,26 +194,22 @@ export class RtmpConnection {
   }
 
   /**
-   * Gives the socket to the data plane once node-media-server's parser stands at a message boundary (usually at
-   * once: encoders write whole messages): the plane continues the chunk stream from the parser's state, and this
-   * side stops reading. Until then frames take the JavaScript parse and are pushed to the plane.
+   * Gives the socket to the data plane once the RTMP parser stands at a message boundary (usually at once: encoders
+   * write whole messages): the plane continues the chunk stream from the parser's state, and this side stops
+   * reading. Until then frames take the JavaScript parse and are pushed to the plane.
    */
   private handOver(): void {
     const pipe = this.publisher?.pipe;
-    const rtmp = this.rtmp as unknown as NmsParserState;
-    const handle = (this.socket as unknown as { _handle?: { fd?: number } })._handle;
+    const fd = tcpSocketFd(this.socket);
     // Only a socket read in onread mode stops reading at once on pause(); a stream-mode socket may already hold bytes.
-    if (!pipe || this.state !== 'publishing' || this.readMode !== 'reused-buffer') return;
-    if (rtmp.parserState !== 0 || typeof handle?.fd !== 'number' || handle.fd < 0) return;
-    const streams = [];
-    for (const [csid, p] of rtmp.inPackets) {
-      if (p.bytes !== 0) return; // a message is half read
-      streams.push({ csid, timestamp: p.header.timestamp, length: p.header.length, type: p.header.type, streamId: p.header.stream_id, clock: p.clock });
-    }
+    if (!pipe || this.state !== 'publishing' || this.readMode !== 'reused-buffer' || fd < 0) return;
+    const parser = this.rtmp.handOverState(); // null: inside a chunk or a message
+    if (!parser) return;
+    const { chunkSize, streams } = parser;
     this.socket.pause();
     this.handedOver = true;
     const { maxChunkSize, maxMessageSize, maxChunkStreams } = this.deps.limits;
-    pipe.attachSocket({ fd: handle.fd, chunkSize: rtmp.inChunkSize, streams, maxChunkSize, maxMessageSize, maxChunkStreams });
+    pipe.attachSocket({ fd, chunkSize, streams, maxChunkSize, maxMessageSize, maxChunkStreams });
   }
 
   private onPlaneEvent(e: SocketEvent): void {
@@ -232,16 +225,13 @@ export class RtmpConnection {
           if (this.state === 'publishing') this.publisher?.pipe.resume(); // the pipe waits for this
         }
         return;
-      case 'message': {
-        const rtmp = this.rtmp as unknown as { parserPacket: unknown; invokeHandler(): void };
-        rtmp.parserPacket = { header: { type: e.type, length: e.body.length, stream_id: this.rtmp.streamId ?? 0 }, payload: e.body, clock: e.timestamp };
+      case 'message':
         try {
-          rtmp.invokeHandler();
+          this.rtmp.dispatchCommand(e.type, e.timestamp, e.body);
         } catch (err) {
           this.malformed('rtmp.parseError', rtmpErrorKind(err), err);
         }
         return;
-      }
       case 'ended':
         this.finish(e.reason);
         this.socket.destroy();
@@ -312,11 +302,4 @@ export class RtmpConnection {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.onClosed(this);
   }
-}
-
-/** The parts of node-media-server's parser state the hand-over reads. */
-interface NmsParserState {
-  parserState: number;
-  inChunkSize: number;
-  inPackets: Map<number, { bytes: number; clock: number; header: { timestamp: number; length: number; type: number; stream_id: number } }>;
 }
