@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { ownSymbol } from '../../src/node-internals.js';
+import { udpSocketFd } from '../../src/node-internals.js';
 import { loadRtmpPlane, rtmpPlaneLoadError, type PlaneEvent, type RtmpPlane, type SinkOptions } from '../../src/native/rtmp-plane.js';
 import { loadSrtpSend, SRTP_AEAD_AES_128_GCM, srtpSendLoadError, type NativeSrtpSender } from '../../src/native/srtp-send.js';
 import { loadSrtpRecv, srtpRecvLoadError, type NativeSrtpReceiver } from '../../src/native/srtp-recv.js';
@@ -94,15 +94,11 @@ export function watchSink(plane: RtmpPlane, sink: number, until: (count: number)
 
 // ---- the fake transport ---------------------------------------------------------------------------------------------
 
-/**
- * The fd behind a node:dgram socket. src/room/srtp-transport.ts has this as `socketFd`, not exported: this uses the
- * exported half (ownSymbol, src/node-internals.ts) and reads the handle the same way.
- */
+/** The fd behind a node:dgram socket, as the gateway finds it (udpSocketFd, src/node-internals.ts). */
 export function dgramFd(socket: Socket): number {
-  const state = ownSymbol(socket, 'state symbol');
-  const handle = state ? (socket as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[state]?.handle : undefined;
-  if (typeof handle?.fd !== 'number' || handle.fd < 0) throw new Error('no fd on this node:dgram socket');
-  return handle.fd;
+  const fd = udpSocketFd(socket);
+  if (fd < 0) throw new Error('no fd on this node:dgram socket');
+  return fd;
 }
 
 export interface RtpRecord {

@@ -14,6 +14,7 @@
 import t from 'tap';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { baselineClip, FakeTransport, openPlane, packetCount, pushFrame, seqDelta, videoPipe } from '../helpers/fake-transport.js';
+import { tcpSocketFd } from '../../src/node-internals.js';
 
 const clip = await baselineClip();
 const { video, config, keyIndexes } = clip;
@@ -44,9 +45,9 @@ async function fullTcp(t: { teardown(fn: () => void): void }): Promise<number> {
     held = client.writableLength;
   }
   if (held === 0) throw new Error('the kernel took 16 MB: the socket never filled');
-  // net.Socket has no public fd; its libuv handle carries it (POSIX).
-  const fd = (client as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new Error('no fd on the TCP socket');
+  // net.Socket has no public fd: the gateway's helper for the RTMP hand-over finds it
+  const fd = tcpSocketFd(client);
+  if (fd < 0) throw new Error('no fd on the TCP socket');
   return fd;
 }
 

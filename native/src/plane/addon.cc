@@ -307,7 +307,7 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     std::lock_guard<std::mutex> lock(p.mutex());
     Sink* s = p.sink(U32(info[0]));
     Pipe* pipe = p.pipeOfSink(U32(info[0]));
-    if (!s || !pipe) return Napi::Boolean::New(env, false);
+    if (!s || !pipe || !s->video()) return Napi::Boolean::New(env, false);
     s->StartReplay(pipe->gop(), NowMs());
     if (s->replaying()) p.Kick();
     return Napi::Boolean::New(env, true);

@@ -65,6 +65,7 @@ void Sink::OnAudio(const UnitPtr& unit, double now) {
 }
 
 void Sink::StartReplay(const std::vector<UnitPtr>& gop, double now) {
+  if (!video_) return;  // a GOP is video: an audio sink asked to replay (a wiring mistake) sends nothing
   if (gop.empty() || replaying()) return;  // no IDR yet: the keyframe gate waits for one
   replay_.clear();
   replayAt_ = 0;
@@ -155,7 +156,11 @@ void Sink::Retransmit(const uint16_t* seqs, size_t n) {
   uint32_t k = 0;
   std::lock_guard<std::mutex> lock(srtp_->mu);
   if (!srtp_->protector) return;
-  for (size_t i = 0; i < n && k < (uint32_t)kBatchSize; i++) {
+  for (size_t i = 0; i < n; i++) {
+    if (k == (uint32_t)kBatchSize) {  // a NACK may name more packets than one batch holds
+      batch.Flush(fd_, k);
+      k = 0;
+    }
     const Sent& h = history_[seqs[i] & (kHistory - 1)];
     if (!h.unit || (h.word & 0xffff) != seqs[i]) continue;
     uint32_t len;

@@ -52,6 +52,7 @@ class Sink {
   /** Sends the next burst of a replay when it is due; returns the time of the next one, or 0 when done. */
   double PumpReplay(double now);
   bool replaying() const { return replayAt_ < replay_.size(); }
+  bool video() const { return video_; }
 
   /** Re-sends NACKed packets still in the history, unchanged. */
   void Retransmit(const uint16_t* seqs, size_t n);
