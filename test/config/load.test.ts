@@ -51,6 +51,8 @@ t.test('ROOMGATE_<PATH> environment variables override single keys', async (t) =
 const errors: [string, object | string, RegExp][] = [
   ['unknown key', { rtmp: { prot: 1935 } }, /^rtmp\.prot: unknown key \(known here: host, port/],
   ['unknown top-level key', { rmtp: {} }, /^rmtp: unknown key/],
+  ['a removed key says what became of it', { rtmp: { dataPlane: false } }, /^rtmp\.dataPlane: removed — every publisher now runs on the native media engine.*; delete it from the config$/],
+  ['webrtc.nativeSend is removed too', { webrtc: { nativeSend: true } }, /^webrtc\.nativeSend: removed — /],
   ['wrong type', { http: { port: '8080' } }, /^http\.port: must be a whole number, got string "8080"$/],
   ['port out of range', { rtmp: { port: 70000 } }, /^rtmp\.port: 70000 is out of range 0–65535$/],
   ['negative port', { http: { port: -1 } }, /^http\.port: -1 is out of range/],
