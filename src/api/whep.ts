@@ -24,6 +24,8 @@ export interface WhepDeps {
 const RESOURCE_PREFIX = '/v2/whep';
 
 export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
+  /** WHEP resources by id, for PATCH and DELETE (the room knows its viewers by publisher). */
+  const sessions = new Map<string, Viewer>();
   registerPreflight(app, '/v2/sub');
   registerPreflight(app, RESOURCE_PREFIX);
 
@@ -44,12 +46,14 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
     const log = deps.log.child({ sdkAppId, roomId, viewer: viewerId });
     const viewer = new Viewer(answered.pc, senders, publisher.id.userId, log, (v, reason) => {
       slot.release();
+      sessions.delete(v.id);
       deps.rooms.removeViewer(sdkAppId, roomId, v);
       log.info({ reason }, 'viewer left');
     }, {
       connectTimeoutMs: deps.webrtc.connectTimeoutMs,
       onConnectTimeout: () => deps.counters.inc('webrtc.connectTimeout', 'whep'),
     });
+    sessions.set(viewer.id, viewer);
     deps.rooms.addViewer(accepted.ticket, viewer, publisher);
     log.info({ publisher: publisher.id.userId, resource: viewer.id }, 'viewer joined');
     return withCors(reply)
@@ -61,7 +65,7 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
       .send(answered.answer);
   });
 
-  const findViewer = (req: FastifyRequest<{ Params: { id: string } }>) => deps.rooms.viewers.get(req.params.id);
+  const findViewer = (req: FastifyRequest<{ Params: { id: string } }>) => sessions.get(req.params.id);
 
   app.delete<{ Params: { id: string } }>(`${RESOURCE_PREFIX}/:id`, async (req, reply) => {
     const viewer = findViewer(req);

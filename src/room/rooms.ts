@@ -150,7 +150,9 @@ export class Rooms {
   addViewer(ticket: Ticket, viewer: Viewer, publisher: Publisher): void {
     requireAction(ticket, 'subscribe');
     this.viewers.add(key(ticket.sdkAppId, ticket.roomId), viewer);
-    viewer.attach(publisher);
+    // the publisher may have left while the viewer's offer was answered: then it waits as for a reconnect
+    if (publisher.ended) this.viewers.awaitPublisher(viewer);
+    else viewer.attach(publisher);
   }
 
   removeViewer(sdkAppId: number, roomId: string, viewer: Viewer): void {

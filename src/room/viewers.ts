@@ -1,4 +1,4 @@
-// The WHEP viewers of every room, by resource id and by the publisher they watch. A viewer whose publisher leaves
+// The WHEP viewers of every room, by the publisher they watch (WHEP keeps its own map by resource id). A viewer whose publisher leaves
 // stays connected for a grace window: if the same userid publishes again (an OBS reconnect) it resumes on the new
 // stream without renegotiating; otherwise it is closed and its tracks end.
 
@@ -6,14 +6,12 @@ import type { Viewer } from './viewer.js';
 import type { Feed } from './consumer.js';
 
 export class Viewers {
-  private readonly byId = new Map<string, Viewer>();
   private readonly byRoom = new Map<string, Set<Viewer>>();
   private readonly graceTimers = new Map<Viewer, NodeJS.Timeout>();
 
   constructor(private readonly graceMs: number) {}
 
   add(roomKey: string, viewer: Viewer): void {
-    this.byId.set(viewer.id, viewer);
     let set = this.byRoom.get(roomKey);
     if (!set) this.byRoom.set(roomKey, (set = new Set()));
     set.add(viewer);
@@ -21,19 +19,14 @@ export class Viewers {
 
   /** Forget a closed viewer. */
   remove(roomKey: string, viewer: Viewer): void {
-    this.byId.delete(viewer.id);
     this.cancelGrace(viewer);
     const set = this.byRoom.get(roomKey);
     set?.delete(viewer);
     if (set?.size === 0) this.byRoom.delete(roomKey);
   }
 
-  get(id: string): Viewer | undefined {
-    return this.byId.get(id);
-  }
-
-  all(): IterableIterator<Viewer> {
-    return this.byId.values();
+  *all(): IterableIterator<Viewer> {
+    for (const set of this.byRoom.values()) yield* set;
   }
 
   count(roomKey: string, userId?: string): number {
@@ -56,18 +49,23 @@ export class Viewers {
     for (const v of this.byRoom.get(roomKey) ?? []) {
       if (v.userId !== userId || v.feed !== feed) continue;
       v.detach();
-      this.cancelGrace(v);
-      const t = setTimeout(() => {
-        this.graceTimers.delete(v);
-        if (!v.feed) v.close('the publisher left');
-      }, this.graceMs);
-      t.unref();
-      this.graceTimers.set(v, t);
+      this.awaitPublisher(v);
     }
   }
 
+  /** A viewer without a publisher waits for one (a reconnect) for the grace window, then closes. */
+  awaitPublisher(v: Viewer): void {
+    this.cancelGrace(v);
+    const t = setTimeout(() => {
+      this.graceTimers.delete(v);
+      if (!v.feed) v.close('the publisher left');
+    }, this.graceMs);
+    t.unref();
+    this.graceTimers.set(v, t);
+  }
+
   closeAll(reason: string): void {
-    for (const v of [...this.byId.values()]) v.close(reason);
+    for (const v of [...this.all()]) v.close(reason);
   }
 
   private cancelGrace(v: Viewer): void {

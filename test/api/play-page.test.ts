@@ -37,7 +37,7 @@ async function openPage(url: string): Promise<Page> {
 
 /** Records why the gateway closed the viewer behind a page tile's WHEP resource. */
 function closeReasonOf(resource: string): { reason: string | null } {
-  const viewer = g.gw.rooms.viewers.get(resource.split('/').pop()!);
+  const viewer = [...g.gw.rooms.viewers.all()].find((v) => v.id === resource.split('/').pop());
   if (!viewer) throw new Error(`no viewer for ${resource}`);
   const seen = { reason: null as string | null };
   const close = viewer.close.bind(viewer);
