@@ -90,3 +90,27 @@ export function udpCounters() {
   const v = nums.split(/\s+/).slice(1).map(Number);
   return Object.fromEntries(k.map((name, i) => [name, v[i]]));
 }
+
+/**
+ * CPU seconds so far per thread of one process, keyed by role: 'main' (the JavaScript thread), 'plane' (the media
+ * engine's thread, named roomgate-plane), or the thread's own name (libuv workers, V8 workers and GC).
+ */
+export function threadCpuSeconds(pid) {
+  const out = {};
+  let dirs = [];
+  try {
+    dirs = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of dirs) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const role = Number(tid) === pid ? 'main' : comm === 'roomgate-plane' ? 'plane' : comm;
+      out[role] = (out[role] ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    } catch {}
+  }
+  return out;
+}
