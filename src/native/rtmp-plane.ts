@@ -122,7 +122,7 @@ export interface SinkOptions {
 
 /** A tap (native/src/plane/tap.h): the publisher's source frames, muxed, written to a file descriptor the caller owns. */
 export interface TapOptions {
-  /** A file, a pipe or a socket; made non-blocking, never closed by the plane. */
+  /** A file, a pipe or a socket; made non-blocking. The tap writes through its own dup (closed at removeTap), never closing this one. */
   fd: number;
   video: boolean;
   /** The publisher's audio codec as it arrives ('' for none): taps mux source frames, they do not transcode. */

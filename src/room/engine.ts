@@ -191,7 +191,10 @@ export class Tap {
     return this.n.tapStats(this.id);
   }
 
-  /** Writes the trailer and stops; the bytes the fd did not take (0 when all went, or when already removed). */
+  /**
+   * Writes the trailer and stops; the bytes the fd did not take (0 when all went, or when already removed). The tap's
+   * dup of the fd is closed now: a reader sees end of file once the caller has closed its fd too.
+   */
   remove(): number {
     return this.n.removeTap(this.id)?.leftBytes ?? 0;
   }

@@ -264,6 +264,7 @@ t.test('readers that exit (EPIPE on a FIFO and on a socket): the tap reports it,
   const fifoReader = spawn('head', ['-c', '4096'], { stdio: [rfd, 'ignore', 'ignore'] });
   closeSync(rfd); // head holds the only read end now
   const sockReader = spawn('head', ['-c', '4096'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  // Node closes this fd when `head` exits: the tap's own dup of it must see EPIPE, not EBADF or a reused number.
   const sfd = tcpSocketFd(sockReader.stdin!);
   const file = join(dir, 'survivor.ts');
   const ffd = openSync(file, 'w');

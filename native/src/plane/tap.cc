@@ -98,6 +98,10 @@ Tap::Tap(const TapOptions& options, const ParamSets& sets, const std::vector<uin
   // Never block the plane: a full pipe or socket makes write() return EAGAIN and the bytes wait in the queue.
   int flags = fcntl(options_.fd, F_GETFL);
   if (flags < 0 || fcntl(options_.fd, F_SETFL, flags | O_NONBLOCK) < 0) throw std::runtime_error(std::string("fcntl: ") + strerror(errno));
+  // Our own descriptor of the same file: if the caller's fd is closed first (Node closes a child's stdin when the
+  // child exits), the tap writes to the file it was given, never to whatever reuses that number. Closed in Free().
+  fd_ = fcntl(options_.fd, F_DUPFD_CLOEXEC, 3);
+  if (fd_ < 0) throw std::runtime_error(std::string("dup: ") + strerror(errno));
 
   try {
     int r = avformat_alloc_output_context2(&ctx_, nullptr, options_.format.c_str(), nullptr);
@@ -169,6 +173,8 @@ void Tap::Free() {
   if (ctx_) avformat_free_context(ctx_);
   ctx_ = nullptr;
   av_packet_free(&packet_);
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
 }
 
 bool Tap::Admit(bool keyframe) {
@@ -260,7 +266,7 @@ size_t Tap::WriteSome(const uint8_t* buf, size_t size) {
   while (done < size) {
     // A socket whose peer has gone would raise SIGPIPE: MSG_NOSIGNAL. For a pipe, Node ignores SIGPIPE (it sets
     // SIG_IGN at start-up), so write() fails with EPIPE instead.
-    ssize_t n = socket_ ? send(options_.fd, buf + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT) : write(options_.fd, buf + done, size - done);
+    ssize_t n = socket_ ? send(fd_, buf + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT) : write(fd_, buf + done, size - done);
     if (n > 0) {
       done += (size_t)n;
       stats_.bytesWritten += (uint64_t)n;

@@ -1,7 +1,8 @@
 // A tap: the second kind of consumer on a pipe, beside sinks. Where a sink gets the publisher's RTP, a tap gets the
 // publisher's source frames (H.264 access units, AAC or Opus, with their timestamps), muxes them with libavformat
 // (MPEG-TS by default, or Matroska) and writes the bytes to a file descriptor the caller owns: a file, a pipe to an
-// ffmpeg child, a socket. Recorders and relays are built on it (issue 16).
+// ffmpeg child, a socket. The tap writes through its own dup of it, closed when the tap goes; the caller's stays
+// open. Recorders and relays are built on it (issue 16).
 //
 // It runs in whichever thread handles the frame — the plane's for a handed-over RTMP socket, the JavaScript thread
 // for pushed frames — always under the plane's mutex, so it must never block: the fd is made non-blocking, the muxer
@@ -66,7 +67,8 @@ class Tap {
   /** Bytes wait for the fd (and it has not failed): the plane then waits for the fd to be writable and calls Retry. */
   bool waiting() const { return !failed_ && Pending() > 0; }
   void Retry() { Flush(); }
-  int fd() const { return options_.fd; }
+  /** The tap's own duplicate of the caller's fd (the caller's is never closed here). */
+  int fd() const { return fd_; }
 
  private:
   static int OnMuxed(void* opaque, const uint8_t* buf, int size);
@@ -81,6 +83,7 @@ class Tap {
   size_t Pending() const { return queue_.size() - head_; }
 
   TapOptions options_;
+  int fd_ = -1;            // dup of options_.fd
   bool socket_ = false;
   AVFormatContext* ctx_ = nullptr;
   AVIOContext* io_ = nullptr;
