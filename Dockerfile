@@ -3,7 +3,7 @@
 
 FROM node:20-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libavcodec-dev libswresample-dev libopus-dev pkg-config g++ make python3 \
+ && apt-get install -y --no-install-recommends libavformat-dev libavcodec-dev libswresample-dev libopus-dev pkg-config g++ make python3 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -20,9 +20,9 @@ COPY web ./web
 RUN node scripts/build-native.mjs && npx tsc -p tsconfig.json && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime
-# Runtime: ffmpeg for pull tasks; the shared libraries the AAC → Opus addon links (libavcodec, libswresample, libopus).
+# Runtime: ffmpeg for pull tasks; the shared libraries the media addon links (libavformat, libavcodec, libswresample, libopus).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg libavcodec59 libswresample4 libopus0 ca-certificates \
+ && apt-get install -y --no-install-recommends ffmpeg libavformat59 libavcodec59 libswresample4 libopus0 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/package.json ./

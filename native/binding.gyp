@@ -1,7 +1,7 @@
 # roomgate native addons. Built by scripts/build-native.mjs (node-gyp, --nodedir=/usr when the
 # Debian Node headers are installed). System libraries come from pkg-config:
-#   apt-get install libavcodec-dev libswresample-dev libopus-dev pkg-config
-# media (AAC → Opus, the SRTP sender, the RTMP data plane) and srtp_recv; SRTP uses the OpenSSL inside Node (its
+#   apt-get install libavformat-dev libavcodec-dev libswresample-dev libopus-dev pkg-config
+# media (AAC → Opus, the SRTP sender, the RTMP data plane and its taps' muxers) and srtp_recv; SRTP uses the OpenSSL inside Node (its
 # headers ship with Node's, its symbols with the node binary).
 # shared_limits.h (numbers the plane shares with its TypeScript twin) is generated from ../src/media/shared-limits.json
 # into build/Release/obj/gen by the media target's action.
@@ -40,6 +40,7 @@
         "src/plane/plane.cc",
         "src/plane/pipe.cc",
         "src/plane/sink.cc",
+        "src/plane/tap.cc",
         "src/plane/rtmp_chunks.cc",
         "src/plane/flv_fast.cc",
         "src/plane/h264_rtp.cc",
@@ -61,12 +62,12 @@
         "-Wno-unused-parameter",
         "-Wno-missing-field-initializers",
         "-pthread",
-        "<!@(pkg-config --cflags libavcodec libavutil libswresample opus)"
+        "<!@(pkg-config --cflags libavformat libavcodec libavutil libswresample opus)"
       ],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-fno-exceptions"],
       "ldflags": ["-pthread"],
       "libraries": [
-        "<!@(pkg-config --libs libavcodec libavutil libswresample opus)"
+        "<!@(pkg-config --libs libavformat libavcodec libavutil libswresample opus)"
       ]
     }
   ]

@@ -25,8 +25,8 @@ const ADDONS = [
   ['srtp_recv', 'SrtpReceiver'],
 ].map(([name, cls]) => ({ file: join(nativeDir, 'build', 'Release', `${name}.node`), cls }));
 const force = process.argv.includes('--force') || process.argv.includes('-f');
-const PKGS = ['libavcodec', 'libavutil', 'libswresample', 'opus'];
-const APT_HINT = 'apt-get install libavcodec-dev libswresample-dev libopus-dev pkg-config';
+const PKGS = ['libavformat', 'libavcodec', 'libavutil', 'libswresample', 'opus'];
+const APT_HINT = 'apt-get install libavformat-dev libavcodec-dev libswresample-dev libopus-dev pkg-config';
 
 function fail(msg) {
   console.error(`build-native: ${msg}`);

@@ -18,6 +18,8 @@ export interface SharedLimits {
   readonly sendHistory: number;
   /** Refused AAC frames are reported (logged) at most once per this many ms per publisher. */
   readonly decoderErrorReportMs: number;
+  /** Muxed bytes a tap (native/src/plane/tap.h) keeps for a slow reader; past it, frames are dropped to a keyframe. */
+  readonly tapQueueBytes: number;
 }
 
 const { $comment: _comment, ...values } = limits;

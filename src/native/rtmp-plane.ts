@@ -120,6 +120,33 @@ export interface SinkOptions {
   replay: boolean;
 }
 
+/** A tap (native/src/plane/tap.h): the publisher's source frames, muxed, written to a file descriptor the caller owns. */
+export interface TapOptions {
+  /** A file, a pipe or a socket; made non-blocking. The tap writes through its own dup (closed at removeTap), never closing this one. */
+  fd: number;
+  video: boolean;
+  /** The publisher's audio codec as it arrives ('' for none): taps mux source frames, they do not transcode. */
+  audio: 'aac' | 'opus' | '';
+  format: 'mpegts' | 'matroska';
+  /** Matroska's track header (from H264Config); MPEG-TS needs none. */
+  width?: number;
+  height?: number;
+}
+
+export interface TapStats {
+  /** Frames given to the muxer. */
+  videoFrames: number;
+  audioFrames: number;
+  /** Bytes the fd took. */
+  bytesWritten: number;
+  /** Frames dropped because the reader fell a queue (shared-limits tapQueueBytes) behind. */
+  droppedFrames: number;
+  /** Muxed bytes waiting for the fd (retried on the next frame). */
+  pendingBytes: number;
+  /** '' while it runs; a write error (e.g. "Broken pipe") stops the tap, a muxer error costs one frame. */
+  lastError: string;
+}
+
 export interface RtmpPlane {
   createPipe(opts: { opusBitrate: number; opusComplexity: number }): number;
   attachSocket(
@@ -145,6 +172,11 @@ export interface RtmpPlane {
   sinkReplay(sink: number): boolean;
   sinkRetransmit(sink: number, seqs: number[]): void;
   sinkInfo(sink: number): SinkInfo | null;
+  /** Throws an Error with a sentence for an unknown pipe, a bad format or a muxer that refuses the streams. */
+  addTap(pipe: number, opts: TapOptions): number;
+  /** Trailer, a last non-blocking flush; null for an unknown tap. */
+  removeTap(tap: number): { leftBytes: number } | null;
+  tapStats(tap: number): TapStats | null;
   recordLatency(on: boolean): void;
   /** [video 1/0, receivedAt, sentAt, …] on the plane clock since the last call. */
   takeLatency(): Float64Array;

@@ -2,10 +2,11 @@
 // through typed handles. Every publisher — RTMP, WHIP or pull — is a Pipe: its frames are packetized once there, AAC
 // becomes Opus there, and its GOP is cached there. Every consumer of a publisher's media is a Sink on that pipe: it
 // numbers, encrypts and sends from the plane, whichever thread pushed the frame (the plane's own for a handed-over
-// RTMP socket, the event loop for everything else). The engine routes the plane's events to each pipe's owner and
+// RTMP socket, the event loop for everything else). A Tap is the other kind of consumer: the publisher's source
+// frames muxed (MPEG-TS or Matroska) onto a file descriptor, in that same thread, for recorders and relays. The engine routes the plane's events to each pipe's owner and
 // converts between the plane's clock and performance.now().
 
-import { loadRtmpPlane, rtmpPlaneLoadError, type PipeStats, type PlaneEvent, type RtmpPlane, type SinkInfo, type SinkOptions, type ChunkStreamState } from '../native/rtmp-plane.js';
+import { loadRtmpPlane, rtmpPlaneLoadError, type PipeStats, type PlaneEvent, type RtmpPlane, type SinkInfo, type SinkOptions, type ChunkStreamState, type TapOptions, type TapStats } from '../native/rtmp-plane.js';
 import { OPUS_CLOCK, type H264Config, type MediaFrame } from '../media/model.js';
 import type { Logger } from '../log.js';
 
@@ -128,6 +129,16 @@ export class Pipe {
     return new Sink(this.n, id);
   }
 
+  /**
+   * The publisher's source frames, muxed, written to `opts.fd` (which stays the caller's). The muxer header is made
+   * from the pipe's current configs, so a caller re-creates the tap when a codec or config changes. Throws an Error
+   * with a sentence when the pipe lacks the config asked for or the muxer refuses; null once the pipe is closed.
+   */
+  addTap(opts: TapOptions): Tap | null {
+    if (this.closed) return null;
+    return new Tap(this.n, this.n.addTap(this.id, opts));
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -165,5 +176,26 @@ export class Sink {
   remove(): Numbering {
     const r = this.n.removeSink(this.id);
     return r && r[0] >= 0 ? { lastSeq: r[0], lastTs: r[1], lastWall: r[2] } : NOTHING_SENT;
+  }
+}
+
+/** A tap on a pipe: its frames go on being written, off the event loop, until remove(). */
+export class Tap {
+  constructor(
+    private readonly n: RtmpPlane,
+    readonly id: number,
+  ) {}
+
+  /** Null once removed. */
+  stats(): TapStats | null {
+    return this.n.tapStats(this.id);
+  }
+
+  /**
+   * Writes the trailer and stops; the bytes the fd did not take (0 when all went, or when already removed). The tap's
+   * dup of the fd is closed now: a reader sees end of file once the caller has closed its fd too.
+   */
+  remove(): number {
+    return this.n.removeTap(this.id)?.leftBytes ?? 0;
   }
 }

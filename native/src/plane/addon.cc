@@ -58,6 +58,8 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
          InstanceMethod("addSink", &RtmpPlane::AddSink), InstanceMethod("removeSink", &RtmpPlane::RemoveSink),
          InstanceMethod("sinkTarget", &RtmpPlane::SinkTarget), InstanceMethod("sinkReplay", &RtmpPlane::SinkReplay),
          InstanceMethod("sinkRetransmit", &RtmpPlane::SinkRetransmit), InstanceMethod("sinkInfo", &RtmpPlane::SinkInfo),
+         InstanceMethod("addTap", &RtmpPlane::AddTap), InstanceMethod("removeTap", &RtmpPlane::RemoveTap),
+         InstanceMethod("tapStats", &RtmpPlane::TapStats),
          InstanceMethod("recordLatency", &RtmpPlane::RecordLatency), InstanceMethod("takeLatency", &RtmpPlane::TakeLatency),
          InstanceMethod("now", &RtmpPlane::Now), InstanceMethod("close", &RtmpPlane::Close)});
     exports.Set("RtmpPlane", f);
@@ -204,6 +206,7 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     Plane& p = plane(env);
     std::lock_guard<std::mutex> lock(p.mutex());
     PipeArg(env, p, info[0])->PushVideo(nals.data(), lens.data(), (int)n, F64(info[2]), info[3].ToBoolean(), NowMs());
+    p.ArmTaps();
     return env.Undefined();
   }
 
@@ -214,6 +217,7 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     Plane& p = plane(env);
     std::lock_guard<std::mutex> lock(p.mutex());
     PipeArg(env, p, info[0])->PushAac(b.Data(), (uint32_t)b.Length(), F64(info[2]), NowMs());
+    p.ArmTaps();
     return env.Undefined();
   }
 
@@ -223,6 +227,7 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     Plane& p = plane(env);
     std::lock_guard<std::mutex> lock(p.mutex());
     PipeArg(env, p, info[0])->PushOpus(b.Data(), (uint32_t)b.Length(), U32(info[2]), NowMs());
+    p.ArmTaps();
     return env.Undefined();
   }
 
@@ -337,6 +342,65 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     o.Set("octetCount", (double)c.octetCount);
     o.Set("rtpTimestamp", (double)c.rtpTimestamp);
     o.Set("lastSendAt", c.lastSendAt);
+    return o;
+  }
+
+  // addTap(pipe, { fd, video, audio: 'aac' | 'opus' | '', format: 'mpegts' | 'matroska', width?, height? }) -> tap id.
+  // The muxer header is written now, from the pipe's current configs; JavaScript makes a new tap when they change.
+  Napi::Value AddTap(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "RtmpPlane.addTap(pipe, { fd, video, audio, format })");
+    Napi::Object o = info[1].As<Napi::Object>();
+    TapOptions t;
+    if (!o.Get("fd").IsNumber()) throw Napi::TypeError::New(env, "RtmpPlane.addTap: fd must be a file descriptor number");
+    t.fd = o.Get("fd").As<Napi::Number>().Int32Value();
+    t.video = o.Get("video").ToBoolean();
+    std::string audio = o.Get("audio").IsString() ? o.Get("audio").As<Napi::String>().Utf8Value() : "";
+    if (audio == "aac") t.audio = TapOptions::kAac;
+    else if (audio == "opus") t.audio = TapOptions::kOpus;
+    else if (!audio.empty()) throw Napi::Error::New(env, "RtmpPlane.addTap: audio must be 'aac', 'opus' or '', not '" + audio + "'");
+    if (o.Get("format").IsString()) t.format = o.Get("format").As<Napi::String>().Utf8Value();
+    if (o.Get("width").IsNumber()) t.width = o.Get("width").As<Napi::Number>().Int32Value();
+    if (o.Get("height").IsNumber()) t.height = o.Get("height").As<Napi::Number>().Int32Value();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Pipe* pipe = PipeArg(env, p, info[0]);
+    std::unique_ptr<Tap> tap;
+    try {
+      tap = std::make_unique<Tap>(t, pipe->sets(), pipe->asc());
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, std::string("RtmpPlane.addTap: ") + e.what());
+    }
+    uint32_t id = p.AddTap(pipe->id(), std::move(tap));
+    p.ArmTaps();  // the header may be waiting
+    return Napi::Number::New(env, id);
+  }
+
+  /** Finishes a tap (trailer, a last non-blocking flush): { leftBytes } unwritten, or null for an unknown tap. */
+  Napi::Value RemoveTap(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    if (!p.tap(U32(info[0]))) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("leftBytes", (double)p.RemoveTap(U32(info[0])));
+    return o;
+  }
+
+  Napi::Value TapStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Tap* tap = p.tap(U32(info[0]));
+    if (!tap) return env.Null();
+    const roomgate::plane::TapStats& s = tap->stats();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("videoFrames", (double)s.videoFrames);
+    o.Set("audioFrames", (double)s.audioFrames);
+    o.Set("bytesWritten", (double)s.bytesWritten);
+    o.Set("droppedFrames", (double)s.droppedFrames);
+    o.Set("pendingBytes", (double)s.pendingBytes);
+    o.Set("lastError", s.lastError);
     return o;
   }
 

@@ -115,7 +115,7 @@ bool Pipe::Handle(const RtmpMessage& m) {
     // the decoder refused the config) decides.
     if (audioConfigured_) {
       CountAudio();
-      Transcode(m.data + 2, m.length - 2, m.timestamp);
+      AacFrame(m.data + 2, m.length - 2, m.timestamp);
     }
     return true;
   }
@@ -143,6 +143,7 @@ void Pipe::SetVideoConfig(int naluLengthSize, ParamSets sets) {
 std::string Pipe::SetAudioConfig(const std::vector<uint8_t>& asc, double volume) {
   transcoder_.reset();
   audioConfigured_ = true;
+  asc_ = asc;
   reportedErrors_ = 0;
   try {
     AacOpus::Options o;
@@ -160,6 +161,7 @@ std::string Pipe::SetAudioConfig(const std::vector<uint8_t>& asc, double volume)
 void Pipe::ClearAudioConfig() {
   transcoder_.reset();
   audioConfigured_ = false;
+  asc_.clear();
 }
 
 void Pipe::SetVolume(double percent) {
@@ -174,12 +176,18 @@ void Pipe::PushVideo(const uint8_t* const* nals, const uint32_t* lens, int count
 void Pipe::PushAac(const uint8_t* data, uint32_t len, double dtsMs, double now) {
   now_ = now;
   CountAudio();
-  Transcode(data, len, dtsMs);
+  AacFrame(data, len, dtsMs);
+}
+
+void Pipe::AacFrame(const uint8_t* data, uint32_t len, double dtsMs) {
+  for (Tap* t : taps_) t->OnAac(data, len, dtsMs);
+  Transcode(data, len, dtsMs);  // which skips the work when no sink listens; taps have had the frame
 }
 
 void Pipe::PushOpus(const uint8_t* data, uint32_t len, uint32_t timestamp, double now) {
   now_ = now;
   CountAudio();
+  for (Tap* t : taps_) t->OnOpus(data, len, timestamp);  // the source's Opus only, not what Transcode makes
   EmitOpus(data, len, timestamp);
 }
 
@@ -210,6 +218,7 @@ void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count
   unit->ends.reserve(packets);
   PacketizeH264(nals, lens, count, keyframe, sets_, kMaxPayload, unit->bytes, unit->ends);
   if (unit->ends.empty()) return;
+  for (Tap* t : taps_) t->OnVideo(nals, lens, count, dtsMs, keyframe, sets_);
   unit->keyframe = keyframe;
   unit->timestamp = (uint32_t)(int64_t)std::llround((double)dtsMs * 90.0);
   unit->firstSeq = videoSeq_;
@@ -279,6 +288,15 @@ void Pipe::RemoveSink(Sink* sink) {
         list->erase(list->begin() + (long)i);
         break;
       }
+    }
+  }
+}
+
+void Pipe::RemoveTap(Tap* tap) {
+  for (size_t i = 0; i < taps_.size(); i++) {
+    if (taps_[i] == tap) {
+      taps_.erase(taps_.begin() + (long)i);
+      break;
     }
   }
 }

@@ -15,6 +15,7 @@
 #include "h264_rtp.h"
 #include "rtmp_chunks.h"
 #include "sink.h"
+#include "tap.h"
 #include "units.h"
 
 namespace roomgate {
@@ -92,6 +93,12 @@ class Pipe {
 
   void AddSink(Sink* sink, bool video);
   void RemoveSink(Sink* sink);
+  /** Taps get the source frames (tap.h) from every path they enter by: socket, PushVideo, PushAac, PushOpus. */
+  void AddTap(Tap* tap) { taps_.push_back(tap); }
+  void RemoveTap(Tap* tap);
+  /** The current configs a new tap's muxer header is made from. */
+  const ParamSets& sets() const { return sets_; }
+  const std::vector<uint8_t>& asc() const { return asc_; }
   const std::vector<UnitPtr>& gop() const { return gop_; }
   const PipeCounters& counters() const { return counters_; }
   uint32_t id() const { return id_; }
@@ -103,6 +110,8 @@ class Pipe {
   /** Runs the chunk reader over `data`, keeping what follows a pausing message. */
   Status Consume(const uint8_t* data, size_t len);
   void VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, double dtsMs, bool keyframe);
+  /** One AAC frame: to the taps as it is, and to the transcoder for the sinks. */
+  void AacFrame(const uint8_t* data, uint32_t len, double dtsMs);
   /** One audio frame taken in (counted for the status API; the first one is reported). */
   void CountAudio();
   void Transcode(const uint8_t* data, uint32_t len, double dtsMs);
@@ -121,6 +130,7 @@ class Pipe {
   int naluLengthSize_ = 0;        // 0: no video config yet
   ParamSets sets_;
   bool audioConfigured_ = false;
+  std::vector<uint8_t> asc_;      // the AudioSpecificConfig (a tap's muxer needs it), empty without AAC
   std::unique_ptr<AacOpus> transcoder_;
   uint32_t reportedErrors_ = 0;
   double lastErrorReport_ = -1e12;
@@ -129,6 +139,7 @@ class Pipe {
   std::vector<UnitPtr> gop_;
   uint32_t gopPackets_ = 0;
   std::vector<Sink*> videoSinks_, audioSinks_;
+  std::vector<Tap*> taps_;
   PipeCounters counters_;
   bool sawVideo_ = false, sawAudio_ = false;
 };

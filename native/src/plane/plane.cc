@@ -18,6 +18,7 @@ namespace roomgate::plane {
 
 namespace {
 constexpr uint64_t kWakeTag = 0;  // epoll data of the eventfd; pipes use their id (≥ 1)
+constexpr uint64_t kTapTag = 1ull << 32;  // a tap's fd: kTapTag | tap id
 constexpr size_t kMaxLatencySamples = 1 << 16;
 }  // namespace
 
@@ -41,6 +42,7 @@ void Plane::Stop() {
   if (thread_.joinable()) thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
   sinks_.clear();
+  taps_.clear();
   pipes_.clear();
   close(epfd_);
   close(wakefd_);
@@ -123,6 +125,44 @@ void Plane::RemoveSink(uint32_t id) {
   sinks_.erase(it);
 }
 
+uint32_t Plane::AddTap(uint32_t pipeId, std::unique_ptr<Tap> tap) {
+  uint32_t id = nextId_++;
+  if (Pipe* p = pipe(pipeId)) p->AddTap(tap.get());
+  taps_[id] = {std::move(tap), pipeId};
+  return id;
+}
+
+Tap* Plane::tap(uint32_t id) {
+  auto it = taps_.find(id);
+  return it == taps_.end() ? nullptr : it->second.tap.get();
+}
+
+uint64_t Plane::RemoveTap(uint32_t id) {
+  auto it = taps_.find(id);
+  if (it == taps_.end()) return 0;
+  if (Pipe* p = pipe(it->second.pipe)) p->RemoveTap(it->second.tap.get());
+  // out of the epoll set before the caller closes the fd
+  if (it->second.registered) epoll_ctl(epfd_, EPOLL_CTL_DEL, it->second.tap->fd(), nullptr);
+  uint64_t left = it->second.tap->Finish();
+  taps_.erase(it);
+  return left;
+}
+
+void Plane::ArmTaps() {
+  for (auto& [id, e] : taps_) {
+    if (e.armed || !e.pollable || !e.tap->waiting()) continue;
+    epoll_event ev{};
+    ev.events = EPOLLOUT | EPOLLONESHOT;
+    ev.data.u64 = kTapTag | id;
+    int r = e.registered ? epoll_ctl(epfd_, EPOLL_CTL_MOD, e.tap->fd(), &ev) : epoll_ctl(epfd_, EPOLL_CTL_ADD, e.tap->fd(), &ev);
+    if (r < 0) {
+      e.pollable = false;  // EPERM (a regular file), EEXIST (an fd given to two taps): frames still retry
+      continue;
+    }
+    e.registered = e.armed = true;
+  }
+}
+
 void Plane::SetLatencyRecording(bool on) {
   recordLatency_ = on;
   for (auto& [id, e] : sinks_) e.sink->SetLatencyRecorder(on ? &Plane::Record : nullptr, this);
@@ -175,10 +215,18 @@ void Plane::Run() {
         (void)!read(wakefd_, &v, sizeof v);
         continue;
       }
+      if (evs[i].data.u64 & kTapTag) {
+        auto it = taps_.find((uint32_t)evs[i].data.u64);
+        if (it == taps_.end()) continue;
+        it->second.armed = false;
+        it->second.tap->Retry();
+        continue;
+      }
       Pipe* p = pipe((uint32_t)evs[i].data.u64);
       if (!p || p->status() != Pipe::kReading) continue;
       if (p->OnReadable(now) != Pipe::kReading) Arm(p, false);
     }
+    ArmTaps();  // bytes the frames just read left waiting
     // GOP replays, paced: the next wake-up is the earliest burst due.
     double next = 0;
     for (auto& [id, e] : sinks_) {

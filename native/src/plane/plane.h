@@ -49,6 +49,13 @@ class Plane : public EventSink {
   /** The pipe a sink was added to, or null when that pipe is closed. */
   Pipe* pipeOfSink(uint32_t sinkId);
   void RemoveSink(uint32_t id);
+  /** A tap on a pipe (its muxer header already written); its id. */
+  uint32_t AddTap(uint32_t pipeId, std::unique_ptr<Tap> tap);
+  Tap* tap(uint32_t id);
+  /** Detaches and finishes a tap (tap.h Finish); the bytes left unwritten. The fd is the caller's to close. */
+  uint64_t RemoveTap(uint32_t id);
+  /** Waits (one shot, in the epoll set) for the fd of each tap with bytes waiting to be writable; after frames. */
+  void ArmTaps();
   /** Schedules the replay pump (after Sink::StartReplay from JavaScript). */
   void Kick();
   void SetLatencyRecording(bool on);
@@ -80,6 +87,14 @@ class Plane : public EventSink {
     uint32_t pipe;
   };
   std::map<uint32_t, SinkEntry> sinks_;
+  struct TapEntry {
+    std::unique_ptr<Tap> tap;
+    uint32_t pipe;
+    bool registered = false;  // in the epoll set (EPOLLONESHOT: disarmed after each report)
+    bool armed = false;
+    bool pollable = true;     // false for a regular file: epoll refuses it, and its writes never wait anyway
+  };
+  std::map<uint32_t, TapEntry> taps_;
   bool recordLatency_ = false;
   std::vector<LatencySample> latency_;
 
