@@ -3,8 +3,8 @@
 // becomes Opus there, and its GOP is cached there. Every consumer of a publisher's media is a Sink on that pipe: it
 // numbers, encrypts and sends from the plane, whichever thread pushed the frame (the plane's own for a handed-over
 // RTMP socket, the event loop for everything else). A Tap is the other kind of consumer: the publisher's source
-// frames muxed (MPEG-TS or Matroska) onto a file descriptor, in that same thread, for recorders and relays. The engine routes the plane's events to each pipe's owner and
-// converts between the plane's clock and performance.now().
+// frames muxed (MPEG-TS or Matroska) onto a file descriptor, in that same thread, for recorders and relays. The
+// engine routes the plane's events to each pipe's owner and converts between the plane's clock and performance.now().
 
 import { loadRtmpPlane, rtmpPlaneLoadError, type PipeStats, type PlaneEvent, type RtmpPlane, type SinkInfo, type SinkOptions, type ChunkStreamState, type TapOptions, type TapStats } from '../native/rtmp-plane.js';
 import { OPUS_CLOCK, type H264Config, type MediaFrame } from '../media/model.js';
