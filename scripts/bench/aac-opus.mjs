@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // Through the typed wrapper the room uses (dist/, from `npx tsc`), so its per-call cost is in the figures.
-const { AacToOpus: AacOpusTranscoder, aacOpusLibraryVersions: libraryVersions } = await import(join(root, 'dist', 'src', 'native', 'aac-opus.js'));
+const { AacToOpus: AacOpusTranscoder, aacOpusLibraryVersions: libraryVersions } = await import(join(root, 'dist', 'test', 'helpers', 'aac-to-opus.js'));
 
 function arg(name, def) {
   const i = process.argv.indexOf(`--${name}`);

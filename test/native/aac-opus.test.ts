@@ -3,7 +3,7 @@
 
 import t, { type TAP } from 'tap';
 import { randomBytes } from 'node:crypto';
-import { AacToOpus, aacOpusAvailable, aacOpusLibraryVersions, type OpusPacket } from '../../src/native/aac-opus.js';
+import { AacToOpus, aacOpusAvailable, aacOpusLibraryVersions, type OpusPacket } from '../helpers/aac-to-opus.js';
 import {
   analyse,
   buildAsc,

@@ -1,11 +1,11 @@
 // Audio through the native data plane (native/src/plane/pipe.cc PushOpus/PushAac, sink.cc OnAudio) with a fake
 // transport (test/helpers/fake-transport.ts): Opus packets pass to an audio sink unchanged; AAC is transcoded with
 // the pipe's AAC config and must come out as the same Opus packets the JavaScript path's AacToOpus
-// (src/native/aac-opus.ts) makes of the same frames; video and audio sinks of one pipe stay apart.
+// (test/helpers/aac-to-opus.ts) makes of the same frames; video and audio sinks of one pipe stay apart.
 // Needs the addon: node scripts/build-native.mjs
 
 import t from 'tap';
-import { AacToOpus, type OpusPacket } from '../../src/native/aac-opus.js';
+import { AacToOpus, type OpusPacket } from '../helpers/aac-to-opus.js';
 import { baselineClip, FakeTransport, openPlane, pushFrame, seqDelta } from '../helpers/fake-transport.js';
 import { opusToc } from './fixtures/aac.js';
 

@@ -10,7 +10,7 @@ import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AacToOpus } from '../../src/native/aac-opus.js';
+import { AacToOpus } from '../helpers/aac-to-opus.js';
 import { SHARED_LIMITS } from '../../src/media/shared-limits.js';
 import { tcpSocketFd } from '../../src/node-internals.js';
 import type { RtmpPlane } from '../../src/native/rtmp-plane.js';

@@ -1,4 +1,7 @@
-// Typed wrapper around the native AAC → Opus transcoder (native/src/aac_opus.cc).
+// Typed wrapper around the native AAC → Opus transcoder class (native/src/aac_opus.cc), on its own. The gateway runs
+// the same core (aac_opus_core.cc) inside the media engine's pipes and never calls this class: it is here for the
+// transcoder's own tests, as the reference the engine's audio is compared with (test/native/plane-audio.test.ts), and
+// for scripts/bench/aac-opus.mjs.
 //
 // Build the addon first: `npm run build:native` (node scripts/build-native.mjs).
 // The .node file is loaded lazily on first use, so importing this module never fails;
@@ -33,7 +36,7 @@
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { repoPath } from '../paths.js';
+import { repoPath } from '../../src/paths.js';
 
 export interface AacToOpusOptions {
   /** AudioSpecificConfig: the payload of the FLV AAC sequence header (after the 2-byte FLV audio tag header). */
