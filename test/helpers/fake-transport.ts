@@ -279,3 +279,18 @@ export const seqDelta = (a: number, b: number) => (b - a + 0x10000) & 0xffff;
 
 /** Timestamp distance b − a modulo 2^32. */
 export const tsDelta = (a: number, b: number) => (b - a + 0x100000000) % 0x100000000;
+
+/** A plane and a fake transport for one test, both closed at its end. */
+export async function planeSetUp(t: { teardown(fn: () => unknown): void }): Promise<{ p: ReturnType<typeof openPlane>; net: FakeTransport }> {
+  const p = openPlane();
+  t.teardown(p.close);
+  const net = await FakeTransport.open();
+  t.teardown(() => net.close());
+  return { p, net };
+}
+
+/** planeSetUp and a pipe with the clip's video config. */
+export async function videoSetUp(t: { teardown(fn: () => unknown): void }, c: Clip): Promise<{ p: ReturnType<typeof openPlane>; net: FakeTransport; pipe: number }> {
+  const { p, net } = await planeSetUp(t);
+  return { p, net, pipe: videoPipe(p.plane, c) };
+}

@@ -6,7 +6,7 @@
 
 import t from 'tap';
 import { AacToOpus, type OpusPacket } from '../helpers/aac-to-opus.js';
-import { baselineClip, FakeTransport, openPlane, pushFrame, seqDelta } from '../helpers/fake-transport.js';
+import { baselineClip, FakeTransport, openPlane, pushFrame, seqDelta, planeSetUp } from '../helpers/fake-transport.js';
 import { opusToc } from './fixtures/aac.js';
 
 const clip = await baselineClip();
@@ -23,10 +23,7 @@ function transcodeClip(): OpusPacket[] {
 const reference = transcodeClip();
 
 t.test('pushOpus: each packet to the audio sink unchanged, with its timestamp; not to the video sink', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
+  const { p, net } = await planeSetUp(t);
   const pipe = p.plane.createPipe(OPUS);
   const audio = p.plane.addSink(pipe, net.sink({ video: false }));
   const video = p.plane.addSink(pipe, net.sink({ video: true, replay: true }));
@@ -50,10 +47,7 @@ t.test('pushOpus: each packet to the audio sink unchanged, with its timestamp; n
 });
 
 t.test('pushAac: transcoded with the pipe\'s AAC config into the packets AacToOpus makes, byte for byte', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
+  const { p, net } = await planeSetUp(t);
   const pipe = p.plane.createPipe(OPUS);
   t.equal(p.plane.setAudioConfig(pipe, clip.audioConfig.asc, 100), '', 'the AAC config is accepted');
   p.plane.addSink(pipe, net.sink({ video: false }));
@@ -71,10 +65,7 @@ t.test('pushAac: transcoded with the pipe\'s AAC config into the packets AacToOp
 });
 
 t.test('pushAac: nothing without a config, a refused config, no listener; bad frames are reported', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
+  const { p, net } = await planeSetUp(t);
   const pipe = p.plane.createPipe(OPUS);
   p.plane.addSink(pipe, net.sink({ video: false }));
   for (const f of clip.audio.slice(0, 10)) p.plane.pushAac(pipe, f.data, f.dts);

@@ -13,7 +13,7 @@
 
 import t from 'tap';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
-import { baselineClip, FakeTransport, openPlane, packetCount, pushFrame, seqDelta, videoPipe } from '../helpers/fake-transport.js';
+import { baselineClip, FakeTransport, openPlane, packetCount, pushFrame, seqDelta, videoPipe, videoSetUp, planeSetUp } from '../helpers/fake-transport.js';
 import { tcpSocketFd } from '../../src/node-internals.js';
 
 const clip = await baselineClip();
@@ -52,10 +52,7 @@ async function fullTcp(t: { teardown(fn: () => void): void }): Promise<number> {
 }
 
 t.test('socket buffer full: video skips to the next keyframe, which ends the skip once the socket takes it', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
+  const { p, net } = await planeSetUp(t);
   const tcp = await fullTcp(t);
   const pipe = videoPipe(p.plane, clip);
   const sink = p.plane.addSink(pipe, net.sink({ video: true, fd: tcp }));
@@ -111,11 +108,7 @@ t.test('socket buffer full: video skips to the next keyframe, which ends the ski
 });
 
 t.test('no ICE consent: nothing sent or counted; with consent back, video waits for a keyframe', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
   const sink = p.plane.addSink(pipe, net.sink({ video: true }));
   for (let i = k0; i < k0 + 5; i++) pushFrame(p.plane, pipe, video[i]!);
   const n = video.slice(k0, k0 + 5).reduce((s, f) => s + packetCount(f, config), 0);
@@ -141,11 +134,7 @@ t.test('no ICE consent: nothing sent or counted; with consent back, video waits 
 });
 
 t.test('no socket yet (fd −1): like no consent', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
   const sink = p.plane.addSink(pipe, net.sink({ video: true, fd: -1 }));
   for (let i = k0; i < k0 + 5; i++) pushFrame(p.plane, pipe, video[i]!);
   t.equal(p.plane.sinkInfo(sink)!.packetCount, 0, 'nothing sent without a socket');

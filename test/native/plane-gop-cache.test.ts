@@ -7,7 +7,7 @@
 import t from 'tap';
 import type { VideoFrame } from '../../src/media/model.js';
 import { SHARED_LIMITS } from '../../src/media/shared-limits.js';
-import { baselineClip, FakeTransport, openPlane, packetCount, pushFrame, videoPipe } from '../helpers/fake-transport.js';
+import { baselineClip, FakeTransport, openPlane, packetCount, pushFrame, videoPipe, videoSetUp } from '../helpers/fake-transport.js';
 
 const clip = await baselineClip();
 const { video, config, keyIndexes } = clip;
@@ -22,11 +22,7 @@ const unit = (i: number): VideoFrame => {
 };
 
 t.test(`a GOP of up to ${LIMIT} packets is replayed in full; past that it is dropped until the next keyframe`, async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
 
   // As many units as fit within the limit.
   let i = 0;

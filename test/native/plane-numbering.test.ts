@@ -6,9 +6,7 @@
 // Needs the addon: node scripts/build-native.mjs
 
 import t from 'tap';
-import {
-  baselineClip, FakeTransport, openPlane, packetCount, pushFrame, seqDelta, ts90, tsDelta, videoPipe, type RtpRecord,
-} from '../helpers/fake-transport.js';
+import { baselineClip, FakeTransport, openPlane, packetCount, pushFrame, seqDelta, ts90, tsDelta, videoPipe, type RtpRecord, videoSetUp, planeSetUp } from '../helpers/fake-transport.js';
 
 const clip = await baselineClip();
 const { video, config, keyIndexes } = clip;
@@ -21,10 +19,7 @@ const bounds = (lastWall: number, from: number, to: number, rate = 90) =>
   [Math.max(1, Math.round((from - lastWall) * rate)), Math.max(1, Math.round((to - lastWall) * rate))] as const;
 
 t.test('reconnect: removeSink hands back the numbering; a sink on the new pipe continues it through the GOP replay', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
+  const { p, net } = await planeSetUp(t);
 
   const a = videoPipe(p.plane, clip);
   const sinkA = p.plane.addSink(a, net.sink({ video: true }));
@@ -73,10 +68,7 @@ t.test('reconnect: removeSink hands back the numbering; a sink on the new pipe c
 });
 
 t.test('takeover: a new publisher\'s pipe mid-GOP, the moved sink waits for its IDR, then continues the numbering', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
+  const { p, net } = await planeSetUp(t);
   const a = videoPipe(p.plane, clip);
   const b = videoPipe(p.plane, clip);
   const sinkA = p.plane.addSink(a, net.sink({ video: true }));
@@ -116,11 +108,7 @@ t.test('takeover: a new publisher\'s pipe mid-GOP, the moved sink waits for its 
 });
 
 t.test('numbering edge cases: 16- and 32-bit wrap, a lastWall ahead of now, a sink removed before sending', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
 
   // Wraps: seq 65535 → 0, ts 2^32 − 10 plus the elapsed time.
   const wall = p.plane.now() - 20;
@@ -153,10 +141,7 @@ t.test('numbering edge cases: 16- and 32-bit wrap, a lastWall ahead of now, a si
 });
 
 t.test('audio numbering continues across pipes at 48 kHz', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
+  const { p, net } = await planeSetUp(t);
   const a = p.plane.createPipe({ opusBitrate: 64000, opusComplexity: 5 });
   const b = p.plane.createPipe({ opusBitrate: 64000, opusComplexity: 5 });
   const opus = Buffer.from([0xfc, 0xff, 0xfe]); // a 20 ms CELT frame's TOC and a little payload: the plane does not decode Opus

@@ -9,9 +9,7 @@
 import t, { type Test } from 'tap';
 import type { VideoFrame } from '../../src/media/model.js';
 import { SHARED_LIMITS } from '../../src/media/shared-limits.js';
-import {
-  baselineClip, FakeTransport, openPlane, packetCount, payloadsOf, pushFrame, seqDelta, ts90, videoPipe, watchSink, type RtpRecord,
-} from '../helpers/fake-transport.js';
+import { baselineClip, FakeTransport, openPlane, packetCount, payloadsOf, pushFrame, seqDelta, ts90, videoPipe, watchSink, type RtpRecord, videoSetUp, planeSetUp } from '../helpers/fake-transport.js';
 
 const clip = await baselineClip();
 const { video, config, keyIndexes } = clip;
@@ -52,11 +50,7 @@ function checkReplay(t: Test, got: RtpRecord[], gop: VideoFrame[], lastTs: numbe
 }
 
 t.test('replay=true: the cached GOP in bursts of replayBurst, one replayTickMs apart, squeezed, then live', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
   const gop = longGop(3);
   for (const f of gop) pushFrame(p.plane, pipe, f);
   const total = gop.reduce((n, f) => n + packetCount(f, config), 0);
@@ -99,11 +93,7 @@ t.test('replay=true: the cached GOP in bursts of replayBurst, one replayTickMs a
 });
 
 t.test('live video arriving during a replay queues behind it, in order', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
   const gop = longGop(2);
   for (const f of gop) pushFrame(p.plane, pipe, f);
   const total = gop.reduce((n, f) => n + packetCount(f, config), 0);
@@ -121,11 +111,7 @@ t.test('live video arriving during a replay queues behind it, in order', async (
 });
 
 t.test('PLI: sinkReplay sends the GOP again on continued numbering; a second request during the replay is absorbed', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
   const sink = p.plane.addSink(pipe, net.sink({ video: true }));
   const gop = longGop(2);
   for (const f of gop) pushFrame(p.plane, pipe, f);
@@ -172,10 +158,7 @@ t.test('PLI: sinkReplay sends the GOP again on continued numbering; a second req
 });
 
 t.test('sinkReplay: false for an unknown sink and for a sink whose pipe is closed; nothing cached, nothing sent', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
+  const { p, net } = await planeSetUp(t);
   t.equal(p.plane.sinkReplay(4242), false, 'unknown sink');
   const pipe = videoPipe(p.plane, clip);
   const sink = p.plane.addSink(pipe, net.sink({ video: true }));
@@ -188,11 +171,7 @@ t.test('sinkReplay: false for an unknown sink and for a sink whose pipe is close
 });
 
 t.test('sinkReplay on an audio sink does not send the video GOP on the audio stream', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
   for (let i = k0; i < k1; i++) pushFrame(p.plane, pipe, video[i]!);
   const audio = p.plane.addSink(pipe, net.sink({ video: false, replay: true }));
   await net.settle(20);

@@ -8,9 +8,7 @@
 import t, { type Test } from 'tap';
 import { H264RtpPacketizer } from '../../src/media/rtp-h264.js';
 import { SHARED_LIMITS } from '../../src/media/shared-limits.js';
-import {
-  baselineClip, FakeTransport, openPlane, packetCount, pushFrame, seqDelta, ts90, videoPipe, type RtpRecord,
-} from '../helpers/fake-transport.js';
+import { baselineClip, FakeTransport, openPlane, packetCount, pushFrame, seqDelta, ts90, videoPipe, type RtpRecord, videoSetUp } from '../helpers/fake-transport.js';
 
 const clip = await baselineClip();
 const { video, config, keyIndexes } = clip;
@@ -44,11 +42,7 @@ function checkLive(t: Test, got: RtpRecord[], from: number, to: number, shiftMs 
 }
 
 t.test('keyframe gate: a sink joining mid-GOP without replay sends nothing until the next IDR', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
 
   for (let i = k0; i < k0 + 10; i++) pushFrame(p.plane, pipe, video[i]!);
   const sink = p.plane.addSink(pipe, net.sink({ video: true }));
@@ -88,11 +82,7 @@ t.test('keyframe gate: a sink joining mid-GOP without replay sends nothing until
 });
 
 t.test('replay=true before any IDR (nothing cached) waits for the keyframe like the gate', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
   p.plane.addSink(pipe, net.sink({ video: true, replay: true }));
   for (let i = k0 + 1; i < k1; i++) pushFrame(p.plane, pipe, video[i]!); // the GOP without its IDR: never cached
   await net.settle(20);
@@ -104,11 +94,7 @@ t.test('replay=true before any IDR (nothing cached) waits for the keyframe like 
 });
 
 t.test('on the wire: the payloads H264RtpPacketizer makes of the same access units, byte for byte', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+  const { p, net, pipe } = await videoSetUp(t, clip);
   p.plane.addSink(pipe, net.sink({ video: true }));
   for (const f of video) pushFrame(p.plane, pipe, f);
   const js = new H264RtpPacketizer(SHARED_LIMITS.rtpMaxPayload);
@@ -125,17 +111,19 @@ t.test('on the wire: the payloads H264RtpPacketizer makes of the same access uni
   t.ok(got.some((x) => nalType(x.payload) === 28), 'FU-A fragments among them (the test covers fragmentation)');
 });
 
-t.test('NACK: sinkRetransmit resends the same seq, timestamp, marker and payload from the history', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
+/** A video sink on a fresh pipe that has sent the whole clip, and how many packets that was. */
+async function sentClip(t: Test) {
+  const { p, net, pipe } = await videoSetUp(t, clip);
   const sink = p.plane.addSink(pipe, net.sink({ video: true }));
   for (const f of video) pushFrame(p.plane, pipe, f);
   const n = sum(counts(0, video.length));
   t.ok(await net.waitCount(n));
   await net.settle(10);
+  return { p, net, pipe, sink, n };
+}
+
+t.test('NACK: sinkRetransmit resends the same seq, timestamp, marker and payload from the history', async (t) => {
+  const { p, net, pipe, sink, n } = await sentClip(t);
   const sent = net.packets.slice();
   const bySeq = new Map(sent.map((x) => [x.seq, x]));
   const last = sent[sent.length - 1]!;
@@ -177,16 +165,7 @@ t.test('NACK: sinkRetransmit resends the same seq, timestamp, marker and payload
 });
 
 t.test('sinkRetransmit answers a NACK larger than one send batch (64 packets) in full', async (t) => {
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
-  const pipe = videoPipe(p.plane, clip);
-  const sink = p.plane.addSink(pipe, net.sink({ video: true }));
-  for (const f of video) pushFrame(p.plane, pipe, f);
-  const n = sum(counts(0, video.length));
-  t.ok(await net.waitCount(n));
-  await net.settle(10);
+  const { p, net, sink, n } = await sentClip(t);
   const seqs = net.packets.slice(0, 100).map((x) => x.seq);
   p.plane.sinkRetransmit(sink, seqs);
   await net.settle(20);

@@ -15,7 +15,7 @@ import { SHARED_LIMITS } from '../../src/media/shared-limits.js';
 import { tcpSocketFd } from '../../src/node-internals.js';
 import type { RtmpPlane } from '../../src/native/rtmp-plane.js';
 import type { Publisher } from '../../src/room/publisher.js';
-import { baselineClip, FakeTransport, openPlane, pushFrame, videoPipe, type Clip } from '../helpers/fake-transport.js';
+import { baselineClip, FakeTransport, openPlane, pushFrame, videoPipe, type Clip, planeSetUp } from '../helpers/fake-transport.js';
 import { startTestGateway, TEST_APP, waitFor } from '../helpers/gateway.js';
 import { ffmpegPush } from '../helpers/clients.js';
 
@@ -251,10 +251,7 @@ t.test('a reader that never reads: pushes stay fast, frames are dropped to a key
 
 t.test('readers that exit (EPIPE on a FIFO and on a socket): the tap reports it, the process and the others go on', async (t) => {
   t.ok(ignoresSigpipe(), 'Node ignores SIGPIPE (a FIFO write then fails with EPIPE)');
-  const p = openPlane();
-  t.teardown(p.close);
-  const net = await FakeTransport.open();
-  t.teardown(() => net.close());
+  const { p, net } = await planeSetUp(t);
   const pipe = avPipe(p.plane);
   const sink = p.plane.addSink(pipe, net.sink({ video: true, replay: false }));
   const path = fifo('dies');
