@@ -42,6 +42,7 @@
         "src/plane/sink.cc",
         "src/plane/tap.cc",
         "src/plane/rtmp_chunks.cc",
+        "src/plane/flv_tags.cc",
         "src/plane/flv_fast.cc",
         "src/plane/h264_rtp.cc",
         "src/plane/parse_testing.cc",

@@ -92,6 +92,11 @@ export interface PipeStats {
   audioFrames: number;
   keyframes: number;
   maxGopMs: number;
+  /** Plane clock of the last bytes read from the input fd (0: never). */
+  lastInputAt: number;
+  /** An FLV input's last tag: its own timestamp (-1: none since attachFlv) and as it went on, rebased (-1: none ever). */
+  lastSourceTs: number;
+  lastOutTs: number;
 }
 
 export interface SinkInfo {
@@ -153,6 +158,10 @@ export interface RtmpPlane {
     pipe: number,
     opts: { fd: number; chunkSize: number; streams: ChunkStreamState[]; maxChunkSize: number; maxMessageSize: number; maxChunkStreams: number },
   ): void;
+  /** A pull task's ffmpeg output (FLV), at a tag boundary: `leftover` is what was read of the next tag(s). */
+  attachFlv(pipe: number, opts: { fd: number; leftover: Buffer; base: number; firstTs: number; maxTagSize: number }): void;
+  /** Stops reading the pipe's input; the pipe and its consumers stay. The fd may be closed afterwards. */
+  detachInput(pipe: number): void;
   closePipe(pipe: number): void;
   /** Continue after a media event was handled. */
   resume(pipe: number): void;

@@ -117,6 +117,25 @@ export class Pipe {
     if (!this.closed) this.n.attachSocket(this.id, opts);
   }
 
+  /**
+   * A pull task's ffmpeg output from a tag boundary on (src/ingest/pull/ffmpeg-run.ts): read on the engine's thread,
+   * its timestamps going on as `base + max(0, ts - firstTs)`. Events come as for an RTMP socket ('media' pauses).
+   */
+  attachFlv(opts: { fd: number; leftover: Buffer; base: number; firstTs: number; maxTagSize: number }): void {
+    if (!this.closed) this.n.attachFlv(this.id, opts);
+  }
+
+  /** Stops reading the input attached last; its fd may be closed once this returns. */
+  detachInput(): void {
+    if (!this.closed) this.n.detachInput(this.id);
+  }
+
+  /** Milliseconds since the engine last read bytes from the input (Infinity when it never did). */
+  msSinceInput(): number {
+    const at = this.stats()?.lastInputAt ?? 0;
+    return at > 0 ? performance.now() - this.engine.toPerformance(at) : Infinity;
+  }
+
   /** Continue reading the socket after a 'media' event was handled. */
   resume(): void {
     if (!this.closed) this.n.resume(this.id);

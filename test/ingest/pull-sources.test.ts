@@ -31,6 +31,10 @@ async function pullAndCheck(t: Test, name: string, url: string, expect: Expect):
     return p && videoOk && audioOk ? p : null;
   }, 20000, `${name}: frames in the room`);
   t.equal(u.source, 'pull');
+  // After its first frame the task's ffmpeg output is read by the media engine (as an RTMP socket is): only the
+  // engine counts an FLV input's tags.
+  const stats = f.g.gw.rooms.get(TEST_APP.sdkAppId, room)?.pickPublisher(user)?.pipe.stats();
+  t.ok(stats && stats.lastSourceTs >= 0 && stats.lastInputAt > 0, `${name}: the engine reads the output (${JSON.stringify(stats)})`);
   if (expect.video) {
     t.same({ codec: u.video.codec, profile: u.video.profile, width: u.video.width, height: u.video.height }, { codec: 'H264', ...expect.video }, 'video facts');
     t.ok(u.frames.keyframes >= 1, 'keyframes arrive');

@@ -50,7 +50,8 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(
         env, "RtmpPlane",
-        {InstanceMethod("createPipe", &RtmpPlane::CreatePipe), InstanceMethod("attachSocket", &RtmpPlane::AttachSocket), InstanceMethod("closePipe", &RtmpPlane::ClosePipe),
+        {InstanceMethod("createPipe", &RtmpPlane::CreatePipe), InstanceMethod("attachSocket", &RtmpPlane::AttachSocket),
+         InstanceMethod("attachFlv", &RtmpPlane::AttachFlv), InstanceMethod("detachInput", &RtmpPlane::DetachInput), InstanceMethod("closePipe", &RtmpPlane::ClosePipe),
          InstanceMethod("resume", &RtmpPlane::Resume), InstanceMethod("setVideoConfig", &RtmpPlane::SetVideoConfig),
          InstanceMethod("setAudioConfig", &RtmpPlane::SetAudioConfig), InstanceMethod("setVolume", &RtmpPlane::SetVolume),
          InstanceMethod("pushVideo", &RtmpPlane::PushVideo), InstanceMethod("pushAac", &RtmpPlane::PushAac),
@@ -137,6 +138,28 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     pipe->AttachSocket(o.Get("fd").As<Napi::Number>().Int32Value(), h.limits, h.chunkSize, h.streams);
     p.StartReading(pipe);
     return env.Undefined();
+  }
+
+  // attachFlv(pipe, { fd, leftover: Buffer, base, firstTs, maxTagSize }): a pull task's ffmpeg output, at a tag boundary
+  Napi::Value AttachFlv(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[1].As<Napi::Object>();
+    auto leftover = o.Get("leftover").As<Napi::Buffer<uint8_t>>();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Pipe* pipe = PipeArg(env, p, info[0]);
+    if (pipe->fd() >= 0) throw Napi::Error::New(env, "RtmpPlane.attachFlv: the pipe already reads an input");
+    Pipe::Status s = pipe->AttachFlv(o.Get("fd").As<Napi::Number>().Int32Value(), U32(o.Get("maxTagSize")), F64(o.Get("base")),
+                                     F64(o.Get("firstTs")), leftover.Data(), leftover.Length(), NowMs());
+    if (s == Pipe::kReading) p.StartReading(pipe);
+    return env.Undefined();
+  }
+
+  Napi::Value DetachInput(const Napi::CallbackInfo& info) {
+    Plane& p = plane(info.Env());
+    std::lock_guard<std::mutex> lock(p.mutex());
+    p.DetachInput(U32(info[0]));
+    return info.Env().Undefined();
   }
 
   Napi::Value ClosePipe(const Napi::CallbackInfo& info) {
@@ -243,6 +266,9 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     o.Set("audioFrames", (double)c.audioFrames);
     o.Set("keyframes", (double)c.keyframes);
     o.Set("maxGopMs", c.maxGopMs);
+    o.Set("lastInputAt", c.lastInputAt);
+    o.Set("lastSourceTs", c.lastSourceTs);
+    o.Set("lastOutTs", c.lastOutTs);
     return o;
   }
 

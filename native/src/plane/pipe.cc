@@ -12,6 +12,7 @@
 
 #include "../aac_opus_core.h"
 #include "flv_fast.h"
+#include "flv_tags.h"
 #include "shared_limits.h"
 
 namespace roomgate::plane {
@@ -43,6 +44,29 @@ void Pipe::AttachSocket(int fd, const ChunkLimits& limits, uint32_t chunkSize, c
   status_ = kReading;
 }
 
+Pipe::Status Pipe::AttachFlv(int fd, uint32_t maxTagSize, double base, double firstTs, const uint8_t* leftover, size_t n,
+                             double now) {
+  fd_ = fd;
+  reader_ = std::make_unique<FlvTagReader>(maxTagSize);
+  rebase_ = {true, base, firstTs};
+  eofText_ = "end of input";
+  counters_.lastInputAt = now;
+  counters_.lastSourceTs = -1;  // this run's tags only
+  pending_.clear();
+  status_ = kReading;
+  now_ = now;
+  if (n > 0) Consume(leftover, n);
+  return status_;
+}
+
+void Pipe::DetachInput() {
+  fd_ = -1;
+  reader_.reset();
+  pending_.clear();
+  rebase_ = {};
+  if (status_ != kEnded) status_ = kPaused;
+}
+
 Pipe::~Pipe() = default;
 
 void Pipe::Post(Event::Kind kind, std::string text, double number) {
@@ -58,13 +82,14 @@ Pipe::Status Pipe::OnReadable(double now) {
     ssize_t n = read(fd_, t_read, kReadSize);
     if (n > 0) {
       now_ = now;
+      counters_.lastInputAt = now;
       Consume(t_read, (size_t)n);
       if ((size_t)n < kReadSize) break;
       continue;
     }
     if (n == 0) {
       status_ = kEnded;
-      Post(Event::kEnded, "publisher disconnected");
+      Post(Event::kEnded, eofText_);
     } else if (errno == EINTR) {
       continue;
     } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -98,7 +123,17 @@ Pipe::Status Pipe::Consume(const uint8_t* data, size_t len) {
   return status_;
 }
 
-bool Pipe::OnMessage(void* ctx, const RtmpMessage& m) { return static_cast<Pipe*>(ctx)->Handle(m); }
+bool Pipe::OnMessage(void* ctx, const RtmpMessage& m) {
+  Pipe* p = static_cast<Pipe*>(ctx);
+  if (!p->rebase_.on || (m.type != 8 && m.type != 9)) return p->Handle(m);
+  // a pull task's run: its clock continues the task's (pull-task.ts did this in JavaScript before the hand-over)
+  RtmpMessage out = m;
+  double ts = p->rebase_.base + std::max(0.0, (double)m.timestamp - p->rebase_.firstTs);
+  out.timestamp = (uint32_t)ts;
+  p->counters_.lastSourceTs = m.timestamp;
+  p->counters_.lastOutTs = std::max(p->counters_.lastOutTs, ts);
+  return p->Handle(out);
+}
 
 bool Pipe::Handle(const RtmpMessage& m) {
   if (status_ == kEnded) return false;

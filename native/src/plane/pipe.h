@@ -57,6 +57,8 @@ struct AudioOptions {
 struct PipeCounters {
   uint32_t videoFrames = 0, audioFrames = 0, keyframes = 0;
   double lastKeyDts = -1, maxGopMs = 0;
+  double lastInputAt = 0;  // NowMs() of the last bytes read from the input fd (a pull task's stall watch)
+  double lastSourceTs = -1, lastOutTs = -1;  // the last FLV input tag's own timestamp, and as it went on (rebased)
 };
 
 class Pipe {
@@ -77,6 +79,14 @@ class Pipe {
   /** JavaScript handled the media message that paused the pipe: go on with the bytes read after it. */
   Status Resume(double now);
   Status status() const { return status_; }
+  /**
+   * Takes over reading an FLV byte stream (a pull task's ffmpeg output) at a tag boundary: `leftover` is what
+   * JavaScript read of the next tag(s). Timestamps go on as `base + max(0, ts - firstTs)`, one clock across the
+   * task's runs. Returns the status after the leftover was handled.
+   */
+  Status AttachFlv(int fd, uint32_t maxTagSize, double base, double firstTs, const uint8_t* leftover, size_t n, double now);
+  /** Stops reading the input (the caller has taken it out of epoll); the pipe and its consumers stay. */
+  void DetachInput();
   /** Stops for good (JavaScript closes the socket next); the fd is not touched after this. */
   void Close() { status_ = kEnded; fd_ = -1; }
 
@@ -120,7 +130,12 @@ class Pipe {
 
   const uint32_t id_;
   int fd_ = -1;
-  std::unique_ptr<ChunkReader> reader_;
+  std::unique_ptr<MessageReader> reader_;
+  struct Rebase {
+    bool on = false;
+    double base = 0, firstTs = 0;
+  } rebase_;
+  const char* eofText_ = "publisher disconnected";
   AudioOptions audioOptions_;
   EventSink* events_;
   Status status_ = kPaused;

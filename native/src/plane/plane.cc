@@ -92,6 +92,13 @@ void Plane::ClosePipe(uint32_t id) {
   pipes_.erase(it);
 }
 
+void Plane::DetachInput(uint32_t id) {
+  Pipe* p = pipe(id);
+  if (!p) return;
+  if (p->fd() >= 0) epoll_ctl(epfd_, EPOLL_CTL_DEL, p->fd(), nullptr);  // before the caller closes the fd
+  p->DetachInput();
+}
+
 void Plane::ResumePipe(uint32_t id) {
   Pipe* p = pipe(id);
   if (!p || p->status() != Pipe::kPaused) return;

@@ -43,6 +43,8 @@ class Plane : public EventSink {
   Pipe* pipe(uint32_t id);
   /** Stops reading a pipe's socket for good and forgets it; its sinks stay until removed. */
   void ClosePipe(uint32_t id);
+  /** Stops reading a pipe's input (a pull task's run ended); the pipe and its consumers stay for the next input. */
+  void DetachInput(uint32_t id);
   void ResumePipe(uint32_t id);
   uint32_t AddSink(uint32_t pipeId, std::unique_ptr<Sink> sink, bool video);
   Sink* sink(uint32_t id);

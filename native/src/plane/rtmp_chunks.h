@@ -37,7 +37,16 @@ struct RtmpMessage {
   uint32_t length;
 };
 
-class ChunkReader {
+/** What a pipe reads its input with: an RTMP chunk stream (ChunkReader) or an FLV byte stream (FlvTagReader). */
+class MessageReader {
+ public:
+  virtual ~MessageReader() = default;
+  /** As ChunkReader::Feed below. */
+  virtual size_t Feed(const uint8_t* data, size_t len, bool (*onMessage)(void* ctx, const RtmpMessage& msg), void* ctx,
+                      std::string* error) = 0;
+};
+
+class ChunkReader : public MessageReader {
  public:
   ChunkReader(const ChunkLimits& limits, uint32_t chunkSize, const std::vector<ChunkStreamState>& streams);
 
@@ -48,7 +57,7 @@ class ChunkReader {
    * large, SetChunkSize shorter than 4 bytes) sets `error` to a sentence and returns; the reader is then unusable.
    */
   size_t Feed(const uint8_t* data, size_t len, bool (*onMessage)(void* ctx, const RtmpMessage& msg), void* ctx,
-              std::string* error);
+              std::string* error) override;
 
   uint32_t chunkSize() const { return chunkSize_; }
 

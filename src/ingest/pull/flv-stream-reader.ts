@@ -24,6 +24,10 @@ export class FlvStreamReader {
   /** Flags from the FLV header: the stream announces audio and/or video. */
   hasAudio = false;
   hasVideo = false;
+  /** The caller reuses its read buffer: bytes kept past a push are copied. */
+  reusesInput = false;
+  /** The header of the tag whose body is being read, for a hand-over in the middle of a tag. */
+  private tagHeader = Buffer.alloc(TAG_HEADER_BYTES);
 
   constructor(private readonly onTag: (type: number, timestampMs: number, body: Buffer) => void) {}
 
@@ -39,6 +43,21 @@ export class FlvStreamReader {
       this.failed = true;
       throw e;
     }
+    if (this.reusesInput && this.chunks.length > 0) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+  }
+
+  /**
+   * Hands over the rest of the stream: the bytes read of the next tag (its header included), or null while still in
+   * the file header. The reader is left at a tag boundary, empty: pushing the rest back goes on as before.
+   */
+  takeRest(): Buffer | null {
+    if (this.phase === 'file-header' || this.phase === 'header-rest') return null;
+    const rest = Buffer.concat([...(this.phase === 'tag-body' ? [this.tagHeader] : []), ...this.chunks]);
+    this.chunks = [];
+    this.buffered = 0;
+    this.phase = 'tag-header';
+    this.need = TAG_HEADER_BYTES;
+    return rest;
   }
 
   private step(bytes: Buffer): void {
@@ -58,6 +77,7 @@ export class FlvStreamReader {
         this.need = TAG_HEADER_BYTES;
         return;
       case 'tag-header': {
+        bytes.copy(this.tagHeader, 0, 0, TAG_HEADER_BYTES);
         this.tagType = bytes[0]! & 0x1f;
         const size = bytes.readUIntBE(1, 3);
         // 24-bit timestamp plus its 8-bit extension as the high byte.

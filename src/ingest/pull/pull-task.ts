@@ -1,12 +1,14 @@
 // One pull-ingest task: ffprobe → ffmpeg child (real-time FLV on stdout) → FLV tag reader → FlvToMedia (the same
-// codec policy as RTMP) → the task's Publisher in the room. The task joins the room with its first tag and keeps
+// codec policy as RTMP) → the task's Publisher in the room. Once a run's first frame is in the room, the media engine
+// reads the rest of that run's output on its own thread, as it reads an RTMP socket: what it does not handle itself
+// comes back here as for RTMP (FlvToMedia and the policy decide). The task joins the room with its first tag and keeps
 // that Publisher across child restarts (loops, hiccups, pause/resume, a StreamUrl switch), with timestamps made
 // continuous, so viewers see one stream. Events: 701 Status 2 per retry, 701 Status 1 when starting failed for good,
 // 701 Status 0 when the first frame reaches the room (once), 702 Status 0 when the task ends for any reason (once).
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
-import type { Publisher } from '../../room/publisher.js';
+import type { Publisher, SocketEvent } from '../../room/publisher.js';
 import type { AudioConfig, MediaFrame, MediaSink, VideoConfig } from '../../media/model.js';
 import { FlvToMedia } from '../../media/flv-to-media.js';
 import type { Refusal } from '../../media/policy.js';
@@ -30,6 +32,8 @@ const EARLY_EOF_MS = 3000;
 /** Gap put between the last timestamp of one run and the first of the next. */
 const RUN_GAP_MS = 40;
 const STALL_CHECK_MS = 1000;
+/** A larger FLV tag means ffmpeg's output is garbage (flv-stream-reader.ts has the same bound). */
+const MAX_TAG_BYTES = 8 * 1024 * 1024;
 
 interface RunState {
   run: FfmpegRun;
@@ -41,6 +45,8 @@ interface RunState {
   gotFrame: boolean;
   lastDataAt: number;
   stalled: boolean;
+  /** The engine reads this run's output (after its first frame). */
+  engine: boolean;
 }
 
 export class PullTask {
@@ -241,6 +247,7 @@ export class PullTask {
       gotFrame: false,
       lastDataAt: Date.now(),
       stalled: false,
+      engine: false,
     };
     rs.run = new FfmpegRun(this.deps.config.ffmpegPath, ffmpegArgs(this.spec.streamUrl, plan, seekMs), {
       onTag: (type, ts, body) => {
@@ -263,7 +270,8 @@ export class PullTask {
 
   private checkStall(rs: RunState): void {
     if (this.runState !== rs || !rs.gotFrame) return;
-    if (Date.now() - rs.lastDataAt < this.deps.config.stallTimeoutMs) return;
+    const quietMs = rs.engine && this.publisher ? this.publisher.pipe.msSinceInput() : Date.now() - rs.lastDataAt;
+    if (quietMs < this.deps.config.stallTimeoutMs) return;
     rs.stalled = true;
     rs.run.kill(); // onRunEnd treats it as a hiccup
   }
@@ -329,7 +337,10 @@ export class PullTask {
         if (!p) return;
         p.pushFrame(f);
         const rs = this.runState;
-        if (rs && !rs.gotFrame) this.onFirstFrame(rs);
+        if (rs && !rs.gotFrame) {
+          this.onFirstFrame(rs);
+          this.toEngine(rs, p);
+        }
       },
       end: () => {},
     };
@@ -346,6 +357,46 @@ export class PullTask {
     this.startedAt = new Date();
     this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 0);
     this.log.info({ afterMs: Date.now() - this.createdAt.getTime() }, 'first frame reached the room');
+  }
+
+  /** After the read under way, the engine reads the rest of this run's output into `publisher`'s pipe. */
+  private toEngine(rs: RunState, publisher: Publisher): void {
+    rs.run.handOver((fd, rest) => {
+      if (this.runState !== rs || this.publisher !== publisher || rs.firstTs === null) return null;
+      publisher.pipe.attachFlv({ fd, leftover: rest, base: rs.base, firstTs: rs.firstTs, maxTagSize: MAX_TAG_BYTES });
+      publisher.onSocketEvent = (e) => this.onEngineEvent(rs, publisher, e);
+      rs.engine = true;
+      return () => publisher.pipe.detachInput();
+    });
+  }
+
+  /** What the engine hands back while it reads a run's output (as connection.ts handles an RTMP socket's). */
+  private onEngineEvent(rs: RunState, publisher: Publisher, e: SocketEvent): void {
+    if (this.runState !== rs) return;
+    switch (e.kind) {
+      case 'media': {
+        // a tag the engine does not handle itself (a sequence header, anything unusual): the policy decides; its
+        // timestamp is already on the task's clock
+        try {
+          this.pushTag(rs, e.type, e.timestamp, e.body);
+        } finally {
+          if (this.runState === rs) publisher.pipe.resume(); // the pipe waits for this
+        }
+        return;
+      }
+      case 'ended':
+        rs.run.inputEnded();
+        return;
+      case 'protocol-error':
+        rs.run.inputBroken(e.text);
+        return;
+      case 'message':
+        return; // FLV carries no commands
+      default: {
+        const unhandled: never = e;
+        return unhandled;
+      }
+    }
   }
 
   private onTag(rs: RunState, type: number, ts: number, body: Buffer): void {
@@ -431,6 +482,9 @@ export class PullTask {
   }
 
   private notePosition(rs: RunState): void {
+    const s = rs.engine ? this.publisher?.pipe.stats() : null;
+    if (s && s.lastSourceTs >= 0) rs.lastSrcTs = s.lastSourceTs; // the engine read this run's later tags
+    if (s && s.lastOutTs > this.lastOutTs) this.lastOutTs = s.lastOutTs;
     if (rs.firstTs !== null) this.positionMs = rs.seekMs + Math.max(0, rs.lastSrcTs - rs.firstTs);
   }
 
