@@ -1,6 +1,6 @@
 // Node's internals that roomgate reaches, in one place. Node keeps some per-object state under symbols that its
-// modules do not export: src/ingest/rtmp/socket-reader.ts (a socket's onread fields) and src/room/srtp-transport.ts
-// (a UDP socket's handle, through udpSocketFd below) find those symbols by their description. A TCP socket's file
+// modules do not export: a socket's onread fields (useReadBuffer, for src/net/socket-reader.ts) and a UDP socket's
+// handle (udpSocketFd, for src/room/srtp-transport.ts) are found by their symbols' description. A TCP socket's file
 // descriptor (tcpSocketFd), which the RTMP hand-over gives the media engine, is on its `_handle`. Each falls back to
 // the public path (or -1) when the shape is not there.
 
@@ -23,4 +23,21 @@ export function udpSocketFd(socket: object): number {
 export function tcpSocketFd(socket: object): number {
   const handle = (socket as { _handle?: { fd?: unknown } })._handle;
   return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
+}
+
+/**
+ * Switches a socket Node made (net.Server, child_process) to Node's `onread` mode: every read lands in `buffer` and
+ * goes to `onRead`, with no Readable machinery. The same two fields and one handle call the net.Socket constructor
+ * uses for its `onread` option. False (nothing changed) on a socket of another shape, or already read.
+ */
+export function useReadBuffer(socket: object, buffer: Buffer, onRead: (bytes: number, buffer: Buffer) => void): boolean {
+  const kBuffer = ownSymbol(socket, 'kBuffer');
+  const kBufferCb = ownSymbol(socket, 'kBufferCb');
+  const handle = (socket as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } | null })._handle;
+  const fields = socket as Record<symbol, unknown>;
+  if (!kBuffer || !kBufferCb || fields[kBuffer] !== null || typeof handle?.useUserBuffer !== 'function') return false;
+  handle.useUserBuffer(buffer);
+  fields[kBuffer] = buffer;
+  fields[kBufferCb] = onRead;
+  return true;
 }

@@ -1,4 +1,4 @@
-// The RTMP sockets' reader (src/ingest/rtmp/socket-reader.ts): over real loopback TCP, every byte arrives once and
+// The RTMP sockets' reader (src/net/socket-reader.ts): over real loopback TCP, every byte arrives once and
 // in order through the reused buffer, from two sockets at once, and end-of-stream or a reset still closes the socket. On this
 // Node (20) the reused-buffer mode must be the one taken: if a Node upgrade moves the internals it relies on, this
 // test says so instead of the gateway silently reading the slower way. End to end (ffmpeg, GStreamer, OBS pushing
@@ -7,7 +7,7 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { readSocket, type SocketReadMode } from '../../src/ingest/rtmp/socket-reader.js';
+import { readSocket, type SocketReadMode } from '../../src/net/socket-reader.js';
 
 interface Received {
   mode: SocketReadMode;

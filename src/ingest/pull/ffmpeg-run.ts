@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { killChild, spawnTracked } from './child-processes.js';
 import { FlvStreamReader } from './flv-stream-reader.js';
 import { lastLine } from './probe.js';
-import { readSocket } from '../rtmp/socket-reader.js';
+import { readSocket } from '../../net/socket-reader.js';
 import { tcpSocketFd } from '../../node-internals.js';
 
 export interface FfmpegRunHandlers {

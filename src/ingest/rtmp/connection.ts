@@ -10,7 +10,7 @@ import type { Publisher } from '../../room/publisher.js';
 import { FlvToMedia } from '../../media/flv-to-media.js';
 import { GuardedRtmp, type PublishCommand, type RtmpLimits } from './guarded-rtmp.js';
 import { parsePushTarget, type PushTarget } from './publish-url.js';
-import { readSocket, type SocketReadMode } from './socket-reader.js';
+import { readSocket, type SocketReadMode } from '../../net/socket-reader.js';
 import type { RefusalMemory } from './refusal-memory.js';
 import { IdleWatch } from './idle-watch.js';
 import type { RefusalCounters } from '../../events/refusal-counters.js';
