@@ -1,8 +1,10 @@
-// Typed loader for the native RTMP data plane (native/src/plane/): one thread per gateway that reads handed-over
-// RTMP sockets and runs each frame from socket to viewers (chunks → FLV → RTP / AAC → Opus → per-viewer numbering →
-// SRTP → sendmmsg) without waking the event loop. JavaScript keeps everything else: the handshake and commands up
-// to Publish.Start, auth, the messages the plane hands back (sequence headers, anything unusual), ICE/DTLS,
-// picture-loss and NACK requests, sender reports. `loadRtmpPlane()` returns null when the addon is not built.
+// Typed loader for the media engine's native plane (native/src/plane/; src/room/engine.ts wraps it in typed handles):
+// every publisher's pipe and every consumer's sinks and taps, and one thread per gateway that reads handed-over
+// inputs (RTMP sockets, pull tasks' ffmpeg output) and runs each frame from there to viewers (chunks or FLV tags →
+// RTP / AAC → Opus → per-viewer numbering → SRTP → sendmmsg) without waking the event loop. JavaScript keeps
+// everything else: the handshake and commands up to Publish.Start, auth, the messages the plane hands back (sequence
+// headers, anything unusual), ICE/DTLS, picture-loss and NACK requests, sender reports. `loadRtmpPlane()` returns
+// null when the addon is not built.
 
 import { requireAddon } from './load-addon.js';
 import type { NativeSrtpSender } from './srtp-send.js';

@@ -1,4 +1,4 @@
-// The media addon (native/build/Release/media.node): the RTMP data plane (plane.h) as the JavaScript class RtmpPlane,
+// The media addon (native/build/Release/media.node): the media engine's plane (plane.h) as the JavaScript class RtmpPlane,
 // the SrtpSender class (../srtp_send.cc) whose sessions the plane's sinks share, and the AAC → Opus transcoder class
 // (../aac_opus.cc) whose core the plane's pipes run too. One addon, so that libavcodec's log callback and the SRTP
 // sessions exist once in the process. Typed wrapper and the meaning of each call:

@@ -1,7 +1,9 @@
-// The RTMP data plane: one thread per gateway that reads every handed-over RTMP socket and runs each frame from
-// socket to viewers (pipe.h, sink.h) without waking the JavaScript event loop. JavaScript stays the control plane:
-// it creates pipes and sinks, answers picture-loss and NACK requests, keeps ICE/DTLS (werift), and receives the
-// rare messages the plane does not handle (sequence headers, commands, end of stream) as events.
+// The media engine's plane: every publisher's pipe and every consumer's sink or tap (pipe.h, sink.h, tap.h), and one
+// thread per gateway that reads every handed-over input — an RTMP socket, a pull task's ffmpeg output — and runs each
+// frame from there to the viewers without waking the JavaScript event loop. Frames JavaScript pushes (WHIP, the
+// first tags of a pull run) run the same way in the pushing thread. JavaScript stays the control plane: it creates
+// pipes and sinks, answers picture-loss and NACK requests, keeps ICE/DTLS (werift), and receives the rare messages
+// the plane does not handle (sequence headers, commands, end of input) as events.
 //
 // One mutex guards all pipes and sinks. The thread holds it while it handles what one epoll_wait reported;
 // JavaScript's calls take it briefly. Nothing here blocks while holding it except the send system calls.

@@ -1,4 +1,5 @@
-// One viewer's outgoing RTP stream of one kind (video or audio), driven by the data plane's thread: the keyframe
+// One viewer's outgoing RTP stream of one kind (video or audio), driven by whichever thread handles its publisher's
+// frames (the plane's, or JavaScript's when it pushes them): the keyframe
 // gate, GOP replay for a fast first frame and picture-loss requests, continuous numbering across publisher
 // reconnects, SRTP and sendmmsg, a short history for NACKs, and the counters sender reports need. Every consumer
 // track of every publisher is one (src/room/viewer-track.ts drives it for a WHEP viewer).

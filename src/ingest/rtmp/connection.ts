@@ -194,9 +194,9 @@ export class RtmpConnection {
   }
 
   /**
-   * Gives the socket to the data plane once the RTMP parser stands at a message boundary (usually at once: encoders
-   * write whole messages): the plane continues the chunk stream from the parser's state, and this side stops
-   * reading. Until then frames take the JavaScript parse and are pushed to the plane.
+   * Gives the socket to the media engine once the RTMP parser stands at a message boundary (usually at once:
+   * encoders write whole messages): the engine continues the chunk stream from the parser's state, and this side
+   * stops reading. Until then frames take the JavaScript parse and are pushed to the publisher's pipe.
    */
   private handOver(): void {
     const pipe = this.publisher?.pipe;

@@ -1,7 +1,7 @@
 // Notices a publisher that stopped sending media while its socket stays open (a frozen encoder, a laptop lid, a
 // half-dead NAT mapping): TCP alone would keep such a user in the room forever. It polls a frame counter on a
-// timer instead of timing each frame, because on the native data plane frames never reach JavaScript: the plane's
-// thread reads the socket and counts them (pipeStats), and a poll once a tick is the only cost here.
+// timer instead of timing each frame, because frames never reach JavaScript once the media engine reads the socket:
+// its thread counts them (Pipe.stats()), and a poll once a tick is the only cost here.
 
 /** Polls at most this often, and at least ten times per timeout so the close comes soon after the deadline. */
 const MAX_TICK_MS = 1000;
