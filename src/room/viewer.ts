@@ -29,7 +29,8 @@ export class Viewer implements Consumer {
   state: ViewerState = 'connecting';
   feed: Feed | null = null;
   private readonly tracks: ViewerTrack[] = [];
-  private readonly transport: SrtpTransport | null;
+  /** The DTLS transports the tracks send on: one when bundled, as browsers offer; each is closed with the viewer. */
+  private readonly transports = new Set<SrtpTransport>();
   private lastPliServed = 0;
   private plisServed = 0;
   private lastRtcp = performance.now();
@@ -50,11 +51,13 @@ export class Viewer implements Consumer {
       onConnectTimeout?: () => void;
     },
   ) {
-    const first = senders.video ?? senders.audio;
-    // one transport for both tracks: the gateway answers with BUNDLE, as browsers offer it
-    this.transport = first ? SrtpTransport.of(first) : null;
-    if (senders.video) this.tracks.push(new ViewerTrack(senders.video, VIDEO_CLOCK, SrtpTransport.of(senders.video), true));
-    if (senders.audio) this.tracks.push(new ViewerTrack(senders.audio, OPUS_CLOCK, SrtpTransport.of(senders.audio), false));
+    const track = (sender: RTCRtpSender, clockRate: number, video: boolean): ViewerTrack => {
+      const transport = SrtpTransport.of(sender);
+      this.transports.add(transport);
+      return new ViewerTrack(sender, clockRate, transport, video);
+    };
+    if (senders.video) this.tracks.push(track(senders.video, VIDEO_CLOCK, true));
+    if (senders.audio) this.tracks.push(track(senders.audio, OPUS_CLOCK, false));
     for (const s of [senders.video, senders.audio]) s?.onRtcp.subscribe(() => (this.lastRtcp = performance.now()));
     senders.video?.onPictureLossIndication.subscribe(() => this.onPictureLoss());
     pc.connectionStateChange.subscribe((s) => {
@@ -144,8 +147,10 @@ export class Viewer implements Consumer {
     this.detach();
     // The player is told (RTCP BYE through the native sender, whose SRTCP index werift does not know, then DTLS
     // close_notify) so it reacts at once instead of when ICE consent fails seconds later.
-    const transport = this.transport;
-    void closeWithGoodbye(this.pc, this.log, transport ? (p) => transport.sendRtcp(p) : undefined).finally(() => transport?.close());
+    const first = [...this.transports][0];
+    void closeWithGoodbye(this.pc, this.log, first ? (p) => first.sendRtcp(p) : undefined).finally(() => {
+      for (const t of this.transports) t.close();
+    });
     this.log.debug({ viewer: this.id, reason }, 'viewer closed');
     this.onClosed(this, reason);
   }
