@@ -53,16 +53,12 @@ export class ViewerTrack implements SenderReportSource {
   detach(): void {
     const sink = this.sink;
     if (!sink) return;
-    this.count(sink);
+    this.count();
     this.basePackets = this.w.packetCount;
     this.baseOctets = this.w.octetCount;
     this.numbering = sink.remove();
     this.sink = null;
     this.pipe = null;
-  }
-
-  get attached(): boolean {
-    return this.sink !== null;
   }
 
   /** A picture-loss request: the sink replays the pipe's cached GOP. */
@@ -71,19 +67,19 @@ export class ViewerTrack implements SenderReportSource {
   }
 
   stats(): TrackStats {
-    if (this.sink) this.count(this.sink);
+    this.count();
     return { packets: this.w.packetCount, octets: this.w.octetCount };
   }
 
-  /** Copies the sink's counters to werift's sender fields, which sender reports and werift's stats read. */
-  private count(sink: Sink): void {
-    const info = sink.info();
-    if (!info || info.packetCount === 0) return;
+  /** Copies the current sink's counters to werift's sender fields, which sender reports and werift's stats read. */
+  private count(): void {
+    const info = this.sink?.info();
+    if (!info || info.packetCount === 0 || !this.pipe) return;
     const w = this.w;
     w.packetCount = (this.basePackets + info.packetCount) >>> 0;
     w.octetCount = this.baseOctets + info.octetCount;
     w.rtpTimestamp = info.rtpTimestamp;
-    w.ntpTimestamp = ntpNow(sink === this.sink && this.pipe ? this.pipe.engine.toPerformance(info.lastSendAt) : performance.now());
+    w.ntpTimestamp = ntpNow(this.pipe.engine.toPerformance(info.lastSendAt));
   }
 
   /** This track's next sender report (SenderReportSource), or null when nothing was sent or werift stopped it. */
@@ -93,7 +89,7 @@ export class ViewerTrack implements SenderReportSource {
       // the sender-report tick also tells the sink about a new ICE pair, lost consent or new DTLS keys
       const to = this.transport.sinkTarget();
       if (to) this.sink.retarget(to);
-      this.count(this.sink);
+      this.count();
     }
     if (w.stopped || w.packetCount === 0) return null;
     w.lastSRtimestamp = compactNtp(w.ntpTimestamp);

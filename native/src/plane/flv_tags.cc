@@ -25,7 +25,7 @@ size_t FlvTagReader::Feed(const uint8_t* data, size_t len, bool (*onMessage)(voi
       uint32_t size = (uint32_t)header_[1] << 16 | (uint32_t)header_[2] << 8 | header_[3];
       if ((header_[0] & 0xc0) != 0 || size > maxTagSize_) {
         dead_ = true;
-        *error = (header_[0] & 0xc0) != 0 ? "an FLV tag with filter or reserved bits set: the stream is not plain FLV"
+        *error = (header_[0] & 0xc0) != 0 ? "an FLV tag with its reserved bits set: the stream is not plain FLV"
                                           : "an FLV tag of " + std::to_string(size) + " bytes: the stream is garbage, not media";
         return at;
       }

@@ -125,7 +125,7 @@ Pipe::Status Pipe::Consume(const uint8_t* data, size_t len) {
 
 bool Pipe::OnMessage(void* ctx, const RtmpMessage& m) {
   Pipe* p = static_cast<Pipe*>(ctx);
-  if (!p->rebase_.on || (m.type != 8 && m.type != 9)) return p->Handle(m);
+  if (!p->rebase_.on || (m.type != kTypeAudio && m.type != kTypeVideo)) return p->Handle(m);
   // a pull task's run: its clock continues the task's (pull-task.ts did this in JavaScript before the hand-over)
   RtmpMessage out = m;
   double ts = p->rebase_.base + std::max(0.0, (double)m.timestamp - p->rebase_.firstTs);

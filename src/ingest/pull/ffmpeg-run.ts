@@ -57,11 +57,6 @@ export class FfmpegRun {
     if (this.reusedBuffer && !this.release && !this.ended) this.takeOutput = take;
   }
 
-  /** Whether the engine reads stdout now. */
-  get handedOver(): boolean {
-    return this.release !== null;
-  }
-
   /** The engine read the end of stdout: close it, so that the child's end is reported. */
   inputEnded(): void {
     this.closeOutput();

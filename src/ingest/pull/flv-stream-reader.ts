@@ -7,7 +7,7 @@ export class FlvStreamError extends Error {
 }
 
 /** A 1080p keyframe is well under 2 MiB; a tag larger than this means the stream is garbage, not media. */
-const MAX_TAG_BYTES = 8 * 1024 * 1024;
+export const MAX_TAG_BYTES = 8 * 1024 * 1024;
 const TAG_HEADER_BYTES = 11;
 const PREVIOUS_TAG_SIZE_BYTES = 4;
 

@@ -18,6 +18,7 @@ import type { Ticket } from '../../room/door.js';
 import { probeSource, type SourceInfo } from './probe.js';
 import { ffmpegArgs, planFor, type PullPlan } from './ffmpeg-args.js';
 import { FfmpegRun } from './ffmpeg-run.js';
+import { MAX_TAG_BYTES } from './flv-stream-reader.js';
 import type { PullTaskDeps, PullTaskView } from './pull-task-types.js';
 import { RetrySchedule } from './retry-schedule.js';
 import { redactUrl, safeUrl } from './source-url.js';
@@ -32,8 +33,6 @@ const EARLY_EOF_MS = 3000;
 /** Gap put between the last timestamp of one run and the first of the next. */
 const RUN_GAP_MS = 40;
 const STALL_CHECK_MS = 1000;
-/** A larger FLV tag means ffmpeg's output is garbage (flv-stream-reader.ts has the same bound). */
-const MAX_TAG_BYTES = 8 * 1024 * 1024;
 
 interface RunState {
   run: FfmpegRun;
