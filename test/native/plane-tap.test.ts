@@ -4,7 +4,7 @@
 // exit, and an ffmpeg RTMP publisher read by the plane's own thread.
 // Needs the addon: node scripts/build-native.mjs. Test 6 starts a gateway (loopback only, like every gateway test).
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +57,14 @@ function pushAll(plane: RtmpPlane, pipe: number, items: ReturnType<typeof schedu
   }
 }
 
+/** A file in the test's directory opened for a tap to write, closed when the test ends. */
+function outFile(t: Test, name: string): { file: string; fd: number } {
+  const file = join(dir, name);
+  const fd = openSync(file, 'w');
+  t.teardown(() => closeSync(fd));
+  return { file, fd };
+}
+
 function avPipe(plane: RtmpPlane): number {
   const pipe = videoPipe(plane, clip);
   plane.setAudioConfig(pipe, clip.audioConfig.asc, 100);
@@ -81,9 +89,7 @@ t.test('H.264 + AAC into MPEG-TS: ffprobe reads both, every frame from the first
   const p = openPlane();
   t.teardown(p.close);
   const pipe = avPipe(p.plane);
-  const file = join(dir, 'av.ts');
-  const fd = openSync(file, 'w');
-  t.teardown(() => closeSync(fd));
+  const { file, fd } = outFile(t, 'av.ts');
   const tap = p.plane.addTap(pipe, { fd, video: true, audio: 'aac', format: 'mpegts' });
   // From frame 5: frames before the first keyframe (frame 30), video and audio alike, must not reach the file.
   const items = schedule(clip, 5);
@@ -119,9 +125,7 @@ t.test('Matroska: the same frames, readable', async (t) => {
   const p = openPlane();
   t.teardown(p.close);
   const pipe = avPipe(p.plane);
-  const file = join(dir, 'av.mkv');
-  const fd = openSync(file, 'w');
-  t.teardown(() => closeSync(fd));
+  const { file, fd } = outFile(t, 'av.mkv');
   const { width, height } = clip.config;
   const tap = p.plane.addTap(pipe, { fd, video: true, audio: 'aac', format: 'matroska', width, height });
   const items = schedule(clip);
@@ -140,9 +144,7 @@ t.test('Opus pushed by a WHIP publisher: an audio-only tap, ffprobe sees opus at
   const p = openPlane();
   t.teardown(p.close);
   const pipe = p.plane.createPipe({ opusBitrate: 64000, opusComplexity: 5 });
-  const file = join(dir, 'opus.ts');
-  const fd = openSync(file, 'w');
-  t.teardown(() => closeSync(fd));
+  const { file, fd } = outFile(t, 'opus.ts');
   t.throws(() => p.plane.addTap(pipe, { fd, video: true, audio: 'opus', format: 'mpegts' }), /no H\.264 configuration/, 'video without a config: a sentence');
   t.throws(() => p.plane.addTap(pipe, { fd, video: false, audio: 'aac', format: 'mpegts' }), /no AAC configuration/);
   t.throws(() => p.plane.addTap(pipe, { fd, video: false, audio: 'opus', format: 'avi' as 'mpegts' }), /format must be/);
@@ -300,9 +302,7 @@ t.test("an RTMP publisher read by the plane's thread: Pipe.addTap from its Publi
     const s = x?.pipe.stats();
     return s && s.videoFrames > 0 && s.audioFrames > 0 ? x : undefined;
   }, 10000, 'the publisher on the plane');
-  const file = join(dir, 'rtmp.ts');
-  const fd = openSync(file, 'w');
-  t.teardown(() => closeSync(fd));
+  const { file, fd } = outFile(t, 'rtmp.ts');
   const tap = publisher.pipe.addTap({ fd, video: true, audio: 'aac', format: 'mpegts' })!;
   const frames0 = publisher.pipe.stats()!.videoFrames;
   await sleep(2000); // the event loop idles; the plane's thread writes
