@@ -78,7 +78,7 @@ export class FfmpegRun {
   private closeOutput(): void {
     if (!this.release) return;
     this.release();
-    this.release = () => {};
+    this.release = () => {}; // still set, so that no later read hands stdout over again
     this.child.stdout?.destroy();
   }
 
