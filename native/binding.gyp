@@ -46,10 +46,12 @@
         "src/plane/flv_fast.cc",
         "src/plane/h264_rtp.cc",
         "src/plane/parse_testing.cc",
+        "src/plane/opus_aac_testing.cc",
         "src/srtp_send.cc",
         "src/srtp_protect.cc",
         "src/aac_opus.cc",
-        "src/aac_opus_core.cc"
+        "src/aac_opus_core.cc",
+        "src/opus_aac_core.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -15,6 +15,7 @@ namespace roomgate {
 void InitAacOpus(Napi::Env env, Napi::Object exports);
 namespace plane {
 void AddParseTesting(Napi::Env env, Napi::Object exports);
+void AddOpusAacTesting(Napi::Env env, Napi::Object exports);
 }
 }  // namespace roomgate
 
@@ -482,6 +483,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RtmpPlane::Init(env, exports);
   Napi::Object testing = Napi::Object::New(env);
   AddParseTesting(env, testing);
+  AddOpusAacTesting(env, testing);
   exports.Set("testing", testing);
   return exports;
 }
