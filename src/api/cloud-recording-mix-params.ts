@@ -35,18 +35,21 @@ export function defaultMixLayout(): MixLayoutSpec {
   };
 }
 
-/** Create's mix: MixTranscodeParams and MixLayoutParams of the request `p`, defaults for what is absent. */
-export function mixParams(p: Obj): MixSpec {
+/**
+ * Create's mix: MixTranscodeParams and MixLayoutParams of the request `p`, defaults for what is absent. `fitCanvas`:
+ * check that custom pictures fit the canvas (mixed mode; in single-stream mode there is no canvas to fit).
+ */
+export function mixParams(p: Obj, fitCanvas: boolean): MixSpec {
   const t = object(p, 'MixTranscodeParams', '') ?? {};
   const video = videoParams(object(t, 'VideoParams', 'MixTranscodeParams'));
   const audio = audioParams(object(t, 'AudioParams', 'MixTranscodeParams'));
-  const layout = present(p, 'MixLayoutParams') ? layoutParams(p.MixLayoutParams, 'MixLayoutParams', video) : defaultMixLayout();
+  const layout = present(p, 'MixLayoutParams') ? layoutParams(p.MixLayoutParams, 'MixLayoutParams', fitCanvas ? video : null) : defaultMixLayout();
   return { video, audio, layout };
 }
 
 function allOf(o: Obj, path: string, keys: readonly string[], defaults: string): void {
   for (const key of keys) {
-    need(o, key, path, 'MissingParameter', `when ${path} is sent, ${keys.join(', ')} are all required (omit ${path} for the defaults: ${defaults})`);
+    need(o, key, path, 'MissingParameter', `when ${path} is sent, ${keys.slice(0, -1).join(', ')} and ${keys[keys.length - 1]} are all required (omit ${path} for the defaults: ${defaults})`);
   }
 }
 

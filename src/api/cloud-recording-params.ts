@@ -56,7 +56,7 @@ export function createParams(p: Obj): CreateParams {
   need(record, 'RecordMode', 'RecordParams', 'MissingParameter.RecordMode', 'send 1 (single-stream: a file set per user) or 2 (mixed: one file of the room)');
   const mode = choice<1 | 2>(record, 'RecordMode', 'RecordParams', { 1: 'single-stream', 2: 'mixed' })!;
   const storage = storageParams(p);
-  const mix = mixParams(p);
+  const mix = mixParams(p, mode === 2);
   const spec: RecordingSpec = {
     sdkAppId,
     ...room,
@@ -95,7 +95,7 @@ function roomParams(p: Obj): { roomId: string; roomIdType: 0 | 1 } {
   if (typeof raw !== 'string' && typeof raw !== 'number') throw outOfRange('RoomId', 'a string, e.g. "1234" or (with RoomIdType 0) "my-room"', raw);
   if (type === 1) {
     const n = typeof raw === 'number' ? raw : /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
-    const why = checkNumericRoomId(n);
+    const why = Number.isNaN(n) ? 'send the digits of a room number from 1 to 4294967294' : checkNumericRoomId(n);
     if (why) {
       throw new Api3Error(OUT_OF_RANGE, `RoomId ${show(raw)} is not a room number, as RoomIdType 1 (the default) requires: ${why}. For a string room, send RoomIdType 0.`);
     }
