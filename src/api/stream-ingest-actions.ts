@@ -1,9 +1,9 @@
 // The four stream-ingest actions: parameters checked, the task's user authenticated like any publisher (UserSig,
 // PrivateMapKey), then the service asked. Each returns the Response fields, or throws an Api3Error.
 
-import type { AuthResult } from '../auth/authenticate.js';
 import type { Door } from '../room/door.js';
 import { Api3Error } from './api3-envelope.js';
+import { authError } from './auth-errors.js';
 import { sdkAppIdParam, startParams, taskIdParam, updateParams } from './stream-ingest-params.js';
 import type { StreamIngestService } from './stream-ingest-service.js';
 
@@ -78,19 +78,4 @@ export function streamIngestActions(deps: { door: Door; service: StreamIngestSer
       return { Status: 'InProgress' };
     },
   };
-}
-
-function authError(auth: Extract<AuthResult, { ok: false }>): Api3Error {
-  switch (auth.code) {
-    case 'invalid-sdkappid':
-    case 'unknown-sdkappid':
-      return new Api3Error('InvalidParameter.SdkAppId', `SdkAppId: ${auth.reason}.`);
-    case 'invalid-userid':
-      return new Api3Error('InvalidParameter.UserId', `UserId: ${auth.reason}.`);
-    case 'invalid-roomid':
-      return new Api3Error('InvalidParameter.RoomId', `RoomId: ${auth.reason}.`);
-    default:
-      // UserSig and PrivateMapKey refusals; the reason names which one and what is wrong with it.
-      return new Api3Error('InvalidParameter.UserSig', `${auth.reason}.`);
-  }
 }

@@ -9,6 +9,8 @@ import type { Logger } from '../log.js';
 import { verifyTc3Request } from '../auth/tc3.js';
 import type { Door } from '../room/door.js';
 import { Api3Error, sendApi3, sendApi3Error } from './api3-envelope.js';
+import { cloudRecordingActions } from './cloud-recording-actions.js';
+import type { CloudRecordingService } from './cloud-recording-service.js';
 import { RateLimiter } from './rate-limit.js';
 import { streamIngestActions, type ActionHandler } from './stream-ingest-actions.js';
 import type { StreamIngestService } from './stream-ingest-service.js';
@@ -21,13 +23,17 @@ export interface TencentApiOptions {
   bodyLimitBytes: number;
   door: Door;
   service: StreamIngestService;
+  recording: CloudRecordingService;
   log: Logger;
 }
 
 export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): void {
   const secrets = new Map(o.credentials.map((c) => [c.secretId, c.secretKey]));
   const limiter = new RateLimiter(o.requestsPerSecond);
-  const actions: Record<string, ActionHandler> = streamIngestActions({ door: o.door, service: o.service });
+  const actions: Record<string, ActionHandler> = {
+    ...streamIngestActions({ door: o.door, service: o.service }),
+    ...cloudRecordingActions({ door: o.door, service: o.recording }),
+  };
   const log = o.log.child({ component: 'api3' });
 
   // A plugin scope, so the raw-bytes body parser and the envelope error handler apply to this route only.

@@ -1,0 +1,20 @@
+// How a door refusal (src/auth/authenticate.ts) reads as an API 3.0 error, for every action that lets a task's user
+// into a room (stream ingest, cloud recording). The reason already says what is wrong; the code says which field.
+
+import type { AuthResult } from '../auth/authenticate.js';
+import { Api3Error } from './api3-envelope.js';
+
+export function authError(auth: Extract<AuthResult, { ok: false }>): Api3Error {
+  switch (auth.code) {
+    case 'invalid-sdkappid':
+    case 'unknown-sdkappid':
+      return new Api3Error('InvalidParameter.SdkAppId', `SdkAppId: ${auth.reason}.`);
+    case 'invalid-userid':
+      return new Api3Error('InvalidParameter.UserId', `UserId: ${auth.reason}.`);
+    case 'invalid-roomid':
+      return new Api3Error('InvalidParameter.RoomId', `RoomId: ${auth.reason}.`);
+    default:
+      // UserSig and PrivateMapKey refusals; the reason names which one and what is wrong with it.
+      return new Api3Error('InvalidParameter.UserSig', `${auth.reason}.`);
+  }
+}
