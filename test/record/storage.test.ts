@@ -145,7 +145,7 @@ t.test('endpoint templates: defaults per Vendor, {Region}, virtual-hosted {Bucke
     forcePathStyle: false,
   });
   t.throws(() => resolveEndpoint(1, 'r', 'b', { '1': 'https://s3.example/{Bucket}' }), /\{Bucket\} only as the first host label/);
-  t.throws(() => resolveEndpoint(1, 'r', 'b', { '1': 'ftp://x' }), /must be an http:\/\/ or https:\/\/ URL/);
+  t.throws(() => resolveEndpoint(1, 'r', 'b', { '1': 'ftp://x' }), /must be an http\(s\):\/\/ URL/);
   t.throws(() => resolveEndpoint(1, 'evil.com/#', 'b'), /CloudStorage\.Region 'evil\.com\/#' is not a region name/);
   t.throws(() => resolveEndpoint(1, 'r', 'a/b'), /CloudStorage\.Bucket 'a\/b' is not a bucket name/);
 });

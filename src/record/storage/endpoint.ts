@@ -41,7 +41,9 @@ export function resolveEndpoint(
         `(recording.storageEndpoints maps each Vendor number to an endpoint)`,
     );
   }
-  if (!REGION.test(region)) throw new Error(`CloudStorage.Region '${region}' is not a region name (letters, digits, '-', '_')`);
+  if (!REGION.test(region)) {
+    throw new Error(`CloudStorage.Region '${region}' is not a region name (letters, digits, '-', '_')`);
+  }
   if (!BUCKET.test(bucket)) {
     throw new Error(`CloudStorage.Bucket '${bucket}' is not a bucket name (letters, digits, '.', '-', '_'; up to 255)`);
   }
@@ -60,7 +62,7 @@ export function resolveEndpoint(
     throw new Error(`storage endpoint template for Vendor ${vendor} ('${template}') is not a URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`storage endpoint template for Vendor ${vendor} ('${template}') must be an http:// or https:// URL`);
+    throw new Error(`storage endpoint template for Vendor ${vendor} ('${template}') must be an http(s):// URL`);
   }
   return { endpoint: filled.replace(/\/+$/, ''), forcePathStyle: !vhost };
 }

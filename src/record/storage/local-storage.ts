@@ -46,7 +46,8 @@ export class LocalStorage implements Storage {
       );
     }
     if (!st.isFile()) {
-      throw new StorageError('NotAFile', `recording file ${where} is not a regular file, so it cannot be kept for '${key}'`, true);
+      const why = `recording file ${where} is not a regular file, so it cannot be kept for '${key}'`;
+      throw new StorageError('NotAFile', why, true);
     }
   }
 }

@@ -41,5 +41,6 @@ export function toStorageError(err: unknown, localPath: string, where: string): 
   else code = e.code ?? e.errors?.find((x) => x.code)?.code ?? (status ? `HTTP${status}` : (e.name ?? 'Error'));
   const said = e.message && e.message !== code ? e.message : status ? `HTTP status ${status}` : 'no detail given';
   const hint = HINTS[code];
-  return new StorageError(code, `could not store ${localPath} as ${where}: ${said} (${code})${hint ? `; ${hint}` : ''}`);
+  const advice = hint ? `; ${hint}` : '';
+  return new StorageError(code, `could not store ${localPath} as ${where}: ${said} (${code})${advice}`);
 }

@@ -64,5 +64,7 @@ export function checkKey(key: string): void {
             : key.split('/').some((s) => s === '' || s === '.' || s === '..')
               ? "it has an empty, '.' or '..' path segment"
               : null;
-  if (why) throw new StorageError('InvalidKey', `recording file key '${String(key).slice(0, 80)}' is not usable: ${why}`, true);
+  if (why) {
+    throw new StorageError('InvalidKey', `recording file key '${String(key).slice(0, 80)}' is not usable: ${why}`, true);
+  }
 }

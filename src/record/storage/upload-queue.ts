@@ -31,6 +31,8 @@ export interface UploadedEvent {
   localPath: string;
   /** The local file was deleted (removeAfter, after the store confirmed it). */
   removed: boolean;
+  /** Why removing it failed (the file stays, stored all the same): worth a log line naming the path. */
+  removeError?: string;
 }
 
 export interface FailedEvent {
@@ -76,7 +78,9 @@ interface Item {
 
 /** Codes that mean "the store could not be reached or was unwell", not "this request was refused". */
 function isOutage(code: string): boolean {
-  return /^E[A-Z]+$/.test(code) || /^HTTP5\d\d$/.test(code) || /^(TimeoutError|ServiceUnavailable|SlowDown|InternalError)$/.test(code);
+  return (
+    /^E[A-Z]+$/.test(code) || /^HTTP5\d\d$/.test(code) || /^(TimeoutError|ServiceUnavailable|SlowDown|InternalError)$/.test(code)
+  );
 }
 
 export class UploadQueue extends EventEmitter<UploadQueueEvents> {
@@ -85,8 +89,8 @@ export class UploadQueue extends EventEmitter<UploadQueueEvents> {
   private readonly maxMs: number;
   private waiting: Item[] = [];
   private readonly inFlight = new Map<string, Item>();
-  /** Keys given up on (permanent failures), with why; reported by drain() until the key succeeds. */
-  private readonly abandoned = new Map<string, string>();
+  /** Keys given up on (permanent failures); reported by drain() until the key is stored after all. */
+  private readonly abandoned = new Set<string>();
   private seq = 0;
   /** Failure rounds in a row; a round is a set of puts that started before the previous failure was seen. */
   private streak = 0;
@@ -111,7 +115,9 @@ export class UploadQueue extends EventEmitter<UploadQueueEvents> {
 
   /** Queues `localPath` to be stored as `key`. Throws when the key is malformed or the queue is closing. */
   enqueue(localPath: string, key: string, opts: { removeAfter: boolean }): void {
-    if (this.closing) throw new Error(`upload queue is closed: ${localPath} was not queued for ${this.storage.describe(key)}`);
+    if (this.closing) {
+      throw new Error(`upload queue is closed: ${localPath} was not queued for ${this.storage.describe(key)}`);
+    }
     checkKey(key);
     if (typeof localPath !== 'string' || localPath === '') throw new Error(`no local file given for key '${key}'`);
     this.abandoned.delete(key);
@@ -220,11 +226,14 @@ export class UploadQueue extends EventEmitter<UploadQueueEvents> {
     // Another put may still read the same file (the same playlist path re-enqueued): it stays until that one is done.
     const stillRead = this.waiting.some((w) => w.localPath === item.localPath);
     let removed = false;
+    let removeError: string | undefined;
     if (item.removeAfter && !stillRead) {
-      removed = await fs.rm(item.localPath, { force: true }).then(
-        () => true,
-        () => false,
-      );
+      try {
+        await fs.rm(item.localPath, { force: true });
+        removed = true;
+      } catch (err) {
+        removeError = (err as Error).message;
+      }
     }
     this.inFlight.delete(item.key);
     this.abandoned.delete(item.key);
@@ -238,7 +247,7 @@ export class UploadQueue extends EventEmitter<UploadQueueEvents> {
     }
     try {
       if (recovered) this.emit('recovered', { key: item.key });
-      this.emit('uploaded', { key: item.key, localPath: item.localPath, removed });
+      this.emit('uploaded', { key: item.key, localPath: item.localPath, removed, ...(removeError && { removeError }) });
     } finally {
       this.settle();
     }
@@ -250,13 +259,13 @@ export class UploadQueue extends EventEmitter<UploadQueueEvents> {
     const e =
       err instanceof StorageError
         ? err
-        : new StorageError('Error', `could not store ${item.localPath} as ${this.storage.describe(item.key)}: ${String(err)}`);
+        : new StorageError('Error', `could not store ${item.localPath} as ${this.storage.describe(item.key)}: ${err}`);
     const now = Date.now();
     item.lastCode = e.code;
     let retryInMs: number | null = null;
     const newer = this.waiting.find((w) => w.key === item.key);
     if (e.permanent) {
-      if (!newer) this.abandoned.set(item.key, e.message);
+      if (!newer) this.abandoned.add(item.key);
     } else {
       this.failing = true;
       if (item.startedAt >= this.lastFailureAt) this.streak++;
@@ -269,7 +278,8 @@ export class UploadQueue extends EventEmitter<UploadQueueEvents> {
       else this.waiting.splice(this.insertAt(item.seq), 0, item);
     }
     try {
-      this.emit('failed', { key: item.key, localPath: item.localPath, code: e.code, message: e.message, attempt: item.attempts, retryInMs });
+      const { key, localPath, attempts: attempt } = item;
+      this.emit('failed', { key, localPath, code: e.code, message: e.message, attempt, retryInMs });
     } finally {
       this.settle();
     }
