@@ -1,5 +1,6 @@
 // The only place that wires the parts together: config → store, rooms, auth → RTMP listener and HTTP server.
 
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
@@ -17,6 +18,8 @@ import { registerWhip } from './api/whip.js';
 import { registerPlay } from './api/play.js';
 import { registerTencentApi } from './api/tencent-api.js';
 import { registerTaskRoutes } from './api/tasks.js';
+import { registerRecordingFiles } from './api/recording-files.js';
+import { Recordings } from './record/recordings.js';
 import { CallbackDispatcher } from './events/callback-dispatcher.js';
 import { PullTasks } from './ingest/pull/pull-tasks.js';
 import { RefusalCounters } from './events/refusal-counters.js';
@@ -82,6 +85,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   });
 
+  const recordings = new Recordings({
+    rooms,
+    events: callbacks,
+    store: store.recordings,
+    config: { ...config.recording, dir: resolve(config.recording.dir) },
+    log,
+  });
+
   const { minMs, maxMs } = { minMs: config.rtmp.authFailureDelayMinMs, maxMs: config.rtmp.authFailureDelayMaxMs };
   const rtmpServer = new RtmpServer({
     host: config.rtmp.host,
@@ -118,8 +129,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     bodyLimitBytes: config.http.bodyLimitBytes,
     door: rooms.door,
     service: pullTasks,
+    recording: recordings,
     log,
   });
+  registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token);
   registerTaskRoutes(http, pullTasks, callbacks, counters, config.admin.token);
 
   let rtmpAddr: { host: string; port: number };
@@ -149,6 +162,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       closing ??= (async () => {
         health.state = 'draining';
         pullTasks.closeAll(reason); // kills every ffmpeg child; the tasks' users leave with 104, then 702
+        // every recording file is closed (MP4 trailers, #EXT-X-ENDLIST) while its publishers are still there
+        await recordings.closeAll(config.callbacks.flushOnCloseMs);
         // Viewers and WHIP publishers are told at once (BYE, close_notify); RTMP encoders get the reason as status.
         rooms.closeAll(reason);
         await rtmpServer.close(reason);

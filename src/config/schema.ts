@@ -91,6 +91,20 @@ export const configSchema: FieldSpec = {
         maxPauseSeconds: { type: 'integer', min: 1, max: 604800 },
       },
     },
+    recording: {
+      type: 'object',
+      fields: {
+        dir: { type: 'string', nonEmpty: true },
+        maxTasks: { type: 'integer', min: 0, max: 100000 },
+        hlsSegmentSeconds: { type: 'integer', min: 1, max: 120 },
+        resumeSeconds: { type: 'integer', min: 1, max: 86400 },
+        uploadDrainSeconds: { type: 'integer', min: 0, max: 86400 },
+        storageEndpoints: {
+          type: 'object',
+          fields: { '0': { type: 'string', nonEmpty: true }, '1': { type: 'string', nonEmpty: true } },
+        },
+      },
+    },
     callbacks: {
       type: 'object',
       fields: {
@@ -180,6 +194,14 @@ export interface Config {
     startTimeoutMs: number;
     stallTimeoutMs: number;
     maxPauseSeconds: number;
+  };
+  recording: {
+    dir: string;
+    maxTasks: number;
+    hlsSegmentSeconds: number;
+    resumeSeconds: number;
+    uploadDrainSeconds: number;
+    storageEndpoints: { '0': string; '1': string };
   };
   callbacks: { timeoutMs: number; retryIntervalMs: number; maxAgeMs: number; maxQueued: number; flushOnCloseMs: number };
   admin: { token: string };

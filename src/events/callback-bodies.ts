@@ -1,11 +1,14 @@
 // TRTC callback bodies, field for field as Tencent sends them (trtc-wire.md §6): room events (group 1: 101–105),
-// media events (group 2: 201–206) with CallbackTs, stream-ingest events (group 7: 701/702) with CallbackMsTs.
+// media events (group 2: 201–206) with CallbackTs, cloud-recording events (group 3: 301–312, trtc-egress.md §3) with
+// CallbackTs, stream-ingest events (group 7: 701/702) with CallbackMsTs.
 // Bodies are compact JSON; receivers verify `Sign` over the bytes as received, so the layout does not matter.
 
 import type { ExitReason, RoomEvent } from './room-events.js';
+import type { RecordEvent } from './record-events.js';
 
 export const EVENT_GROUP_ROOM = 1;
 export const EVENT_GROUP_MEDIA = 2;
+export const EVENT_GROUP_RECORDING = 3;
 export const EVENT_GROUP_STREAM_INGEST = 7;
 
 export const STREAM_INGEST_START = 701;
@@ -86,5 +89,21 @@ export function ingestEventBody(
       CallbackMsTs: now,
       EventInfo: { EventMsTs: at, TaskId: taskId, Status: status },
     }),
+  };
+}
+
+/** The group 3 body for 301–312: RoomId in the client's type, the recording user as UserId, the task's Payload. */
+export function recordEventBody(e: RecordEvent, now: number): CallbackBody {
+  const info = {
+    RoomId: e.numericRoom ? Number(e.roomId) : e.roomId,
+    EventTs: Math.floor(e.at / 1000),
+    EventMsTs: e.at,
+    UserId: e.userId,
+    TaskId: e.taskId,
+    Payload: e.payload,
+  };
+  return {
+    eventType: e.eventType,
+    body: JSON.stringify({ EventGroupId: EVENT_GROUP_RECORDING, EventType: e.eventType, CallbackTs: now, EventInfo: info }),
   };
 }

@@ -1,4 +1,4 @@
-// Turns room events and pull-task events into signed TRTC callbacks and delivers them through the store's outbox.
+// Turns room events, pull-task and recording-task events into signed TRTC callbacks and delivers them through the store's outbox.
 // emit() only builds, signs and queues, so the media path never waits for a receiver. Each partition (one per
 // room) has at most one delivery in flight, which keeps callbacks in order per room. A failed POST is retried at
 // once, then every retryIntervalMs after the first try, until maxAgeMs after the first try; then it is dropped with
@@ -11,7 +11,8 @@ import type { CallbackOutbox, OutboxEntry } from '../store/store.js';
 import { signCallbackBody } from '../auth/callback-sign.js';
 import type { RoomEvent, RoomEventSink } from './room-events.js';
 import type { IngestEventSink, IngestEventType } from './ingest-events.js';
-import { ingestEventBody, roomEventBody, type CallbackBody } from './callback-bodies.js';
+import type { RecordEvent, RecordEventSink } from './record-events.js';
+import { ingestEventBody, recordEventBody, roomEventBody, type CallbackBody } from './callback-bodies.js';
 import { postCallback, type CallbackRequest } from './callback-post.js';
 
 export interface CallbackTarget {
@@ -44,7 +45,7 @@ export function roomPartition(sdkAppId: number, roomId: string): string {
   return `${sdkAppId}/${roomId}`;
 }
 
-export class CallbackDispatcher implements RoomEventSink, IngestEventSink {
+export class CallbackDispatcher implements RoomEventSink, IngestEventSink, RecordEventSink {
   private readonly o: CallbackDispatcherOptions;
   private readonly post: NonNullable<CallbackDispatcherOptions['post']>;
   private readonly active = new Set<string>();
@@ -71,6 +72,12 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink {
     const label = `${eventType} Status ${status}`;
     const partition = roomPartition(sdkAppId, roomId);
     this.enqueue(sdkAppId, partition, (now) => ingestEventBody(eventType, taskId, status, at, now), label);
+  }
+
+  /** RecordEventSink: 301–312 for a recording task, in its room's order. */
+  record(event: RecordEvent): void {
+    const partition = roomPartition(event.sdkAppId, event.roomId);
+    this.enqueue(event.sdkAppId, partition, (now) => recordEventBody(event, now), `${event.eventType} task ${event.taskId}`);
   }
 
   stats(): CallbackStats {

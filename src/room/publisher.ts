@@ -57,6 +57,8 @@ export class Publisher implements MediaSink, Feed {
    * or lose a picture; without it (RTMP, pull) the cached GOP is all there is.
    */
   keyframeSource: (() => void) | null = null;
+  /** Set by the room: the first video or audio frame reached the pipe (recorders wait for it to know the config). */
+  onMedia: (kind: 'video' | 'audio') => void = () => {};
   /** Set by the RTMP connection whose socket the pipe reads. */
   onSocketEvent: (e: SocketEvent) => void = () => {};
   private gain = 100;
@@ -125,6 +127,7 @@ export class Publisher implements MediaSink, Feed {
       case 'first-audio': {
         const { sdkAppId, roomId, userId } = this.id;
         this.events.emit({ type: e.kind === 'first-video' ? 'video-started' : 'audio-started', sdkAppId, roomId, userId, at: Date.now() });
+        this.onMedia(e.kind === 'first-video' ? 'video' : 'audio');
         return;
       }
       case 'decoder-errors':

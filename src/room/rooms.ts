@@ -50,6 +50,17 @@ export class Room {
   }
 }
 
+/**
+ * Follows the publishers of one room, whether or not the room exists yet: recorders and relays (consumers that are
+ * not viewers) attach to publishers as they come and go, and take their media once its codec config is known.
+ */
+export interface RoomWatcher {
+  publisherJoined(p: Publisher): void;
+  publisherLeft(p: Publisher): void;
+  /** The publisher's first video or audio frame reached its pipe: that config is known from now on. */
+  publisherMedia(p: Publisher, kind: 'video' | 'audio'): void;
+}
+
 export interface RoomsOptions {
   store: Store;
   engine: MediaEngine;
@@ -74,6 +85,7 @@ export class Rooms {
   private readonly engine: MediaEngine;
   private readonly log: Logger;
   private readonly events: RoomEventSink;
+  private readonly watchers = new Map<string, Set<RoomWatcher>>();
 
   constructor(o: RoomsOptions) {
     this.store = o.store;
@@ -114,14 +126,35 @@ export class Rooms {
     const pipe = this.engine.openPipe({ opusBitrate: this.media.opusBitrate, opusComplexity: this.media.opusComplexity ?? 5 });
     const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason), this.events, pipe, this.log.child({ userId: id.userId }));
     this.sessions.set(id.sessionId, publisher);
+    const roomKey = key(id.sdkAppId, id.roomId);
+    publisher.onMedia = (kind) => this.watchersOf(roomKey).forEach((w) => w.publisherMedia(publisher, kind));
     const at = Date.now();
     const base = { sdkAppId: id.sdkAppId, roomId: id.roomId, at };
     if (!this.roomFor(id.sdkAppId, id.roomId, false)) this.events.emit({ ...base, type: 'room-created', userId: id.userId });
     this.roomFor(id.sdkAppId, id.roomId, true)!.publishers.set(id.sessionId, publisher);
     this.events.emit({ ...base, type: 'user-entered', userId: id.userId, role: 'anchor', source: id.source });
-    this.viewers.publisherJoined(key(id.sdkAppId, id.roomId), id.userId, publisher);
+    this.viewers.publisherJoined(roomKey, id.userId, publisher);
+    this.watchersOf(roomKey).forEach((w) => w.publisherJoined(publisher));
     this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, userId: id.userId, source: id.source }, 'user joined');
     return publisher;
+  }
+
+  /** Calls `w` for the room's publishers from now on (not for those already in: see publishersOf); returns the unwatch. */
+  watch(sdkAppId: number, roomId: string, w: RoomWatcher): () => void {
+    const k = key(sdkAppId, roomId);
+    let set = this.watchers.get(k);
+    if (!set) this.watchers.set(k, (set = new Set()));
+    set.add(w);
+    return () => {
+      set.delete(w);
+      if (set.size === 0 && this.watchers.get(k) === set) this.watchers.delete(k);
+    };
+  }
+
+  /** The room's publishers now, earliest first. */
+  publishersOf(sdkAppId: number, roomId: string): Publisher[] {
+    const room = this.get(sdkAppId, roomId);
+    return room ? [...room.publishers.values()].sort((a, b) => a.since.getTime() - b.since.getTime()) : [];
   }
 
   get(sdkAppId: number, roomId: string): Room | undefined {
@@ -178,6 +211,7 @@ export class Rooms {
     const room = this.roomFor(sdkAppId, roomId, false);
     room?.publishers.delete(sessionId);
     this.viewers.publisherLeft(key(sdkAppId, roomId), userId, p);
+    this.watchersOf(key(sdkAppId, roomId)).forEach((w) => w.publisherLeft(p));
     const at = Date.now();
     const exitReason: ExitReason = p.kicked ? 'kicked' : p.timedOut ? 'timeout' : 'normal';
     this.events.emit({ sdkAppId, roomId, at, type: 'user-exited', userId, role: 'anchor', reason: exitReason });
@@ -189,6 +223,11 @@ export class Rooms {
       this.log.warn({ err, sdkAppId, userId }, 'presence release failed');
     });
     this.log.info({ sdkAppId, roomId, userId, reason }, 'user left');
+  }
+
+  private watchersOf(k: string): RoomWatcher[] {
+    const set = this.watchers.get(k);
+    return set ? [...set] : [];
   }
 
   private roomFor(sdkAppId: number, roomId: string, create: boolean): Room | undefined {

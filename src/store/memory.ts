@@ -1,8 +1,15 @@
 // The single-node store: plain maps, answers at once.
 
 import type {
-  CallbackOutbox, OutboxEntry, PresenceRecord, PresenceStore, Store, TaskRecord, TaskStore,
+  CallbackOutbox, OutboxEntry, PresenceRecord, PresenceStore, Store, TaskStore,
 } from './store.js';
+
+/** What the memory task store needs of a record: an id, and whether (and when) it ended. */
+interface TaskLike {
+  taskId: string;
+  state: string;
+  endedAt?: number;
+}
 
 /** Ended tasks are remembered this long (Stop then answers "already finished" instead of "unknown task"). */
 const ENDED_TASK_RETENTION_MS = 3600_000;
@@ -30,19 +37,19 @@ class MemoryPresence implements PresenceStore {
   }
 }
 
-class MemoryTasks implements TaskStore {
-  private readonly tasks = new Map<string, TaskRecord>();
+class MemoryTasks<R extends TaskLike> implements TaskStore<R> {
+  private readonly tasks = new Map<string, R>();
   /** Ended task ids, oldest first, for pruning. */
   private readonly ended: string[] = [];
 
-  async create(rec: TaskRecord): Promise<boolean> {
+  async create(rec: R): Promise<boolean> {
     this.prune();
     if (this.tasks.has(rec.taskId)) return false;
     this.tasks.set(rec.taskId, { ...rec });
     return true;
   }
 
-  async update(taskId: string, patch: Partial<Omit<TaskRecord, 'taskId'>>): Promise<void> {
+  async update(taskId: string, patch: Partial<Omit<R, 'taskId'>>): Promise<void> {
     const rec = this.tasks.get(taskId);
     if (!rec) return;
     const wasEnded = rec.state === 'ended';
@@ -50,12 +57,12 @@ class MemoryTasks implements TaskStore {
     if (!wasEnded && rec.state === 'ended') this.ended.push(taskId);
   }
 
-  async get(taskId: string): Promise<TaskRecord | undefined> {
+  async get(taskId: string): Promise<R | undefined> {
     const rec = this.tasks.get(taskId);
     return rec && { ...rec };
   }
 
-  async list(): Promise<TaskRecord[]> {
+  async list(): Promise<R[]> {
     this.prune();
     return [...this.tasks.values()].map((r) => ({ ...r }));
   }
@@ -113,5 +120,5 @@ class MemoryOutbox implements CallbackOutbox {
 }
 
 export function createMemoryStore(): Store {
-  return { presence: new MemoryPresence(), tasks: new MemoryTasks(), outbox: new MemoryOutbox(), close: async () => {} };
+  return { presence: new MemoryPresence(), tasks: new MemoryTasks(), recordings: new MemoryTasks(), outbox: new MemoryOutbox(), close: async () => {} };
 }

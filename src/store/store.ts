@@ -1,6 +1,6 @@
 // State that a second gateway node would need to share goes through these interfaces. The in-memory store is the
 // default; a Redis store can implement the same promises later without the pipeline noticing. Pull tasks and the
-// callback outbox live here too, so a second node could answer for tasks and deliver callbacks.
+// callback outbox live here too, and so do recording tasks, so a second node could answer for tasks and deliver callbacks.
 
 export interface PresenceRecord {
   sdkAppId: number;
@@ -39,13 +39,29 @@ export interface TaskRecord {
   endReason?: string;
 }
 
-/** Pull-ingest tasks: live ones, and ended ones for a while so Stop can answer "already finished". */
-export interface TaskStore {
+/** A cloud-recording task as the API sees it; the node running it holds the taps, files and uploads. */
+export interface RecordingRecord {
+  taskId: string;
+  sdkAppId: number;
+  roomId: string;
+  roomIdType: 0 | 1;
+  /** The recording user. */
+  userId: string;
+  recordMode: 1 | 2;
+  state: 'running' | 'ended';
+  createdAt: number;
+  endedAt?: number;
+  /** TRTC's 302 LeaveCode, once ended. */
+  leaveCode?: number;
+}
+
+/** Tasks of one kind: live ones, and ended ones for a while so Stop can answer "already finished". */
+export interface TaskStore<R extends { taskId: string } = TaskRecord> {
   /** Adds a task unless one with the same taskId exists (false then). */
-  create(rec: TaskRecord): Promise<boolean>;
-  update(taskId: string, patch: Partial<Omit<TaskRecord, 'taskId'>>): Promise<void>;
-  get(taskId: string): Promise<TaskRecord | undefined>;
-  list(): Promise<TaskRecord[]>;
+  create(rec: R): Promise<boolean>;
+  update(taskId: string, patch: Partial<Omit<R, 'taskId'>>): Promise<void>;
+  get(taskId: string): Promise<R | undefined>;
+  list(): Promise<R[]>;
 }
 
 /** One callback waiting for delivery. */
@@ -83,6 +99,7 @@ export interface CallbackOutbox {
 export interface Store {
   presence: PresenceStore;
   tasks: TaskStore;
+  recordings: TaskStore<RecordingRecord>;
   outbox: CallbackOutbox;
   close(): Promise<void>;
 }

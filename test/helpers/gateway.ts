@@ -1,6 +1,9 @@
 // Starts a real gateway in the test process on free loopback ports, with a test app.
 
 import { createRequire } from 'node:module';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
@@ -53,6 +56,8 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}):
       rtmp: { port: 0, authFailureDelayMinMs: 10, authFailureDelayMaxMs: 50 },
       http: { port: 0 },
       apps: [TEST_APP, OTHER_APP],
+      // recordings go to a directory of the test's own, never into the working tree
+      recording: { dir: mkdtempSync(join(tmpdir(), 'rg-recordings-')) },
       ...overrides,
     } as never,
   });

@@ -24,6 +24,11 @@ const RECIPES: Record<string, (seconds: number) => { args: string[]; out: string
       '-c:a', 'aac', '-b:a', '64k', '-movflags', '+faststart', '-f', 'mp4'],
     out: 'media.mp4',
   }),
+  // a solid colour, so a recording of it can be told from other publishers' by one decoded pixel
+  'flv-blue': (s) => ({
+    args: ['-f', 'lavfi', '-i', 'color=c=blue:size=320x240:rate=30', ...A(), '-t', `${s}`, ...X264_BASELINE, '-c:a', 'aac', '-b:a', '64k', '-f', 'flv'],
+    out: 'media.flv',
+  }),
   'ts-h264-aac': (s) => ({ args: [...V(), ...A(), '-t', `${s}`, ...X264_BASELINE, '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts'], out: 'media.ts' }),
   'hls-h264-aac': (s) => ({
     args: [...V(), ...A(), '-t', `${s}`, ...X264_BASELINE, '-c:a', 'aac', '-b:a', '64k',

@@ -28,6 +28,8 @@ function feed(canMakeKeyframes: boolean): Feed & { asked: number; pipe: Pipe } {
   pipe.setVideoConfig(clip.config);
   const f = {
     pipe,
+    video: clip.config,
+    audio: null,
     asked: 0,
     requestKeyframe(): boolean {
       if (!canMakeKeyframes) return false;

@@ -2,11 +2,11 @@
 // (app, user) and the task limit, issues opaque TaskIds, records tasks in the store (so Stop can tell "already
 // finished" from "never existed"), and stops every task — and so every ffmpeg child — on shutdown.
 
-import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import type { Rooms } from '../../room/rooms.js';
 import type { IngestEventSink } from '../../events/ingest-events.js';
 import type { TaskStore } from '../../store/store.js';
+import { newTaskId } from '../../store/task-id.js';
 import type { IngestTaskSpec, IngestTaskUpdate, StartResult, StreamIngestService } from '../../api/stream-ingest-service.js';
 import type { Ticket } from '../../room/door.js';
 import { compileHostRules, type HostRules } from './host-rules.js';
@@ -25,10 +25,6 @@ export interface PullTasksOptions {
   resolve?: Resolver;
 }
 
-/** 24 random bytes, URL-safe: opaque like Tencent's TaskIds (which also end in '.'). */
-function newTaskId(): string {
-  return `${randomBytes(24).toString('base64url')}.`;
-}
 
 export class PullTasks implements StreamIngestService {
   private readonly live = new Map<string, PullTask>();

@@ -1,0 +1,277 @@
+// One cloud-recording task (CreateCloudRecording): the recording user follows a room's publishers and records the
+// subscribed ones, each through a UserRecorder, into `<recording dir>/<TaskId>/`, uploading as it goes when the
+// task names a CloudStorage. It reports itself by callbacks 301–310 in TRTC's order: 301 (started) and 303 (upload
+// module, S3 only) first, 307 per playlist's first segment, 304 when that playlist is uploaded, 308 on an upload
+// error; at the end 302 (with the LeaveCode), 305 (uploads done, S3 only) and 310 per MP4/AAC file.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { Publisher } from '../room/publisher.js';
+import type { RoomWatcher, Rooms } from '../room/rooms.js';
+import type { RecordEventSink, RecordEventType } from '../events/record-events.js';
+import type { RecordingChanges, RecordingSpec, StorageFileInfo } from '../api/cloud-recording-service.js';
+import { subscribes } from './subscribe.js';
+import { hlsStem, userStem, type NameBase, type TrackKind } from './names.js';
+import { RecordedTrack, type FinishedFile, type TrackFormat } from './track.js';
+import { UserRecorder, type WantedTrack } from './user-recorder.js';
+import type { UploadQueue } from './storage/upload-queue.js';
+
+/** 302 LeaveCode values (trtc-egress.md §3.2). */
+export const LEAVE = { api: 0, robotKicked: 1, roomDismissed: 2, serverKicked: 3, idle: 99, sameUser: 101 } as const;
+
+export interface RecordingTaskOptions {
+  taskId: string;
+  spec: RecordingSpec;
+  rooms: Rooms;
+  /** The gateway's recording directory; the task writes in `<dir>/<TaskId>`. */
+  dir: string;
+  /** Null for local storage: the files stay in the directory. */
+  uploads: UploadQueue | null;
+  events: RecordEventSink;
+  hlsSegmentMs: number;
+  resumeMs: number;
+  mergeWaitMs: number;
+  /** Most users recorded at once (TRTC: 25). */
+  maxUsers: number;
+  /** How long the end waits for uploads before 305 says some are left. Keys are file names: the storage adds `<prefix>/<TaskId>/`. */
+  uploadDrainMs: number;
+  /** The task ended (after its last callback). */
+  onEnded: (leaveCode: number) => void;
+  log: Logger;
+}
+
+const SPLIT_BYTES = 2 * 1024 ** 3;
+
+export class RecordingTask implements RoomWatcher {
+  private readonly users = new Map<string, UserRecorder>();
+  private readonly files: Array<{ userId: string; track: RecordedTrack; kind: TrackKind }> = [];
+  private readonly mediaFiles: Array<FinishedFile & { userId: string; kind: TrackKind }> = [];
+  private readonly announced = new Set<string>();
+  private subscribe: RecordingChanges['subscribe'];
+  private idleTimer: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
+  private ending: Promise<void> | null = null;
+  private recording = false;
+  readonly dir: string;
+
+  constructor(private readonly o: RecordingTaskOptions) {
+    this.subscribe = o.spec.subscribe;
+    this.dir = join(o.dir, o.taskId);
+  }
+
+  get taskId(): string {
+    return this.o.taskId;
+  }
+
+  get spec(): RecordingSpec {
+    return this.o.spec;
+  }
+
+  /** Describe's Status: Idle until some media is recorded, InProgress then, Exited once ending. */
+  get status(): 'Idle' | 'InProgress' | 'Exited' {
+    return this.ending ? 'Exited' : this.recording ? 'InProgress' : 'Idle';
+  }
+
+  /** Describe's StorageFileList: each track's index file (playlist, or first MP4/AAC file) once it has one. */
+  storageFiles(): StorageFileInfo[] {
+    return this.files
+      .filter((f) => f.track.beginTimeStamp > 0)
+      .map((f) => ({ userId: f.userId, fileName: f.track.indexName, trackType: f.kind, beginTimeStamp: f.track.beginTimeStamp }));
+  }
+
+  async start(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      const message = `cannot create the recording directory ${this.dir}: ${(err as Error).message}`;
+      this.o.log.error({ taskId: this.taskId, path: this.dir }, message);
+      this.emit(301, { Status: 1 });
+      void this.stop(LEAVE.serverKicked, message);
+      return;
+    }
+    this.emit(301, { Status: 0 });
+    if (this.o.uploads) {
+      this.emit(303, { Status: 0 });
+      this.watchUploads(this.o.uploads);
+    }
+    const { sdkAppId, roomId } = this.o.spec;
+    this.unwatch = this.o.rooms.watch(sdkAppId, roomId, this);
+    for (const p of this.o.rooms.publishersOf(sdkAppId, roomId)) this.publisherJoined(p);
+    this.checkIdle();
+  }
+
+  /**
+   * ModifyCloudRecording: the subscribe lists are replaced whole. A kind no longer subscribed stops being written
+   * (its files stay open and go on if it is subscribed again); a newly subscribed one starts.
+   */
+  modify(changes: RecordingChanges): void {
+    this.subscribe = changes.subscribe;
+    for (const r of this.users.values()) r.want(this.tracksFor(r.userId, this.plan(r.userId)));
+    for (const p of this.o.rooms.publishersOf(this.o.spec.sdkAppId, this.o.spec.roomId)) this.publisherJoined(p);
+  }
+
+  publisherJoined(p: Publisher): void {
+    if (this.ending) return;
+    this.checkIdle();
+    const userId = p.id.userId;
+    if (userId === this.o.spec.userId) return; // the recording user itself is not recorded
+    let r = this.users.get(userId);
+    if (!r) {
+      const plan = this.plan(userId);
+      if (!plan.video && !plan.audio) return;
+      if (this.users.size >= this.o.maxUsers) {
+        this.o.log.warn({ taskId: this.taskId, userId, max: this.o.maxUsers }, 'not recorded: the task records at most this many users');
+        return;
+      }
+      r = new UserRecorder(userId, {
+        mergeWaitMs: this.o.mergeWaitMs,
+        resumeMs: this.o.resumeMs,
+        onGone: (gone) => {
+          if (this.users.get(gone.userId) === gone) this.users.delete(gone.userId);
+        },
+      });
+      this.users.set(userId, r);
+      r.want(this.tracksFor(userId, plan));
+    }
+    r.attach(p);
+  }
+
+  publisherLeft(p: Publisher): void {
+    const r = this.users.get(p.id.userId);
+    if (r?.feed === p) r.detach();
+    this.checkIdle();
+  }
+
+  publisherMedia(p: Publisher): void {
+    const r = this.users.get(p.id.userId);
+    if (r?.feed === p) r.media();
+  }
+
+  /** Ends the task: files closed, 302, uploads drained (305), 310 per MP4/AAC file. Idempotent. */
+  stop(leaveCode: number, reason?: string): Promise<void> {
+    this.ending ??= this.end(leaveCode, reason);
+    return this.ending;
+  }
+
+  private async end(leaveCode: number, reason?: string): Promise<void> {
+    this.unwatch?.();
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    await Promise.all([...this.users.values()].map((r) => r.finish()));
+    this.users.clear();
+    this.emit(302, reason ? { LeaveCode: leaveCode, Reason: reason } : { LeaveCode: leaveCode });
+    if (this.o.uploads) {
+      const r = await this.o.uploads.drain(this.o.uploadDrainMs);
+      if (!r.complete) this.o.log.warn({ taskId: this.taskId, left: r.left }, 'recording files not uploaded when the task ended');
+      this.emit(305, { Status: r.complete ? 0 : 1 });
+    }
+    for (const f of this.mediaFiles) {
+      this.emit(310, {
+        Status: 0,
+        FileList: [f.name],
+        FileMessage: [{ FileName: f.name, UserId: f.userId, TrackType: f.kind, MediaId: 'main', StartTimeStamp: f.startWallMs, EndTimeStamp: f.startWallMs + f.durationMs }],
+      });
+    }
+    this.o.log.info({ taskId: this.taskId, leaveCode, reason }, 'recording ended');
+    this.o.onEnded(leaveCode);
+  }
+
+  private plan(userId: string): { video: boolean; audio: boolean } {
+    const { streamType } = this.o.spec;
+    return {
+      video: streamType !== 1 && subscribes(this.subscribe.video, userId),
+      audio: streamType !== 2 && subscribes(this.subscribe.audio, userId),
+    };
+  }
+
+  /**
+   * The tracks OutputFormat and AvMerge ask for: HLS (one merged or one per kind), MP4, AAC. A merged track (MP4,
+   * AvMerge 1) keeps the kinds it was made with: its muxer's streams are fixed when its first file starts.
+   */
+  private tracksFor(userId: string, plan: { video: boolean; audio: boolean }): WantedTrack[] {
+    if (!plan.video && !plan.audio) return [];
+    const { outputFormat, avMerge } = this.o.spec;
+    const both: TrackKind = plan.video && plan.audio ? 'audio_video' : plan.video ? 'video' : 'audio';
+    const base: NameBase = { sdkAppId: this.o.spec.sdkAppId, roomId: this.o.spec.roomId, numericRoom: this.o.spec.roomIdType === 1 };
+    const wanted: Array<{ format: TrackFormat; kind: TrackKind; stem: string }> = [];
+    if (outputFormat <= 2) {
+      if (avMerge === 1 || both !== 'audio_video') wanted.push({ format: 'hls', kind: both, stem: hlsStem(base, userId, both) });
+      else {
+        wanted.push({ format: 'hls', kind: 'video', stem: hlsStem(base, userId, 'video') });
+        wanted.push({ format: 'hls', kind: 'audio', stem: hlsStem(base, userId, 'audio') });
+      }
+    }
+    if (outputFormat === 1 || outputFormat === 3) wanted.push({ format: 'mp4', kind: both, stem: userStem(base, userId) });
+    if ((outputFormat === 2 || outputFormat === 4) && plan.audio) wanted.push({ format: 'aac', kind: 'audio', stem: userStem(base, userId) });
+    return wanted.map((w) => ({ key: `${w.format}:${w.stem}`, make: () => this.makeTrack(userId, w) }));
+  }
+
+  private makeTrack(userId: string, w: { format: TrackFormat; kind: TrackKind; stem: string }): RecordedTrack {
+    const track: RecordedTrack = new RecordedTrack({
+      format: w.format,
+      kind: w.kind,
+      stem: join(this.dir, w.stem),
+      hlsSegmentMs: this.o.hlsSegmentMs,
+      splitMs: this.o.spec.maxMediaFileDurationMin * 60_000,
+      splitBytes: SPLIT_BYTES,
+      onFile: (f, playlist) => this.fileDone(userId, w.kind, f, playlist),
+      onFailed: (message) => {
+        this.o.log.error({ taskId: this.taskId, userId }, message);
+        void this.stop(LEAVE.serverKicked, message);
+      },
+      log: this.o.log,
+    });
+    this.files.push({ userId, track, kind: w.kind });
+    return track;
+  }
+
+  private fileDone(userId: string, kind: TrackKind, f: FinishedFile, playlist: FinishedFile | null): void {
+    this.recording = true;
+    const uploads = this.o.uploads;
+    if (f.bytes > 0 && uploads) uploads.enqueue(f.path, f.name, { removeAfter: true });
+    if (f.format === 'mp4' || f.format === 'aac') this.mediaFiles.push({ ...f, userId, kind });
+    if (!playlist) return;
+    // the playlist stays on disk until the end: it is rewritten after every segment
+    if (uploads) uploads.enqueue(playlist.path, playlist.name, { removeAfter: this.ending !== null });
+    if (!this.announced.has(playlist.name)) {
+      this.announced.add(playlist.name);
+      this.emit(307, { FileName: playlist.name, UserId: userId, TrackType: kind, BeginTimeStamp: playlist.startWallMs });
+    }
+  }
+
+  private watchUploads(uploads: UploadQueue): void {
+    const told = new Set<string>();
+    let failing = false;
+    uploads.on('uploaded', ({ key }: { key: string }) => {
+      failing = false;
+      if (key.endsWith('.m3u8') && !told.has(key)) {
+        told.add(key);
+        this.emit(304, { FileList: key.slice(key.lastIndexOf('/') + 1) });
+      }
+    });
+    uploads.on('failed', ({ key, code, message }: { key: string; code: string; message: string }) => {
+      this.o.log.warn({ taskId: this.taskId, key, code }, `upload failed: ${message}`);
+      if (failing) return; // once per outage, not once per retry
+      failing = true;
+      this.emit(308, { Code: code, Message: message });
+    });
+  }
+
+  /** MaxIdleTime: the task ends when the room has had no publisher for that long (silent publishers count). */
+  private checkIdle(): void {
+    const empty = this.o.rooms.publishersOf(this.o.spec.sdkAppId, this.o.spec.roomId).length === 0;
+    if (!empty || this.ending) {
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+      return;
+    }
+    if (this.idleTimer) return;
+    this.idleTimer = setTimeout(() => void this.stop(LEAVE.idle), this.o.spec.maxIdleTimeSec * 1000);
+    this.idleTimer.unref();
+  }
+
+  private emit(eventType: RecordEventType, payload: Record<string, unknown>): void {
+    const { sdkAppId, roomId, roomIdType, userId } = this.o.spec;
+    this.o.events.record({ sdkAppId, roomId, numericRoom: roomIdType === 1, eventType, taskId: this.taskId, userId, payload, at: Date.now() });
+  }
+}

@@ -1,0 +1,141 @@
+// The recording tasks of this gateway: the CloudRecordingService the API 3.0 actions call. It enforces the task limit
+// (FailedOperation.RestrictedConcurrency) and TRTC's rule that a recording user is in a room once (a second task with
+// the same recording user in the same room interrupts the first, 302 LeaveCode 101), records tasks in the store, picks
+// the storage, and ends every task — closing every file — on shutdown.
+
+import type { Logger } from '../log.js';
+import type { Rooms } from '../room/rooms.js';
+import type { Ticket } from '../room/door.js';
+import type { RecordEventSink } from '../events/record-events.js';
+import type { RecordingRecord, TaskStore } from '../store/store.js';
+import { newTaskId } from '../store/task-id.js';
+import type {
+  CloudRecordingService, CreateResult, RecordingChanges, RecordingSpec, StorageFileInfo,
+} from '../api/cloud-recording-service.js';
+import { LEAVE, RecordingTask } from './recording-task.js';
+import { S3Storage } from './storage/s3-storage.js';
+import { UploadQueue } from './storage/upload-queue.js';
+
+export interface RecordingConfig {
+  dir: string;
+  maxTasks: number;
+  hlsSegmentSeconds: number;
+  resumeSeconds: number;
+  uploadDrainSeconds: number;
+  /** Vendor number → endpoint template with {Region} and {Bucket}. */
+  storageEndpoints: Record<string, string>;
+}
+
+export interface RecordingsOptions {
+  rooms: Rooms;
+  events: RecordEventSink;
+  store: TaskStore<RecordingRecord>;
+  config: RecordingConfig;
+  log: Logger;
+}
+
+export class Recordings implements CloudRecordingService {
+  private readonly live = new Map<string, RecordingTask>();
+  /** Upload queues of ended tasks that still hold files (retried until the gateway stops). */
+  private readonly queues = new Set<UploadQueue>();
+  private readonly log: Logger;
+
+  constructor(private readonly o: RecordingsOptions) {
+    this.log = o.log.child({ component: 'recording' });
+  }
+
+  async create(spec: RecordingSpec, _ticket: Ticket): Promise<CreateResult> {
+    if (this.live.size >= this.o.config.maxTasks) return { ok: false, error: 'limit', limit: this.o.config.maxTasks };
+    const taskId = newTaskId();
+    // TRTC: the same recording user entering the same room again interrupts the earlier task
+    for (const t of this.live.values()) {
+      const s = t.spec;
+      if (s.sdkAppId === spec.sdkAppId && s.roomId === spec.roomId && s.roomIdType === spec.roomIdType && s.userId === spec.userId) {
+        void t.stop(LEAVE.sameUser, `the recording user ${spec.userId} entered the room again (task ${taskId})`);
+      }
+    }
+    const uploads = spec.storage.kind === 's3' ? new UploadQueue(this.s3For(spec.storage, taskId)) : null;
+    const task = new RecordingTask({
+      taskId,
+      spec,
+      rooms: this.o.rooms,
+      dir: this.o.config.dir,
+      uploads,
+      events: this.o.events,
+      hlsSegmentMs: this.o.config.hlsSegmentSeconds * 1000,
+      resumeMs: this.o.config.resumeSeconds * 1000,
+      mergeWaitMs: 2000,
+      maxUsers: 25,
+      uploadDrainMs: this.o.config.uploadDrainSeconds * 1000,
+      onEnded: (leaveCode) => {
+        this.live.delete(taskId);
+        this.record(taskId, { state: 'ended', endedAt: Date.now(), leaveCode });
+        // what the drain did not get up keeps being retried until the gateway stops
+        if (uploads) this.queues.add(uploads);
+        if (uploads?.pending() === 0) void this.closeQueue(uploads);
+      },
+      log: this.log,
+    });
+    this.live.set(taskId, task);
+    const rec: RecordingRecord = {
+      taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.roomIdType, userId: spec.userId,
+      recordMode: spec.recordMode, state: 'running', createdAt: Date.now(),
+    };
+    await this.o.store.create(rec);
+    await task.start();
+    this.log.info({ taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId, storage: spec.storage.kind }, 'recording started');
+    return { ok: true, taskId };
+  }
+
+  async describe(sdkAppId: number, taskId: string): Promise<{ status: 'Idle' | 'InProgress' | 'Exited'; files: StorageFileInfo[] } | null> {
+    const t = this.find(sdkAppId, taskId);
+    return t ? { status: t.status, files: t.storageFiles() } : null;
+  }
+
+  async modify(sdkAppId: number, taskId: string, changes: RecordingChanges): Promise<'modified' | 'not-found'> {
+    const t = this.find(sdkAppId, taskId);
+    if (!t || t.status === 'Exited') return 'not-found';
+    t.modify(changes);
+    return 'modified';
+  }
+
+  async delete(sdkAppId: number, taskId: string): Promise<'deleted' | 'not-found'> {
+    const t = this.find(sdkAppId, taskId);
+    if (!t || t.status === 'Exited') return 'not-found';
+    void t.stop(LEAVE.api);
+    return 'deleted';
+  }
+
+  /** The task's local directory, for the playback route (null: no such running task). */
+  directoryOf(taskId: string): string | null {
+    return this.live.get(taskId)?.dir ?? null;
+  }
+
+  /**
+   * Shutdown: every file closed and every playlist ended before the process exits; uploads get `uploadMs` more, and
+   * the local files of those that did not finish stay where they are.
+   */
+  async closeAll(uploadMs: number): Promise<void> {
+    await Promise.all([...this.live.values()].map((t) => t.stop(LEAVE.serverKicked, 'the gateway is shutting down')));
+    await Promise.all([...this.queues].map((q) => this.closeQueue(q, uploadMs)));
+  }
+
+  private find(sdkAppId: number, taskId: string): RecordingTask | undefined {
+    const t = this.live.get(taskId);
+    return t && t.spec.sdkAppId === sdkAppId ? t : undefined;
+  }
+
+  private s3For(s: Extract<RecordingSpec['storage'], { kind: 's3' }>, taskId: string): S3Storage {
+    const params = { Vendor: s.vendor, Region: s.region, Bucket: s.bucket, AccessKey: s.accessKey, SecretKey: s.secretKey, FileNamePrefix: s.prefix };
+    return new S3Storage(params, taskId, this.o.config.storageEndpoints);
+  }
+
+  private async closeQueue(q: UploadQueue, timeoutMs = 0): Promise<void> {
+    this.queues.delete(q);
+    await q.close(timeoutMs);
+  }
+
+  private record(taskId: string, patch: Partial<Omit<RecordingRecord, 'taskId'>>): void {
+    this.o.store.update(taskId, patch).catch((err: unknown) => this.log.warn({ err, taskId }, 'recording record update failed'));
+  }
+}

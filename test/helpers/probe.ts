@@ -1,0 +1,65 @@
+// Reading recorded files back with Debian's ffprobe and ffmpeg: stream facts, durations, and the average colour of a
+// region of a decoded frame (a picture scaled down to one pixel is the region's mean, computed by ffmpeg).
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+
+export interface ProbedStream {
+  codec_type: 'video' | 'audio';
+  codec_name: string;
+  width?: number;
+  height?: number;
+  sample_rate?: string;
+  start_time?: string;
+  duration?: string;
+}
+
+export interface Probed {
+  streams: ProbedStream[];
+  format: { format_name: string; duration?: string; start_time?: string };
+}
+
+export async function ffprobe(file: string): Promise<Probed> {
+  const { stdout } = await exec('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file], { maxBuffer: 16 << 20 });
+  return JSON.parse(stdout) as Probed;
+}
+
+/** Decoded duration in seconds: the last packet's end minus the first's start, over all streams (what a player plays). */
+export async function playedSeconds(file: string): Promise<number> {
+  const { stdout } = await exec('ffprobe', ['-v', 'error', '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file], { maxBuffer: 64 << 20 });
+  let first = Infinity;
+  let last = -Infinity;
+  for (const line of stdout.split('\n')) {
+    const [pts, dur] = line.split(',').map(Number);
+    if (pts === undefined || !Number.isFinite(pts)) continue;
+    first = Math.min(first, pts);
+    last = Math.max(last, pts + (Number.isFinite(dur) ? dur! : 0));
+  }
+  return last - first;
+}
+
+/**
+ * The mean RGB of a region (fractions of the picture: x, y, w, h) of the frame at `atSeconds`. Input may be a file
+ * or a playlist.
+ */
+export async function regionColour(file: string, atSeconds: number, r = { x: 0.25, y: 0.25, w: 0.5, h: 0.5 }): Promise<[number, number, number]> {
+  const crop = `crop=iw*${r.w}:ih*${r.h}:iw*${r.x}:ih*${r.y},scale=1:1`;
+  const { stdout } = await exec(
+    'ffmpeg',
+    ['-v', 'error', '-ss', String(atSeconds), '-i', file, '-frames:v', '1', '-vf', crop, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    { encoding: 'buffer', maxBuffer: 1 << 20 },
+  );
+  const b = stdout as unknown as Buffer;
+  if (b.length < 3) throw new Error(`no frame decoded from ${file} at ${atSeconds} s`);
+  return [b[0]!, b[1]!, b[2]!];
+}
+
+/** Which of red, green, blue dominates a colour clearly (each solid test colour maps to one), or null. */
+export function dominant([r, g, b]: [number, number, number]): 'red' | 'green' | 'blue' | null {
+  if (r > 150 && g < 90 && b < 90) return 'red';
+  if (g > 150 && r < 90 && b < 90) return 'green';
+  if (b > 150 && r < 90 && g < 90) return 'blue';
+  return null;
+}
