@@ -15,7 +15,7 @@ import { SHARED_LIMITS } from '../../src/media/shared-limits.js';
 import { tcpSocketFd } from '../../src/node-internals.js';
 import type { RtmpPlane } from '../../src/native/rtmp-plane.js';
 import type { Publisher } from '../../src/room/publisher.js';
-import { baselineClip, FakeTransport, openPlane, pushFrame, videoPipe, type Clip, planeSetUp } from '../helpers/fake-transport.js';
+import { baselineClip, clipSchedule, FakeTransport, openPlane, pushClipItems, videoPipe, type Clip, planeSetUp } from '../helpers/fake-transport.js';
 import { startTestGateway, TEST_APP, waitFor } from '../helpers/gateway.js';
 import { ffmpegPush } from '../helpers/clients.js';
 
@@ -39,22 +39,10 @@ async function probe(path: string, extra: string[] = []): Promise<Probe> {
   return JSON.parse(stdout) as Probe;
 }
 
-/** A/V of the clip in push order (by timestamp, video first on a tie), from video frame `from` on, shifted by `shift` ms. */
-function schedule(c: Clip, from = 0, shift = 0) {
-  type Item = { kind: 'video'; i: number; ms: number } | { kind: 'audio'; i: number; ms: number };
-  const start = c.video[from]!.pts;
-  const items: Item[] = [
-    ...c.video.slice(from).map((f, k) => ({ kind: 'video' as const, i: from + k, ms: f.pts + shift })),
-    ...c.audio.flatMap((f, i) => (f.dts >= start ? [{ kind: 'audio' as const, i, ms: f.dts + shift }] : [])),
-  ];
-  return items.sort((a, b) => a.ms - b.ms || (a.kind === 'video' ? -1 : 1));
-}
+const schedule = (c: Clip, from = 0, shift = 0) => clipSchedule(c, from, shift);
 
 function pushAll(plane: RtmpPlane, pipe: number, items: ReturnType<typeof schedule>, shift = 0): void {
-  for (const x of items) {
-    if (x.kind === 'video') pushFrame(plane, pipe, clip.video[x.i]!, shift);
-    else plane.pushAac(pipe, clip.audio[x.i]!.data, clip.audio[x.i]!.dts + shift);
-  }
+  pushClipItems(plane, pipe, clip, items, shift);
 }
 
 /** A file in the test's directory opened for a tap to write, closed when the test ends. */

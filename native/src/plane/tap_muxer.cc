@@ -136,6 +136,10 @@ TapMuxer::TapMuxer(const TapStreams& streams, const ParamSets& sets, const std::
     io_->seekable = out.seek ? AVIO_SEEKABLE_NORMAL : 0;
     ctx_->pb = io_;
     ctx_->flags |= AVFMT_FLAG_CUSTOM_IO;
+    // A file takes the I/O buffer 32 KiB at a time rather than a write per frame; Cut() hands everything over at each
+    // cut point (a fragment, a segment), which is what a reader after a crash needs. A stream's reader waits for
+    // nobody: its bytes go with each frame (the tap's FlushIo).
+    if (out.seek) ctx_->flush_packets = 0;
     packet_ = av_packet_alloc();
     if (!packet_) throw std::runtime_error("out of memory");
 
