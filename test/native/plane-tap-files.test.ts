@@ -10,11 +10,13 @@ import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, readdirSy
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { decodePlaneEvent, type PlaneEvent, type RtmpPlane, type TapFile, type TapOptions } from '../../src/native/rtmp-plane.js';
+import { decodePlaneEvent, type PlaneEvent, type RtmpPlane, type TapEvent, type TapFile, type TapOptions } from '../../src/native/rtmp-plane.js';
 import { baselineClip, clipOfSize, clipSchedule, openPlane, planeSetUp, pushClipItems, videoPipe, type Clip, type ClipItem } from '../helpers/fake-transport.js';
 import { waitFor } from '../helpers/gateway.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { AacToOpus } from '../helpers/aac-to-opus.js';
+import { MediaEngine, type Pipe } from '../../src/room/engine.js';
+import { createLogger } from '../../src/log.js';
 import type { Browser } from 'playwright-core';
 
 const execFileP = promisify(execFile);
@@ -459,6 +461,47 @@ t.test('bad options and misuse: sentences', async (t) => {
   p.plane.removeTap(fdTap);
   t.same(p.plane.removeTap(tap), { leftBytes: 0, file: null }, 'a tap that never had a frame leaves no file');
   t.same(readdirSync(dir).filter((n) => n.startsWith('bad')), [], 'and made none');
+});
+
+t.test('through the engine: Pipe.addTap, Tap.onEvent, Tap.detach/attach across pipes, Tap.remove() with the last file', async (t) => {
+  const engine = MediaEngine.start(createLogger('silent', process.stderr));
+  t.teardown(() => engine.close());
+  const open = (c: Clip) => {
+    const pipe = engine.openPipe({ opusBitrate: 64000, opusComplexity: 5 });
+    pipe.setVideoConfig(c.config);
+    pipe.setAudioConfig(c.audioConfig.asc, 100);
+    return pipe;
+  };
+  const send = (pipe: Pipe, items: ClipItem[]) => {
+    for (const x of items) {
+      if (x.kind === 'video') pipe.push({ ...clip.video[x.i]!, pts: x.ms, dts: x.ms }, false);
+      else pipe.push({ ...clip.audio[x.i]!, dts: x.ms }, false);
+    }
+  };
+  const first = open(clip);
+  const file = { prefix: join(dir, 'engine'), naming: 'index', ext: 'ts', segmentMs: 5000, maxBytes: 0 } as const;
+  const tap = first.addTap({ file, video: true, audio: 'aac', format: 'mpegts' })!;
+  const heard: TapEvent[] = [];
+  tap.onEvent = (e) => heard.push(e);
+  send(first, passes(clip, 2));
+  tap.detach();
+  send(first, passes(clip, 1, 2 * SPAN)); // off the pipe: none of this reaches the file
+  first.close();
+  t.throws(() => tap.attach(first), /the pipe is closed/);
+  const second = open(clip);
+  tap.attach(second);
+  send(second, passes(clip, 1));
+  await waitFor(() => heard.length === 1, 5000, 'the first segment');
+  const end = tap.remove();
+  t.same(heard.map((e) => e.kind === 'tap-file' && [basename(e.path), e.cause]), [['engine_1.ts', 'segment']]);
+  t.match(end, { leftBytes: 0, file: { path: join(dir, 'engine_2.ts') } }, 'remove() hands back the open file, closed');
+  t.equal(tap.stats(), null, 'gone');
+  t.same(tap.remove(), { leftBytes: 0, file: null }, 'a second remove() is harmless');
+  t.equal(videoOf(await probe(end.file!.path)).length, 30, 'the second file: from the keyframe 5 s in');
+  const v = videoOf(await probe(join(dir, 'engine_1.ts')));
+  t.equal(v.length, 150, 'the first: both passes of the first pipe, then the second pipe, one frame apart');
+  const d = deltas(v);
+  t.ok(d.every((x) => x >= 2970 && x <= 3060), `${Math.min(...d)}–${Math.max(...d)} ticks between frames`);
 });
 
 t.test('the raw tap events decode to their variants', async (t) => {
