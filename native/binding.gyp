@@ -41,6 +41,8 @@
         "src/plane/pipe.cc",
         "src/plane/sink.cc",
         "src/plane/tap.cc",
+        "src/plane/tap_files.cc",
+        "src/plane/tap_muxer.cc",
         "src/plane/rtmp_chunks.cc",
         "src/plane/flv_tags.cc",
         "src/plane/flv_fast.cc",

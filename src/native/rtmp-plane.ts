@@ -25,11 +25,19 @@ export type PlaneEvent =
   | { kind: 'first-video'; pipe: number }
   | { kind: 'first-audio'; pipe: number }
   /** AAC frames the decoder refused since the last such event, and the last error. */
-  | { kind: 'decoder-errors'; pipe: number; count: number; text: string };
+  | { kind: 'decoder-errors'; pipe: number; count: number; text: string }
+  /** A file-mode tap closed a file (removeTap's own file also comes back from removeTap). */
+  | ({ kind: 'tap-file'; tap: number; cause: TapFileCause } & TapFile)
+  /** A file-mode tap could not open or write `path` (ENOSPC, EACCES, …): it writes nothing more. */
+  | { kind: 'tap-failed'; tap: number; path: string; message: string };
 
 export type PlaneEventKind = PlaneEvent['kind'];
+/** The events about a file-mode tap (it may have outlived its pipe: they name the tap, not a pipe). */
+export type TapEvent = Extract<PlaneEvent, { kind: 'tap-file' | 'tap-failed' }>;
+/** The events about a pipe. */
+export type PipeEvent = Exclude<PlaneEvent, TapEvent>;
 
-/** One event as the addon hands it over (addon.cc Deliver): every field always present. */
+/** One event as the addon hands it over (addon.cc Deliver): every field always present, the tap's on tap events only. */
 export interface RawPlaneEvent {
   kind: number;
   pipe: number;
@@ -38,6 +46,11 @@ export interface RawPlaneEvent {
   body: Buffer;
   text: string;
   number: number;
+  tap?: number;
+  path?: string;
+  startWallMs?: number;
+  durationMs?: number;
+  bytes?: number;
 }
 
 /** native/src/plane/pipe.h Event::Kind. */
@@ -49,6 +62,8 @@ const RAW_KINDS: Record<number, PlaneEventKind> = {
   5: 'first-video',
   6: 'first-audio',
   7: 'decoder-errors',
+  8: 'tap-file',
+  9: 'tap-failed',
 };
 
 /**
@@ -73,6 +88,18 @@ export function decodePlaneEvent(e: RawPlaneEvent): PlaneEvent | null {
       return { kind, pipe };
     case 'decoder-errors':
       return { kind, pipe, count: e.number, text: e.text };
+    case 'tap-file':
+      return {
+        kind,
+        tap: e.tap ?? 0,
+        path: e.path ?? '',
+        startWallMs: e.startWallMs ?? 0,
+        durationMs: e.durationMs ?? 0,
+        bytes: e.bytes ?? 0,
+        cause: e.text as TapFileCause,
+      };
+    case 'tap-failed':
+      return { kind, tap: e.tap ?? 0, path: e.path ?? '', message: e.text };
     default: {
       const unknown: never = kind;
       return unknown;
@@ -127,31 +154,80 @@ export interface SinkOptions {
   replay: boolean;
 }
 
-/** A tap (native/src/plane/tap.h): the publisher's source frames, muxed, written to a file descriptor the caller owns. */
+/** A tap (native/src/plane/tap.h): the publisher's source frames, muxed, written to a file descriptor the caller owns or to recording files. */
 export interface TapOptions {
-  /** A file, a pipe or a socket; made non-blocking. The tap writes through its own dup (closed at removeTap), never closing this one. */
-  fd: number;
+  /**
+   * fd mode: a file, a pipe or a socket; made non-blocking. The tap writes through its own dup (closed at removeTap),
+   * never closing this one.
+   */
+  fd?: number;
+  /** File mode (instead of fd): the tap writes and cuts the files itself. */
+  file?: TapFileOptions;
   video: boolean;
   /** The publisher's audio codec as it arrives ('' for none): taps mux source frames, they do not transcode. */
   audio: 'aac' | 'opus' | '';
-  format: 'mpegts' | 'matroska';
-  /** Matroska's track header (from H264Config); MPEG-TS needs none. */
+  /** 'mp4' is fragmented MP4 (a fragment per keyframe, playable when cut off); 'adts' is AAC alone (.aac). */
+  format: 'mpegts' | 'matroska' | 'mp4' | 'adts';
+  /** fd mode: Matroska's / MP4's track header (from H264Config); MPEG-TS needs none. File mode reads each file's SPS. */
   width?: number;
   height?: number;
+}
+
+/**
+ * Where and how a file-mode tap writes. A new file starts at a cut point — a video keyframe, or any frame of an
+ * audio-only tap — once `segmentMs` of media time is in the current one, once it nears `maxBytes` (it is cut at the
+ * first cut point where its size plus the largest GOP so far plus 64 KiB would pass the limit), or when the pipe's
+ * codec config changes under a container that keeps it in its header (MP4, Matroska: SPS/PPS; any format: the AAC
+ * config). Every file starts with its container's header and a keyframe. MP4 and Matroska files each start at time 0;
+ * MPEG-TS files (HLS segments) continue one timeline.
+ */
+export interface TapFileOptions {
+  /** The path before `_<UTC>` / `_<n>`; its directory must exist (the caller makes it). */
+  prefix: string;
+  /** 'stamp': `<prefix>_<YYYYMMDDhhmmssSSS>.<ext>`, UTC+0 wall clock of the file's first frame; 'index': `<prefix>_<n>.<ext>`, n = 1, 2, … */
+  naming: 'stamp' | 'index';
+  /** Without the dot: 'ts', 'mp4', 'aac', 'mkv'. */
+  ext: string;
+  /** 0: never cut by time. */
+  segmentMs: number;
+  /** 0: no size limit. */
+  maxBytes: number;
+}
+
+export type TapFileCause = 'segment' | 'size' | 'config' | 'finish';
+
+/** A closed recording file. */
+export interface TapFile {
+  path: string;
+  /** Unix time (ms) its first frame was written (also its name's UTC stamp). */
+  startWallMs: number;
+  /** Media time: the last frame's timestamp − the first's + one frame. */
+  durationMs: number;
+  bytes: number;
+}
+
+/** What removeTap leaves: the bytes the fd did not take (fd mode), and the last file closed by it (file mode, null when none was open). */
+export interface TapRemoval {
+  leftBytes: number;
+  file: TapFile | null;
 }
 
 export interface TapStats {
   /** Frames given to the muxer. */
   videoFrames: number;
   audioFrames: number;
-  /** Bytes the fd took. */
+  /** Bytes the fd took (fd mode), or written to the files (file mode). */
   bytesWritten: number;
-  /** Frames dropped because the reader fell a queue (shared-limits tapQueueBytes) behind. */
+  /** Frames dropped because the reader fell a queue (shared-limits tapQueueBytes) behind, or audio of a changed config waiting for the next file. */
   droppedFrames: number;
   /** Muxed bytes waiting for the fd (retried on the next frame). */
   pendingBytes: number;
   /** '' while it runs; a write error (e.g. "Broken pipe") stops the tap, a muxer error costs one frame. */
   lastError: string;
+  /** File mode: the file being written ('' when none: before the first frame, after a failure). */
+  path: string;
+  /** File mode: files closed so far. */
+  files: number;
 }
 
 export interface RtmpPlane {
@@ -183,11 +259,18 @@ export interface RtmpPlane {
   sinkReplay(sink: number): boolean;
   sinkRetransmit(sink: number, seqs: number[]): void;
   sinkInfo(sink: number): SinkInfo | null;
-  /** Throws an Error with a sentence for an unknown pipe, a bad format or a muxer that refuses the streams. */
+  /** Throws an Error with a sentence for an unknown pipe, a bad format or file options, or a muxer that refuses the streams. */
   addTap(pipe: number, opts: TapOptions): number;
-  /** Trailer, a last non-blocking flush; null for an unknown tap. */
-  removeTap(tap: number): { leftBytes: number } | null;
+  /** Trailer, a last non-blocking flush (fd mode) or the last file closed (file mode); null for an unknown tap. */
+  removeTap(tap: number): TapRemoval | null;
   tapStats(tap: number): TapStats | null;
+  /** A file-mode tap off its pipe, its file left open; false for an unknown tap, throws for an fd-mode tap. */
+  detachTap(tap: number): boolean;
+  /**
+   * A file-mode tap onto a pipe (off its own first): its timeline goes on one frame after the last, video from a
+   * keyframe. Throws for an unknown tap or pipe, or an fd-mode tap.
+   */
+  attachTap(tap: number, pipe: number): void;
   recordLatency(on: boolean): void;
   /** [video 1/0, receivedAt, sentAt, …] on the plane clock since the last call. */
   takeLatency(): Float64Array;

@@ -3,10 +3,11 @@
 // becomes Opus there, and its GOP is cached there. Every consumer of a publisher's media is a Sink on that pipe: it
 // numbers, encrypts and sends from the plane, whichever thread pushed the frame (the plane's own for a handed-over
 // RTMP socket, the event loop for everything else). A Tap is the other kind of consumer: the publisher's source
-// frames muxed (MPEG-TS or Matroska) onto a file descriptor, in that same thread, for recorders and relays. The
-// engine routes the plane's events to each pipe's owner and converts between the plane's clock and performance.now().
+// frames muxed (MPEG-TS, Matroska, fragmented MP4, ADTS) onto a file descriptor or into recording files it cuts
+// itself, in that same thread, for relays and recorders. The engine routes the plane's events to each pipe's (or
+// tap's) owner and converts between the plane's clock and performance.now().
 
-import { loadRtmpPlane, rtmpPlaneLoadError, type PipeStats, type PlaneEvent, type RtmpPlane, type SinkInfo, type SinkOptions, type ChunkStreamState, type TapOptions, type TapStats } from '../native/rtmp-plane.js';
+import { loadRtmpPlane, rtmpPlaneLoadError, type PipeEvent, type PipeStats, type RtmpPlane, type SinkInfo, type SinkOptions, type ChunkStreamState, type TapEvent, type TapOptions, type TapRemoval, type TapStats } from '../native/rtmp-plane.js';
 import { OPUS_CLOCK, type H264Config, type MediaFrame } from '../media/model.js';
 import type { Logger } from '../log.js';
 
@@ -30,6 +31,8 @@ export const NOTHING_SENT: Numbering = { lastSeq: -1, lastTs: 0, lastWall: 0 };
 
 export class MediaEngine {
   private readonly pipes = new Map<number, Pipe>();
+  /** Taps by id, for their events (a file-mode tap outlives its pipe): registered by Pipe.addTap, gone at remove(). */
+  readonly taps = new Map<number, Tap>();
   /** plane clock − performance.now(): both read CLOCK_MONOTONIC, performance.now() from the process's start. */
   private readonly clockOffset: number;
   readonly native: RtmpPlane;
@@ -40,10 +43,11 @@ export class MediaEngine {
     this.native = new mod.RtmpPlane((events) => {
       for (const e of events) {
         try {
-          this.pipes.get(e.pipe)?.onEvent(e);
+          if (e.kind === 'tap-file' || e.kind === 'tap-failed') this.taps.get(e.tap)?.onEvent(e);
+          else this.pipes.get(e.pipe)?.onEvent(e);
         } catch (err) {
-          // a bug in one publisher's handler must not take the process (this runs outside any request)
-          log.error({ err, pipe: e.pipe, kind: e.kind }, 'media engine event handler failed');
+          // a bug in one publisher's (or recorder's) handler must not take the process (this runs outside any request)
+          log.error({ err, ...('tap' in e ? { tap: e.tap } : { pipe: e.pipe }), kind: e.kind }, 'media engine event handler failed');
         }
       }
     });
@@ -68,13 +72,14 @@ export class MediaEngine {
 
   close(): void {
     this.pipes.clear();
+    this.taps.clear();
     this.native.close();
   }
 }
 
 /** One publisher on the plane. Owners set `onEvent` for the events it raises. */
 export class Pipe {
-  onEvent: (e: PlaneEvent) => void = () => {};
+  onEvent: (e: PipeEvent) => void = () => {};
   private closed = false;
 
   constructor(
@@ -149,13 +154,22 @@ export class Pipe {
   }
 
   /**
-   * The publisher's source frames, muxed, written to `opts.fd` (which stays the caller's). The muxer header is made
-   * from the pipe's current configs, so a caller re-creates the tap when a codec or config changes. Throws an Error
-   * with a sentence when the pipe lacks the config asked for or the muxer refuses; null once the pipe is closed.
+   * The publisher's source frames, muxed, written to `opts.fd` (which stays the caller's) or, with `opts.file`, to
+   * recording files the tap cuts itself (TapFileOptions). An fd-mode tap's muxer header is made from the pipe's
+   * current configs, so a caller re-creates it when a codec or config changes; a file-mode tap starts a new file.
+   * Throws an Error with a sentence when the pipe lacks the config asked for, the options are wrong or the muxer
+   * refuses; null once the pipe is closed.
    */
   addTap(opts: TapOptions): Tap | null {
     if (this.closed) return null;
-    return new Tap(this.n, this.n.addTap(this.id, opts));
+    const tap = new Tap(this.engine, this.n.addTap(this.id, opts));
+    this.engine.taps.set(tap.id, tap);
+    return tap;
+  }
+
+  /** Whether the pipe is closed (a file-mode tap can then only be attached elsewhere). */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   close(): void {
@@ -198,23 +212,52 @@ export class Sink {
   }
 }
 
-/** A tap on a pipe: its frames go on being written, off the event loop, until remove(). */
+/**
+ * A tap on a pipe: its frames go on being written, off the event loop, until remove(). A file-mode tap outlives its
+ * pipe: closing the pipe (or detach()) leaves its file open, and attach() puts it on the publisher's next pipe, the
+ * recording going on as one timeline.
+ */
 export class Tap {
+  /** File mode: a file closed ('tap-file', cause 'segment' | 'size' | 'config'), or the tap stopped ('tap-failed'). */
+  onEvent: (e: TapEvent) => void = () => {};
+
   constructor(
-    private readonly n: RtmpPlane,
+    private readonly engine: MediaEngine,
     readonly id: number,
   ) {}
+
+  private get n(): RtmpPlane {
+    return this.engine.native;
+  }
 
   /** Null once removed. */
   stats(): TapStats | null {
     return this.n.tapStats(this.id);
   }
 
+  /** File mode: off its pipe, the file left open (a publisher who left may come back). Throws for an fd-mode tap. */
+  detach(): void {
+    this.n.detachTap(this.id);
+  }
+
   /**
-   * Writes the trailer and stops; the bytes the fd did not take (0 when all went, or when already removed). The tap's
-   * dup of the fd is closed now: a reader sees end of file once the caller has closed its fd too.
+   * File mode: onto `pipe` (off its own first). Timestamps go on one frame after the last, video from the next
+   * keyframe; a changed codec config starts a new file where the container needs it. Throws for a closed pipe, a
+   * removed tap or an fd-mode tap.
    */
-  remove(): number {
-    return this.n.removeTap(this.id)?.leftBytes ?? 0;
+  attach(pipe: Pipe): void {
+    if (pipe.isClosed) throw new Error('Tap.attach: the pipe is closed');
+    this.n.attachTap(this.id, pipe.id);
+  }
+
+  /**
+   * Writes the trailer and stops. fd mode: `leftBytes` the fd did not take (0 when all went, or when already
+   * removed); the tap's dup of the fd is closed now, so a reader sees end of file once the caller has closed its fd
+   * too. File mode: `file` is the last file, closed now (null when none was open) — returned here because a process
+   * finishing on SIGTERM cannot wait for its 'tap-file' event, which onEvent no longer receives.
+   */
+  remove(): TapRemoval {
+    this.engine.taps.delete(this.id);
+    return this.n.removeTap(this.id) ?? { leftBytes: 0, file: null };
   }
 }

@@ -5,7 +5,7 @@
 import type { AudioConfig, MediaFrame, MediaSink, MediaSource, VideoConfig } from '../media/model.js';
 import type { RoomEventSink } from '../events/room-events.js';
 import type { Logger } from '../log.js';
-import type { PlaneEvent } from '../native/rtmp-plane.js';
+import type { PipeEvent, PlaneEvent } from '../native/rtmp-plane.js';
 import type { Feed } from './consumer.js';
 import type { Pipe } from './engine.js';
 
@@ -121,7 +121,7 @@ export class Publisher implements MediaSink, Feed {
     this.onEnd(this, reason);
   }
 
-  private onPipeEvent(e: PlaneEvent): void {
+  private onPipeEvent(e: PipeEvent): void {
     switch (e.kind) {
       case 'first-video':
       case 'first-audio': {

@@ -294,3 +294,56 @@ export async function videoSetUp(t: { teardown(fn: () => unknown): void }, c: Cl
   const { p, net } = await planeSetUp(t);
   return { p, net, pipe: videoPipe(p.plane, c) };
 }
+
+// ---- more encoder output, and pushing it in order --------------------------------------------------------------------
+
+const clips = new Map<string, Promise<Clip>>();
+
+/**
+ * Like baselineClip (libx264 baseline, 30 fps, an IDR every 30 frames, no B-frames; AAC-LC 44.1 kHz; two seconds) at
+ * another picture size: a publisher whose SPS differs.
+ */
+export function clipOfSize(size: string): Promise<Clip> {
+  let c = clips.get(size);
+  if (!c) {
+    c = (async () => {
+      const X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-g', '30'];
+      const flv = await flvTags(avArgs({ size, video: [...X264, '-profile:v', 'baseline', '-bf', '0'] }));
+      const sink = new RecordingSink();
+      const r = feed(new FlvToMedia(sink), flv.tags);
+      if (r.refusal) throw new Error(`clip refused: ${JSON.stringify(r.refusal)}`);
+      const config = sink.videoConfigs[0] as H264Config;
+      const audioConfig = sink.audioConfigs[0] as AacConfig;
+      if (!config || !audioConfig || sink.video.length < 60) throw new Error('clip lacks video or audio');
+      const keyIndexes = sink.video.flatMap((f, i) => (f.keyframe ? [i] : []));
+      return { config, video: sink.video, keyIndexes, audioConfig, audio: sink.audio };
+    })();
+    clips.set(size, c);
+  }
+  return c;
+}
+
+/** One frame of a clip in push order: video frame `i` or audio frame `i`, at `ms`. */
+export interface ClipItem {
+  kind: 'video' | 'audio';
+  i: number;
+  ms: number;
+}
+
+/** A/V of a clip in push order (by timestamp, video first on a tie), from video frame `from` on, shifted by `shift` ms. */
+export function clipSchedule(c: Clip, from = 0, shift = 0): ClipItem[] {
+  const start = c.video[from]!.pts;
+  const items: ClipItem[] = [
+    ...c.video.slice(from).map((f, k) => ({ kind: 'video' as const, i: from + k, ms: f.pts + shift })),
+    ...c.audio.flatMap((f, i) => (f.dts >= start ? [{ kind: 'audio' as const, i, ms: f.dts + shift }] : [])),
+  ];
+  return items.sort((a, b) => a.ms - b.ms || (a.kind === 'video' ? -1 : 1));
+}
+
+/** Pushes scheduled frames of `c` into a pipe as a WHIP or pull publisher would, each moved by `shift` ms. */
+export function pushClipItems(plane: RtmpPlane, pipe: number, c: Clip, items: readonly ClipItem[], shift = 0): void {
+  for (const x of items) {
+    if (x.kind === 'video') pushFrame(plane, pipe, c.video[x.i]!, shift);
+    else plane.pushAac(pipe, c.audio[x.i]!.data, c.audio[x.i]!.dts + shift);
+  }
+}

@@ -15,7 +15,7 @@ import { SHARED_LIMITS } from '../../src/media/shared-limits.js';
 import { tcpSocketFd } from '../../src/node-internals.js';
 import type { RtmpPlane } from '../../src/native/rtmp-plane.js';
 import type { Publisher } from '../../src/room/publisher.js';
-import { baselineClip, FakeTransport, openPlane, pushFrame, videoPipe, type Clip, planeSetUp } from '../helpers/fake-transport.js';
+import { baselineClip, clipSchedule, FakeTransport, openPlane, pushClipItems, videoPipe, type Clip, planeSetUp } from '../helpers/fake-transport.js';
 import { startTestGateway, TEST_APP, waitFor } from '../helpers/gateway.js';
 import { ffmpegPush } from '../helpers/clients.js';
 
@@ -39,22 +39,10 @@ async function probe(path: string, extra: string[] = []): Promise<Probe> {
   return JSON.parse(stdout) as Probe;
 }
 
-/** A/V of the clip in push order (by timestamp, video first on a tie), from video frame `from` on, shifted by `shift` ms. */
-function schedule(c: Clip, from = 0, shift = 0) {
-  type Item = { kind: 'video'; i: number; ms: number } | { kind: 'audio'; i: number; ms: number };
-  const start = c.video[from]!.pts;
-  const items: Item[] = [
-    ...c.video.slice(from).map((f, k) => ({ kind: 'video' as const, i: from + k, ms: f.pts + shift })),
-    ...c.audio.flatMap((f, i) => (f.dts >= start ? [{ kind: 'audio' as const, i, ms: f.dts + shift }] : [])),
-  ];
-  return items.sort((a, b) => a.ms - b.ms || (a.kind === 'video' ? -1 : 1));
-}
+const schedule = (c: Clip, from = 0, shift = 0) => clipSchedule(c, from, shift);
 
 function pushAll(plane: RtmpPlane, pipe: number, items: ReturnType<typeof schedule>, shift = 0): void {
-  for (const x of items) {
-    if (x.kind === 'video') pushFrame(plane, pipe, clip.video[x.i]!, shift);
-    else plane.pushAac(pipe, clip.audio[x.i]!.data, clip.audio[x.i]!.dts + shift);
-  }
+  pushClipItems(plane, pipe, clip, items, shift);
 }
 
 /** A file in the test's directory opened for a tap to write, closed when the test ends. */
@@ -103,7 +91,7 @@ t.test('H.264 + AAC into MPEG-TS: ffprobe reads both, every frame from the first
   const audio = items.filter((x) => x.kind === 'audio' && x.ms >= keyMs);
   const stats = p.plane.tapStats(tap)!;
   t.match(stats, { videoFrames: video.length, audioFrames: audio.length, droppedFrames: 0, lastError: '' }, 'counted');
-  t.same(p.plane.removeTap(tap), { leftBytes: 0 }, 'a file takes everything');
+  t.same(p.plane.removeTap(tap), { leftBytes: 0, file: null }, 'a file takes everything');
   t.equal(p.plane.tapStats(tap), null, 'gone after removeTap');
   t.equal(p.plane.removeTap(tap), null);
 
@@ -130,7 +118,7 @@ t.test('Matroska: the same frames, readable', async (t) => {
   const tap = p.plane.addTap(pipe, { fd, video: true, audio: 'aac', format: 'matroska', width, height });
   const items = schedule(clip);
   pushAll(p.plane, pipe, items);
-  t.same(p.plane.removeTap(tap), { leftBytes: 0 });
+  t.same(p.plane.removeTap(tap), { leftBytes: 0, file: null });
   const pr = await probe(file);
   t.same(pr.streams.map((s) => s.codec_name), ['h264', 'aac']);
   t.equal(pr.packets.filter((x) => x.codec_type === 'video').length, clip.video.length, 'every video frame');
@@ -153,7 +141,7 @@ t.test('Opus pushed by a WHIP publisher: an audio-only tap, ffprobe sees opus at
   const base = 0xffffffff - 960 * 20; // across the 32-bit wrap of the 48 kHz clock
   opus.forEach((x, i) => p.plane.pushOpus(pipe, x.data, (base + i * 960) >>> 0));
   t.match(p.plane.tapStats(tap), { audioFrames: opus.length, videoFrames: 0, droppedFrames: 0 });
-  t.same(p.plane.removeTap(tap), { leftBytes: 0 });
+  t.same(p.plane.removeTap(tap), { leftBytes: 0, file: null });
   const pr = await probe(file);
   t.same(pr.streams.map((s) => s.codec_name), ['opus']);
   t.equal(pr.packets.length, opus.length, `${opus.length} packets`);
@@ -185,7 +173,7 @@ t.test('a pipe to `ffmpeg -f mpegts -i pipe:0 -c copy out.mp4` makes a playable 
   await waitFor(() => p.plane.tapStats(tap)!.pendingBytes === 0, 5000, 'the tail written');
   const s = p.plane.tapStats(tap)!;
   t.match(s, { droppedFrames: 0, videoFrames: clip.video.length }, 'nothing dropped');
-  t.same(p.plane.removeTap(tap), { leftBytes: 0 }, `everything written (${s.bytesWritten} bytes)`);
+  t.same(p.plane.removeTap(tap), { leftBytes: 0, file: null }, `everything written (${s.bytesWritten} bytes)`);
   ff.stdin!.end();
   t.equal(await exited, 0, `ffmpeg exits cleanly ${err}`);
   const pr = await probe(out, ['-show_format']);
@@ -309,7 +297,7 @@ t.test("an RTMP publisher read by the plane's thread: Pipe.addTap from its Publi
   const s = tap.stats()!;
   t.ok(s.videoFrames > 30 && s.audioFrames > 40 && s.bytesWritten > 0, `written from the plane's thread: ${JSON.stringify(s)}`);
   t.ok(publisher.pipe.stats()!.videoFrames - frames0 >= s.videoFrames, 'no more frames than the pipe saw');
-  t.equal(tap.remove(), 0, 'nothing left unwritten');
+  t.same(tap.remove(), { leftBytes: 0, file: null }, 'nothing left unwritten');
   t.equal(tap.stats(), null);
   const pr = await probe(file);
   t.same(pr.streams.map((x) => x.codec_name), ['h264', 'aac']);

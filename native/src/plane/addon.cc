@@ -6,6 +6,8 @@
 
 #include <napi.h>
 
+#include <cmath>
+
 #include "../srtp_send.h"
 #include "chunk_args.h"
 #include "plane.h"
@@ -61,7 +63,8 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
          InstanceMethod("sinkTarget", &RtmpPlane::SinkTarget), InstanceMethod("sinkReplay", &RtmpPlane::SinkReplay),
          InstanceMethod("sinkRetransmit", &RtmpPlane::SinkRetransmit), InstanceMethod("sinkInfo", &RtmpPlane::SinkInfo),
          InstanceMethod("addTap", &RtmpPlane::AddTap), InstanceMethod("removeTap", &RtmpPlane::RemoveTap),
-         InstanceMethod("tapStats", &RtmpPlane::TapStats),
+         InstanceMethod("tapStats", &RtmpPlane::TapStats), InstanceMethod("detachTap", &RtmpPlane::DetachTap),
+         InstanceMethod("attachTap", &RtmpPlane::AttachTap),
          InstanceMethod("recordLatency", &RtmpPlane::RecordLatency), InstanceMethod("takeLatency", &RtmpPlane::TakeLatency),
          InstanceMethod("now", &RtmpPlane::Now), InstanceMethod("close", &RtmpPlane::Close)});
     exports.Set("RtmpPlane", f);
@@ -106,6 +109,13 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
       o.Set("body", Napi::Buffer<uint8_t>::Copy(env, e.body.data(), e.body.size()));
       o.Set("text", e.text);
       o.Set("number", e.number);
+      if (e.kind == Event::kTapFile || e.kind == Event::kTapFailed) {
+        o.Set("tap", (double)e.tap);
+        o.Set("path", e.file.path);
+        o.Set("startWallMs", e.file.startWallMs);
+        o.Set("durationMs", e.file.durationMs);
+        o.Set("bytes", (double)e.file.bytes);
+      }
       arr.Set((uint32_t)i, o);
     }
     callback.Call({arr});
@@ -372,15 +382,23 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     return o;
   }
 
-  // addTap(pipe, { fd, video, audio: 'aac' | 'opus' | '', format: 'mpegts' | 'matroska', width?, height? }) -> tap id.
-  // The muxer header is written now, from the pipe's current configs; JavaScript makes a new tap when they change.
+  // addTap(pipe, { fd | file: { prefix, naming: 'stamp' | 'index', ext, segmentMs, maxBytes }, video,
+  //               audio: 'aac' | 'opus' | '', format: 'mpegts' | 'matroska' | 'mp4' | 'adts', width?, height? }) -> tap id.
+  // fd mode writes the muxer header now, from the pipe's current configs (JavaScript makes a new tap when they
+  // change); file mode opens its first file at the first frame that can start one.
   Napi::Value AddTap(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "RtmpPlane.addTap(pipe, { fd, video, audio, format })");
+    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "RtmpPlane.addTap(pipe, { fd or file, video, audio, format })");
     Napi::Object o = info[1].As<Napi::Object>();
     TapOptions t;
-    if (!o.Get("fd").IsNumber()) throw Napi::TypeError::New(env, "RtmpPlane.addTap: fd must be a file descriptor number");
-    t.fd = o.Get("fd").As<Napi::Number>().Int32Value();
+    if (o.Get("file").IsObject()) {
+      t.toFiles = true;
+      t.file = FileOptionsArg(env, o.Get("file").As<Napi::Object>());
+    } else if (o.Get("fd").IsNumber()) {
+      t.fd = o.Get("fd").As<Napi::Number>().Int32Value();
+    } else {
+      throw Napi::TypeError::New(env, "RtmpPlane.addTap: give fd (a file descriptor number) or file ({ prefix, naming, ext, segmentMs, maxBytes })");
+    }
     t.video = o.Get("video").ToBoolean();
     std::string audio = o.Get("audio").IsString() ? o.Get("audio").As<Napi::String>().Utf8Value() : "";
     if (audio == "aac") t.audio = TapOptions::kAac;
@@ -403,15 +421,76 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     return Napi::Number::New(env, id);
   }
 
-  /** Finishes a tap (trailer, a last non-blocking flush): { leftBytes } unwritten, or null for an unknown tap. */
+  static TapFileOptions FileOptionsArg(Napi::Env env, Napi::Object f) {
+    TapFileOptions out;
+    auto text = [&](const char* key) { return f.Get(key).IsString() ? f.Get(key).As<Napi::String>().Utf8Value() : std::string(); };
+    auto number = [&](const char* key) {
+      Napi::Value v = f.Get(key);
+      if (v.IsUndefined()) return 0.0;
+      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0) || !std::isfinite(d)) {
+        throw Napi::TypeError::New(env, std::string("RtmpPlane.addTap: file.") + key + " must be a number ≥ 0 (0: no limit)");
+      }
+      return d;
+    };
+    out.prefix = text("prefix");
+    out.ext = text("ext");
+    std::string naming = text("naming");
+    if (naming != "stamp" && naming != "index") {
+      throw Napi::TypeError::New(env, "RtmpPlane.addTap: file.naming must be 'stamp' (<prefix>_<UTC>.<ext>) or 'index' (<prefix>_<n>.<ext>)");
+    }
+    out.indexNaming = naming == "index";
+    out.segmentMs = number("segmentMs");
+    out.maxBytes = (uint64_t)number("maxBytes");
+    return out;
+  }
+
+  /** The facts of a closed file, as JavaScript sees them. */
+  static Napi::Object FileInfo(Napi::Env env, const TapFileInfo& f) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("path", f.path);
+    o.Set("startWallMs", f.startWallMs);
+    o.Set("durationMs", f.durationMs);
+    o.Set("bytes", (double)f.bytes);
+    return o;
+  }
+
+  /**
+   * Finishes a tap (trailer, a last non-blocking flush, or the last file closed): { leftBytes, file } — file the last
+   * file's facts (file mode; null when none was open) — or null for an unknown tap.
+   */
   Napi::Value RemoveTap(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Plane& p = plane(env);
     std::lock_guard<std::mutex> lock(p.mutex());
     if (!p.tap(U32(info[0]))) return env.Null();
+    TapEnd end = p.RemoveTap(U32(info[0]));
     Napi::Object o = Napi::Object::New(env);
-    o.Set("leftBytes", (double)p.RemoveTap(U32(info[0])));
+    o.Set("leftBytes", (double)end.leftBytes);
+    o.Set("file", end.hasFile ? Napi::Value(FileInfo(env, end.file)) : env.Null());
     return o;
+  }
+
+  // detachTap(tap): a file-mode tap off its pipe, its file left open -> false for an unknown tap
+  Napi::Value DetachTap(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Tap* tap = p.tap(U32(info[0]));
+    if (!tap) return Napi::Boolean::New(env, false);
+    if (!tap->fileMode()) throw Napi::Error::New(env, "RtmpPlane.detachTap: only a file-mode tap can leave its pipe (remove an fd-mode tap)");
+    p.DetachTap(U32(info[0]));
+    return Napi::Boolean::New(env, true);
+  }
+
+  // attachTap(tap, pipe): a file-mode tap onto a pipe; its file goes on (a new one when the codec config differs)
+  Napi::Value AttachTap(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    std::string why = p.AttachTap(U32(info[0]), U32(info[1]));
+    if (!why.empty()) throw Napi::Error::New(env, "RtmpPlane.attachTap: " + why);
+    return env.Undefined();
   }
 
   Napi::Value TapStats(const Napi::CallbackInfo& info) {
@@ -428,6 +507,8 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     o.Set("droppedFrames", (double)s.droppedFrames);
     o.Set("pendingBytes", (double)s.pendingBytes);
     o.Set("lastError", s.lastError);
+    o.Set("path", s.path);
+    o.Set("files", (double)s.files);
     return o;
   }
 

@@ -179,6 +179,7 @@ std::string Pipe::SetAudioConfig(const std::vector<uint8_t>& asc, double volume)
   transcoder_.reset();
   audioConfigured_ = true;
   asc_ = asc;
+  for (Tap* t : taps_) t->OnAudioConfig(asc_);
   reportedErrors_ = 0;
   try {
     AacOpus::Options o;

@@ -33,14 +33,18 @@ struct Event {
     kFirstVideo = 5,
     kFirstAudio = 6,
     kDecoderErrors = 7,  // AAC frames the decoder refused since the last such event (number), text: the last error
+    kTapFile = 8,        // a file-mode tap closed a file (tap, file; text: the cause)
+    kTapFailed = 9,      // a file-mode tap could not open or write a file (tap, file.path; text: the sentence)
   };
   Kind kind;
-  uint32_t pipe;
+  uint32_t pipe;  // 0 for the tap events (a tap may have outlived its pipe)
   uint8_t type = 0;
   uint32_t timestamp = 0;
   std::vector<uint8_t> body;
   std::string text;
   double number = 0;
+  uint32_t tap = 0;
+  TapFileInfo file;
 };
 
 class EventSink {
@@ -103,7 +107,10 @@ class Pipe {
 
   void AddSink(Sink* sink, bool video);
   void RemoveSink(Sink* sink);
-  /** Taps get the source frames (tap.h) from every path they enter by: socket, PushVideo, PushAac, PushOpus. */
+  /**
+   * Taps get the source frames (tap.h) from every path they enter by: socket, PushVideo, PushAac, PushOpus — and the
+   * AAC config whenever it is set (a file-mode tap starts a new file for a new one).
+   */
   void AddTap(Tap* tap) { taps_.push_back(tap); }
   void RemoveTap(Tap* tap);
   /** The current configs a new tap's muxer header is made from. */

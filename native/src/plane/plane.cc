@@ -89,6 +89,11 @@ void Plane::ClosePipe(uint32_t id) {
   Pipe* p = it->second.get();
   if (p->fd() >= 0) epoll_ctl(epfd_, EPOLL_CTL_DEL, p->fd(), nullptr);
   p->Close();
+  for (auto& [tapId, e] : taps_) {
+    if (e.pipe != id) continue;
+    e.pipe = 0;  // the pipe's list goes with it
+    e.tap->Detach();
+  }
   pipes_.erase(it);
 }
 
@@ -134,6 +139,7 @@ void Plane::RemoveSink(uint32_t id) {
 
 uint32_t Plane::AddTap(uint32_t pipeId, std::unique_ptr<Tap> tap) {
   uint32_t id = nextId_++;
+  tap->SetListener(this, id);
   if (Pipe* p = pipe(pipeId)) p->AddTap(tap.get());
   taps_[id] = {std::move(tap), pipeId};
   return id;
@@ -144,15 +150,53 @@ Tap* Plane::tap(uint32_t id) {
   return it == taps_.end() ? nullptr : it->second.tap.get();
 }
 
-uint64_t Plane::RemoveTap(uint32_t id) {
+void Plane::DetachTap(uint32_t id) {
   auto it = taps_.find(id);
-  if (it == taps_.end()) return 0;
+  if (it == taps_.end() || !it->second.tap->fileMode()) return;
+  if (Pipe* p = pipe(it->second.pipe)) p->RemoveTap(it->second.tap.get());
+  it->second.pipe = 0;
+  it->second.tap->Detach();
+}
+
+std::string Plane::AttachTap(uint32_t id, uint32_t pipeId) {
+  auto it = taps_.find(id);
+  if (it == taps_.end()) return "no such tap";
+  Pipe* to = pipe(pipeId);
+  if (!to) return "no such pipe";
+  // An fd-mode tap's one header was made for its pipe's configs; a file-mode tap starts a new file when they differ.
+  if (!it->second.tap->fileMode()) return "only a file-mode tap can move to another pipe";
+  DetachTap(id);
+  to->AddTap(it->second.tap.get());
+  it->second.pipe = pipeId;
+  it->second.tap->OnAudioConfig(to->asc());
+  return "";
+}
+
+TapEnd Plane::RemoveTap(uint32_t id) {
+  auto it = taps_.find(id);
+  if (it == taps_.end()) return {};
   if (Pipe* p = pipe(it->second.pipe)) p->RemoveTap(it->second.tap.get());
   // out of the epoll set before the caller closes the fd
   if (it->second.registered) epoll_ctl(epfd_, EPOLL_CTL_DEL, it->second.tap->fd(), nullptr);
-  uint64_t left = it->second.tap->Finish();
+  TapEnd end = it->second.tap->Finish();
   taps_.erase(it);
-  return left;
+  return end;
+}
+
+void Plane::OnTapFile(uint32_t tap, const TapFileInfo& file, TapCut cause) {
+  Event e{Event::kTapFile, 0};
+  e.tap = tap;
+  e.file = file;
+  e.text = TapCutName(cause);
+  Post(std::move(e));
+}
+
+void Plane::OnTapFailed(uint32_t tap, const std::string& path, const std::string& message) {
+  Event e{Event::kTapFailed, 0};
+  e.tap = tap;
+  e.file.path = path;
+  e.text = message;
+  Post(std::move(e));
 }
 
 void Plane::ArmTaps() {

@@ -30,7 +30,7 @@ struct LatencySample {
   double receivedAt, sentAt;
 };
 
-class Plane : public EventSink {
+class Plane : public EventSink, public TapListener {
  public:
   /** `wake` is called (from the plane's thread) when events are waiting; TakeEvents() collects them. */
   explicit Plane(std::function<void()> wake);
@@ -43,7 +43,10 @@ class Plane : public EventSink {
   /** Starts reading a pipe's socket (Pipe::AttachSocket done). */
   void StartReading(Pipe* pipe);
   Pipe* pipe(uint32_t id);
-  /** Stops reading a pipe's socket for good and forgets it; its sinks stay until removed. */
+  /**
+   * Stops reading a pipe's socket for good and forgets it; its sinks stay until removed, and so do its taps: a
+   * file-mode tap is detached (Tap::Detach, its file stays open for AttachTap), an fd-mode tap gets no more frames.
+   */
   void ClosePipe(uint32_t id);
   /** Stops reading a pipe's input (a pull task's run ended); the pipe and its consumers stay for the next input. */
   void DetachInput(uint32_t id);
@@ -53,11 +56,15 @@ class Plane : public EventSink {
   /** The pipe a sink was added to, or null when that pipe is closed. */
   Pipe* pipeOfSink(uint32_t sinkId);
   void RemoveSink(uint32_t id);
-  /** A tap on a pipe (its muxer header already written); its id. */
+  /** A tap on a pipe (fd mode: its muxer header already written); its id. */
   uint32_t AddTap(uint32_t pipeId, std::unique_ptr<Tap> tap);
   Tap* tap(uint32_t id);
-  /** Detaches and finishes a tap (tap.h Finish); the bytes left unwritten. The fd is the caller's to close. */
-  uint64_t RemoveTap(uint32_t id);
+  /** Takes a file-mode tap off its pipe (Tap::Detach); nothing when it is on none. */
+  void DetachTap(uint32_t id);
+  /** Puts a file-mode tap on a pipe (off the one it is on first); "" or why not. */
+  std::string AttachTap(uint32_t id, uint32_t pipeId);
+  /** Detaches and finishes a tap (tap.h Finish): the bytes left unwritten, the last file. The fd is the caller's to close. */
+  TapEnd RemoveTap(uint32_t id);
   /** Waits (one shot, in the epoll set) for the fd of each tap with bytes waiting to be writable; after frames. */
   void ArmTaps();
   /** Schedules the replay pump (after Sink::StartReplay from JavaScript). */
@@ -69,6 +76,8 @@ class Plane : public EventSink {
   /** Events posted since the last call (takes its own lock). */
   std::vector<Event> TakeEvents();
   void Post(Event&& e) override;
+  void OnTapFile(uint32_t tap, const TapFileInfo& file, TapCut cause) override;
+  void OnTapFailed(uint32_t tap, const std::string& path, const std::string& message) override;
 
   /** Joins the thread; pipes and sinks are dropped. Idempotent. */
   void Stop();
@@ -93,7 +102,7 @@ class Plane : public EventSink {
   std::map<uint32_t, SinkEntry> sinks_;
   struct TapEntry {
     std::unique_ptr<Tap> tap;
-    uint32_t pipe;
+    uint32_t pipe;            // 0: on no pipe (detached)
     bool registered = false;  // in the epoll set (EPOLLONESHOT: disarmed after each report)
     bool armed = false;
     bool pollable = true;     // false for a regular file: epoll refuses it, and its writes never wait anyway

@@ -15,11 +15,6 @@
 #include "../aac_opus_core.h"
 #include "shared_limits.h"
 
-extern "C" {
-#include <libavformat/avformat.h>
-#include <libavutil/channel_layout.h>
-}
-
 namespace roomgate::plane {
 
 namespace {
@@ -27,70 +22,48 @@ namespace {
 /** Muxed bytes a tap keeps for a slow reader before it drops frames (shared-limits.json: tapQueueBytes). */
 constexpr size_t kQueueMax = shared::kTapQueueBytes;
 constexpr size_t kQueueSlack = 1 << 20;  // the frame that crosses the bound still goes in whole
-constexpr int kIoBufferSize = 32 * 1024;
-constexpr uint8_t kStartCode[4] = {0, 0, 0, 1};
+constexpr AVRational kMs = {1, 1000};
+constexpr AVRational kOpusClock = {1, 48000};
+// One frame when no two frames have been seen yet: 30 fps video, a 20 ms Opus packet (AAC: from its sample rate).
+constexpr int64_t kVideoStepMs = 33;
+constexpr int64_t kOpusStep = 960;
+// A distance between two frames longer than this is a gap (drops, a pause), not a frame's length.
+constexpr int64_t kMaxStepMs = 250;
 
-std::string AvError(int code) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, buf, sizeof buf);
-  return buf;
-}
-
-/** Sample rate and channel count of an AudioSpecificConfig (ISO 14496-3 1.6.2.1); the muxer's audio parameters. */
-bool ParseAsc(const std::vector<uint8_t>& asc, int* rate, int* channels) {
-  static const int kRates[13] = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350};
-  size_t pos = 0;
-  auto bits = [&](int n) {
-    uint32_t v = 0;
-    for (int i = 0; i < n; i++, pos++) {
-      if (pos / 8 >= asc.size()) return UINT32_MAX;
-      v = (v << 1) | ((asc[pos / 8] >> (7 - pos % 8)) & 1);
-    }
-    return v;
-  };
-  uint32_t aot = bits(5);
-  if (aot == 31) aot = 32 + bits(6);
-  uint32_t index = bits(4);
-  uint32_t r = index == 15 ? bits(24) : index < 13 ? (uint32_t)kRates[index] : 0;
-  uint32_t ch = bits(4);
-  if (aot == UINT32_MAX || r == 0 || r == UINT32_MAX || ch == UINT32_MAX) return false;
-  *rate = (int)r;
-  *channels = ch == 0 ? 2 : ch == 7 ? 8 : (int)ch;  // 0: a PCE describes them (the decoder will); 7 is 7.1
-  return true;
-}
-
-void SetExtradata(AVCodecParameters* par, const uint8_t* data, size_t size) {
-  par->extradata = (uint8_t*)av_mallocz(size + AV_INPUT_BUFFER_PADDING_SIZE);
-  if (!par->extradata) throw std::runtime_error("out of memory");
-  memcpy(par->extradata, data, size);
-  par->extradata_size = (int)size;
-}
-
-void AppendNal(std::vector<uint8_t>& out, const uint8_t* nal, size_t len) {
-  out.insert(out.end(), kStartCode, kStartCode + 4);
-  out.insert(out.end(), nal, nal + len);
-}
-
-// libavformat 61 made the write callback's buffer const.
-#if LIBAVFORMAT_VERSION_MAJOR >= 61
-using IoBuffer = const uint8_t*;
-#else
-using IoBuffer = uint8_t*;
-#endif
+bool SameSets(const ParamSets& a, const ParamSets& b) { return a.sps == b.sps && a.pps == b.pps; }
 
 }  // namespace
 
-Tap::Tap(const TapOptions& options, const ParamSets& sets, const std::vector<uint8_t>& asc)
-    : options_(options), waitKey_(options.video) {
-  InstallAvLogCallback();  // libavformat's log stays quiet, like the transcoder's
-  if (options_.format != "mpegts" && options_.format != "matroska") {
-    throw std::runtime_error("format must be 'mpegts' or 'matroska', not '" + options_.format + "'");
+int64_t Tap::Clock::Map(int64_t in) {
+  if (rebase) {
+    // A re-attach: the new source's first frame comes one frame after the last one out, whatever its own clock says.
+    if (lastOut != INT64_MIN) offset = lastOut + step - in;
+    lastIn = INT64_MIN;
+    rebase = false;
   }
-  if (!options_.video && options_.audio == TapOptions::kNoAudio) throw std::runtime_error("a tap needs video or audio");
+  if (lastIn != INT64_MIN && in > lastIn && in - lastIn <= kMaxStepMs * perMs) step = in - lastIn;
+  lastIn = in;
+  int64_t out = in + offset;
+  if (lastOut != INT64_MIN && out <= lastOut) out = lastOut + 1;  // dts must rise
+  lastOut = out;
+  return out;
+}
+
+Tap::Tap(const TapOptions& options, const ParamSets& sets, const std::vector<uint8_t>& asc)
+    : options_(options), sets_(sets), asc_(asc), waitKey_(options.video) {
+  InstallAvLogCallback();  // libavformat's log stays quiet, like the transcoder's
+  CheckTapStreams(options_);
   if (options_.video && sets.sps.empty()) throw std::runtime_error("the pipe has no H.264 configuration (SPS/PPS) yet");
   int rate = 48000, channels = 2;
   if (options_.audio == TapOptions::kAac && !ParseAsc(asc, &rate, &channels)) {
     throw std::runtime_error(asc.empty() ? "the pipe has no AAC configuration yet" : "the pipe's AAC AudioSpecificConfig is malformed");
+  }
+  videoClock_.step = kVideoStepMs;
+  if (options_.audio == TapOptions::kOpus) audioClock_ = {48, kOpusStep};
+  else audioClock_.step = std::max<int64_t>(1, std::llround(1024000.0 / rate));
+  if (options_.toFiles) {
+    files_ = std::make_unique<TapFiles>(options_.file);
+    return;
   }
   struct stat st;
   if (fstat(options_.fd, &st) < 0) throw std::runtime_error("fd " + std::to_string(options_.fd) + " is not open: " + strerror(errno));
@@ -99,82 +72,25 @@ Tap::Tap(const TapOptions& options, const ParamSets& sets, const std::vector<uin
   int flags = fcntl(options_.fd, F_GETFL);
   if (flags < 0 || fcntl(options_.fd, F_SETFL, flags | O_NONBLOCK) < 0) throw std::runtime_error(std::string("fcntl: ") + strerror(errno));
   // Our own descriptor of the same file: if the caller's fd is closed first (Node closes a child's stdin when the
-  // child exits), the tap writes to the file it was given, never to whatever reuses that number. Closed in Free().
+  // child exits), the tap writes to the file it was given, never to whatever reuses that number. Closed in ~Tap.
   fd_ = fcntl(options_.fd, F_DUPFD_CLOEXEC, 3);
   if (fd_ < 0) throw std::runtime_error(std::string("dup: ") + strerror(errno));
-
   try {
-    int r = avformat_alloc_output_context2(&ctx_, nullptr, options_.format.c_str(), nullptr);
-    if (r < 0 || !ctx_) throw std::runtime_error("libavformat has no " + options_.format + " muxer: " + AvError(r));
-    auto* buffer = (unsigned char*)av_malloc(kIoBufferSize);
-    if (!buffer) throw std::runtime_error("out of memory");
-    io_ = avio_alloc_context(buffer, kIoBufferSize, 1, this, nullptr,
-                             [](void* opaque, IoBuffer buf, int size) { return OnMuxed(opaque, buf, size); }, nullptr);
-    if (!io_) {
-      av_free(buffer);
-      throw std::runtime_error("out of memory");
-    }
-    ctx_->pb = io_;  // not seekable: the muxers write for a stream (Matroska without cues, sizes unknown)
-    ctx_->flags |= AVFMT_FLAG_CUSTOM_IO;
-    packet_ = av_packet_alloc();
-    if (!packet_) throw std::runtime_error("out of memory");
-
-    if (options_.video) {
-      AVStream* s = avformat_new_stream(ctx_, nullptr);
-      if (!s) throw std::runtime_error("out of memory");
-      s->time_base = {1, 1000};
-      s->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
-      s->codecpar->codec_id = AV_CODEC_ID_H264;
-      s->codecpar->width = options_.width;
-      s->codecpar->height = options_.height;
-      std::vector<uint8_t> extra;  // Annex B: Matroska turns it into avcC, MPEG-TS does not need it
-      for (const auto* list : {&sets.sps, &sets.pps}) {
-        for (const auto& set : *list) AppendNal(extra, set.data(), set.size());
-      }
-      SetExtradata(s->codecpar, extra.data(), extra.size());
-      videoStream_ = s->index;
-    }
-    if (options_.audio != TapOptions::kNoAudio) {
-      AVStream* s = avformat_new_stream(ctx_, nullptr);
-      if (!s) throw std::runtime_error("out of memory");
-      s->codecpar->codec_type = AVMEDIA_TYPE_AUDIO;
-      s->codecpar->sample_rate = rate;
-      av_channel_layout_default(&s->codecpar->ch_layout, channels);
-      if (options_.audio == TapOptions::kAac) {
-        s->time_base = {1, 1000};
-        s->codecpar->codec_id = AV_CODEC_ID_AAC;
-        s->codecpar->frame_size = 1024;
-        SetExtradata(s->codecpar, asc.data(), asc.size());  // MPEG-TS wraps each raw frame in ADTS from it
-      } else {
-        s->time_base = {1, 48000};
-        s->codecpar->codec_id = AV_CODEC_ID_OPUS;
-        // OpusHead (RFC 7845 5.1): 2 channels, no pre-skip, 48 kHz, no gain, mapping family 0. Matroska needs it.
-        const uint8_t head[19] = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 2, 0, 0, 0x80, 0xbb, 0, 0, 0, 0, 0};
-        SetExtradata(s->codecpar, head, sizeof head);
-      }
-      audioStream_ = s->index;
-    }
-    r = avformat_write_header(ctx_, nullptr);
-    if (r < 0) throw std::runtime_error("the " + options_.format + " muxer refused the streams: " + AvError(r));
-    avio_flush(io_);
+    muxer_ = std::make_unique<TapMuxer>(options_, sets, asc, TapMuxer::Output{this, &Tap::OnMuxed, nullptr});
   } catch (...) {
-    Free();  // the destructor does not run for a constructor that throws
+    close(fd_);  // the destructor does not run for a constructor that throws
     throw;
   }
 }
 
-Tap::~Tap() { Free(); }
-
-void Tap::Free() {
-  if (io_) {
-    av_freep(&io_->buffer);
-    avio_context_free(&io_);
+Tap::~Tap() {
+  listener_ = nullptr;  // the plane is going: no events
+  if (files_ && muxer_ && !failed_) {
+    TapFileInfo info;
+    CloseFile(TapCut::kFinish, &info);
   }
-  if (ctx_) avformat_free_context(ctx_);
-  ctx_ = nullptr;
-  av_packet_free(&packet_);
+  muxer_.reset();
   if (fd_ >= 0) close(fd_);
-  fd_ = -1;
 }
 
 bool Tap::Admit(bool keyframe) {
@@ -198,7 +114,9 @@ bool Tap::Admit(bool keyframe) {
 }
 
 void Tap::OnVideo(const uint8_t* const* nals, const uint32_t* lens, int count, double ms, bool keyframe, const ParamSets& sets) {
-  if (videoStream_ < 0 || !Admit(keyframe)) return;
+  if (!options_.video) return;
+  if (keyframe && files_ && !SameSets(sets, sets_)) sets_ = sets;  // the next file's header (and a 'config' cut)
+  if (!Admit(keyframe)) return;
   annexB_.clear();
   if (keyframe) {
     bool inBand = false;  // a keyframe JavaScript pushed may carry its own SPS
@@ -210,43 +128,139 @@ void Tap::OnVideo(const uint8_t* const* nals, const uint32_t* lens, int count, d
     }
   }
   for (int i = 0; i < count; i++) AppendNal(annexB_, nals[i], lens[i]);
-  Write(videoStream_, std::llround(ms), &lastVideo_, annexB_.data(), annexB_.size(), keyframe);
-  stats_.videoFrames++;
+  Mux(true, std::llround(ms), keyframe, annexB_.data(), annexB_.size());
 }
 
 void Tap::OnAac(const uint8_t* data, uint32_t len, double ms) {
-  if (options_.audio != TapOptions::kAac || !Admit(false)) return;
-  Write(audioStream_, std::llround(ms), &lastAudio_, data, len, true);
-  stats_.audioFrames++;
+  if (options_.audio == TapOptions::kAac) WriteAac(data, len, ms);
+}
+
+void Tap::WriteAac(const uint8_t* data, uint32_t len, double ms) {
+  if (!Admit(false)) return;
+  Mux(false, std::llround(ms), true, data, len);
 }
 
 void Tap::OnOpus(const uint8_t* data, uint32_t len, uint32_t ts48k) {
+  // Audio mode 'opus-to-aac' goes here: the packet to the transcoder, each AAC frame out to WriteAac (tap.h).
   if (options_.audio != TapOptions::kOpus) return;
   // Unwrapped here, before any drop, so a long gap of dropped frames cannot hide a wrap.
   opusTs_ = haveOpusTs_ ? opusTs_ + (int32_t)(ts48k - lastOpusRaw_) : (int64_t)ts48k;
   haveOpusTs_ = true;
   lastOpusRaw_ = ts48k;
   if (!Admit(false)) return;
-  Write(audioStream_, opusTs_, &lastAudio_, data, len, true);
-  stats_.audioFrames++;
+  Mux(false, opusTs_, true, data, len);
 }
 
-void Tap::Write(int stream, int64_t ts, int64_t* last, const uint8_t* data, size_t size, bool keyframe) {
-  AVStream* s = ctx_->streams[stream];
-  AVRational from = options_.audio == TapOptions::kOpus && stream == audioStream_ ? AVRational{1, 48000} : AVRational{1, 1000};
-  int64_t t = av_rescale_q(ts, from, s->time_base);
-  // The muxers refuse a dts that does not rise; a repeated timestamp (a source's rounding) moves one tick on.
-  if (*last != INT64_MIN && t <= *last) t = *last + 1;
-  *last = t;
-  packet_->data = const_cast<uint8_t*>(data);
-  packet_->size = (int)size;
-  packet_->stream_index = stream;
-  packet_->pts = packet_->dts = t;
-  packet_->duration = 0;
-  packet_->flags = keyframe ? AV_PKT_FLAG_KEY : 0;
-  int r = av_write_frame(ctx_, packet_);
-  if (r < 0) stats_.lastError = "muxer: " + AvError(r);  // that frame is lost; the next may go
-  avio_flush(io_);  // a frame's bytes reach the fd now, not when 32 KiB have gathered
+void Tap::OnAudioConfig(const std::vector<uint8_t>& asc) {
+  if (files_ && options_.audio == TapOptions::kAac && !asc.empty()) asc_ = asc;
+}
+
+void Tap::Detach() {
+  if (!files_) return;
+  videoClock_.rebase = audioClock_.rebase = true;
+  haveOpusTs_ = false;  // the next pipe's Opus clock has nothing to do with this one's
+  waitKey_ = options_.video;
+  started_ = false;
+}
+
+void Tap::Mux(bool video, int64_t ts, bool keyframe, const uint8_t* data, size_t size) {
+  Clock& clock = video ? videoClock_ : audioClock_;
+  int64_t out = clock.Map(ts);
+  double ms = (double)out / (double)clock.perMs;
+  if (files_ && !Route(video, ms, keyframe, data, size)) return;
+  int stream = video ? muxer_->videoStream() : muxer_->audioStream();
+  int64_t fileTs = out - std::llround(fileBaseMs_ * (double)clock.perMs);
+  std::string error = muxer_->Write(stream, std::max<int64_t>(0, fileTs), clock.step, clock.perMs == 1 ? kMs : kOpusClock,
+                                    data, size, keyframe);
+  if (!error.empty()) stats_.lastError = error;  // that frame is lost; the next may go
+  (video ? stats_.videoFrames : stats_.audioFrames)++;
+  if (!files_) {
+    muxer_->FlushIo();  // a frame's bytes reach the fd now, not when 32 KiB have gathered
+    return;
+  }
+  if (!files_->error().empty()) return FailFiles(files_->error());
+  if (error.empty()) files_->AddFrame(ms, (double)clock.step / (double)clock.perMs);
+}
+
+bool Tap::Route(bool video, double ms, bool keyframe, const uint8_t* data, size_t size) {
+  if (failed_) return false;
+  bool cutPoint = options_.video ? video && keyframe : true;
+  if (!muxer_) return cutPoint && OpenFile(ms, data, size);
+  if (cutPoint) {
+    muxer_->Cut();  // the file then holds every frame so far: its size is exact, and so is a killed reader's view
+    if (!files_->error().empty()) {
+      FailFiles(files_->error());
+      return false;
+    }
+    TapCut cause = VideoStale() || AudioStale() ? TapCut::kConfig : files_->CutDue(ms);
+    if (cause != TapCut::kNone) {
+      TapFileInfo info;
+      return CloseFile(cause, &info) && OpenFile(ms, data, size);
+    }
+  }
+  if (!video && AudioStale()) {
+    stats_.droppedFrames++;  // the open file's audio header is for another config: audio waits for the next file
+    return false;
+  }
+  return true;
+}
+
+bool Tap::VideoStale() const {
+  // MPEG-TS carries SPS/PPS in band (ahead of every keyframe): a new resolution goes on in the same file.
+  return options_.video && options_.format != "mpegts" && !SameSets(sets_, fileSets_);
+}
+
+bool Tap::AudioStale() const {
+  // Every container here takes the ASC from its header (MPEG-TS and ADTS make each frame's ADTS header from it).
+  return options_.audio == TapOptions::kAac && asc_ != fileAsc_;
+}
+
+bool Tap::OpenFile(double ms, const uint8_t* data, size_t size) {
+  if (!files_->Open()) {
+    FailFiles(files_->error());
+    return false;
+  }
+  TapStreams streams = options_;
+  // The track header's picture size from the keyframe's own SPS: the size JavaScript gave may be a previous pipe's.
+  if (options_.video) H264Dimensions(data, size, &streams.width, &streams.height);
+  try {
+    muxer_ = std::make_unique<TapMuxer>(streams, sets_, asc_, files_->output());
+  } catch (const std::exception& e) {
+    std::string path = files_->path();
+    FailFiles(files_->error().empty() ? "cannot start the recording file " + path + ": " + e.what() : files_->error());
+    return false;
+  }
+  if (!files_->error().empty()) {
+    FailFiles(files_->error());
+    return false;
+  }
+  fileSets_ = sets_;
+  fileAsc_ = asc_;
+  bool ownTimeline = options_.format == "mp4" || options_.format == "matroska";
+  fileBaseMs_ = ownTimeline ? ms : 0;  // MPEG-TS segments (HLS) continue one timeline; ADTS has none
+  return true;
+}
+
+bool Tap::CloseFile(TapCut cause, TapFileInfo* info) {
+  muxer_->Finish();
+  muxer_.reset();
+  if (!files_->error().empty()) {
+    FailFiles(files_->error());
+    return false;
+  }
+  closedBytes_ += files_->bytes();
+  *info = files_->Close();
+  if (listener_) listener_->OnTapFile(id_, *info, cause);
+  return true;
+}
+
+void Tap::FailFiles(const std::string& message) {
+  failed_ = true;
+  stats_.lastError = message;
+  std::string path = files_->path();
+  muxer_.reset();    // no trailer: the file cannot take it
+  files_->Abandon();  // what was written stays on disk; no tap-file event for it
+  if (listener_) listener_->OnTapFailed(id_, path, message);
 }
 
 int Tap::OnMuxed(void* opaque, const uint8_t* buf, int size) {
@@ -301,20 +315,29 @@ void Tap::Fail(const std::string& why) {
   head_ = 0;
 }
 
-uint64_t Tap::Finish() {
-  if (!finished_ && ctx_) {
-    finished_ = true;
-    if (!failed_) {
-      av_write_trailer(ctx_);
-      avio_flush(io_);
-      Flush();
-    }
+TapEnd Tap::Finish() {
+  TapEnd end;
+  if (finished_) return end;
+  finished_ = true;
+  if (files_) {
+    if (muxer_ && !failed_) end.hasFile = CloseFile(TapCut::kFinish, &end.file);
+    return end;
   }
-  return Pending() + lost_;
+  if (!failed_) {
+    muxer_->Finish();
+    Flush();
+  }
+  end.leftBytes = Pending() + lost_;
+  return end;
 }
 
 const TapStats& Tap::stats() {
   stats_.pendingBytes = Pending();
+  if (files_) {
+    stats_.bytesWritten = closedBytes_ + (files_->isOpen() ? files_->bytes() : 0);
+    stats_.path = files_->path();
+    stats_.files = files_->closedFiles();
+  }
   return stats_;
 }
 
