@@ -164,8 +164,12 @@ export interface TapOptions {
   /** File mode (instead of fd): the tap writes and cuts the files itself. */
   file?: TapFileOptions;
   video: boolean;
-  /** The publisher's audio codec as it arrives ('' for none): taps mux source frames, they do not transcode. */
-  audio: 'aac' | 'opus' | '';
+  /**
+   * The publisher's audio codec as it arrives ('' for none): taps mux source frames as they are, except
+   * 'opus-to-aac', which makes AAC of a publisher's Opus (native/src/opus_aac_core.h) for containers and players
+   * that want AAC (HLS segments, ADTS).
+   */
+  audio: 'aac' | 'opus' | 'opus-to-aac' | '';
   /** 'mp4' is fragmented MP4 (a fragment per keyframe, playable when cut off); 'adts' is AAC alone (.aac). */
   format: 'mpegts' | 'matroska' | 'mp4' | 'adts';
   /** fd mode: Matroska's / MP4's track header (from H264Config); MPEG-TS needs none. File mode reads each file's SPS. */

@@ -15,6 +15,7 @@ import { baselineClip, clipOfSize, clipSchedule, openPlane, planeSetUp, pushClip
 import { waitFor } from '../helpers/gateway.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { AacToOpus } from '../helpers/aac-to-opus.js';
+import { makeOpus } from './fixtures/opus-aac.js';
 import { MediaEngine, type Pipe } from '../../src/room/engine.js';
 import { createLogger } from '../../src/log.js';
 import type { Browser } from 'playwright-core';
@@ -253,6 +254,28 @@ t.test('Opus (a WHIP publisher) alone in fragmented MP4: a fragment a second, an
   const s = await playInChromium(basename(f.path), 'audio');
   t.match(s, { ended: true, error: '' }, `Chromium plays it to its end: ${JSON.stringify(s)}`);
   t.ok(Math.abs(s.t - packets.length * 0.02) <= 0.1, `at ${s.t} s`);
+});
+
+t.test('opus-to-aac: a WHIP publisher\'s Opus becomes AAC in HLS segments, on the Opus clock, across a re-attach', async (t) => {
+  const stream = makeOpus('sine=frequency=1000:sample_rate=48000:duration=3', 2);
+  const p = plane(t);
+  const first = p.plane.createPipe({ opusBitrate: 64000, opusComplexity: 5 });
+  const file = { prefix: join(dir, 'o2a'), naming: 'index', ext: 'ts', segmentMs: 0, maxBytes: 0 } as const;
+  const tap = p.plane.addTap(first, { file, video: false, audio: 'opus-to-aac', format: 'mpegts' });
+  for (const x of stream.packets) p.plane.pushOpus(first, x.data, x.pts48k >>> 0);
+  // the publisher comes back on a new pipe whose clock starts elsewhere: the file goes on
+  const second = p.plane.createPipe({ opusBitrate: 64000, opusComplexity: 5 });
+  p.plane.detachTap(tap);
+  p.plane.attachTap(tap, second);
+  for (const x of stream.packets) p.plane.pushOpus(second, x.data, (x.pts48k + 123456789) >>> 0);
+  const f = p.plane.removeTap(tap)!.file!;
+  const pr = await probe(f.path);
+  t.same(pr.streams.map((s) => s.codec_name), ['aac'], 'AAC, not Opus');
+  const audio = audioOf(pr);
+  const span = Number(audio[audio.length - 1]!.pts_time) - Number(audio[0]!.pts_time);
+  t.ok(Math.abs(span - 6) <= 0.1, `both sessions back to back: ${span.toFixed(3)} s of AAC`);
+  const steps = audio.slice(1).map((a, i) => Number(a.pts_time) - Number(audio[i]!.pts_time));
+  t.ok(steps.every((d) => d > 0 && d < 0.05), 'no gap and no overlap between AAC frames');
 });
 
 t.test('ADTS, audio only: .aac files cut at 2 s, every frame in one', async (t) => {

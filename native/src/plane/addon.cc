@@ -403,7 +403,8 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     std::string audio = o.Get("audio").IsString() ? o.Get("audio").As<Napi::String>().Utf8Value() : "";
     if (audio == "aac") t.audio = TapOptions::kAac;
     else if (audio == "opus") t.audio = TapOptions::kOpus;
-    else if (!audio.empty()) throw Napi::Error::New(env, "RtmpPlane.addTap: audio must be 'aac', 'opus' or '', not '" + audio + "'");
+    else if (audio == "opus-to-aac") t.audio = TapOptions::kAac, t.opusToAac = true;
+    else if (!audio.empty()) throw Napi::Error::New(env, "RtmpPlane.addTap: audio must be 'aac', 'opus', 'opus-to-aac' or '', not '" + audio + "'");
     if (o.Get("format").IsString()) t.format = o.Get("format").As<Napi::String>().Utf8Value();
     if (o.Get("width").IsNumber()) t.width = o.Get("width").As<Napi::Number>().Int32Value();
     if (o.Get("height").IsNumber()) t.height = o.Get("height").As<Napi::Number>().Int32Value();

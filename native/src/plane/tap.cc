@@ -49,10 +49,16 @@ int64_t Tap::Clock::Map(int64_t in) {
   return out;
 }
 
-Tap::Tap(const TapOptions& options, const ParamSets& sets, const std::vector<uint8_t>& asc)
-    : options_(options), sets_(sets), asc_(asc), waitKey_(options.video) {
+Tap::Tap(const TapOptions& options, const ParamSets& sets, const std::vector<uint8_t>& pipeAsc)
+    : options_(options), sets_(sets), asc_(pipeAsc), waitKey_(options.video) {
   InstallAvLogCallback();  // libavformat's log stays quiet, like the transcoder's
   CheckTapStreams(options_);
+  if (options_.opusToAac) {
+    if (options_.audio != TapOptions::kAac) throw std::runtime_error("opus-to-aac needs the tap's audio to be AAC");
+    opusAac_ = std::make_unique<roomgate::OpusAac>();
+    asc_ = opusAac_->Asc();  // the muxer's AAC header is the transcoder's, not the pipe's (it has none for Opus)
+  }
+  const std::vector<uint8_t>& asc = asc_;
   if (options_.video && sets.sps.empty()) throw std::runtime_error("the pipe has no H.264 configuration (SPS/PPS) yet");
   int rate = 48000, channels = 2;
   if (options_.audio == TapOptions::kAac && !ParseAsc(asc, &rate, &channels)) {
@@ -132,7 +138,7 @@ void Tap::OnVideo(const uint8_t* const* nals, const uint32_t* lens, int count, d
 }
 
 void Tap::OnAac(const uint8_t* data, uint32_t len, double ms) {
-  if (options_.audio == TapOptions::kAac) WriteAac(data, len, ms);
+  if (options_.audio == TapOptions::kAac && !opusAac_) WriteAac(data, len, ms);
 }
 
 void Tap::WriteAac(const uint8_t* data, uint32_t len, double ms) {
@@ -141,22 +147,38 @@ void Tap::WriteAac(const uint8_t* data, uint32_t len, double ms) {
 }
 
 void Tap::OnOpus(const uint8_t* data, uint32_t len, uint32_t ts48k) {
-  // Audio mode 'opus-to-aac' goes here: the packet to the transcoder, each AAC frame out to WriteAac (tap.h).
-  if (options_.audio != TapOptions::kOpus) return;
+  if (options_.audio != TapOptions::kOpus && !opusAac_) return;
   // Unwrapped here, before any drop, so a long gap of dropped frames cannot hide a wrap.
   opusTs_ = haveOpusTs_ ? opusTs_ + (int32_t)(ts48k - lastOpusRaw_) : (int64_t)ts48k;
   haveOpusTs_ = true;
   lastOpusRaw_ = ts48k;
+  if (opusAac_) {
+    // AAC frames on the Opus packets' clock (gaps filled by the transcoder), written like a pipe's own AAC
+    aacOut_.clear();
+    opusAac_->Push(data, len, opusTs_, &aacOut_);
+    WriteTranscoded();
+    return;
+  }
   if (!Admit(false)) return;
   Mux(false, opusTs_, true, data, len);
 }
 
+void Tap::WriteTranscoded() {
+  for (const auto& f : aacOut_) WriteAac(f.data.data(), (uint32_t)f.data.size(), (double)f.pts48k / 48.0);
+  aacOut_.clear();
+}
+
 void Tap::OnAudioConfig(const std::vector<uint8_t>& asc) {
-  if (files_ && options_.audio == TapOptions::kAac && !asc.empty()) asc_ = asc;
+  if (files_ && options_.audio == TapOptions::kAac && !opusAac_ && !asc.empty()) asc_ = asc;
 }
 
 void Tap::Detach() {
   if (!files_) return;
+  if (opusAac_) {
+    // what the transcoder holds belongs to this pipe's timeline; a later Push starts a new one
+    opusAac_->Flush(&aacOut_);
+    WriteTranscoded();
+  }
   videoClock_.rebase = audioClock_.rebase = true;
   haveOpusTs_ = false;  // the next pipe's Opus clock has nothing to do with this one's
   waitKey_ = options_.video;
@@ -319,6 +341,12 @@ TapEnd Tap::Finish() {
   TapEnd end;
   if (finished_) return end;
   finished_ = true;
+  if (opusAac_ && !failed_) {
+    finished_ = false;  // the last AAC frames still go through Admit
+    opusAac_->Flush(&aacOut_);
+    WriteTranscoded();
+    finished_ = true;
+  }
   if (files_) {
     if (muxer_ && !failed_) end.hasFile = CloseFile(TapCut::kFinish, &end.file);
     return end;

@@ -26,12 +26,16 @@
 #include <vector>
 
 #include "h264_rtp.h"
+#include "../opus_aac_core.h"
 #include "tap_files.h"
 #include "tap_muxer.h"
 
 namespace roomgate::plane {
 
 struct TapOptions : TapStreams {
+  // audio kAac made from the pipe's Opus (WHIP publishers) by ../opus_aac_core.h, for containers and players that
+  // want AAC (HLS segments, ADTS); the muxer sees AAC with the transcoder's AudioSpecificConfig
+  bool opusToAac = false;
   int fd = -1;          // fd mode
   bool toFiles = false;  // file mode: `file` says where (fd is not used)
   TapFileOptions file;
@@ -130,6 +134,8 @@ class Tap {
    * AudioSpecificConfig given to OnAudioConfig before the first one (TapStreams::kAac is then the muxed codec).
    */
   void WriteAac(const uint8_t* data, uint32_t len, double ms);
+  /** The transcoder's frames in aacOut_ to WriteAac (opusToAac). */
+  void WriteTranscoded();
   /** A frame the tap admitted: timeline, file cut points, muxer. */
   void Mux(bool video, int64_t ts, bool keyframe, const uint8_t* data, size_t size);
   /** File mode, before a frame at `ms`: opens or rotates files. False when the frame must not go in. */
@@ -167,6 +173,8 @@ class Tap {
   uint64_t lost_ = 0;      // bytes queued when the tap failed
   bool finished_ = false;
   Clock videoClock_, audioClock_;
+  std::unique_ptr<roomgate::OpusAac> opusAac_;  // opusToAac only
+  std::vector<roomgate::AacFrame> aacOut_;       // its frames, reused
   bool haveOpusTs_ = false;
   uint32_t lastOpusRaw_ = 0;
   int64_t opusTs_ = 0;     // the Opus clock, unwrapped
