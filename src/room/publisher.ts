@@ -57,7 +57,11 @@ export class Publisher implements MediaSink, Feed {
    * or lose a picture; without it (RTMP, pull) the cached GOP is all there is.
    */
   keyframeSource: (() => void) | null = null;
-  /** Set by the room: the first video or audio frame reached the pipe (recorders wait for it to know the config). */
+  /**
+   * Set by the room: a video or audio config became known. Called before the frames it describes reach the pipe (an
+   * RTMP socket's reading waits for its sequence header to be handled), so a recorder's tap made now gets the first
+   * keyframe.
+   */
   onMedia: (kind: 'video' | 'audio') => void = () => {};
   /** Set by the RTMP connection whose socket the pipe reads. */
   onSocketEvent: (e: SocketEvent) => void = () => {};
@@ -89,6 +93,7 @@ export class Publisher implements MediaSink, Feed {
   setVideoConfig(config: VideoConfig): void {
     this.video = config;
     this.pipe.setVideoConfig(config);
+    this.onMedia('video');
   }
 
   setAudioConfig(config: AudioConfig): void {
@@ -96,6 +101,7 @@ export class Publisher implements MediaSink, Feed {
     this.opus = config.codec === 'Opus'; // forwarded as it is
     const refused = this.pipe.setAudioConfig(config.codec === 'AAC' ? config.asc : null, this.gain);
     if (refused) this.log.warn({ err: refused }, 'AAC config refused by the decoder: audio dropped');
+    this.onMedia('audio');
   }
 
   pushFrame(frame: MediaFrame): void {
@@ -127,7 +133,6 @@ export class Publisher implements MediaSink, Feed {
       case 'first-audio': {
         const { sdkAppId, roomId, userId } = this.id;
         this.events.emit({ type: e.kind === 'first-video' ? 'video-started' : 'audio-started', sdkAppId, roomId, userId, at: Date.now() });
-        this.onMedia(e.kind === 'first-video' ? 'video' : 'audio');
         return;
       }
       case 'decoder-errors':

@@ -57,7 +57,7 @@ export class Room {
 export interface RoomWatcher {
   publisherJoined(p: Publisher): void;
   publisherLeft(p: Publisher): void;
-  /** The publisher's first video or audio frame reached its pipe: that config is known from now on. */
+  /** The publisher's video or audio config became known (or changed), before the frames it describes. */
   publisherMedia(p: Publisher, kind: 'video' | 'audio'): void;
 }
 

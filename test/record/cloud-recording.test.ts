@@ -137,7 +137,7 @@ t.test('a publisher who comes back within the resume window goes on in the same 
   const { TaskId } = await f.client.CreateCloudRecording(createReq(room, 'recorder_3', { StreamType: 2 }));
   const taskId = TaskId!;
   t.equal(await pushColour(room, 'red_user', 'red', 4).exited, 0);
-  t.equal(await pushColour(room, 'red_user', 'green', 4).exited, 0, 'the same user again, within 4 s');
+  t.equal(await pushColour(room, 'red_user', 'lime', 4).exited, 0, 'the same user again, within 4 s');
   await f.client.DeleteCloudRecording({ SdkAppId: sdkAppId, TaskId: taskId });
   await ended(taskId);
   const files = await readdir(join(dir, taskId));
