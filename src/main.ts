@@ -87,6 +87,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   const recordings = new Recordings({
     rooms,
+    engine,
     events: callbacks,
     store: store.recordings,
     config: { ...config.recording, dir: resolve(config.recording.dir) },

@@ -8,11 +8,13 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Publisher } from '../room/publisher.js';
+import type { MediaEngine } from '../room/engine.js';
 import type { RoomWatcher, Rooms } from '../room/rooms.js';
 import type { RecordEventSink, RecordEventType } from '../events/record-events.js';
 import type { RecordingChanges, RecordingSpec, StorageFileInfo } from '../api/cloud-recording-service.js';
 import { subscribes } from './subscribe.js';
-import { hlsStem, userStem, type NameBase, type TrackKind } from './names.js';
+import { hlsStem, mixedStem, userStem, type NameBase, type TrackKind } from './names.js';
+import { MixedRecording } from './mixed-recording.js';
 import { RecordedTrack, type FinishedFile, type TrackFormat } from './track.js';
 import { UserRecorder, type WantedTrack } from './user-recorder.js';
 import type { UploadQueue } from './storage/upload-queue.js';
@@ -24,6 +26,8 @@ export interface RecordingTaskOptions {
   taskId: string;
   spec: RecordingSpec;
   rooms: Rooms;
+  /** Mixed recordings read the compositor's output into a pipe of their own. */
+  engine: MediaEngine;
   /** The gateway's recording directory; the task writes in `<dir>/<TaskId>`. */
   dir: string;
   /** Null for local storage: the files stay in the directory. */
@@ -53,6 +57,9 @@ export class RecordingTask implements RoomWatcher {
   private unwatch: (() => void) | null = null;
   private ending: Promise<void> | null = null;
   private recording = false;
+  /** RecordMode 2: the compositor's side, and the recorder of its output. */
+  private mixed: MixedRecording | null = null;
+  private mixedOutput: UserRecorder | null = null;
   readonly dir: string;
 
   constructor(private readonly o: RecordingTaskOptions) {
@@ -84,11 +91,14 @@ export class RecordingTask implements RoomWatcher {
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (err) {
-      const message = `cannot create the recording directory ${this.dir}: ${(err as Error).message}`;
-      this.o.log.error({ taskId: this.taskId, path: this.dir }, message);
-      this.emit(301, { Status: 1 });
-      void this.stop(LEAVE.serverKicked, message);
-      return;
+      return this.failToStart(`cannot create the recording directory ${this.dir}: ${(err as Error).message}`);
+    }
+    if (this.o.spec.recordMode === 2) {
+      try {
+        await this.startMixed();
+      } catch (err) {
+        return this.failToStart(`the mixed recording could not start: ${(err as Error).message}`);
+      }
     }
     this.emit(301, { Status: 0 });
     if (this.o.uploads) {
@@ -101,12 +111,24 @@ export class RecordingTask implements RoomWatcher {
     this.checkIdle();
   }
 
+  /** 301 Status 1, then the end (302 with the reason). */
+  private failToStart(message: string): void {
+    this.o.log.error({ taskId: this.taskId }, message);
+    this.emit(301, { Status: 1 });
+    void this.stop(LEAVE.serverKicked, message);
+  }
+
   /**
    * ModifyCloudRecording: the subscribe lists are replaced whole. A kind no longer subscribed stops being written
    * (its files stay open and go on if it is subscribed again); a newly subscribed one starts.
    */
   modify(changes: RecordingChanges): void {
     this.subscribe = changes.subscribe;
+    if (this.mixed) {
+      this.mixed.setLayout(changes.layout);
+      this.mixed.resubscribe(this.o.rooms.publishersOf(this.o.spec.sdkAppId, this.o.spec.roomId));
+      return;
+    }
     for (const r of this.users.values()) r.want(this.tracksFor(r.userId, this.plan(r.userId)));
     for (const p of this.o.rooms.publishersOf(this.o.spec.sdkAppId, this.o.spec.roomId)) this.publisherJoined(p);
   }
@@ -116,6 +138,7 @@ export class RecordingTask implements RoomWatcher {
     this.checkIdle();
     const userId = p.id.userId;
     if (userId === this.o.spec.userId) return; // the recording user itself is not recorded
+    if (this.mixed) return this.mixed.join(p);
     let r = this.users.get(userId);
     if (!r) {
       const plan = this.plan(userId);
@@ -138,12 +161,14 @@ export class RecordingTask implements RoomWatcher {
   }
 
   publisherLeft(p: Publisher): void {
+    this.mixed?.leave(p);
     const r = this.users.get(p.id.userId);
     if (r?.feed === p) r.detach();
     this.checkIdle();
   }
 
   publisherMedia(p: Publisher): void {
+    this.mixed?.media(p);
     const r = this.users.get(p.id.userId);
     if (r?.feed === p) r.media();
   }
@@ -157,7 +182,8 @@ export class RecordingTask implements RoomWatcher {
   private async end(leaveCode: number, reason?: string): Promise<void> {
     this.unwatch?.();
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    await Promise.all([...this.users.values()].map((r) => r.finish()));
+    if (this.mixed) await this.mixed.stop(); // the compositor's last frames reach the files first
+    await Promise.all([...this.users.values(), ...(this.mixedOutput ? [this.mixedOutput] : [])].map((r) => r.finish()));
     this.users.clear();
     this.emit(302, reason ? { LeaveCode: leaveCode, Reason: reason } : { LeaveCode: leaveCode });
     if (this.o.uploads) {
@@ -174,6 +200,33 @@ export class RecordingTask implements RoomWatcher {
     }
     this.o.log.info({ taskId: this.taskId, leaveCode, reason }, 'recording ended');
     this.o.onEnded(leaveCode);
+  }
+
+  /** RecordMode 2: the compositor and the recorder of its output. Throws when the compositor cannot start. */
+  private async startMixed(): Promise<void> {
+    const spec = this.o.spec;
+    const output = new UserRecorder('', { mergeWaitMs: this.o.mergeWaitMs, resumeMs: Number.MAX_SAFE_INTEGER, onGone: () => {} });
+    const kind: TrackKind = spec.streamType === 1 ? 'audio' : spec.streamType === 2 ? 'video' : 'audio_video';
+    const stem = mixedStem({ sdkAppId: spec.sdkAppId, roomId: spec.roomId, numericRoom: spec.roomIdType === 1 });
+    const wanted: Array<{ format: TrackFormat; kind: TrackKind; stem: string }> = [];
+    if (spec.outputFormat <= 2) wanted.push({ format: 'hls', kind, stem });
+    if (spec.outputFormat === 1 || spec.outputFormat === 3) wanted.push({ format: 'mp4', kind, stem });
+    if (spec.outputFormat === 2 || spec.outputFormat === 4) wanted.push({ format: 'aac', kind: 'audio', stem });
+    output.want(wanted.map((w) => ({ key: `${w.format}:${w.stem}`, make: () => this.makeTrack('', w) })));
+    this.mixedOutput = output;
+    this.mixed = new MixedRecording({
+      mix: spec.mix!,
+      engine: this.o.engine,
+      output,
+      wants: (userId) => this.plan(userId),
+      mergeWaitMs: this.o.mergeWaitMs,
+      onFailed: (message) => {
+        this.o.log.error({ taskId: this.taskId }, message);
+        void this.stop(LEAVE.serverKicked, message);
+      },
+      log: this.o.log.child({ taskId: this.taskId }),
+    });
+    await this.mixed.start();
   }
 
   private plan(userId: string): { video: boolean; audio: boolean } {

@@ -5,6 +5,7 @@
 
 import type { Logger } from '../log.js';
 import type { Rooms } from '../room/rooms.js';
+import type { MediaEngine } from '../room/engine.js';
 import type { Ticket } from '../room/door.js';
 import type { RecordEventSink } from '../events/record-events.js';
 import type { RecordingRecord, TaskStore } from '../store/store.js';
@@ -28,6 +29,7 @@ export interface RecordingConfig {
 
 export interface RecordingsOptions {
   rooms: Rooms;
+  engine: MediaEngine;
   events: RecordEventSink;
   store: TaskStore<RecordingRecord>;
   config: RecordingConfig;
@@ -59,6 +61,7 @@ export class Recordings implements CloudRecordingService {
       taskId,
       spec,
       rooms: this.o.rooms,
+      engine: this.o.engine,
       dir: this.o.config.dir,
       uploads,
       events: this.o.events,

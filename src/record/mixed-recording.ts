@@ -1,0 +1,166 @@
+// A mixed recording (RecordMode 2): the subscribed publishers go into the compositor child (src/mix/compositor.ts),
+// each through an fd-mode tap writing MPEG-TS into the FIFO of its input; the compositor's output comes back as a
+// MixedFeed, and one UserRecorder (user '') writes it as `<SdkAppId>_<RoomId>` files. A publisher joining or leaving
+// changes the inputs and the layout while the compositor runs: its output, and so the files, never stop.
+
+import type { Logger } from '../log.js';
+import type { MediaEngine, Tap } from '../room/engine.js';
+import type { Publisher } from '../room/publisher.js';
+import type { MixSpec, MixLayoutSpec } from '../api/cloud-recording-service.js';
+import { Compositor, tilesFromRects } from '../mix/compositor.js';
+import { layoutRects } from '../mix/layout.js';
+import { MixedFeed } from './mixed-feed.js';
+import type { UserRecorder } from './user-recorder.js';
+
+export interface MixedRecordingOptions {
+  mix: MixSpec;
+  engine: MediaEngine;
+  /** Writes the mixed feed (its tracks are the mixed stems). */
+  output: UserRecorder;
+  /** Which of a user's kinds the task subscribes to now. */
+  wants: (userId: string) => { video: boolean; audio: boolean };
+  /** A track of both kinds waits this long for a publisher's second config. */
+  mergeWaitMs: number;
+  /** The compositor could not start or died: the task ends with this sentence. */
+  onFailed: (message: string) => void;
+  log: Logger;
+}
+
+/** One publisher in the mix. */
+interface Input {
+  publisher: Publisher;
+  /** The compositor's id for it: unique per join, so a returning user is a new input. */
+  id: string;
+  fd: number | null;
+  tap: Tap | null;
+  video: boolean;
+  audio: boolean;
+  wait: NodeJS.Timeout | null;
+}
+
+export class MixedRecording {
+  private readonly compositor: Compositor;
+  private readonly inputs = new Map<string, Input>();
+  private feed: MixedFeed | null = null;
+  private layout: MixLayoutSpec;
+  private serial = 0;
+  private stopping = false;
+
+  constructor(private readonly o: MixedRecordingOptions) {
+    const { video, audio, layout } = o.mix;
+    this.layout = layout;
+    this.compositor = new Compositor({
+      width: video.width, height: video.height, fps: video.fps, videoBitrate: video.bitrate, gop: video.gopSec,
+      background: layout.background, sampleRate: audio.sampleRate, channels: audio.channels, audioBitrate: audio.bitrate,
+    });
+    this.compositor.on('exit', (e) => {
+      if (!this.stopping) o.onFailed(`the compositor stopped: ${e.reason || `exit ${e.code ?? e.signal}`}`);
+    });
+    this.compositor.on('input-failed', ({ id, reason }) => o.log.warn({ input: id }, `a publisher left the mix: ${reason}`));
+  }
+
+  async start(): Promise<void> {
+    const { stdout } = await this.compositor.start();
+    const pipe = this.o.engine.openPipe({ opusBitrate: 64000, opusComplexity: 5 });
+    const feed = new MixedFeed(pipe);
+    feed.onConfig = () => this.o.output.media();
+    feed.read(stdout, (why) => this.o.onFailed(`the compositor's output is broken: ${why}`));
+    this.feed = feed;
+    this.o.output.attach(feed);
+  }
+
+  join(p: Publisher): void {
+    if (this.stopping || !this.feed) return;
+    const want = this.o.wants(p.id.userId);
+    if (!want.video && !want.audio) return this.leave(p);
+    const current = this.inputs.get(p.id.userId);
+    if (current?.publisher === p && current.video === want.video && current.audio === want.audio) return;
+    if (current) this.drop(current);
+    const input: Input = { publisher: p, id: `${p.id.userId}#${++this.serial}`, fd: null, tap: null, ...want, wait: null };
+    this.inputs.set(p.id.userId, input);
+    this.compositor.addInput(input.id, want).then(
+      ({ fd }) => {
+        if (this.inputs.get(p.id.userId) !== input) return;
+        input.fd = fd;
+        this.media(p);
+        this.relayout();
+      },
+      (err: Error) => this.o.log.warn({ userId: p.id.userId, err: err.message }, 'publisher not mixed'),
+    );
+  }
+
+  /** A publisher's config is known: its tap starts once it has every kind wanted (or after a short wait). */
+  media(p: Publisher): void {
+    const input = this.inputs.get(p.id.userId);
+    if (!input || input.publisher !== p || input.fd === null || input.tap) return;
+    const ready = (!input.video || p.video) && (!input.audio || p.audio);
+    if (ready) return this.tapInput(input);
+    input.wait ??= setTimeout(() => this.tapInput(input), this.o.mergeWaitMs);
+  }
+
+  leave(p: Publisher): void {
+    const input = this.inputs.get(p.id.userId);
+    if (!input || input.publisher !== p) return;
+    this.drop(input);
+    this.inputs.delete(p.id.userId);
+    this.relayout();
+  }
+
+  /** ModifyCloudRecording's layout (full overwrite: null goes back to the template given at Create). */
+  setLayout(layout: MixLayoutSpec | null): void {
+    if (layout) this.layout = layout;
+    this.relayout();
+  }
+
+  /** The subscribe lists changed: inputs follow. */
+  resubscribe(publishers: Publisher[]): void {
+    for (const p of publishers) this.join(p);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const input of this.inputs.values()) this.drop(input);
+    this.inputs.clear();
+    await this.compositor.stop().catch((err: Error) => {
+      this.o.log.warn({ err: err.message }, 'compositor stop');
+      this.compositor.kill();
+    });
+    this.feed?.pipe.close();
+  }
+
+  private tapInput(input: Input): void {
+    if (input.wait) clearTimeout(input.wait);
+    input.wait = null;
+    const p = input.publisher;
+    if (input.tap || input.fd === null || p.ended || this.inputs.get(p.id.userId) !== input) return;
+    const audio = input.audio && p.audio ? (p.audio.codec === 'AAC' ? 'aac' : 'opus') : '';
+    const video = input.video && p.video !== null;
+    if (!video && !audio) return;
+    try {
+      input.tap = p.pipe.addTap({ fd: input.fd, video, audio, format: 'mpegts' });
+    } catch (err) {
+      this.o.log.warn({ userId: p.id.userId, err: (err as Error).message }, 'publisher not mixed');
+    }
+    this.relayout(); // an audio-only slot may now have a picture
+    // a WHIP publisher can send a keyframe now, so its tile fills without waiting a GOP
+    p.requestKeyframe();
+  }
+
+  private drop(input: Input): void {
+    if (input.wait) clearTimeout(input.wait);
+    input.wait = null;
+    input.tap?.remove();
+    input.tap = null;
+    void this.compositor.removeInput(input.id);
+  }
+
+  private relayout(): void {
+    if (this.stopping) return;
+    const present = [...this.inputs.values()]
+      .filter((i) => i.fd !== null)
+      .sort((a, b) => a.publisher.since.getTime() - b.publisher.since.getTime());
+    const idOf = new Map(present.map((i) => [i.publisher.id.userId, i.id]));
+    const rects = layoutRects(this.layout, this.o.mix.video, present.map((i) => ({ userId: i.publisher.id.userId, hasVideo: i.video && i.publisher.video !== null })));
+    this.compositor.setLayout(tilesFromRects(rects, (r) => (r.userId ? idOf.get(r.userId) ?? null : null)), this.layout.background);
+  }
+}
