@@ -2,6 +2,7 @@
 // region of a decoded frame (a picture scaled down to one pixel is the region's mean, computed by ffmpeg).
 
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -32,6 +33,8 @@ export async function playedSeconds(file: string): Promise<number> {
   let first = Infinity;
   let last = -Infinity;
   for (const line of stdout.split('\n')) {
+    // MPEG-TS packets print their side data on a line of its own: an empty line, which Number() would read as 0
+    if (line.trim() === '') continue;
     const [pts, dur] = line.split(',').map(Number);
     if (pts === undefined || !Number.isFinite(pts)) continue;
     first = Math.min(first, pts);
@@ -62,4 +65,18 @@ export function dominant([r, g, b]: [number, number, number]): 'red' | 'green' |
   if (g > 150 && r < 90 && b < 90) return 'green';
   if (b > 150 && r < 90 && g < 90) return 'blue';
   return null;
+}
+
+/** The types of an MP4 file's top-level boxes, in order ('ftyp', 'moov', then a 'moof' + 'mdat' per fragment). */
+export async function mp4TopBoxes(file: string): Promise<string[]> {
+  const b = await readFile(file);
+  const types: string[] = [];
+  for (let at = 0; at + 8 <= b.length; ) {
+    let size = b.readUInt32BE(at);
+    if (size === 1) size = Number(b.readBigUInt64BE(at + 8)); // a 64-bit size follows the type
+    types.push(b.toString('latin1', at + 4, at + 8));
+    if (size < 8) break; // 0 = to the end of the file
+    at += size;
+  }
+  return types;
 }
