@@ -10,9 +10,13 @@ import type { Pipe, Tap } from '../room/engine.js';
 import type { AudioConfig, VideoConfig } from '../media/model.js';
 import type { TapFileOptions } from '../native/rtmp-plane.js';
 import { Playlist } from './playlist.js';
+import { KeyframePacer, type KeyframeSource } from './keyframe-pacer.js';
 import type { TrackKind } from './names.js';
 
 export type TrackFormat = 'hls' | 'mp4' | 'aac';
+
+/** An HLS track whose cut is due asks a WHIP publisher again this often until the keyframe comes. */
+const KEYFRAME_RETRY_MS = 500;
 
 /** A file the track finished: the task lists it, uploads it and reports it. */
 export interface FinishedFile {
@@ -49,6 +53,8 @@ export class RecordedTrack {
   /** MP4/AAC files so far; the first one loses its `_1` if it stays the only one (TRTC adds the index only on a split). */
   private readonly files: FinishedFile[] = [];
   private failed = false;
+  /** A tap with video: asks a publisher that keyframes only on request (WHIP) for the keyframes the cuts need. */
+  private pacer: KeyframePacer | null = null;
 
   constructor(private readonly o: TrackOptions) {}
 
@@ -77,13 +83,14 @@ export class RecordedTrack {
   }
 
   /** Starts writing from `pipe` (the first time) or moves the tap onto it (the user published again). */
-  attach(pipe: Pipe, media: { video: VideoConfig | null; audio: AudioConfig | null }): void {
+  attach(pipe: Pipe, media: { video: VideoConfig | null; audio: AudioConfig | null } & Partial<KeyframeSource>): void {
     if (this.failed || this.on === pipe) return;
     if (this.tap) {
       // a reattach makes video wait for a keyframe, so only when the publisher is really another pipe
       try {
         this.tap.attach(pipe);
         this.on = pipe;
+        this.pace(media);
       } catch (err) {
         this.o.log.debug({ err, stem: this.o.stem }, 'track not moved: the pipe closed meanwhile');
       }
@@ -105,11 +112,15 @@ export class RecordedTrack {
     }
     if (!this.tap) return; // the pipe closed meanwhile; the next attach tries again
     this.on = pipe;
+    if (withVideo) this.pacer = new KeyframePacer(this.o.hlsSegmentMs, this.o.format === 'hls' ? KEYFRAME_RETRY_MS : this.o.hlsSegmentMs);
+    this.pace(media);
     // the tap continues timestamps across a reconnect, so segments never need #EXT-X-DISCONTINUITY; a changed codec
     // config starts a new segment (cause 'config'), which players take as a new sequence header in band
     this.tap.onEvent = (e) => {
-      if (e.kind === 'tap-file') void this.closed(e.path, e.startWallMs, e.durationMs, e.bytes);
-      else this.fail(e.message);
+      if (e.kind === 'tap-file') {
+        this.pacer?.cut();
+        void this.closed(e.path, e.startWallMs, e.durationMs, e.bytes);
+      } else this.fail(e.message);
     };
   }
 
@@ -117,6 +128,7 @@ export class RecordedTrack {
   detach(): void {
     if (!this.on) return;
     this.on = null;
+    this.pacer?.stop();
     this.tap?.detach();
   }
 
@@ -125,6 +137,7 @@ export class RecordedTrack {
     const tap = this.tap;
     this.tap = null;
     this.on = null;
+    this.pacer?.stop();
     const last = tap?.remove().file ?? null;
     if (last) await this.closed(last.path, last.startWallMs, last.durationMs, last.bytes, true);
     else if (this.playlist) {
@@ -155,6 +168,10 @@ export class RecordedTrack {
     }
     this.files.push(file);
     this.o.onFile(file, null);
+  }
+
+  private pace(media: Partial<KeyframeSource>): void {
+    if (this.pacer && media.requestKeyframe) this.pacer.follow({ requestKeyframe: () => media.requestKeyframe!() });
   }
 
   private playlistFile(): FinishedFile {

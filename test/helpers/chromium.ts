@@ -36,7 +36,7 @@ export async function gatewayWithChromium(
 }
 
 /** A WHIP or WHEP client page after its POST. */
-interface OfferingPage {
+export interface OfferingPage {
   page: Page;
   status: number;
   /** The answer body, or the error text when status is not 201. */
@@ -52,7 +52,7 @@ interface OfferingPage {
  * `window.pc` with the bearer (without any a=candidate line when asked, as OBS 30.2 sends it) and applies a 201's
  * answer. Each client page sets up its own `pc` first.
  */
-async function offeringPage(browser: Browser, httpBase: string): Promise<Page> {
+export async function offeringPage(browser: Browser, httpBase: string): Promise<Page> {
   const page = await browser.newPage();
   await page.goto(`${httpBase}/healthz`);
   await page.evaluate(() => {

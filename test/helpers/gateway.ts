@@ -56,9 +56,10 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}):
       rtmp: { port: 0, authFailureDelayMinMs: 10, authFailureDelayMaxMs: 50 },
       http: { port: 0 },
       apps: [TEST_APP, OTHER_APP],
-      // recordings go to a directory of the test's own, never into the working tree
-      recording: { dir: mkdtempSync(join(tmpdir(), 'rg-recordings-')) },
       ...overrides,
+      // recordings go to a directory of the test's own, never into the working tree (also when a test sets other
+      // recording keys: spread after them, a plain `recording` override would drop the dir)
+      recording: { dir: mkdtempSync(join(tmpdir(), 'rg-recordings-')), ...(overrides.recording as object | undefined) },
     } as never,
   });
   const log = createLogger(process.env.ROOMGATE_TEST_LOG ?? 'silent', process.stderr);

@@ -2,6 +2,7 @@
 // region of a decoded frame (a picture scaled down to one pixel is the region's mean, computed by ffmpeg).
 
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -32,6 +33,8 @@ export async function playedSeconds(file: string): Promise<number> {
   let first = Infinity;
   let last = -Infinity;
   for (const line of stdout.split('\n')) {
+    // MPEG-TS packets print their side data on a line of its own: an empty line, which Number() would read as 0
+    if (line.trim() === '') continue;
     const [pts, dur] = line.split(',').map(Number);
     if (pts === undefined || !Number.isFinite(pts)) continue;
     first = Math.min(first, pts);
@@ -64,6 +67,7 @@ export function dominant([r, g, b]: [number, number, number]): 'red' | 'green' |
   return null;
 }
 
+<<<<<<< HEAD
 /** Mono PCM (float, `rate` Hz) of `seconds` of a file's audio from `fromSeconds`. */
 export async function decodeAudio(file: string, fromSeconds: number, seconds: number, rate = 48000): Promise<Float32Array> {
   const { stdout } = await exec(
@@ -93,4 +97,18 @@ export function toneLevel(samples: Float32Array, hz: number, rate = 48000): numb
 /** Euclidean distance between two RGB colours. */
 export function colourDistance(a: readonly number[], b: readonly number[]): number {
   return Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
+=======
+/** The types of an MP4 file's top-level boxes, in order ('ftyp', 'moov', then a 'moof' + 'mdat' per fragment). */
+export async function mp4TopBoxes(file: string): Promise<string[]> {
+  const b = await readFile(file);
+  const types: string[] = [];
+  for (let at = 0; at + 8 <= b.length; ) {
+    let size = b.readUInt32BE(at);
+    if (size === 1) size = Number(b.readBigUInt64BE(at + 8)); // a 64-bit size follows the type
+    types.push(b.toString('latin1', at + 4, at + 8));
+    if (size < 8) break; // 0 = to the end of the file
+    at += size;
+  }
+  return types;
+>>>>>>> wt-recwebrtc
 }
