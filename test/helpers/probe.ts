@@ -67,7 +67,6 @@ export function dominant([r, g, b]: [number, number, number]): 'red' | 'green' |
   return null;
 }
 
-<<<<<<< HEAD
 /** Mono PCM (float, `rate` Hz) of `seconds` of a file's audio from `fromSeconds`. */
 export async function decodeAudio(file: string, fromSeconds: number, seconds: number, rate = 48000): Promise<Float32Array> {
   const { stdout } = await exec(
@@ -97,7 +96,8 @@ export function toneLevel(samples: Float32Array, hz: number, rate = 48000): numb
 /** Euclidean distance between two RGB colours. */
 export function colourDistance(a: readonly number[], b: readonly number[]): number {
   return Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
-=======
+}
+
 /** The types of an MP4 file's top-level boxes, in order ('ftyp', 'moov', then a 'moof' + 'mdat' per fragment). */
 export async function mp4TopBoxes(file: string): Promise<string[]> {
   const b = await readFile(file);
@@ -110,5 +110,4 @@ export async function mp4TopBoxes(file: string): Promise<string[]> {
     at += size;
   }
   return types;
->>>>>>> wt-recwebrtc
 }
