@@ -9,7 +9,7 @@
 
 import type { Door } from '../room/door.js';
 import { Api3Error } from './api3-envelope.js';
-import { authError } from './auth-errors.js';
+import { enterTaskUser, requireKnownApp } from './task-user.js';
 import { createParams, describeParams, modifyParams, sdkAppIdParam, taskIdParam } from './cloud-recording-params.js';
 import type { CloudRecordingService } from './cloud-recording-service.js';
 import { OUT_OF_RANGE } from './cloud-recording-fields.js';
@@ -18,11 +18,7 @@ import type { ActionHandler } from './stream-ingest-actions.js';
 export function cloudRecordingActions(deps: { door: Door; service: CloudRecordingService }): Record<string, ActionHandler> {
   const { door, service } = deps;
 
-  const knownApp = (sdkAppId: number): void => {
-    if (!door.knows(sdkAppId)) {
-      throw new Api3Error('InvalidParameter.SdkAppId', `SdkAppId ${sdkAppId} is not an application of this service; check the SDKAppID.`);
-    }
-  };
+  const knownApp = (sdkAppId: number): void => requireKnownApp(door, sdkAppId);
   const notFound = (sdkAppId: number, taskId: string): Api3Error =>
     new Api3Error(
       'ResourceNotFound',
@@ -33,16 +29,8 @@ export function cloudRecordingActions(deps: { door: Door; service: CloudRecordin
     async CreateCloudRecording(p) {
       const { spec, userSig, privateMapKey } = createParams(p);
       knownApp(spec.sdkAppId);
-      const auth = door.enter({
-        sdkAppId: spec.sdkAppId,
-        userId: spec.userId,
-        roomId: spec.roomIdType === 1 ? Number(spec.roomId) : spec.roomId,
-        credential: { kind: 'usersig', value: userSig },
-        ...(privateMapKey ? { privateMapKey } : {}),
-        action: 'subscribe',
-      });
-      if (!auth.ok) throw authError(auth);
-      const r = await service.create(spec, auth.ticket);
+      const ticket = enterTaskUser(door, { ...spec, numericRoom: spec.roomIdType === 1, userSig, privateMapKey }, 'subscribe');
+      const r = await service.create(spec, ticket);
       if (r.ok) return { TaskId: r.taskId };
       if (r.error === 'limit') {
         throw new Api3Error(

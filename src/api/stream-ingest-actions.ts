@@ -3,7 +3,7 @@
 
 import type { Door } from '../room/door.js';
 import { Api3Error } from './api3-envelope.js';
-import { authError } from './auth-errors.js';
+import { enterTaskUser, requireKnownApp } from './task-user.js';
 import { sdkAppIdParam, startParams, taskIdParam, updateParams } from './stream-ingest-params.js';
 import type { StreamIngestService } from './stream-ingest-service.js';
 
@@ -12,28 +12,16 @@ export type ActionHandler = (params: Record<string, unknown>) => Promise<Record<
 export function streamIngestActions(deps: { door: Door; service: StreamIngestService }): Record<string, ActionHandler> {
   const { door, service } = deps;
 
-  const knownApp = (sdkAppId: number): void => {
-    if (!door.knows(sdkAppId)) {
-      throw new Api3Error('InvalidParameter.SdkAppId', `SdkAppId ${sdkAppId} is not an application of this service; check the SDKAppID.`);
-    }
-  };
+  const knownApp = (sdkAppId: number): void => requireKnownApp(door, sdkAppId);
 
   return {
     async StartStreamIngest(p) {
       const { spec, userSig, privateMapKey } = startParams(p);
       knownApp(spec.sdkAppId);
-      const auth = door.enter({
-        sdkAppId: spec.sdkAppId,
-        userId: spec.userId,
-        roomId: spec.roomIdType === 1 ? Number(spec.roomId) : spec.roomId,
-        credential: { kind: 'usersig', value: userSig },
-        ...(privateMapKey ? { privateMapKey } : {}),
-        action: 'publish',
-      });
-      if (!auth.ok) throw authError(auth);
+      const ticket = enterTaskUser(door, { ...spec, numericRoom: spec.roomIdType === 1, userSig, privateMapKey }, 'publish');
       const refusal = await service.checkStreamUrl(spec.streamUrl);
       if (refusal) throw new Api3Error('InvalidParameter.StreamUrl', `StreamUrl: ${refusal}.`);
-      const r = await service.start(spec, auth.ticket);
+      const r = await service.start(spec, ticket);
       if (r.ok) return { TaskId: r.taskId };
       if (r.error === 'task-exists') {
         throw new Api3Error(

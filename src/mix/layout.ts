@@ -14,29 +14,9 @@
 // - Pictures past a template's maximum (25; 24 small ones beside a big one) get no rect: they are not shown.
 // - PlaceHolderMode changes no geometry: an empty slot shows the background either way (no placeholder images).
 
-/** Same shape as the one src/api/cloud-recording-service.ts declares (to be unified). */
-export interface MixRect {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  userId: string | null;
-  alpha: number;
-  renderMode: 0 | 1 | 2 | 3;
-  mediaId: 0 | 1;
-  zOrder: number;
-}
-
-export interface MixLayoutSpec {
-  mode: 1 | 2 | 3 | 4;
-  rects: MixRect[] /* mode 4 */;
-  background: string;
-  maxResolutionUserId: string | null;
-  maxResolutionUserAlign: 0 | 1;
-  renderMode: 0 | 1 | 2 | 3;
-  pureAudioDisableLayout: boolean;
-  placeHolderMode: 0 | 1;
-}
+// The layout's shapes are the API's (one definition, checked there when a request arrives).
+export type { MixLayoutSpec, MixRect } from '../api/cloud-recording-service.js';
+import type { MixLayoutSpec, MixRect } from '../api/cloud-recording-service.js';
 
 export interface Canvas {
   width: number;

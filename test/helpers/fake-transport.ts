@@ -236,27 +236,13 @@ export interface Clip {
   audio: AudioFrame[];
 }
 
-let clip: Promise<Clip> | undefined;
-
 /**
  * Two seconds of ffmpeg testsrc2 + sine: libx264 baseline 640x360, 30 fps, an IDR every 30 frames, no B-frames; AAC-LC
  * 44.1 kHz. The same arguments as test/native/plane-parse.test.ts's baseline clip, so both share one cached file
  * (test/media/helpers/flv-file.ts: under the OS temp directory). Parsed by FlvToMedia as the RTMP path would.
  */
 export function baselineClip(): Promise<Clip> {
-  clip ??= (async () => {
-    const X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-g', '30'];
-    const flv = await flvTags(avArgs({ size: '640x360', video: [...X264, '-profile:v', 'baseline', '-bf', '0'] }));
-    const sink = new RecordingSink();
-    const r = feed(new FlvToMedia(sink), flv.tags);
-    if (r.refusal) throw new Error(`clip refused: ${JSON.stringify(r.refusal)}`);
-    const config = sink.videoConfigs[0] as H264Config;
-    const audioConfig = sink.audioConfigs[0] as AacConfig;
-    if (!config || !audioConfig || sink.video.length < 60) throw new Error('clip lacks video or audio');
-    const keyIndexes = sink.video.flatMap((f, i) => (f.keyframe ? [i] : []));
-    return { config, video: sink.video, keyIndexes, audioConfig, audio: sink.audio };
-  })();
-  return clip;
+  return clipOfSize('640x360');
 }
 
 /** Pushes a video frame, its pts moved by `shiftMs` (a publisher's clock going on past the clip). */
@@ -300,8 +286,8 @@ export async function videoSetUp(t: { teardown(fn: () => unknown): void }, c: Cl
 const clips = new Map<string, Promise<Clip>>();
 
 /**
- * Like baselineClip (libx264 baseline, 30 fps, an IDR every 30 frames, no B-frames; AAC-LC 44.1 kHz; two seconds) at
- * another picture size: a publisher whose SPS differs.
+ * The baseline clip's encoding (libx264 baseline, 30 fps, an IDR every 30 frames, no B-frames; AAC-LC 44.1 kHz; two
+ * seconds) at any picture size: another size is a publisher whose SPS differs.
  */
 export function clipOfSize(size: string): Promise<Clip> {
   let c = clips.get(size);

@@ -25,7 +25,7 @@ const options: CompositorOptions = {
   statsIntervalMs: 500,
 };
 const grid: MixLayoutSpec = {
-  mode: 3, rects: [], background: BACKGROUND, maxResolutionUserId: null, maxResolutionUserAlign: 0, renderMode: 1,
+  mode: 3, rects: [], background: BACKGROUND, maxResolutionUserId: null, maxResolutionMediaId: 0, maxResolutionUserAlign: 0, renderMode: 1,
   pureAudioDisableLayout: false, placeHolderMode: 0,
 };
 const feeds: Record<string, Feed> = {

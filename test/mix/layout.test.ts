@@ -10,7 +10,7 @@ const canvas = { width: W, height: H };
 const users = (n: number, audioOnly: number[] = []): PresentUser[] =>
   Array.from({ length: n }, (_, i) => ({ userId: `u${i + 1}`, hasVideo: !audioOnly.includes(i + 1) }));
 const spec = (over: Partial<MixLayoutSpec>): MixLayoutSpec => ({
-  mode: 3, rects: [], background: '#000000', maxResolutionUserId: null, maxResolutionUserAlign: 0, renderMode: 1,
+  mode: 3, rects: [], background: '#000000', maxResolutionUserId: null, maxResolutionMediaId: 0, maxResolutionUserAlign: 0, renderMode: 1,
   pureAudioDisableLayout: false, placeHolderMode: 0, ...over,
 });
 const box = (r: MixRect) => [r.x, r.y, r.width, r.height];
