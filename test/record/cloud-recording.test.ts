@@ -149,6 +149,26 @@ t.test('a publisher who comes back within the resume window goes on in the same 
   t.equal(dominant(await regionColour(video, 6.5)), 'green');
 });
 
+t.test('audio only (StreamType 1) as HLS + AAC (OutputFormat 2): an audio playlist and an .aac file, no video', async (t) => {
+  const room = 'rec-aac';
+  const { TaskId } = await f.client.CreateCloudRecording(createReq(room, 'recorder_4', { StreamType: 1, OutputFormat: 2 }));
+  const taskId = TaskId!;
+  t.equal(await pushColour(room, 'red_user', 'red', 4).exited, 0);
+  await f.client.DeleteCloudRecording({ SdkAppId: sdkAppId, TaskId: taskId });
+  await ended(taskId);
+  const files = (await readdir(join(dir, taskId))).sort();
+  t.same(files.filter((x) => !x.endsWith('.ts')), [
+    '1400000001_cmVjLWFhYw..__UserId_s_cmVkX3VzZXI.__UserId_e_main.aac',
+    '1400000001_cmVjLWFhYw..__UserId_s_cmVkX3VzZXI.__UserId_e_main_audio.m3u8',
+  ]);
+  const aac = await ffprobe(join(dir, taskId, files.find((x) => x.endsWith('.aac'))!));
+  t.match(aac.streams, [{ codec_type: 'audio', codec_name: 'aac' }]);
+  t.equal(aac.streams.length, 1);
+  const played = await playedSeconds(join(dir, taskId, files.find((x) => x.endsWith('.m3u8'))!));
+  t.ok(Math.abs(played - 4) <= 0.5, `the audio playlist lasts 4 s ± 0.5 (${played.toFixed(2)})`);
+  t.match(f.rx.events(310, taskId)[0].EventInfo.Payload, { Status: 0, FileMessage: [{ TrackType: 'audio' }] });
+});
+
 t.test('API errors: RestrictedConcurrency, ResourceNotFound, bad UserSig, CloudVod, unknown SdkAppId', async (t) => {
   const full = await startTestGateway({ recording: { maxTasks: 0 }, api: { credentials: [TEST_CREDENTIAL] } });
   t.teardown(() => full.close());
