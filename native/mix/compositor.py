@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 
-from mix_events import emit, log
+from mix_events import emit, guarded, log
 from mix_geometry import parse_colour
 from mix_requirements import import_gst, missing_element
 
@@ -98,6 +98,7 @@ class Mixer:
 
     # ---- orders ----------------------------------------------------------------------------------------------
 
+    @guarded
     def on_stdin(self, fd, condition):
         data = os.read(0, 65536) if condition & self.GLib.IO_IN else b''
         if not data:
@@ -170,22 +171,26 @@ class Mixer:
         self.output.end()
         self.GLib.timeout_add_seconds(10, lambda: self.fatal('the output did not finish within 10 s of stop'))
 
+    @guarded
     def on_signal(self):
         self.stop()
         return True
 
     # ---- what the pipeline says ------------------------------------------------------------------------------
 
+    @guarded
     def fail_input(self, input_id, reason):
         inp = self.inputs.pop(input_id, None)
         if inp is not None:
             inp.teardown()
             emit('input-failed', id=input_id, reason=reason)
 
+    @guarded
     def emit_input_stream(self, input_id, kind, codec):
         if input_id in self.inputs:
             emit('input-stream', id=input_id, kind=kind, codec=codec)
 
+    @guarded
     def emit_input_ended(self, input_id):
         if input_id in self.inputs:
             emit('input-ended', id=input_id)
@@ -198,6 +203,7 @@ class Mixer:
             obj = obj.get_parent()
         return None
 
+    @guarded
     def on_message(self, bus, msg):
         Gst = self.Gst
         if msg.type == Gst.MessageType.ERROR:
@@ -225,6 +231,7 @@ class Mixer:
                 emit('ready', pid=os.getpid(), width=o.width, height=o.height, fps=o.fps, sampleRate=o.sample_rate,
                      channels=o.channels, inputFormat=o.input_format, latencyMs=o.latency_ms, preset=o.preset)
 
+    @guarded
     def on_stats(self):
         if self.started_at is None or self.stopping:
             return not self.stopping

@@ -8,18 +8,23 @@
 # the pipeline clock by a pad offset on the queues (one offset for the input's audio and video, so they stay in
 # sync), and the aggregators' latency absorbs decoding and arrival jitter. A buffer that arrives too late for its
 # slot (the source restarted, its timestamps jumped back, its clock runs slower than ours, a stall) or far too
-# early (its timestamps jumped forward) maps the input to now again: that input skips or repeats a moment, the
-# output timeline itself never moves.
+# early (its timestamps jumped forward) maps the input to now again; when every arrival of a 2 s window was early
+# (the first buffer was held up, the source's clock runs fast) the mapping moves closer by that much, so an input
+# is never shown later than its latest arrivals need. That input skips or repeats a moment; the output timeline
+# itself never moves.
 
 import os
 import threading
 import time
 
+from mix_events import guarded
 from mix_geometry import crop_for
 
 HIDDEN_SIZE = (64, 36)        # an input with no tile is still decoded (its tile may come back) but scaled small
 NOTHING_DECODED_AFTER_S = 5   # data has been arriving this long and nothing decoded: the input fails
 EARLY_LIMIT_S = 1             # a buffer mapped this far ahead of now means the source's timestamps jumped forward
+TRIM_WINDOW_S = 2             # how long every arrival must have been early before the mapping is moved closer
+TRIM_SLACK_MS = 40            # early by less than this is jitter, not worth a skip
 
 
 class Chain:
@@ -47,6 +52,7 @@ class Input:
         self.rect = None
         self.in_size = (0, 0)
         self.offset = None
+        self.window_start = self.window_latest = 0
         self.removed = False
         self.streams_seen = 0
         self.bytes_in = 0
@@ -76,12 +82,14 @@ class Input:
 
     # ---- streaming threads -----------------------------------------------------------------------------------
 
+    @guarded
     def _count_bytes(self, pad, info):
         if self.first_byte_at is None:
             self.first_byte_at = time.monotonic()
         self.bytes_in += info.get_buffer().get_size()
         return self.Gst.PadProbeReturn.OK
 
+    @guarded
     def _on_stream(self, demux, pad):
         Gst = self.Gst
         caps = pad.get_current_caps() or pad.query_caps(None)
@@ -172,6 +180,7 @@ class Input:
             e.sync_state_with_parent()
         return chain
 
+    @guarded
     def _on_timed_buffer(self, pad, info):
         """Maps the source's timeline onto the pipeline's (see the header)."""
         Gst = self.Gst
@@ -186,21 +195,34 @@ class Input:
             return Gst.PadProbeReturn.OK  # outside the segment: the demuxer's own business
         with self.lock:
             if self.offset is None:
-                self._anchor(now - rt)
+                self._anchor(now - rt, now)
                 return Gst.PadProbeReturn.OK
             lateness = now - (rt + self.offset)
             # Half the aggregators' latency is the margin kept for decoding; later than that and the frame would
             # miss its output slot.
             if lateness > self.mixer.output.latency_ns // 2 or lateness < -EARLY_LIMIT_S * Gst.SECOND:
-                self._anchor(now - rt)
+                self._anchor(now - rt, now)
                 self.reanchors += 1
+                return Gst.PadProbeReturn.OK
+            # Early buffers are shown late: each is held until its mapped time. When even the latest arrival of a
+            # window was early, the mapping is later than it needs to be (the first buffer was held up while the
+            # decoders were set up, or the source's clock runs fast): move it so that arrival is on time.
+            self.window_latest = max(self.window_latest, lateness)
+            if now - self.window_start >= TRIM_WINDOW_S * Gst.SECOND:
+                if self.window_latest < -TRIM_SLACK_MS * Gst.MSECOND:
+                    self._anchor(self.offset + self.window_latest, now)
+                    self.reanchors += 1
+                else:
+                    self.window_start, self.window_latest = now, -EARLY_LIMIT_S * Gst.SECOND
         return Gst.PadProbeReturn.OK
 
-    def _anchor(self, offset):
+    def _anchor(self, offset, now):
         self.offset = offset
+        self.window_start, self.window_latest = now, -EARLY_LIMIT_S * self.Gst.SECOND
         for chain in self.chains.values():
             chain.head.get_static_pad('src').set_offset(offset)
 
+    @guarded
     def _on_picture_caps(self, pad, info):
         event = info.get_event()
         if event.type == self.Gst.EventType.CAPS:
@@ -215,6 +237,7 @@ class Input:
                         self._apply_crop(chain)
         return self.Gst.PadProbeReturn.OK
 
+    @guarded
     def _on_decoded(self, pad, info, chain):
         Gst = self.Gst
         if info.type & Gst.PadProbeType.BUFFER:

@@ -57,7 +57,7 @@ export interface InputStats {
   bytesIn: number;
   videoFrames: number;
   audioFrames: number;
-  /** Times the input's timeline was mapped to now again (a jump in its timestamps, a stall, clock drift). */
+  /** Times the input's timeline was moved (a jump in its timestamps, a stall, clock drift, a delay trimmed). */
   reanchors: number;
 }
 

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { Compositor, tilesFromRects, type CompositorOptions } from '../../src/mix/compositor.js';
 import { layoutRects, type MixLayoutSpec, type PresentUser } from '../../src/mix/layout.js';
-import { frameAt, largestGap, packetTimes, pcmAt, startFeed, startWrongCodecFeed, toneAmplitude, type Feed } from './mix-media.js';
+import { frameAt, framesOf, largestGap, packetTimes, pcmAt, startFeed, startWrongCodecFeed, toneAmplitude, type Feed } from './mix-media.js';
 
 const W = 640;
 const H = 360;
@@ -107,10 +107,11 @@ t.test('grid of 1, 2 and 4 inputs, one added and one removed mid-stream, bad inp
   t.equal(refused.length, 1, 'the bad layout is refused');
   t.match(refused[0], /"alpha" must be a number from 0 to 255/, `and says why: ${refused[0]}`);
 
+  const tilesOf = (ids: string[]) => layoutRects(grid, { width: W, height: H }, ids.map((userId) => ({ userId, hasVideo: true })));
   const expectTiles = async (seconds: number, ids: string[], label: string) => {
     const px = await frameAt(file, seconds, W);
-    const rects = layoutRects(grid, { width: W, height: H }, ids.map((userId) => ({ userId, hasVideo: true })));
-    const samples = rects.map((r) => ({ name: feeds[r.userId!].colour, got: px(r.x + r.width / 2, r.y + r.height / 2) }));
+    // The bottom-right quarter of each tile: its input's colour (the top-left one blinks white).
+    const samples = tilesOf(ids).map((r) => ({ name: feeds[r.userId!].colour, got: px(r.x + (r.width * 3) / 4, r.y + (r.height * 3) / 4) }));
     if (ids.length === 3) samples.push({ name: 'background', got: px(W * 0.75, H * 0.75) }); // the empty fourth quarter
     for (const { name, got } of samples) {
       const ok = got.every((v, i) => Math.abs(v - RGB[name][i]) <= 48);
@@ -121,6 +122,25 @@ t.test('grid of 1, 2 and 4 inputs, one added and one removed mid-stream, bad inp
   await expectTiles(5.2, ['a', 'b'], 'two inputs');
   await expectTiles(8.7, ['a', 'b', 'c', 'd'], 'four inputs');
   await expectTiles(11.8, ['a', 'c', 'd'], 'b removed');
+
+  // Each tile follows its input: in every window (longer than the 1 s blink) its top-left quarter is seen both
+  // white and not. A frozen tile, or one whose frames all arrive too late to be shown, fails here.
+  const frames = await framesOf(file, 6, W / 4, H / 4);
+  const phases: [number, string[]][] = [[0, ['a']], [3, ['a', 'b']], [6, ['a', 'b', 'c', 'd']], [9.5, ['a', 'c', 'd']]];
+  const windows: Record<string, [number, number][]> = {
+    a: [[1, 2.6], [4.2, 5.8], [7.2, 9.2], [10.5, 12.3]], b: [[4.2, 5.8], [7.2, 9.2]], c: [[7.2, 9.2], [10.5, 12.3]], d: [[7.2, 9.2], [10.5, 12.3]],
+  };
+  for (const [id, spans] of Object.entries(windows)) {
+    for (const [from, to] of spans) {
+      const seen = new Set<boolean>();
+      for (const f of frames.filter((f) => f.t >= from && f.t <= to)) {
+        const present = phases.filter(([start]) => start <= f.t).pop()![1];
+        const r = tilesOf(present).find((x) => x.userId === id)!;
+        seen.add(f.px((r.x + r.width / 4) / 4, (r.y + r.height / 4) / 4).every((v) => v > 200));
+      }
+      t.equal(seen.size, 2, `${id}'s tile follows its input from ${from} s to ${to} s`);
+    }
+  }
 
   const tones = async (from: number) => {
     const pcm = await pcmAt(file, from, 1);
