@@ -130,7 +130,9 @@ export class Compositor extends EventEmitter<CompositorEvents> {
       '--video-bitrate', o.videoBitrate, '--gop', o.gop, '--background', o.background, '--sample-rate', o.sampleRate,
       '--channels', o.channels, '--audio-bitrate', o.audioBitrate, '--latency-ms', o.latencyMs ?? 300,
       '--preset', o.preset ?? 'superfast', '--stats-interval-ms', o.statsIntervalMs ?? 1000].map(String);
-    const child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
+    // No __pycache__ beside the script: a checkout stays clean and a read-only install does not try.
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...o.env };
+    const child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env });
     this.child = child;
     child.stdin!.on('error', () => {}); // a dead child: its exit says why
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderrTail = (this.stderrTail + d).slice(-4000)));

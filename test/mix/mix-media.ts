@@ -31,6 +31,14 @@ export function startFeed(path: string, f: Feed, seconds = 40): ChildProcess {
   return spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/** A red picture with a blue band over its left quarter (no audio), to tell the render modes apart. */
+export function startBandFeed(path: string, seconds = 20): ChildProcess {
+  const args = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'color=c=red:s=320x180:r=30', '-t', String(seconds),
+    '-vf', 'drawbox=x=0:y=0:w=80:h=180:color=blue:t=fill', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30',
+    '-pix_fmt', 'yuv420p', '-muxdelay', '0', '-flush_packets', '1', '-f', 'mpegts', '-y', path];
+  return spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 /** MPEG-2 video in MPEG-TS: a valid stream of a codec the compositor does not mix. */
 export function startWrongCodecFeed(path: string, seconds = 20): ChildProcess {
   const args = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=s=320x180:r=30', '-t', String(seconds),
