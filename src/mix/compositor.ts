@@ -20,8 +20,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { repoPath } from '../paths.js';
-import type { MixRect } from './layout.js';
-import { orderLine, type CompositorEvent, type CompositorOrder } from './compositor-protocol.js';
+import { orderLine, type CompositorEvent, type CompositorOrder, type CompositorStats, type CompositorTile } from './compositor-protocol.js';
+
+export { tilesFromRects, type CompositorStats, type CompositorTile, type InputStats } from './compositor-protocol.js';
 
 export interface CompositorOptions {
   width: number;
@@ -37,7 +38,9 @@ export interface CompositorOptions {
   channels: 1 | 2;
   /** Bits per second. */
   audioBitrate: number;
-  /** How late an input's frame may arrive and still make its output slot (default 300 ms); adds to the delay. */
+  /** What the inputs carry (default 'mpegts', see above; 'matroska' works too, a cluster later). */
+  inputFormat?: 'mpegts' | 'matroska';
+  /** How long the mix waits for an input's late frame before going on without it (default 300 ms). */
   latencyMs?: number;
   /** x264's speed preset (default superfast: 4 × 360p into 720p30 in real time on 2 cores, see scripts/bench/mix). */
   preset?: string;
@@ -48,29 +51,6 @@ export interface CompositorOptions {
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
   stopTimeoutMs?: number;
-}
-
-/** A tile for setLayout: an input's id (null: an empty slot) and where it goes. */
-export type CompositorTile = { id: string | null } & Pick<MixRect, 'x' | 'y' | 'width' | 'height' | 'zOrder' | 'alpha' | 'renderMode'>;
-
-export interface InputStats {
-  bytesIn: number;
-  videoFrames: number;
-  audioFrames: number;
-  /** Times the input's timeline was moved (a jump in its timestamps, a stall, clock drift, a delay trimmed). */
-  reanchors: number;
-}
-
-export interface CompositorStats {
-  seconds: number;
-  framesOut: number;
-  audioFramesOut: number;
-  bytesOut: number;
-  /** Output frames ÷ (seconds × fps) since the start; 1.0 is real time. */
-  speed: number;
-  /** The same over the last stats interval. */
-  windowSpeed: number | null;
-  inputs: Record<string, InputStats>;
 }
 
 export interface CompositorExit {
@@ -95,10 +75,6 @@ export interface CompositorEvents {
 type Waiter = { resolve: () => void; reject: (e: Error) => void };
 
 const run = promisify(execFile);
-
-export function tilesFromRects(rects: readonly MixRect[], inputId: (r: MixRect) => string | null = (r) => r.userId): CompositorTile[] {
-  return rects.map((r) => ({ id: inputId(r), x: r.x, y: r.y, width: r.width, height: r.height, zOrder: r.zOrder, alpha: r.alpha, renderMode: r.renderMode }));
-}
 
 export class Compositor extends EventEmitter<CompositorEvents> {
   private child: ChildProcess | null = null;
@@ -128,7 +104,7 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     const python = o.python ?? defaultPython();
     const args = [repoPath('native/mix/compositor.py'), '--width', o.width, '--height', o.height, '--fps', o.fps,
       '--video-bitrate', o.videoBitrate, '--gop', o.gop, '--background', o.background, '--sample-rate', o.sampleRate,
-      '--channels', o.channels, '--audio-bitrate', o.audioBitrate, '--latency-ms', o.latencyMs ?? 300,
+      '--channels', o.channels, '--audio-bitrate', o.audioBitrate, '--input-format', o.inputFormat ?? 'mpegts', '--latency-ms', o.latencyMs ?? 300,
       '--preset', o.preset ?? 'superfast', '--stats-interval-ms', o.statsIntervalMs ?? 1000].map(String);
     // No __pycache__ beside the script: a checkout stays clean and a read-only install does not try.
     const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...o.env };
@@ -176,8 +152,15 @@ export class Compositor extends EventEmitter<CompositorEvents> {
       await unlink(path).catch(() => {});
       throw new Error(`input ${id} was refused: ${(e as Error).message}`);
     }
-    // The child holds the reading end now, so this open neither blocks nor fails with ENXIO.
-    const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    // The child holds the reading end now, so this open neither blocks nor fails with ENXIO (unless the child died
+    // this instant: its exit says why).
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (e) {
+      await unlink(path).catch(() => {});
+      throw new Error(`input ${id}: cannot open its FIFO for writing: ${(e as Error).message}`);
+    }
     this.inputs.set(id, { path, fd });
     return { path, fd };
   }
@@ -219,6 +202,7 @@ export class Compositor extends EventEmitter<CompositorEvents> {
   }
 
   private wait(key: string): Promise<void> {
+    if (this.state === 'exited') return Promise.reject(new Error('the compositor has exited'));
     return new Promise((resolve, reject) => this.waiters.set(key, { resolve, reject }));
   }
 
