@@ -117,8 +117,12 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     const eventsDone = new Promise<void>((r) => events.once('close', r));
     const spawnError = new Promise<string>((r) => child.once('error', (e) => r(`cannot run ${python}: ${e.message} (install the Debian package python3, or pass the python option)`)));
     this.exitInfo = new Promise<CompositorExit>((resolve) => {
+      let once = false; // a child that could not be spawned may report both 'error' and 'exit'
       const done = (code: number | null, signal: NodeJS.Signals | null, why = '') =>
-        void eventsDone.then(() => resolve(this.finish(code, signal, why)));
+        void eventsDone.then(() => {
+          if (!once) resolve(this.finish(code, signal, why));
+          once = true;
+        });
       child.once('exit', (code, signal) => done(code, signal));
       void spawnError.then((why) => (events.close(), done(null, null, why)));
     });
