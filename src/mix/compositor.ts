@@ -12,8 +12,8 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
-import { mkdtemp, rm, unlink } from 'node:fs/promises';
+import { accessSync, closeSync, constants, openSync, rmSync } from 'node:fs';
+import { mkdtemp, unlink } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -277,7 +277,8 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     const reason = this.fatal || why || (code === 0 ? '' : lastLine || `exit ${code ?? signal}`);
     for (const key of [...this.waiters.keys()]) this.settle(key, `the compositor exited: ${reason || 'stopped'}`);
     for (const id of [...this.inputs.keys()]) this.forget(id);
-    void rm(this.dir, { recursive: true, force: true });
+    // Synchronously: a caller that exits as soon as stop() resolves would otherwise leave the directory behind.
+    rmSync(this.dir, { recursive: true, force: true });
     const exit = { code, signal, reason };
     this.emit('exit', exit);
     return exit;
