@@ -20,9 +20,12 @@ COPY web ./web
 RUN node scripts/build-native.mjs && npx tsc -p tsconfig.json && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime
-# Runtime: ffmpeg for pull tasks; the shared libraries the media addon links (libavformat, libavcodec, libswresample, libopus).
+# Runtime: ffmpeg for pull tasks; the shared libraries the media addon links (libavformat, libavcodec, libswresample, libopus);
+# Python 3 + GStreamer for the mixed-recording compositor (native/mix/compositor.py).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg libavformat59 libavcodec59 libswresample4 libopus0 ca-certificates \
+    python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+    gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/package.json ./
@@ -30,6 +33,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 # Every addon (AAC → Opus, SRTP send and receive); without one the gateway falls back to a slower path.
 COPY --from=build /app/native/build/Release/*.node ./native/build/Release/
+# The mixed-recording compositor, run as a child (src/mix/compositor.ts).
+COPY --from=build /app/native/mix ./native/mix
 COPY --from=build /app/config ./config
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/web ./web

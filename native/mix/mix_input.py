@@ -4,22 +4,19 @@
 #   fdsrc ─► tsdemux ─┬─► queue ─► h264parse ─► avdec_h264 ─► videoconvert ─► videocrop ─► videoscale ─► caps(tile) ─► compositor
 #                     └─► queue ─► aacparse|opusparse ─► avdec_aac|opusdec ─► audioconvert ─► audioresample ─► caps ─► audiomixer
 #
-# Timing: the publisher's timestamps are on its own clock. The first buffer out of the demuxer is mapped to "now" on
-# the pipeline clock by a pad offset on the queues (one offset for the input's audio and video, so they stay in
-# sync), and the aggregators' latency absorbs decoding and arrival jitter. A buffer that arrives too late for its
-# slot (the source restarted, its timestamps jumped back, its clock runs slower than ours, a stall) or far too
-# early (its timestamps jumped forward) maps the input to now again: that input skips or repeats a moment, the
-# output timeline itself never moves.
+# Timing (mix_timeline.py): one offset for the input's audio and video, set on the decoded side, maps the
+# publisher's timestamps onto the pipeline clock; the aggregators' latency absorbs decoding and arrival jitter.
 
 import os
 import threading
 import time
 
+from mix_events import guarded
 from mix_geometry import crop_for
+from mix_timeline import Timeline
 
 HIDDEN_SIZE = (64, 36)        # an input with no tile is still decoded (its tile may come back) but scaled small
 NOTHING_DECODED_AFTER_S = 5   # data has been arriving this long and nothing decoded: the input fails
-EARLY_LIMIT_S = 1             # a buffer mapped this far ahead of now means the source's timestamps jumped forward
 
 
 class Chain:
@@ -29,8 +26,11 @@ class Chain:
         self.kind = kind
         self.codec = codec
         self.elements = elements
-        self.head = elements[0]          # the queue: its src pad carries the input's time offset
-        self.tail = elements[-1]         # the capsfilter whose src pad is ghosted out of the bin
+        self.head = elements[0]          # the queue the demuxer feeds
+        # The capsfilter whose src pad is ghosted out of the bin. It carries the input's time offset: a new offset
+        # re-sends the segment, and a decoder that receives one drains and loses its reference frames (grey
+        # pictures until the next keyframe), so the offset is applied after the decoders, on raw frames.
+        self.tail = elements[-1]
         self.ghost = None
         self.mixer_pad = None
         self.ended = False
@@ -46,13 +46,13 @@ class Input:
         self.chains = {}
         self.rect = None
         self.in_size = (0, 0)
-        self.offset = None
+        # Half the aggregators' latency is the margin kept for decoding: later than that, a frame misses its slot.
+        self.timeline = Timeline(mixer.output.latency_ns // 2)
         self.removed = False
         self.streams_seen = 0
         self.bytes_in = 0
         self.first_byte_at = None
         self.frames = {'video': 0, 'audio': 0}
-        self.reanchors = 0
         # O_NONBLOCK: the open succeeds before any writer exists (a blocking open would wait for one). Until a
         # writer has come, poll() reports nothing on this end, so fdsrc simply waits; after the last writer goes
         # the read returns 0 and the input ends.
@@ -76,12 +76,14 @@ class Input:
 
     # ---- streaming threads -----------------------------------------------------------------------------------
 
+    @guarded
     def _count_bytes(self, pad, info):
         if self.first_byte_at is None:
             self.first_byte_at = time.monotonic()
         self.bytes_in += info.get_buffer().get_size()
         return self.Gst.PadProbeReturn.OK
 
+    @guarded
     def _on_stream(self, demux, pad):
         Gst = self.Gst
         caps = pad.get_current_caps() or pad.query_caps(None)
@@ -102,8 +104,8 @@ class Input:
                 return
             chain = self._build(kind, codec)
             self.chains[kind] = chain
-            if self.offset is not None:
-                chain.head.get_static_pad('src').set_offset(self.offset)
+            if self.timeline.offset is not None:
+                chain.tail.get_static_pad('src').set_offset(self.timeline.offset)
             pad.add_probe(Gst.PadProbeType.BUFFER, self._on_timed_buffer)
             pad.link(chain.head.get_static_pad('sink'))
         self.mixer.later(self.mixer.emit_input_stream, self.id, kind, codec)
@@ -172,8 +174,9 @@ class Input:
             e.sync_state_with_parent()
         return chain
 
+    @guarded
     def _on_timed_buffer(self, pad, info):
-        """Maps the source's timeline onto the pipeline's (see the header)."""
+        """Maps the source's timeline onto the pipeline's (mix_timeline.py)."""
         Gst = self.Gst
         buf = info.get_buffer()
         ts = buf.dts if buf.dts != Gst.CLOCK_TIME_NONE else buf.pts  # dts: arrival order, even with B-frames
@@ -185,22 +188,13 @@ class Input:
         if rt == Gst.CLOCK_TIME_NONE:
             return Gst.PadProbeReturn.OK  # outside the segment: the demuxer's own business
         with self.lock:
-            if self.offset is None:
-                self._anchor(now - rt)
-                return Gst.PadProbeReturn.OK
-            lateness = now - (rt + self.offset)
-            # Half the aggregators' latency is the margin kept for decoding; later than that and the frame would
-            # miss its output slot.
-            if lateness > self.mixer.output.latency_ns // 2 or lateness < -EARLY_LIMIT_S * Gst.SECOND:
-                self._anchor(now - rt)
-                self.reanchors += 1
+            offset = self.timeline.arrival(rt, now)
+            if offset is not None:
+                for chain in self.chains.values():
+                    chain.tail.get_static_pad('src').set_offset(offset)
         return Gst.PadProbeReturn.OK
 
-    def _anchor(self, offset):
-        self.offset = offset
-        for chain in self.chains.values():
-            chain.head.get_static_pad('src').set_offset(offset)
-
+    @guarded
     def _on_picture_caps(self, pad, info):
         event = info.get_event()
         if event.type == self.Gst.EventType.CAPS:
@@ -215,6 +209,7 @@ class Input:
                         self._apply_crop(chain)
         return self.Gst.PadProbeReturn.OK
 
+    @guarded
     def _on_decoded(self, pad, info, chain):
         Gst = self.Gst
         if info.type & Gst.PadProbeType.BUFFER:
@@ -280,7 +275,7 @@ class Input:
 
     def stats(self):
         return {'bytesIn': self.bytes_in, 'videoFrames': self.frames['video'], 'audioFrames': self.frames['audio'],
-                'reanchors': self.reanchors}
+                'reanchors': self.timeline.moves}
 
     def teardown(self):
         """Leaves the mix: the mixer's pads go first (that wakes a streaming thread waiting in them), then the bin."""

@@ -8,6 +8,8 @@
 # with no input, with a stalled input and across inputs coming and going. Inputs (mix_input.py) add request pads
 # to the compositor and the mixer while this runs.
 
+from mix_events import guarded
+
 
 class Output:
     def __init__(self, Gst, opts):
@@ -51,7 +53,7 @@ class Output:
         audio_parse = make('aacparse')
 
         # streamable: no seek back to patch the header; the reader is a pipe.
-        mux = make('flvmux', streamable=True, latency=self.latency_ns)
+        mux = make('flvmux', streamable=True)
         # sync=false: the live sources already pace the pipeline; the sink writes each tag as soon as it exists.
         sink = make('fdsink', fd=1, sync=False)
 
@@ -82,19 +84,23 @@ class Output:
             if not a.link(b):
                 raise RuntimeError(f'cannot link {a.get_factory().get_name()} to {b.get_factory().get_name()}')
 
+    @guarded
     def _drop_tags(self, pad, info):
         if info.get_event().type == self.Gst.EventType.TAG:
             return self.Gst.PadProbeReturn.DROP
         return self.Gst.PadProbeReturn.OK
 
+    @guarded
     def _count_video(self, pad, info):
         self.frames_out += 1
         return self.Gst.PadProbeReturn.OK
 
+    @guarded
     def _count_audio(self, pad, info):
         self.audio_frames_out += 1
         return self.Gst.PadProbeReturn.OK
 
+    @guarded
     def _count_bytes(self, pad, info):
         self.bytes_out += info.get_buffer().get_size()
         return self.Gst.PadProbeReturn.OK

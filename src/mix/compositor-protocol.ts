@@ -1,7 +1,35 @@
 // The compositor child's wire: orders written to its stdin and events read from its fd 3, one JSON object per
 // line each (native/mix/compositor.py is the other side).
 
-import type { CompositorStats, CompositorTile } from './compositor.js';
+import type { MixRect } from './layout.js';
+
+/** A tile for setLayout: an input's id (null: an empty slot) and where it goes. */
+export type CompositorTile = { id: string | null } & Pick<MixRect, 'x' | 'y' | 'width' | 'height' | 'zOrder' | 'alpha' | 'renderMode'>;
+
+export interface InputStats {
+  bytesIn: number;
+  videoFrames: number;
+  audioFrames: number;
+  /** Times the input's timeline was moved (a jump in its timestamps, a stall, clock drift, a delay trimmed). */
+  reanchors: number;
+}
+
+export interface CompositorStats {
+  seconds: number;
+  framesOut: number;
+  audioFramesOut: number;
+  bytesOut: number;
+  /** Output frames ÷ (seconds × fps) since the start; 1.0 is real time. */
+  speed: number;
+  /** The same over the last stats interval. */
+  windowSpeed: number | null;
+  inputs: Record<string, InputStats>;
+}
+
+/** Tiles for setLayout from layout rects; an input's id is its user's unless `inputId` says otherwise (e.g. an aux stream). */
+export function tilesFromRects(rects: readonly MixRect[], inputId: (r: MixRect) => string | null = (r) => r.userId): CompositorTile[] {
+  return rects.map((r) => ({ id: inputId(r), x: r.x, y: r.y, width: r.width, height: r.height, zOrder: r.zOrder, alpha: r.alpha, renderMode: r.renderMode }));
+}
 
 export type CompositorOrder =
   | { op: 'add'; id: string; path: string; video: boolean; audio: boolean }

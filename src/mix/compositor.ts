@@ -12,16 +12,17 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
-import { mkdtemp, rm, unlink } from 'node:fs/promises';
+import { accessSync, closeSync, constants, openSync, rmSync } from 'node:fs';
+import { mkdtemp, unlink } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { repoPath } from '../paths.js';
-import type { MixRect } from './layout.js';
-import { orderLine, type CompositorEvent, type CompositorOrder } from './compositor-protocol.js';
+import { orderLine, type CompositorEvent, type CompositorOrder, type CompositorStats, type CompositorTile } from './compositor-protocol.js';
+
+export { tilesFromRects, type CompositorStats, type CompositorTile, type InputStats } from './compositor-protocol.js';
 
 export interface CompositorOptions {
   width: number;
@@ -37,7 +38,9 @@ export interface CompositorOptions {
   channels: 1 | 2;
   /** Bits per second. */
   audioBitrate: number;
-  /** How late an input's frame may arrive and still make its output slot (default 300 ms); adds to the delay. */
+  /** What the inputs carry (default 'mpegts', see above; 'matroska' works too, a cluster later). */
+  inputFormat?: 'mpegts' | 'matroska';
+  /** How long the mix waits for an input's late frame before going on without it (default 300 ms). */
   latencyMs?: number;
   /** x264's speed preset (default superfast: 4 × 360p into 720p30 in real time on 2 cores, see scripts/bench/mix). */
   preset?: string;
@@ -48,29 +51,6 @@ export interface CompositorOptions {
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
   stopTimeoutMs?: number;
-}
-
-/** A tile for setLayout: an input's id (null: an empty slot) and where it goes. */
-export type CompositorTile = { id: string | null } & Pick<MixRect, 'x' | 'y' | 'width' | 'height' | 'zOrder' | 'alpha' | 'renderMode'>;
-
-export interface InputStats {
-  bytesIn: number;
-  videoFrames: number;
-  audioFrames: number;
-  /** Times the input's timeline was mapped to now again (a jump in its timestamps, a stall, clock drift). */
-  reanchors: number;
-}
-
-export interface CompositorStats {
-  seconds: number;
-  framesOut: number;
-  audioFramesOut: number;
-  bytesOut: number;
-  /** Output frames ÷ (seconds × fps) since the start; 1.0 is real time. */
-  speed: number;
-  /** The same over the last stats interval. */
-  windowSpeed: number | null;
-  inputs: Record<string, InputStats>;
 }
 
 export interface CompositorExit {
@@ -95,10 +75,6 @@ export interface CompositorEvents {
 type Waiter = { resolve: () => void; reject: (e: Error) => void };
 
 const run = promisify(execFile);
-
-export function tilesFromRects(rects: readonly MixRect[], inputId: (r: MixRect) => string | null = (r) => r.userId): CompositorTile[] {
-  return rects.map((r) => ({ id: inputId(r), x: r.x, y: r.y, width: r.width, height: r.height, zOrder: r.zOrder, alpha: r.alpha, renderMode: r.renderMode }));
-}
 
 export class Compositor extends EventEmitter<CompositorEvents> {
   private child: ChildProcess | null = null;
@@ -128,9 +104,11 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     const python = o.python ?? defaultPython();
     const args = [repoPath('native/mix/compositor.py'), '--width', o.width, '--height', o.height, '--fps', o.fps,
       '--video-bitrate', o.videoBitrate, '--gop', o.gop, '--background', o.background, '--sample-rate', o.sampleRate,
-      '--channels', o.channels, '--audio-bitrate', o.audioBitrate, '--latency-ms', o.latencyMs ?? 300,
+      '--channels', o.channels, '--audio-bitrate', o.audioBitrate, '--input-format', o.inputFormat ?? 'mpegts', '--latency-ms', o.latencyMs ?? 300,
       '--preset', o.preset ?? 'superfast', '--stats-interval-ms', o.statsIntervalMs ?? 1000].map(String);
-    const child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
+    // No __pycache__ beside the script: a checkout stays clean and a read-only install does not try.
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...o.env };
+    const child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env });
     this.child = child;
     child.stdin!.on('error', () => {}); // a dead child: its exit says why
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderrTail = (this.stderrTail + d).slice(-4000)));
@@ -139,8 +117,12 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     const eventsDone = new Promise<void>((r) => events.once('close', r));
     const spawnError = new Promise<string>((r) => child.once('error', (e) => r(`cannot run ${python}: ${e.message} (install the Debian package python3, or pass the python option)`)));
     this.exitInfo = new Promise<CompositorExit>((resolve) => {
+      let once = false; // a child that could not be spawned may report both 'error' and 'exit'
       const done = (code: number | null, signal: NodeJS.Signals | null, why = '') =>
-        void eventsDone.then(() => resolve(this.finish(code, signal, why)));
+        void eventsDone.then(() => {
+          if (!once) resolve(this.finish(code, signal, why));
+          once = true;
+        });
       child.once('exit', (code, signal) => done(code, signal));
       void spawnError.then((why) => (events.close(), done(null, null, why)));
     });
@@ -174,8 +156,15 @@ export class Compositor extends EventEmitter<CompositorEvents> {
       await unlink(path).catch(() => {});
       throw new Error(`input ${id} was refused: ${(e as Error).message}`);
     }
-    // The child holds the reading end now, so this open neither blocks nor fails with ENXIO.
-    const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    // The child holds the reading end now, so this open neither blocks nor fails with ENXIO (unless the child died
+    // this instant: its exit says why).
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (e) {
+      await unlink(path).catch(() => {});
+      throw new Error(`input ${id}: cannot open its FIFO for writing: ${(e as Error).message}`);
+    }
     this.inputs.set(id, { path, fd });
     return { path, fd };
   }
@@ -217,6 +206,7 @@ export class Compositor extends EventEmitter<CompositorEvents> {
   }
 
   private wait(key: string): Promise<void> {
+    if (this.state === 'exited') return Promise.reject(new Error('the compositor has exited'));
     return new Promise((resolve, reject) => this.waiters.set(key, { resolve, reject }));
   }
 
@@ -287,7 +277,8 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     const reason = this.fatal || why || (code === 0 ? '' : lastLine || `exit ${code ?? signal}`);
     for (const key of [...this.waiters.keys()]) this.settle(key, `the compositor exited: ${reason || 'stopped'}`);
     for (const id of [...this.inputs.keys()]) this.forget(id);
-    void rm(this.dir, { recursive: true, force: true });
+    // Synchronously: a caller that exits as soon as stop() resolves would otherwise leave the directory behind.
+    rmSync(this.dir, { recursive: true, force: true });
     const exit = { code, signal, reason };
     this.emit('exit', exit);
     return exit;

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { Compositor, tilesFromRects, type CompositorOptions } from '../../src/mix/compositor.js';
 import { layoutRects, type MixLayoutSpec, type PresentUser } from '../../src/mix/layout.js';
-import { frameAt, largestGap, packetTimes, pcmAt, startFeed, startWrongCodecFeed, toneAmplitude, type Feed } from './mix-media.js';
+import { frameAt, framesOf, largestGap, packetTimes, pcmAt, startBandFeed, startFeed, startWrongCodecFeed, toneAmplitude, type Feed } from './mix-media.js';
 
 const W = 640;
 const H = 360;
@@ -107,10 +107,11 @@ t.test('grid of 1, 2 and 4 inputs, one added and one removed mid-stream, bad inp
   t.equal(refused.length, 1, 'the bad layout is refused');
   t.match(refused[0], /"alpha" must be a number from 0 to 255/, `and says why: ${refused[0]}`);
 
+  const tilesOf = (ids: string[]) => layoutRects(grid, { width: W, height: H }, ids.map((userId) => ({ userId, hasVideo: true })));
   const expectTiles = async (seconds: number, ids: string[], label: string) => {
     const px = await frameAt(file, seconds, W);
-    const rects = layoutRects(grid, { width: W, height: H }, ids.map((userId) => ({ userId, hasVideo: true })));
-    const samples = rects.map((r) => ({ name: feeds[r.userId!].colour, got: px(r.x + r.width / 2, r.y + r.height / 2) }));
+    // The bottom-right quarter of each tile: its input's colour (the top-left one blinks white).
+    const samples = tilesOf(ids).map((r) => ({ name: feeds[r.userId!].colour, got: px(r.x + (r.width * 3) / 4, r.y + (r.height * 3) / 4) }));
     if (ids.length === 3) samples.push({ name: 'background', got: px(W * 0.75, H * 0.75) }); // the empty fourth quarter
     for (const { name, got } of samples) {
       const ok = got.every((v, i) => Math.abs(v - RGB[name][i]) <= 48);
@@ -121,6 +122,25 @@ t.test('grid of 1, 2 and 4 inputs, one added and one removed mid-stream, bad inp
   await expectTiles(5.2, ['a', 'b'], 'two inputs');
   await expectTiles(8.7, ['a', 'b', 'c', 'd'], 'four inputs');
   await expectTiles(11.8, ['a', 'c', 'd'], 'b removed');
+
+  // Each tile follows its input: in every window (longer than the 1 s blink) its top-left quarter is seen both
+  // white and not. A frozen tile, or one whose frames all arrive too late to be shown, fails here.
+  const frames = await framesOf(file, 6, W / 4, H / 4);
+  const phases: [number, string[]][] = [[0, ['a']], [3, ['a', 'b']], [6, ['a', 'b', 'c', 'd']], [9.5, ['a', 'c', 'd']]];
+  const windows: Record<string, [number, number][]> = {
+    a: [[1, 2.6], [4.2, 5.8], [7.2, 9.2], [10.5, 12.3]], b: [[4.2, 5.8], [7.2, 9.2]], c: [[7.2, 9.2], [10.5, 12.3]], d: [[7.2, 9.2], [10.5, 12.3]],
+  };
+  for (const [id, spans] of Object.entries(windows)) {
+    for (const [from, to] of spans) {
+      const seen = new Set<boolean>();
+      for (const f of frames.filter((f) => f.t >= from && f.t <= to)) {
+        const present = phases.filter(([start]) => start <= f.t).pop()![1];
+        const r = tilesOf(present).find((x) => x.userId === id)!;
+        seen.add(f.px((r.x + r.width / 4) / 4, (r.y + r.height / 4) / 4).every((v) => v > 200));
+      }
+      t.equal(seen.size, 2, `${id}'s tile follows its input from ${from} s to ${to} s`);
+    }
+  }
 
   const tones = async (from: number) => {
     const pcm = await pcmAt(file, from, 1);
@@ -145,6 +165,54 @@ t.test('grid of 1, 2 and 4 inputs, one added and one removed mid-stream, bad inp
   const ag = largestGap(audio);
   t.ok(ag.gap <= (2 * 1024) / 48000 + 0.002, `audio timestamps continuous: largest step ${(ag.gap * 1000).toFixed(1)} ms at ${ag.at} s`);
   t.ok(video[video.length - 1] > 13, `the stalled input did not stop the output (last frame at ${video[video.length - 1]} s)`);
+});
+
+t.test('render modes, transparency and a tile moved live', async (t) => {
+  const c = new Compositor({ ...options, background: '#000000' });
+  const children: ChildProcess[] = [];
+  t.teardown(() => {
+    c.kill();
+    for (const p of children) p.kill('SIGKILL');
+  });
+  const { stdout } = await c.start();
+  const file = join(dir, 'modes.flv');
+  const out = createWriteStream(file);
+  stdout.pipe(out);
+  const t0 = performance.now();
+  const at = (s: number) => sleep(Math.max(0, t0 + s * 1000 - performance.now()));
+  // A 16:9 picture (red, its left quarter blue) in a tall 160×360 tile at x = 240, one mode a second.
+  const tile = (renderMode: 0 | 1 | 2 | 3, alpha = 0) => [{ id: 'band', x: 240, y: 0, width: 160, height: 360, zOrder: 0, alpha, renderMode }];
+  c.setLayout(tile(0), '#000000');
+  children.push(startBandFeed((await c.addInput('band', { audio: false })).path));
+  for (const [n, mode] of ([[2, 1], [3, 2], [4, 3]] as const)) {
+    await at(n);
+    c.setLayout(tile(mode), '#000000');
+  }
+  await at(5);
+  c.setLayout(tile(1, 255), '#000000');
+  await at(6);
+  c.setLayout([{ id: 'band', x: 0, y: 0, width: 160, height: 360, zOrder: 0, alpha: 0, renderMode: 1 }], '#000000');
+  await at(7);
+  await c.stop();
+  await finished(out);
+
+  const colour = (rgb: number[]) => (rgb.every((v) => v < 40) ? 'black' : rgb[0] > 200 && rgb[2] < 60 ? 'red' : rgb[2] > 200 && rgb[0] < 60 ? 'blue' : `${rgb}`);
+  const look = async (seconds: number, points: [number, number][]) => {
+    const px = await frameAt(file, seconds, W);
+    return points.map(([x, y]) => colour(px(240 + x, y)));
+  };
+  // 0 stretch: the whole picture squeezed, the band over the tile's left quarter (0–40).
+  t.same(await look(1.6, [[15, 180], [120, 180], [80, 8]]), ['blue', 'red', 'red'], 'stretch: band at the left, no bars');
+  // 1 crop: only the middle 80 px of the 320 are kept, the band is cut away.
+  t.same(await look(2.6, [[15, 180], [120, 180], [80, 8]]), ['red', 'red', 'red'], 'crop: the band is cut off');
+  // 2 fit: 160×90 in the middle of the tile (y 135–225), black above and below.
+  t.same(await look(3.6, [[15, 180], [120, 180], [80, 8], [80, 352]]), ['blue', 'red', 'black', 'black'], 'fit: black bars, the whole picture');
+  // 3 smart stretch: at most 20 % of the width cut (32 px a side), the rest stretched: the band keeps 48 of its
+  // 80 px, the tile's left 30 px.
+  t.same(await look(4.6, [[10, 180], [60, 180], [80, 8]]), ['blue', 'red', 'red'], 'smart stretch: part of the band, no bars');
+  t.same(await look(5.6, [[15, 180], [120, 180]]), ['black', 'black'], 'alpha 255: transparent');
+  const moved = await frameAt(file, 6.6, W);
+  t.same([colour(moved(80, 180)), colour(moved(320, 180))], ['red', 'black'], 'the tile moved to the left edge');
 });
 
 t.test('a missing piece: start() rejects naming the Debian package', async (t) => {

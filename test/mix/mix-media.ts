@@ -14,15 +14,28 @@ export interface Feed {
   size?: string;
 }
 
-/** An ffmpeg encoder writing a solid colour and a tone as MPEG-TS (H.264 + AAC/Opus) into `path`, paced at real time. */
+/**
+ * An ffmpeg encoder writing a solid colour and a tone as MPEG-TS (H.264 + AAC/Opus) into `path`, paced at real
+ * time. The top-left quarter of the picture turns white every other second, so a tile that stops following its
+ * input (frozen, or showing frames the compositor judged late) is seen.
+ */
 export function startFeed(path: string, f: Feed, seconds = 40): ChildProcess {
   const audio = f.audio === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : ['-c:a', 'libopus', '-b:a', '64k'];
-  // -muxdelay 0: each audio frame its own PES packet at once, as the gateway's tap writes them (ffmpeg's CLI
-  // default holds audio up to 0.7 s).
+  // -muxdelay 0 and -flush_packets 1: each frame written at once, as the gateway's tap writes them (ffmpeg's CLI
+  // holds audio up to 0.7 s and writes in 32 KiB blocks by default).
   const args = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${f.colour}:s=${f.size ?? '320x180'}:r=30`,
     '-f', 'lavfi', '-i', `sine=frequency=${f.tone}:sample_rate=48000`, '-t', String(seconds),
+    '-vf', 'drawbox=x=0:y=0:w=iw/2:h=ih/2:color=white:t=fill:enable=lt(mod(t\\,2)\\,1)',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p', ...audio,
-    '-muxdelay', '0', '-f', 'mpegts', '-y', path];
+    '-muxdelay', '0', '-flush_packets', '1', '-f', 'mpegts', '-y', path];
+  return spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** A red picture with a blue band over its left quarter (no audio), to tell the render modes apart. */
+export function startBandFeed(path: string, seconds = 20): ChildProcess {
+  const args = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'color=c=red:s=320x180:r=30', '-t', String(seconds),
+    '-vf', 'drawbox=x=0:y=0:w=80:h=180:color=blue:t=fill', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30',
+    '-pix_fmt', 'yuv420p', '-muxdelay', '0', '-flush_packets', '1', '-f', 'mpegts', '-y', path];
   return spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
@@ -42,6 +55,21 @@ export async function frameAt(file: string, seconds: number, width: number): Pro
     const i = (Math.round(y) * width + Math.round(x)) * 3;
     return [stdout[i], stdout[i + 1], stdout[i + 2]];
   };
+}
+
+/** Every frame of the file at `fps`, as `width`-wide packed RGB pictures, with their times. */
+export async function framesOf(file: string, fps: number, width: number, height: number): Promise<{ t: number; px: (x: number, y: number) => number[] }[]> {
+  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', file, '-vf', `fps=${fps},scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+    encoding: 'buffer', maxBuffer: 256 << 20,
+  });
+  const size = width * height * 3;
+  return Array.from({ length: Math.floor(stdout.length / size) }, (_, n) => ({
+    t: n / fps,
+    px: (x: number, y: number) => {
+      const i = n * size + (Math.round(y) * width + Math.round(x)) * 3;
+      return [stdout[i], stdout[i + 1], stdout[i + 2]];
+    },
+  }));
 }
 
 /** Mono 48 kHz samples of [from, from + seconds). */
