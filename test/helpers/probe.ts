@@ -67,32 +67,6 @@ export function dominant([r, g, b]: [number, number, number]): 'red' | 'green' |
   return null;
 }
 
-/** Mono PCM (float, `rate` Hz) of `seconds` of a file's audio from `fromSeconds`. */
-export async function decodeAudio(file: string, fromSeconds: number, seconds: number, rate = 48000): Promise<Float32Array> {
-  const { stdout } = await exec(
-    'ffmpeg',
-    ['-v', 'error', '-ss', String(fromSeconds), '-i', file, '-t', String(seconds), '-vn', '-ac', '1', '-ar', String(rate), '-f', 'f32le', '-'],
-    { encoding: 'buffer', maxBuffer: 64 << 20 },
-  );
-  const b = stdout as unknown as Buffer;
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + (b.length & ~3)));
-}
-
-/** The amplitude of one frequency in a signal (Goertzel), so a mix can be checked for each publisher's tone. */
-export function toneLevel(samples: Float32Array, hz: number, rate = 48000): number {
-  const k = (2 * Math.PI * hz) / rate;
-  const c = 2 * Math.cos(k);
-  let s1 = 0;
-  let s2 = 0;
-  for (const x of samples) {
-    const s0 = x + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
-  return (2 * Math.sqrt(Math.max(0, power))) / samples.length;
-}
-
 /** Euclidean distance between two RGB colours. */
 export function colourDistance(a: readonly number[], b: readonly number[]): number {
   return Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);

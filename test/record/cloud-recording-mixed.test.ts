@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { run } from '../helpers/clients.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
-import { colourDistance, decodeAudio, ffprobe, playedSeconds, regionColour, toneLevel } from '../helpers/probe.js';
+import { colourDistance, ffprobe, playedSeconds, regionColour } from '../helpers/probe.js';
+import { pcmAt, toneAmplitude } from '../mix/mix-media.js';
 
 const f = await startPullFixture({ recording: { hlsSegmentSeconds: 2 } });
 t.teardown(() => f.close());
@@ -85,9 +86,9 @@ for (const colours of [['red'], ['red', 'lime'], ['red', 'lime', 'blue', 'yellow
       const seen = await regionColour(mp4, at, tileOf(colours.length, i));
       t.ok(colourDistance(seen, COLOURS[c].rgb) < 90, `${c} in tile ${i}: saw rgb(${seen.join(',')})`);
     }
-    const pcm = await decodeAudio(m3u8, Math.max(0, at - 1), 1.5);
-    const levels = colours.map((c) => toneLevel(pcm, COLOURS[c].hz));
-    const absent = toneLevel(pcm, 3300);
+    const pcm = await pcmAt(m3u8, Math.max(0, at - 1), 1.5);
+    const levels = colours.map((c) => toneAmplitude(pcm, COLOURS[c].hz));
+    const absent = toneAmplitude(pcm, 3300);
     for (const [i, c] of colours.entries()) {
       t.ok(levels[i]! > 10 * absent && levels[i]! > 0.005, `${c}'s ${COLOURS[c].hz} Hz is in the mix (${levels[i]!.toFixed(4)} vs ${absent.toFixed(5)} at 3.3 kHz)`);
     }
