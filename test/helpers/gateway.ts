@@ -56,9 +56,9 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}):
       rtmp: { port: 0, authFailureDelayMinMs: 10, authFailureDelayMaxMs: 50 },
       http: { port: 0 },
       apps: [TEST_APP, OTHER_APP],
-      // recordings go to a directory of the test's own, never into the working tree
-      recording: { dir: mkdtempSync(join(tmpdir(), 'rg-recordings-')) },
       ...overrides,
+      // recordings go to a directory of the test's own, never into the working tree (other recording keys merge)
+      recording: { dir: mkdtempSync(join(tmpdir(), 'rg-recordings-')), ...(overrides.recording as object | undefined) },
     } as never,
   });
   const log = createLogger(process.env.ROOMGATE_TEST_LOG ?? 'silent', process.stderr);

@@ -63,3 +63,25 @@ export function dominant([r, g, b]: [number, number, number]): 'red' | 'green' |
   if (b > 150 && r < 90 && g < 90) return 'blue';
   return null;
 }
+
+/** What ffmpeg says while decoding every frame of `file` (a playlist reads its segments): '' when it plays cleanly. */
+export async function decodeErrors(file: string): Promise<string> {
+  try {
+    const { stderr } = await exec('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-'], { maxBuffer: 16 << 20 });
+    return stderr.trim();
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    return (e.stderr || e.message).trim() || 'ffmpeg failed';
+  }
+}
+
+/** The segments an HLS playlist lists: name and #EXTINF seconds, in order. */
+export function playlistSegments(text: string): { name: string; seconds: number }[] {
+  const out: { name: string; seconds: number }[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^#EXTINF:([\d.]+),/.exec(lines[i]!);
+    if (m && lines[i + 1]) out.push({ name: lines[i + 1]!.trim(), seconds: Number(m[1]) });
+  }
+  return out;
+}
