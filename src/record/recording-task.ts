@@ -157,7 +157,8 @@ export class RecordingTask implements RoomWatcher {
   private async end(leaveCode: number, reason?: string): Promise<void> {
     this.unwatch?.();
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    await Promise.all([...this.users.values()].map((r) => r.finish()));
+    // settled, not all: whatever one user's files did, 302 and the rest of the end must still go out
+    await Promise.allSettled([...this.users.values()].map((r) => r.finish()));
     this.users.clear();
     this.emit(302, reason ? { LeaveCode: leaveCode, Reason: reason } : { LeaveCode: leaveCode });
     if (this.o.uploads) {

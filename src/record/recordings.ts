@@ -83,7 +83,8 @@ export class Recordings implements CloudRecordingService {
     };
     await this.o.store.create(rec);
     await task.start();
-    this.log.info({ taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId, storage: spec.storage.kind }, 'recording started');
+    // a task whose directory could not be made has already ended (301 Status 1, 302)
+    if (task.status !== 'Exited') this.log.info({ taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId, storage: spec.storage.kind }, 'recording started');
     return { ok: true, taskId };
   }
 
