@@ -147,7 +147,7 @@ t.test('after SIGKILL the HLS plays up to its last listed segment and the MP4 wr
   t.equal(dominant(await regionColour(mp4s[0]!, 1)), 'blue');
 });
 
-t.test('a full disk (ENOSPC) or a vanished directory (ENOTDIR) ends that task with 302 and a log line naming the path; other rooms go on', async (t) => {
+t.test('a full disk (ENOSPC), a vanished directory (ENOTDIR) or an unwritable playlist ends that task with 302 and a log line naming the path; other rooms go on', async (t) => {
   const base = await mkdtemp(join(tmpdir(), 'rec-unwritable-'));
   const dir = join(base, 'rec');
   await mkdir(dir);
@@ -167,6 +167,7 @@ t.test('a full disk (ENOSPC) or a vanished directory (ENOTDIR) ends that task wi
 
   const full = await createTask(gw, 'rec-full', 'recorder_full');
   const gone = await createTask(gw, 'rec-gone', 'recorder_gone');
+  const stuck = await createTask(gw, 'rec-stuck', 'recorder_stuck');
   const fine = await createTask(gw, 'rec-fine', 'recorder_fine');
   // the full task's MP4 goes to /dev/full (every write: ENOSPC); the gone task's directory becomes a regular file
   const fullPath = join(dir, full, `${userStem('rec-full', 'full_user')}_1.mp4`);
@@ -174,24 +175,29 @@ t.test('a full disk (ENOSPC) or a vanished directory (ENOTDIR) ends that task wi
   const gonePath = join(dir, gone);
   await rm(gonePath, { recursive: true });
   await writeFile(gonePath, 'not a directory');
+  // the stuck task's segments are written, but its video playlist cannot be (its temporary name is a directory)
+  const stuckPath = join(dir, stuck, `${userStem('rec-stuck', 'stuck_user')}_video.m3u8`);
+  await mkdir(`${stuckPath}.tmp`);
 
   const viewer = weriftViewer(whepTarget(gw.httpBase, 'rec-fine', 'viewer_fine'));
   t.teardown(() => viewer.kill());
   const pushes = [
     pushColour(t, gw.pushUrl('rec-full', 'full_user'), 'red', 10),
     pushColour(t, gw.pushUrl('rec-gone', 'gone_user'), 'lime', 10),
+    pushColour(t, gw.pushUrl('rec-stuck', 'stuck_user'), 'yellow', 10),
     pushColour(t, gw.pushUrl('rec-fine', 'fine_user'), 'blue', 10),
   ];
-  await waitFor(() => rx.events(302, full).length > 0 && rx.events(302, gone).length > 0, 15_000, '302 of both broken tasks');
+  await waitFor(() => [full, gone, stuck].every((id) => rx.events(302, id).length > 0), 15_000, '302 of the broken tasks');
   const framesAtFailure = (await viewer.waitLine((l) => l.frames > 0, 10_000)) && viewer.latest()!.frames;
   t.match(rx.events(302, full)[0].EventInfo.Payload, { LeaveCode: 3, Reason: new RegExp(`${fullPath}.*No space left on device`) });
   t.match(rx.events(302, gone)[0].EventInfo.Payload, { LeaveCode: 3, Reason: new RegExp(`${gonePath}/.*Not a directory`) });
-  for (const [what, path] of [['full', fullPath], ['gone', gonePath]]) {
+  t.match(rx.events(302, stuck)[0].EventInfo.Payload, { LeaveCode: 3, Reason: new RegExp(`cannot write the playlist ${stuckPath}: EISDIR`) });
+  for (const [what, path] of [['full', fullPath], ['gone', gonePath], ['stuck', stuckPath]]) {
     t.ok(gw.logs.some((l) => l.level >= 50 && String(l.msg).includes(path!)), `an error log line names the ${what} task's path`);
   }
 
   const exits = await Promise.all(pushes.map((p) => p.exited));
-  t.same(exits, [0, 0, 0], 'every publisher, the broken tasks\' too, ran to its end');
+  t.same(exits, [0, 0, 0, 0], 'every publisher, the broken tasks\' too, ran to its end');
   t.ok(viewer.latest()!.frames > framesAtFailure + 100, `the viewer in the other room kept getting frames (${framesAtFailure} → ${viewer.latest()!.frames})`);
   t.equal(rx.events(302, fine).length, 0, 'the task in the other room is still recording');
   await gw.client.DeleteCloudRecording({ SdkAppId: sdkAppId, TaskId: fine });
