@@ -1,10 +1,11 @@
 // Cloud recording to an S3-compatible store end to end: a real s3rver on loopback is CloudStorage Vendor 1
 // (recording.storageEndpoints), ffmpeg publishes over RTMP, the official SDK creates and deletes the task, and what
 // the store holds is read back with the AWS SDK and played with ffprobe/ffmpeg. Then the store goes down for 20 s in
-// the middle of a recording: 308 says so, and once it is back everything reaches the bucket.
+// the middle of a recording: 308 says so, and once it is back everything reaches the bucket. Last, the gateway shuts
+// down while the store is down: it does not wait out the task's upload drain, and keeps what it could not upload.
 
 import t, { type Test } from 'tap';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
@@ -15,7 +16,8 @@ import { S3RVER_KEYS, startS3rver, type TestS3 } from '../helpers/s3rver.js';
 
 const BUCKET = 'records-1250000000';
 const s3 = await startS3rver([BUCKET]);
-const f = await startPullFixture({ recording: { hlsSegmentSeconds: 2, storageEndpoints: { '1': s3.endpoint } } });
+// A long drain when a task ends (an operator who would rather wait than leave files behind); shutdown must not wait it.
+const f = await startPullFixture({ recording: { hlsSegmentSeconds: 2, uploadDrainSeconds: 600, storageEndpoints: { '1': s3.endpoint } } });
 t.teardown(async () => {
   await f.close();
   await s3.close();
@@ -135,4 +137,33 @@ t.test('the store down for 20 s mid-recording: 308, then everything reaches the 
   t.ok(types.indexOf(308) > types.indexOf(303) && types.indexOf(308) < types.indexOf(302), '308 while recording');
   t.same(types.slice(-3), [302, 305, 310]);
   await checkBucket(t, taskId, 30, 1);
+});
+
+// Last: it closes the gateway.
+t.test('shutdown with the store down: every file is closed and kept on disk, 302 and 305 Status 1 go out, no long wait', async (t) => {
+  const room = 'rec-s3-shutdown';
+  const taskId = await createS3Task(room, 'recorder_shutdown');
+  const push = pushColour(room, 'lime_user', 'lime', 60);
+  t.teardown(() => push.kill());
+  await waitFor(() => f.rx.events(304, taskId).length >= 2, 15_000, 'both playlists uploaded once');
+  await s3.stop();
+  await waitFor(() => f.rx.events(308, taskId).length > 0, 15_000, '308');
+  // what close() does on SIGTERM; with the store down it must not wait out recording.uploadDrainSeconds (600 s)
+  await f.g.gw.close();
+  t.match(f.rx.events(302, taskId)[0]?.EventInfo.Payload, { LeaveCode: 3 }, '302 delivered before close() returned');
+  t.match(f.rx.events(305, taskId)[0]?.EventInfo.Payload, { Status: 1 }, '305 Status 1: some files are not in the bucket');
+  t.match(f.rx.events(310, taskId)[0]?.EventInfo.Payload, { Status: 1, FileList: [/\.mp4$/] }, '310 Status 1: the MP4 is not either');
+  const local = await readdir(join(dir, taskId));
+  await s3.start(); // only to see what it got before it went down
+  const stored = (await s3.list(BUCKET, `p1/p2/${taskId}/`)).map((o) => o.key.split('/').pop()!);
+  const playlists = local.filter((n) => n.endsWith('.m3u8'));
+  t.equal(playlists.length, 2, 'the playlists stay on disk');
+  for (const p of playlists) {
+    const text = await readFile(join(dir, taskId, p), 'utf8');
+    t.match(text, /#EXT-X-ENDLIST\n$/, `${p} ended`);
+    const lost = playlistSegments(text).filter((x) => !local.includes(x.name) && !stored.includes(x.name));
+    t.same(lost, [], 'each segment it names is on disk or in the bucket');
+  }
+  t.ok(local.some((n) => n.endsWith('.mp4')), 'the MP4 stays on disk');
+  t.equal(await decodeErrors(join(dir, taskId, local.find((n) => n.endsWith('.mp4'))!)), '', 'and plays');
 });
