@@ -173,27 +173,33 @@ export class RecordingTask implements RoomWatcher {
     if (r?.feed === p) r.media();
   }
 
-  /** Ends the task: files closed, 302, uploads drained (305), 310 per MP4/AAC file. Idempotent. */
-  stop(leaveCode: number, reason?: string): Promise<void> {
-    this.ending ??= this.end(leaveCode, reason);
+  /**
+   * Ends the task: files closed, 302, uploads drained (305), 310 per MP4/AAC file. Idempotent. `drainMs` replaces
+   * recording.uploadDrainSeconds: a gateway shutting down waits only its own budget for a store that is down.
+   */
+  stop(leaveCode: number, reason?: string, drainMs = this.o.uploadDrainMs): Promise<void> {
+    this.ending ??= this.end(leaveCode, reason, drainMs);
     return this.ending;
   }
 
-  private async end(leaveCode: number, reason?: string): Promise<void> {
+  private async end(leaveCode: number, reason: string | undefined, drainMs: number): Promise<void> {
     this.unwatch?.();
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.mixed) await this.mixed.stop(); // the compositor's last frames reach the files first
-    await Promise.all([...this.users.values(), ...(this.mixedOutput ? [this.mixedOutput] : [])].map((r) => r.finish()));
+    // settled, not all: whatever one user's files did, 302 and the rest of the end must still go out
+    await Promise.allSettled([...this.users.values(), ...(this.mixedOutput ? [this.mixedOutput] : [])].map((r) => r.finish()));
     this.users.clear();
     this.emit(302, reason ? { LeaveCode: leaveCode, Reason: reason } : { LeaveCode: leaveCode });
+    let left: string[] = [];
     if (this.o.uploads) {
-      const r = await this.o.uploads.drain(this.o.uploadDrainMs);
+      const r = await this.o.uploads.drain(drainMs);
       if (!r.complete) this.o.log.warn({ taskId: this.taskId, left: r.left }, 'recording files not uploaded when the task ended');
       this.emit(305, { Status: r.complete ? 0 : 1 });
+      left = r.left;
     }
     for (const f of this.mediaFiles) {
       this.emit(310, {
-        Status: 0,
+        Status: left.includes(f.name) ? 1 : 0, // 1: the file is still on this server, not in the store
         FileList: [f.name],
         FileMessage: [{ FileName: f.name, UserId: f.userId, TrackType: f.kind, MediaId: 'main', StartTimeStamp: f.startWallMs, EndTimeStamp: f.startWallMs + f.durationMs }],
       });

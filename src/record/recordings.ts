@@ -86,7 +86,8 @@ export class Recordings implements CloudRecordingService {
     };
     await this.o.store.create(rec);
     await task.start();
-    this.log.info({ taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId, storage: spec.storage.kind }, 'recording started');
+    // a task whose directory could not be made has already ended (301 Status 1, 302)
+    if (task.status !== 'Exited') this.log.info({ taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId, storage: spec.storage.kind }, 'recording started');
     return { ok: true, taskId };
   }
 
@@ -115,11 +116,12 @@ export class Recordings implements CloudRecordingService {
   }
 
   /**
-   * Shutdown: every file closed and every playlist ended before the process exits; uploads get `uploadMs` more, and
-   * the local files of those that did not finish stay where they are.
+   * Shutdown: every file closed and every playlist ended before the process exits; uploads get `uploadMs` more (not
+   * recording.uploadDrainSeconds, which may be longer than a supervisor waits for a stop), and the local files of
+   * those that did not finish stay where they are.
    */
   async closeAll(uploadMs: number): Promise<void> {
-    await Promise.all([...this.live.values()].map((t) => t.stop(LEAVE.serverKicked, 'the gateway is shutting down')));
+    await Promise.all([...this.live.values()].map((t) => t.stop(LEAVE.serverKicked, 'the gateway is shutting down', uploadMs)));
     await Promise.all([...this.queues].map((q) => this.closeQueue(q, uploadMs)));
   }
 

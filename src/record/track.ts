@@ -132,7 +132,10 @@ export class RecordedTrack {
     this.tap?.detach();
   }
 
-  /** Closes the last file, ends the playlist; resolves when both are on disk (and named for good). */
+  /**
+   * Closes the last file, ends the playlist; resolves when both are on disk (and named for good). Never rejects: a
+   * playlist that cannot be written is reported through onFailed, so the task still ends with its callbacks.
+   */
   async finish(): Promise<void> {
     const tap = this.tap;
     this.tap = null;
@@ -141,8 +144,7 @@ export class RecordedTrack {
     const last = tap?.remove().file ?? null;
     if (last) await this.closed(last.path, last.startWallMs, last.durationMs, last.bytes, true);
     else if (this.playlist) {
-      await this.playlist.end();
-      this.o.onFile(this.playlistFile(), null);
+      if (await this.writePlaylist(() => this.playlist!.end())) this.o.onFile(this.playlistFile(), null);
     }
   }
 
@@ -151,9 +153,13 @@ export class RecordedTrack {
     if (bytes === 0 && durationMs === 0 && !final) return;
     let file: FinishedFile = { path, name: basename(path), format: this.o.format, startWallMs, durationMs, bytes };
     if (this.playlist) {
-      if (bytes > 0) await this.playlist.add({ name: file.name, durationMs, discontinuity: false });
-      if (final) await this.playlist.end();
-      this.o.onFile(file, this.playlistFile());
+      const playlist = this.playlist;
+      const written = await this.writePlaylist(async () => {
+        if (bytes > 0) await playlist.add({ name: file.name, durationMs, discontinuity: false });
+        if (final) await playlist.end();
+      });
+      // the segment itself is whole: it is still handed on (listed, uploaded) when the playlist could not be written
+      this.o.onFile(file, written ? this.playlistFile() : null);
       return;
     }
     // MP4/AAC: `<stem>_1.mp4` becomes `<stem>.mp4` when the recording ends without a split
@@ -168,6 +174,21 @@ export class RecordedTrack {
     }
     this.files.push(file);
     this.o.onFile(file, null);
+  }
+
+  /**
+   * Runs a playlist update; false when it failed (full disk, directory gone). The failure ends the task through
+   * onFailed, naming the path: called from tap events and from finish(), a rejection here would have nobody to catch
+   * it and take the whole process down.
+   */
+  private async writePlaylist(update: () => Promise<void>): Promise<boolean> {
+    try {
+      await update();
+      return true;
+    } catch (err) {
+      this.fail(`cannot write the playlist ${this.playlist!.path}: ${(err as Error).message}`);
+      return false;
+    }
   }
 
   private pace(media: Partial<KeyframeSource>): void {

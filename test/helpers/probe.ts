@@ -27,9 +27,18 @@ export async function ffprobe(file: string): Promise<Probed> {
   return JSON.parse(stdout) as Probed;
 }
 
+/**
+ * Input options for `file`: a playlist without #EXT-X-ENDLIST (a recording cut off by a crash) is live to ffmpeg,
+ * which would start 3 segments from the end and wait for more forever; read it from its first segment and give up
+ * after two reloads that bring nothing new (ffmpeg 5.1 fails the first segment with fewer). No effect on an ended one.
+ */
+function inputOptions(file: string): string[] {
+  return file.endsWith('.m3u8') ? ['-live_start_index', '0', '-m3u8_hold_counters', '2'] : [];
+}
+
 /** Decoded duration in seconds: the last packet's end minus the first's start, over all streams (what a player plays). */
 export async function playedSeconds(file: string): Promise<number> {
-  const { stdout } = await exec('ffprobe', ['-v', 'error', '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file], { maxBuffer: 64 << 20 });
+  const { stdout } = await exec('ffprobe', ['-v', 'error', ...inputOptions(file), '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file], { maxBuffer: 64 << 20 });
   let first = Infinity;
   let last = -Infinity;
   for (const line of stdout.split('\n')) {
@@ -84,4 +93,26 @@ export async function mp4TopBoxes(file: string): Promise<string[]> {
     at += size;
   }
   return types;
+}
+
+/** What ffmpeg says while decoding every frame of `file` (a playlist reads its segments): '' when it plays cleanly. */
+export async function decodeErrors(file: string): Promise<string> {
+  try {
+    const { stderr } = await exec('ffmpeg', ['-v', 'error', '-nostdin', ...inputOptions(file), '-i', file, '-f', 'null', '-'], { maxBuffer: 16 << 20 });
+    return stderr.trim();
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    return (e.stderr || e.message).trim() || 'ffmpeg failed';
+  }
+}
+
+/** The segments an HLS playlist lists: name and #EXTINF seconds, in order. */
+export function playlistSegments(text: string): { name: string; seconds: number }[] {
+  const out: { name: string; seconds: number }[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^#EXTINF:([\d.]+),/.exec(lines[i]!);
+    if (m && lines[i + 1]) out.push({ name: lines[i + 1]!.trim(), seconds: Number(m[1]) });
+  }
+  return out;
 }
