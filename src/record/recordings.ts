@@ -38,8 +38,8 @@ export interface RecordingsOptions {
 
 export class Recordings implements CloudRecordingService {
   private readonly live = new Map<string, RecordingTask>();
-  /** Upload queues of ended tasks that still hold files (retried until the gateway stops). */
-  private readonly queues = new Set<UploadQueue>();
+  /** Upload queues of ended tasks that still hold files (retried until they are empty or the gateway stops), with their store clients. */
+  private readonly queues = new Map<UploadQueue, S3Storage>();
   private readonly log: Logger;
 
   constructor(private readonly o: RecordingsOptions) {
@@ -56,7 +56,8 @@ export class Recordings implements CloudRecordingService {
         void t.stop(LEAVE.sameUser, `the recording user ${spec.userId} entered the room again (task ${taskId})`);
       }
     }
-    const uploads = spec.storage.kind === 's3' ? new UploadQueue(this.s3For(spec.storage, taskId)) : null;
+    const s3 = spec.storage.kind === 's3' ? this.s3For(spec.storage, taskId) : null;
+    const uploads = s3 ? new UploadQueue(s3) : null;
     const task = new RecordingTask({
       taskId,
       spec,
@@ -74,8 +75,11 @@ export class Recordings implements CloudRecordingService {
         this.live.delete(taskId);
         this.record(taskId, { state: 'ended', endedAt: Date.now(), leaveCode });
         // what the drain did not get up keeps being retried until the gateway stops
-        if (uploads) this.queues.add(uploads);
-        if (uploads?.pending() === 0) void this.closeQueue(uploads);
+        if (uploads && s3) {
+          this.queues.set(uploads, s3);
+          if (uploads.pending() === 0) void this.closeQueue(uploads);
+          else uploads.once('idle', () => void this.closeQueue(uploads));
+        }
       },
       log: this.log,
     });
@@ -122,7 +126,7 @@ export class Recordings implements CloudRecordingService {
    */
   async closeAll(uploadMs: number): Promise<void> {
     await Promise.all([...this.live.values()].map((t) => t.stop(LEAVE.serverKicked, 'the gateway is shutting down', uploadMs)));
-    await Promise.all([...this.queues].map((q) => this.closeQueue(q, uploadMs)));
+    await Promise.all([...this.queues.keys()].map((q) => this.closeQueue(q, uploadMs)));
   }
 
   private find(sdkAppId: number, taskId: string): RecordingTask | undefined {
@@ -136,9 +140,13 @@ export class Recordings implements CloudRecordingService {
   }
 
   private async closeQueue(q: UploadQueue, timeoutMs = 0): Promise<void> {
+    const s3 = this.queues.get(q);
+    if (!s3) return;
     this.queues.delete(q);
     await q.close(timeoutMs);
+    s3.destroy();
   }
+
 
   private record(taskId: string, patch: Partial<Omit<RecordingRecord, 'taskId'>>): void {
     this.o.store.update(taskId, patch).catch((err: unknown) => this.log.warn({ err, taskId }, 'recording record update failed'));
