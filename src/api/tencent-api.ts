@@ -10,6 +10,8 @@ import { verifyTc3Request } from '../auth/tc3.js';
 import type { Door } from '../room/door.js';
 import { Api3Error, sendApi3, sendApi3Error } from './api3-envelope.js';
 import { cloudRecordingActions } from './cloud-recording-actions.js';
+import { cdnRelayActions } from './cdn-relay-actions.js';
+import type { CdnRelayService } from './cdn-relay-service.js';
 import type { CloudRecordingService } from './cloud-recording-service.js';
 import { RateLimiter } from './rate-limit.js';
 import { streamIngestActions, type ActionHandler } from './stream-ingest-actions.js';
@@ -24,6 +26,7 @@ export interface TencentApiOptions {
   door: Door;
   service: StreamIngestService;
   recording: CloudRecordingService;
+  relay: CdnRelayService;
   log: Logger;
 }
 
@@ -33,6 +36,7 @@ export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): 
   const actions: Record<string, ActionHandler> = {
     ...streamIngestActions({ door: o.door, service: o.service }),
     ...cloudRecordingActions({ door: o.door, service: o.recording }),
+    ...cdnRelayActions({ door: o.door, service: o.relay }),
   };
   const log = o.log.child({ component: 'api3' });
 

@@ -1,0 +1,198 @@
+// Parameter checks for StartPublishCdnStream / UpdatePublishCdnStream / StopPublishCdnStream (trtc-egress.md §4).
+//
+// Codes: the reference lists only the plain InvalidParameter and MissingParameter for these actions (§4.4), so every
+// refusal here carries one of those two, with a message naming the field by its path and what to send instead.
+//
+// Decisions:
+// - RoomIdType is required as in the SDK, and here 0 = integer room, 1 = string room (the inverse of
+//   CreateCloudRecording's).
+// - AgentParams.UserSig is required (the SDK marks it optional, seed 003 required): the agent enters the room through
+//   the same door as any user, so it needs a credential.
+// - WithTranscoding 1 (mixed relay), FeedBackRoomParams, SeiParams, RecordParams with recording and a screen-share
+//   stream (StreamType 1) are not run by this gateway yet: refused with FailedOperation.CRUnsupportMethod naming
+//   what works, never accepted and ignored.
+// - PublishCdnUrl: rtmp:// or rtmps://, at most 1024 characters; the same URL twice is refused (two pushes of one
+//   stream name fight over it at the CDN: the 3↔2 flapping the reference warns about).
+
+import { checkUserId, quote } from '../auth/ids.js';
+import { Api3Error } from './api3-envelope.js';
+import type { RelayChanges, RelaySpec } from './cdn-relay-service.js';
+import { asObject, at, choice, int, list, need, object, present, show, type Obj } from './cloud-recording-fields.js';
+import { checkedRoom } from './cdn-relay-room.js';
+import { sdkAppIdParam } from './stream-ingest-params.js';
+
+export { sdkAppIdParam };
+
+export const UNSUPPORTED = 'FailedOperation.CRUnsupportMethod';
+const MAX_URLS = 10;
+const MAX_URL_LENGTH = 1024;
+const MAX_TASK_ID_LENGTH = 256;
+
+/** Runs a check with the shared readers, giving their refusals the two codes these actions use. */
+export function relayCodes<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof Api3Error)) throw err;
+    if (err.code.startsWith('MissingParameter')) throw new Api3Error('MissingParameter', err.message);
+    if (err.code.startsWith('InvalidParameter')) throw new Api3Error('InvalidParameter', err.message);
+    throw err;
+  }
+}
+
+export interface StartParams {
+  spec: RelaySpec;
+  userSig: string;
+}
+
+export function startParams(p: Obj): StartParams {
+  const sdkAppId = sdkAppIdParam(p);
+  return relayCodes(() => {
+    const room = checkedRoom(p);
+    const agent = asObject(need(p, 'AgentParams', '', 'MissingParameter', 'send AgentParams with the relay user\'s UserId and UserSig'), 'AgentParams');
+    const agentUserId = userIdAt(agent, 'AgentParams', 'the UserId the relay enters the room as (one no one else uses)');
+    const userSig = need(agent, 'UserSig', 'AgentParams', 'MissingParameter', `send a UserSig made for ${quote(agentUserId)}`);
+    if (typeof userSig !== 'string') throw new Api3Error('InvalidParameter', `AgentParams.UserSig must be a string, the UserSig made for ${quote(agentUserId)}.`);
+    const maxIdleTimeSec = int(agent, 'MaxIdleTime', 'AgentParams', 5, 86400, 'seconds') ?? 30;
+    need(p, 'WithTranscoding', '', 'MissingParameter', 'send 0 to relay one user\'s stream as it is, or 1 for a mixed relay');
+    const transcoding = choice<0 | 1>(p, 'WithTranscoding', '', { 0: 'relay one stream as it is', 1: 'mixed relay' })!;
+    refuseExtras(p);
+    if (transcoding === 1) {
+      throw new Api3Error(UNSUPPORTED, 'WithTranscoding 1 (a mixed relay) is not supported by this gateway yet; send WithTranscoding 0 with SingleSubscribeParams to relay one user\'s stream as it is.');
+    }
+    const single = asObject(need(p, 'SingleSubscribeParams', '', 'MissingParameter', 'WithTranscoding 0 relays one user: send SingleSubscribeParams.UserMediaStream.UserInfo.UserId'), 'SingleSubscribeParams');
+    const userId = singleUser(single, room.roomId);
+    const audio = present(p, 'AudioParams');
+    const video = present(p, 'VideoParams');
+    if (audio) audioParams(p.AudioParams);
+    if (video) asObject(p.VideoParams, 'VideoParams');
+    if (!audio && !video) {
+      throw new Api3Error('MissingParameter', 'AudioParams is missing: send AudioParams (and VideoParams for audio and video; VideoParams alone relays video only).');
+    }
+    const urls = urlParams(p);
+    if (!urls) throw new Api3Error('MissingParameter', 'PublishCdnParams is missing: send 1 to 10 entries with the rtmp:// URL to push to in PublishCdnUrl.');
+    return {
+      spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId, audio, video, urls },
+      userSig,
+    };
+  });
+}
+
+export function updateParams(p: Obj): { sdkAppId: number; taskId: string; changes: RelayChanges } {
+  const sdkAppId = sdkAppIdParam(p);
+  return relayCodes(() => {
+    const taskId = taskIdParam(p);
+    need(p, 'SequenceNumber', '', 'MissingParameter', 'send a number larger than the one of this task\'s last update (1 for the first)');
+    const sequence = int(p, 'SequenceNumber', '', 0, Number.MAX_SAFE_INTEGER)!;
+    need(p, 'WithTranscoding', '', 'MissingParameter', 'send the WithTranscoding the task was started with');
+    const withTranscoding = choice<0 | 1>(p, 'WithTranscoding', '', { 0: 'relay one stream as it is', 1: 'mixed relay' })!;
+    refuseExtras(p);
+    const changes: RelayChanges = { sequence, withTranscoding };
+    if (present(p, 'SingleSubscribeParams')) changes.userId = singleUser(asObject(p.SingleSubscribeParams, 'SingleSubscribeParams'), null);
+    if (present(p, 'AudioParams')) {
+      audioParams(p.AudioParams);
+      changes.audio = true;
+    }
+    if (present(p, 'VideoParams')) {
+      asObject(p.VideoParams, 'VideoParams');
+      changes.video = true;
+    }
+    const urls = urlParams(p);
+    if (urls) changes.urls = urls;
+    return { sdkAppId, taskId, changes };
+  });
+}
+
+export function stopParams(p: Obj): { sdkAppId: number; taskId: string } {
+  const sdkAppId = sdkAppIdParam(p);
+  return relayCodes(() => {
+    const taskId = taskIdParam(p);
+    if (present(p, 'RecordKey') && typeof p.RecordKey !== 'string') throw new Api3Error('InvalidParameter', `RecordKey must be a string; got ${show(p.RecordKey)}.`);
+    return { sdkAppId, taskId };
+  });
+}
+
+function taskIdParam(p: Obj): string {
+  const v = need(p, 'TaskId', '', 'MissingParameter', 'send the TaskId that StartPublishCdnStream returned');
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_TASK_ID_LENGTH || !/^[A-Za-z0-9+/=_.-]+$/.test(v)) {
+    throw new Api3Error('InvalidParameter', `TaskId must be the TaskId string that StartPublishCdnStream returned; got ${show(v)}.`);
+  }
+  return v;
+}
+
+function userIdAt(o: Obj, path: string, what: string): string {
+  const v = need(o, 'UserId', path, 'MissingParameter', `send ${what}`);
+  if (typeof v !== 'string') throw new Api3Error('InvalidParameter', `${at(path, 'UserId')} must be a string; got ${show(v)}.`);
+  const why = checkUserId(v);
+  if (why) throw new Api3Error('InvalidParameter', `${at(path, 'UserId')}: ${why}.`);
+  return v;
+}
+
+/** SingleSubscribeParams.UserMediaStream: the user (of the main room) and stream (camera only) to relay. */
+function singleUser(single: Obj, mainRoom: string | null): string {
+  const path = 'SingleSubscribeParams.UserMediaStream';
+  const stream = asObject(need(single, 'UserMediaStream', 'SingleSubscribeParams', 'MissingParameter', 'send UserInfo.UserId, the user to relay'), path);
+  const info = asObject(need(stream, 'UserInfo', path, 'MissingParameter', 'send UserId, the user to relay'), at(path, 'UserInfo'));
+  const userId = userIdAt(info, at(path, 'UserInfo'), 'the user whose stream is relayed');
+  if (present(info, 'RoomId') && mainRoom !== null && String(info.RoomId) !== mainRoom) {
+    throw new Api3Error(UNSUPPORTED, `${path}.UserInfo.RoomId names another room (${show(info.RoomId)}); this gateway relays users of the task's own room only: leave RoomId out.`);
+  }
+  choice(info, 'RoomIdType', at(path, 'UserInfo'), { 0: 'integer room', 1: 'string room' });
+  const type = choice<0 | 1>(stream, 'StreamType', path, { 0: 'camera (main) stream', 1: 'screen share' }) ?? 0;
+  if (type === 1) throw new Api3Error(UNSUPPORTED, `${path}.StreamType 1 (screen share) is not supported: this gateway has one stream per user; send 0 or leave it out.`);
+  return userId;
+}
+
+/** AudioParams: AudioEncode is checked (a relay copies the audio, so its values are not applied); the lists are for mixing. */
+function audioParams(v: unknown): void {
+  const o = asObject(v, 'AudioParams');
+  const enc = object(o, 'AudioEncode', 'AudioParams');
+  if (enc) {
+    const path = 'AudioParams.AudioEncode';
+    need(enc, 'SampleRate', path, 'MissingParameter', 'send 48000, 44100, 32000, 24000, 16000 or 8000');
+    choice(enc, 'SampleRate', path, { 48000: 'Hz', 44100: 'Hz', 32000: 'Hz', 24000: 'Hz', 16000: 'Hz', 8000: 'Hz' });
+    need(enc, 'Channel', path, 'MissingParameter', 'send 1 (mono) or 2 (stereo)');
+    choice(enc, 'Channel', path, { 1: 'mono', 2: 'stereo' });
+    need(enc, 'BitRate', path, 'MissingParameter', 'send the bitrate in kbps, 8 to 500');
+    int(enc, 'BitRate', path, 8, 500, 'kbps');
+    choice(enc, 'Codec', path, { 0: 'LC-AAC', 1: 'HE-AAC', 2: 'HE-AACv2' });
+  }
+  list(o, 'SubscribeAudioList', 'AudioParams', 16);
+  list(o, 'UnSubscribeAudioList', 'AudioParams', 16);
+}
+
+/** PublishCdnParams: undefined when absent; else 1–10 distinct rtmp:// or rtmps:// URLs. */
+function urlParams(p: Obj): string[] | undefined {
+  const entries = list(p, 'PublishCdnParams', '', MAX_URLS);
+  if (!entries) return undefined;
+  if (entries.length === 0) throw new Api3Error('InvalidParameter', 'PublishCdnParams is empty: send 1 to 10 entries, each with the rtmp:// URL to push to in PublishCdnUrl.');
+  const urls = entries.map((e, i) => {
+    const path = `PublishCdnParams[${i}]`;
+    const o = asObject(e, path);
+    const url = need(o, 'PublishCdnUrl', path, 'MissingParameter', 'send the rtmp:// URL to push to');
+    choice(o, 'IsTencentCdn', path, { 0: 'another CDN', 1: 'Tencent CDN' });
+    if (typeof url !== 'string' || url.length > MAX_URL_LENGTH || !/^rtmps?:\/\/[^\s/]+\/\S+$/i.test(url)) {
+      throw new Api3Error('InvalidParameter', `${path}.PublishCdnUrl must be an rtmp:// or rtmps:// URL of at most ${MAX_URL_LENGTH} characters with a host and a path (rtmp://host/app/stream); got ${show(url)}.`);
+    }
+    return url;
+  });
+  const dup = urls.find((u, i) => urls.indexOf(u) !== i);
+  if (dup) throw new Api3Error('InvalidParameter', `PublishCdnParams names ${show(dup)} twice; each URL may be pushed once per task.`);
+  return urls;
+}
+
+/** Fields this gateway does not run: refused rather than silently ignored (an empty list or object asks for nothing). */
+function refuseExtras(p: Obj): void {
+  const set = (k: string): boolean => {
+    const v = p[k];
+    if (!present(p, k)) return false;
+    if (Array.isArray(v)) return v.length > 0;
+    return typeof v !== 'object' || Object.keys(v as Obj).length > 0;
+  };
+  if (set('FeedBackRoomParams')) throw new Api3Error(UNSUPPORTED, 'FeedBackRoomParams (pushing the relay back into a room) is not supported by this gateway; send PublishCdnParams only.');
+  if (set('SeiParams')) throw new Api3Error(UNSUPPORTED, 'SeiParams applies to mixed relays, which this gateway does not run yet; leave it out.');
+  const rec = present(p, 'RecordParams') ? asObject(p.RecordParams, 'RecordParams') : null;
+  if (rec && present(rec, 'UniRecord') && rec.UniRecord !== 0 && rec.UniRecord !== 1) {
+    throw new Api3Error(UNSUPPORTED, 'RecordParams.UniRecord 2 or 3 (recording the relay) is not supported; record the room with CreateCloudRecording instead, or send UniRecord 1.');
+  }
+}

@@ -1,0 +1,50 @@
+// What the API 3.0 relay-to-CDN actions (StartPublishCdnStream family, trtc-egress.md §4) need from whoever runs
+// relays. The API checks every field and authenticates the agent user; the service (src/relay, wired in main.ts)
+// owns tasks, taps and the RTMP clients. Values here are already checked.
+
+import type { Ticket } from '../room/door.js';
+
+export interface RelaySpec {
+  sdkAppId: number;
+  /** As roomgate names rooms: the integer room 1234 is "1234". */
+  roomId: string;
+  /** StartPublishCdnStream's RoomIdType 0 (integer room); callbacks carry RoomId in this type. */
+  numericRoom: boolean;
+  /** AgentParams.UserId: the relay's user in the room (callbacks name it as UserId). */
+  agentUserId: string;
+  /** AgentParams.MaxIdleTime: the task ends when its relayed user has been away this long. */
+  maxIdleTimeSec: number;
+  /** SingleSubscribeParams: the user whose stream is relayed as it is (WithTranscoding 0). */
+  userId: string;
+  /** AudioParams sent: the user's audio is relayed. */
+  audio: boolean;
+  /** VideoParams sent: the user's video is relayed (absent: an audio-only relay). */
+  video: boolean;
+  /** PublishCdnParams[].PublishCdnUrl, in request order, distinct. */
+  urls: string[];
+}
+
+/** UpdatePublishCdnStream: incremental, so an absent field (undefined) leaves that part as it is. */
+export interface RelayChanges {
+  sequence: number;
+  withTranscoding: 0 | 1;
+  userId?: string;
+  urls?: string[];
+  /** Which kinds the request's AudioParams / VideoParams mention; a relay cannot switch between A+V and one kind. */
+  audio?: boolean;
+  video?: boolean;
+}
+
+export type StartResult =
+  | { ok: true; taskId: string }
+  | { ok: false; error: 'limit'; limit: number }
+  /** A URL the gateway may not push to (pull.allow / pull.deny), or the agent user already in use; reason is a sentence. */
+  | { ok: false; error: 'url' | 'user-busy'; reason: string };
+
+export type UpdateResult = 'updated' | 'not-found' | 'outdated' | { refused: string };
+
+export interface CdnRelayService {
+  start(spec: RelaySpec, ticket: Ticket): Promise<StartResult>;
+  update(sdkAppId: number, taskId: string, changes: RelayChanges): Promise<UpdateResult>;
+  stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'not-found'>;
+}
