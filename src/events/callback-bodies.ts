@@ -1,15 +1,20 @@
 // TRTC callback bodies, field for field as Tencent sends them (trtc-wire.md §6): room events (group 1: 101–105),
 // media events (group 2: 201–206) with CallbackTs, cloud-recording events (group 3: 301–312, trtc-egress.md §3) with
-// CallbackTs, stream-ingest events (group 7: 701/702) with CallbackMsTs.
+// CallbackTs, relay-to-CDN events (group 4: 401, §4.8) with CallbackTs, stream-ingest events (group 7: 701/702) with
+// CallbackMsTs.
 // Bodies are compact JSON; receivers verify `Sign` over the bytes as received, so the layout does not matter.
 
 import type { ExitReason, RoomEvent } from './room-events.js';
 import type { RecordEvent } from './record-events.js';
+import type { RelayEvent } from './relay-events.js';
 
 export const EVENT_GROUP_ROOM = 1;
 export const EVENT_GROUP_MEDIA = 2;
 export const EVENT_GROUP_RECORDING = 3;
+export const EVENT_GROUP_CLOUD_PUBLISH = 4;
 export const EVENT_GROUP_STREAM_INGEST = 7;
+
+export const CLOUD_PUBLISH_CDN_STATUS = 401;
 
 export const STREAM_INGEST_START = 701;
 export const STREAM_INGEST_STOP = 702;
@@ -105,5 +110,25 @@ export function recordEventBody(e: RecordEvent, now: number): CallbackBody {
   return {
     eventType: e.eventType,
     body: JSON.stringify({ EventGroupId: EVENT_GROUP_RECORDING, EventType: e.eventType, CallbackTs: now, EventInfo: info }),
+  };
+}
+
+/**
+ * The group 4 body for 401: RoomId in the client's type with RoomType (0 integer, 1 string), the agent as UserId.
+ * The reference's table says EventMsTs and its example EventTsMs (trtc-egress.md §9.11): both are sent.
+ */
+export function relayEventBody(e: RelayEvent, now: number): CallbackBody {
+  const info = {
+    RoomId: e.numericRoom ? Number(e.roomId) : e.roomId,
+    RoomType: e.numericRoom ? 0 : 1,
+    EventMsTs: e.at,
+    EventTsMs: e.at,
+    UserId: e.userId,
+    TaskId: e.taskId,
+    Payload: { Url: e.url, Status: e.status, ErrorCode: e.errorCode, ErrorMsg: e.errorMsg },
+  };
+  return {
+    eventType: CLOUD_PUBLISH_CDN_STATUS,
+    body: JSON.stringify({ EventGroupId: EVENT_GROUP_CLOUD_PUBLISH, EventType: CLOUD_PUBLISH_CDN_STATUS, CallbackTs: now, EventInfo: info }),
   };
 }

@@ -1,4 +1,4 @@
-// Turns room events, pull-task and recording-task events into signed TRTC callbacks and delivers them through the store's outbox.
+// Turns room events, pull-task, recording-task and relay-task events into signed TRTC callbacks and delivers them through the store's outbox.
 // emit() only builds, signs and queues, so the media path never waits for a receiver. Each partition (one per
 // room) has at most one delivery in flight, which keeps callbacks in order per room. A failed POST is retried at
 // once, then every retryIntervalMs after the first try, until maxAgeMs after the first try; then it is dropped with
@@ -12,7 +12,8 @@ import { signCallbackBody } from '../auth/callback-sign.js';
 import type { RoomEvent, RoomEventSink } from './room-events.js';
 import type { IngestEventSink, IngestEventType } from './ingest-events.js';
 import type { RecordEvent, RecordEventSink } from './record-events.js';
-import { ingestEventBody, recordEventBody, roomEventBody, type CallbackBody } from './callback-bodies.js';
+import type { RelayEvent, RelayEventSink } from './relay-events.js';
+import { ingestEventBody, recordEventBody, relayEventBody, roomEventBody, type CallbackBody } from './callback-bodies.js';
 import { postCallback, type CallbackRequest } from './callback-post.js';
 
 export interface CallbackTarget {
@@ -45,7 +46,7 @@ export function roomPartition(sdkAppId: number, roomId: string): string {
   return `${sdkAppId}/${roomId}`;
 }
 
-export class CallbackDispatcher implements RoomEventSink, IngestEventSink, RecordEventSink {
+export class CallbackDispatcher implements RoomEventSink, IngestEventSink, RecordEventSink, RelayEventSink {
   private readonly o: CallbackDispatcherOptions;
   private readonly post: NonNullable<CallbackDispatcherOptions['post']>;
   private readonly active = new Set<string>();
@@ -78,6 +79,12 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
   record(event: RecordEvent): void {
     const partition = roomPartition(event.sdkAppId, event.roomId);
     this.enqueue(event.sdkAppId, partition, (now) => recordEventBody(event, now), `${event.eventType} task ${event.taskId}`);
+  }
+
+  /** RelayEventSink: 401 for one URL of a relay task, in its room's order. */
+  relay(event: RelayEvent): void {
+    const partition = roomPartition(event.sdkAppId, event.roomId);
+    this.enqueue(event.sdkAppId, partition, (now) => relayEventBody(event, now), `401 Status ${event.status} task ${event.taskId}`);
   }
 
   stats(): CallbackStats {
