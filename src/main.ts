@@ -20,6 +20,7 @@ import { registerTencentApi } from './api/tencent-api.js';
 import { registerTaskRoutes } from './api/tasks.js';
 import { registerRecordingFiles } from './api/recording-files.js';
 import { Recordings } from './record/recordings.js';
+import { Relays } from './relay/relays.js';
 import { CallbackDispatcher } from './events/callback-dispatcher.js';
 import { PullTasks } from './ingest/pull/pull-tasks.js';
 import { RefusalCounters } from './events/refusal-counters.js';
@@ -94,6 +95,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   });
 
+  const relays = new Relays({
+    rooms,
+    events: callbacks,
+    store: store.relays,
+    // push URLs obey the pull sources' host rules, and use the same ffmpeg
+    config: { ...config.relay, ffmpegPath: config.pull.ffmpegPath, allow: config.pull.allow, deny: config.pull.deny },
+    log,
+  });
+
   const { minMs, maxMs } = { minMs: config.rtmp.authFailureDelayMinMs, maxMs: config.rtmp.authFailureDelayMaxMs };
   const rtmpServer = new RtmpServer({
     host: config.rtmp.host,
@@ -131,6 +141,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     door: rooms.door,
     service: pullTasks,
     recording: recordings,
+    relay: relays,
     log,
   });
   registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token);
@@ -165,6 +176,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         pullTasks.closeAll(reason); // kills every ffmpeg child; the tasks' users leave with 104, then 702
         // every recording file is closed (MP4 trailers, #EXT-X-ENDLIST) while its publishers are still there
         await recordings.closeAll(config.callbacks.flushOnCloseMs);
+        // each push ends its RTMP session (5, then 0 per URL) while the callbacks can still go out
+        await relays.closeAll();
         // Viewers and WHIP publishers are told at once (BYE, close_notify); RTMP encoders get the reason as status.
         rooms.closeAll(reason);
         await rtmpServer.close(reason);

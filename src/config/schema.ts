@@ -105,6 +105,14 @@ export const configSchema: FieldSpec = {
         },
       },
     },
+    relay: {
+      type: 'object',
+      fields: {
+        maxTasks: { type: 'integer', min: 0, max: 100000 },
+        retrySeconds: { type: 'integer', min: 1, max: 3600 },
+        giveUpSeconds: { type: 'integer', min: 1, max: 86400 },
+      },
+    },
     callbacks: {
       type: 'object',
       fields: {
@@ -203,6 +211,7 @@ export interface Config {
     uploadDrainSeconds: number;
     storageEndpoints: { '0': string; '1': string };
   };
+  relay: { maxTasks: number; retrySeconds: number; giveUpSeconds: number };
   callbacks: { timeoutMs: number; retryIntervalMs: number; maxAgeMs: number; maxQueued: number; flushOnCloseMs: number };
   admin: { token: string };
   webrtc: {

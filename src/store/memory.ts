@@ -120,5 +120,5 @@ class MemoryOutbox implements CallbackOutbox {
 }
 
 export function createMemoryStore(): Store {
-  return { presence: new MemoryPresence(), tasks: new MemoryTasks(), recordings: new MemoryTasks(), outbox: new MemoryOutbox(), close: async () => {} };
+  return { presence: new MemoryPresence(), tasks: new MemoryTasks(), recordings: new MemoryTasks(), relays: new MemoryTasks(), outbox: new MemoryOutbox(), close: async () => {} };
 }

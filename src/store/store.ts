@@ -55,6 +55,25 @@ export interface RecordingRecord {
   leaveCode?: number;
 }
 
+/** A relay-to-CDN task as the API sees it; the node running it holds the taps and the RTMP clients. */
+export interface RelayRecord {
+  taskId: string;
+  sdkAppId: number;
+  roomId: string;
+  /** StartPublishCdnStream's RoomIdType: 0 integer, 1 string. */
+  roomIdType: 0 | 1;
+  /** AgentParams.UserId. */
+  userId: string;
+  /** The relayed user (SingleSubscribeParams). */
+  relayedUserId: string;
+  /** How many push URLs (the URLs themselves hold stream keys and stay on the running node). */
+  urls: number;
+  state: 'running' | 'ended';
+  createdAt: number;
+  endedAt?: number;
+  endReason?: string;
+}
+
 /** Tasks of one kind: live ones, and ended ones for a while so Stop can answer "already finished". */
 export interface TaskStore<R extends { taskId: string } = TaskRecord> {
   /** Adds a task unless one with the same taskId exists (false then). */
@@ -100,6 +119,7 @@ export interface Store {
   presence: PresenceStore;
   tasks: TaskStore;
   recordings: TaskStore<RecordingRecord>;
+  relays: TaskStore<RelayRecord>;
   outbox: CallbackOutbox;
   close(): Promise<void>;
 }

@@ -38,12 +38,15 @@ function hookExit(): void {
   });
 }
 
-/** Spawns `cmd args` in its own process group with stdout/stderr piped; tracked until it exits. */
-export function spawnTracked(cmd: string, args: readonly string[]): ChildProcess {
+/**
+ * Spawns `cmd args` in its own process group with stdout/stderr piped; tracked until it exits. `stdin: 'pipe'` gives
+ * it a stdin pipe (a relay's ffmpeg reads a tap's MPEG-TS there).
+ */
+export function spawnTracked(cmd: string, args: readonly string[], opts: { stdin?: 'pipe' | 'ignore' } = {}): ChildProcess {
   hookExit();
   const setpriv = findSetpriv();
   const [file, argv] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, [...args]];
-  const child = spawn(file, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(file, argv, { detached: true, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
   live.add(child);
   const forget = () => live.delete(child);
   child.once('exit', forget);

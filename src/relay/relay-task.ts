@@ -1,0 +1,213 @@
+// One relay task (StartPublishCdnStream, WithTranscoding 0): the agent user follows a room and relays one user's
+// stream as it is — H.264 copied, AAC copied, WHIP's Opus made AAC by the tap ('opus-to-aac') — to each push URL
+// through its own CdnPush. The user may leave and return (a reconnect): each push keeps its RTMP session and its tap
+// moves to the new pipe. The task ends on Stop, on shutdown, or when the user has been away for MaxIdleTime.
+
+import type { Logger } from '../log.js';
+import type { Publisher } from '../room/publisher.js';
+import type { Tap } from '../room/engine.js';
+import type { RoomWatcher, Rooms } from '../room/rooms.js';
+import type { RelayEventSink, RelayStatus } from '../events/relay-events.js';
+import type { RelayChanges, RelaySpec, UpdateResult } from '../api/cdn-relay-service.js';
+import { CdnPush, type TapSource } from './cdn-push.js';
+
+export interface RelayTaskOptions {
+  taskId: string;
+  spec: RelaySpec;
+  rooms: Rooms;
+  events: RelayEventSink;
+  ffmpegPath: string;
+  /** 401 timing (trtc-egress.md §4.8): an attempt every retryMs, FAILURE after giveUpMs. */
+  retryMs: number;
+  giveUpMs: number;
+  /** A publisher that sends only one of the kinds relayed is relayed with that kind after this wait. */
+  mergeWaitMs: number;
+  onEnded: (reason: string) => void;
+  log: Logger;
+}
+
+export class RelayTask implements RoomWatcher, TapSource {
+  private readonly pushes = new Map<string, CdnPush>();
+  private spec: RelaySpec;
+  private publisher: Publisher | null = null;
+  /** The publisher's kinds are settled (both wanted configs known, or the merge wait passed): taps may start. */
+  private ready = false;
+  private mergeTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
+  private lastSequence = -1;
+  private ending: Promise<void> | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly o: RelayTaskOptions) {
+    this.spec = o.spec;
+    this.log = o.log.child({ taskId: o.taskId });
+  }
+
+  get taskId(): string {
+    return this.o.taskId;
+  }
+
+  get sdkAppId(): number {
+    return this.spec.sdkAppId;
+  }
+
+  /** Room and agent user: one relay task per agent user in a room. */
+  get agent(): string {
+    return `${this.spec.roomId}/${this.spec.agentUserId}`;
+  }
+
+  get ended(): boolean {
+    return this.ending !== null;
+  }
+
+  start(): void {
+    for (const url of this.spec.urls) this.addPush(url);
+    this.unwatch = this.o.rooms.watch(this.spec.sdkAppId, this.spec.roomId, this);
+    this.follow();
+  }
+
+  update(c: RelayChanges): UpdateResult {
+    if (this.ending) return 'not-found';
+    if (c.sequence <= this.lastSequence) return 'outdated';
+    if (c.withTranscoding !== 0) return { refused: 'WithTranscoding must stay 0: this task relays one stream as it is, and a relay cannot switch to mixing; start a new task for that.' };
+    if (c.video && !this.spec.video) return { refused: 'VideoParams cannot be added to an audio-only relay: a relay cannot switch between audio only and audio with video; start a new task.' };
+    if (c.audio && !this.spec.audio) return { refused: 'AudioParams cannot be added to a video-only relay: a relay cannot switch between video only and audio with video; start a new task.' };
+    this.lastSequence = c.sequence;
+    if (c.urls) {
+      // URLs that stay keep their sessions; removed ones say 5 then 0; new ones connect
+      for (const [url, push] of this.pushes) {
+        if (!c.urls.includes(url)) {
+          this.pushes.delete(url);
+          void push.stop();
+        }
+      }
+      for (const url of c.urls) {
+        const kept = this.pushes.get(url);
+        if (kept) kept.revive(this.ready);
+        else this.addPush(url);
+      }
+      this.spec = { ...this.spec, urls: c.urls };
+    }
+    if (c.userId !== undefined && c.userId !== this.spec.userId) {
+      this.spec = { ...this.spec, userId: c.userId };
+      this.setPublisher(null);
+      this.follow();
+    } else if (this.ready) for (const p of this.pushes.values()) p.start();
+    return 'updated';
+  }
+
+  publisherJoined(p: Publisher): void {
+    if (p.id.userId === this.spec.userId && !this.ending) this.setPublisher(p);
+  }
+
+  publisherLeft(p: Publisher): void {
+    if (p === this.publisher) this.setPublisher(null);
+  }
+
+  publisherMedia(p: Publisher): void {
+    if (p === this.publisher && !this.ready) this.checkReady();
+  }
+
+  /** TapSource: an MPEG-TS tap of the relayed kinds into a push's ffmpeg stdin. */
+  tapInto(fd: number): Tap | null {
+    const p = this.publisher;
+    if (!p || !this.ready || p.ended) return null;
+    const video = this.spec.video && p.video !== null;
+    const audio = this.spec.audio && p.audio ? (p.audio.codec === 'AAC' ? 'aac' : 'opus-to-aac') : '';
+    if (!video && !audio) return null;
+    const tap = p.pipe.addTap({ fd, video, audio, format: 'mpegts' });
+    // a WHIP publisher can send a keyframe now, so the CDN's picture does not wait a whole GOP
+    p.requestKeyframe();
+    return tap;
+  }
+
+  stop(reason: string): Promise<void> {
+    this.ending ??= this.end(reason);
+    return this.ending;
+  }
+
+  private async end(reason: string): Promise<void> {
+    this.unwatch?.();
+    for (const t of [this.mergeTimer, this.idleTimer]) if (t) clearTimeout(t);
+    await Promise.allSettled([...this.pushes.values()].map((p) => p.stop()));
+    this.pushes.clear();
+    this.publisher = null;
+    this.log.info({ reason }, 'relay ended');
+    this.o.onEnded(reason);
+  }
+
+  /** The relayed user's current publisher, if in the room now. */
+  private follow(): void {
+    const p = this.o.rooms.publishersOf(this.spec.sdkAppId, this.spec.roomId).find((x) => x.id.userId === this.spec.userId);
+    this.setPublisher(p ?? null);
+  }
+
+  private setPublisher(p: Publisher | null): void {
+    if (p === this.publisher) return;
+    this.publisher = p;
+    this.ready = false;
+    if (this.mergeTimer) clearTimeout(this.mergeTimer);
+    this.mergeTimer = null;
+    this.checkIdle();
+    if (p) this.checkReady();
+    // gone: the taps come off the old pipe now; each push keeps its session for the user's return
+    else for (const push of this.pushes.values()) push.sourceChanged();
+  }
+
+  private checkReady(): void {
+    const p = this.publisher;
+    if (!p || this.ready) return;
+    const all = (!this.spec.video || p.video !== null) && (!this.spec.audio || p.audio !== null);
+    const some = (this.spec.video && p.video !== null) || (this.spec.audio && p.audio !== null);
+    if (all) return this.nowReady();
+    if (some && !this.mergeTimer) {
+      this.mergeTimer = setTimeout(() => {
+        this.mergeTimer = null;
+        if (this.publisher === p) this.nowReady();
+      }, this.o.mergeWaitMs);
+      this.mergeTimer.unref();
+    }
+  }
+
+  private nowReady(): void {
+    if (this.mergeTimer) clearTimeout(this.mergeTimer);
+    this.mergeTimer = null;
+    this.ready = true;
+    for (const push of this.pushes.values()) push.sourceChanged();
+  }
+
+  private addPush(url: string): void {
+    const push = new CdnPush({
+      url,
+      ffmpegPath: this.o.ffmpegPath,
+      source: this,
+      retryMs: this.o.retryMs,
+      giveUpMs: this.o.giveUpMs,
+      onStatus: (status, errorCode, errorMsg) => this.emit(url, status, errorCode, errorMsg),
+      log: this.log,
+    });
+    this.pushes.set(url, push);
+    if (this.ready) push.start();
+  }
+
+  /** AgentParams.MaxIdleTime: counted while the relayed user is away. */
+  private checkIdle(): void {
+    if (this.publisher || this.ending) {
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+      return;
+    }
+    if (this.idleTimer) return;
+    this.idleTimer = setTimeout(() => void this.stop(`${this.spec.userId} was away for MaxIdleTime (${this.spec.maxIdleTimeSec} s)`), this.spec.maxIdleTimeSec * 1000);
+    this.idleTimer.unref();
+  }
+
+  private emit(url: string, status: RelayStatus, errorCode: number, errorMsg: string): void {
+    const s = this.spec;
+    this.o.events.relay({
+      sdkAppId: s.sdkAppId, roomId: s.roomId, numericRoom: s.numericRoom, taskId: this.o.taskId, userId: s.agentUserId,
+      url, status, errorCode, errorMsg, at: Date.now(),
+    });
+  }
+}

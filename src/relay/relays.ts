@@ -1,0 +1,126 @@
+// The relay-to-CDN tasks of this gateway: the CdnRelayService the API 3.0 actions call. It enforces the task limit
+// (FailedOperation.RestrictedConcurrency, config relay.maxTasks), checks every push URL against the same
+// pull.allow / pull.deny rules as pull sources (no loopback or private targets unless allowed there), keeps the
+// tasks in the store, and ends every task — each URL saying 5 then 0 — on shutdown.
+
+import type { Logger } from '../log.js';
+import type { Rooms } from '../room/rooms.js';
+import type { Ticket } from '../room/door.js';
+import type { RelayEventSink } from '../events/relay-events.js';
+import type { RelayRecord, TaskStore } from '../store/store.js';
+import { newTaskId } from '../store/task-id.js';
+import type { CdnRelayService, RelayChanges, RelaySpec, StartResult, UpdateResult } from '../api/cdn-relay-service.js';
+import { compileHostRules, type HostRules } from '../ingest/pull/host-rules.js';
+import { streamUrlRefusal, type Resolver } from '../ingest/pull/url-check.js';
+import { RelayTask } from './relay-task.js';
+import { redact } from './cdn-push.js';
+
+export interface RelayConfig {
+  maxTasks: number;
+  ffmpegPath: string;
+  /** 401 timing: an attempt every retrySeconds, FAILURE after giveUpSeconds without running (TRTC: 5 and 60). */
+  retrySeconds: number;
+  giveUpSeconds: number;
+  allow: string[];
+  deny: string[];
+}
+
+export interface RelaysOptions {
+  rooms: Rooms;
+  events: RelayEventSink;
+  store: TaskStore<RelayRecord>;
+  config: RelayConfig;
+  /** Tests resolve names without DNS. */
+  resolve?: Resolver;
+  log: Logger;
+}
+
+export class Relays implements CdnRelayService {
+  private readonly live = new Map<string, RelayTask>();
+  private readonly rules: HostRules;
+  private readonly log: Logger;
+
+  constructor(private readonly o: RelaysOptions) {
+    this.rules = compileHostRules(o.config.allow, o.config.deny);
+    this.log = o.log.child({ component: 'relay' });
+  }
+
+  async start(spec: RelaySpec, _ticket: Ticket): Promise<StartResult> {
+    const { maxTasks } = this.o.config;
+    if (this.live.size >= maxTasks) return { ok: false, error: 'limit', limit: maxTasks };
+    const refused = await this.refusedUrl(spec.urls);
+    if (refused) return { ok: false, error: 'url', reason: refused };
+    // re-checked after the await: another Start may have taken the last place meanwhile
+    if (this.live.size >= maxTasks) return { ok: false, error: 'limit', limit: maxTasks };
+    for (const t of this.live.values()) {
+      if (t.sdkAppId === spec.sdkAppId && t.agent === `${spec.roomId}/${spec.agentUserId}`) {
+        return { ok: false, error: 'user-busy', reason: `AgentParams.UserId ${spec.agentUserId} already relays room ${spec.roomId} (task ${t.taskId}); give each relay task its own agent UserId` };
+      }
+    }
+    const taskId = newTaskId();
+    const task = new RelayTask({
+      taskId,
+      spec,
+      rooms: this.o.rooms,
+      events: this.o.events,
+      ffmpegPath: this.o.config.ffmpegPath,
+      retryMs: this.o.config.retrySeconds * 1000,
+      giveUpMs: this.o.config.giveUpSeconds * 1000,
+      mergeWaitMs: 2000,
+      onEnded: (reason) => {
+        this.live.delete(taskId);
+        this.o.store.update(taskId, { state: 'ended', endedAt: Date.now(), endReason: reason }).catch((err: unknown) => this.log.warn({ err, taskId }, 'relay record update failed'));
+      },
+      log: this.log,
+    });
+    this.live.set(taskId, task);
+    await this.o.store.create({
+      taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.numericRoom ? 0 : 1, userId: spec.agentUserId,
+      relayedUserId: spec.userId, urls: spec.urls.length, state: 'running', createdAt: Date.now(),
+    });
+    task.start();
+    this.log.info({ taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId, urls: spec.urls.map(redact) }, 'relay started');
+    return { ok: true, taskId };
+  }
+
+  async update(sdkAppId: number, taskId: string, changes: RelayChanges): Promise<UpdateResult> {
+    const t = this.find(sdkAppId, taskId);
+    if (!t) return 'not-found';
+    if (changes.urls) {
+      const refused = await this.refusedUrl(changes.urls);
+      if (refused) return { refused };
+    }
+    const r = t.update(changes);
+    if (r === 'updated' && changes.urls) {
+      this.o.store.update(taskId, { urls: changes.urls.length }).catch((err: unknown) => this.log.warn({ err, taskId }, 'relay record update failed'));
+    }
+    return r;
+  }
+
+  async stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'not-found'> {
+    const t = this.find(sdkAppId, taskId);
+    if (!t) return 'not-found';
+    await t.stop('StopPublishCdnStream');
+    return 'stopped';
+  }
+
+  /** Shutdown: every push's stdin closed (ffmpeg flushes and ends its RTMP session), 5 then 0 per URL. */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.live.values()].map((t) => t.stop('the gateway is shutting down')));
+  }
+
+  private find(sdkAppId: number, taskId: string): RelayTask | undefined {
+    const t = this.live.get(taskId);
+    return t && t.sdkAppId === sdkAppId && !t.ended ? t : undefined;
+  }
+
+  /** The first URL the host rules refuse, as a sentence; null when all may be pushed to. */
+  private async refusedUrl(urls: string[]): Promise<string | null> {
+    for (const url of urls) {
+      // the rules judge the host; rtmps is rtmp over TLS to the same host
+      const why = await streamUrlRefusal(url.replace(/^rtmps:/i, 'rtmp:'), this.rules, this.o.resolve);
+      if (why) return `PublishCdnUrl ${redact(url)} may not be pushed to: ${why}. Push to a public host, or have the gateway's operator list the host in pull.allow.`;
+    }
+    return null;
+  }
+}
