@@ -1,0 +1,71 @@
+// A real RTMP receiving server for relay tests: the SRS in ../shared/peers/srs/, started on free loopback ports of
+// its own, read back with ffprobe/ffmpeg as any player would.
+
+import { createServer, connect } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { resolve } from 'node:path';
+import { run, type Run } from '../helpers/clients.js';
+import { waitFor } from '../helpers/gateway.js';
+
+const exec = promisify(execFile);
+const START_SH = resolve('../shared/peers/srs/start.sh');
+
+export interface SrsReceiver {
+  rtmpPort: number;
+  /** rtmp://127.0.0.1:<port>/live/<stream> */
+  url(stream: string): string;
+  /** ffprobe of the live stream as SRS serves it (its GOP cache gives a player the current GOP at once). */
+  probe(stream: string): Promise<{ streams: any[] }>;
+  close(): Promise<void>;
+}
+
+async function freeTcpPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const c = connect(port, '127.0.0.1');
+    c.once('connect', () => (c.destroy(), r(true)));
+    c.once('error', () => r(false));
+  });
+}
+
+export async function startSrs(): Promise<SrsReceiver> {
+  const [rtmpPort, apiPort, httpPort, rtcPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeUdpPort()];
+  const env = { RTMP_PORT: rtmpPort, API_PORT: apiPort, HTTP_PORT: httpPort, RTC_PORT: rtcPort, LOG_LEVEL: 'warn' };
+  const srs: Run = run('env', [...Object.entries(env).map(([k, v]) => `${k}=${v}`), START_SH], 600_000);
+  await waitFor(() => accepts(rtmpPort), 15000, `SRS listening on ${rtmpPort}`);
+  const url = (stream: string) => `rtmp://127.0.0.1:${rtmpPort}/live/${stream}`;
+  return {
+    rtmpPort,
+    url,
+    async probe(stream) {
+      const { stdout } = await exec('ffprobe', ['-v', 'error', '-rw_timeout', '8000000', '-show_streams', '-of', 'json', url(stream)], { timeout: 15000 });
+      return JSON.parse(stdout);
+    },
+    async close() {
+      srs.kill();
+      await srs.exited;
+    },
+  };
+}
+
+/** A loopback TCP port nothing listens on: a push there is refused. */
+export async function refusingPort(): Promise<number> {
+  return freeTcpPort();
+}
