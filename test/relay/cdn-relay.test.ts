@@ -5,7 +5,11 @@
 import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { apiError } from '../helpers/api3.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { run } from '../helpers/clients.js';
+import { dominant, ffprobe, playedSeconds, regionColour } from '../helpers/probe.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { refusingPort, startSrs } from './srs-receiver.js';
 
@@ -18,9 +22,9 @@ t.teardown(async () => {
 const { sdkAppId } = TEST_APP;
 
 /** ffmpeg publishing a solid colour and a tone over RTMP, in real time, for `seconds`. */
-function pushColour(room: string, userId: string, seconds: number) {
+function pushColour(room: string, userId: string, seconds: number, colour = 'red') {
   return run('ffmpeg', [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'color=c=red:size=320x240:rate=25',
+    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=320x240:rate=25`,
     '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', String(seconds),
     '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'aac', '-b:a', '64k',
     '-f', 'flv', f.g.pushUrl(room, userId),
@@ -95,6 +99,30 @@ t.test('Start (single) → the CDN plays → Update adds a URL and a refused one
   t.match(mine[0].body, { EventGroupId: 4, EventType: 401, EventInfo: { RoomId: room, RoomType: 1, UserId: 'relay_agent', TaskId: taskId } });
   const gone = await apiError(f.client.StopPublishCdnStream({ SdkAppId: sdkAppId, TaskId: taskId }));
   t.equal(gone.code, 'ResourceNotFound', 'Stop after the end');
+});
+
+t.test('the anchor reconnects: the CDN session stays, and the relayed timeline goes on without a jump', async (t) => {
+  const room = 'relay-reconnect';
+  const url = srs.url('reconnect');
+  const { TaskId } = await f.client.StartPublishCdnStream(startReq(room, 'relay_agent_2', [url]));
+  const taskId = TaskId!;
+  // a player on the receiving server for the whole session, saving what it gets; SRS keeps a player waiting for
+  // the stream to be published again, so it ends after 4 s without data (longer than the anchor's reconnect)
+  const saved = join(mkdtempSync(join(tmpdir(), 'rg-relay-')), 'played.flv');
+  const player = run('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-rw_timeout', '4000000', '-i', url, '-c', 'copy', '-f', 'flv', saved], 60_000);
+  t.equal(await pushColour(room, 'anchor', 5, 'red').exited, 0, 'first session');
+  t.equal(await pushColour(room, 'anchor', 5, 'lime').exited, 0, 'the same anchor again');
+  await f.client.StopPublishCdnStream({ SdkAppId: sdkAppId, TaskId: taskId });
+  await waitFor(() => statuses(taskId, url).includes(0), 10000, 'Status 0');
+  t.same(statuses(taskId, url), [1, 2, 5, 0], 'one RTMP session: no RECOVERING across the reconnect');
+  await player.exited;
+  const probed = await ffprobe(saved);
+  t.match(probed.streams.find((s) => s.codec_type === 'video'), { codec_name: 'h264', width: 320, height: 240 });
+  t.match(probed.streams.find((s) => s.codec_type === 'audio'), { codec_name: 'aac' });
+  const played = await playedSeconds(saved);
+  t.ok(Math.abs(played - 10) <= 0.7, `both sessions back to back, the gap between them left out (${played.toFixed(2)} s)`);
+  t.equal(dominant(await regionColour(saved, 2)), 'red', 'the first session');
+  t.equal(dominant(await regionColour(saved, 8)), 'green', 'then the second');
 });
 
 t.test('each error code of the relay actions, provoked once', async (t) => {
