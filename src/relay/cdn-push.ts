@@ -1,7 +1,7 @@
 // One push URL of a relay task: an ffmpeg child that reads MPEG-TS on its stdin (written by an fd-mode tap on the
 // relayed publisher's pipe) and pushes it as FLV over RTMP(S), copying both codecs. Its states are callback 401's
 // (trtc-egress.md §4.8):
-//   1 CONNECTING  at each attempt until the URL first runs, every `retryMs` (5 s);
+//   1 CONNECTING  at each attempt until the URL first runs; a failed attempt is retried `retryMs` (5 s) later;
 //   2 RUNNING     once ffmpeg has written bytes to the server (its -progress total_size rises above 0);
 //   3 RECOVERING  at each attempt after a running push dropped;
 //   4 FAILURE     once: `giveUpMs` (60 s) of attempts since the series' first failure without running again —

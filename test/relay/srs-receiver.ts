@@ -18,6 +18,10 @@ export interface SrsReceiver {
   url(stream: string): string;
   /** ffprobe of the live stream as SRS serves it (its GOP cache gives a player the current GOP at once). */
   probe(stream: string): Promise<{ streams: any[] }>;
+  /** SIGKILL: the server is gone at once, as in a crash (its ports then refuse connections). */
+  kill(): Promise<void>;
+  /** Started again on the same ports. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,8 +52,19 @@ function accepts(port: number): Promise<boolean> {
 export async function startSrs(): Promise<SrsReceiver> {
   const [rtmpPort, apiPort, httpPort, rtcPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeUdpPort()];
   const env = { RTMP_PORT: rtmpPort, API_PORT: apiPort, HTTP_PORT: httpPort, RTC_PORT: rtcPort, LOG_LEVEL: 'warn' };
-  const srs: Run = run('env', [...Object.entries(env).map(([k, v]) => `${k}=${v}`), START_SH], 600_000);
-  await waitFor(() => accepts(rtmpPort), 15000, `SRS listening on ${rtmpPort}`);
+  let srs: Run | null = null;
+  const launch = async () => {
+    srs = run('env', [...Object.entries(env).map(([k, v]) => `${k}=${v}`), START_SH], 600_000);
+    await waitFor(() => accepts(rtmpPort), 15000, `SRS listening on ${rtmpPort}`);
+  };
+  const kill = async () => {
+    const s = srs as Run | null;
+    srs = null;
+    if (!s) return;
+    s.kill();
+    await s.exited;
+  };
+  await launch();
   const url = (stream: string) => `rtmp://127.0.0.1:${rtmpPort}/live/${stream}`;
   return {
     rtmpPort,
@@ -58,10 +73,9 @@ export async function startSrs(): Promise<SrsReceiver> {
       const { stdout } = await exec('ffprobe', ['-v', 'error', '-rw_timeout', '8000000', '-show_streams', '-of', 'json', url(stream)], { timeout: 15000 });
       return JSON.parse(stdout);
     },
-    async close() {
-      srs.kill();
-      await srs.exited;
-    },
+    kill,
+    restart: launch,
+    close: kill,
   };
 }
 
