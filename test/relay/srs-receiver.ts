@@ -18,6 +18,8 @@ export interface SrsReceiver {
   url(stream: string): string;
   /** ffprobe of the live stream as SRS serves it (its GOP cache gives a player the current GOP at once). */
   probe(stream: string): Promise<{ streams: any[] }>;
+  /** The mean RGB of the centre of the 10th frame a player decodes from the live stream. */
+  centreColour(stream: string): Promise<[number, number, number]>;
   /** SIGKILL: the server is gone at once, as in a crash (its ports then refuse connections). */
   kill(): Promise<void>;
   /** Started again on the same ports. */
@@ -72,6 +74,15 @@ export async function startSrs(): Promise<SrsReceiver> {
     async probe(stream) {
       const { stdout } = await exec('ffprobe', ['-v', 'error', '-rw_timeout', '8000000', '-show_streams', '-of', 'json', url(stream)], { timeout: 15000 });
       return JSON.parse(stdout);
+    },
+    async centreColour(stream) {
+      const { stdout } = await exec('ffmpeg', [
+        '-v', 'error', '-rw_timeout', '8000000', '-i', url(stream), '-frames:v', '10', '-vf', 'crop=iw/2:ih/2:iw/4:ih/4,scale=1:1',
+        '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-',
+      ], { encoding: 'buffer', timeout: 15000 });
+      const b = stdout as unknown as Buffer;
+      if (b.length < 3) throw new Error(`no frame decoded from ${url(stream)}`);
+      return [b[b.length - 3]!, b[b.length - 2]!, b[b.length - 1]!];
     },
     kill,
     restart: launch,
