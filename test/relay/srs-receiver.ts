@@ -56,7 +56,8 @@ export async function startSrs(): Promise<SrsReceiver> {
   const env = { RTMP_PORT: rtmpPort, API_PORT: apiPort, HTTP_PORT: httpPort, RTC_PORT: rtcPort, LOG_LEVEL: 'warn' };
   let srs: Run | null = null;
   const launch = async () => {
-    srs = run('env', [...Object.entries(env).map(([k, v]) => `${k}=${v}`), START_SH], 600_000);
+    // pdeathsig: SRS dies with the test process even when that is killed (a timed-out test leaves no server behind)
+    srs = run('setpriv', ['--pdeathsig', 'KILL', '--', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), START_SH], 600_000);
     await waitFor(() => accepts(rtmpPort), 15000, `SRS listening on ${rtmpPort}`);
   };
   const kill = async () => {
