@@ -97,6 +97,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   const relays = new Relays({
     rooms,
+    engine,
     events: callbacks,
     store: store.relays,
     // push URLs obey the pull sources' host rules, and use the same ffmpeg

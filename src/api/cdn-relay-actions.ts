@@ -25,6 +25,7 @@ export function cdnRelayActions(deps: { door: Door; service: CdnRelayService }):
         throw new Api3Error('FailedOperation.RestrictedConcurrency', `This gateway runs at most ${r.limit} relay tasks at once and is full; stop a relay or retry later.`);
       }
       if (r.error === 'url') throw new Api3Error('InvalidParameter', r.reason);
+      if (r.error === 'failed') throw new Api3Error('InternalError.CRInternalError', `The relay could not start: ${r.reason}. Retry the request.`);
       throw new Api3Error('FailedOperation', r.reason);
     },
 

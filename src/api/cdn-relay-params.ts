@@ -8,9 +8,10 @@
 //   CreateCloudRecording's).
 // - AgentParams.UserSig is required (the SDK marks it optional, seed 003 required): the agent enters the room through
 //   the same door as any user, so it needs a credential.
-// - WithTranscoding 1 (mixed relay), FeedBackRoomParams, SeiParams, RecordParams with recording and a screen-share
-//   stream (StreamType 1) are not run by this gateway yet: refused with FailedOperation.CRUnsupportMethod naming
-//   what works, never accepted and ignored.
+// - WithTranscoding 1 (mixed relay) mixes every publisher of the room but the agent (cdn-relay-mix-params.ts); the
+//   AudioParams allow/block lists are checked but not applied yet.
+// - FeedBackRoomParams, SeiParams, RecordParams with recording and a screen-share stream (StreamType 1) are not run
+//   by this gateway: refused with FailedOperation.CRUnsupportMethod naming what works, never accepted and ignored.
 // - PublishCdnUrl: rtmp:// or rtmps://, at most 1024 characters; the same URL twice is refused (two pushes of one
 //   stream name fight over it at the CDN: the 3↔2 flapping the reference warns about).
 
@@ -19,6 +20,7 @@ import { Api3Error } from './api3-envelope.js';
 import type { RelayChanges, RelaySpec } from './cdn-relay-service.js';
 import { asObject, at, choice, int, list, need, object, present, show, type Obj } from './cloud-recording-fields.js';
 import { checkedRoom } from './cdn-relay-room.js';
+import { relayLayout, relayMixParams } from './cdn-relay-mix-params.js';
 import { sdkAppIdParam } from './stream-ingest-params.js';
 
 export { sdkAppIdParam };
@@ -58,7 +60,11 @@ export function startParams(p: Obj): StartParams {
     const transcoding = choice<0 | 1>(p, 'WithTranscoding', '', { 0: 'relay one stream as it is', 1: 'mixed relay' })!;
     refuseExtras(p);
     if (transcoding === 1) {
-      throw new Api3Error(UNSUPPORTED, 'WithTranscoding 1 (a mixed relay) is not supported by this gateway yet; send WithTranscoding 0 with SingleSubscribeParams to relay one user\'s stream as it is.');
+      const mix = relayMixParams(p);
+      audioParams(p.AudioParams);
+      const urls = urlParams(p);
+      if (!urls) throw new Api3Error('MissingParameter', 'PublishCdnParams is missing: send 1 to 10 entries with the rtmp:// URL to push to in PublishCdnUrl.');
+      return { spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId: '', audio: true, video: true, urls, mix }, userSig };
     }
     const single = asObject(need(p, 'SingleSubscribeParams', '', 'MissingParameter', 'WithTranscoding 0 relays one user: send SingleSubscribeParams.UserMediaStream.UserInfo.UserId'), 'SingleSubscribeParams');
     const userId = singleUser(single, room.roomId);
@@ -72,7 +78,7 @@ export function startParams(p: Obj): StartParams {
     const urls = urlParams(p);
     if (!urls) throw new Api3Error('MissingParameter', 'PublishCdnParams is missing: send 1 to 10 entries with the rtmp:// URL to push to in PublishCdnUrl.');
     return {
-      spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId, audio, video, urls },
+      spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId, audio, video, urls, mix: null },
       userSig,
     };
   });
@@ -94,8 +100,9 @@ export function updateParams(p: Obj): { sdkAppId: number; taskId: string; change
       changes.audio = true;
     }
     if (present(p, 'VideoParams')) {
-      asObject(p.VideoParams, 'VideoParams');
+      const video = asObject(p.VideoParams, 'VideoParams');
       changes.video = true;
+      if (withTranscoding === 1 && (present(video, 'LayoutParams') || present(video, 'BackGroundColor'))) changes.layout = relayLayout(video, null);
     }
     const urls = urlParams(p);
     if (urls) changes.urls = urls;

@@ -3,6 +3,7 @@
 // owns tasks, taps and the RTMP clients. Values here are already checked.
 
 import type { Ticket } from '../room/door.js';
+import type { MixLayoutSpec, MixSpec } from './cloud-recording-service.js';
 
 export interface RelaySpec {
   sdkAppId: number;
@@ -14,8 +15,10 @@ export interface RelaySpec {
   agentUserId: string;
   /** AgentParams.MaxIdleTime: the task ends when its relayed user has been away this long. */
   maxIdleTimeSec: number;
-  /** SingleSubscribeParams: the user whose stream is relayed as it is (WithTranscoding 0). */
+  /** SingleSubscribeParams: the user whose stream is relayed as it is (WithTranscoding 0); '' for a mixed relay. */
   userId: string;
+  /** WithTranscoding 1: the room's publishers composed by the mixed recordings' compositor; null for single-stream. */
+  mix: MixSpec | null;
   /** AudioParams sent: the user's audio is relayed. */
   audio: boolean;
   /** VideoParams sent: the user's video is relayed (absent: an audio-only relay). */
@@ -33,13 +36,17 @@ export interface RelayChanges {
   /** Which kinds the request's AudioParams / VideoParams mention; a relay cannot switch between A+V and one kind. */
   audio?: boolean;
   video?: boolean;
+  /** Mixed relays: VideoParams.LayoutParams / BackGroundColor sent again. */
+  layout?: MixLayoutSpec;
 }
 
 export type StartResult =
   | { ok: true; taskId: string }
   | { ok: false; error: 'limit'; limit: number }
   /** A URL the gateway may not push to (pull.allow / pull.deny), or the agent user already in use; reason is a sentence. */
-  | { ok: false; error: 'url' | 'user-busy'; reason: string };
+  | { ok: false; error: 'url' | 'user-busy'; reason: string }
+  /** The relay could not start here (a mixed relay's compositor); reason is a sentence. */
+  | { ok: false; error: 'failed'; reason: string };
 
 export type UpdateResult = 'updated' | 'not-found' | 'outdated' | { refused: string };
 

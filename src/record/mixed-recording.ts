@@ -10,13 +10,20 @@ import type { MixSpec, MixLayoutSpec } from '../api/cloud-recording-service.js';
 import { Compositor, tilesFromRects } from '../mix/compositor.js';
 import { layoutRects } from '../mix/layout.js';
 import { MixedFeed } from './mixed-feed.js';
-import type { UserRecorder } from './user-recorder.js';
+import type { Feed } from '../room/consumer.js';
+
+/** Who takes the compositor's output: a mixed recording's UserRecorder, or a mixed relay (src/relay). */
+export interface MixedOutput {
+  attach(feed: Feed): void;
+  /** The output's first video or audio config is known. */
+  media(): void;
+}
 
 export interface MixedRecordingOptions {
   mix: MixSpec;
   engine: MediaEngine;
   /** Writes the mixed feed (its tracks are the mixed stems). */
-  output: UserRecorder;
+  output: MixedOutput;
   /** Which of a user's kinds the task subscribes to now. */
   wants: (userId: string) => { video: boolean; audio: boolean };
   /** A track of both kinds waits this long for a publisher's second config. */

@@ -1,11 +1,17 @@
-// One relay task (StartPublishCdnStream, WithTranscoding 0): the agent user follows a room and relays one user's
-// stream as it is — H.264 copied, AAC copied, WHIP's Opus made AAC by the tap ('opus-to-aac') — to each push URL
-// through its own CdnPush. The user may leave and return (a reconnect): each push keeps its RTMP session and its tap
-// moves to the new pipe. The task ends on Stop, on shutdown, or when the user has been away for MaxIdleTime.
+// One relay task (StartPublishCdnStream): the agent user follows a room and relays, to each push URL through its own
+// CdnPush, either
+// - one user's stream as it is (WithTranscoding 0): H.264 copied, AAC copied, WHIP's Opus made AAC by the tap
+//   ('opus-to-aac'). The user may leave and return (a reconnect): each push keeps its RTMP session and its tap moves
+//   to the new pipe;
+// - or the room mixed (WithTranscoding 1): the mixed recordings' compositor (src/record/mixed-recording.ts) composes
+//   every publisher but the agent, and the pushes tap its output feed, which never stops while publishers come and go.
+// The task ends on Stop, on shutdown, or after MaxIdleTime away (the relayed user; for a mix, every publisher).
 
 import type { Logger } from '../log.js';
 import type { Publisher } from '../room/publisher.js';
-import type { Tap } from '../room/engine.js';
+import type { MediaEngine, Tap } from '../room/engine.js';
+import type { Feed } from '../room/consumer.js';
+import { MixedRecording } from '../record/mixed-recording.js';
 import type { RoomWatcher, Rooms } from '../room/rooms.js';
 import type { RelayEventSink, RelayStatus } from '../events/relay-events.js';
 import type { RelayChanges, RelaySpec, UpdateResult } from '../api/cdn-relay-service.js';
@@ -15,6 +21,8 @@ export interface RelayTaskOptions {
   taskId: string;
   spec: RelaySpec;
   rooms: Rooms;
+  /** Mixed relays read the compositor's output into a pipe of their own. */
+  engine: MediaEngine;
   events: RelayEventSink;
   ffmpegPath: string;
   /** 401 timing (trtc-egress.md §4.8): an attempt every retryMs, FAILURE after giveUpMs. */
@@ -30,7 +38,10 @@ export class RelayTask implements RoomWatcher, TapSource {
   private readonly pushes = new Map<string, CdnPush>();
   private spec: RelaySpec;
   private publisher: Publisher | null = null;
-  /** The publisher's kinds are settled (both wanted configs known, or the merge wait passed): taps may start. */
+  /** Mixed relays: the compositor's side, and its output feed once attached. */
+  private mixed: MixedRecording | null = null;
+  private mixedFeed: Feed | null = null;
+  /** The feed's kinds are settled (both wanted configs known, or the merge wait passed): taps may start. */
   private ready = false;
   private mergeTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -61,16 +72,47 @@ export class RelayTask implements RoomWatcher, TapSource {
     return this.ending !== null;
   }
 
-  start(): void {
+  /** Throws when a mixed relay's compositor cannot start (the task is then over before it began). */
+  async start(): Promise<void> {
+    if (this.spec.mix) await this.startMixed();
     for (const url of this.spec.urls) this.addPush(url);
     this.unwatch = this.o.rooms.watch(this.spec.sdkAppId, this.spec.roomId, this);
-    this.follow();
+    if (this.mixed) {
+      for (const p of this.o.rooms.publishersOf(this.spec.sdkAppId, this.spec.roomId)) this.publisherJoined(p);
+      this.checkIdle();
+    } else this.follow();
+  }
+
+  private async startMixed(): Promise<void> {
+    const agent = this.spec.agentUserId;
+    this.mixed = new MixedRecording({
+      mix: this.spec.mix!,
+      engine: this.o.engine,
+      output: {
+        attach: (feed) => {
+          this.mixedFeed = feed;
+        },
+        media: () => this.checkReady(),
+      },
+      wants: (userId) => ({ video: userId !== agent, audio: userId !== agent }),
+      mergeWaitMs: this.o.mergeWaitMs,
+      onFailed: (message) => {
+        this.log.error(message);
+        void this.stop(message);
+      },
+      log: this.log,
+    });
+    await this.mixed.start();
   }
 
   update(c: RelayChanges): UpdateResult {
     if (this.ending) return 'not-found';
     if (c.sequence <= this.lastSequence) return 'outdated';
-    if (c.withTranscoding !== 0) return { refused: 'WithTranscoding must stay 0: this task relays one stream as it is, and a relay cannot switch to mixing; start a new task for that.' };
+    const mixed = this.mixed !== null;
+    if (c.withTranscoding !== (mixed ? 1 : 0)) {
+      return { refused: `WithTranscoding must stay ${mixed ? 1 : 0}: a relay cannot switch between relaying one stream and mixing; start a new task for that.` };
+    }
+    if (mixed && c.userId !== undefined) return { refused: 'SingleSubscribeParams applies to single-stream relays (WithTranscoding 0) only; leave it out.' };
     if (c.video && !this.spec.video) return { refused: 'VideoParams cannot be added to an audio-only relay: a relay cannot switch between audio only and audio with video; start a new task.' };
     if (c.audio && !this.spec.audio) return { refused: 'AudioParams cannot be added to a video-only relay: a relay cannot switch between video only and audio with video; start a new task.' };
     this.lastSequence = c.sequence;
@@ -89,6 +131,7 @@ export class RelayTask implements RoomWatcher, TapSource {
       }
       this.spec = { ...this.spec, urls: c.urls };
     }
+    if (c.layout && this.mixed) this.mixed.setLayout(c.layout);
     if (c.userId !== undefined && c.userId !== this.spec.userId) {
       this.spec = { ...this.spec, userId: c.userId };
       this.setPublisher(null);
@@ -98,21 +141,40 @@ export class RelayTask implements RoomWatcher, TapSource {
   }
 
   publisherJoined(p: Publisher): void {
-    if (p.id.userId === this.spec.userId && !this.ending) this.setPublisher(p);
+    if (this.ending) return;
+    if (this.mixed) {
+      this.checkIdle();
+      if (p.id.userId !== this.spec.agentUserId) this.mixed.join(p);
+      return;
+    }
+    if (p.id.userId === this.spec.userId) this.setPublisher(p);
   }
 
   publisherLeft(p: Publisher): void {
+    if (this.mixed) {
+      this.mixed.leave(p);
+      this.checkIdle();
+      return;
+    }
     if (p === this.publisher) this.setPublisher(null);
   }
 
   publisherMedia(p: Publisher): void {
+    if (this.mixed) return this.mixed.media(p);
     if (p === this.publisher && !this.ready) this.checkReady();
+  }
+
+  /** What the pushes tap: the relayed user's publisher, or the compositor's output. */
+  private feed(): Feed | null {
+    if (this.mixed) return this.mixedFeed;
+    const p = this.publisher;
+    return p && !p.ended ? p : null;
   }
 
   /** TapSource: an MPEG-TS tap of the relayed kinds into a push's ffmpeg stdin. */
   tapInto(fd: number): Tap | null {
-    const p = this.publisher;
-    if (!p || !this.ready || p.ended) return null;
+    const p = this.feed();
+    if (!p || !this.ready) return null;
     const video = this.spec.video && p.video !== null;
     const audio = this.spec.audio && p.audio ? (p.audio.codec === 'AAC' ? 'aac' : 'opus-to-aac') : '';
     if (!video && !audio) return null;
@@ -130,8 +192,10 @@ export class RelayTask implements RoomWatcher, TapSource {
   private async end(reason: string): Promise<void> {
     this.unwatch?.();
     for (const t of [this.mergeTimer, this.idleTimer]) if (t) clearTimeout(t);
+    // the pushes end first (each ffmpeg flushes what it has), then the compositor
     await Promise.allSettled([...this.pushes.values()].map((p) => p.stop()));
     this.pushes.clear();
+    await this.mixed?.stop();
     this.publisher = null;
     this.log.info({ reason }, 'relay ended');
     this.o.onEnded(reason);
@@ -156,7 +220,7 @@ export class RelayTask implements RoomWatcher, TapSource {
   }
 
   private checkReady(): void {
-    const p = this.publisher;
+    const p = this.feed();
     if (!p || this.ready) return;
     const all = (!this.spec.video || p.video !== null) && (!this.spec.audio || p.audio !== null);
     const some = (this.spec.video && p.video !== null) || (this.spec.audio && p.audio !== null);
@@ -164,7 +228,7 @@ export class RelayTask implements RoomWatcher, TapSource {
     if (some && !this.mergeTimer) {
       this.mergeTimer = setTimeout(() => {
         this.mergeTimer = null;
-        if (this.publisher === p) this.nowReady();
+        if (this.feed() === p) this.nowReady();
       }, this.o.mergeWaitMs);
       this.mergeTimer.unref();
     }
@@ -191,15 +255,19 @@ export class RelayTask implements RoomWatcher, TapSource {
     if (this.ready) push.start();
   }
 
-  /** AgentParams.MaxIdleTime: counted while the relayed user is away. */
+  /** AgentParams.MaxIdleTime: counted while the relayed user is away (a mix: while nobody but the agent publishes). */
   private checkIdle(): void {
-    if (this.publisher || this.ending) {
+    const someone = this.mixed
+      ? this.o.rooms.publishersOf(this.spec.sdkAppId, this.spec.roomId).some((p) => p.id.userId !== this.spec.agentUserId)
+      : this.publisher !== null;
+    if (someone || this.ending) {
       if (this.idleTimer) clearTimeout(this.idleTimer);
       this.idleTimer = null;
       return;
     }
     if (this.idleTimer) return;
-    this.idleTimer = setTimeout(() => void this.stop(`${this.spec.userId} was away for MaxIdleTime (${this.spec.maxIdleTimeSec} s)`), this.spec.maxIdleTimeSec * 1000);
+    const who = this.mixed ? 'the room had no publisher' : `${this.spec.userId} was away`;
+    this.idleTimer = setTimeout(() => void this.stop(`${who} for MaxIdleTime (${this.spec.maxIdleTimeSec} s)`), this.spec.maxIdleTimeSec * 1000);
     this.idleTimer.unref();
   }
 

@@ -5,6 +5,7 @@
 
 import type { Logger } from '../log.js';
 import type { Rooms } from '../room/rooms.js';
+import type { MediaEngine } from '../room/engine.js';
 import type { Ticket } from '../room/door.js';
 import type { RelayEventSink } from '../events/relay-events.js';
 import type { RelayRecord, TaskStore } from '../store/store.js';
@@ -27,6 +28,7 @@ export interface RelayConfig {
 
 export interface RelaysOptions {
   rooms: Rooms;
+  engine: MediaEngine;
   events: RelayEventSink;
   store: TaskStore<RelayRecord>;
   config: RelayConfig;
@@ -62,6 +64,7 @@ export class Relays implements CdnRelayService {
       taskId,
       spec,
       rooms: this.o.rooms,
+      engine: this.o.engine,
       events: this.o.events,
       ffmpegPath: this.o.config.ffmpegPath,
       retryMs: this.o.config.retrySeconds * 1000,
@@ -78,7 +81,14 @@ export class Relays implements CdnRelayService {
       taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.numericRoom ? 0 : 1, userId: spec.agentUserId,
       relayedUserId: spec.userId, urls: spec.urls.length, state: 'running', createdAt: Date.now(),
     });
-    task.start();
+    try {
+      await task.start();
+    } catch (err) {
+      const reason = `the mixer could not start: ${(err as Error).message}`;
+      this.log.error({ taskId }, reason);
+      await task.stop(reason);
+      return { ok: false, error: 'failed', reason };
+    }
     this.log.info({ taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId, urls: spec.urls.map(redact) }, 'relay started');
     return { ok: true, taskId };
   }

@@ -128,7 +128,7 @@ t.test('the anchor reconnects: the CDN session stays, and the relayed timeline g
 t.test('each error code of the relay actions, provoked once', async (t) => {
   const room = 'relay-errors';
   const code = async (req: any) => (await apiError(f.client.StartPublishCdnStream(req))).code;
-  t.equal(await code(startReq(room, 'agent_e', [srs.url('e')], { WithTranscoding: 1 })), 'FailedOperation.CRUnsupportMethod', 'mixed relay not run yet');
+  t.equal(await code(startReq(room, 'agent_e', [srs.url('e')], { FeedBackRoomParams: [{ RoomId: '1', RoomIdType: 0, UserId: 'u', UserSig: 's' }] })), 'FailedOperation.CRUnsupportMethod', 'pushing back into a room is not run here');
   t.equal(await code(startReq(room, 'agent_e', [srs.url('e')], { PublishCdnParams: undefined })), 'MissingParameter', 'no URL');
   t.equal(await code(startReq(room, 'agent_e', ['http://example.com/x'])), 'InvalidParameter', 'not rtmp');
   t.equal(await code(startReq(room, 'agent_e', ['rtmp://10.1.2.3/live/x'])), 'InvalidParameter', 'a private address not in pull.allow');

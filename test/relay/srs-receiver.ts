@@ -18,8 +18,8 @@ export interface SrsReceiver {
   url(stream: string): string;
   /** ffprobe of the live stream as SRS serves it (its GOP cache gives a player the current GOP at once). */
   probe(stream: string): Promise<{ streams: any[] }>;
-  /** The mean RGB of the centre of the 10th frame a player decodes from the live stream. */
-  centreColour(stream: string): Promise<[number, number, number]>;
+  /** The mean RGB of a region (fractions x, y, w, h; the centre by default) of the 10th frame a player decodes. */
+  centreColour(stream: string, r?: { x: number; y: number; w: number; h: number }): Promise<[number, number, number]>;
   /** SIGKILL: the server is gone at once, as in a crash (its ports then refuse connections). */
   kill(): Promise<void>;
   /** Started again on the same ports. */
@@ -76,9 +76,10 @@ export async function startSrs(): Promise<SrsReceiver> {
       const { stdout } = await exec('ffprobe', ['-v', 'error', '-rw_timeout', '8000000', '-show_streams', '-of', 'json', url(stream)], { timeout: 15000 });
       return JSON.parse(stdout);
     },
-    async centreColour(stream) {
+    async centreColour(stream, r = { x: 0.25, y: 0.25, w: 0.5, h: 0.5 }) {
+      const crop = `crop=iw*${r.w}:ih*${r.h}:iw*${r.x}:ih*${r.y},scale=1:1`;
       const { stdout } = await exec('ffmpeg', [
-        '-v', 'error', '-rw_timeout', '8000000', '-i', url(stream), '-frames:v', '10', '-vf', 'crop=iw/2:ih/2:iw/4:ih/4,scale=1:1',
+        '-v', 'error', '-rw_timeout', '8000000', '-i', url(stream), '-frames:v', '10', '-vf', crop,
         '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-',
       ], { encoding: 'buffer', timeout: 15000 });
       const b = stdout as unknown as Buffer;
