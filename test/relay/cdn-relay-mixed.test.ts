@@ -7,6 +7,7 @@ import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { run } from '../helpers/clients.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { colourDistance } from '../helpers/probe.js';
+import { toneAmplitude } from '../mix/mix-media.js';
 import { startSrs } from './srs-receiver.js';
 
 const srs = await startSrs();
@@ -48,6 +49,13 @@ t.test('mixed relay of 2 publishers: grid tiles at the CDN, then a custom layout
   const probed = await srs.probe('mixed');
   t.match(probed.streams.find((s) => s.codec_type === 'video'), { codec_name: 'h264', width: 640, height: 360 }, 'the canvas, H.264');
   t.match(probed.streams.find((s) => s.codec_type === 'audio'), { codec_name: 'aac', sample_rate: '48000', channels: 2 }, 'the audio mix, AAC');
+  const pcm = await srs.pcm('mixed', 2);
+  const second = pcm.subarray(pcm.length - 48000);
+  const absent = toneAmplitude(second, 3300);
+  for (const hz of [440, 880]) {
+    const level = toneAmplitude(second, hz);
+    t.ok(level > 10 * absent && level > 0.005, `${hz} Hz is in the relayed mix (${level.toFixed(4)} vs ${absent.toFixed(5)} at 3.3 kHz)`);
+  }
   const tiles = async () => ({ left: await srs.centreColour('mixed', LEFT), right: await srs.centreColour('mixed', RIGHT) });
   // entry order: red (first in) on the left, blue on the right
   const grid = await waitFor(async () => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../helpers/clients.js';
 import { dominant, ffprobe, playedSeconds, regionColour } from '../helpers/probe.js';
+import { pcmAt, toneAmplitude } from '../mix/mix-media.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { refusingPort, startSrs } from './srs-receiver.js';
 
@@ -123,6 +124,8 @@ t.test('the anchor reconnects: the CDN session stays, and the relayed timeline g
   t.ok(Math.abs(played - 10) <= 0.7, `both sessions back to back, the gap between them left out (${played.toFixed(2)} s)`);
   t.equal(dominant(await regionColour(saved, 2)), 'red', 'the first session');
   t.equal(dominant(await regionColour(saved, 8)), 'green', 'then the second');
+  const tone = await pcmAt(saved, 7, 1);
+  t.ok(toneAmplitude(tone, 440) > 10 * toneAmplitude(tone, 3300), 'the publisher\'s 440 Hz tone came through as AAC');
 });
 
 t.test('each error code of the relay actions, provoked once', async (t) => {

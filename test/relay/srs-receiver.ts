@@ -20,6 +20,8 @@ export interface SrsReceiver {
   probe(stream: string): Promise<{ streams: any[] }>;
   /** The mean RGB of a region (fractions x, y, w, h; the centre by default) of the 10th frame a player decodes. */
   centreColour(stream: string, r?: { x: number; y: number; w: number; h: number }): Promise<[number, number, number]>;
+  /** `seconds` of the live stream's audio as a player decodes it: mono 48 kHz float samples. */
+  pcm(stream: string, seconds: number): Promise<Float32Array>;
   /** SIGKILL: the server is gone at once, as in a crash (its ports then refuse connections). */
   kill(): Promise<void>;
   /** Started again on the same ports. */
@@ -85,6 +87,13 @@ export async function startSrs(): Promise<SrsReceiver> {
       const b = stdout as unknown as Buffer;
       if (b.length < 3) throw new Error(`no frame decoded from ${url(stream)}`);
       return [b[b.length - 3]!, b[b.length - 2]!, b[b.length - 1]!];
+    },
+    async pcm(stream, seconds) {
+      const { stdout } = await exec('ffmpeg', [
+        '-v', 'error', '-rw_timeout', '8000000', '-i', url(stream), '-t', String(seconds), '-vn', '-ac', '1', '-ar', '48000', '-f', 'f32le', '-',
+      ], { encoding: 'buffer', timeout: 20000, maxBuffer: 64 << 20 });
+      const b = stdout as unknown as Buffer;
+      return new Float32Array(b.buffer, b.byteOffset, Math.floor(b.length / 4));
     },
     kill,
     restart: launch,
