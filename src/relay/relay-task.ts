@@ -79,8 +79,9 @@ export class RelayTask implements RoomWatcher, TapSource {
     this.unwatch = this.o.rooms.watch(this.spec.sdkAppId, this.spec.roomId, this);
     if (this.mixed) {
       for (const p of this.o.rooms.publishersOf(this.spec.sdkAppId, this.spec.roomId)) this.publisherJoined(p);
-      this.checkIdle();
     } else this.follow();
+    // MaxIdleTime also counts for a user who is not there yet (setPublisher(null) changes nothing then)
+    this.checkIdle();
   }
 
   private async startMixed(): Promise<void> {

@@ -128,6 +128,16 @@ t.test('the anchor reconnects: the CDN session stays, and the relayed timeline g
   t.ok(toneAmplitude(tone, 440) > 10 * toneAmplitude(tone, 3300), 'the publisher\'s 440 Hz tone came through as AAC');
 });
 
+t.test('MaxIdleTime: a relay whose user never comes ends by itself', async (t) => {
+  const req = startReq('relay-idle', 'idle_agent', [srs.url('idle')]);
+  req.AgentParams.MaxIdleTime = 5;
+  const { TaskId } = await f.client.StartPublishCdnStream(req);
+  await waitFor(() => f.rx.events(401, TaskId).some((e) => e.EventInfo.Payload.Status === 0), 15000, '401 IDLE');
+  t.same(f.rx.events(401, TaskId).map((e) => e.EventInfo.Payload.Status), [5, 0], 'the URL is removed without ever connecting');
+  const gone = await apiError(f.client.StopPublishCdnStream({ SdkAppId: sdkAppId, TaskId: TaskId! }));
+  t.equal(gone.code, 'ResourceNotFound', 'the task is over');
+});
+
 t.test('each error code of the relay actions, provoked once', async (t) => {
   const room = 'relay-errors';
   const code = async (req: any) => (await apiError(f.client.StartPublishCdnStream(req))).code;
