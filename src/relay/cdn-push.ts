@@ -141,7 +141,9 @@ export class CdnPush {
     const wasRunning = this.running;
     this.running = false;
     if (this.stopped) return;
-    this.o.log.warn({ url: redact(this.o.url), code, why }, wasRunning ? 'relay push dropped' : 'relay push attempt failed');
+    // ffmpeg's message may quote the URL with its stream key: the log gets it without
+    const logged = why.split(this.o.url).join(redact(this.o.url));
+    this.o.log.warn({ url: redact(this.o.url), code, why: logged }, wasRunning ? 'relay push dropped' : 'relay push attempt failed');
     const now = Date.now();
     if (this.failingSince === 0) this.failingSince = now;
     if (code === PUSH_ERROR.spawn || now - this.failingSince >= this.o.giveUpMs) {
