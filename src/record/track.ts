@@ -10,7 +10,7 @@ import type { Pipe, Tap } from '../room/engine.js';
 import type { AudioConfig, VideoConfig } from '../media/model.js';
 import type { TapFileOptions } from '../native/rtmp-plane.js';
 import { Playlist } from './playlist.js';
-import { KeyframePacer, type KeyframeSource } from './keyframe-pacer.js';
+import { KeyframePacer, type KeyframeSource } from '../room/keyframe-pacer.js';
 import type { TrackKind } from './names.js';
 
 export type TrackFormat = 'hls' | 'mp4' | 'aac';

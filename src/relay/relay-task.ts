@@ -7,6 +7,7 @@
 //   every publisher but the agent, and the pushes tap its output feed, which never stops while publishers come and go.
 // The task ends on Stop, on shutdown, or after MaxIdleTime away (the relayed user; for a mix, every publisher).
 
+import { KeyframePacer } from '../room/keyframe-pacer.js';
 import type { Logger } from '../log.js';
 import type { Publisher } from '../room/publisher.js';
 import type { MediaEngine, Tap } from '../room/engine.js';
@@ -34,7 +35,16 @@ export interface RelayTaskOptions {
   log: Logger;
 }
 
+/** The keyframe interval a relay asks of a publisher that keyframes only on request (WHIP). */
+const CDN_GOP_MS = 2000;
+
 export class RelayTask implements RoomWatcher, TapSource {
+  /**
+   * A WHIP publisher keyframes only on request: a CDN's players need one every GOP (and a server without a GOP cache,
+   * like nginx-rtmp, starts a player at the next one), so the relay asks every CDN_GOP_MS. RTMP and pull publishers
+   * have their own GOP and are not asked again.
+   */
+  private readonly pacer = new KeyframePacer(CDN_GOP_MS, CDN_GOP_MS);
   private readonly pushes = new Map<string, CdnPush>();
   private spec: RelaySpec;
   private publisher: Publisher | null = null;
@@ -192,6 +202,7 @@ export class RelayTask implements RoomWatcher, TapSource {
 
   private async end(reason: string): Promise<void> {
     this.unwatch?.();
+    this.pacer.stop();
     for (const t of [this.mergeTimer, this.idleTimer]) if (t) clearTimeout(t);
     // the pushes end first (each ffmpeg flushes what it has), then the compositor
     await Promise.allSettled([...this.pushes.values()].map((p) => p.stop()));
@@ -212,6 +223,7 @@ export class RelayTask implements RoomWatcher, TapSource {
     if (p === this.publisher) return;
     this.publisher = p;
     this.ready = false;
+    this.pacer.stop();
     if (this.mergeTimer) clearTimeout(this.mergeTimer);
     this.mergeTimer = null;
     this.checkIdle();
@@ -239,6 +251,8 @@ export class RelayTask implements RoomWatcher, TapSource {
     if (this.mergeTimer) clearTimeout(this.mergeTimer);
     this.mergeTimer = null;
     this.ready = true;
+    const p = this.feed();
+    if (p && !this.mixed) this.pacer.follow(p);
     for (const push of this.pushes.values()) push.sourceChanged();
   }
 

@@ -1,5 +1,5 @@
 // Mixed relay (WithTranscoding 1) end to end: two ffmpeg RTMP publishers push solid red and blue; the official SDK
-// starts a mixed relay (grid) to SRS; a frame decoded from what SRS serves has each colour in the tile the grid gives
+// starts a mixed relay (grid) to nginx-rtmp; a frame decoded from what it serves has each colour in the tile the grid gives
 // it. Update then sends a custom layout swapping the two, and the CDN's picture follows without a new session.
 
 import t from 'tap';
@@ -8,9 +8,9 @@ import { run } from '../helpers/clients.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { colourDistance } from '../helpers/probe.js';
 import { toneAmplitude } from '../mix/mix-media.js';
-import { startSrs } from './srs-receiver.js';
+import { startRtmpReceiver } from './rtmp-receiver.js';
 
-const srs = await startSrs();
+const srs = await startRtmpReceiver();
 const f = await startPullFixture();
 t.teardown(async () => {
   await f.close();

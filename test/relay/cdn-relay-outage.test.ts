@@ -1,4 +1,4 @@
-// Relay delivery faults: the receiving RTMP server (SRS) crashes and is started again 15 s later. Callback 401 shows
+// Relay delivery faults: the receiving RTMP server (nginx-rtmp) crashes and is started again 15 s later. Callback 401 shows
 // the drop and each retry (Status 3, RECOVERING, with the reason), then RUNNING again, and the receiver plays the
 // relayed stream again — without the anchor noticing.
 
@@ -6,9 +6,9 @@ import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { run } from '../helpers/clients.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
-import { startSrs } from './srs-receiver.js';
+import { startRtmpReceiver } from './rtmp-receiver.js';
 
-const srs = await startSrs();
+const srs = await startRtmpReceiver();
 // attempts every 2 s (TRTC's 5 s would only make the test longer); the 60 s give-up is TRTC's
 const f = await startPullFixture({ relay: { retrySeconds: 2, giveUpSeconds: 60 } });
 t.teardown(async () => {

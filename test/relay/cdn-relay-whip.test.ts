@@ -1,5 +1,5 @@
 // Relay of a WebRTC publisher: Chromium publishes over WHIP a canvas painted solid green (H.264) with its fake
-// microphone (Opus). The relay copies the H.264 and makes AAC of the Opus (RTMP/FLV carries no Opus): SRS, the
+// microphone (Opus). The relay copies the H.264 and makes AAC of the Opus (RTMP/FLV carries no Opus): nginx-rtmp, the
 // receiving server, serves H.264 + AAC, and a decoded frame is the publisher's green.
 
 import t from 'tap';
@@ -9,9 +9,9 @@ import { launchChromium } from '../helpers/chromium.js';
 import { openCanvasWhipPublisher } from '../helpers/chromium-canvas-publisher.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { dominant } from '../helpers/probe.js';
-import { startSrs } from './srs-receiver.js';
+import { startRtmpReceiver } from './rtmp-receiver.js';
 
-const srs = await startSrs();
+const srs = await startRtmpReceiver();
 const f = await startPullFixture({
   webrtc: { hostAddresses: ['127.0.0.1'], announcedAddresses: [], udpPortMin: 43100, udpPortMax: 43199 },
 });

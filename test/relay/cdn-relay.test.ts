@@ -1,5 +1,5 @@
 // Relay to CDN end to end, single-stream: the official SDK drives Start → Update (a second URL and a refused one) →
-// Stop against a gateway with an ffmpeg RTMP publisher; the receiving end is SRS, read back with ffprobe. A callback
+// Stop against a gateway with an ffmpeg RTMP publisher; the receiving end is nginx-rtmp, read back with ffprobe. A callback
 // receiver checks that every 401 is signed and that each URL's states come in order.
 
 import t from 'tap';
@@ -12,9 +12,9 @@ import { run } from '../helpers/clients.js';
 import { dominant, ffprobe, playedSeconds, regionColour } from '../helpers/probe.js';
 import { pcmAt, toneAmplitude } from '../mix/mix-media.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
-import { refusingPort, startSrs } from './srs-receiver.js';
+import { refusingPort, startRtmpReceiver } from './rtmp-receiver.js';
 
-const srs = await startSrs();
+const srs = await startRtmpReceiver();
 const f = await startPullFixture({ relay: { maxTasks: 1, retrySeconds: 1, giveUpSeconds: 4 } });
 t.teardown(async () => {
   await f.close();
@@ -107,7 +107,7 @@ t.test('the anchor reconnects: the CDN session stays, and the relayed timeline g
   const url = srs.url('reconnect');
   const { TaskId } = await f.client.StartPublishCdnStream(startReq(room, 'relay_agent_2', [url]));
   const taskId = TaskId!;
-  // a player on the receiving server for the whole session, saving what it gets; SRS keeps a player waiting for
+  // a player on the receiving server for the whole session, saving what it gets; the server keeps a player waiting for
   // the stream to be published again, so it ends after 4 s without data (longer than the anchor's reconnect)
   const saved = join(mkdtempSync(join(tmpdir(), 'rg-relay-')), 'played.flv');
   const player = run('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-rw_timeout', '4000000', '-i', url, '-c', 'copy', '-f', 'flv', saved], 60_000);

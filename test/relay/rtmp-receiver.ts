@@ -1,22 +1,41 @@
-// A real RTMP receiving server for relay tests: the SRS in ../shared/peers/srs/, started on free loopback ports of
-// its own, read back with ffprobe/ffmpeg as any player would.
+// A real RTMP receiving server for relay tests: Debian's nginx with libnginx-mod-rtmp (installed by
+// `scripts/setup --test`), started on a free loopback port with a configuration of its own in a temporary
+// directory, read back with ffprobe/ffmpeg as any player would. (The SRS in ../shared/peers/srs/ would do too, but a
+// clean clone on a fresh machine does not have it; apt does.)
 
 import { createServer, connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { resolve } from 'node:path';
+import { join } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { run, type Run } from '../helpers/clients.js';
 import { waitFor } from '../helpers/gateway.js';
 
 const exec = promisify(execFile);
-const START_SH = resolve('../shared/peers/srs/start.sh');
+const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 
-export interface SrsReceiver {
+/** One nginx process (no daemon, no workers), its files under `dir`, one RTMP application `live`. */
+function nginxConfig(dir: string, rtmpPort: number): string {
+  return [
+    `load_module ${RTMP_MODULE};`,
+    'daemon off;',
+    'master_process off;',
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log warn;`,
+    'events { worker_connections 256; }',
+    // wait_key: a player starts at a keyframe (nginx-rtmp keeps no GOP; the relays' GOP is 1–2 s)
+    `rtmp { server { listen 127.0.0.1:${rtmpPort}; chunk_size 4096; application live { live on; wait_key on; wait_video on; } } }`,
+    '',
+  ].join('\n');
+}
+
+export interface RtmpReceiver {
   rtmpPort: number;
   /** rtmp://127.0.0.1:<port>/live/<stream> */
   url(stream: string): string;
-  /** ffprobe of the live stream as SRS serves it (its GOP cache gives a player the current GOP at once). */
+  /** ffprobe of the live stream as the server plays it (from its next keyframe). */
   probe(stream: string): Promise<{ streams: any[] }>;
   /** The mean RGB of a region (fractions x, y, w, h; the centre by default) of the 10th frame a player decodes. */
   centreColour(stream: string, r?: { x: number; y: number; w: number; h: number }): Promise<[number, number, number]>;
@@ -53,18 +72,20 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-export async function startSrs(): Promise<SrsReceiver> {
-  const [rtmpPort, apiPort, httpPort, rtcPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeUdpPort()];
-  const env = { RTMP_PORT: rtmpPort, API_PORT: apiPort, HTTP_PORT: httpPort, RTC_PORT: rtcPort, LOG_LEVEL: 'warn' };
-  let srs: Run | null = null;
+export async function startRtmpReceiver(): Promise<RtmpReceiver> {
+  const rtmpPort = await freeTcpPort();
+  const dir = mkdtempSync(join(tmpdir(), 'rg-nginx-rtmp-'));
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, nginxConfig(dir, rtmpPort));
+  let server: Run | null = null;
   const launch = async () => {
-    // pdeathsig: SRS dies with the test process even when that is killed (a timed-out test leaves no server behind)
-    srs = run('setpriv', ['--pdeathsig', 'KILL', '--', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), START_SH], 600_000);
-    await waitFor(() => accepts(rtmpPort), 15000, `SRS listening on ${rtmpPort}`);
+    // pdeathsig: nginx dies with the test process even when that is killed (a timed-out test leaves no server behind)
+    server = run('setpriv', ['--pdeathsig', 'KILL', '--', 'nginx', '-p', dir, '-c', conf], 600_000);
+    await waitFor(() => accepts(rtmpPort), 15000, `nginx-rtmp listening on ${rtmpPort}`);
   };
   const kill = async () => {
-    const s = srs as Run | null;
-    srs = null;
+    const s = server as Run | null;
+    server = null;
     if (!s) return;
     s.kill();
     await s.exited;
