@@ -142,7 +142,13 @@ export function startParams(p: Params): StartParams {
   if (repeatNum === 0) throw new Api3Error('InvalidParameter.RepeatNum', 'RepeatNum 0 is not valid: send 1 to play once, up to 1000, or -1 to loop until MaxDuration.');
   const maxDuration = integer(p, 'MaxDuration', 1, 10080, 'an integer number of minutes from 1 to 10080');
   integer(p, 'IdleTimeout', 0, 600, 'an integer number of seconds from 0 to 600');
-  boolean(p, 'AutoPush');
+  if (boolean(p, 'AutoPush') === true) {
+    // TRTC would also relay the pulled stream to its CDN; roomgate has no CDN of its own: a relay is a task of its own
+    throw new Api3Error(
+      'InvalidParameter.AutoPush',
+      'AutoPush true is not supported: this gateway has no CDN of its own. Send AutoPush false (or leave it out) and relay the task\'s user with StartPublishCdnStream to your CDN\'s RTMP URL.',
+    );
+  }
   const spec: IngestTaskSpec = {
     sdkAppId,
     ...room,

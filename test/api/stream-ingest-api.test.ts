@@ -149,6 +149,7 @@ t.test('parameter errors', async (t) => {
     ['RepeatNum 0', () => f.client.StartStreamIngest(startReq('p1', { RepeatNum: 0 })), 'InvalidParameter.RepeatNum', /RepeatNum 0 is not valid/],
     ['RepeatNum 1001', () => f.client.StartStreamIngest(startReq('p1', { RepeatNum: 1001 })), 'InvalidParameter.RepeatNum'],
     ['Volume 300', () => f.client.StartStreamIngest(startReq('p1', { Volume: 300 })), 'InvalidParameter.Volume', /0 to 200/],
+    ['AutoPush true', () => f.client.StartStreamIngest(startReq('p1', { AutoPush: true })), 'InvalidParameter.AutoPush', /StartPublishCdnStream/],
     ['MaxDuration 0', () => f.client.StartStreamIngest(startReq('p1', { RepeatNum: -1, MaxDuration: 0 })), 'InvalidParameter.MaxDuration'],
     ['Tempo 3', () => f.client.StartStreamIngest(startReq('p1', { Tempo: 3 })), 'InvalidParameter.Tempo'],
     ['no StreamUrl', () => f.client.StartStreamIngest({ ...startReq('p1'), StreamUrl: undefined }), 'InvalidParameter.StreamUrl', /missing/],
