@@ -86,3 +86,26 @@ export function ffmpegPush(url: string, o: FfmpegPushOptions = {}): Run {
   args.push('-f', 'flv', url);
   return run('ffmpeg', args, (seconds + 30) * 1000);
 }
+
+export interface ColourPushOptions {
+  /** The tone's frequency (Hz); 440 by default. */
+  hz?: number;
+  /** Frames per second, also the GOP in frames (a keyframe a second); 30 by default. */
+  fps?: number;
+  sampleRate?: number;
+  audioBitrate?: string;
+}
+
+/**
+ * ffmpeg publishing a solid colour (320×240) and a tone over RTMP in real time for `seconds`: a publisher whose
+ * recording or relay can be told from others' by one decoded pixel and one frequency.
+ */
+export function ffmpegPushColour(url: string, colour: string, seconds: number, o: ColourPushOptions = {}): Run {
+  const fps = o.fps ?? 30;
+  return run('ffmpeg', [
+    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=320x240:rate=${fps}`,
+    '-re', '-f', 'lavfi', '-i', `sine=frequency=${o.hz ?? 440}:sample_rate=${o.sampleRate ?? 44100}`, '-t', String(seconds),
+    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(fps), '-c:a', 'aac', '-b:a', o.audioBitrate ?? '64k',
+    '-f', 'flv', url,
+  ], (seconds + 30) * 1000);
+}

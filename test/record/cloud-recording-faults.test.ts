@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { run } from '../helpers/clients.js';
+import { run, ffmpegPushColour } from '../helpers/clients.js';
 import { startCallbackReceiver } from '../helpers/callback-receiver.js';
 import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
@@ -43,12 +43,7 @@ async function recordingGateway(t: Test, dir: string): Promise<GatewayProcess> {
 }
 
 function pushColour(t: Test, url: string, colour: string, seconds: number) {
-  const p = run('ffmpeg', [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=320x240:rate=30`,
-    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', String(seconds),
-    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-c:a', 'aac', '-b:a', '64k',
-    '-f', 'flv', url,
-  ], (seconds + 30) * 1000);
+  const p = ffmpegPushColour(url, colour, seconds);
   t.teardown(() => p.kill());
   return p;
 }

@@ -6,7 +6,7 @@ import t from 'tap';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { run } from '../helpers/clients.js';
+import { run, ffmpegPushColour } from '../helpers/clients.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { colourDistance, ffprobe, playedSeconds, regionColour } from '../helpers/probe.js';
 import { pcmAt, toneAmplitude } from '../mix/mix-media.js';
@@ -27,12 +27,7 @@ const COLOURS = {
 type Colour = keyof typeof COLOURS;
 
 function push(room: string, colour: Colour, seconds: number) {
-  return run('ffmpeg', [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=320x240:rate=30`,
-    '-re', '-f', 'lavfi', '-i', `sine=frequency=${COLOURS[colour].hz}:sample_rate=48000`, '-t', String(seconds),
-    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-c:a', 'aac', '-b:a', '96k',
-    '-f', 'flv', f.g.pushUrl(room, `${colour}_user`),
-  ], (seconds + 30) * 1000);
+  return ffmpegPushColour(f.g.pushUrl(room, `${colour}_user`), colour, seconds, { hz: COLOURS[colour].hz, sampleRate: 48000, audioBitrate: '96k' });
 }
 
 async function record(room: string, recorder: string): Promise<string> {

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { run } from '../helpers/clients.js';
+import { run, ffmpegPushColour } from '../helpers/clients.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { decodeErrors, ffprobe, playedSeconds, playlistSegments } from '../helpers/probe.js';
 import { S3RVER_KEYS, startS3rver, type TestS3 } from '../helpers/s3rver.js';
@@ -28,12 +28,7 @@ const { sdkAppId } = TEST_APP;
 const dir = f.g.config.recording.dir;
 
 function pushColour(room: string, userId: string, colour: string, seconds: number) {
-  return run('ffmpeg', [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=320x240:rate=30`,
-    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', String(seconds),
-    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-c:a', 'aac', '-b:a', '64k',
-    '-f', 'flv', f.g.pushUrl(room, userId),
-  ], (seconds + 30) * 1000);
+  return ffmpegPushColour(f.g.pushUrl(room, userId), colour, seconds);
 }
 
 async function createS3Task(room: string, recorder: string): Promise<string> {

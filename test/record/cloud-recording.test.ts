@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { officialUserSig, startTestGateway, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { apiError, trtcClient, TEST_CREDENTIAL } from '../helpers/api3.js';
-import { run } from '../helpers/clients.js';
+import { run, ffmpegPushColour } from '../helpers/clients.js';
 import { makeMedia } from '../helpers/media-server.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { dominant, ffprobe, playedSeconds, regionColour } from '../helpers/probe.js';
@@ -21,12 +21,7 @@ const blue = await makeMedia('flv-blue', 20);
 
 /** ffmpeg publishing a solid colour and a tone over RTMP, in real time, for `seconds`. */
 function pushColour(room: string, userId: string, colour: string, seconds: number) {
-  return run('ffmpeg', [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=320x240:rate=30`,
-    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', String(seconds),
-    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-c:a', 'aac', '-b:a', '64k',
-    '-f', 'flv', f.g.pushUrl(room, userId),
-  ], (seconds + 30) * 1000);
+  return ffmpegPushColour(f.g.pushUrl(room, userId), colour, seconds);
 }
 
 function createReq(room: string, recorder: string, recordParams: Record<string, unknown>, extra: Record<string, unknown> = {}): any {

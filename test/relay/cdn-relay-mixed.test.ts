@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { run } from '../helpers/clients.js';
+import { run, ffmpegPushColour } from '../helpers/clients.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { colourDistance } from '../helpers/probe.js';
 import { toneAmplitude } from '../mix/mix-media.js';
@@ -22,12 +22,7 @@ const LEFT = { x: 0.15, y: 0.3, w: 0.2, h: 0.4 };
 const RIGHT = { x: 0.65, y: 0.3, w: 0.2, h: 0.4 };
 
 function push(room: string, colour: 'red' | 'blue', hz: number, seconds: number) {
-  return run('ffmpeg', [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=320x240:rate=25`,
-    '-re', '-f', 'lavfi', '-i', `sine=frequency=${hz}:sample_rate=48000`, '-t', String(seconds),
-    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'aac', '-b:a', '64k',
-    '-f', 'flv', f.g.pushUrl(room, `${colour}_user`),
-  ], (seconds + 30) * 1000);
+  return ffmpegPushColour(f.g.pushUrl(room, `${colour}_user`), colour, seconds, { fps: 25, hz, sampleRate: 48000 });
 }
 
 t.test('mixed relay of 2 publishers: grid tiles at the CDN, then a custom layout by Update', async (t) => {

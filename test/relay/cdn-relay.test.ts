@@ -8,7 +8,7 @@ import { apiError } from '../helpers/api3.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../helpers/clients.js';
+import { run, ffmpegPushColour } from '../helpers/clients.js';
 import { dominant, ffprobe, playedSeconds, regionColour } from '../helpers/probe.js';
 import { pcmAt, toneAmplitude } from '../mix/mix-media.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
@@ -24,12 +24,7 @@ const { sdkAppId } = TEST_APP;
 
 /** ffmpeg publishing a solid colour and a tone over RTMP, in real time, for `seconds`. */
 function pushColour(room: string, userId: string, seconds: number, colour = 'red') {
-  return run('ffmpeg', [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=320x240:rate=25`,
-    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', String(seconds),
-    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'aac', '-b:a', '64k',
-    '-f', 'flv', f.g.pushUrl(room, userId),
-  ], (seconds + 30) * 1000);
+  return ffmpegPushColour(f.g.pushUrl(room, userId), colour, seconds, { fps: 25 });
 }
 
 function startReq(room: string, agent: string, urls: string[], extra: Record<string, unknown> = {}): any {
