@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { run, ffmpegPushColour } from '../helpers/clients.js';
+import { ffmpegPushColour } from '../helpers/clients.js';
 import { startCallbackReceiver } from '../helpers/callback-receiver.js';
 import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';

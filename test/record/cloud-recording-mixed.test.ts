@@ -6,7 +6,7 @@ import t from 'tap';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { run, ffmpegPushColour } from '../helpers/clients.js';
+import { ffmpegPushColour } from '../helpers/clients.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { colourDistance, ffprobe, playedSeconds, regionColour } from '../helpers/probe.js';
 import { pcmAt, toneAmplitude } from '../mix/mix-media.js';

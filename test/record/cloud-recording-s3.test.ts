@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { run, ffmpegPushColour } from '../helpers/clients.js';
+import { ffmpegPushColour } from '../helpers/clients.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { decodeErrors, ffprobe, playedSeconds, playlistSegments } from '../helpers/probe.js';
 import { S3RVER_KEYS, startS3rver, type TestS3 } from '../helpers/s3rver.js';

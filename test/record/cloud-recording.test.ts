@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { officialUserSig, startTestGateway, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { apiError, trtcClient, TEST_CREDENTIAL } from '../helpers/api3.js';
-import { run, ffmpegPushColour } from '../helpers/clients.js';
+import { ffmpegPushColour } from '../helpers/clients.js';
 import { makeMedia } from '../helpers/media-server.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { dominant, ffprobe, playedSeconds, regionColour } from '../helpers/probe.js';

@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
-import { run, ffmpegPushColour } from '../helpers/clients.js';
+import { ffmpegPushColour } from '../helpers/clients.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { colourDistance } from '../helpers/probe.js';
 import { toneAmplitude } from '../mix/mix-media.js';
