@@ -52,6 +52,7 @@ export class MixedRecording {
   private layout: MixLayoutSpec;
   private serial = 0;
   private stopping = false;
+  private mixedOnce = false;
 
   constructor(private readonly o: MixedRecordingOptions) {
     const { video, audio, layout } = o.mix;
@@ -74,6 +75,12 @@ export class MixedRecording {
     feed.read(stdout, (why) => this.o.onFailed(`the compositor's output is broken: ${why}`));
     this.feed = feed;
     this.o.output.attach(feed);
+  }
+
+  /** Whether some publisher's media goes into the mix now (or went: Describe stays InProgress once it started). */
+  mixing(): boolean {
+    if (!this.mixedOnce) this.mixedOnce = [...this.inputs.values()].some((i) => i.tap !== null);
+    return this.mixedOnce;
   }
 
   join(p: Publisher): void {

@@ -56,7 +56,6 @@ export class RecordingTask implements RoomWatcher {
   private idleTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => void) | null = null;
   private ending: Promise<void> | null = null;
-  private recording = false;
   /** RecordMode 2: the compositor's side, and the recorder of its output. */
   private mixed: MixedRecording | null = null;
   private mixedOutput: UserRecorder | null = null;
@@ -77,7 +76,11 @@ export class RecordingTask implements RoomWatcher {
 
   /** Describe's Status: Idle until some media is recorded, InProgress then, Exited once ending. */
   get status(): 'Idle' | 'InProgress' | 'Exited' {
-    return this.ending ? 'Exited' : this.recording ? 'InProgress' : 'Idle';
+    // in progress from the moment a track takes media (its tap exists), not only once a file is closed
+    // (a mix: once a publisher's media goes into it; its canvas runs from the start, with or without anyone)
+    if (this.ending) return 'Exited';
+    const taking = this.mixed ? this.mixed.mixing() : this.files.some((f) => f.track.started || f.track.beginTimeStamp > 0);
+    return taking ? 'InProgress' : 'Idle';
   }
 
   /** Describe's StorageFileList: each track's index file (playlist, or first MP4/AAC file) once it has one. */
@@ -285,7 +288,6 @@ export class RecordingTask implements RoomWatcher {
   }
 
   private fileDone(userId: string, kind: TrackKind, f: FinishedFile, playlist: FinishedFile | null): void {
-    this.recording = true;
     const uploads = this.o.uploads;
     if (f.bytes > 0 && uploads) uploads.enqueue(f.path, f.name, { removeAfter: true });
     if (f.format === 'mp4' || f.format === 'aac') this.mediaFiles.push({ ...f, userId, kind });
