@@ -18,7 +18,6 @@ import type { ActionHandler } from './stream-ingest-actions.js';
 export function cloudRecordingActions(deps: { door: Door; service: CloudRecordingService }): Record<string, ActionHandler> {
   const { door, service } = deps;
 
-  const knownApp = (sdkAppId: number): void => requireKnownApp(door, sdkAppId);
   const notFound = (sdkAppId: number, taskId: string): Api3Error =>
     new Api3Error(
       'ResourceNotFound',
@@ -28,7 +27,7 @@ export function cloudRecordingActions(deps: { door: Door; service: CloudRecordin
   return {
     async CreateCloudRecording(p) {
       const { spec, userSig, privateMapKey } = createParams(p);
-      knownApp(spec.sdkAppId);
+      requireKnownApp(door, spec.sdkAppId);
       const ticket = enterTaskUser(door, { ...spec, numericRoom: spec.roomIdType === 1, userSig, privateMapKey }, 'subscribe');
       const r = await service.create(spec, ticket);
       if (r.ok) return { TaskId: r.taskId };
@@ -46,7 +45,7 @@ export function cloudRecordingActions(deps: { door: Door; service: CloudRecordin
 
     async DescribeCloudRecording(p) {
       const { sdkAppId, taskId } = describeParams(p);
-      knownApp(sdkAppId);
+      requireKnownApp(door, sdkAppId);
       const r = await service.describe(sdkAppId, taskId);
       if (!r) throw notFound(sdkAppId, taskId);
       return {

@@ -12,12 +12,11 @@ export type ActionHandler = (params: Record<string, unknown>) => Promise<Record<
 export function streamIngestActions(deps: { door: Door; service: StreamIngestService }): Record<string, ActionHandler> {
   const { door, service } = deps;
 
-  const knownApp = (sdkAppId: number): void => requireKnownApp(door, sdkAppId);
 
   return {
     async StartStreamIngest(p) {
       const { spec, userSig, privateMapKey } = startParams(p);
-      knownApp(spec.sdkAppId);
+      requireKnownApp(door, spec.sdkAppId);
       const ticket = enterTaskUser(door, { ...spec, numericRoom: spec.roomIdType === 1, userSig, privateMapKey }, 'publish');
       const refusal = await service.checkStreamUrl(spec.streamUrl);
       if (refusal) throw new Api3Error('InvalidParameter.StreamUrl', `StreamUrl: ${refusal}.`);
@@ -38,7 +37,7 @@ export function streamIngestActions(deps: { door: Door; service: StreamIngestSer
     async StopStreamIngest(p) {
       const sdkAppId = sdkAppIdParam(p);
       const taskId = taskIdParam(p);
-      knownApp(sdkAppId);
+      requireKnownApp(door, sdkAppId);
       const r = await service.stop(sdkAppId, taskId);
       if (r === 'finished') throw new Api3Error('FailedOperation.TaskFinished', `Task ${taskId} has already ended.`);
       if (r === 'not-found') throw new Api3Error('InvalidParameter.TaskId', `There is no task ${taskId} for SdkAppId ${sdkAppId}.`);
