@@ -39,6 +39,8 @@
         "src/plane/addon.cc",
         "src/plane/plane.cc",
         "src/plane/pipe.cc",
+        "src/plane/pipe_rtp.cc",
+        "src/plane/rtp_in.cc",
         "src/plane/sink.cc",
         "src/plane/tap.cc",
         "src/plane/tap_files.cc",

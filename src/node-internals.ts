@@ -1,6 +1,6 @@
 // Node's internals that roomgate reaches, in one place. Node keeps some per-object state under symbols that its
 // modules do not export: a socket's onread fields (useReadBuffer, for src/net/socket-reader.ts) and a UDP socket's
-// handle (udpSocketFd, for src/room/srtp-transport.ts) are found by their symbols' description. A TCP socket's file
+// handle (udpSocketFd, for src/room/srtp-transport.ts; stopUdpReading, for src/ingest/whip/rtp-intake.ts) are found by their symbols' description. A TCP socket's file
 // descriptor (tcpSocketFd), which the RTMP hand-over gives the media engine, is on its `_handle`. Each falls back to
 // the public path (or -1) when the shape is not there.
 
@@ -17,6 +17,18 @@ export function udpSocketFd(socket: object): number {
   const state = ownSymbol(socket, 'state symbol');
   const handle = state ? (socket as Record<symbol, { handle?: { fd?: unknown } }>)[state]?.handle : undefined;
   return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
+}
+
+/**
+ * Stops Node reading a node:dgram socket (its handle's recvStop, as socket.close() does first) so that another
+ * reader, the media engine's thread, takes its datagrams; sending goes on as before. False when the shape is not
+ * there (then Node keeps reading and nothing changed).
+ */
+export function stopUdpReading(socket: object): boolean {
+  const state = ownSymbol(socket, 'state symbol');
+  const handle = state ? (socket as Record<symbol, { handle?: { recvStop?: unknown } }>)[state]?.handle : undefined;
+  if (typeof handle?.recvStop !== 'function') return false;
+  return (handle.recvStop as () => number).call(handle) === 0;
 }
 
 /** The file descriptor behind a node:net socket, or -1 (closed, or a Node that keeps the handle elsewhere). */

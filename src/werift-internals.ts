@@ -56,7 +56,7 @@ export interface SrtpSession {
     keys: { localMasterKey: Buffer; localMasterSalt: Buffer; remoteMasterKey: Buffer; remoteMasterSalt: Buffer };
     profile: number;
   };
-  /** Replaced by native-decrypt.ts with the native receiver's. */
+  /** Replaced by rtp-intake.ts: what werift reads goes to the media engine. */
   decrypt(packet: Buffer): Buffer;
 }
 
@@ -79,7 +79,7 @@ export interface DtlsTransport {
   srtp?: SrtpSession;
   /** Undefined until the DTLS handshake starts. */
   dtls?: DtlsSocket;
-  /** werift derives `srtp` here (RTCDtlsTransport.startSrtp); native-decrypt.ts wraps it to learn of new keys. */
+  /** werift derives `srtp` here (RTCDtlsTransport.startSrtp); rtp-intake.ts wraps it to learn of the keys. */
   updateSrtpSession(): void;
   sendRtcp(packets: { serialize(): Buffer }[]): Promise<unknown>;
 }
@@ -106,17 +106,13 @@ export interface SenderInternals {
   onGenericNack: { subscribe(f: (nack: { lost: number[] }) => void): unknown };
 }
 
-/** werift's receiver NackHandler, which nack-requester.ts replaces (its 5 ms timer never stops). */
-export interface NackHandler {
-  addPacket(packet: RtpPacket): void;
-  close(): void;
-  onPacketLost: { execute(nack: GenericNack): void };
-}
-
-/** The part of werift's RTCRtpReceiver that sends our NACKs. */
+/** The part of werift's RTCRtpReceiver that sends a WHIP publisher's NACKs and receiver reports (rtp-intake.ts). */
 export interface ReceiverRtcp {
   rtcpSsrc: number;
   dtlsTransport: { sendRtcp(packets: RtcpPacket[]): Promise<unknown> };
+  /** The middle 32 bits of the NTP time of each SSRC's last sender report, and when (Date.now() / 1000) it came. */
+  lastSRtimestamp: Record<number, number>;
+  receiveLastSRTimestamp: Record<number, number>;
 }
 
 // ---- accessors -------------------------------------------------------------------------------------------------
@@ -162,17 +158,18 @@ export function receiverRtcp(receiver: RTCRtpReceiver): ReceiverRtcp {
   return receiver as unknown as ReceiverRtcp;
 }
 
-/** The receiver's NACK handler (werift's own, or the one set by setReceiverNack). */
-export function receiverNack(receiver: RTCRtpReceiver): NackHandler {
-  return (receiver as unknown as { nack: NackHandler }).nack;
-}
-
 /**
- * Replaces the receiver's NACK handler: werift calls its `addPacket` for every video packet and `close` when the
- * receiver stops. (werift took the old handler's `onPacketLost` event for its receiver at construction.)
+ * LSR and DLSR for a receiver report block about `ssrc` (RFC 3550 §6.4.1), from the sender reports werift's
+ * receiver took in; 0 and 0 before the first.
  */
-export function setReceiverNack(receiver: RTCRtpReceiver, handler: Pick<NackHandler, 'addPacket' | 'close'>): void {
-  (receiver as unknown as { nack: Pick<NackHandler, 'addPacket' | 'close'> }).nack = handler;
+export function receiverReportClock(receiver: RTCRtpReceiver): (ssrc: number) => { lsr: number; dlsr: number } {
+  const r = receiverRtcp(receiver);
+  return (ssrc) => {
+    const lsr = r.lastSRtimestamp[ssrc];
+    if (!lsr) return { lsr: 0, dlsr: 0 };
+    const delay = Date.now() / 1000 - r.receiveLastSRTimestamp[ssrc]!;
+    return { lsr, dlsr: delay > 0 && delay < 65536 ? Math.floor(delay * 65536) : 0 };
+  };
 }
 
 // ---- shapes and the start-up check ---------------------------------------------------------------------------
@@ -236,7 +233,8 @@ export const SENDER_SHAPE: Shape = {
 export const RECEIVER_SHAPE: Shape = {
   rtcpSsrc: 'number',
   dtlsTransport: { sendRtcp: 'function' },
-  nack: { addPacket: 'function', close: 'function', onPacketLost: { execute: 'function' } },
+  lastSRtimestamp: 'object',
+  receiveLastSRTimestamp: 'object',
 };
 
 function kindOf(v: unknown): string {

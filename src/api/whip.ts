@@ -60,7 +60,6 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
       slot.release();
       setTimeout(() => sessions.delete(s.id), KEEP_ENDED_MS).unref();
     }, {
-      nativeDecrypt: deps.webrtc.nativeReceive ?? true,
       connectTimeoutMs: deps.webrtc.connectTimeoutMs,
       onConnectTimeout: () => deps.counters.inc('webrtc.connectTimeout', 'whip'),
     });

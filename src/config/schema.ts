@@ -131,7 +131,6 @@ export const configSchema: FieldSpec = {
         announcedAddresses: { type: 'array', items: { type: 'string', nonEmpty: true } },
         udpPortMin: { type: 'integer', min: 1024, max: 65535 },
         udpPortMax: { type: 'integer', min: 1024, max: 65535 },
-        nativeReceive: { type: 'boolean' },
         connectTimeoutMs: { type: 'integer', min: 100, max: 600000 },
         maxSessionsPerApp: { type: 'integer', min: 1, max: 1000000 },
         maxSessionsPerUser: { type: 'integer', min: 1, max: 1000000 },
@@ -219,7 +218,6 @@ export interface Config {
     announcedAddresses: string[];
     udpPortMin: number;
     udpPortMax: number;
-    nativeReceive: boolean;
     connectTimeoutMs: number;
     maxSessionsPerApp: number;
     maxSessionsPerUser: number;

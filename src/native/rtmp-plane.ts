@@ -26,6 +26,17 @@ export type PlaneEvent =
   | { kind: 'first-audio'; pipe: number }
   /** AAC frames the decoder refused since the last such event, and the last error. */
   | { kind: 'decoder-errors'; pipe: number; count: number; text: string }
+  /**
+   * A WHIP publisher's access unit that needs JavaScript (new SPS/PPS, a slice the policy rules on): its NAL units,
+   * AUD and filler left out, and its time on the session's clock. Later frames wait for resume(pipe).
+   */
+  | { kind: 'rtp-video'; pipe: number; nalus: Buffer[]; ms: number; keyframe: boolean }
+  /** A datagram off a WHIP publisher's socket that is werift's: STUN, DTLS, SRTCP. */
+  | { kind: 'datagram'; pipe: number; body: Buffer; address: string; port: number }
+  /** WHIP video packets to ask the publisher for again (generic NACK for `ssrc`). */
+  | { kind: 'nack'; pipe: number; ssrc: number; seqs: number[] }
+  /** A WHIP publisher's frames are being dropped until its next keyframe. */
+  | { kind: 'keyframe-wanted'; pipe: number }
   /** A file-mode tap closed a file (removeTap's own file also comes back from removeTap). */
   | ({ kind: 'tap-file'; tap: number; cause: TapFileCause } & TapFile)
   /** A file-mode tap could not open or write `path` (ENOSPC, EACCES, …): it writes nothing more. */
@@ -64,6 +75,10 @@ const RAW_KINDS: Record<number, PlaneEventKind> = {
   7: 'decoder-errors',
   8: 'tap-file',
   9: 'tap-failed',
+  10: 'rtp-video',
+  11: 'datagram',
+  12: 'nack',
+  13: 'keyframe-wanted',
 };
 
 /**
@@ -85,7 +100,17 @@ export function decodePlaneEvent(e: RawPlaneEvent): PlaneEvent | null {
       return { kind, pipe, text: e.text };
     case 'first-video':
     case 'first-audio':
+    case 'keyframe-wanted':
       return { kind, pipe };
+    case 'rtp-video':
+      return { kind, pipe, nalus: splitLengthPrefixed(e.body), ms: e.number, keyframe: e.type === 1 };
+    case 'datagram':
+      return { kind, pipe, body: e.body, address: e.text, port: e.number };
+    case 'nack': {
+      const seqs: number[] = [];
+      for (let o = 0; o + 2 <= e.body.length; o += 2) seqs.push(e.body.readUInt16BE(o));
+      return { kind, pipe, ssrc: e.number, seqs };
+    }
     case 'decoder-errors':
       return { kind, pipe, count: e.number, text: e.text };
     case 'tap-file':
@@ -105,6 +130,59 @@ export function decodePlaneEvent(e: RawPlaneEvent): PlaneEvent | null {
       return unknown;
     }
   }
+}
+
+/** NAL units each after a 4-byte length (the 'rtp-video' event's body). */
+function splitLengthPrefixed(body: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let o = 0; o + 4 <= body.length; ) {
+    const n = body.readUInt32BE(o);
+    o += 4;
+    out.push(body.subarray(o, o + n));
+    o += n;
+  }
+  return out;
+}
+
+/** What attachRtp needs: werift's socket, the publisher's SRTP keys and the negotiated payload types. */
+export interface RtpInputOptions {
+  /** werift's UDP socket (the engine reads it from now on), or -1: only pushSrtp. */
+  fd: number;
+  /** DTLS-SRTP profile id (1 AES_CM_128_HMAC_SHA1_80, 7 AEAD_AES_128_GCM). */
+  profile: number;
+  key: Buffer;
+  salt: Buffer;
+  videoPayloadTypes: number[];
+  audioPayloadTypes: number[];
+  /** Plane clock (ms) the frames' timestamps count from. */
+  clockStart: number;
+}
+
+/** One SSRC's reception, as an RTCP receiver report block states it (RFC 3550 §6.4.1). */
+export interface RtpSourceReport {
+  ssrc: number;
+  video: boolean;
+  received: number;
+  extendedHighest: number;
+  cumulativeLost: number;
+  /** Since the previous report (8-bit fixed point). */
+  fractionLost: number;
+  jitter: number;
+}
+
+export interface RtpReport {
+  packets: number;
+  bytes: number;
+  /** Failed SRTP authentication or not RTP. */
+  rejected: number;
+  unknownPayload: number;
+  nacked: number;
+  recovered: number;
+  gaveUp: number;
+  tooLate: number;
+  /** Plane clock of the last authentic RTP packet (0: none yet). */
+  lastRtpAt: number;
+  sources: RtpSourceReport[];
 }
 
 export interface ChunkStreamState {
@@ -242,6 +320,12 @@ export interface RtmpPlane {
   ): void;
   /** A pull task's ffmpeg output (FLV), at a tag boundary: `leftover` is what was read of the next tag(s). */
   attachFlv(pipe: number, opts: { fd: number; leftover: Buffer; base: number; firstTs: number; maxTagSize: number }): void;
+  /** A WHIP publisher's RTP from now on; throws for keys or a profile the SRTP code refuses. */
+  attachRtp(pipe: number, opts: RtpInputOptions): void;
+  /** An SRTP packet werift read itself (decrypted in place). */
+  pushSrtp(pipe: number, packet: Buffer): void;
+  /** Null when the pipe has no RTP input; `advance` starts the next fraction-lost interval. */
+  rtpReport(pipe: number, advance: boolean): RtpReport | null;
   /** Stops reading the pipe's input; the pipe and its consumers stay. The fd may be closed afterwards. */
   detachInput(pipe: number): void;
   closePipe(pipe: number): void;

@@ -7,7 +7,7 @@
 // itself, in that same thread, for relays and recorders. The engine routes the plane's events to each pipe's (or
 // tap's) owner and converts between the plane's clock and performance.now().
 
-import { loadRtmpPlane, rtmpPlaneLoadError, type PipeEvent, type PipeStats, type RtmpPlane, type SinkInfo, type SinkOptions, type ChunkStreamState, type TapEvent, type TapOptions, type TapRemoval, type TapStats } from '../native/rtmp-plane.js';
+import { loadRtmpPlane, rtmpPlaneLoadError, type PipeEvent, type RtpInputOptions, type RtpReport, type PipeStats, type RtmpPlane, type SinkInfo, type SinkOptions, type ChunkStreamState, type TapEvent, type TapOptions, type TapRemoval, type TapStats } from '../native/rtmp-plane.js';
 import { OPUS_CLOCK, type H264Config, type MediaFrame } from '../media/model.js';
 import type { Logger } from '../log.js';
 
@@ -63,6 +63,11 @@ export class MediaEngine {
     const pipe = new Pipe(this, this.native.createPipe(opts), () => this.pipes.delete(pipe.id));
     this.pipes.set(pipe.id, pipe);
     return pipe;
+  }
+
+  /** A performance.now() time on the plane clock. */
+  toPlane(performanceMs: number): number {
+    return performanceMs + this.clockOffset;
   }
 
   /** A plane clock reading as performance.now() time. */
@@ -128,6 +133,24 @@ export class Pipe {
    */
   attachFlv(opts: { fd: number; leftover: Buffer; base: number; firstTs: number; maxTagSize: number }): void {
     if (!this.closed) this.n.attachFlv(this.id, opts);
+  }
+
+  /**
+   * A WHIP publisher's RTP (src/ingest/whip/rtp-intake.ts): werift's socket read on the engine's thread, depacketized
+   * there; 'rtp-video' (then resume()), 'datagram', 'nack' and 'keyframe-wanted' events come back.
+   */
+  attachRtp(opts: RtpInputOptions): void {
+    if (!this.closed) this.n.attachRtp(this.id, opts);
+  }
+
+  /** An SRTP packet werift read itself; decrypted in place. */
+  pushSrtp(packet: Buffer): void {
+    if (!this.closed) this.n.pushSrtp(this.id, packet);
+  }
+
+  /** The RTP input's counters and per-SSRC reception (null without one); `advance` for an RTCP report. */
+  rtpReport(advance = false): RtpReport | null {
+    return this.closed ? null : this.n.rtpReport(this.id, advance);
   }
 
   /** Stops reading the input attached last; its fd may be closed once this returns. */

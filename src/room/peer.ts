@@ -16,8 +16,6 @@ export interface IceOptions {
 }
 
 export interface WebRtcOptions extends IceOptions {
-  /** WHIP publishers' SRTP decrypted by the native receiver (src/ingest/whip/native-decrypt.ts) when it is built. */
-  nativeReceive?: boolean;
   /** From the 201 to ICE + DTLS connected; a session that takes longer is closed and its port freed. */
   connectTimeoutMs: number;
   /** Concurrent WebRTC sessions per SDKAppID and per userid in an app. */

@@ -42,6 +42,8 @@ export interface PublisherStatus {
 
 /** Events of the pipe's RTMP socket, for the connection that handed it over. */
 export type SocketEvent = Extract<PlaneEvent, { kind: 'media' | 'message' | 'ended' | 'protocol-error' }>;
+/** Events of the pipe's WHIP input (src/ingest/whip/session.ts). */
+export type RtpEvent = Extract<PlaneEvent, { kind: 'rtp-video' | 'datagram' | 'nack' | 'keyframe-wanted' }>;
 
 export class Publisher implements MediaSink, Feed {
   readonly since = new Date();
@@ -65,6 +67,8 @@ export class Publisher implements MediaSink, Feed {
   onMedia: (kind: 'video' | 'audio') => void = () => {};
   /** Set by the RTMP connection whose socket the pipe reads. */
   onSocketEvent: (e: SocketEvent) => void = () => {};
+  /** Set by the WHIP session whose RTP the pipe reads. */
+  onRtpEvent: (e: RtpEvent) => void = () => {};
   private gain = 100;
   private opus = false;
 
@@ -138,6 +142,12 @@ export class Publisher implements MediaSink, Feed {
       case 'decoder-errors':
         // the engine reports at most one batch per 5 s (decoderErrorReportMs) per publisher
         this.log.warn({ dropped: e.count, lastError: e.text }, 'corrupt AAC frames dropped');
+        return;
+      case 'rtp-video':
+      case 'datagram':
+      case 'nack':
+      case 'keyframe-wanted':
+        this.onRtpEvent(e);
         return;
       default:
         this.onSocketEvent(e);

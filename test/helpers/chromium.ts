@@ -48,15 +48,16 @@ export interface OfferingPage {
 }
 
 /**
- * A page on the gateway's origin with `window.sendOffer(url, token, withoutCandidates)`: POSTs the local offer of
- * `window.pc` with the bearer (without any a=candidate line when asked, as OBS 30.2 sends it) and applies a 201's
- * answer. Each client page sets up its own `pc` first.
+ * A page on the gateway's origin with `window.sendOffer(url, token, withoutCandidates, answerPort)`: POSTs the local
+ * offer of `window.pc` with the bearer (without any a=candidate line when asked, as OBS 30.2 sends it) and applies a
+ * 201's answer (its UDP candidates' port replaced by `answerPort` when given). Each client page sets up its own `pc`
+ * first.
  */
 export async function offeringPage(browser: Browser, httpBase: string): Promise<Page> {
   const page = await browser.newPage();
   await page.goto(`${httpBase}/healthz`);
   await page.evaluate(() => {
-    (window as any).sendOffer = async (url: string, token: string, withoutCandidates = false) => {
+    (window as any).sendOffer = async (url: string, token: string, withoutCandidates = false, answerPort = 0) => {
       const pc = (window as any).pc as RTCPeerConnection;
       let offer = pc.localDescription!.sdp;
       if (withoutCandidates) offer = offer.replace(/^a=(candidate:.*|end-of-candidates)\r\n/gm, '');
@@ -66,7 +67,9 @@ export async function offeringPage(browser: Browser, httpBase: string): Promise<
         body: offer,
       });
       const body = await res.text();
-      if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+      // answerPort: the server's UDP candidates are reached through a relay on that port (a lossy path in a test)
+      const applied = answerPort ? body.replace(/^(a=candidate:\S+ \d+ udp \d+ \S+ )\d+/gim, `$1${answerPort}`) : body;
+      if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: applied });
       return { status: res.status, body, location: res.headers.get('Location'), offer };
     };
   });
@@ -188,11 +191,11 @@ export async function openWhipPublisher(
   httpBase: string,
   whipPath: string,
   token: string,
-  opts: { codec?: 'H264' | 'VP8'; width?: number; height?: number; withoutCandidates?: boolean } = {},
+  opts: { codec?: 'H264' | 'VP8'; width?: number; height?: number; withoutCandidates?: boolean; answerPort?: number } = {},
 ): Promise<WhipPublisher> {
   const page = await offeringPage(browser, httpBase);
   const result = await page.evaluate(
-    async ({ url, token, codec, width, height, withoutCandidates }) => {
+    async ({ url, token, codec, width, height, withoutCandidates, answerPort }) => {
       const w = window as any;
       const media = await navigator.mediaDevices.getUserMedia({ video: { width, height, frameRate: 30 }, audio: true });
       const pc = new RTCPeerConnection();
@@ -208,9 +211,9 @@ export async function openWhipPublisher(
         }
       }
       await pc.setLocalDescription(await pc.createOffer());
-      return (await w.sendOffer(url, token, withoutCandidates)) as { status: number; body: string; location: string | null; offer: string };
+      return (await w.sendOffer(url, token, withoutCandidates, answerPort)) as { status: number; body: string; location: string | null; offer: string };
     },
-    { url: httpBase + whipPath, token, codec: opts.codec ?? 'H264', width: opts.width ?? 640, height: opts.height ?? 360, withoutCandidates: opts.withoutCandidates ?? false },
+    { url: httpBase + whipPath, token, codec: opts.codec ?? 'H264', width: opts.width ?? 640, height: opts.height ?? 360, withoutCandidates: opts.withoutCandidates ?? false, answerPort: opts.answerPort ?? 0 },
   );
   return {
     page,

@@ -54,7 +54,8 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     Napi::Function f = DefineClass(
         env, "RtmpPlane",
         {InstanceMethod("createPipe", &RtmpPlane::CreatePipe), InstanceMethod("attachSocket", &RtmpPlane::AttachSocket),
-         InstanceMethod("attachFlv", &RtmpPlane::AttachFlv), InstanceMethod("detachInput", &RtmpPlane::DetachInput), InstanceMethod("closePipe", &RtmpPlane::ClosePipe),
+         InstanceMethod("attachFlv", &RtmpPlane::AttachFlv), InstanceMethod("attachRtp", &RtmpPlane::AttachRtp),
+         InstanceMethod("pushSrtp", &RtmpPlane::PushSrtp), InstanceMethod("rtpReport", &RtmpPlane::RtpReport), InstanceMethod("detachInput", &RtmpPlane::DetachInput), InstanceMethod("closePipe", &RtmpPlane::ClosePipe),
          InstanceMethod("resume", &RtmpPlane::Resume), InstanceMethod("setVideoConfig", &RtmpPlane::SetVideoConfig),
          InstanceMethod("setAudioConfig", &RtmpPlane::SetAudioConfig), InstanceMethod("setVolume", &RtmpPlane::SetVolume),
          InstanceMethod("pushVideo", &RtmpPlane::PushVideo), InstanceMethod("pushAac", &RtmpPlane::PushAac),
@@ -166,6 +167,83 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     return env.Undefined();
   }
 
+  // attachRtp(pipe, { fd, profile, key, salt, videoPayloadTypes, audioPayloadTypes, clockStart }): a WHIP publisher's RTP
+  Napi::Value AttachRtp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[1].As<Napi::Object>();
+    RtpInConfig c;
+    c.profile = o.Get("profile").As<Napi::Number>().Int32Value();
+    c.key = Bytes(o.Get("key"));
+    c.salt = Bytes(o.Get("salt"));
+    for (const char* field : {"videoPayloadTypes", "audioPayloadTypes"}) {
+      Napi::Array a = o.Get(field).As<Napi::Array>();
+      auto& list = field[0] == 'v' ? c.videoPayloadTypes : c.audioPayloadTypes;
+      for (uint32_t i = 0; i < a.Length(); i++) list.push_back((uint8_t)U32(a.Get(i)));
+    }
+    c.clockStart = F64(o.Get("clockStart"));
+    int fd = o.Get("fd").As<Napi::Number>().Int32Value();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Pipe* pipe = PipeArg(env, p, info[0]);
+    if (pipe->fd() >= 0 || pipe->rtpIn()) throw Napi::Error::New(env, "RtmpPlane.attachRtp: the pipe already reads an input");
+    try {
+      pipe->AttachRtp(fd, c);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, std::string("RtmpPlane.attachRtp: ") + e.what());
+    }
+    if (fd >= 0) p.StartReading(pipe);
+    p.ArmTaps();
+    return env.Undefined();
+  }
+
+  // pushSrtp(pipe, packet): an SRTP packet werift read off a socket the engine does not read (decrypted in place)
+  Napi::Value PushSrtp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto b = info[1].As<Napi::Buffer<uint8_t>>();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    if (Pipe* pipe = p.pipe(U32(info[0]))) pipe->PushSrtp(b.Data(), (int)b.Length(), NowMs());
+    p.ArmTaps();
+    return env.Undefined();
+  }
+
+  // rtpReport(pipe, advance) -> { counters…, sources: [...] } | null (no RTP input)
+  Napi::Value RtpReport(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Pipe* pipe = p.pipe(U32(info[0]));
+    RtpIn* in = pipe ? pipe->rtpIn() : nullptr;
+    if (!in) return env.Null();
+    const RtpInCounters& c = in->counters();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("packets", (double)c.packets);
+    o.Set("bytes", (double)c.bytes);
+    o.Set("rejected", (double)c.rejected);
+    o.Set("unknownPayload", (double)c.unknownPayload);
+    o.Set("nacked", (double)c.nacked);
+    o.Set("recovered", (double)c.recovered);
+    o.Set("gaveUp", (double)c.gaveUp);
+    o.Set("tooLate", (double)c.tooLate);
+    o.Set("lastRtpAt", c.lastRtpAt);
+    std::vector<RtpSourceReport> reports = in->Report(info[1].ToBoolean());
+    Napi::Array sources = Napi::Array::New(env, reports.size());
+    for (size_t i = 0; i < reports.size(); i++) {
+      const RtpSourceReport& r = reports[i];
+      Napi::Object s = Napi::Object::New(env);
+      s.Set("ssrc", (double)r.ssrc);
+      s.Set("video", r.video);
+      s.Set("received", (double)r.received);
+      s.Set("extendedHighest", (double)r.extendedHighest);
+      s.Set("cumulativeLost", (double)r.cumulativeLost);
+      s.Set("fractionLost", (double)r.fractionLost);
+      s.Set("jitter", (double)r.jitter);
+      sources.Set((uint32_t)i, s);
+    }
+    o.Set("sources", sources);
+    return o;
+  }
+
   Napi::Value DetachInput(const Napi::CallbackInfo& info) {
     Plane& p = plane(info.Env());
     std::lock_guard<std::mutex> lock(p.mutex());
@@ -184,6 +262,7 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     Plane& p = plane(info.Env());
     std::lock_guard<std::mutex> lock(p.mutex());
     p.ResumePipe(U32(info[0]));
+    p.ArmTaps();
     return info.Env().Undefined();
   }
 

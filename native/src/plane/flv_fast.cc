@@ -17,10 +17,16 @@ constexpr int kNalAud = 9;
 constexpr int kNalFiller = 12;
 constexpr int kSliceB = 1;
 
-// slice_type of the slice NAL unit nal[0, len) as src/media/h264.ts sliceType reads it: the first 24 bytes with
-// emulation prevention removed (counting from the NAL header byte, which is never 0), then first_mb_in_slice and
-// slice_type as Exp-Golomb codes from byte 1. Returns -1 where JavaScript throws a MediaError (bits run out, a
-// code with more than 31 leading zeros, slice_type > 9): that tag is malformed and JavaScript must refuse it.
+uint32_t ReadNalLength(const uint8_t* p, int size) {
+  uint32_t v = 0;
+  for (int i = 0; i < size; i++) v = (v << 8) | p[i];
+  return v;
+}
+
+}  // namespace
+
+// The first 24 bytes with emulation prevention removed (counting from the NAL header byte, which is never 0), then
+// first_mb_in_slice and slice_type as Exp-Golomb codes from byte 1.
 int SliceType(const uint8_t* nal, uint32_t len) {
   uint8_t rbsp[24];
   uint32_t n = 0;
@@ -62,14 +68,6 @@ int SliceType(const uint8_t* nal, uint32_t len) {
   if (!readUe(firstMb) || !readUe(sliceType) || sliceType > 9) return -1;
   return int(sliceType);
 }
-
-uint32_t ReadNalLength(const uint8_t* p, int size) {
-  uint32_t v = 0;
-  for (int i = 0; i < size; i++) v = (v << 8) | p[i];
-  return v;
-}
-
-}  // namespace
 
 VideoScan ScanVideoTag(const uint8_t* body, uint32_t len, int naluLengthSize) {
   VideoScan scan;

@@ -29,6 +29,13 @@ struct VideoScan {
  */
 VideoScan ScanVideoTag(const uint8_t* body, uint32_t len, int naluLengthSize);
 
+/**
+ * slice_type of the slice NAL unit nal[0, len) as src/media/h264.ts sliceType reads it. Returns -1 where JavaScript
+ * throws a MediaError (bits run out, a code with more than 31 leading zeros, slice_type > 9): the unit is malformed
+ * and JavaScript must refuse it.
+ */
+int SliceType(const uint8_t* nal, uint32_t len);
+
 /** A legacy FLV AAC raw frame (RTMP message type 8): SoundFormat 10 and AACPacketType 1 with ≥ 1 byte after them. */
 bool IsAacFrame(const uint8_t* body, uint32_t len);
 

@@ -62,6 +62,9 @@ Pipe::Status Pipe::AttachFlv(int fd, uint32_t maxTagSize, double base, double fi
 void Pipe::DetachInput() {
   fd_ = -1;
   reader_.reset();
+  rtpIn_.reset();
+  heldFrames_.clear();
+  rtpWait_ = false;
   pending_.clear();
   rebase_ = {};
   if (status_ != kEnded) status_ = kPaused;
@@ -77,6 +80,7 @@ void Pipe::Post(Event::Kind kind, std::string text, double number) {
 }
 
 Pipe::Status Pipe::OnReadable(double now) {
+  if (rtpIn_) return ReadDatagrams(now);
   // Drain the socket: edge-triggered readiness is reported once per arrival.
   while (status_ == kReading) {
     ssize_t n = read(fd_, t_read, kReadSize);

@@ -12,8 +12,11 @@
 #include <string>
 #include <vector>
 
+#include <deque>
+
 #include "h264_rtp.h"
 #include "rtmp_chunks.h"
+#include "rtp_in.h"
 #include "sink.h"
 #include "tap.h"
 #include "units.h"
@@ -35,6 +38,13 @@ struct Event {
     kDecoderErrors = 7,  // AAC frames the decoder refused since the last such event (number), text: the last error
     kTapFile = 8,        // a file-mode tap closed a file (tap, file; text: the cause)
     kTapFailed = 9,      // a file-mode tap could not open or write a file (tap, file.path; text: the sentence)
+    // A WHIP publisher's RTP input (rtp_in.h):
+    kRtpVideo = 10,        // an access unit for JavaScript (new SPS/PPS, a B or unreadable slice): body = NAL units
+                           // each after a 4-byte length, number = ms, type = 1 for a keyframe; later frames wait
+                           // until Resume
+    kDatagram = 11,        // a datagram for werift (STUN, DTLS, SRTCP): body, text = source address, number = port
+    kNack = 12,            // number = media SSRC, body = the sequence numbers to ask for, 2 bytes each
+    kKeyframeWanted = 13,  // frames are being dropped until the next keyframe
   };
   Kind kind;
   uint32_t pipe;  // 0 for the tap events (a tap may have outlived its pipe)
@@ -65,7 +75,7 @@ struct PipeCounters {
   double lastSourceTs = -1, lastOutTs = -1;  // the last FLV input tag's own timestamp, and as it went on (rebased)
 };
 
-class Pipe {
+class Pipe : public RtpOutput {
  public:
   /**
    * A pipe starts without a socket, paused: JavaScript still parses the chunk stream (and pushes what it parsed)
@@ -89,6 +99,18 @@ class Pipe {
    * task's runs. Returns the status after the leftover was handled.
    */
   Status AttachFlv(int fd, uint32_t maxTagSize, double base, double firstTs, const uint8_t* leftover, size_t n, double now);
+  /**
+   * Takes over a WHIP publisher's RTP (rtp_in.h): the datagrams of `fd` (werift's UDP socket; -1 for none) are read
+   * here from now on, and PushSrtp takes those werift read itself. Throws std::invalid_argument for keys the SRTP
+   * code refuses.
+   */
+  void AttachRtp(int fd, const RtpInConfig& config);
+  /** An SRTP packet werift read (decrypted in place). */
+  void PushSrtp(uint8_t* data, int len, double now);
+  /** JavaScript handled the kRtpVideo event: the frames held since go on. */
+  void ResumeRtp(double now);
+  const RtpIn* rtpIn() const { return rtpIn_.get(); }
+  RtpIn* rtpIn() { return rtpIn_.get(); }
   /** Stops reading the input (the caller has taken it out of epoll); the pipe and its consumers stay. */
   void DetachInput();
   /** Stops for good (JavaScript closes the socket next); the fd is not touched after this. */
@@ -134,10 +156,30 @@ class Pipe {
   void Transcode(const uint8_t* data, uint32_t len, double dtsMs);
   void EmitOpus(const uint8_t* data, uint32_t len, uint32_t timestamp);
   void Post(Event::Kind kind, std::string text = "", double number = 0);
+  // RtpOutput, and the frames held while JavaScript handles a kRtpVideo event
+  void OnRtpVideo(const uint8_t* const* nals, const uint32_t* lens, int count, double ms, bool keyframe) override;
+  void OnRtpOpus(const uint8_t* data, uint32_t len, uint32_t timestamp) override;
+  void OnRtpDatagram(const uint8_t* data, size_t len, const sockaddr_storage& from) override;
+  void OnRtpNack(uint32_t ssrc, const std::vector<uint16_t>& seqs) override;
+  void OnRtpKeyframeWanted() override;
+  void RtpVideo(const uint8_t* const* nals, const uint32_t* lens, int count, double ms, bool keyframe);
+  void RtpOpus(const uint8_t* data, uint32_t len, uint32_t timestamp);
+  Status ReadDatagrams(double now);
 
   const uint32_t id_;
   int fd_ = -1;
   std::unique_ptr<MessageReader> reader_;
+  std::unique_ptr<RtpIn> rtpIn_;
+  struct HeldFrame {
+    bool video, keyframe;
+    double ms;
+    uint32_t timestamp;
+    std::vector<uint8_t> bytes;
+    std::vector<uint32_t> lens;
+  };
+  std::deque<HeldFrame> heldFrames_;
+  bool rtpWait_ = false;            // a kRtpVideo event is with JavaScript: frames wait in heldFrames_
+  double lastKeyframeWanted_ = -1e12;
   struct Rebase {
     bool on = false;
     double base = 0, firstTs = 0;

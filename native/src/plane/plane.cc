@@ -106,6 +106,7 @@ void Plane::DetachInput(uint32_t id) {
 
 void Plane::ResumePipe(uint32_t id) {
   Pipe* p = pipe(id);
+  if (p && p->rtpIn()) return p->ResumeRtp(NowMs());  // an RTP input is read all along; its frames waited
   if (!p || p->status() != Pipe::kPaused) return;
   // data that arrived while paused raised no edge: StartReading reads it at once
   if (p->Resume(NowMs()) == Pipe::kReading) StartReading(p);

@@ -1,20 +1,17 @@
-// One WHIP publisher: a werift PeerConnection receiving H.264 and Opus, turned into the media model for the room.
-// H.264 is depacketized into access units (so the room's one packetizer, GOP cache and fan-out serve WHIP and RTMP
-// alike), checked for B-slices, and stripped of AUD/filler; Opus is forwarded as it is.
+// One WHIP publisher: a werift PeerConnection for ICE and DTLS, and the media engine for its RTP (rtp-intake.ts hands
+// werift's socket over once the keys are known). The engine depacketizes H.264 into access units and forwards Opus
+// as it is, on one clock, straight to the room's consumers; an access unit it cannot judge alone — new SPS/PPS, a
+// slice the policy rules on — comes here first ('rtp-video'), so that the decoder config and the refusals
+// (src/media/policy.ts) stay in one place for every ingest.
 
 import { randomUUID } from 'node:crypto';
-import type { MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver, RtpPacket } from 'werift';
+import type { RTCPeerConnection, RTCRtpTransceiver } from 'werift';
 import type { Logger } from '../../log.js';
-import type { Publisher } from '../../room/publisher.js';
-import { H264Depacketizer } from '../../media/rtp-h264-depacketizer.js';
-import { RtpReorderBuffer } from '../../media/rtp-reorder.js';
+import type { Publisher, RtpEvent } from '../../room/publisher.js';
 import { H264ParameterSets } from '../../media/h264-params.js';
-import { NAL_AUD, NAL_FILLER, NAL_IDR, NAL_SLICE, sliceType } from '../../media/h264.js';
+import { NAL_IDR, NAL_SLICE, sliceType } from '../../media/h264.js';
 import { sliceTypePolicy } from '../../media/policy.js';
-import { RtpClock } from './rtp-clock.js';
-import { NativeDecrypt, statusOf, type SrtpStatus } from './native-decrypt.js';
-import { NackRequester } from './nack-requester.js';
-import { receiverNack, receiverRtcp, setReceiverNack } from '../../werift-internals.js';
+import { RtpIntake, type SrtpStatus } from './rtp-intake.js';
 import { closeWithGoodbye } from '../../room/goodbye.js';
 
 /** Keyframe requests to the publisher are at most this frequent. */
@@ -31,50 +28,38 @@ export class WhipSession {
   state: WhipState = 'connecting';
   endReason = '';
   readonly startedAt = Date.now();
+  /** performance.now() when the session began: the zero of its frames' timestamps. */
+  private readonly startedAtPerf = performance.now();
   private publisher: Publisher | null = null;
-  /** werift NACKs holes and unwraps RTX; this waits for those retransmissions so that they are not wasted. */
-  private readonly reorder = new RtpReorderBuffer<RtpPacket>();
-  private readonly depacketizer = new H264Depacketizer();
+  private intake: RtpIntake | null = null;
   private readonly params = new H264ParameterSets();
-  private readonly clockStart = performance.now();
-  private readonly videoClock = new RtpClock(90000, this.clockStart);
-  private readonly audioClock = new RtpClock(48000, this.clockStart);
-  private videoTrack: { track: MediaStreamTrack; transceiver: RTCRtpTransceiver } | null = null;
+  private readonly videoTrack: RTCRtpTransceiver | undefined;
   private lastKeyframeRequest = 0;
-  private gotKeyframe = false;
-  private lastRtp = performance.now();
+  private keyframeRequests = 0;
+  private liveSince = 0;
   private readonly timers: NodeJS.Timeout[] = [];
-  stats = { videoFrames: 0, audioPackets: 0, keyframeRequests: 0 };
-  private readonly decrypt: NativeDecrypt | null;
-  private nack: NackRequester | null = null;
 
   constructor(
     readonly pc: RTCPeerConnection,
-    transceivers: RTCRtpTransceiver[],
+    private readonly transceivers: RTCRtpTransceiver[],
     private readonly log: Logger,
     private readonly onEnded: (session: WhipSession) => void,
     opts: {
-      nativeDecrypt?: boolean;
       /** From the answer to ICE + DTLS connected; later the session ends and the user leaves with 104 Reason 2. */
       connectTimeoutMs: number;
       onConnectTimeout?: () => void;
     },
   ) {
-    this.decrypt = (opts.nativeDecrypt ?? true) ? new NativeDecrypt(pc) : null;
-    for (const t of transceivers) {
-      // Tracks announced by a=ssrc exist once the offer is applied; others appear with their first packet.
-      for (const track of t.receiver.tracks) this.listen(track, t);
-      t.onTrack.subscribe((track) => this.listen(track, t));
-    }
+    this.videoTrack = transceivers.find((t) => t.kind === 'video');
     pc.connectionStateChange.subscribe((s) => {
       if (s === 'connected' && this.state === 'connecting') {
         this.state = 'live';
-        this.lastRtp = performance.now(); // media is due from now on
+        this.liveSince = performance.now(); // media is due from now on
       }
       if (s === 'failed' || s === 'closed') this.end(`the publisher's connection ${s}`);
     });
     this.every(STARTUP_PLI_MS, () => {
-      if (!this.gotKeyframe) this.requestKeyframe();
+      if (!this.gotKeyframe()) this.requestKeyframe();
     });
     const connectBy = performance.now() + opts.connectTimeoutMs;
     this.every(Math.min(1000, opts.connectTimeoutMs), () => {
@@ -82,25 +67,36 @@ export class WhipSession {
       if (this.state === 'connecting' && now >= connectBy) {
         opts.onConnectTimeout?.();
         this.end(`no ICE + DTLS connection within ${opts.connectTimeoutMs / 1000} s of the answer`, true);
-      } else if (this.state === 'live' && now - this.lastRtp > RTP_SILENCE_MS) {
+      } else if (this.state === 'live' && now - this.lastRtp() > RTP_SILENCE_MS) {
         this.end(`no media from the publisher for ${RTP_SILENCE_MS / 1000} s`, true);
       }
     });
   }
 
-  private listen(track: MediaStreamTrack, transceiver: RTCRtpTransceiver): void {
-    if (track.kind === 'video') {
-      this.videoTrack = { track, transceiver };
-      this.replaceNackHandler(transceiver);
-      track.onReceiveRtp.subscribe((rtp) => this.onVideoRtp(rtp));
-    } else {
-      track.onReceiveRtp.subscribe((rtp) => this.onAudioRtp(rtp));
-    }
+  /** The room side of this session, once auth and join are done: the engine takes the RTP from DTLS on. */
+  attach(publisher: Publisher): void {
+    if (this.state === 'ended') return;
+    this.publisher = publisher;
+    publisher.keyframeSource = () => this.requestKeyframe();
+    publisher.setAudioConfig({ codec: 'Opus', sampleRate: 48000, channels: 2 });
+    publisher.onSocketEvent = (e) => {
+      if (e.kind === 'ended') this.end(`the publisher's socket failed: ${e.reason}`);
+    };
+    publisher.onRtpEvent = (e) => this.onRtpEvent(e);
+    const engine = publisher.pipe.engine;
+    this.intake = new RtpIntake(this.pc, this.transceivers, engine.toPlane(this.startedAtPerf), (why) => this.end(why));
+    this.intake.attach(publisher.pipe);
   }
 
-  /** Who decrypts this publisher's SRTP: the native receiver, or werift (addon not built, turned off, not yet keyed). */
+  /** Who decrypts this publisher's SRTP (the engine once DTLS has completed), and what it refused. */
   get srtp(): SrtpStatus {
-    return this.decrypt ? this.decrypt.status : statusOf(this.pc, false);
+    return this.intake?.status(this.publisher?.pipe.rtpReport() ?? null) ?? { decryptedBy: 'werift', profile: null, rejectedPackets: 0 };
+  }
+
+  /** Frames the engine took in and the keyframes asked for (for the status API). */
+  get stats(): { videoFrames: number; audioPackets: number; keyframeRequests: number } {
+    const s = this.publisher?.pipe.stats();
+    return { videoFrames: s?.videoFrames ?? 0, audioPackets: s?.audioFrames ?? 0, keyframeRequests: this.keyframeRequests };
   }
 
   /**
@@ -108,80 +104,74 @@ export class WhipSession {
    * waiting for them, and those that came after that (for the status API).
    */
   get videoLoss(): { packetsNacked: number; packetsRecovered: number; packetsGivenUp: number; packetsTooLate: number } {
-    return {
-      packetsNacked: this.nack?.stats.requested ?? 0,
-      packetsRecovered: this.nack?.stats.recovered ?? 0,
-      packetsGivenUp: this.reorder.gaveUp,
-      packetsTooLate: this.reorder.tooLate,
-    };
-  }
-
-  /** werift's NackHandler keeps a 5 ms timer for ever after the first loss (nack-requester.ts); ours replaces it. */
-  private replaceNackHandler(transceiver: RTCRtpTransceiver): void {
-    const receiver = transceiver.receiver;
-    const old = receiverNack(receiver);
-    if ((old as object) instanceof NackRequester) return; // already replaced
-    old.close();
-    // werift's listeners of RTCRtpReceiver.onPacketLost still hear of every NACK sent
-    this.nack = new NackRequester(receiverRtcp(receiver), (n) => old.onPacketLost.execute(n));
-    setReceiverNack(receiver, this.nack);
-  }
-
-  /** The room side of this session, once auth and join are done. */
-  attach(publisher: Publisher): void {
-    this.publisher = publisher;
-    publisher.keyframeSource = () => this.requestKeyframe();
-    publisher.setAudioConfig({ codec: 'Opus', sampleRate: 48000, channels: 2 });
+    const r = this.publisher?.pipe.rtpReport();
+    return { packetsNacked: r?.nacked ?? 0, packetsRecovered: r?.recovered ?? 0, packetsGivenUp: r?.gaveUp ?? 0, packetsTooLate: r?.tooLate ?? 0 };
   }
 
   /** Sends a PLI to the publisher, at most every 500 ms. */
   requestKeyframe(): void {
     const now = performance.now();
     if (!this.videoTrack || now - this.lastKeyframeRequest < KEYFRAME_INTERVAL_MS || this.state === 'ended') return;
+    const ssrc = this.videoSsrc();
+    if (!ssrc) return;
     this.lastKeyframeRequest = now;
-    this.stats.keyframeRequests++;
-    const { track, transceiver } = this.videoTrack;
-    if (track.ssrc) void transceiver.receiver.sendRtcpPLI(track.ssrc).catch(() => {});
+    this.keyframeRequests++;
+    void this.videoTrack.receiver.sendRtcpPLI(ssrc).catch(() => {});
   }
 
-  private onVideoRtp(rtp: RtpPacket): void {
-    const arrival = performance.now();
-    this.lastRtp = arrival;
-    for (const p of this.reorder.push(rtp.header.sequenceNumber, rtp, arrival)) this.onOrderedVideoRtp(p, arrival);
+  /** The publisher's video SSRC: announced in the offer, or seen by the engine. */
+  private videoSsrc(): number | undefined {
+    const announced = this.videoTrack?.receiver.tracks[0]?.ssrc;
+    if (announced) return announced;
+    return this.publisher?.pipe.rtpReport()?.sources.find((s) => s.video)?.ssrc;
   }
 
-  private onOrderedVideoRtp(rtp: RtpPacket, arrival: number): void {
-    const h = rtp.header;
-    const unit = this.depacketizer.push(h.sequenceNumber, h.timestamp, h.marker, rtp.payload, () => this.requestKeyframe());
-    if (!unit || !this.publisher) return;
-    const nalus = unit.nalus.filter((n) => {
-      const t = n[0] & 0x1f;
-      return t !== NAL_AUD && t !== NAL_FILLER;
-    });
-    if (this.params.update(nalus)) this.publisher.setVideoConfig(this.params.config!);
-    if (!this.params.config) {
-      this.requestKeyframe(); // an IDR without SPS/PPS yet: ask again
+  private gotKeyframe(): boolean {
+    return (this.publisher?.pipe.stats()?.keyframes ?? 0) > 0;
+  }
+
+  /** performance.now() of the last RTP packet (the moment the session went live, before the first). */
+  private lastRtp(): number {
+    const at = this.publisher?.pipe.rtpReport()?.lastRtpAt ?? 0;
+    return at > 0 ? Math.max(this.liveSince, this.publisher!.pipe.engine.toPerformance(at)) : this.liveSince;
+  }
+
+  private onRtpEvent(e: RtpEvent): void {
+    switch (e.kind) {
+      case 'datagram':
+        return this.intake?.toWerift(e.body, e.address, e.port);
+      case 'nack':
+        return this.intake?.nack(e.ssrc, e.seqs);
+      case 'keyframe-wanted':
+        return this.requestKeyframe();
+      case 'rtp-video':
+        this.onVideoUnit(e.nalus, e.ms, e.keyframe);
+        if (this.state !== 'ended') this.publisher?.pipe.resume();
+    }
+  }
+
+  /** An access unit the engine passed up: the config it brings, the policy's word on its slices, then the room. */
+  private onVideoUnit(nalus: Buffer[], ms: number, keyframe: boolean): void {
+    const publisher = this.publisher;
+    if (!publisher || this.state === 'ended') return;
+    try {
+      if (this.params.update(nalus)) publisher.setVideoConfig(this.params.config!);
+      if (!this.params.config) {
+        this.requestKeyframe(); // an IDR without SPS/PPS yet: ask again
+        return;
+      }
+      const slice = nalus.find((n) => (n[0]! & 0x1f) === NAL_SLICE || (n[0]! & 0x1f) === NAL_IDR);
+      const refusal = slice ? sliceTypePolicy(sliceType(slice)) : null;
+      if (refusal) {
+        this.log.info({ code: refusal.code }, refusal.reason);
+        this.end(refusal.reason);
+        return;
+      }
+    } catch (err) {
+      this.end(`the publisher's H.264 is malformed: ${(err as Error).message}`);
       return;
     }
-    const slice = nalus.find((n) => (n[0] & 0x1f) === NAL_SLICE || (n[0] & 0x1f) === NAL_IDR);
-    const refusal = slice ? sliceTypePolicy(sliceType(slice)) : null;
-    if (refusal) {
-      this.log.info({ code: refusal.code }, refusal.reason);
-      this.end(refusal.reason);
-      return;
-    }
-    if (unit.keyframe) this.gotKeyframe = true;
-    const ms = this.videoClock.toMs(h.timestamp, arrival);
-    this.stats.videoFrames++;
-    this.publisher.pushFrame({ kind: 'video', dts: ms, pts: ms, keyframe: unit.keyframe, nalus });
-  }
-
-  private onAudioRtp(rtp: RtpPacket): void {
-    const arrival = performance.now();
-    this.lastRtp = arrival;
-    if (!this.publisher || rtp.payload.length === 0) return;
-    this.stats.audioPackets++;
-    this.publisher.pushFrame({ kind: 'audio', dts: this.audioClock.toMs(rtp.header.timestamp, arrival), data: rtp.payload });
+    publisher.pushFrame({ kind: 'video', dts: ms, pts: ms, keyframe, nalus });
   }
 
   /**
@@ -193,11 +183,10 @@ export class WhipSession {
     this.state = 'ended';
     this.endReason = reason;
     for (const t of this.timers) clearInterval(t);
+    this.intake?.close(); // the engine stops reading before werift closes its socket
     if (this.publisher && timedOut) this.publisher.timedOut = true;
     this.publisher?.end(reason);
     void closeWithGoodbye(this.pc, this.log);
-    this.decrypt?.close();
-    this.nack?.close();
     this.log.info({ reason }, 'WHIP session ended');
     this.onEnded(this);
   }
