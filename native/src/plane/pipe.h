@@ -180,6 +180,8 @@ class Pipe : public RtpOutput {
   std::deque<HeldFrame> heldFrames_;
   bool rtpWait_ = false;            // a kRtpVideo event is with JavaScript: frames wait in heldFrames_
   double lastKeyframeWanted_ = -1e12;
+  double datagramWindow_ = -1e12;   // the second datagrams for werift are being counted in
+  int datagramsInWindow_ = 0;
   struct Rebase {
     bool on = false;
     double base = 0, firstTs = 0;

@@ -21,6 +21,11 @@ constexpr int kBatch = 16;
 constexpr size_t kDatagramSize = 2048;  // above any path MTU; a longer datagram is cut and dropped
 constexpr size_t kMaxHeldFrames = 1000;  // ~15 s of audio and video: JavaScript has stopped answering
 constexpr double kKeyframeWantedEveryMs = 250;
+/**
+ * Datagrams handed to werift per second at most. A publisher's own are a few a second (ICE consent, sender reports);
+ * a flood of STUN- or DTLS-looking garbage would otherwise cost the event loop what werift's reading cost before.
+ */
+constexpr int kDatagramsPerSecond = 200;
 constexpr int kNalSps = 7, kNalPps = 8, kNalSlice = 1, kNalIdr = 5, kSliceB = 1;
 
 thread_local uint8_t t_datagrams[kBatch][kDatagramSize];
@@ -161,6 +166,8 @@ void Pipe::ResumeRtp(double now) {
 }
 
 void Pipe::OnRtpDatagram(const uint8_t* data, size_t len, const sockaddr_storage& from) {
+  if (now_ - datagramWindow_ >= 1000) datagramWindow_ = now_, datagramsInWindow_ = 0;
+  if (++datagramsInWindow_ > kDatagramsPerSecond) return;
   char host[INET6_ADDRSTRLEN] = "";
   int port = 0;
   if (from.ss_family == AF_INET) {
