@@ -22,6 +22,9 @@ constexpr uint16_t kNackMaxGap = 500;
 constexpr size_t kMaxHoles = 1000;
 constexpr size_t kMaxSources = 8;
 
+/** An access unit larger than this is a sender that never ends its frames: dropped, and the next IDR awaited. */
+constexpr size_t kMaxUnitBytes = 8 << 20;
+
 constexpr int kStapA = 24;
 constexpr int kFuA = 28;
 constexpr int kNalIdr = 5;
@@ -286,6 +289,12 @@ void RtpIn::Depacketize(uint16_t seq, uint32_t ts, bool marker, const uint8_t* p
     add(p, len);
   }
   // 25–27 (STAP-B, MTAP) belong to packetization-mode 2, never negotiated; 0 and 29–31 are invalid.
+  if (unit_.size() > kMaxUnitBytes) {
+    ResetUnit();
+    broken_ = true;
+    out_->OnRtpKeyframeWanted();
+    return;
+  }
   if (marker) Finish(arrival);
 }
 
