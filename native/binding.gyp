@@ -35,6 +35,7 @@
         "src/plane/h264_rtp.cc",
         "src/plane/parse_testing.cc",
         "src/plane/opus_aac_testing.cc",
+        "src/plane/rtp_in_testing.cc",
         "src/srtp_recv.cc",
         "src/srtp_send.cc",
         "src/srtp_protect.cc",

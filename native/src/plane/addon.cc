@@ -19,6 +19,7 @@ void AddSrtpReceiverTesting(Napi::Env env, Napi::Object testing);
 namespace plane {
 void AddParseTesting(Napi::Env env, Napi::Object exports);
 void AddOpusAacTesting(Napi::Env env, Napi::Object exports);
+void AddRtpInTesting(Napi::Env env, Napi::Object exports);
 }
 }  // namespace roomgate
 
@@ -646,6 +647,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   AddParseTesting(env, testing);
   AddOpusAacTesting(env, testing);
+  AddRtpInTesting(env, testing);
   roomgate::AddSrtpReceiverTesting(env, testing);
   exports.Set("testing", testing);
   return exports;
