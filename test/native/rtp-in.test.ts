@@ -291,7 +291,7 @@ for (const [profileName, profile] of PROFILES) {
     t.equal(first.ms, first.at - CLOCK_START, 'the first picture at its arrival on the session clock');
     t.ok(native.video.every((u, i) => Math.abs(u.ms - first.ms - (i * 1000) / 30) < 1e-6), 'then 1000/30 ms apart, from the RTP timestamps');
     t.ok(native.audio.every((a, i) => a.data.equals(media.opus[i]!)), 'the Opus packets, padding removed');
-    t.ok(native.audio.every((a, i) => i === 0 || ((a.timestamp - native.audio[i - 1]!.timestamp) >>> 0) === 960), '960 apart across the 32-bit wrap');
+    t.ok(native.audio.every((a, i) => i === 0 || ((a.timestamp - native.audio[i - 1]!.timestamp) >>> 0) === 960), '960 apart, the RTP timestamps\' 32-bit wrap unwrapped');
     t.same(native.counters, { ...native.counters, packets: base.sent.length, rejected: 0, unknownPayload: 0, nacked: 0, recovered: 0, gaveUp: 0, tooLate: 0 });
     t.equal(native.keyframeWanted, 0);
     t.same(native.datagrams, []);
