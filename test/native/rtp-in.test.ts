@@ -400,7 +400,7 @@ for (const [profileName, profile] of PROFILES) {
     t.equal(c.tooLate, lateSeqs.size, 'and dropped when they come');
     // A picture that lost a packet for good is dropped, and so is every picture after it up to the next IDR.
     const gone = new Set(late.map((i) => base.sent[i]!.unit));
-    const out = media.pictures.filter((p, i) => {
+    const out = media.pictures.filter((_, i) => {
       for (let k = i; k >= 0; k--) {
         if (gone.has(k)) return false;
         if (media.pictures[k]!.keyframe) return true;
