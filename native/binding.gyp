@@ -1,29 +1,13 @@
-# roomgate native addons. Built by scripts/build-native.mjs (node-gyp, --nodedir=/usr when the
+# roomgate's native addon. Built by scripts/build-native.mjs (node-gyp, --nodedir=/usr when the
 # Debian Node headers are installed). System libraries come from pkg-config:
 #   apt-get install libavformat-dev libavcodec-dev libswresample-dev libopus-dev pkg-config
-# media (AAC → Opus, the SRTP sender, the RTMP data plane and its taps' muxers) and srtp_recv; SRTP uses the OpenSSL inside Node (its
+# media: AAC → Opus, the SRTP sender, the media engine (RTMP and WHIP inputs, sinks, taps and their muxers), and the
+# test-only bindings on its `testing` export (*_testing.cc, srtp_recv.cc). SRTP uses the OpenSSL inside Node (its
 # headers ship with Node's, its symbols with the node binary).
 # shared_limits.h (numbers the plane shares with its TypeScript twin) is generated from ../src/media/shared-limits.json
 # into build/Release/obj/gen by the media target's action.
 {
   "targets": [
-    {
-      "target_name": "srtp_recv",
-      "sources": ["src/srtp_recv.cc", "src/srtp_protect.cc"],
-      "dependencies": [
-        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
-      ],
-      "defines": ["NAPI_VERSION=8"],
-      "cflags_cc": [
-        "-std=c++17",
-        "-O2",
-        "-Wall",
-        "-Wextra",
-        "-Wno-unused-parameter",
-        "-Wno-missing-field-initializers"
-      ],
-      "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-fno-exceptions"]
-    },
     {
       "target_name": "media",
       "actions": [
@@ -51,6 +35,8 @@
         "src/plane/h264_rtp.cc",
         "src/plane/parse_testing.cc",
         "src/plane/opus_aac_testing.cc",
+        "src/plane/rtp_in_testing.cc",
+        "src/srtp_recv.cc",
         "src/srtp_send.cc",
         "src/srtp_protect.cc",
         "src/aac_opus.cc",

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds roomgate's native addons (native/build/Release/media.node: AAC → Opus, the RTMP data plane and SRTP + sendmmsg
-// for viewers' RTP; srtp_recv.node: SRTP decryption of WHIP publishers' RTP) with npm's bundled node-gyp.
+// Builds roomgate's native addon (native/build/Release/media.node: AAC → Opus, the media engine — RTMP and WHIP
+// inputs, SRTP + sendmmsg for viewers' RTP, taps — and the test-only bindings on its `testing` export) with npm's
+// bundled node-gyp.
 //
 //   node scripts/build-native.mjs            build unless the addon is newer than its sources
 //   node scripts/build-native.mjs --force    always rebuild
@@ -19,11 +20,6 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
 const addon = join(nativeDir, 'build', 'Release', 'media.node');
-/** Every addon binding.gyp builds, with the class it must export. */
-const ADDONS = [
-  ['media', 'RtmpPlane'],
-  ['srtp_recv', 'SrtpReceiver'],
-].map(([name, cls]) => ({ file: join(nativeDir, 'build', 'Release', `${name}.node`), cls }));
 const force = process.argv.includes('--force') || process.argv.includes('-f');
 const PKGS = ['libavformat', 'libavcodec', 'libavutil', 'libswresample', 'opus'];
 const APT_HINT = 'apt-get install libavformat-dev libavcodec-dev libswresample-dev libopus-dev pkg-config';
@@ -62,10 +58,10 @@ const sources = [
 ];
 const newestSource = newestMtime(sources);
 const upToDate = (f) => existsSync(f) && statSync(f).mtimeMs > newestSource;
-if (!force && ADDONS.every((a) => upToDate(a.file))) {
+if (!force && upToDate(addon)) {
   try {
-    for (const a of ADDONS) require(a.file);
-    console.log('build-native: native/build/Release/{media,srtp_recv}.node are up to date');
+    require(addon);
+    console.log('build-native: native/build/Release/media.node is up to date');
     process.exit(0);
   } catch (e) {
     console.warn(`build-native: existing addon does not load (${e instanceof Error ? e.message : e}); rebuilding`);
@@ -109,12 +105,13 @@ const t0 = Date.now();
 const r = spawnSync(process.execPath, args, { cwd: nativeDir, stdio: 'inherit', env: { ...process.env } });
 if (r.error) fail(r.error.message);
 if (r.status !== 0) fail(`node-gyp failed with exit code ${r.status}`);
-for (const a of ADDONS) if (!existsSync(a.file)) fail(`node-gyp succeeded but ${a.file} is missing`);
+if (!existsSync(addon)) fail(`node-gyp succeeded but ${addon} is missing`);
 
 // ---- smoke-load the result
 try {
-  for (const a of ADDONS) if (typeof require(a.file)[a.cls] !== 'function') throw new Error(`${a.cls} export missing`);
-  const v = require(addon).libraryVersions();
+  const mod = require(addon);
+  if (typeof mod.RtmpPlane !== 'function') throw new Error('RtmpPlane export missing');
+  const v = mod.libraryVersions();
   console.log(`build-native: built ${addon.slice(root.length + 1)} in ${((Date.now() - t0) / 1000).toFixed(1)} s (avcodec ${v.avcodec}, swresample ${v.swresample}, ${v.opus})`);
 } catch (e) {
   fail(`built addon does not load: ${e instanceof Error ? e.message : e}`);

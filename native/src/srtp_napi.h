@@ -1,4 +1,4 @@
-// The options object both SRTP addons take, `{ profile, key, salt }`, turned into a session (srtp_protect.h).
+// The options object both SRTP classes take (SrtpSender, the test-only SrtpReceiver), `{ profile, key, salt }`, turned into a session (srtp_protect.h).
 
 #pragma once
 

@@ -1,13 +1,9 @@
-// roomgate native SRTP receiver: checks and decrypts incoming SRTP packets in place (srtp_protect.cc, Node's
-// OpenSSL), for WHIP publishers' media.
+// Test-only binding of the receiving side of srtp_protect.cc (`require('media.node').testing.SrtpReceiver`), so
+// test/native/srtp-recv.test.ts can check SrtpProtector::Unprotect against werift's independent SRTP protection, and
+// test/helpers/fake-transport.ts can read what the plane's sinks send. Not used by the gateway: a WHIP publisher's
+// packets are unprotected inside the engine (plane/rtp_in.cc), with the same SrtpProtector.
 //
-// Why: werift decrypts each packet with a fresh Node cipher (createDecipheriv, and for AES-CM a second one for the
-// HMAC), about a sixth of the gateway's CPU for a 2.5 Mb/s WHIP publisher. Here a session keeps one keyed AES
-// context and the HMAC pads for its lifetime, so a packet costs one AES pass and, for AES-CM, one SHA-1. werift keeps
-// ICE, DTLS, SRTCP and everything after decryption; src/ingest/whip/native-decrypt.ts puts this in its place.
-//
-// JS API (see src/native/srtp-recv.ts):
-//   new SrtpReceiver({ profile: 1 | 7, key: Buffer(16), salt: Buffer(14 | 12) })   the remote side's master key
+//   new testing.SrtpReceiver({ profile: 1 | 7, key: Buffer(16), salt: Buffer(14 | 12) })   the remote side's master key
 //   receiver.unprotect(packet: Buffer) -> number
 //       ≥ 12: the packet is now plain RTP of that length (the tag cut off); -1 not an SRTP packet (too short, not
 //       version 2); -2 the authentication tag does not match; -3 OpenSSL failed. Throws after close().
@@ -25,12 +21,11 @@ namespace {
 
 class SrtpReceiver : public Napi::ObjectWrap<SrtpReceiver> {
  public:
-  static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function ctor = DefineClass(env, "SrtpReceiver",
                                       {InstanceMethod("unprotect", &SrtpReceiver::Unprotect),
                                        InstanceMethod("close", &SrtpReceiver::Close)});
     exports.Set("SrtpReceiver", ctor);
-    return exports;
   }
 
   explicit SrtpReceiver(const Napi::CallbackInfo& info)
@@ -54,8 +49,10 @@ class SrtpReceiver : public Napi::ObjectWrap<SrtpReceiver> {
   std::unique_ptr<roomgate::SrtpProtector> session_;
 };
 
-Napi::Object InitAll(Napi::Env env, Napi::Object exports) { return SrtpReceiver::Init(env, exports); }
-
 }  // namespace
 
-NODE_API_MODULE(srtp_recv, InitAll)
+namespace roomgate {
+
+void AddSrtpReceiverTesting(Napi::Env env, Napi::Object testing) { SrtpReceiver::Init(env, testing); }
+
+}  // namespace roomgate

@@ -1,7 +1,10 @@
 // RTP (RFC 6184, packetization-mode 1) → H.264 access units for the media model: single NAL units, STAP-A split,
 // FU-A reassembled. An access unit ends at the marker bit or when the timestamp changes. A sequence gap spoils the
-// unit in progress and everything up to the next IDR (the decoder would show garbage), and says so, so the ingest
-// can ask the publisher for a keyframe.
+// unit in progress, the rest of the picture the gap is seen in, and everything up to the next IDR (the decoder would
+// show garbage), and says so, so the ingest can ask the publisher for a keyframe. The media engine runs the same
+// rules in C++ (native/src/plane/rtp_in.cc), held to these by test/native/rtp-in.test.ts.
+
+import { MAX_JUMP } from './rtp-reorder.js';
 
 const STAP_A = 24;
 const FU_A = 28;
@@ -18,6 +21,8 @@ export class H264Depacketizer {
   private nalus: Buffer[] = [];
   private fu: Buffer[] | null = null;
   private timestamp = -1;
+  /** The timestamp of a picture that lost packets: the rest of it is dropped. */
+  private spoiled = -1;
   private lastSeq = -1;
   /** After loss, units are dropped until an IDR arrives. */
   private broken = true;
@@ -31,13 +36,27 @@ export class H264Depacketizer {
     let done: AccessUnit | null = null;
     if (this.lastSeq >= 0 && seq !== ((this.lastSeq + 1) & 0xffff)) {
       const gap = (seq - this.lastSeq - 1) & 0xffff;
-      if (gap > 0x8000) return null; // late duplicate or reordered packet from before: ignore
-      this.lost += gap;
+      const behind = (this.lastSeq - seq) & 0xffff;
+      // Behind: a late duplicate or a reordered packet from before, ignored; but further behind than any reordering,
+      // a numbering restarted backwards (the reorder buffer has taken it for one), which is a gap like a jump forwards.
+      if (gap > 0x8000 && behind < MAX_JUMP) return null;
+      if (gap < 0x8000) this.lost += gap;
       this.reset();
       this.broken = true;
+      // After a loss (not a new numbering, which loses nothing) what is left of this packet's picture is spoiled
+      // too, whichever of its packets were lost: an IDR picture missing a slice, or its parameter sets, must not
+      // pass for a keyframe.
+      if (gap <= MAX_JUMP) this.spoiled = timestamp;
       onLoss?.();
     }
     this.lastSeq = seq;
+    if (this.spoiled >= 0) {
+      if (this.spoiled === timestamp) {
+        this.timestamp = timestamp;
+        return null;
+      }
+      this.spoiled = -1;
+    }
     if (this.timestamp !== timestamp && this.nalus.length > 0) done = this.finish();
     this.timestamp = timestamp;
     if (payload.length < 1) return done;

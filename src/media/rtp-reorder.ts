@@ -4,7 +4,7 @@
 // the gap (and asks for a keyframe). Without this, a retransmission always came too late to be used.
 
 /** Sequence distance beyond which a packet is not a hole's neighbour but a new numbering (publisher restarted). */
-const MAX_JUMP = 1000;
+export const MAX_JUMP = 1000;
 
 export class RtpReorderBuffer<T> {
   /** The sequence number expected next; -1 before the first packet. */

@@ -9,7 +9,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { udpSocketFd } from '../../src/node-internals.js';
 import { loadRtmpPlane, rtmpPlaneLoadError, type PlaneEvent, type RtmpPlane, type SinkOptions } from '../../src/native/rtmp-plane.js';
 import { loadSrtpSend, SRTP_AEAD_AES_128_GCM, srtpSendLoadError, type NativeSrtpSender } from '../../src/native/srtp-send.js';
-import { loadSrtpRecv, srtpRecvLoadError, type NativeSrtpReceiver } from '../../src/native/srtp-recv.js';
+import { srtpReceiverClass, type NativeSrtpReceiver } from './srtp-receiver.js';
 import { requireAddon } from '../../src/native/load-addon.js';
 import { FlvToMedia } from '../../src/media/flv-to-media.js';
 import type { AacConfig, AudioFrame, H264Config, VideoFrame } from '../../src/media/model.js';
@@ -19,15 +19,14 @@ import { feed, RecordingSink } from '../media/helpers/sink.js';
 
 // ---- the addons -----------------------------------------------------------------------------------------------------
 
-/** The plane module, the SRTP sender and receiver; throws with the load error when the addon is not built. */
+/** The plane module, the SRTP sender and (test-only) receiver; throws with the load error when the addon is not built. */
 export function addons() {
   const plane = loadRtmpPlane();
   const send = loadSrtpSend();
-  const recv = loadSrtpRecv();
-  if (!plane || !send || !recv) {
-    throw new Error(`native addon not built (node scripts/build-native.mjs): ${rtmpPlaneLoadError || srtpSendLoadError || srtpRecvLoadError}`);
+  if (!plane || !send) {
+    throw new Error(`native addon not built (node scripts/build-native.mjs): ${rtmpPlaneLoadError || srtpSendLoadError}`);
   }
-  return { RtmpPlane: plane.RtmpPlane, SrtpSender: send.SrtpSender, SrtpReceiver: recv.SrtpReceiver };
+  return { RtmpPlane: plane.RtmpPlane, SrtpSender: send.SrtpSender, SrtpReceiver: srtpReceiverClass() };
 }
 
 /** A plane whose events are collected; close() is idempotent. */

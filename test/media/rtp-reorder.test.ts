@@ -75,3 +75,33 @@ t.test('with the depacketizer: a FU-A fragment retransmitted late still complete
   t.same(units[0].nalus[0], Buffer.from([0x65, 1, 1, 2, 2, 3, 3]), 'its fragments joined in order');
   t.equal(units[1].keyframe, false);
 });
+
+t.test('with the depacketizer: a gap spoils the rest of its picture, so an IDR missing a slice is no keyframe', async (t) => {
+  const idrSlice = (fill: number) => Buffer.from([0x65, 0x88, fill]);
+  const d = new H264Depacketizer();
+  let losses = 0;
+  const out = (seq: number, ts: number, marker: boolean, payload: Buffer) => d.push(seq, ts, marker, payload, () => losses++);
+  t.ok(out(1, 3000, false, idrSlice(1)) === null && out(2, 3000, true, idrSlice(2))?.keyframe, 'a whole IDR picture');
+  // The next IDR picture's first slice (seq 3) is lost: slices 4 and 5 alone must not pass for a keyframe.
+  t.equal(out(4, 6000, false, idrSlice(4)), null);
+  t.equal(out(5, 6000, true, idrSlice(5)), null, 'the rest of the picture is dropped');
+  t.equal(losses, 1);
+  t.equal(out(6, 9000, true, Buffer.from([0x41, 0x9a, 0])), null, 'and what follows, up to the next IDR');
+  t.ok(out(7, 12000, true, idrSlice(7))?.keyframe, 'which is whole again');
+});
+
+t.test('with the depacketizer: a numbering restarted backwards is followed, as one restarted forwards is', async (t) => {
+  const b = new RtpReorderBuffer<number>();
+  const d = new H264Depacketizer();
+  const units: boolean[] = [];
+  let losses = 0;
+  const sent = [[30000, 3000], [30001, 6000], [10000, 9000], [10001, 12000], [40000, 15000]];
+  for (const [i, [seq, ts]] of sent.entries()) {
+    for (const s of b.push(seq!, seq!, i * 33)) {
+      const u = d.push(s, ts!, true, Buffer.from([0x65, 0x88, s & 0xff]), () => losses++);
+      if (u) units.push(u.keyframe);
+    }
+  }
+  t.same(units, [true, true, true, true, true], 'every picture, across both restarts');
+  t.equal(losses, 2, 'each restart is a gap: a keyframe is asked for');
+});

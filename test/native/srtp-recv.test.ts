@@ -1,18 +1,21 @@
-// Native SRTP receiver (native/src/srtp_recv.cc): packets protected by werift's independent SRTP implementation
-// (the code a werift or browser publisher's packets would meet) are authenticated and decrypted back to the exact
-// RTP bytes, for both DTLS-SRTP profiles browsers negotiate: headers with CSRCs and extensions, two SSRCs, across the
-// 16-bit sequence wrap, retransmissions; forged, truncated and wrongly keyed packets are refused without disturbing
-// the stream. Needs the addon: node scripts/build-native.mjs
+// Native SRTP receiver (native/src/srtp_recv.cc: the media addon's test-only `testing.SrtpReceiver`, over the
+// srtp_protect.cc that the engine's WHIP input unprotects with): packets protected by werift's independent SRTP
+// implementation (the code a werift or browser publisher's packets would meet) are authenticated and decrypted back
+// to the exact RTP bytes, for both DTLS-SRTP profiles browsers negotiate: headers with CSRCs and extensions, two
+// SSRCs, across the 16-bit sequence wrap, retransmissions; forged, truncated and wrongly keyed packets are refused
+// without disturbing the stream. Needs the addon: node scripts/build-native.mjs
 
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
-import { loadSrtpRecv, srtpRecvLoadError, UNPROTECT_AUTH_FAILED, UNPROTECT_NOT_SRTP } from '../../src/native/srtp-recv.js';
 import { SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from '../../src/native/srtp-send.js';
+import { srtpReceiverClass, UNPROTECT_AUTH_FAILED, UNPROTECT_NOT_SRTP, type SrtpReceiverClass } from '../helpers/srtp-receiver.js';
 
-const mod = loadSrtpRecv();
-if (!mod) {
-  t.fail(`native addon not built: ${srtpRecvLoadError}`);
+let SrtpReceiver: SrtpReceiverClass;
+try {
+  SrtpReceiver = srtpReceiverClass();
+} catch (e) {
+  t.fail(String(e));
   process.exit(1);
 }
 
@@ -24,7 +27,7 @@ function keyedPair(t: { teardown(fn: () => void): void }, profile: number, saltL
     keys: { localMasterKey: key, localMasterSalt: salt, remoteMasterKey: randomBytes(16), remoteMasterSalt: randomBytes(saltLen) },
     profile,
   });
-  const receiver = new mod!.SrtpReceiver({ profile, key, salt });
+  const receiver = new SrtpReceiver({ profile, key, salt });
   t.teardown(() => receiver.close());
   return { sender, receiver, key, salt };
 }
@@ -109,16 +112,16 @@ for (const [name, profile, saltLen] of [
     t.equal(unprotect(receiver, far), UNPROTECT_AUTH_FAILED);
     t.same(unprotect(receiver, second), new RtpPacket(h(2), payload).serialize(), 'the genuine packet still decrypts');
 
-    const stranger = new mod!.SrtpReceiver({ profile, key: randomBytes(16), salt: randomBytes(saltLen) });
+    const stranger = new SrtpReceiver({ profile, key: randomBytes(16), salt: randomBytes(saltLen) });
     t.teardown(() => stranger.close());
     t.equal(unprotect(stranger, sender.encrypt(payload, h(3))), UNPROTECT_AUTH_FAILED, 'another key fails authentication');
   });
 }
 
 t.test('bad options are refused with a reason; a closed receiver throws', async (t) => {
-  t.throws(() => new mod!.SrtpReceiver({ profile: 2, key: randomBytes(16), salt: randomBytes(14) }), /unsupported SRTP profile 2/);
-  t.throws(() => new mod!.SrtpReceiver({ profile: 7, key: randomBytes(16), salt: randomBytes(14) }), /salt 12 bytes/);
-  const r = new mod!.SrtpReceiver({ profile: 1, key: randomBytes(16), salt: randomBytes(14) });
+  t.throws(() => new SrtpReceiver({ profile: 2, key: randomBytes(16), salt: randomBytes(14) }), /unsupported SRTP profile 2/);
+  t.throws(() => new SrtpReceiver({ profile: 7, key: randomBytes(16), salt: randomBytes(14) }), /salt 12 bytes/);
+  const r = new SrtpReceiver({ profile: 1, key: randomBytes(16), salt: randomBytes(14) });
   r.close();
   r.close();
   t.throws(() => r.unprotect(Buffer.alloc(40)), /closed/);

@@ -2,7 +2,7 @@
 // the SrtpSender class (../srtp_send.cc) whose sessions the plane's sinks share, and the AAC → Opus transcoder class
 // (../aac_opus.cc) whose core the plane's pipes run too. One addon, so that libavcodec's log callback and the SRTP
 // sessions exist once in the process. Typed wrapper and the meaning of each call:
-// src/native/rtmp-plane.ts.
+// src/native/rtmp-plane.ts. `testing` holds bindings only the tests use (the *_testing.cc files, ../srtp_recv.cc).
 
 #include <napi.h>
 
@@ -15,9 +15,11 @@
 
 namespace roomgate {
 void InitAacOpus(Napi::Env env, Napi::Object exports);
+void AddSrtpReceiverTesting(Napi::Env env, Napi::Object testing);
 namespace plane {
 void AddParseTesting(Napi::Env env, Napi::Object exports);
 void AddOpusAacTesting(Napi::Env env, Napi::Object exports);
+void AddRtpInTesting(Napi::Env env, Napi::Object exports);
 }
 }  // namespace roomgate
 
@@ -645,6 +647,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   AddParseTesting(env, testing);
   AddOpusAacTesting(env, testing);
+  AddRtpInTesting(env, testing);
+  roomgate::AddSrtpReceiverTesting(env, testing);
   exports.Set("testing", testing);
   return exports;
 }

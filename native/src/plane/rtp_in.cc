@@ -18,6 +18,9 @@ constexpr double kMaxWaitMs = 120;
 constexpr double kNackRetryMs = 40;
 constexpr int kNackSends = 3;
 constexpr uint16_t kNackMaxGap = 500;
+/** RFC 3550 Appendix A.1: a step forwards below MAX_DROPOUT is in order, one back within MAX_MISORDER reordered. */
+constexpr uint16_t kMaxDropout = 3000;
+constexpr uint16_t kMaxMisorder = 100;
 /** Holes followed at once per SSRC, and SSRCs followed: bounds what a hostile sender can make us keep. */
 constexpr size_t kMaxHoles = 1000;
 constexpr size_t kMaxSources = 8;
@@ -42,6 +45,7 @@ struct RtpIn::Source {
   double rate;
   // RFC 3550 Appendix A.1 / A.8
   bool init = false;
+  int32_t badSeq = -1;  // the sequence number that confirms a jump
   uint16_t maxSeq = 0;
   uint32_t cycles = 0, baseSeq = 0, received = 0, expectedPrior = 0, receivedPrior = 0;
   bool haveTransit = false;
@@ -103,27 +107,16 @@ void RtpIn::OnRtp(uint8_t* data, int len, double now) {
   counters_.lastRtpAt = now;
 
   Source& s = SourceOf(ssrc, video);
-  if (!s.init) {
-    s.init = true;
-    s.baseSeq = s.maxSeq = seq;
-  } else {
-    uint16_t ahead = uint16_t(seq - s.maxSeq);
-    if (ahead < 3000) {
-      if (seq < s.maxSeq) s.cycles += 65536;
-      s.maxSeq = seq;
-    } else if (ahead <= 65536 - 100) {  // a jump: the sender restarted its numbering
-      s.baseSeq = s.maxSeq = seq;
-      s.cycles = s.received = s.expectedPrior = s.receivedPrior = 0;
-    }  // else a duplicate or a reordered packet
+  if (CountForReport(s, seq)) {
+    s.received++;
+    double transit = now * s.rate / 1000 - ts;
+    if (s.haveTransit) {
+      double d = std::fabs(transit - s.transit);
+      if (d < s.rate * 10) s.jitter += (d - s.jitter) / 16;  // not across a timestamp wrap
+    }
+    s.haveTransit = true;
+    s.transit = transit;
   }
-  s.received++;
-  double transit = now * s.rate / 1000 - ts;
-  if (s.haveTransit) {
-    double d = std::fabs(transit - s.transit);
-    if (d < s.rate * 10) s.jitter += (d - s.jitter) / 16;  // not across a timestamp wrap
-  }
-  s.haveTransit = true;
-  s.transit = transit;
 
   if (video) {
     TrackNacks(s, seq, now);
@@ -132,6 +125,30 @@ void RtpIn::OnRtp(uint8_t* data, int len, double now) {
     double ms = ToMs(audioClock_, ts, now, clockStart_);
     out_->OnRtpOpus(data + off, uint32_t(end - off), (uint32_t)(int64_t)std::llround(ms * 48));
   }
+}
+
+bool RtpIn::CountForReport(Source& s, uint16_t seq) {
+  if (!s.init) {
+    s.init = true;
+    s.baseSeq = s.maxSeq = seq;
+    return true;
+  }
+  uint16_t ahead = uint16_t(seq - s.maxSeq);
+  if (ahead < kMaxDropout) {
+    if (seq < s.maxSeq) s.cycles += 65536;
+    s.maxSeq = seq;
+  } else if (ahead <= 65536 - kMaxMisorder) {
+    // A jump: the sender restarted its numbering once a packet with the next number comes. One packet alone (a
+    // retransmission that came very late, a stray from before) would otherwise reset every count of the report.
+    if (s.badSeq != (int32_t)seq) {
+      s.badSeq = uint16_t(seq + 1);
+      return false;
+    }
+    s.baseSeq = s.maxSeq = seq;
+    s.cycles = s.received = s.expectedPrior = s.receivedPrior = 0;
+    s.badSeq = -1;
+  }  // else a duplicate or a reordered packet
+  return true;
 }
 
 RtpIn::Source& RtpIn::SourceOf(uint32_t ssrc, bool video) {
@@ -155,13 +172,15 @@ void RtpIn::TrackNacks(Source& s, uint16_t seq, double now) {
   }
   uint16_t ahead = uint16_t(seq - s.highest);
   if (ahead == 0) return;
-  if (ahead >= 0x8000) {
+  if (ahead >= 0x8000 && uint16_t(s.highest - seq) <= kNackMaxGap) {
     if (s.missing.erase(seq)) counters_.recovered++;  // a reordered or retransmitted packet
   } else {
     uint16_t from = uint16_t(s.highest + 1);
     s.highest = seq;
     if (ahead > kNackMaxGap) {
-      s.missing.clear();  // a restarted numbering
+      // A restarted numbering: forwards, or further behind than a retransmission comes (nack-requester.ts took
+      // that for a late packet, and followed no hole of the new numbering until it passed the old highest).
+      s.missing.clear();
     } else {
       for (uint16_t m = from; m != seq; m++) {
         if (s.missing.size() < kMaxHoles) s.missing[m] = {};
@@ -244,13 +263,22 @@ void RtpIn::Restart(uint16_t seq, uint32_t ts, bool marker, const uint8_t* paylo
 void RtpIn::Depacketize(uint16_t seq, uint32_t ts, bool marker, const uint8_t* p, size_t len, double arrival) {
   if (lastSeq_ >= 0 && seq != uint16_t(lastSeq_ + 1)) {
     uint16_t gap = uint16_t(seq - lastSeq_ - 1);
-    if (gap > 0x8000) return;  // a late duplicate, or a reordered packet from before
-    // The unit in progress and everything up to the next IDR would decode to garbage.
+    // Behind: a late duplicate or a reordered packet from before; but further behind than any reordering, a numbering
+    // restarted backwards (Reorder has taken it for one), which is a gap like a jump forwards.
+    if (gap > 0x8000 && uint16_t(lastSeq_ - seq) < kMaxJump) return;
+    // The unit in progress and everything up to the next IDR would decode to garbage; after a loss (not a new
+    // numbering, which loses nothing) so would what is left of the picture this packet belongs to, whichever of its
+    // packets were lost: an IDR picture missing a slice, or its parameter sets, must not pass for a keyframe.
     ResetUnit();
     broken_ = true;
+    if (gap <= kMaxJump) spoiledTs_ = ts;
     out_->OnRtpKeyframeWanted();
   }
   lastSeq_ = seq;
+  if (spoiledTs_ >= 0) {
+    if (spoiledTs_ == (int64_t)ts) return void(unitTs_ = ts);
+    spoiledTs_ = -1;
+  }
   if (unitTs_ != (int64_t)ts && !nals_.empty()) Finish(arrival);
   unitTs_ = ts;
   if (len < 1) return;

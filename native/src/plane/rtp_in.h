@@ -7,7 +7,9 @@
 // a WHIP publisher more than the whole of an RTMP publisher (docs/performance.md, "One engine"). The rules are the
 // TypeScript reference's, which test/native/rtp-in.test.ts runs side by side on real encoder output:
 // src/media/rtp-reorder.ts (the reorder wait), src/media/rtp-h264-depacketizer.ts (RFC 6184 mode 1),
-// src/ingest/whip/rtp-clock.ts (timestamps anchored to arrival) and src/ingest/whip/nack-requester.ts (NACK timing).
+// src/media/rtp-clock.ts (timestamps anchored to arrival) and the NACK rules of the former
+// src/ingest/whip/nack-requester.ts (modelled in test/native/fixtures/rtp-reference.ts; retries here wait for the
+// next packet instead of a timer). Where they differ on purpose, that test says why.
 
 #pragma once
 
@@ -82,7 +84,7 @@ class RtpIn {
 
  private:
   struct Source;
-  /** One track's RTP timestamps to ms (src/ingest/whip/rtp-clock.ts): anchored to its first packet's arrival. */
+  /** One track's RTP timestamps to ms (src/media/rtp-clock.ts): anchored to its first packet's arrival. */
   struct Clock {
     bool set = false;
     double base = 0, baseMs = 0;
@@ -100,6 +102,8 @@ class RtpIn {
 
   void OnRtp(uint8_t* data, int len, double now);
   Source& SourceOf(uint32_t ssrc, bool video);
+  /** RFC 3550 A.1's update_seq: follows the numbering for the report; false for a packet it leaves uncounted. */
+  static bool CountForReport(Source& s, uint16_t seq);
   void TrackNacks(Source& s, uint16_t seq, double now);
   // the reorder buffer (src/media/rtp-reorder.ts)
   void Reorder(uint16_t seq, uint32_t ts, bool marker, const uint8_t* payload, size_t len, double now);
@@ -129,6 +133,7 @@ class RtpIn {
   std::vector<std::pair<uint32_t, uint32_t>> nals_;    // offset, length in unit_
   int64_t fuStart_ = -1;                               // offset in unit_ of the fragmented NAL unit being rebuilt
   int64_t unitTs_ = -1;
+  int64_t spoiledTs_ = -1;  // the timestamp of a picture that lost packets: the rest of it is dropped
   int32_t lastSeq_ = -1;
   bool broken_ = true;
 
