@@ -57,6 +57,18 @@ export function planFor(info: SourceInfo): PullPlan | string {
   return { video, audio, fps, why, downmix: (a?.channels ?? 0) > 2 };
 }
 
+/**
+ * The plan without the tracks the task's user may not send (its PrivateMapKey lacks send-video or send-audio): ffmpeg
+ * then never reads them. A sentence instead when nothing the source has is left.
+ */
+export function withoutRefusedTracks(plan: PullPlan, refused: Record<'video' | 'audio', string | null>): PullPlan | string {
+  const out = { ...plan };
+  for (const kind of ['video', 'audio'] as const) if (refused[kind]) out[kind] = 'none';
+  if (out.video !== 'none' || out.audio !== 'none') return out;
+  const had = (['video', 'audio'] as const).filter((k) => plan[k] !== 'none');
+  return `the source has ${had.join(' and ')} only, and the task's user ${had.map((k) => refused[k]).join('; and ')}`;
+}
+
 /** The ffmpeg arguments for one run: read `url` in real time from `seekMs`, write FLV to stdout. */
 export function ffmpegArgs(url: string, plan: PullPlan, seekMs: number): string[] {
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputOptions(), '-re'];
