@@ -76,11 +76,14 @@ const TRACK_BITS: Readonly<Record<'publish' | 'subscribe', Record<MediaKind, num
   subscribe: { video: PRIV.RECV_VIDEO, audio: PRIV.RECV_AUDIO },
 };
 
+/** Per kind of media, null when the credential lets it through, else why not. */
+export type TrackRefusals = Record<MediaKind, string | null>;
+
 /**
  * Per kind of media, null when the credential lets the action carry it, else why not ("lacks the privilege to send
  * video (has enter, send audio)"). A publisher whose key lacks one gets the other track only; a viewer the same.
  */
-export function trackRefusals(privileges: number, action: 'publish' | 'subscribe'): Record<MediaKind, string | null> {
+export function trackRefusals(privileges: number, action: 'publish' | 'subscribe'): TrackRefusals {
   const bits = TRACK_BITS[action];
   return { video: missingPrivileges(privileges, bits.video), audio: missingPrivileges(privileges, bits.audio) };
 }

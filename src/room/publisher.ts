@@ -4,7 +4,7 @@
 
 import type { AudioConfig, MediaFrame, MediaSink, MediaSource, VideoConfig } from '../media/model.js';
 import { TrackAnnouncer, type RoomEventSink } from '../events/room-events.js';
-import type { MediaKind } from '../auth/privileges.js';
+import type { MediaKind, TrackRefusals } from '../auth/privileges.js';
 import type { Logger } from '../log.js';
 import type { PipeEvent, PlaneEvent } from '../native/rtmp-plane.js';
 import type { Feed } from './consumer.js';
@@ -42,9 +42,6 @@ export interface PublisherStatus {
   /** Tracks the user's credential does not let into the room, each with the reason; absent when none. */
   refusedTracks?: Partial<Record<MediaKind, string>>;
 }
-
-/** Per kind, why the publisher's credential keeps it out of the room (null: it may send it). */
-export type TrackRefusals = Record<MediaKind, string | null>;
 
 const NOTHING_REFUSED: TrackRefusals = { video: null, audio: null };
 

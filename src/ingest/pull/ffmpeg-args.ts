@@ -3,6 +3,7 @@
 // audio (Opus, MP3, …) becomes AAC for the FLV pipe, and the room turns AAC into Opus (and applies Volume) natively.
 
 import type { SourceInfo } from './probe.js';
+import type { TrackRefusals } from '../../auth/privileges.js';
 
 export type TrackPlan = 'copy' | 'transcode' | 'none';
 
@@ -61,7 +62,7 @@ export function planFor(info: SourceInfo): PullPlan | string {
  * The plan without the tracks the task's user may not send (its PrivateMapKey lacks send-video or send-audio): ffmpeg
  * then never reads them. A sentence instead when nothing the source has is left.
  */
-export function withoutRefusedTracks(plan: PullPlan, refused: Record<'video' | 'audio', string | null>): PullPlan | string {
+export function withoutRefusedTracks(plan: PullPlan, refused: TrackRefusals): PullPlan | string {
   const out = { ...plan };
   for (const kind of ['video', 'audio'] as const) if (refused[kind]) out[kind] = 'none';
   if (out.video !== 'none' || out.audio !== 'none') return out;
