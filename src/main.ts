@@ -10,6 +10,7 @@ import { Rooms } from './room/rooms.js';
 import { RtmpServer } from './ingest/rtmp/server.js';
 import { MediaEngine } from './room/engine.js';
 import { Door } from './room/door.js';
+import { RoomMembers } from './room/members.js';
 import { createHttpServer } from './api/server.js';
 import { Health, registerHealth } from './api/health.js';
 import { registerRoomRoutes } from './api/rooms.js';
@@ -67,10 +68,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // Throws EngineUnavailableError (one line: run scripts/setup) when the native addon is not built.
   const engine = MediaEngine.start(log.child({ component: 'engine' }));
   const apps = appTable(config);
+  // who is in each room (101–105); the door asks it whether a join would create the room (the create bit)
+  const members = new RoomMembers(callbacks, (id) => callbackApps.get(id)?.viewerEvents ?? true);
   const rooms = new Rooms({
     store,
     engine,
-    door: new Door(apps),
+    door: new Door(apps, members),
+    members,
     log: log.child({ component: 'rooms' }),
     events: callbacks,
     media: { opusBitrate: config.room.opusBitrate, opusComplexity: config.room.opusComplexity, reconnectGraceMs: config.room.reconnectGraceMs },

@@ -5,8 +5,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RTCPeerConnection } from 'werift';
 import type { AuthAction } from '../auth/authenticate.js';
 import type { Door, Ticket } from '../room/door.js';
-import { checkOffer } from '../room/sdp-offer.js';
-import { answerOffer, NoUdpPortError, type AnsweredPeer, type WebRtcOptions } from '../room/peer.js';
+import { checkOffer, parseOffer } from '../room/sdp-offer.js';
+import { answerOffer, NoUdpPortError, type AnsweredPeer, type CarriedKinds, type WebRtcOptions } from '../room/peer.js';
+import { trackRefusals } from '../auth/privileges.js';
+import type { Logger } from '../log.js';
 import type { SessionSlot, WebRtcSessions } from './webrtc-sessions.js';
 import { addCandidates, restartIce } from '../room/ice-restart.js';
 import { bearerToken } from './bearer.js';
@@ -57,6 +59,26 @@ export function refuseBadOffer(reply: FastifyReply, offer: string, hint: string)
 }
 
 /**
+ * Which kinds of the (checked) offer's media the user's credential lets through: the PrivateMapKey's send-audio (4)
+ * and send-video (16) bits for WHIP, receive-audio (8) and receive-video (32) for WHEP. A refused kind is answered
+ * inactive, and logged once here with the reason. When nothing the offer asks for is left, replies 403 with the
+ * reasons and returns null.
+ */
+export function carriedKinds(reply: FastifyReply, accepted: AcceptedOffer, log: Logger): CarriedKinds | null {
+  const refused = trackRefusals(accepted.ticket.principal.privileges, accepted.ticket.action);
+  const offered = new Set(parseOffer(accepted.offer).map((m) => m.kind));
+  const kinds = { video: refused.video === null, audio: refused.audio === null };
+  const left = (['video', 'audio'] as const).filter((k) => offered.has(k) && kinds[k]);
+  for (const kind of ['video', 'audio'] as const) {
+    if (offered.has(kind) && refused[kind]) log.info({ kind, reason: refused[kind] }, `${kind} answered inactive: the user ${refused[kind]}`);
+  }
+  if (left.length > 0) return kinds;
+  const asked = (['video', 'audio'] as const).filter((k) => offered.has(k));
+  refuse(reply, 403, `the offer has ${asked.join(' and ')} only, and the user ${asked.map((k) => refused[k]).join('; and ')}`);
+  return null;
+}
+
+/**
  * Takes a session place for the user and answers the offer; or replies 429/503 (a session cap, no free UDP port) or
  * 400 (why werift could not) and returns null. The caller releases `slot` when the session ends.
  */
@@ -66,11 +88,12 @@ export async function admitAndAnswer(
   direction: 'sendonly' | 'recvonly',
   webrtc: WebRtcOptions,
   sessions: WebRtcSessions,
+  kinds?: CarriedKinds,
 ): Promise<{ answered: AnsweredPeer; slot: SessionSlot } | null> {
   const slot = sessions.admit(reply, accepted.sdkAppId, accepted.userId);
   if (!slot) return null;
   try {
-    return { answered: await answerOffer(accepted.offer, direction, webrtc), slot };
+    return { answered: await answerOffer(accepted.offer, direction, webrtc, kinds), slot };
   } catch (e) {
     slot.release();
     if (e instanceof NoUdpPortError) sessions.refuseNoPort(reply, e.message, accepted.sdkAppId);

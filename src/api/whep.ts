@@ -9,7 +9,7 @@ import { Viewer } from '../room/viewer.js';
 import type { WebRtcOptions } from '../room/peer.js';
 import type { Logger } from '../log.js';
 import { refuse, registerPreflight, withCors } from './cors.js';
-import { acceptOffer, admitAndAnswer, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
+import { acceptOffer, admitAndAnswer, carriedKinds, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
 import type { WebRtcSessions } from './webrtc-sessions.js';
 import type { RefusalCounters } from '../events/refusal-counters.js';
 
@@ -37,13 +37,16 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
     if (!feed.ok) return refuse(reply, feed.status, feed.reason);
     const { publisher } = feed;
     if (refuseBadOffer(reply, offer, 'this room sends H.264')) return reply;
+    const log = deps.log.child({ sdkAppId, roomId, viewer: viewerId });
+    const kinds = carriedKinds(reply, accepted, log);
+    if (!kinds) return reply;
 
-    const admitted = await admitAndAnswer(reply, accepted, 'sendonly', deps.webrtc, deps.sessions);
+    const admitted = await admitAndAnswer(reply, accepted, 'sendonly', deps.webrtc, deps.sessions, kinds);
     if (!admitted) return reply;
     const { answered, slot } = admitted;
+    // only the kinds the viewer may receive have a transceiver here, so only they get a sink on the publisher's pipe
     const senders: { video?: RTCRtpSender; audio?: RTCRtpSender } = {};
     for (const t of answered.transceivers) senders[t.kind as 'video' | 'audio'] ??= t.sender;
-    const log = deps.log.child({ sdkAppId, roomId, viewer: viewerId });
     const viewer = new Viewer(answered.pc, senders, publisher.id.userId, log, (v, reason) => {
       slot.release();
       sessions.delete(v.id);

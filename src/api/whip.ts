@@ -9,7 +9,7 @@ import type { WebRtcOptions } from '../room/peer.js';
 import { WhipSession } from '../ingest/whip/session.js';
 import type { Logger } from '../log.js';
 import { refuse, registerPreflight, withCors } from './cors.js';
-import { acceptOffer, admitAndAnswer, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
+import { acceptOffer, admitAndAnswer, carriedKinds, patchTrickle, refuseBadOffer, type OfferRoute } from './offer-request.js';
 import type { WebRtcSessions } from './webrtc-sessions.js';
 import type { RefusalCounters } from '../events/refusal-counters.js';
 
@@ -51,11 +51,13 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
     if (!accepted) return reply;
     const { sdkAppId, roomId, userId, offer } = accepted;
     if (refuseBadOffer(reply, offer, 'select H.264 in the encoder')) return reply;
+    const log = deps.log.child({ sdkAppId, roomId, userId });
+    const kinds = carriedKinds(reply, accepted, log);
+    if (!kinds) return reply;
 
-    const admitted = await admitAndAnswer(reply, accepted, 'recvonly', deps.webrtc, deps.sessions);
+    const admitted = await admitAndAnswer(reply, accepted, 'recvonly', deps.webrtc, deps.sessions, kinds);
     if (!admitted) return reply;
     const { answered, slot } = admitted;
-    const log = deps.log.child({ sdkAppId, roomId, userId });
     const session = new WhipSession(answered.pc, answered.transceivers, log, (s) => {
       slot.release();
       setTimeout(() => sessions.delete(s.id), KEEP_ENDED_MS).unref();

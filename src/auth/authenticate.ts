@@ -59,12 +59,13 @@ export type AuthResult =
   | { ok: false; status: 400 | 401 | 403 | 404; code: AuthFailureCode; reason: string };
 
 /**
- * Publishing needs to enter the room and send audio or video; subscribing needs to enter and receive something.
- * Sub-stream bits alone do not make a publisher: our ingest publishes the main stream.
+ * Publishing needs to enter the room and send audio or video; subscribing needs to enter and receive audio or video.
+ * Sub-stream bits alone do neither: our ingest publishes, and our viewers receive, the main stream. A credential
+ * that grants one kind only gets that track (trackRefusals in privileges.ts).
  */
 export const ACTION_NEEDS: Readonly<Record<AuthAction, { all: number; anyOf: number }>> = {
   publish: { all: PRIV.ENTER, anyOf: PRIV.SEND_AUDIO | PRIV.SEND_VIDEO },
-  subscribe: { all: PRIV.ENTER, anyOf: PRIV.RECV_AUDIO | PRIV.RECV_VIDEO | PRIV.RECV_SUB },
+  subscribe: { all: PRIV.ENTER, anyOf: PRIV.RECV_AUDIO | PRIV.RECV_VIDEO },
 };
 
 /** JWT refusals about room or privileges are authorization (403); the rest mean "who are you?" (401). */

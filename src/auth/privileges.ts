@@ -67,3 +67,23 @@ export function missingPrivileges(has: number, need: number, needAnyOf?: number)
   }
   return null;
 }
+
+/** The kinds of media a session carries. */
+export type MediaKind = 'video' | 'audio';
+
+const TRACK_BITS: Readonly<Record<'publish' | 'subscribe', Record<MediaKind, number>>> = {
+  publish: { video: PRIV.SEND_VIDEO, audio: PRIV.SEND_AUDIO },
+  subscribe: { video: PRIV.RECV_VIDEO, audio: PRIV.RECV_AUDIO },
+};
+
+/** Per kind of media, null when the credential lets it through, else why not. */
+export type TrackRefusals = Record<MediaKind, string | null>;
+
+/**
+ * Per kind of media, null when the credential lets the action carry it, else why not ("lacks the privilege to send
+ * video (has enter, send audio)"). A publisher whose key lacks one gets the other track only; a viewer the same.
+ */
+export function trackRefusals(privileges: number, action: 'publish' | 'subscribe'): TrackRefusals {
+  const bits = TRACK_BITS[action];
+  return { video: missingPrivileges(privileges, bits.video), audio: missingPrivileges(privileges, bits.audio) };
+}

@@ -60,6 +60,7 @@ export const configSchema: FieldSpec = {
           callbackUrl: { type: 'string', default: '' },
           callbackKey: { type: 'string', default: '' },
           requirePrivateMapKey: { type: 'boolean', default: false },
+          viewerEvents: { type: 'boolean', default: true },
         },
       },
     },
@@ -164,6 +165,8 @@ export interface AppConfig {
   callbackUrl: string;
   callbackKey: string;
   requirePrivateMapKey: boolean;
+  /** WHEP viewers enter rooms as audience: 103/104 with Role 21, and they keep a room open (101/102). */
+  viewerEvents: boolean;
 }
 
 export interface Config {

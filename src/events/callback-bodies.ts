@@ -35,6 +35,7 @@ const ROOM_EVENT_TYPE: Record<RoomEvent['type'], number> = {
   'room-dismissed': 102,
   'user-entered': 103,
   'user-exited': 104,
+  'role-changed': 105,
   'video-started': 201,
   'video-stopped': 202,
   'audio-started': 203,
@@ -61,6 +62,10 @@ export function roomEventBody(e: RoomEvent, now: number): CallbackBody {
       break;
     case 'user-exited':
       Object.assign(info, { UserId: e.userId, Role: e.role === 'anchor' ? ROLE_ANCHOR : ROLE_AUDIENCE, Reason: EXIT_REASON[e.reason] });
+      break;
+    case 'role-changed':
+      // the role the user has now: the reference's one example (Role 21) does not say old or new (trtc-egress.md §9.20)
+      Object.assign(info, { UserId: e.userId, Role: e.role === 'anchor' ? ROLE_ANCHOR : ROLE_AUDIENCE });
       break;
     case 'video-started':
     case 'audio-started':

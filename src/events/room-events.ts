@@ -3,6 +3,9 @@
 
 export type ExitReason = 'normal' | 'timeout' | 'kicked';
 
+/** TRTC's two roles: an anchor publishes (Role 20), an audience member only watches (Role 21). */
+export type RoomRole = 'anchor' | 'audience';
+
 interface Base {
   sdkAppId: number;
   roomId: string;
@@ -13,8 +16,10 @@ interface Base {
 export type RoomEvent =
   | (Base & { type: 'room-created'; userId: string })
   | (Base & { type: 'room-dismissed' })
-  | (Base & { type: 'user-entered'; userId: string; role: 'anchor' | 'audience'; source: string })
-  | (Base & { type: 'user-exited'; userId: string; role: 'anchor' | 'audience'; reason: ExitReason })
+  | (Base & { type: 'user-entered'; userId: string; role: RoomRole; source: string })
+  | (Base & { type: 'user-exited'; userId: string; role: RoomRole; reason: ExitReason })
+  /** 105: the user's role in the room is now `role` (a viewer who started publishing, an anchor who only watches now). */
+  | (Base & { type: 'role-changed'; userId: string; role: RoomRole })
   | (Base & { type: 'video-started' | 'video-stopped' | 'audio-started' | 'audio-stopped'; userId: string });
 
 export interface RoomEventSink {
@@ -22,3 +27,59 @@ export interface RoomEventSink {
 }
 
 export const noRoomEvents: RoomEventSink = { emit: () => {} };
+
+export type TrackKind = 'video' | 'audio';
+
+/**
+ * Why a track that could flow is kept from the room: `stopped` — the publisher stopped sending that kind (a WHIP
+ * track ended while the other goes on); `blocked` — the API muted it (SetUserBlocked).
+ */
+export type TrackHold = 'stopped' | 'blocked';
+
+/** The one place 201–204 are emitted: `on` true is 201 (video) / 203 (audio), false 202 / 204. */
+export function emitTrack(events: RoomEventSink, who: { sdkAppId: number; roomId: string; userId: string }, kind: TrackKind, on: boolean, at = Date.now()): void {
+  const type = `${kind}-${on ? 'started' : 'stopped'}` as const;
+  events.emit({ type, sdkAppId: who.sdkAppId, roomId: who.roomId, userId: who.userId, at });
+}
+
+/**
+ * What a publisher's tracks look like to the room, so each change is announced once whatever its causes: a track
+ * is on once media of its kind has arrived and while nothing holds it; 201/203 when it goes on, 202/204 when it goes
+ * off. A mute of a track that has stopped sending, or a track that stops while muted, changes nothing the room sees
+ * and says nothing. Leaving the room does not come here: that is 104 alone ("Room exit will trigger only the 104
+ * callback and not the 202 or 204 callback", trtc-egress.md §7).
+ */
+export class TrackAnnouncer {
+  private readonly flowing = { video: false, audio: false };
+  private readonly holds = { video: new Set<TrackHold>(), audio: new Set<TrackHold>() };
+
+  constructor(
+    private readonly events: RoomEventSink,
+    private readonly who: { sdkAppId: number; roomId: string; userId: string },
+  ) {}
+
+  /** Media of this kind arrived for the first time (or again after a stop). */
+  started(kind: TrackKind, at = Date.now()): void {
+    this.change(kind, at, () => {
+      this.flowing[kind] = true;
+      this.holds[kind].delete('stopped');
+    });
+  }
+
+  /** Held (`on`) or released: the publisher stopped sending the kind, or the API blocked it. */
+  hold(kind: TrackKind, cause: TrackHold, on: boolean, at = Date.now()): void {
+    this.change(kind, at, () => (on ? this.holds[kind].add(cause) : this.holds[kind].delete(cause)));
+  }
+
+  /** Whether the room sees the track now. */
+  isOn(kind: TrackKind): boolean {
+    return this.flowing[kind] && this.holds[kind].size === 0;
+  }
+
+  private change(kind: TrackKind, at: number, apply: () => void): void {
+    const before = this.isOn(kind);
+    apply();
+    const after = this.isOn(kind);
+    if (before !== after) emitTrack(this.events, this.who, kind, after, at);
+  }
+}

@@ -33,11 +33,18 @@ export class NoUdpPortError extends Error {
 export interface AnsweredPeer {
   pc: RTCPeerConnection;
   answer: string;
+  /** The transceivers that carry media (those of a kind the session may not carry are answered inactive). */
   transceivers: RTCRtpTransceiver[];
 }
 
+/** Which kinds of media a session carries; the user's credential decides (src/auth/privileges.ts trackRefusals). */
+export type CarriedKinds = Readonly<Record<'video' | 'audio', boolean>>;
+
+const BOTH_KINDS: CarriedKinds = { video: true, audio: true };
+
 /**
- * Answers `offer` with the given direction on every audio/video section. The answer is passive in DTLS
+ * Answers `offer` with the given direction on every audio/video section of a kind in `kinds`, and `inactive` on the
+ * others (the peer then sends or expects nothing there). The answer is passive in DTLS
  * (`a=setup:passive`): the browser then starts the handshake at once, whereas werift as the DTLS client waits
  * 100 ms first — the largest fixed cost of a viewer's join time.
  */
@@ -45,6 +52,7 @@ export async function answerOffer(
   offer: string,
   direction: 'sendonly' | 'recvonly',
   opts: IceOptions,
+  kinds: CarriedKinds = BOTH_KINDS,
 ): Promise<AnsweredPeer> {
   // werift gathers on every interface unless the listed ones are among them, and it never lists loopback itself:
   // with loopback-only host addresses, IPv4 interface discovery is turned off so only the listed ones are used.
@@ -64,8 +72,9 @@ export async function answerOffer(
     // offer check guarantees one is there), so the others are taken out first. Bundle-only sections: see there.
     await pc.setRemoteDescription({ type: 'offer', sdp: onlyH264Mode1(acceptBundleOnly(offer)) });
     const transceivers = pc.getTransceivers();
+    const carries = (t: RTCRtpTransceiver) => kinds[t.kind as 'video' | 'audio'] !== false;
     for (const t of transceivers) {
-      t.setDirection(direction);
+      t.setDirection(carries(t) ? direction : 'inactive');
       setDtlsRole(t, 'server');
       withoutStun(t);
     }
@@ -76,7 +85,7 @@ export async function answerOffer(
     // failing: the peer could never connect, so that is a refusal, not an answer.
     if (!/^a=candidate:/m.test(answer)) throw new NoUdpPortError(opts.udpPortMin, opts.udpPortMax);
     if (opts.announcedAddresses.length) answer = announce(answer, opts.announcedAddresses);
-    return { pc, answer, transceivers };
+    return { pc, answer, transceivers: transceivers.filter(carries) };
   } catch (err) {
     await pc.close().catch(() => {});
     throw err;

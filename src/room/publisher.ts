@@ -3,7 +3,8 @@
 // caches the GOP and counts frames; this object keeps the codec facts the status API shows.
 
 import type { AudioConfig, MediaFrame, MediaSink, MediaSource, VideoConfig } from '../media/model.js';
-import type { RoomEventSink } from '../events/room-events.js';
+import { TrackAnnouncer, type RoomEventSink } from '../events/room-events.js';
+import type { MediaKind, TrackRefusals } from '../auth/privileges.js';
 import type { Logger } from '../log.js';
 import type { PipeEvent, PlaneEvent } from '../native/rtmp-plane.js';
 import type { Feed } from './consumer.js';
@@ -38,7 +39,11 @@ export interface PublisherStatus {
   audio: { codec: string; sampleRate: number; channels: number } | null;
   since: string;
   frames: { video: number; audio: number; keyframes: number };
+  /** Tracks the user's credential does not let into the room, each with the reason; absent when none. */
+  refusedTracks?: Partial<Record<MediaKind, string>>;
 }
+
+const NOTHING_REFUSED: TrackRefusals = { video: null, audio: null };
 
 /** Events of the pipe's RTMP socket, for the connection that handed it over. */
 export type SocketEvent = Extract<PlaneEvent, { kind: 'media' | 'message' | 'ended' | 'protocol-error' }>;
@@ -69,19 +74,42 @@ export class Publisher implements MediaSink, Feed {
   onSocketEvent: (e: SocketEvent) => void = () => {};
   /** Set by the WHIP session whose RTP the pipe reads. */
   onRtpEvent: (e: RtpEvent) => void = () => {};
+  /** What the room has been told of each track (201–204): the one place those callbacks are decided. */
+  readonly tracks: TrackAnnouncer;
   private gain = 100;
   private opus = false;
+  /** Frames of a refused kind that arrived and were dropped (the refusal is logged at the first). */
+  private readonly dropped = { video: 0, audio: 0 };
 
   constructor(
     readonly id: PublisherIdentity,
     /** Ends the ingest session that feeds this publisher (kick, room closing); the ingest then calls end(). */
     readonly kick: (reason: string) => void,
     private readonly onEnd: (publisher: Publisher, reason: string) => void,
-    private readonly events: RoomEventSink,
+    events: RoomEventSink,
     readonly pipe: Pipe,
     private readonly log: Logger,
+    /** From the door's ticket: the PrivateMapKey's send-audio (4) and send-video (16) bits. */
+    readonly refused: TrackRefusals = NOTHING_REFUSED,
   ) {
     pipe.onEvent = (e) => this.onPipeEvent(e);
+    this.tracks = new TrackAnnouncer(events, id);
+  }
+
+  /**
+   * Whether the user may send `kind` into the room. Ingests ask before they parse a frame of that kind, so a refused
+   * track costs no policy check and no engine work; the first refusal of each kind is logged with its reason.
+   */
+  takes(kind: MediaKind): boolean {
+    const reason = this.refused[kind];
+    if (reason === null) return true;
+    if (this.dropped[kind]++ === 0) this.log.info({ kind, reason }, `${kind} is not taken into the room: the user ${reason}`);
+    return false;
+  }
+
+  /** Frames dropped because their kind is refused, for an ingest that finds nothing else arriving. */
+  droppedFrames(): number {
+    return this.dropped.video + this.dropped.audio;
   }
 
   /** Audio gain in percent (0–200), applied where AAC is transcoded to Opus; pull tasks set it (Volume). */
@@ -95,12 +123,14 @@ export class Publisher implements MediaSink, Feed {
   }
 
   setVideoConfig(config: VideoConfig): void {
+    if (!this.takes('video')) return;
     this.video = config;
     this.pipe.setVideoConfig(config);
     this.onMedia('video');
   }
 
   setAudioConfig(config: AudioConfig): void {
+    if (!this.takes('audio')) return;
     this.audio = config;
     this.opus = config.codec === 'Opus'; // forwarded as it is
     const refused = this.pipe.setAudioConfig(config.codec === 'AAC' ? config.asc : null, this.gain);
@@ -109,6 +139,7 @@ export class Publisher implements MediaSink, Feed {
   }
 
   pushFrame(frame: MediaFrame): void {
+    if (!this.takes(frame.kind)) return;
     this.pipe.push(frame, this.opus);
   }
 
@@ -134,11 +165,9 @@ export class Publisher implements MediaSink, Feed {
   private onPipeEvent(e: PipeEvent): void {
     switch (e.kind) {
       case 'first-video':
-      case 'first-audio': {
-        const { sdkAppId, roomId, userId } = this.id;
-        this.events.emit({ type: e.kind === 'first-video' ? 'video-started' : 'audio-started', sdkAppId, roomId, userId, at: Date.now() });
+      case 'first-audio':
+        this.tracks.started(e.kind === 'first-video' ? 'video' : 'audio');
         return;
-      }
       case 'decoder-errors':
         // the engine reports at most one batch per 5 s (decoderErrorReportMs) per publisher
         this.log.warn({ dropped: e.count, lastError: e.text }, 'corrupt AAC frames dropped');
@@ -174,6 +203,13 @@ export class Publisher implements MediaSink, Feed {
       audio: a && { codec: a.codec, sampleRate: a.sampleRate, channels: a.channels },
       since: this.since.toISOString(),
       frames: { video: s.videoFrames, audio: s.audioFrames, keyframes: s.keyframes },
+      ...(this.refused.video || this.refused.audio ? { refusedTracks: refusedOnly(this.refused) } : {}),
     };
   }
+}
+
+function refusedOnly(r: TrackRefusals): Partial<Record<MediaKind, string>> {
+  const out: Partial<Record<MediaKind, string>> = {};
+  for (const kind of ['video', 'audio'] as const) if (r[kind]) out[kind] = r[kind];
+  return out;
 }

@@ -1,6 +1,7 @@
 // The rooms of this gateway, keyed by (sdkAppId, roomId). A room exists while it has users. Publishers and viewers
 // come in through here only, each with a ticket from the door (src/room/door.ts). Joining enforces TRTC's rule that
-// a userid is in one place at a time per app: the newer session kicks the older one.
+// a userid is in one place at a time per app: the newer session kicks the older one. Who is in a room as TRTC counts
+// users (and so 101–105) is kept by RoomMembers: publishers as anchors, WHEP viewers as audience.
 
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
@@ -10,6 +11,8 @@ import type { MediaEngine } from './engine.js';
 import { Viewers } from './viewers.js';
 import type { Viewer } from './viewer.js';
 import { requireAction, type Door, type Ticket } from './door.js';
+import { RoomMembers } from './members.js';
+import { trackRefusals } from '../auth/privileges.js';
 
 export interface RoomMediaOptions {
   /** Opus bitrate for AAC sources, bit/s. */
@@ -68,6 +71,8 @@ export interface RoomsOptions {
   log: Logger;
   events?: RoomEventSink;
   media?: Partial<RoomMediaOptions>;
+  /** Who is in each room (101–105); made here from `events` when not given (one counting publishers and viewers). */
+  members?: RoomMembers;
 }
 
 /** The protocol side of a publisher: where it comes from, for logs, status and the kick message. */
@@ -85,7 +90,10 @@ export class Rooms {
   private readonly engine: MediaEngine;
   private readonly log: Logger;
   private readonly events: RoomEventSink;
+  private readonly members: RoomMembers;
   private readonly watchers = new Map<string, Set<RoomWatcher>>();
+  /** Each WHEP viewer's own userid (the SessionID it played with), for its exit from the room. */
+  private readonly viewerUsers = new Map<Viewer, string>();
 
   constructor(o: RoomsOptions) {
     this.store = o.store;
@@ -93,6 +101,7 @@ export class Rooms {
     this.door = o.door;
     this.log = o.log;
     this.events = o.events ?? noRoomEvents;
+    this.members = o.members ?? new RoomMembers(this.events, () => true);
     this.media = { ...DEFAULT_MEDIA, ...o.media };
     this.viewers = new Viewers(this.media.reconnectGraceMs);
   }
@@ -124,15 +133,13 @@ export class Rooms {
       }
     }
     const pipe = this.engine.openPipe({ opusBitrate: this.media.opusBitrate, opusComplexity: this.media.opusComplexity ?? 5 });
-    const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason), this.events, pipe, this.log.child({ userId: id.userId }));
+    const refused = trackRefusals(ticket.principal.privileges, 'publish');
+    const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason), this.events, pipe, this.log.child({ userId: id.userId }), refused);
     this.sessions.set(id.sessionId, publisher);
     const roomKey = key(id.sdkAppId, id.roomId);
     publisher.onMedia = (kind) => this.watchersOf(roomKey).forEach((w) => w.publisherMedia(publisher, kind));
-    const at = Date.now();
-    const base = { sdkAppId: id.sdkAppId, roomId: id.roomId, at };
-    if (!this.roomFor(id.sdkAppId, id.roomId, false)) this.events.emit({ ...base, type: 'room-created', userId: id.userId });
     this.roomFor(id.sdkAppId, id.roomId, true)!.publishers.set(id.sessionId, publisher);
-    this.events.emit({ ...base, type: 'user-entered', userId: id.userId, role: 'anchor', source: id.source });
+    this.members.join(id.sdkAppId, id.roomId, id.userId, id.sessionId, 'anchor', id.source);
     this.viewers.publisherJoined(roomKey, id.userId, publisher);
     this.watchersOf(roomKey).forEach((w) => w.publisherJoined(publisher));
     this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, userId: id.userId, source: id.source }, 'user joined');
@@ -179,17 +186,27 @@ export class Rooms {
     return { ok: false, status: 404, reason };
   }
 
-  /** The ticket's viewer starts watching `publisher`; it is forgotten when it closes (removeViewer). */
+  /**
+   * The ticket's viewer starts watching `publisher`, and enters the room as audience (in apps with viewer events);
+   * it is forgotten, and leaves, when it closes (removeViewer).
+   */
   addViewer(ticket: Ticket, viewer: Viewer, publisher: Publisher): void {
     requireAction(ticket, 'subscribe');
     this.viewers.add(key(ticket.sdkAppId, ticket.roomId), viewer);
+    this.viewerUsers.set(viewer, ticket.userId);
+    this.members.join(ticket.sdkAppId, ticket.roomId, ticket.userId, viewer.id, 'audience', 'whep');
     // the publisher may have left while the viewer's offer was answered: then it waits as for a reconnect
     if (publisher.ended) this.viewers.awaitPublisher(viewer);
     else viewer.attach(publisher);
   }
 
+  /** A closed viewer leaves: 104 with Reason 2 when it timed out (never connected, consent or RTCP lost). */
   removeViewer(sdkAppId: number, roomId: string, viewer: Viewer): void {
     this.viewers.remove(key(sdkAppId, roomId), viewer);
+    const userId = this.viewerUsers.get(viewer);
+    if (userId === undefined) return;
+    this.viewerUsers.delete(viewer);
+    this.members.leave(sdkAppId, roomId, userId, viewer.id, viewer.timedOut ? 'timeout' : 'normal');
   }
 
   list(): Room[] {
@@ -212,13 +229,9 @@ export class Rooms {
     room?.publishers.delete(sessionId);
     this.viewers.publisherLeft(key(sdkAppId, roomId), userId, p);
     this.watchersOf(key(sdkAppId, roomId)).forEach((w) => w.publisherLeft(p));
-    const at = Date.now();
     const exitReason: ExitReason = p.kicked ? 'kicked' : p.timedOut ? 'timeout' : 'normal';
-    this.events.emit({ sdkAppId, roomId, at, type: 'user-exited', userId, role: 'anchor', reason: exitReason });
-    if (room && room.publishers.size === 0) {
-      this.rooms.delete(key(sdkAppId, roomId));
-      this.events.emit({ sdkAppId, roomId, at, type: 'room-dismissed' });
-    }
+    this.members.leave(sdkAppId, roomId, userId, sessionId, exitReason);
+    if (room && room.publishers.size === 0) this.rooms.delete(key(sdkAppId, roomId));
     void this.store.presence.release(sdkAppId, userId, sessionId).catch((err: unknown) => {
       this.log.warn({ err, sdkAppId, userId }, 'presence release failed');
     });

@@ -28,6 +28,11 @@ export class Viewer implements Consumer {
   readonly id = randomUUID();
   state: ViewerState = 'connecting';
   feed: Feed | null = null;
+  /**
+   * Set when the viewer is closed for silence rather than by anyone's choice: it never connected, its ICE consent
+   * expired, or it stopped sending RTCP. It then leaves the room with 104 Reason 2.
+   */
+  timedOut = false;
   private readonly tracks: ViewerTrack[] = [];
   /** The DTLS transports the tracks send on: one when bundled, as browsers offer; each is closed with the viewer. */
   private readonly transports = new Set<SrtpTransport>();
@@ -62,16 +67,18 @@ export class Viewer implements Consumer {
     senders.video?.onPictureLossIndication.subscribe(() => this.onPictureLoss());
     pc.connectionStateChange.subscribe((s) => {
       if (s === 'connected') this.goLive();
-      else if (s === 'failed' || s === 'closed') this.close(`connection ${s}`);
+      // 'failed' once connected is werift's ICE consent expiring (RFC 7675): the player is gone, not leaving
+      else if (s === 'failed') this.close('connection failed (ICE consent lost)', true);
+      else if (s === 'closed') this.close('connection closed');
     });
     this.watchdog = setInterval(() => {
-      if (this.state === 'live' && performance.now() - this.lastRtcp > RTCP_SILENCE_MS) this.close('no RTCP from the viewer for 15 s');
+      if (this.state === 'live' && performance.now() - this.lastRtcp > RTCP_SILENCE_MS) this.close('no RTCP from the viewer for 15 s', true);
     }, 2000);
     this.watchdog.unref();
     this.connectDeadline = setTimeout(() => {
       if (this.state !== 'connecting') return;
       opts.onConnectTimeout?.();
-      this.close(`no ICE + DTLS connection within ${opts.connectTimeoutMs / 1000} s of the answer`);
+      this.close(`no ICE + DTLS connection within ${opts.connectTimeoutMs / 1000} s of the answer`, true);
     }, opts.connectTimeoutMs);
     this.connectDeadline.unref();
   }
@@ -139,9 +146,11 @@ export class Viewer implements Consumer {
     if (!this.feed.requestKeyframe()) this.tracks.find((t) => t.video)?.replay();
   }
 
-  close(reason: string): void {
+  /** Ends the session; `timedOut` when the viewer went silent (104 Reason 2). Idempotent. */
+  close(reason: string, timedOut = false): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.timedOut = timedOut;
     clearInterval(this.watchdog);
     if (this.connectDeadline) clearTimeout(this.connectDeadline);
     this.detach();

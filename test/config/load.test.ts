@@ -33,7 +33,7 @@ t.test('a file merges over defaults; array items get their defaults', async (t) 
   const c = loadConfig({ file: file('merge.json', { http: { port: 9090 }, apps: [app] }), env: {} });
   t.equal(c.http.port, 9090);
   t.equal(c.http.host, '127.0.0.1', 'sibling key kept from defaults');
-  t.same(c.apps, [{ ...app, callbackUrl: '', callbackKey: '', requirePrivateMapKey: false }]);
+  t.same(c.apps, [{ ...app, callbackUrl: '', callbackKey: '', requirePrivateMapKey: false, viewerEvents: true }]);
 });
 
 t.test('ROOMGATE_<PATH> environment variables override single keys', async (t) => {

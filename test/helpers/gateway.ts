@@ -25,6 +25,11 @@ export function officialUserSig(userId: string, expire = 3600, app = TEST_APP): 
   return new TLSSigAPIv2.Api(app.sdkAppId, app.secretKey).genUserSig(userId, expire);
 }
 
+/** A PrivateMapKey for a string room, made by the official library: `priv` is TRTC's bit map (PRIV). */
+export function officialPrivateMapKey(userId: string, room: string, priv: number, app = TEST_APP, expire = 3600): string {
+  return new TLSSigAPIv2.Api(app.sdkAppId, app.secretKey).genPrivateMapKeyWithStringRoomID(userId, expire, room, priv);
+}
+
 /** A UserSig made by the official library at a past time, so it is expired now. */
 export function expiredOfficialUserSig(userId: string, app = TEST_APP): { sig: string; expiredAt: Date } {
   const realNow = Date.now;

@@ -66,15 +66,18 @@ t.test('a normal run: 101, 103, 201/203, 701 Status 0 … EOF → 104, 102, 702,
   t.equal(ended.endReason, 'the source ended');
 });
 
-t.test('an unreachable source: 701 Status 2 at each retry (0, 1, 3 s), then 701 Status 1 and 702', async (t) => {
+t.test('an unreachable source: each failed start 701 Status 1 and its retry (0, 1, 3 s) Status 2, as FAILURE → AGAIN; the last failure, then 702', async (t) => {
   const port = await freePort(); // nothing listens there
   const taskId = await f.start('life-unreachable', 'unreachable_user', `http://127.0.0.1:${port}/live.flv`);
   await f.ended(taskId, 15000);
   const ev = f.rx.received.map((r) => r.body).filter((b) => b.EventInfo?.TaskId === taskId);
-  t.same(ev.map((b) => `${b.EventType}/${b.EventInfo.Status}`), ['701/2', '701/2', '701/2', '701/1', '702/0']);
-  const t0 = ev[0].EventInfo.EventMsTs;
-  const offsets = ev.map((b) => b.EventInfo.EventMsTs - t0);
+  t.same(ev.map((b) => `${b.EventType}/${b.EventInfo.Status}`), ['701/1', '701/2', '701/1', '701/2', '701/1', '701/2', '701/1', '702/0']);
+  const failures = ev.filter((b) => b.EventType === 701 && b.EventInfo.Status === 1);
+  const t0 = failures[0].EventInfo.EventMsTs;
+  const offsets = failures.map((b) => b.EventInfo.EventMsTs - t0);
   t.ok(offsets[1]! < 500 && offsets[2]! >= 1000 && offsets[2]! < 1600 && offsets[3]! >= 3000 && offsets[3]! < 3600, `failures at ${offsets.join(', ')} ms`);
+  const times = ev.map((b) => b.EventInfo.EventMsTs);
+  t.same(times, [...times].sort((x, y) => x - y), 'sorted by EventMsTs (as Tencent tells receivers to) the order is the same');
   t.same(roomEvents('life-unreachable'), [], 'the user never entered the room');
   const ended = (await f.g.getJson('/api/tasks')).body.ended.find((x: any) => x.taskId === taskId);
   t.match(ended.endReason, /could not start pulling: .*(refused|Connection)/i);

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { FlvStreamReader, FlvStreamError } from '../../src/ingest/pull/flv-stream-reader.js';
 import { compileHostRules, hostRefusal, isInternalAddress } from '../../src/ingest/pull/host-rules.js';
 import { streamUrlRefusal } from '../../src/ingest/pull/url-check.js';
-import { ffmpegArgs, planFor } from '../../src/ingest/pull/ffmpeg-args.js';
+import { ffmpegArgs, planFor, withoutRefusedTracks } from '../../src/ingest/pull/ffmpeg-args.js';
+import { trackRefusals } from '../../src/auth/privileges.js';
 import { parseProbe } from '../../src/ingest/pull/probe.js';
 import { RetrySchedule } from '../../src/ingest/pull/retry-schedule.js';
 import { redactUrl } from '../../src/ingest/pull/source-url.js';
@@ -100,6 +101,19 @@ t.test('the plan: copy what browsers decode, transcode the rest', async (t) => {
   t.ok(args.includes('baseline') && args.includes('zerolatency'));
   t.equal(args[args.indexOf('-protocol_whitelist') + 1], 'http,https,tcp,tls,crypto,rtmp,httpproxy', 'no file: from playlists');
   t.same(args.slice(-1), ['pipe:1']);
+});
+
+t.test("the plan leaves out what the task user's key does not let in; nothing left is a sentence", async (t) => {
+  const av = { video: 'copy', audio: 'transcode', fps: 25, why: '', downmix: false } as const;
+  const audioKey = trackRefusals(2 | 4, 'publish');
+  t.match(withoutRefusedTracks(av, audioKey), { video: 'none', audio: 'transcode' });
+  t.notOk(ffmpegArgs('http://h/x.flv', withoutRefusedTracks(av, audioKey) as never, 0).includes('0:v:0'), 'ffmpeg never reads the video');
+  t.match(withoutRefusedTracks(av, trackRefusals(2 | 16, 'publish')), { video: 'copy', audio: 'none' });
+  t.same(withoutRefusedTracks(av, trackRefusals(255, 'publish')), av, 'a full key changes nothing');
+  t.equal(
+    withoutRefusedTracks({ ...av, audio: 'none' }, audioKey),
+    "the source has video only, and the task's user lacks the privilege to send video (has enter, send audio)",
+  );
 });
 
 t.test('retries count from the first failure of a series; success starts a new series', async (t) => {

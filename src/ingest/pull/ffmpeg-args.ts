@@ -3,6 +3,7 @@
 // audio (Opus, MP3, …) becomes AAC for the FLV pipe, and the room turns AAC into Opus (and applies Volume) natively.
 
 import type { SourceInfo } from './probe.js';
+import type { TrackRefusals } from '../../auth/privileges.js';
 
 export type TrackPlan = 'copy' | 'transcode' | 'none';
 
@@ -55,6 +56,18 @@ export function planFor(info: SourceInfo): PullPlan | string {
   const audio: TrackPlan = !a ? 'none' : a.codec === 'aac' ? 'copy' : 'transcode';
   const fps = v && v.fps > 0 && v.fps <= 120 ? Math.round(v.fps) : 30;
   return { video, audio, fps, why, downmix: (a?.channels ?? 0) > 2 };
+}
+
+/**
+ * The plan without the tracks the task's user may not send (its PrivateMapKey lacks send-video or send-audio): ffmpeg
+ * then never reads them. A sentence instead when nothing the source has is left.
+ */
+export function withoutRefusedTracks(plan: PullPlan, refused: TrackRefusals): PullPlan | string {
+  const out = { ...plan };
+  for (const kind of ['video', 'audio'] as const) if (refused[kind]) out[kind] = 'none';
+  if (out.video !== 'none' || out.audio !== 'none') return out;
+  const had = (['video', 'audio'] as const).filter((k) => plan[k] !== 'none');
+  return `the source has ${had.join(' and ')} only, and the task's user ${had.map((k) => refused[k]).join('; and ')}`;
 }
 
 /** The ffmpeg arguments for one run: read `url` in real time from `seekMs`, write FLV to stdout. */

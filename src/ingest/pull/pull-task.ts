@@ -3,8 +3,10 @@
 // reads the rest of that run's output on its own thread, as it reads an RTMP socket: what it does not handle itself
 // comes back here as for RTMP (FlvToMedia and the policy decide). The task joins the room with its first tag and keeps
 // that Publisher across child restarts (loops, hiccups, pause/resume, a StreamUrl switch), with timestamps made
-// continuous, so viewers see one stream. Events: 701 Status 2 per retry, 701 Status 1 when starting failed for good,
-// 701 Status 0 when the first frame reaches the room (once), 702 Status 0 when the task ends for any reason (once).
+// continuous, so viewers see one stream. Events: 701 Status 1 for each attempt to start that failed, then Status 2
+// for its retry (FAILURE → AGAIN, as Tencent's example orders them), Status 2 alone for the restart of a running
+// pull that broke, Status 0 when the first frame reaches the room (once), and 702 Status 0 when the task ends for
+// any reason (once). A task refused for good (a codec, a track its user may not send) gets Status 1 and 702.
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
@@ -16,7 +18,8 @@ import type { TaskState } from '../../store/store.js';
 import type { IngestTaskSpec } from '../../api/stream-ingest-service.js';
 import type { Ticket } from '../../room/door.js';
 import { probeSource, type SourceInfo } from './probe.js';
-import { ffmpegArgs, planFor, type PullPlan } from './ffmpeg-args.js';
+import { ffmpegArgs, planFor, withoutRefusedTracks, type PullPlan } from './ffmpeg-args.js';
+import { trackRefusals } from '../../auth/privileges.js';
 import { FfmpegRun } from './ffmpeg-run.js';
 import { MAX_TAG_BYTES } from './flv-stream-reader.js';
 import type { PullTaskDeps, PullTaskView } from './pull-task-types.js';
@@ -219,8 +222,10 @@ export class PullTask {
         const abort = (this.attemptAbort = new AbortController());
         const info = await probeSource(this.deps.config.ffprobePath, this.spec.streamUrl, this.deps.config.startTimeoutMs, abort.signal);
         if (gen !== this.generation) return;
-        const plan = planFor(info);
-        if (typeof plan === 'string') return this.attemptFailed(plan);
+        const probed = planFor(info);
+        if (typeof probed === 'string') return this.attemptFailed(probed);
+        const plan = this.withoutRefused(probed);
+        if (typeof plan === 'string') return this.refusedForGood(plan);
         this.info = info;
         this.plan = plan;
         this.log.info({ video: info.video, audio: info.audio, durationSec: info.durationSec, plan }, 'source probed');
@@ -301,9 +306,16 @@ export class PullTask {
     this.attemptFailed(why);
   }
 
+  /**
+   * An attempt failed. One that was to start the task is START_FAILURE (701 Status 1), and the retry that follows is
+   * START_AGAIN (Status 2): the order of Tencent's example, FAILURE → AGAIN → SUCCESS (trtc-wire.md §6.3), and why
+   * its docs say "if you receive failure status three times, check the source URL". A running pull that broke is
+   * only restarted: AGAIN alone.
+   */
   private attemptFailed(why: string): void {
     if (this.ended) return;
     this.lastError = why;
+    if (!this.announcedStart) this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 1);
     const next = this.retries.failed(Date.now());
     if (next) {
       this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 2);
@@ -317,11 +329,7 @@ export class PullTask {
       this.retryTimer.unref();
       return;
     }
-    if (!this.announcedStart) {
-      this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 1);
-      return this.end(`could not start pulling: ${why}`);
-    }
-    this.end(`the source broke and could not be resumed: ${why}`);
+    this.end(this.announcedStart ? `the source broke and could not be resumed: ${why}` : `could not start pulling: ${why}`);
   }
 
   // ---- media ------------------------------------------------------------------------------------------------
@@ -468,9 +476,23 @@ export class PullTask {
     }
     this.detachRun();
     if (refusal.code === 'malformed') return this.attemptFailed(refusal.reason);
-    this.lastError = refusal.reason;
+    this.refusedForGood(refusal.reason);
+  }
+
+  /** The plan less the tracks the user's key does not let in, each refusal logged (once: a plan is made once). */
+  private withoutRefused(plan: PullPlan): PullPlan | string {
+    const refused = trackRefusals(this.ticket.principal.privileges, 'publish');
+    for (const kind of ['video', 'audio'] as const) {
+      if (refused[kind] && plan[kind] !== 'none') this.log.info({ kind, reason: refused[kind] }, `${kind} is not pulled: the task's user ${refused[kind]}`);
+    }
+    return withoutRefusedTracks(plan, refused);
+  }
+
+  /** Nothing a retry could change (a refused track is all the source has): 701 Status 1 unless started, then 702. */
+  private refusedForGood(reason: string): void {
+    this.lastError = reason;
     if (!this.announcedStart) this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 1);
-    this.end(refusal.reason);
+    this.end(reason);
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------

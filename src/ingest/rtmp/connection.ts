@@ -183,10 +183,20 @@ export class RtmpConnection {
     if (this.state === 'publishing') this.idleWatch = new IdleWatch(() => publisher.framesIn(), this.deps.idleTimeoutMs, (ms) => this.onIdle(publisher, ms));
   }
 
-  /** No frame for idleTimeoutMs: the encoder is told why (if it still reads) and the user leaves with Reason 2. */
+  /**
+   * No frame for idleTimeoutMs: the encoder is told why (if it still reads) and the user leaves with Reason 2. A
+   * stream of only what the user's key does not let in (video with send-audio alone) ends here too, refused: the
+   * reason says so, and it is no timeout.
+   */
   private onIdle(publisher: Publisher, silentMs: number): void {
     if (this.publisher !== publisher) return;
     const seconds = Math.round(this.deps.idleTimeoutMs / 100) / 10;
+    if (publisher.framesIn() === 0 && publisher.droppedFrames() > 0) {
+      const why = (['video', 'audio'] as const).map((k) => publisher.refused[k] && `no ${k}: the user ${publisher.refused[k]}`).filter(Boolean);
+      this.log.info({ silentMs }, 'closing: nothing the user may send arrived');
+      this.refuse('NetStream.Publish.Rejected', `nothing this user may publish arrived for ${seconds} s (${why.join('; ')})`);
+      return;
+    }
     this.log.info({ silentMs, timeoutMs: this.deps.idleTimeoutMs }, 'closing: the publisher sent no media in time');
     this.deps.counters.inc('rtmp.idleTimeout');
     publisher.timedOut = true; // read by Rooms when the user leaves: callback 104 Reason 2 (timeout)
@@ -248,6 +258,8 @@ export class RtmpConnection {
 
   private onMedia(type: 8 | 9, ts: number, body: Buffer): void {
     if (this.state === 'publishing' && this.media) {
+      // a kind the user's PrivateMapKey does not let in is dropped before any parse or policy: the other goes on
+      if (!this.publisher?.takes(type === 9 ? 'video' : 'audio')) return;
       const refusal = this.media.push(type, ts, body);
       if (refusal) {
         this.log.info({ code: refusal.code, reason: refusal.reason }, 'stream refused');

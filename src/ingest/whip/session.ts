@@ -13,6 +13,7 @@ import { NAL_IDR, NAL_SLICE, sliceType } from '../../media/h264.js';
 import { sliceTypePolicy } from '../../media/policy.js';
 import { RtpIntake, type SrtpStatus } from './rtp-intake.js';
 import { closeWithGoodbye } from '../../room/goodbye.js';
+import { TrackWatch } from '../../room/track-watch.js';
 
 /** Keyframe requests to the publisher are at most this frequent. */
 const KEYFRAME_INTERVAL_MS = 500;
@@ -56,7 +57,9 @@ export class WhipSession {
         this.state = 'live';
         this.liveSince = performance.now(); // media is due from now on
       }
-      if (s === 'failed' || s === 'closed') this.end(`the publisher's connection ${s}`);
+      // 'failed' is werift's ICE consent expiring (RFC 7675, or ICE never completing): a timeout, 104 Reason 2
+      if (s === 'failed') this.end("the publisher's connection failed (ICE consent lost)", true);
+      else if (s === 'closed') this.end("the publisher's connection closed");
     });
     this.every(STARTUP_PLI_MS, () => {
       if (!this.gotKeyframe()) this.requestKeyframe();
@@ -78,7 +81,8 @@ export class WhipSession {
     if (this.state === 'ended') return;
     this.publisher = publisher;
     publisher.keyframeSource = () => this.requestKeyframe();
-    publisher.setAudioConfig({ codec: 'Opus', sampleRate: 48000, channels: 2 });
+    // a kind the user may not send was answered inactive (its refusal logged then): no config for it either
+    if (publisher.refused.audio === null) publisher.setAudioConfig({ codec: 'Opus', sampleRate: 48000, channels: 2 });
     publisher.onSocketEvent = (e) => {
       if (e.kind === 'ended') this.end(`the publisher's socket failed: ${e.reason}`);
     };
@@ -86,6 +90,13 @@ export class WhipSession {
     const engine = publisher.pipe.engine;
     this.intake = new RtpIntake(this.pc, this.transceivers, engine.toPlane(this.startedAtPerf), (why) => this.end(why));
     this.intake.attach(publisher.pipe);
+    // a track that ends while the other goes on is 202/204 (and 201/203 when it comes back); both ending is the
+    // silence deadline above and 104
+    const watch = new TrackWatch(publisher.tracks);
+    this.every(1000, () => {
+      const s = this.state === 'live' ? publisher.pipe.stats() : null;
+      if (s) watch.tick({ video: s.videoFrames, audio: s.audioFrames });
+    });
   }
 
   /** Who decrypts this publisher's SRTP (the engine once DTLS has completed), and what it refused. */
