@@ -75,7 +75,9 @@ t.test('an unreachable source: each failed start 701 Status 1 and its retry (0, 
   const failures = ev.filter((b) => b.EventType === 701 && b.EventInfo.Status === 1);
   const t0 = failures[0].EventInfo.EventMsTs;
   const offsets = failures.map((b) => b.EventInfo.EventMsTs - t0);
-  t.ok(offsets[1]! < 500 && offsets[2]! >= 1000 && offsets[2]! < 1600 && offsets[3]! >= 3000 && offsets[3]! < 3600, `failures at ${offsets.join(', ')} ms`);
+  // The schedule: an immediate retry, then 1 s and 3 s later. The lower bounds are the rule; the upper ones only say
+  // that the next attempt came rather than another step of the schedule (a loaded machine delays each a little).
+  t.ok(offsets[1]! < 1000 && offsets[2]! >= 1000 && offsets[2]! < 3000 && offsets[3]! >= 3000 && offsets[3]! < 6000, `failures at ${offsets.join(', ')} ms`);
   const times = ev.map((b) => b.EventInfo.EventMsTs);
   t.same(times, [...times].sort((x, y) => x - y), 'sorted by EventMsTs (as Tencent tells receivers to) the order is the same');
   t.same(roomEvents('life-unreachable'), [], 'the user never entered the room');
