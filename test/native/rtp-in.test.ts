@@ -11,6 +11,7 @@
 // Needs the addon: node scripts/build-native.mjs
 
 import t from 'tap';
+import type { RtpInputOptions, RtpReport, RtpSourceReport } from '../../src/native/rtmp-plane.js';
 
 /** What the checks need of a tap test. */
 type Checks = Pick<typeof t, 'equal' | 'same' | 'ok'>;
@@ -38,34 +39,9 @@ import {
 
 // ---- the binding ----------------------------------------------------------------------------------------------------
 
-interface RtpInConfig {
-  profile: number;
-  key: Buffer;
-  salt: Buffer;
-  videoPayloadTypes: number[];
-  audioPayloadTypes: number[];
-  clockStart: number;
-}
-interface Counters {
-  packets: number;
-  bytes: number;
-  rejected: number;
-  unknownPayload: number;
-  nacked: number;
-  recovered: number;
-  gaveUp: number;
-  tooLate: number;
-  lastRtpAt: number;
-}
-interface SourceReport {
-  ssrc: number;
-  video: boolean;
-  received: number;
-  extendedHighest: number;
-  cumulativeLost: number;
-  fractionLost: number;
-  jitter: number;
-}
+type RtpInConfig = Omit<RtpInputOptions, 'fd'>;
+type Counters = Omit<RtpReport, 'sources'>;
+type SourceReport = RtpSourceReport;
 interface NativeRun {
   video: (VideoOut & { at: number })[];
   audio: (AudioOut & { at: number })[];

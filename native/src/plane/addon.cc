@@ -11,6 +11,7 @@
 #include "../srtp_send.h"
 #include "chunk_args.h"
 #include "plane.h"
+#include "rtp_in_napi.h"
 #include "shared_limits.h"
 
 namespace roomgate {
@@ -217,32 +218,8 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     Pipe* pipe = p.pipe(U32(info[0]));
     RtpIn* in = pipe ? pipe->rtpIn() : nullptr;
     if (!in) return env.Null();
-    const RtpInCounters& c = in->counters();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("packets", (double)c.packets);
-    o.Set("bytes", (double)c.bytes);
-    o.Set("rejected", (double)c.rejected);
-    o.Set("unknownPayload", (double)c.unknownPayload);
-    o.Set("nacked", (double)c.nacked);
-    o.Set("recovered", (double)c.recovered);
-    o.Set("gaveUp", (double)c.gaveUp);
-    o.Set("tooLate", (double)c.tooLate);
-    o.Set("lastRtpAt", c.lastRtpAt);
-    std::vector<RtpSourceReport> reports = in->Report(info[1].ToBoolean());
-    Napi::Array sources = Napi::Array::New(env, reports.size());
-    for (size_t i = 0; i < reports.size(); i++) {
-      const RtpSourceReport& r = reports[i];
-      Napi::Object s = Napi::Object::New(env);
-      s.Set("ssrc", (double)r.ssrc);
-      s.Set("video", r.video);
-      s.Set("received", (double)r.received);
-      s.Set("extendedHighest", (double)r.extendedHighest);
-      s.Set("cumulativeLost", (double)r.cumulativeLost);
-      s.Set("fractionLost", (double)r.fractionLost);
-      s.Set("jitter", (double)r.jitter);
-      sources.Set((uint32_t)i, s);
-    }
-    o.Set("sources", sources);
+    Napi::Object o = RtpCountersObject(env, in->counters());
+    o.Set("sources", RtpReportArray(env, in->Report(info[1].ToBoolean())));
     return o;
   }
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "rtp_in.h"
+#include "rtp_in_napi.h"
 
 namespace roomgate::plane {
 
@@ -93,36 +94,6 @@ Napi::Buffer<uint8_t> Copy(Napi::Env env, const std::vector<uint8_t>& b) {
   return Napi::Buffer<uint8_t>::Copy(env, b.data(), b.size());
 }
 
-Napi::Object Counters(Napi::Env env, const RtpInCounters& c) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("packets", (double)c.packets);
-  o.Set("bytes", (double)c.bytes);
-  o.Set("rejected", (double)c.rejected);
-  o.Set("unknownPayload", (double)c.unknownPayload);
-  o.Set("nacked", (double)c.nacked);
-  o.Set("recovered", (double)c.recovered);
-  o.Set("gaveUp", (double)c.gaveUp);
-  o.Set("tooLate", (double)c.tooLate);
-  o.Set("lastRtpAt", c.lastRtpAt);
-  return o;
-}
-
-Napi::Array Report(Napi::Env env, const std::vector<RtpSourceReport>& reports) {
-  Napi::Array a = Napi::Array::New(env, reports.size());
-  for (size_t i = 0; i < reports.size(); i++) {
-    const RtpSourceReport& r = reports[i];
-    Napi::Object s = Napi::Object::New(env);
-    s.Set("ssrc", (double)r.ssrc);
-    s.Set("video", r.video);
-    s.Set("received", (double)r.received);
-    s.Set("extendedHighest", (double)r.extendedHighest);
-    s.Set("cumulativeLost", (double)r.cumulativeLost);
-    s.Set("fractionLost", (double)r.fractionLost);
-    s.Set("jitter", (double)r.jitter);
-    a.Set((uint32_t)i, s);
-  }
-  return a;
-}
 
 Napi::Object Results(Napi::Env env, const Collector& c, RtpIn& in) {
   Napi::Object r = Napi::Object::New(env);
@@ -163,8 +134,8 @@ Napi::Object Results(Napi::Env env, const Collector& c, RtpIn& in) {
   r.Set("nacks", nacks);
   r.Set("keyframeWanted", (double)c.keyframeWanted);
   r.Set("datagrams", datagrams);
-  r.Set("counters", Counters(env, in.counters()));
-  r.Set("report", Report(env, in.Report(false)));
+  r.Set("counters", RtpCountersObject(env, in.counters()));
+  r.Set("report", RtpReportArray(env, in.Report(false)));
   return r;
 }
 
