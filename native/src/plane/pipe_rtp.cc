@@ -22,6 +22,11 @@ constexpr size_t kDatagramSize = 2048;  // above any path MTU; a longer datagram
 constexpr size_t kMaxHeldFrames = 1000;  // ~15 s of audio and video: JavaScript has stopped answering
 constexpr double kKeyframeWantedEveryMs = 250;
 /**
+ * The publisher's socket buffer once the engine reads it: ~3 s of a 2.5 Mb/s publisher, so that a thread kept off
+ * the CPU for a moment (a busy machine) loses nothing. The kernel's default (rmem_default, ~200 KB) is under 1 s.
+ */
+constexpr int kReceiveBuffer = 1 << 20;
+/**
  * Datagrams handed to werift per second at most. A publisher's own are a few a second (ICE consent, sender reports);
  * a flood of STUN- or DTLS-looking garbage would otherwise cost the event loop what werift's reading cost before.
  */
@@ -41,6 +46,11 @@ bool Contains(const std::vector<std::vector<uint8_t>>& list, const uint8_t* nal,
 
 void Pipe::AttachRtp(int fd, const RtpInConfig& config) {
   rtpIn_ = std::make_unique<RtpIn>(config, this);
+  if (fd >= 0) {
+    // FORCE passes rmem_max where the process may (CAP_NET_ADMIN); otherwise the kernel caps the plain request.
+    int size = kReceiveBuffer;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
   fd_ = fd;
   status_ = kReading;
 }
