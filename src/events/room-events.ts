@@ -13,7 +13,14 @@ interface Base {
 export type RoomEvent =
   | (Base & { type: 'room-created'; userId: string })
   | (Base & { type: 'room-dismissed' })
-  | (Base & { type: 'user-entered'; userId: string; role: 'anchor' | 'audience'; source: string })
+  | (Base & {
+      type: 'user-entered';
+      userId: string;
+      role: 'anchor' | 'audience';
+      source: string;
+      /** The client's IP address, for the history (absent where there is no client: a pull task). */
+      address?: string;
+    })
   | (Base & { type: 'user-exited'; userId: string; role: 'anchor' | 'audience'; reason: ExitReason })
   | (Base & { type: 'video-started' | 'video-stopped' | 'audio-started' | 'audio-stopped'; userId: string });
 
@@ -22,3 +29,8 @@ export interface RoomEventSink {
 }
 
 export const noRoomEvents: RoomEventSink = { emit: () => {} };
+
+/** One sink that hands every event to each of `sinks` in turn (the callbacks, the history). */
+export function roomEventsTo(...sinks: RoomEventSink[]): RoomEventSink {
+  return { emit: (event) => sinks.forEach((s) => s.emit(event)) };
+}

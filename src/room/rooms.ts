@@ -2,6 +2,7 @@
 // come in through here only, each with a ticket from the door (src/room/door.ts). Joining enforces TRTC's rule that
 // a userid is in one place at a time per app: the newer session kicks the older one.
 
+import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { noRoomEvents, type ExitReason, type RoomEventSink } from '../events/room-events.js';
@@ -132,7 +133,8 @@ export class Rooms {
     const base = { sdkAppId: id.sdkAppId, roomId: id.roomId, at };
     if (!this.roomFor(id.sdkAppId, id.roomId, false)) this.events.emit({ ...base, type: 'room-created', userId: id.userId });
     this.roomFor(id.sdkAppId, id.roomId, true)!.publishers.set(id.sessionId, publisher);
-    this.events.emit({ ...base, type: 'user-entered', userId: id.userId, role: 'anchor', source: id.source });
+    const address = clientAddress(id.remote);
+    this.events.emit({ ...base, type: 'user-entered', userId: id.userId, role: 'anchor', source: id.source, ...(address ? { address } : {}) });
     this.viewers.publisherJoined(roomKey, id.userId, publisher);
     this.watchersOf(roomKey).forEach((w) => w.publisherJoined(publisher));
     this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, userId: id.userId, source: id.source }, 'user joined');
@@ -239,6 +241,13 @@ export class Rooms {
     }
     return room;
   }
+}
+
+/** The IP address of a session's "ip:port" remote (IPv4-mapped IPv6 as IPv4); '' when it is not one (a pull task). */
+function clientAddress(remote: string): string {
+  const m = /^(.+):\d+$/.exec(remote);
+  if (!m || isIP(m[1]!) === 0) return '';
+  return m[1]!.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
 }
 
 function key(sdkAppId: number, roomId: string): string {
