@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 
 /** The file cannot be opened or is not a roomgate store: one line that names the file and what to do. */
 export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
   constructor(file: string, why: string) {
     super(`roomgate: the store file ${file} cannot be used (${why}); set store.file to a writable path, or move the file away to start empty`);
   }
