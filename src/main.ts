@@ -72,6 +72,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // The history hears every room event beside the callbacks, and media samples from the rooms' publishers.
   const history = new HistoryFeed(store.history, log.child({ component: 'history' }));
   const retention = keepHistory(store.history, config.history.retentionDays, log.child({ component: 'history' }));
+  // Whatever reports room events (101–105, 201–206) reports them here, so the callbacks and the history both hear them.
+  const roomEvents = roomEventsTo(callbacks, history);
   // Throws EngineUnavailableError (one line: run scripts/setup) when the native addon is not built.
   let engine: MediaEngine;
   try {
@@ -87,7 +89,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     engine,
     door: new Door(apps),
     log: log.child({ component: 'rooms' }),
-    events: roomEventsTo(callbacks, history),
+    events: roomEvents,
     media: { opusBitrate: config.room.opusBitrate, opusComplexity: config.room.opusComplexity, reconnectGraceMs: config.room.reconnectGraceMs },
   });
   const sampler = new MediaSampler(rooms, (sample) => history.sample(sample));
