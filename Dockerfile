@@ -7,7 +7,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# better-sqlite3 (allowed in package.json's allowScripts) may compile from source: the image's own Node headers.
+RUN npm_config_nodedir=/usr/local npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY native ./native
 COPY scripts ./scripts
@@ -38,7 +39,10 @@ COPY --from=build /app/native/mix ./native/mix
 COPY --from=build /app/config ./config
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/web ./web
-RUN useradd --system --home /app roomgate
+# store.file (data/roomgate.db: the room and user history) must be writable by the gateway's user; mount a volume
+# at /app/data to keep the history across containers.
+RUN useradd --system --home /app roomgate && mkdir -p /app/data && chown roomgate /app/data
+VOLUME ["/app/data"]
 USER roomgate
 # RTMP, HTTP (WHIP/WHEP/API/health), and the WebRTC UDP range.
 EXPOSE 1935/tcp 8080/tcp 40000-40999/udp

@@ -9,6 +9,7 @@ import { startGateway, type Gateway } from './main.js';
 import { WeriftShapeError } from './werift-internals.js';
 import { EngineUnavailableError } from './room/engine.js';
 import { NodeMediaServerShapeError } from './ingest/rtmp/guarded-rtmp.js';
+import { StoreUnavailableError } from './store/sqlite.js';
 import { newcomerGuide } from './guide.js';
 import { genUserSig } from './auth/usersig.js';
 import { genPrivateMapKey, PRIV } from './auth/privatemapkey.js';
@@ -171,8 +172,9 @@ async function serve(configFile: string | undefined): Promise<number> {
   try {
     gateway = await startGateway(config, log);
   } catch (err) {
-    // each is one line that says what to do (another werift or node-media-server version, the addon not built)
-    if (err instanceof WeriftShapeError || err instanceof NodeMediaServerShapeError || err instanceof EngineUnavailableError) {
+    // each is one line that says what to do (another werift or node-media-server version, the addon not built, a
+    // store file that cannot be used)
+    if (err instanceof WeriftShapeError || err instanceof NodeMediaServerShapeError || err instanceof EngineUnavailableError || err instanceof StoreUnavailableError) {
       console.error(err.message);
       return 1;
     }

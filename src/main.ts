@@ -5,7 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
 import type { AppEntry, AppTable } from './auth/authenticate.js';
-import { createMemoryStore } from './store/memory.js';
+import { openStore } from './store/open-store.js';
+import { keepHistory } from './store/history-retention.js';
+import { HistoryFeed } from './events/history-feed.js';
+import { roomEventsTo } from './events/room-events.js';
+import { MediaSampler } from './room/media-sampler.js';
 import { Rooms } from './room/rooms.js';
 import { RtmpServer } from './ingest/rtmp/server.js';
 import { MediaEngine } from './room/engine.js';
@@ -57,7 +61,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   await checkWerift();
   const health = new Health();
   const counters = new RefusalCounters();
-  const store = createMemoryStore();
+  // Throws StoreUnavailableError (one line: the file and what to do) when store.file cannot be used.
+  const store = openStore(config.store.file);
   const callbackApps = new Map(config.apps.map((a) => [a.sdkAppId, a]));
   const callbacks = new CallbackDispatcher({
     outbox: store.outbox,
@@ -65,8 +70,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     ...config.callbacks,
     log: log.child({ component: 'callbacks' }),
   });
+  // The history hears every room event beside the callbacks, and media samples from the rooms' publishers.
+  const history = new HistoryFeed(store.history, log.child({ component: 'history' }));
+  const retention = keepHistory(store.history, config.history.retentionDays, log.child({ component: 'history' }));
+  // Whatever reports room events (101–105, 201–206) reports them here, so the callbacks and the history both hear them.
+  const roomEvents = roomEventsTo(callbacks, history);
   // Throws EngineUnavailableError (one line: run scripts/setup) when the native addon is not built.
-  const engine = MediaEngine.start(log.child({ component: 'engine' }));
+  let engine: MediaEngine;
+  try {
+    engine = MediaEngine.start(log.child({ component: 'engine' }));
+  } catch (err) {
+    retention.stop();
+    await store.close();
+    throw err;
+  }
   const apps = appTable(config);
   // who is in each room (101–105); the door asks it whether a join would create the room (the create bit)
   const members = new RoomMembers(callbacks, (id) => callbackApps.get(id)?.viewerEvents ?? true);
@@ -76,9 +93,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     door: new Door(apps, members),
     members,
     log: log.child({ component: 'rooms' }),
-    events: callbacks,
+    events: roomEvents,
     media: { opusBitrate: config.room.opusBitrate, opusComplexity: config.room.opusComplexity, reconnectGraceMs: config.room.reconnectGraceMs },
   });
+  const sampler = new MediaSampler(rooms, (sample) => history.sample(sample));
+  sampler.start(config.history.sampleSeconds * 1000);
   const pullTasks = new PullTasks({
     rooms,
     events: callbacks,
@@ -147,6 +166,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     service: pullTasks,
     recording: recordings,
     relay: relays,
+    history: store.history,
+    historyRetentionDays: config.history.retentionDays,
     log,
   });
   registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token);
@@ -158,8 +179,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await http.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     await rtmpServer.close('start-up failed').catch(() => {});
+    sampler.stop();
     engine.close();
     await http.close().catch(() => {});
+    retention.stop();
+    await store.close();
     throw err;
   }
   const httpAddr = http.server.address();
@@ -186,9 +210,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         // Viewers and WHIP publishers are told at once (BYE, close_notify); RTMP encoders get the reason as status.
         rooms.closeAll(reason);
         await rtmpServer.close(reason);
+        sampler.stop();
         engine.close();
         await http.close();
         await callbacks.close(config.callbacks.flushOnCloseMs);
+        // every exit and dismissal above is in the history file before it closes
+        await history.flush();
+        retention.stop();
         await store.close();
       })();
       return closing;

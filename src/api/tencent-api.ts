@@ -13,6 +13,8 @@ import { cloudRecordingActions } from './cloud-recording-actions.js';
 import { cdnRelayActions } from './cdn-relay-actions.js';
 import type { CdnRelayService } from './cdn-relay-service.js';
 import type { CloudRecordingService } from './cloud-recording-service.js';
+import type { HistoryStore } from '../store/history.js';
+import { roomQueryActions } from './room-query-actions.js';
 import { RateLimiter } from './rate-limit.js';
 import { streamIngestActions, type ActionHandler } from './stream-ingest-actions.js';
 import type { StreamIngestService } from './stream-ingest-service.js';
@@ -27,6 +29,9 @@ export interface TencentApiOptions {
   service: StreamIngestService;
   recording: CloudRecordingService;
   relay: CdnRelayService;
+  /** The history the room and user queries answer from, and how many days of it are kept. */
+  history: HistoryStore;
+  historyRetentionDays: number;
   log: Logger;
 }
 
@@ -37,6 +42,7 @@ export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): 
     ...streamIngestActions({ door: o.door, service: o.service }),
     ...cloudRecordingActions({ door: o.door, service: o.recording }),
     ...cdnRelayActions({ door: o.door, service: o.relay }),
+    ...roomQueryActions({ door: o.door, history: o.history, retentionDays: o.historyRetentionDays }),
   };
   const log = o.log.child({ component: 'api3' });
 

@@ -148,6 +148,14 @@ export const configSchema: FieldSpec = {
         },
       },
     },
+    store: { type: 'object', fields: { file: { type: 'string', nonEmpty: true } } },
+    history: {
+      type: 'object',
+      fields: {
+        retentionDays: { type: 'integer', min: 1, max: 3650 },
+        sampleSeconds: { type: 'integer', min: 1, max: 3600 },
+      },
+    },
     room: {
       type: 'object',
       fields: {
@@ -214,6 +222,8 @@ export interface Config {
     storageEndpoints: { '0': string; '1': string };
   };
   relay: { maxTasks: number; retrySeconds: number; giveUpSeconds: number };
+  store: { file: string };
+  history: { retentionDays: number; sampleSeconds: number };
   callbacks: { timeoutMs: number; retryIntervalMs: number; maxAgeMs: number; maxQueued: number; flushOnCloseMs: number };
   admin: { token: string };
   webrtc: {

@@ -16,7 +16,14 @@ interface Base {
 export type RoomEvent =
   | (Base & { type: 'room-created'; userId: string })
   | (Base & { type: 'room-dismissed' })
-  | (Base & { type: 'user-entered'; userId: string; role: RoomRole; source: string })
+  | (Base & {
+      type: 'user-entered';
+      userId: string;
+      role: RoomRole;
+      source: string;
+      /** The client's IP address, for the history (absent where there is no client: a pull task). */
+      address?: string;
+    })
   | (Base & { type: 'user-exited'; userId: string; role: RoomRole; reason: ExitReason })
   /** 105: the user's role in the room is now `role` (a viewer who started publishing, an anchor who only watches now). */
   | (Base & { type: 'role-changed'; userId: string; role: RoomRole })
@@ -82,4 +89,9 @@ export class TrackAnnouncer {
     const after = this.isOn(kind);
     if (before !== after) emitTrack(this.events, this.who, kind, after, at);
   }
+}
+
+/** One sink that hands every event to each of `sinks` in turn (the callbacks, the history). */
+export function roomEventsTo(...sinks: RoomEventSink[]): RoomEventSink {
+  return { emit: (event) => sinks.forEach((s) => s.emit(event)) };
 }

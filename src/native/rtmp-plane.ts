@@ -198,6 +198,9 @@ export interface PipeStats {
   videoFrames: number;
   audioFrames: number;
   keyframes: number;
+  /** Encoded payload taken in, bytes: NAL units (without length prefixes), AAC or Opus frames. */
+  videoBytes: number;
+  audioBytes: number;
   maxGopMs: number;
   /** Plane clock of the last bytes read from the input fd (0: never). */
   lastInputAt: number;

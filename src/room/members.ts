@@ -29,7 +29,7 @@ export class RoomMembers implements Occupancy {
     return this.rooms.has(key(sdkAppId, roomId));
   }
 
-  join(sdkAppId: number, roomId: string, userId: string, sessionId: string, role: RoomRole, source: string, at = Date.now()): void {
+  join(sdkAppId: number, roomId: string, userId: string, sessionId: string, role: RoomRole, source: string, address?: string, at = Date.now()): void {
     if (role === 'audience' && !this.countsViewers(sdkAppId)) return;
     const k = key(sdkAppId, roomId);
     const base = { sdkAppId, roomId, at };
@@ -42,7 +42,7 @@ export class RoomMembers implements Occupancy {
     if (!member) {
       room.set(userId, (member = new Map()));
       member.set(sessionId, role);
-      this.events.emit({ ...base, type: 'user-entered', userId, role, source });
+      this.events.emit({ ...base, type: 'user-entered', userId, role, source, ...(address ? { address } : {}) });
       return;
     }
     const before = roleOf(member);

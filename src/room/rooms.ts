@@ -3,6 +3,7 @@
 // a userid is in one place at a time per app: the newer session kicks the older one. Who is in a room as TRTC counts
 // users (and so 101–105) is kept by RoomMembers: publishers as anchors, WHEP viewers as audience.
 
+import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { noRoomEvents, type ExitReason, type RoomEventSink } from '../events/room-events.js';
@@ -139,7 +140,7 @@ export class Rooms {
     const roomKey = key(id.sdkAppId, id.roomId);
     publisher.onMedia = (kind) => this.watchersOf(roomKey).forEach((w) => w.publisherMedia(publisher, kind));
     this.roomFor(id.sdkAppId, id.roomId, true)!.publishers.set(id.sessionId, publisher);
-    this.members.join(id.sdkAppId, id.roomId, id.userId, id.sessionId, 'anchor', id.source);
+    this.members.join(id.sdkAppId, id.roomId, id.userId, id.sessionId, 'anchor', id.source, clientAddress(id.remote) || undefined);
     this.viewers.publisherJoined(roomKey, id.userId, publisher);
     this.watchersOf(roomKey).forEach((w) => w.publisherJoined(publisher));
     this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, userId: id.userId, source: id.source }, 'user joined');
@@ -252,6 +253,13 @@ export class Rooms {
     }
     return room;
   }
+}
+
+/** The IP address of a session's "ip:port" remote (IPv4-mapped IPv6 as IPv4); '' when it is not one (a pull task). */
+function clientAddress(remote: string): string {
+  const m = /^(.+):\d+$/.exec(remote);
+  if (!m || isIP(m[1]!) === 0) return '';
+  return m[1]!.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
 }
 
 function key(sdkAppId: number, roomId: string): string {

@@ -3,6 +3,9 @@
 import type {
   CallbackOutbox, OutboxEntry, PresenceRecord, PresenceStore, Store, TaskStore,
 } from './store.js';
+import type { HistoryStore } from './history.js';
+import { SqliteFile } from './sqlite.js';
+import { SqliteHistory } from './sqlite-history.js';
 
 /** What the memory task store needs of a record: an id, and whether (and when) it ended. */
 interface TaskLike {
@@ -119,6 +122,24 @@ class MemoryOutbox implements CallbackOutbox {
   }
 }
 
-export function createMemoryStore(): Store {
-  return { presence: new MemoryPresence(), tasks: new MemoryTasks(), recordings: new MemoryTasks(), relays: new MemoryTasks(), outbox: new MemoryOutbox(), close: async () => {} };
+/**
+ * The single-node store. Its history is the one given (openStore: in the store file), else an SQLite database in
+ * memory, which keeps the same queries and forgets everything at close.
+ */
+export function createMemoryStore(history?: { store: HistoryStore; close: () => void }): Store {
+  const h = history ?? inMemoryHistory();
+  return {
+    presence: new MemoryPresence(),
+    tasks: new MemoryTasks(),
+    recordings: new MemoryTasks(),
+    relays: new MemoryTasks(),
+    outbox: new MemoryOutbox(),
+    history: h.store,
+    close: async () => h.close(),
+  };
+}
+
+function inMemoryHistory(): { store: HistoryStore; close: () => void } {
+  const file = SqliteFile.open(':memory:');
+  return { store: new SqliteHistory(file), close: () => file.close() };
 }

@@ -1,6 +1,9 @@
 // State that a second gateway node would need to share goes through these interfaces. The in-memory store is the
 // default; a Redis store can implement the same promises later without the pipeline noticing. Pull tasks and the
 // callback outbox live here too, and so do recording tasks, so a second node could answer for tasks and deliver callbacks.
+// The history of rooms and users (history.ts) is kept here as well, in the store file so it outlives a restart.
+
+import type { HistoryStore } from './history.js';
 
 export interface PresenceRecord {
   sdkAppId: number;
@@ -121,5 +124,6 @@ export interface Store {
   recordings: TaskStore<RecordingRecord>;
   relays: TaskStore<RelayRecord>;
   outbox: CallbackOutbox;
+  history: HistoryStore;
   close(): Promise<void>;
 }

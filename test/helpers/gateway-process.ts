@@ -38,6 +38,7 @@ export async function spawnGateway(config: Record<string, unknown>): Promise<Gat
     rtmp: { port: 0, authFailureDelayMinMs: 10, authFailureDelayMaxMs: 50 },
     http: { port: 0 },
     api: { credentials: [TEST_CREDENTIAL] },
+    store: { file: join(dir, 'roomgate.db') },
     ...config,
   };
   await writeFile(file, JSON.stringify(full, null, 2));

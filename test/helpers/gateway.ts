@@ -65,6 +65,8 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}):
       // recordings go to a directory of the test's own, never into the working tree (also when a test sets other
       // recording keys: spread after them, a plain `recording` override would drop the dir)
       recording: { dir: mkdtempSync(join(tmpdir(), 'rg-recordings-')), ...(overrides.recording as object | undefined) },
+      // the history's SQLite file likewise (a test that restarts on the same file names it)
+      store: { file: join(mkdtempSync(join(tmpdir(), 'rg-store-')), 'roomgate.db'), ...(overrides.store as object | undefined) },
     } as never,
   });
   const log = createLogger(process.env.ROOMGATE_TEST_LOG ?? 'silent', process.stderr);

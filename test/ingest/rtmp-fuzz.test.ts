@@ -36,7 +36,7 @@ const logSink = new Writable({
     done();
   },
 });
-const config = loadConfig({ env: {}, overrides: { rtmp: { port: 0 }, http: { port: 0 }, apps: [TEST_APP] } as never });
+const config = loadConfig({ env: {}, overrides: { rtmp: { port: 0 }, http: { port: 0 }, apps: [TEST_APP], store: { file: ':memory:' } } as never });
 const gw = await startGateway(config, createLogger('warn', logSink));
 t.teardown(() => gw.close('test finished'));
 const httpBase = `http://127.0.0.1:${gw.http.port}`;

@@ -41,6 +41,7 @@ t.test('pushOpus: each packet to the audio sink unchanged, with its timestamp; n
   const info = p.plane.sinkInfo(audio)!;
   t.same([info.packetCount, info.rtpTimestamp], [got.length, got[got.length - 1]!.ts], 'sender-report counters');
   t.equal(p.plane.pipeStats(pipe)!.audioFrames, reference.length);
+  t.equal(p.plane.pipeStats(pipe)!.audioBytes, reference.reduce((n, x) => n + x.data.length, 0), 'audioBytes: the Opus payloads');
   for (let i = 0; i < 100 && !p.events.some((e) => e.kind === 'first-audio'); i++) await sleep(2);
   await sleep(5);
   t.same(p.events.filter((e) => e.kind === 'first-audio'), [{ kind: 'first-audio', pipe }], 'first-audio reported once');
@@ -76,6 +77,7 @@ t.test('pushAac: nothing without a config, a refused config, no listener; bad fr
   await net.settle(20);
   t.equal(net.packets.length, 0, 'no audio sent');
   t.equal(p.plane.pipeStats(pipe)!.audioFrames, 30, 'but every frame counted');
+  t.equal(p.plane.pipeStats(pipe)!.audioBytes, clip.audio.slice(0, 30).reduce((n, f) => n + f.data.length, 0), 'and its AAC bytes');
 
   // Garbage frames after a good config: reported as a decoder-errors event (the first at once).
   p.plane.setAudioConfig(pipe, clip.audioConfig.asc, 100);

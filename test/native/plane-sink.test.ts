@@ -77,6 +77,8 @@ t.test('keyframe gate: a sink joining mid-GOP without replay sends nothing until
 
   const stats = p.plane.pipeStats(pipe)!;
   t.same([stats.videoFrames, stats.keyframes], [video.length - k0, 2], 'pipeStats counts frames and keyframes');
+  const nalBytes = sum(video.slice(k0).flatMap((f) => f.nalus.map((n) => n.length)));
+  t.same([stats.videoBytes, stats.audioBytes], [nalBytes, 0], 'pipeStats counts the NAL units\' bytes (the bitrate the history samples)');
   t.equal(p.plane.sinkInfo(9999), null, 'an unknown sink: null');
   t.equal(p.plane.removeSink(9999), null);
 });

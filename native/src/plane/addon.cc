@@ -334,6 +334,8 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     o.Set("videoFrames", (double)c.videoFrames);
     o.Set("audioFrames", (double)c.audioFrames);
     o.Set("keyframes", (double)c.keyframes);
+    o.Set("videoBytes", (double)c.videoBytes);
+    o.Set("audioBytes", (double)c.audioBytes);
     o.Set("maxGopMs", c.maxGopMs);
     o.Set("lastInputAt", c.lastInputAt);
     o.Set("lastSourceTs", c.lastSourceTs);

@@ -153,7 +153,7 @@ bool Pipe::Handle(const RtmpMessage& m) {
     // Before the AAC sequence header JavaScript would skip it too; after one the transcoder (or its absence, when
     // the decoder refused the config) decides.
     if (audioConfigured_) {
-      CountAudio();
+      CountAudio(m.length - 2);
       AacFrame(m.data + 2, m.length - 2, m.timestamp);
     }
     return true;
@@ -215,7 +215,7 @@ void Pipe::PushVideo(const uint8_t* const* nals, const uint32_t* lens, int count
 
 void Pipe::PushAac(const uint8_t* data, uint32_t len, double dtsMs, double now) {
   now_ = now;
-  CountAudio();
+  CountAudio(len);
   AacFrame(data, len, dtsMs);
 }
 
@@ -226,13 +226,14 @@ void Pipe::AacFrame(const uint8_t* data, uint32_t len, double dtsMs) {
 
 void Pipe::PushOpus(const uint8_t* data, uint32_t len, uint32_t timestamp, double now) {
   now_ = now;
-  CountAudio();
+  CountAudio(len);
   for (Tap* t : taps_) t->OnOpus(data, len, timestamp);  // the source's Opus only, not what Transcode makes
   EmitOpus(data, len, timestamp);
 }
 
-void Pipe::CountAudio() {
+void Pipe::CountAudio(uint32_t len) {
   counters_.audioFrames++;
+  counters_.audioBytes += len;
   if (!sawAudio_) {
     sawAudio_ = true;
     Post(Event::kFirstAudio);
@@ -266,6 +267,7 @@ void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count
   videoSeq_ = (uint16_t)(videoSeq_ + unit->count());
 
   counters_.videoFrames++;
+  for (int i = 0; i < count; i++) counters_.videoBytes += lens[i];
   if (!sawVideo_) {
     sawVideo_ = true;
     Post(Event::kFirstVideo);

@@ -70,6 +70,8 @@ struct AudioOptions {
 
 struct PipeCounters {
   uint32_t videoFrames = 0, audioFrames = 0, keyframes = 0;
+  // Encoded payload taken in (NAL units without length prefixes; AAC or Opus frames): the history samples bitrates
+  uint64_t videoBytes = 0, audioBytes = 0;
   double lastKeyDts = -1, maxGopMs = 0;
   double lastInputAt = 0;  // NowMs() of the last bytes read from the input fd (a pull task's stall watch)
   double lastSourceTs = -1, lastOutTs = -1;  // the last FLV input tag's own timestamp, and as it went on (rebased)
@@ -152,7 +154,7 @@ class Pipe : public RtpOutput {
   /** One AAC frame: to the taps as it is, and to the transcoder for the sinks. */
   void AacFrame(const uint8_t* data, uint32_t len, double dtsMs);
   /** One audio frame taken in (counted for the status API; the first one is reported). */
-  void CountAudio();
+  void CountAudio(uint32_t len);
   void Transcode(const uint8_t* data, uint32_t len, double dtsMs);
   void EmitOpus(const uint8_t* data, uint32_t len, uint32_t timestamp);
   void Post(Event::Kind kind, std::string text = "", double number = 0);
