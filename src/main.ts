@@ -86,7 +86,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   }
   const apps = appTable(config);
   // who is in each room (101–105); the door asks it whether a join would create the room (the create bit)
-  const members = new RoomMembers(callbacks, (id) => callbackApps.get(id)?.viewerEvents ?? true);
+  const members = new RoomMembers(roomEvents, (id) => callbackApps.get(id)?.viewerEvents ?? true);
   const rooms = new Rooms({
     store,
     engine,
