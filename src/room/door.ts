@@ -6,12 +6,18 @@
 //
 // The decision itself is src/auth/authenticate.ts: synchronous and I/O-free. The ticket keeps the principal it
 // granted (the PrivateMapKey's privilege bits), for the checks that act on what a user sends.
+//
+// A user removed from a room (RemoveUser, DismissRoom) may come back with a new UserSig, as in TRTC, but not with the
+// credential of the removed session: an encoder that reconnects on its own (OBS) would otherwise undo the removal at
+// once. The door remembers those credentials, by digest, for the room they were removed from.
 
+import { createHash } from 'node:crypto';
 import { authenticate, type AppTable, type AuthAction, type AuthRequest, type AuthResult, type Principal } from '../auth/authenticate.js';
+import { describeRoomRef, roomKey, type RoomRef } from './room-ref.js';
 
 declare const issued: unique symbol;
 
-export interface Ticket {
+export interface Ticket extends RoomRef {
   /** Only Door.enter makes one (the type cannot be written by hand). */
   readonly [issued]: true;
   readonly sdkAppId: number;
@@ -19,19 +25,39 @@ export interface Ticket {
   readonly userId: string;
   readonly action: AuthAction;
   readonly principal: Principal;
+  /** A digest of the credential (UserSig or bearer) the ticket was granted for: what revoke() remembers. */
+  readonly credential: string;
 }
 
 export type Entry = { ok: true; ticket: Ticket } | Extract<AuthResult, { ok: false }>;
 
 export type EntryRequest = Omit<AuthRequest, 'now'>;
 
+/** How long a removed session's credential stays refused in that room: longer than any encoder's reconnect loop. */
+const REVOKED_FOR_MS = 24 * 3600_000;
+/** The most credentials remembered; the oldest are forgotten first (each RemoveUser adds at most 10 users' few). */
+const MAX_REVOKED = 100_000;
+
 export class Door {
+  /** Revoked credentials by room, user and digest → when they may be used again (ms since the epoch). */
+  private readonly revoked = new Map<string, number>();
+
   constructor(private readonly apps: AppTable) {}
 
   enter(req: EntryRequest): Entry {
     const r = authenticate(this.apps, req);
     if (!r.ok) return r;
-    const ticket = { sdkAppId: req.sdkAppId, roomId: String(req.roomId), userId: req.userId, action: req.action, principal: r.principal };
+    const ref: RoomRef = { sdkAppId: req.sdkAppId, roomId: String(req.roomId), numericRoom: typeof req.roomId === 'number' };
+    const credential = digest(req.credential.value);
+    if (this.isRevoked(revokedKey(ref, req.userId, credential))) {
+      return {
+        ok: false,
+        status: 403,
+        code: 'credential-revoked',
+        reason: `user '${req.userId}' was removed from ${describeRoomRef(ref)} and this credential belonged to the removed session; make a new UserSig to enter again`,
+      };
+    }
+    const ticket = { ...ref, userId: req.userId, action: req.action, principal: r.principal, credential };
     return { ok: true, ticket: ticket as Ticket };
   }
 
@@ -39,6 +65,33 @@ export class Door {
   knows(sdkAppId: number): boolean {
     return this.apps.get(sdkAppId) !== undefined;
   }
+
+  /** The ticket's credential no longer enters the ticket's room (its user was removed from it). */
+  revoke(ticket: Ticket, now = Date.now()): void {
+    const key = revokedKey(ticket, ticket.userId, ticket.credential);
+    this.revoked.delete(key); // re-inserted last: the map's order is the order of expiry
+    this.revoked.set(key, now + REVOKED_FOR_MS);
+    for (const [k, until] of this.revoked) {
+      if (this.revoked.size <= MAX_REVOKED && until > now) break;
+      this.revoked.delete(k);
+    }
+  }
+
+  private isRevoked(key: string): boolean {
+    const until = this.revoked.get(key);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.revoked.delete(key);
+    return false;
+  }
+}
+
+function digest(credential: string): string {
+  return createHash('sha256').update(credential).digest('base64url');
+}
+
+function revokedKey(room: RoomRef, userId: string, credential: string): string {
+  return `${roomKey(room)}|${userId}|${credential}`;
 }
 
 /** A ticket for another action is a wiring mistake, not a refusal: it must never reach a user. */

@@ -3,7 +3,7 @@
 // caches the GOP and counts frames; this object keeps the codec facts the status API shows.
 
 import type { AudioConfig, MediaFrame, MediaSink, MediaSource, VideoConfig } from '../media/model.js';
-import type { RoomEventSink } from '../events/room-events.js';
+import { emitTrackChange, type RoomEventSink, type TrackKind } from '../events/room-events.js';
 import type { Logger } from '../log.js';
 import type { PipeEvent, PlaneEvent } from '../native/rtmp-plane.js';
 import type { Feed } from './consumer.js';
@@ -15,6 +15,8 @@ const LONG_GOP_MS = 4000;
 export interface PublisherIdentity {
   sdkAppId: number;
   roomId: string;
+  /** An integer room (src/room/room-ref.ts). */
+  numericRoom: boolean;
   userId: string;
   source: MediaSource;
   /** "ip:port" of the publisher's connection, for logs and kick messages. */
@@ -38,7 +40,17 @@ export interface PublisherStatus {
   audio: { codec: string; sampleRate: number; channels: number } | null;
   since: string;
   frames: { video: number; audio: number; keyframes: number };
+  /** What SetUserBlocked keeps from everyone in the room. */
+  blocked: MediaBlock;
 }
+
+/** SetUserBlocked's effect on one user: which of their kinds reach no viewer, recorder or relay. */
+export interface MediaBlock {
+  audio: boolean;
+  video: boolean;
+}
+
+export const NOTHING_BLOCKED: Readonly<MediaBlock> = { audio: false, video: false };
 
 /** Events of the pipe's RTMP socket, for the connection that handed it over. */
 export type SocketEvent = Extract<PlaneEvent, { kind: 'media' | 'message' | 'ended' | 'protocol-error' }>;
@@ -71,6 +83,9 @@ export class Publisher implements MediaSink, Feed {
   onRtpEvent: (e: RtpEvent) => void = () => {};
   private gain = 100;
   private opus = false;
+  private blocked: MediaBlock = { ...NOTHING_BLOCKED };
+  /** The kinds whose first frame has come (201/203 were due then). */
+  private readonly started = { video: false, audio: false };
 
   constructor(
     readonly id: PublisherIdentity,
@@ -118,6 +133,22 @@ export class Publisher implements MediaSink, Feed {
     return true;
   }
 
+  /**
+   * SetUserBlocked: the blocked kinds stop at the pipe (no viewer, recorder or relay gets them; the publisher stays
+   * connected and counted as sending). A kind that had started is reported stopped (202/204) when blocked and started
+   * (201/203) when unblocked; video comes back at the next keyframe, which a WHIP publisher is asked for at once.
+   */
+  block(wanted: MediaBlock): void {
+    const before = this.blocked;
+    this.blocked = { audio: wanted.audio, video: wanted.video };
+    this.pipe.setBlocked(wanted.audio, wanted.video);
+    for (const kind of ['video', 'audio'] as const) {
+      if (before[kind] === wanted[kind] || !this.started[kind]) continue;
+      this.trackChanged(kind, wanted[kind] ? 'stopped' : 'started');
+    }
+    if (before.video && !wanted.video) this.requestKeyframe();
+  }
+
   /** Audio and video frames taken in so far, counted by the engine. Cheap enough to poll once a second (RTMP's idle watch does). */
   framesIn(): number {
     const s = this.pipe.stats();
@@ -135,8 +166,10 @@ export class Publisher implements MediaSink, Feed {
     switch (e.kind) {
       case 'first-video':
       case 'first-audio': {
-        const { sdkAppId, roomId, userId } = this.id;
-        this.events.emit({ type: e.kind === 'first-video' ? 'video-started' : 'audio-started', sdkAppId, roomId, userId, at: Date.now() });
+        const kind = e.kind === 'first-video' ? 'video' : 'audio';
+        this.started[kind] = true;
+        // a muted kind's start is reported when it is unmuted
+        if (!this.blocked[kind]) this.trackChanged(kind, 'started');
         return;
       }
       case 'decoder-errors':
@@ -152,6 +185,10 @@ export class Publisher implements MediaSink, Feed {
       default:
         this.onSocketEvent(e);
     }
+  }
+
+  private trackChanged(kind: TrackKind, change: 'started' | 'stopped'): void {
+    emitTrackChange(this.events, this.id, kind, change);
   }
 
   status(): PublisherStatus {
@@ -174,6 +211,7 @@ export class Publisher implements MediaSink, Feed {
       audio: a && { codec: a.codec, sampleRate: a.sampleRate, channels: a.channels },
       since: this.since.toISOString(),
       frames: { video: s.videoFrames, audio: s.audioFrames, keyframes: s.keyframes },
+      blocked: { ...this.blocked },
     };
   }
 }
