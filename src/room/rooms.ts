@@ -246,7 +246,10 @@ export class Rooms {
   setBlocked(room: RoomRef, userId: string, block: MediaBlock): void {
     const k = roomKey(room);
     this.blocks.set(k, userId, block);
-    for (const p of this.rooms.get(k)?.publishers.values() ?? []) if (p.id.userId === userId) p.block(block);
+    const r = this.rooms.get(k);
+    // only a task bound to the room (a pull task not in it yet): forgotten like an emptied room's unless it joins
+    if (!r) this.blocks.roomEmptied(k);
+    for (const p of r?.publishers.values() ?? []) if (p.id.userId === userId) p.block(block);
   }
 
   /** DismissRoom: the room's mutes end with it. */

@@ -60,6 +60,8 @@ t.test('bodies are TRTC bodies, field for field', async (t) => {
     [ev('video-stopped'), { EventGroupId: 2, EventType: 202, CallbackTs: now, EventInfo: { ...base, UserId: 'u1', Reason: 0 } }],
     [ev('audio-started'), { EventGroupId: 2, EventType: 203, CallbackTs: now, EventInfo: { ...base, UserId: 'u1' } }],
     [ev('audio-stopped'), { EventGroupId: 2, EventType: 204, CallbackTs: now, EventInfo: { ...base, UserId: 'u1', Reason: 0 } }],
+    // an integer room's RoomId is a number; the audience (a WHEP viewer, a recording's agent) is Role 21
+    [ev('user-exited', { roomId: '4321', numericRoom: true, role: 'audience', reason: 'kicked' }), { EventGroupId: 1, EventType: 104, CallbackTs: now, EventInfo: { ...base, RoomId: 4321, UserId: 'u1', Role: 21, Reason: 3 } }],
   ];
   for (const [e, want] of cases) {
     const b = roomEventBody(e, now);
