@@ -11,7 +11,8 @@ import { makeMedia } from '../helpers/media-server.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { apiError } from '../helpers/api3.js';
 
-const f = await startPullFixture();
+// the error cases go out back to back: more than the default 20 calls a second per SecretId
+const f = await startPullFixture({ api: { requestsPerSecond: 1000 } });
 t.teardown(() => f.close());
 const { sdkAppId } = TEST_APP;
 
