@@ -13,6 +13,8 @@ import { cloudRecordingActions } from './cloud-recording-actions.js';
 import { cdnRelayActions } from './cdn-relay-actions.js';
 import type { CdnRelayService } from './cdn-relay-service.js';
 import type { CloudRecordingService } from './cloud-recording-service.js';
+import { roomControlActions } from './room-control-actions.js';
+import type { RoomControlService } from './room-control-service.js';
 import { RateLimiter } from './rate-limit.js';
 import { streamIngestActions, type ActionHandler } from './stream-ingest-actions.js';
 import type { StreamIngestService } from './stream-ingest-service.js';
@@ -27,6 +29,7 @@ export interface TencentApiOptions {
   service: StreamIngestService;
   recording: CloudRecordingService;
   relay: CdnRelayService;
+  roomControl: RoomControlService;
   log: Logger;
 }
 
@@ -37,6 +40,7 @@ export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): 
     ...streamIngestActions({ door: o.door, service: o.service }),
     ...cloudRecordingActions({ door: o.door, service: o.recording }),
     ...cdnRelayActions({ door: o.door, service: o.relay }),
+    ...roomControlActions({ door: o.door, service: o.roomControl }),
   };
   const log = o.log.child({ component: 'api3' });
 

@@ -4,6 +4,7 @@
 
 import t from 'tap';
 import { RoomMembers } from '../../src/room/members.js';
+import type { RoomRef } from '../../src/room/room-ref.js';
 import { TrackAnnouncer, type RoomEvent } from '../../src/events/room-events.js';
 import { TrackWatch } from '../../src/room/track-watch.js';
 import { Door } from '../../src/room/door.js';
@@ -14,6 +15,9 @@ import type { AppEntry } from '../../src/auth/authenticate.js';
 
 const APP = 1400000001;
 const QUIET = 1400000002; // an app without viewer events
+
+/** A string room, as RTMP, WHIP and WHEP name them. */
+const str = (sdkAppId: number, roomId: string): RoomRef => ({ sdkAppId, roomId, numericRoom: false });
 
 function recorder() {
   const events: RoomEvent[] = [];
@@ -42,43 +46,43 @@ function describe(e: RoomEvent): string {
 t.test('members: first in 101, each userid 103/104 once, role changes 105, last out 102', async (t) => {
   const { sink, said } = recorder();
   const m = new RoomMembers(sink, (id) => id !== QUIET);
-  t.notOk(m.occupied(APP, 'r'));
-  m.join(APP, 'r', 'alice', 's1', 'anchor', 'rtmp');
+  t.notOk(m.occupied(str(APP, 'r')));
+  m.join(str(APP, 'r'), 'alice', 's1', 'anchor', 'rtmp');
   t.same(said(), ['101 alice', '103 alice anchor rtmp']);
-  t.ok(m.occupied(APP, 'r'));
-  t.notOk(m.occupied(APP, 'other'), 'rooms are apart');
-  m.join(APP, 'r', 'bob', 'v1', 'audience', 'whep');
-  m.join(APP, 'r', 'bob', 'v2', 'audience', 'whep');
+  t.ok(m.occupied(str(APP, 'r')));
+  t.notOk(m.occupied(str(APP, 'other')), 'rooms are apart');
+  m.join(str(APP, 'r'), 'bob', 'v1', 'audience', 'whep');
+  m.join(str(APP, 'r'), 'bob', 'v2', 'audience', 'whep');
   t.same(said(), ['103 bob audience whep'], "a userid's second viewer session is the same member");
-  m.join(APP, 'r', 'bob', 'p1', 'anchor', 'whip');
+  m.join(str(APP, 'r'), 'bob', 'p1', 'anchor', 'whip');
   t.same(said(), ['105 bob anchor'], 'a viewer who starts publishing switches role');
-  m.leave(APP, 'r', 'bob', 'p1', 'normal');
+  m.leave(str(APP, 'r'), 'bob', 'p1', 'normal');
   t.same(said(), ['105 bob audience'], '…and back when the publishing ends while it still watches');
-  m.leave(APP, 'r', 'alice', 's1', 'timeout');
+  m.leave(str(APP, 'r'), 'alice', 's1', 'timeout');
   t.same(said(), ['104 alice anchor timeout'], 'the room stays open while a viewer is in');
-  m.leave(APP, 'r', 'bob', 'v1', 'normal');
+  m.leave(str(APP, 'r'), 'bob', 'v1', 'normal');
   t.same(said(), []);
-  m.leave(APP, 'r', 'bob', 'v2', 'timeout');
+  m.leave(str(APP, 'r'), 'bob', 'v2', 'timeout');
   t.same(said(), ['104 bob audience timeout', '102'], "the last session's exit, then the room");
-  t.notOk(m.occupied(APP, 'r'));
-  m.leave(APP, 'r', 'bob', 'v2', 'normal');
+  t.notOk(m.occupied(str(APP, 'r')));
+  m.leave(str(APP, 'r'), 'bob', 'v2', 'normal');
   t.same(said(), [], 'a second leave of a session says nothing');
 });
 
 t.test('members: an app without viewer events counts publishers only', async (t) => {
   const { sink, said } = recorder();
   const m = new RoomMembers(sink, (id) => id !== QUIET);
-  m.join(QUIET, 'r', 'alice', 's1', 'anchor', 'whip');
-  m.join(QUIET, 'r', 'bob', 'v1', 'audience', 'whep');
-  m.join(QUIET, 'r', 'alice', 'v2', 'audience', 'whep');
-  m.leave(QUIET, 'r', 'alice', 's1', 'normal');
-  m.leave(QUIET, 'r', 'bob', 'v1', 'timeout');
+  m.join(str(QUIET, 'r'), 'alice', 's1', 'anchor', 'whip');
+  m.join(str(QUIET, 'r'), 'bob', 'v1', 'audience', 'whep');
+  m.join(str(QUIET, 'r'), 'alice', 'v2', 'audience', 'whep');
+  m.leave(str(QUIET, 'r'), 'alice', 's1', 'normal');
+  m.leave(str(QUIET, 'r'), 'bob', 'v1', 'timeout');
   t.same(said(), ['101 alice', '103 alice anchor whip', '104 alice anchor normal', '102']);
 });
 
 t.test('track announcer: each change of what the room sees is said once, whatever its causes', async (t) => {
   const { sink, said } = recorder();
-  const tracks = new TrackAnnouncer(sink, { sdkAppId: APP, roomId: 'r', userId: 'cam' });
+  const tracks = new TrackAnnouncer(sink, { sdkAppId: APP, roomId: 'r', numericRoom: false, userId: 'cam' });
   tracks.hold('video', 'blocked', true);
   t.same(said(), [], 'a mute before any video says nothing');
   tracks.started('video');
@@ -103,7 +107,7 @@ t.test('track announcer: each change of what the room sees is said once, whateve
 
 t.test('track watch: one kind silent while the other flows is a stop; both silent is not', async (t) => {
   const { sink, said, events } = recorder();
-  const tracks = new TrackAnnouncer(sink, { sdkAppId: APP, roomId: 'r', userId: 'cam' });
+  const tracks = new TrackAnnouncer(sink, { sdkAppId: APP, roomId: 'r', numericRoom: false, userId: 'cam' });
   const watch = new TrackWatch(tracks, 4000);
   tracks.started('video');
   tracks.started('audio');
@@ -136,7 +140,7 @@ t.test('door: where the app requires a PrivateMapKey, the user who opens the roo
   const OPEN: AppEntry = { sdkAppId: QUIET, secretKey: 'open-key' };
   const apps = new Map([STRICT, OPEN].map((a) => [a.sdkAppId, a]));
   const open = new Set<string>();
-  const door = new Door(apps, { occupied: (id, room) => open.has(`${id}/${room}`) });
+  const door = new Door(apps, { occupied: (r) => !r.numericRoom && open.has(`${r.sdkAppId}/${r.roomId}`) });
   const enter = (app: AppEntry, userId: string, privileges: number, action: 'publish' | 'subscribe' = 'publish') => {
     const userSig = genUserSig({ sdkAppId: app.sdkAppId, secretKey: app.secretKey, userId, expireSeconds: 600 });
     const privateMapKey = genPrivateMapKey({ sdkAppId: app.sdkAppId, secretKey: app.secretKey, userId, expireSeconds: 600, room: 'r', privileges });
