@@ -1,6 +1,7 @@
-// Room membership as TRTC counts users (101–105), the one place 201–204 are decided (TrackAnnouncer), the WHIP
-// track watch's rule (one kind stops while the other flows), and the door's room-creation check. The event sink is
-// a list the test reads; everything else is the real code.
+// Room membership as TRTC counts users (101–105), the one place 201–204 are decided (TrackAnnouncer) for a WHIP
+// track stop and a SetUserBlocked mute alike, the WHIP track watch's rule (one kind stops while the other flows), and
+// the door's room-creation check. The event sink is a list the test reads and the publisher's pipe a stub; everything
+// else is the real code.
 
 import t from 'tap';
 import { RoomMembers } from '../../src/room/members.js';
@@ -12,6 +13,10 @@ import { genPrivateMapKey, PRIV } from '../../src/auth/privatemapkey.js';
 import { genUserSig } from '../../src/auth/usersig.js';
 import { trackRefusals } from '../../src/auth/privileges.js';
 import type { AppEntry } from '../../src/auth/authenticate.js';
+import { Publisher } from '../../src/room/publisher.js';
+import type { Pipe } from '../../src/room/engine.js';
+import type { PipeEvent } from '../../src/native/rtmp-plane.js';
+import { createLogger } from '../../src/log.js';
 
 const APP = 1400000001;
 const QUIET = 1400000002; // an app without viewer events
@@ -167,4 +172,66 @@ t.test('trackRefusals: per kind, what the key lets through and why not', async (
     video: 'lacks the privilege to receive video (has enter, receive audio, send video)',
     audio: null,
   });
+});
+
+t.test('members: integer and string rooms with the same digits are two rooms; agents count where viewers do not', async (t) => {
+  const { sink, said, events } = recorder();
+  const m = new RoomMembers(sink, (id) => id !== QUIET);
+  const int = (roomId: string): RoomRef => ({ sdkAppId: QUIET, roomId, numericRoom: true });
+  m.join(int('4321'), 'alice', 's1', 'anchor', 'rtmp');
+  m.join(str(QUIET, '4321'), 'alice', 's2', 'anchor', 'whip');
+  t.same(said(), ['101 alice', '103 alice anchor rtmp', '101 alice', '103 alice anchor whip'], 'two rooms, two members');
+  m.join(int('4321'), 'rec', 'a1', 'audience', 'record');
+  m.join(int('4321'), 'cdn', 'a2', 'audience', 'relay');
+  m.join(int('4321'), 'bob', 'v1', 'audience', 'whep');
+  t.same(said(), ['103 rec audience record', '103 cdn audience relay'], 'recording and relay agents enter without viewer events; a WHEP viewer does not');
+  m.leave(int('4321'), 'alice', 's1', 'normal');
+  m.leave(int('4321'), 'rec', 'a1', 'kicked');
+  t.same(said(), ['104 alice anchor normal', '104 rec audience kicked'], 'the agent keeps the integer room open');
+  m.leave(int('4321'), 'cdn', 'a2', 'normal');
+  t.same(events.map((e) => e.numericRoom), [true, true], '104 and 102 of the integer room say so');
+  t.same(said(), ['104 cdn audience normal', '102']);
+  t.ok(m.occupied(str(QUIET, '4321')), 'the string room is still open');
+  t.notOk(m.occupied(int('4321')));
+});
+
+t.test('publisher: a mute and a stopped WHIP track that overlap say 202 once, through the one announcer', async (t) => {
+  const { sink, said } = recorder();
+  // the pipe's side the publisher uses here: events in, blocks out, frame counters (a blocked kind is still counted)
+  const blockedAt: { audio: boolean; video: boolean }[] = [];
+  const pipe = {
+    onEvent: (_e: PipeEvent) => {},
+    setBlocked: (audio: boolean, video: boolean) => void blockedAt.push({ audio, video }),
+    stats: () => null,
+    close: () => {},
+  };
+  const id = { sdkAppId: APP, roomId: '77', numericRoom: true, userId: 'cam', source: 'whip' as const, remote: '127.0.0.1:1', sessionId: 's' };
+  const log = createLogger('silent', process.stderr);
+  const p = new Publisher(id, () => {}, () => {}, sink, pipe as unknown as Pipe, log);
+  const watch = new TrackWatch(p.tracks, 4000);
+  pipe.onEvent({ kind: 'first-video' } as PipeEvent);
+  pipe.onEvent({ kind: 'first-audio' } as PipeEvent);
+  t.same(said(), ['201 cam', '203 cam']);
+  let now = 2_000_000;
+  let v = 0;
+  let a = 0;
+  const tick = (video: boolean) => {
+    if (video) v += 30;
+    a += 50;
+    watch.tick({ video: v, audio: a }, (now += 1000));
+  };
+  tick(true);
+  p.block({ audio: false, video: true });
+  t.same(said(), ['202 cam'], 'SetUserBlocked: 202');
+  t.same(blockedAt, [{ audio: false, video: true }], 'applied at the pipe');
+  for (let i = 0; i < 6; i++) tick(false);
+  t.same(said(), [], 'the track then stops too: no second 202');
+  p.block({ audio: false, video: false });
+  t.same(said(), [], 'unmuted while stopped: still nothing to see, so no 201');
+  tick(true);
+  t.same(said(), ['201 cam'], 'video flows again: 201 once');
+  for (let i = 0; i < 5; i++) tick(false);
+  t.same(said(), ['202 cam'], 'stopped: 202');
+  p.block({ audio: true, video: true });
+  t.same(said(), ['204 cam'], 'a mute of the stopped video says nothing, of the flowing audio 204');
 });
