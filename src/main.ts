@@ -15,6 +15,7 @@ import { RtmpServer } from './ingest/rtmp/server.js';
 import { MediaEngine } from './room/engine.js';
 import { Door } from './room/door.js';
 import { RoomMembers } from './room/members.js';
+import { RoomControl } from './room/room-control.js';
 import { createHttpServer } from './api/server.js';
 import { Health, registerHealth } from './api/health.js';
 import { registerRoomRoutes } from './api/rooms.js';
@@ -168,6 +169,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     relay: relays,
     history: store.history,
     historyRetentionDays: config.history.retentionDays,
+    roomControl: new RoomControl(rooms, log.child({ component: 'room-control' })),
     log,
   });
   registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token);

@@ -15,6 +15,8 @@ import type { CdnRelayService } from './cdn-relay-service.js';
 import type { CloudRecordingService } from './cloud-recording-service.js';
 import type { HistoryStore } from '../store/history.js';
 import { roomQueryActions } from './room-query-actions.js';
+import { roomControlActions } from './room-control-actions.js';
+import type { RoomControlService } from './room-control-service.js';
 import { RateLimiter } from './rate-limit.js';
 import { streamIngestActions, type ActionHandler } from './stream-ingest-actions.js';
 import type { StreamIngestService } from './stream-ingest-service.js';
@@ -32,6 +34,7 @@ export interface TencentApiOptions {
   /** The history the room and user queries answer from, and how many days of it are kept. */
   history: HistoryStore;
   historyRetentionDays: number;
+  roomControl: RoomControlService;
   log: Logger;
 }
 
@@ -43,6 +46,7 @@ export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): 
     ...cloudRecordingActions({ door: o.door, service: o.recording }),
     ...cdnRelayActions({ door: o.door, service: o.relay }),
     ...roomQueryActions({ door: o.door, history: o.history, retentionDays: o.historyRetentionDays }),
+    ...roomControlActions({ door: o.door, service: o.roomControl }),
   };
   const log = o.log.child({ component: 'api3' });
 

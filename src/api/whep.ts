@@ -50,7 +50,7 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
     const viewer = new Viewer(answered.pc, senders, publisher.id.userId, log, (v, reason) => {
       slot.release();
       sessions.delete(v.id);
-      deps.rooms.removeViewer(sdkAppId, roomId, v);
+      deps.rooms.removeViewer(accepted.ticket, v);
       log.info({ reason }, 'viewer left');
     }, {
       connectTimeoutMs: deps.webrtc.connectTimeoutMs,

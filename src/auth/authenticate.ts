@@ -52,6 +52,8 @@ export type AuthFailureCode =
   | `usersig-${UserSigFailureCode}`
   | `jwt-${RoomTokenFailureCode}`
   | 'privatemapkey-required'
+  /** Not decided here: the room's door (src/room/door.ts) refuses the credential of a session removed by RemoveUser. */
+  | 'credential-revoked'
   | `privatemapkey-${PrivateMapKeyFailureCode}`;
 
 export type AuthResult =

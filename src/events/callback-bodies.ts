@@ -50,7 +50,8 @@ export interface CallbackBody {
 /** The group 1/2 body for a room event; `now` is the CallbackTs (ms). */
 export function roomEventBody(e: RoomEvent, now: number): CallbackBody {
   const eventType = ROOM_EVENT_TYPE[e.type];
-  const info: Record<string, unknown> = { RoomId: e.roomId, EventTs: Math.floor(e.at / 1000), EventMsTs: e.at };
+  // RoomId in the client's type: a number for an integer room, a string for a string room (trtc-wire.md §6.2)
+  const info: Record<string, unknown> = { RoomId: e.numericRoom ? Number(e.roomId) : e.roomId, EventTs: Math.floor(e.at / 1000), EventMsTs: e.at };
   switch (e.type) {
     case 'room-created':
       info.UserId = e.userId;

@@ -9,9 +9,13 @@ export type RoomRole = 'anchor' | 'audience';
 interface Base {
   sdkAppId: number;
   roomId: string;
+  /** An integer room: callbacks carry RoomId as a number, as the client named it (trtc-wire.md §6.2). */
+  numericRoom: boolean;
   /** Milliseconds since the epoch when it happened. */
   at: number;
 }
+
+export type TrackKind = 'video' | 'audio';
 
 export type RoomEvent =
   | (Base & { type: 'room-created'; userId: string })
@@ -27,7 +31,7 @@ export type RoomEvent =
   | (Base & { type: 'user-exited'; userId: string; role: RoomRole; reason: ExitReason })
   /** 105: the user's role in the room is now `role` (a viewer who started publishing, an anchor who only watches now). */
   | (Base & { type: 'role-changed'; userId: string; role: RoomRole })
-  | (Base & { type: 'video-started' | 'video-stopped' | 'audio-started' | 'audio-stopped'; userId: string });
+  | (Base & { type: `${TrackKind}-started` | `${TrackKind}-stopped`; userId: string });
 
 export interface RoomEventSink {
   emit(event: RoomEvent): void;
@@ -35,18 +39,24 @@ export interface RoomEventSink {
 
 export const noRoomEvents: RoomEventSink = { emit: () => {} };
 
-export type TrackKind = 'video' | 'audio';
-
 /**
  * Why a track that could flow is kept from the room: `stopped` — the publisher stopped sending that kind (a WHIP
  * track ended while the other goes on); `blocked` — the API muted it (SetUserBlocked).
  */
 export type TrackHold = 'stopped' | 'blocked';
 
-/** The one place 201–204 are emitted: `on` true is 201 (video) / 203 (audio), false 202 / 204. */
-export function emitTrack(events: RoomEventSink, who: { sdkAppId: number; roomId: string; userId: string }, kind: TrackKind, on: boolean, at = Date.now()): void {
-  const type = `${kind}-${on ? 'started' : 'stopped'}` as const;
-  events.emit({ type, sdkAppId: who.sdkAppId, roomId: who.roomId, userId: who.userId, at });
+/** Whose track it is. */
+export interface TrackOwner {
+  sdkAppId: number;
+  roomId: string;
+  numericRoom: boolean;
+  userId: string;
+}
+
+/** The one place 201–204 are emitted (only TrackAnnouncer calls it): `on` true is 201 (video) / 203 (audio), false 202 / 204. */
+function emitTrack(events: RoomEventSink, who: TrackOwner, kind: TrackKind, on: boolean, at: number): void {
+  const { sdkAppId, roomId, numericRoom, userId } = who;
+  events.emit({ type: `${kind}-${on ? 'started' : 'stopped'}`, sdkAppId, roomId, numericRoom, userId, at });
 }
 
 /**
@@ -62,7 +72,7 @@ export class TrackAnnouncer {
 
   constructor(
     private readonly events: RoomEventSink,
-    private readonly who: { sdkAppId: number; roomId: string; userId: string },
+    private readonly who: TrackOwner,
   ) {}
 
   /** Media of this kind arrived for the first time (or again after a stop). */

@@ -338,6 +338,8 @@ export interface RtmpPlane {
   /** Returns '' or why the decoder refused the config (audio is then dropped). */
   setAudioConfig(pipe: number, asc: Buffer | null, volume: number): string;
   setVolume(pipe: number, percent: number): void;
+  /** SetUserBlocked: the blocked kinds reach no sink and no tap (still counted); video resumes at a keyframe. */
+  setBlocked(pipe: number, audio: boolean, video: boolean): void;
   pushVideo(pipe: number, nalus: Buffer[], ptsMs: number, keyframe: boolean): void;
   pushAac(pipe: number, data: Buffer, dtsMs: number): void;
   pushOpus(pipe: number, data: Buffer, rtpTimestamp: number): void;

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Publisher } from '../room/publisher.js';
 import type { MediaEngine } from '../room/engine.js';
-import type { RoomWatcher, Rooms } from '../room/rooms.js';
+import type { RoomWatcher, Rooms, Seat } from '../room/rooms.js';
+import type { Ticket } from '../room/door.js';
+import type { RoomRef } from '../room/room-ref.js';
 import type { RecordEventSink, RecordEventType } from '../events/record-events.js';
 import type { RecordingChanges, RecordingSpec, StorageFileInfo } from '../api/cloud-recording-service.js';
 import { subscribes } from './subscribe.js';
@@ -25,6 +27,8 @@ export const LEAVE = { api: 0, robotKicked: 1, roomDismissed: 2, serverKicked: 3
 export interface RecordingTaskOptions {
   taskId: string;
   spec: RecordingSpec;
+  /** The recording user, let in by the room's door: it sits in the room's audience while the task runs. */
+  ticket: Ticket;
   rooms: Rooms;
   /** Mixed recordings read the compositor's output into a pipe of their own. */
   engine: MediaEngine;
@@ -55,6 +59,9 @@ export class RecordingTask implements RoomWatcher {
   private subscribe: RecordingChanges['subscribe'];
   private idleTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => void) | null = null;
+  /** The recording user's place in the room (103/104 Role 21), where RemoveUser and DismissRoom find it. */
+  private seat: Seat | null = null;
+  private readonly room: RoomRef;
   private ending: Promise<void> | null = null;
   /** RecordMode 2: the compositor's side, and the recorder of its output. */
   private mixed: MixedRecording | null = null;
@@ -64,6 +71,7 @@ export class RecordingTask implements RoomWatcher {
   constructor(private readonly o: RecordingTaskOptions) {
     this.subscribe = o.spec.subscribe;
     this.dir = join(o.dir, o.taskId);
+    this.room = { sdkAppId: o.spec.sdkAppId, roomId: o.spec.roomId, numericRoom: o.spec.roomIdType === 1 };
   }
 
   get taskId(): string {
@@ -103,14 +111,17 @@ export class RecordingTask implements RoomWatcher {
         return this.failToStart(`the mixed recording could not start: ${(err as Error).message}`);
       }
     }
+    // the recording user enters the room; removed from it, the task ends with TRTC's LeaveCode for that
+    this.seat = this.o.rooms.seat(this.o.ticket, 'record', (reason, cause) => {
+      void this.stop(cause === 'dismissed' ? LEAVE.roomDismissed : LEAVE.robotKicked, reason);
+    });
     this.emit(301, { Status: 0 });
     if (this.o.uploads) {
       this.emit(303, { Status: 0 });
       this.watchUploads(this.o.uploads);
     }
-    const { sdkAppId, roomId } = this.o.spec;
-    this.unwatch = this.o.rooms.watch(sdkAppId, roomId, this);
-    for (const p of this.o.rooms.publishersOf(sdkAppId, roomId)) this.publisherJoined(p);
+    this.unwatch = this.o.rooms.watch(this.room, this);
+    for (const p of this.o.rooms.publishersOf(this.room)) this.publisherJoined(p);
     this.checkIdle();
   }
 
@@ -129,11 +140,11 @@ export class RecordingTask implements RoomWatcher {
     this.subscribe = changes.subscribe;
     if (this.mixed) {
       this.mixed.setLayout(changes.layout);
-      this.mixed.resubscribe(this.o.rooms.publishersOf(this.o.spec.sdkAppId, this.o.spec.roomId));
+      this.mixed.resubscribe(this.o.rooms.publishersOf(this.room));
       return;
     }
     for (const r of this.users.values()) r.want(this.tracksFor(r.userId, this.plan(r.userId)));
-    for (const p of this.o.rooms.publishersOf(this.o.spec.sdkAppId, this.o.spec.roomId)) this.publisherJoined(p);
+    for (const p of this.o.rooms.publishersOf(this.room)) this.publisherJoined(p);
   }
 
   publisherJoined(p: Publisher): void {
@@ -187,6 +198,8 @@ export class RecordingTask implements RoomWatcher {
 
   private async end(leaveCode: number, reason: string | undefined, drainMs: number): Promise<void> {
     this.unwatch?.();
+    this.seat?.leave('normal'); // at once: DismissRoom's 102 follows everyone's 104, the files are closed after
+    this.seat = null;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.mixed) await this.mixed.stop(); // the compositor's last frames reach the files first
     // settled, not all: whatever one user's files did, 302 and the rest of the end must still go out
@@ -320,7 +333,7 @@ export class RecordingTask implements RoomWatcher {
 
   /** MaxIdleTime: the task ends when the room has had no publisher for that long (silent publishers count). */
   private checkIdle(): void {
-    const empty = this.o.rooms.publishersOf(this.o.spec.sdkAppId, this.o.spec.roomId).length === 0;
+    const empty = this.o.rooms.publishersOf(this.room).length === 0;
     if (!empty || this.ending) {
       if (this.idleTimer) clearTimeout(this.idleTimer);
       this.idleTimer = null;

@@ -46,7 +46,7 @@ export class Recordings implements CloudRecordingService {
     this.log = o.log.child({ component: 'recording' });
   }
 
-  async create(spec: RecordingSpec, _ticket: Ticket): Promise<CreateResult> {
+  async create(spec: RecordingSpec, ticket: Ticket): Promise<CreateResult> {
     if (this.live.size >= this.o.config.maxTasks) return { ok: false, error: 'limit', limit: this.o.config.maxTasks };
     const taskId = newTaskId();
     // TRTC: the same recording user entering the same room again interrupts the earlier task
@@ -61,6 +61,7 @@ export class Recordings implements CloudRecordingService {
     const task = new RecordingTask({
       taskId,
       spec,
+      ticket,
       rooms: this.o.rooms,
       engine: this.o.engine,
       dir: this.o.config.dir,

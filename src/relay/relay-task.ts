@@ -13,7 +13,9 @@ import type { Publisher } from '../room/publisher.js';
 import type { MediaEngine, Tap } from '../room/engine.js';
 import type { Feed } from '../room/consumer.js';
 import { MixedRecording } from '../record/mixed-recording.js';
-import type { RoomWatcher, Rooms } from '../room/rooms.js';
+import type { RoomWatcher, Rooms, Seat } from '../room/rooms.js';
+import type { Ticket } from '../room/door.js';
+import { roomKey, type RoomRef } from '../room/room-ref.js';
 import type { RelayEventSink, RelayStatus } from '../events/relay-events.js';
 import type { RelayChanges, RelaySpec, UpdateResult } from '../api/cdn-relay-service.js';
 import { CdnPush, type TapSource } from './cdn-push.js';
@@ -21,6 +23,8 @@ import { CdnPush, type TapSource } from './cdn-push.js';
 export interface RelayTaskOptions {
   taskId: string;
   spec: RelaySpec;
+  /** The agent user, let in by the room's door: it sits in the room's audience while the task runs. */
+  ticket: Ticket;
   rooms: Rooms;
   /** Mixed relays read the compositor's output into a pipe of their own. */
   engine: MediaEngine;
@@ -33,6 +37,11 @@ export interface RelayTaskOptions {
   mergeWaitMs: number;
   onEnded: (reason: string) => void;
   log: Logger;
+}
+
+/** One relay task per agent user in a room (integer and string rooms apart). */
+export function agentKey(room: RoomRef, agentUserId: string): string {
+  return `${roomKey(room)}|${agentUserId}`;
 }
 
 /** The keyframe interval a relay asks of a publisher that keyframes only on request (WHIP). */
@@ -56,12 +65,16 @@ export class RelayTask implements RoomWatcher, TapSource {
   private mergeTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => void) | null = null;
+  /** The agent user's place in the room (103/104 Role 21), where RemoveUser and DismissRoom find it. */
+  private seat: Seat | null = null;
+  private readonly room: RoomRef;
   private lastSequence = -1;
   private ending: Promise<void> | null = null;
   private readonly log: Logger;
 
   constructor(private readonly o: RelayTaskOptions) {
     this.spec = o.spec;
+    this.room = { sdkAppId: o.spec.sdkAppId, roomId: o.spec.roomId, numericRoom: o.spec.numericRoom };
     this.log = o.log.child({ taskId: o.taskId });
   }
 
@@ -75,7 +88,7 @@ export class RelayTask implements RoomWatcher, TapSource {
 
   /** Room and agent user: one relay task per agent user in a room. */
   get agent(): string {
-    return `${this.spec.roomId}/${this.spec.agentUserId}`;
+    return agentKey(this.room, this.spec.agentUserId);
   }
 
   get ended(): boolean {
@@ -85,10 +98,11 @@ export class RelayTask implements RoomWatcher, TapSource {
   /** Throws when a mixed relay's compositor cannot start (the task is then over before it began). */
   async start(): Promise<void> {
     if (this.spec.mix) await this.startMixed();
+    this.seat = this.o.rooms.seat(this.o.ticket, 'relay', (reason) => void this.stop(reason));
     for (const url of this.spec.urls) this.addPush(url);
-    this.unwatch = this.o.rooms.watch(this.spec.sdkAppId, this.spec.roomId, this);
+    this.unwatch = this.o.rooms.watch(this.room, this);
     if (this.mixed) {
-      for (const p of this.o.rooms.publishersOf(this.spec.sdkAppId, this.spec.roomId)) this.publisherJoined(p);
+      for (const p of this.o.rooms.publishersOf(this.room)) this.publisherJoined(p);
     } else this.follow();
     // MaxIdleTime also counts for a user who is not there yet (setPublisher(null) changes nothing then)
     this.checkIdle();
@@ -202,6 +216,8 @@ export class RelayTask implements RoomWatcher, TapSource {
 
   private async end(reason: string): Promise<void> {
     this.unwatch?.();
+    this.seat?.leave('normal'); // at once: DismissRoom's 102 follows everyone's 104, the pushes end after
+    this.seat = null;
     this.pacer.stop();
     for (const t of [this.mergeTimer, this.idleTimer]) if (t) clearTimeout(t);
     // the pushes end first (each ffmpeg flushes what it has), then the compositor
@@ -215,7 +231,7 @@ export class RelayTask implements RoomWatcher, TapSource {
 
   /** The relayed user's current publisher, if in the room now. */
   private follow(): void {
-    const p = this.o.rooms.publishersOf(this.spec.sdkAppId, this.spec.roomId).find((x) => x.id.userId === this.spec.userId);
+    const p = this.o.rooms.publishersOf(this.room).find((x) => x.id.userId === this.spec.userId);
     this.setPublisher(p ?? null);
   }
 
@@ -273,7 +289,7 @@ export class RelayTask implements RoomWatcher, TapSource {
   /** AgentParams.MaxIdleTime: counted while the relayed user is away (a mix: while nobody but the agent publishes). */
   private checkIdle(): void {
     const someone = this.mixed
-      ? this.o.rooms.publishersOf(this.spec.sdkAppId, this.spec.roomId).some((p) => p.id.userId !== this.spec.agentUserId)
+      ? this.o.rooms.publishersOf(this.room).some((p) => p.id.userId !== this.spec.agentUserId)
       : this.publisher !== null;
     if (someone || this.ending) {
       if (this.idleTimer) clearTimeout(this.idleTimer);

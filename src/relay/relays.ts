@@ -13,7 +13,7 @@ import { newTaskId } from '../store/task-id.js';
 import type { CdnRelayService, RelayChanges, RelaySpec, StartResult, UpdateResult } from '../api/cdn-relay-service.js';
 import { compileHostRules, type HostRules } from '../ingest/pull/host-rules.js';
 import { streamUrlRefusal, type Resolver } from '../ingest/pull/url-check.js';
-import { RelayTask } from './relay-task.js';
+import { agentKey, RelayTask } from './relay-task.js';
 import { redact } from './cdn-push.js';
 
 export interface RelayConfig {
@@ -47,7 +47,7 @@ export class Relays implements CdnRelayService {
     this.log = o.log.child({ component: 'relay' });
   }
 
-  async start(spec: RelaySpec, _ticket: Ticket): Promise<StartResult> {
+  async start(spec: RelaySpec, ticket: Ticket): Promise<StartResult> {
     const { maxTasks } = this.o.config;
     if (this.live.size >= maxTasks) return { ok: false, error: 'limit', limit: maxTasks };
     const refused = await this.refusedUrl(spec.urls);
@@ -55,7 +55,7 @@ export class Relays implements CdnRelayService {
     // re-checked after the await: another Start may have taken the last place meanwhile
     if (this.live.size >= maxTasks) return { ok: false, error: 'limit', limit: maxTasks };
     for (const t of this.live.values()) {
-      if (t.sdkAppId === spec.sdkAppId && t.agent === `${spec.roomId}/${spec.agentUserId}`) {
+      if (t.agent === agentKey({ sdkAppId: spec.sdkAppId, roomId: spec.roomId, numericRoom: spec.numericRoom }, spec.agentUserId)) {
         return { ok: false, error: 'user-busy', reason: `AgentParams.UserId ${spec.agentUserId} already relays room ${spec.roomId} (task ${t.taskId}); give each relay task its own agent UserId` };
       }
     }
@@ -63,6 +63,7 @@ export class Relays implements CdnRelayService {
     const task = new RelayTask({
       taskId,
       spec,
+      ticket,
       rooms: this.o.rooms,
       engine: this.o.engine,
       events: this.o.events,

@@ -8,15 +8,21 @@
 // granted (the PrivateMapKey's privilege bits), for the checks that act on what a user sends: which tracks a
 // publisher may send and a viewer receive (trackRefusals). One check needs the room: where the app requires a
 // PrivateMapKey, the user who would create the room needs the create bit (TRTC's "room creation" privilege); the
-// door asks the room members, in memory, whether the room is open.
+// door asks the room members (src/room/members.ts), in memory, whether the room is open.
+//
+// A user removed from a room (RemoveUser, DismissRoom) may come back with a new UserSig, as in TRTC, but not with the
+// credential of the removed session: an encoder that reconnects on its own (OBS) would otherwise undo the removal at
+// once. The door remembers those credentials, by digest, for the room they were removed from.
 
+import { createHash } from 'node:crypto';
 import { authenticate, type AppTable, type AuthAction, type AuthRequest, type AuthResult, type Principal } from '../auth/authenticate.js';
 import { missingPrivileges, PRIV } from '../auth/privileges.js';
 import type { Occupancy } from './members.js';
+import { describeRoomRef, roomKey, type RoomRef } from './room-ref.js';
 
 declare const issued: unique symbol;
 
-export interface Ticket {
+export interface Ticket extends RoomRef {
   /** Only Door.enter makes one (the type cannot be written by hand). */
   readonly [issued]: true;
   readonly sdkAppId: number;
@@ -24,16 +30,26 @@ export interface Ticket {
   readonly userId: string;
   readonly action: AuthAction;
   readonly principal: Principal;
+  /** A digest of the credential (UserSig or bearer) the ticket was granted for: what revoke() remembers. */
+  readonly credential: string;
 }
 
 export type Entry = { ok: true; ticket: Ticket } | Extract<AuthResult, { ok: false }>;
 
 export type EntryRequest = Omit<AuthRequest, 'now'>;
 
+/** How long a removed session's credential stays refused in that room: longer than any encoder's reconnect loop. */
+const REVOKED_FOR_MS = 24 * 3600_000;
+/** The most credentials remembered; the oldest are forgotten first (each RemoveUser adds at most 10 users' few). */
+const MAX_REVOKED = 100_000;
+
 /** Without a room list every room counts as open: no join creates one (tests of auth alone). */
 const EVERY_ROOM_OPEN: Occupancy = { occupied: () => true };
 
 export class Door {
+  /** Revoked credentials by room, user and digest → when they may be used again (ms since the epoch). */
+  private readonly revoked = new Map<string, number>();
+
   constructor(
     private readonly apps: AppTable,
     private readonly rooms: Occupancy = EVERY_ROOM_OPEN,
@@ -42,9 +58,19 @@ export class Door {
   enter(req: EntryRequest): Entry {
     const r = authenticate(this.apps, req);
     if (!r.ok) return r;
-    const refusal = this.creationRefusal(req, r.principal);
+    const ref: RoomRef = { sdkAppId: req.sdkAppId, roomId: String(req.roomId), numericRoom: typeof req.roomId === 'number' };
+    const credential = digest(req.credential.value);
+    if (this.isRevoked(revokedKey(ref, req.userId, credential))) {
+      return {
+        ok: false,
+        status: 403,
+        code: 'credential-revoked',
+        reason: `user '${req.userId}' was removed from ${describeRoomRef(ref)} and this credential belonged to the removed session; make a new UserSig to enter again`,
+      };
+    }
+    const refusal = this.creationRefusal(req, ref, r.principal);
     if (refusal) return refusal;
-    const ticket = { sdkAppId: req.sdkAppId, roomId: String(req.roomId), userId: req.userId, action: req.action, principal: r.principal };
+    const ticket = { ...ref, userId: req.userId, action: req.action, principal: r.principal, credential };
     return { ok: true, ticket: ticket as Ticket };
   }
 
@@ -52,9 +78,9 @@ export class Door {
    * A publisher who would open the room in an app that requires a PrivateMapKey needs the create bit (1); joining
    * an open room does not. A viewer never creates one (it needs a publisher to watch).
    */
-  private creationRefusal(req: EntryRequest, principal: Principal): Extract<AuthResult, { ok: false }> | null {
+  private creationRefusal(req: EntryRequest, ref: RoomRef, principal: Principal): Extract<AuthResult, { ok: false }> | null {
     if (req.action !== 'publish' || !this.apps.get(req.sdkAppId)?.requirePrivateMapKey) return null;
-    if (this.rooms.occupied(req.sdkAppId, String(req.roomId))) return null;
+    if (this.rooms.occupied(ref)) return null;
     const missing = missingPrivileges(principal.privileges, PRIV.CREATE);
     if (!missing) return null;
     const credential = principal.via === 'jwt' ? 'room token' : 'privatemapkey';
@@ -70,6 +96,33 @@ export class Door {
   knows(sdkAppId: number): boolean {
     return this.apps.get(sdkAppId) !== undefined;
   }
+
+  /** The ticket's credential no longer enters the ticket's room (its user was removed from it). */
+  revoke(ticket: Ticket, now = Date.now()): void {
+    const key = revokedKey(ticket, ticket.userId, ticket.credential);
+    this.revoked.delete(key); // re-inserted last: the map's order is the order of expiry
+    this.revoked.set(key, now + REVOKED_FOR_MS);
+    for (const [k, until] of this.revoked) {
+      if (this.revoked.size <= MAX_REVOKED && until > now) break;
+      this.revoked.delete(k);
+    }
+  }
+
+  private isRevoked(key: string): boolean {
+    const until = this.revoked.get(key);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.revoked.delete(key);
+    return false;
+  }
+}
+
+function digest(credential: string): string {
+  return createHash('sha256').update(credential).digest('base64url');
+}
+
+function revokedKey(room: RoomRef, userId: string, credential: string): string {
+  return `${roomKey(room)}|${userId}|${credential}`;
 }
 
 /** A ticket for another action is a wiring mistake, not a refusal: it must never reach a user. */

@@ -110,6 +110,14 @@ export class Pipe {
     if (!this.closed) this.n.setVolume(this.id, percent);
   }
 
+  /**
+   * Keeps the publisher's audio and/or video from every sink and tap (SetUserBlocked); frames are still taken in and
+   * counted. Unblocked video resumes at the next keyframe.
+   */
+  setBlocked(audio: boolean, video: boolean): void {
+    if (!this.closed) this.n.setBlocked(this.id, audio, video);
+  }
+
   /** One frame of the media model; `opus` when the audio is Opus (its dts becomes the 48 kHz RTP timestamp). */
   push(frame: MediaFrame, opus: boolean): void {
     if (this.closed) return;

@@ -1,15 +1,19 @@
 // Who is in each room, counted as TRTC counts users, and the room events that follow from it (101–105). A userid is
 // one member however many sessions it has there: an anchor while any of them publishes (RTMP, WHIP, a pull task), an
-// audience member while it only watches (WHEP). 101 marks the room's first member in, 102 its last out, 103 a
-// userid's first session, 104 its last, and 105 a change of role in between (a viewer who starts publishing in the
-// same room, or an anchor whose publishing ended while it still watches). Viewers count only in apps that want
-// viewer events (apps[].viewerEvents); elsewhere a room is its publishers, as before.
+// audience member while it only watches (a WHEP viewer, the agent user of a recording or a relay). 101 marks the
+// room's first member in, 102 its last out, 103 a userid's first session, 104 its last, and 105 a change of role in
+// between (a viewer who starts publishing in the same room, or an anchor whose publishing ended while it still
+// watches). WHEP viewers count only in apps that want viewer events (apps[].viewerEvents); recording and relay agents
+// always do, as TRTC's robots enter the room. Rooms are keyed by type: integer 123 ≠ string "123" (room-ref.ts).
+//
+// This is the only membership count: src/room/rooms.ts reports every join and leave here and emits none of 101–105.
 
 import type { ExitReason, RoomEventSink, RoomRole } from '../events/room-events.js';
+import { roomKey, type RoomRef } from './room-ref.js';
 
 export interface Occupancy {
   /** Whether the room has a member: a join now would not create it. */
-  occupied(sdkAppId: number, roomId: string): boolean;
+  occupied(room: RoomRef): boolean;
 }
 
 /** A member's sessions by id, each with its role. */
@@ -21,18 +25,18 @@ export class RoomMembers implements Occupancy {
 
   constructor(
     private readonly events: RoomEventSink,
-    /** Whether the app's viewers enter rooms as audience (and so raise 103/104 and keep a room open). */
+    /** Whether the app's WHEP viewers enter rooms as audience (and so raise 103/104 and keep a room open). */
     private readonly countsViewers: (sdkAppId: number) => boolean,
   ) {}
 
-  occupied(sdkAppId: number, roomId: string): boolean {
-    return this.rooms.has(key(sdkAppId, roomId));
+  occupied(room: RoomRef): boolean {
+    return this.rooms.has(roomKey(room));
   }
 
-  join(sdkAppId: number, roomId: string, userId: string, sessionId: string, role: RoomRole, source: string, address?: string, at = Date.now()): void {
-    if (role === 'audience' && !this.countsViewers(sdkAppId)) return;
-    const k = key(sdkAppId, roomId);
-    const base = { sdkAppId, roomId, at };
+  join(ref: RoomRef, userId: string, sessionId: string, role: RoomRole, source: string, address?: string, at = Date.now()): void {
+    if (source === 'whep' && !this.countsViewers(ref.sdkAppId)) return;
+    const k = roomKey(ref);
+    const base = { sdkAppId: ref.sdkAppId, roomId: ref.roomId, numericRoom: ref.numericRoom, at };
     let room = this.rooms.get(k);
     if (!room) {
       this.rooms.set(k, (room = new Map()));
@@ -52,13 +56,13 @@ export class RoomMembers implements Occupancy {
   }
 
   /** The session ended; `reason` is the 104's when it was the userid's last session in the room. */
-  leave(sdkAppId: number, roomId: string, userId: string, sessionId: string, reason: ExitReason, at = Date.now()): void {
-    const k = key(sdkAppId, roomId);
+  leave(ref: RoomRef, userId: string, sessionId: string, reason: ExitReason, at = Date.now()): void {
+    const k = roomKey(ref);
     const room = this.rooms.get(k);
     const member = room?.get(userId);
     const role = member?.get(sessionId);
     if (!room || !member || !role) return; // not counted (a viewer without viewer events), or already gone
-    const base = { sdkAppId, roomId, at };
+    const base = { sdkAppId: ref.sdkAppId, roomId: ref.roomId, numericRoom: ref.numericRoom, at };
     const before = roleOf(member);
     member.delete(sessionId);
     if (member.size > 0) {
@@ -79,8 +83,4 @@ export class RoomMembers implements Occupancy {
 function roleOf(member: Member): RoomRole {
   for (const role of member.values()) if (role === 'anchor') return 'anchor';
   return 'audience';
-}
-
-function key(sdkAppId: number, roomId: string): string {
-  return `${sdkAppId}/${roomId}`;
 }

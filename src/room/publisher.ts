@@ -16,6 +16,8 @@ const LONG_GOP_MS = 4000;
 export interface PublisherIdentity {
   sdkAppId: number;
   roomId: string;
+  /** An integer room (src/room/room-ref.ts). */
+  numericRoom: boolean;
   userId: string;
   source: MediaSource;
   /** "ip:port" of the publisher's connection, for logs and kick messages. */
@@ -41,9 +43,19 @@ export interface PublisherStatus {
   frames: { video: number; audio: number; keyframes: number };
   /** Tracks the user's credential does not let into the room, each with the reason; absent when none. */
   refusedTracks?: Partial<Record<MediaKind, string>>;
+  /** What SetUserBlocked keeps from everyone in the room. */
+  blocked: MediaBlock;
 }
 
 const NOTHING_REFUSED: TrackRefusals = { video: null, audio: null };
+
+/** SetUserBlocked's effect on one user: which of their kinds reach no viewer, recorder or relay. */
+export interface MediaBlock {
+  audio: boolean;
+  video: boolean;
+}
+
+export const NOTHING_BLOCKED: Readonly<MediaBlock> = { audio: false, video: false };
 
 /** Events of the pipe's RTMP socket, for the connection that handed it over. */
 export type SocketEvent = Extract<PlaneEvent, { kind: 'media' | 'message' | 'ended' | 'protocol-error' }>;
@@ -80,6 +92,7 @@ export class Publisher implements MediaSink, Feed {
   private opus = false;
   /** Frames of a refused kind that arrived and were dropped (the refusal is logged at the first). */
   private readonly dropped = { video: 0, audio: 0 };
+  private blocked: MediaBlock = { ...NOTHING_BLOCKED };
 
   constructor(
     readonly id: PublisherIdentity,
@@ -149,6 +162,24 @@ export class Publisher implements MediaSink, Feed {
     return true;
   }
 
+  /**
+   * SetUserBlocked: the blocked kinds stop at the pipe (no viewer, recorder or relay gets them; the publisher stays
+   * connected and its frames are still counted, so the WHIP track watch does not take a mute for a stopped track).
+   * The room hears of it through the same announcer as a stopped track: 202/204 when a kind it sees is blocked,
+   * 201/203 when unblocked, and nothing when the kind is not seen anyway (not started yet, or stopped), so a mute and
+   * a stop that overlap say 202/204 once. Video comes back at the next keyframe, which a WHIP publisher is asked for
+   * at once.
+   */
+  block(wanted: MediaBlock): void {
+    const before = this.blocked;
+    this.blocked = { audio: wanted.audio, video: wanted.video };
+    this.pipe.setBlocked(wanted.audio, wanted.video);
+    for (const kind of ['video', 'audio'] as const) {
+      if (before[kind] !== wanted[kind]) this.tracks.hold(kind, 'blocked', wanted[kind]);
+    }
+    if (before.video && !wanted.video) this.requestKeyframe();
+  }
+
   /** Audio and video frames taken in so far, counted by the engine. Cheap enough to poll once a second (RTMP's idle watch does). */
   framesIn(): number {
     const s = this.pipe.stats();
@@ -204,6 +235,7 @@ export class Publisher implements MediaSink, Feed {
       since: this.since.toISOString(),
       frames: { video: s.videoFrames, audio: s.audioFrames, keyframes: s.keyframes },
       ...(this.refused.video || this.refused.audio ? { refusedTracks: refusedOnly(this.refused) } : {}),
+      blocked: { ...this.blocked },
     };
   }
 }

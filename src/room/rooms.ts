@@ -1,17 +1,27 @@
-// The rooms of this gateway, keyed by (sdkAppId, roomId). A room exists while it has users. Publishers and viewers
-// come in through here only, each with a ticket from the door (src/room/door.ts). Joining enforces TRTC's rule that
-// a userid is in one place at a time per app: the newer session kicks the older one. Who is in a room as TRTC counts
-// users (and so 101–105) is kept by RoomMembers: publishers as anchors, WHEP viewers as audience.
+// The rooms of this gateway, keyed by (sdkAppId, room type, roomId): an integer room and a string room with the same
+// digits are two rooms (src/room/room-ref.ts). A room exists while someone is in it: publishers (anchors), and the
+// audience — WHEP viewers and the agent users of recording and relay tasks. Everyone comes in through here with a
+// ticket from the door (src/room/door.ts). Joining enforces TRTC's rule that a userid publishes in one place at a time
+// per app: the newer session kicks the older one.
+//
+// Who is in a room as TRTC counts users (a userid once, whatever its sessions), and so 101–105, is RoomMembers
+// (src/room/members.ts) alone: every session's entry and exit is reported there. What this file keeps beside it is
+// what the sessions are, for media and status (a Room's publishers and audience seats), and how to end each one:
+// every session in a room, and every task bound to one (a pull task before its first frame), has a handle that room
+// control (src/room/room-control.ts) ends for RemoveUser and DismissRoom.
 
 import { isIP } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { noRoomEvents, type ExitReason, type RoomEventSink } from '../events/room-events.js';
-import { Publisher, type PublisherIdentity, type PublisherStatus } from './publisher.js';
+import { Publisher, type MediaBlock, type PublisherIdentity, type PublisherStatus } from './publisher.js';
 import type { MediaEngine } from './engine.js';
 import { Viewers } from './viewers.js';
 import type { Viewer } from './viewer.js';
 import { requireAction, type Door, type Ticket } from './door.js';
+import { roomKey, describeRoomRef, type RoomRef } from './room-ref.js';
+import { UserBlocks } from './user-blocks.js';
 import { RoomMembers } from './members.js';
 import { trackRefusals } from '../auth/privileges.js';
 
@@ -20,7 +30,7 @@ export interface RoomMediaOptions {
   opusBitrate: number;
   /** libopus complexity (0..10) for AAC sources; the transcoder's default (5) when absent. */
   opusComplexity?: number;
-  /** How long viewers of a publisher that left wait for it to publish again. */
+  /** How long viewers of a publisher that left wait for it to publish again (and a mute outlives an empty room). */
   reconnectGraceMs: number;
 }
 
@@ -29,16 +39,49 @@ const DEFAULT_MEDIA: RoomMediaOptions = { opusBitrate: 64000, reconnectGraceMs: 
 export interface RoomStatus {
   sdkAppId: number;
   roomId: string;
+  type: 'integer' | 'string';
   users: (PublisherStatus & { viewers: number })[];
   viewers: number;
+  /** Everyone in the room who does not publish: WHEP viewers, recording and relay agents. */
+  audience: { userId: string; source: AudienceSource }[];
 }
 
-export class Room {
+/** Who sits in the audience: a WHEP viewer, or the agent user of a cloud recording or a relay to CDN. */
+export type AudienceSource = 'whep' | 'record' | 'relay';
+
+/** One audience session's place in a room; leave() says why it went (104 Role 21 when it was the userid's last). */
+export interface Seat {
+  readonly userId: string;
+  readonly source: AudienceSource;
+  leave(reason: ExitReason): void;
+}
+
+/** Why room control ends a session or task: RemoveUser named the user, or DismissRoom closed the room. */
+export type RemovalCause = 'removed' | 'dismissed';
+
+/**
+ * How room control ends a session or a task bound to the room: its user is removed (104 Reason 3), its task ends
+ * with its own callbacks. A handle, not a head count: a userid with two sessions has two.
+ */
+export interface RoomHandle {
+  readonly ticket: Ticket;
+  readonly kind: 'publisher' | 'audience' | 'task';
+  /** Ends the session or task; it leaves the room with Reason 3 (kicked). */
+  remove(reason: string, cause: RemovalCause): void;
+}
+
+export class Room implements RoomRef {
   readonly publishers = new Map<string, Publisher>();
+  readonly audience = new Set<Seat>();
   constructor(
     readonly sdkAppId: number,
     readonly roomId: string,
+    readonly numericRoom: boolean,
   ) {}
+
+  get empty(): boolean {
+    return this.publishers.size === 0 && this.audience.size === 0;
+  }
 
   /** The publisher a viewer watches: the named user, else the earliest to have joined. */
   pickPublisher(userId?: string): Publisher | undefined {
@@ -72,7 +115,7 @@ export interface RoomsOptions {
   log: Logger;
   events?: RoomEventSink;
   media?: Partial<RoomMediaOptions>;
-  /** Who is in each room (101–105); made here from `events` when not given (one counting publishers and viewers). */
+  /** Who is in each room (101–105); made here from `events` when not given (one counting every viewer). */
   members?: RoomMembers;
 }
 
@@ -83,6 +126,12 @@ export class Rooms {
   private readonly rooms = new Map<string, Room>();
   /** Local publishers by session id, so a presence record that names one can kick it. */
   private readonly sessions = new Map<string, Publisher>();
+  /** What room control can end, by room key (src/room/room-ref.ts). */
+  private readonly handles = new Map<string, Set<RoomHandle>>();
+  private readonly publisherHandles = new Map<Publisher, RoomHandle>();
+  private readonly viewerSeats = new Map<Viewer, Seat>();
+  /** SetUserBlocked's mutes, kept across a publisher's reconnect. */
+  private readonly blocks: UserBlocks;
   readonly viewers: Viewers;
   /** Where every publisher and viewer is authenticated before its protocol does any work for it. */
   readonly door: Door;
@@ -91,10 +140,9 @@ export class Rooms {
   private readonly engine: MediaEngine;
   private readonly log: Logger;
   private readonly events: RoomEventSink;
+  /** The one count of who is in each room, and the only source of 101–105. */
   private readonly members: RoomMembers;
   private readonly watchers = new Map<string, Set<RoomWatcher>>();
-  /** Each WHEP viewer's own userid (the SessionID it played with), for its exit from the room. */
-  private readonly viewerUsers = new Map<Viewer, string>();
 
   constructor(o: RoomsOptions) {
     this.store = o.store;
@@ -105,6 +153,7 @@ export class Rooms {
     this.members = o.members ?? new RoomMembers(this.events, () => true);
     this.media = { ...DEFAULT_MEDIA, ...o.media };
     this.viewers = new Viewers(this.media.reconnectGraceMs);
+    this.blocks = new UserBlocks(this.media.reconnectGraceMs);
   }
 
   /**
@@ -113,7 +162,7 @@ export class Rooms {
    */
   async addPublisher(ticket: Ticket, session: PublisherSession, kick: (reason: string) => void): Promise<Publisher> {
     requireAction(ticket, 'publish');
-    const id: PublisherIdentity = { sdkAppId: ticket.sdkAppId, roomId: ticket.roomId, userId: ticket.userId, ...session };
+    const id: PublisherIdentity = { sdkAppId: ticket.sdkAppId, roomId: ticket.roomId, numericRoom: ticket.numericRoom, userId: ticket.userId, ...session };
     const previous = await this.store.presence.claim({
       sdkAppId: id.sdkAppId,
       userId: id.userId,
@@ -136,20 +185,102 @@ export class Rooms {
     const pipe = this.engine.openPipe({ opusBitrate: this.media.opusBitrate, opusComplexity: this.media.opusComplexity ?? 5 });
     const refused = trackRefusals(ticket.principal.privileges, 'publish');
     const publisher = new Publisher(id, kick, (p, reason) => this.leave(p, reason), this.events, pipe, this.log.child({ userId: id.userId }), refused);
+    const k = roomKey(ticket);
+    const blocked = this.blocks.get(k, id.userId);
+    if (blocked.audio || blocked.video) publisher.block(blocked); // muted before it (re)joined: nothing started yet
     this.sessions.set(id.sessionId, publisher);
-    const roomKey = key(id.sdkAppId, id.roomId);
-    publisher.onMedia = (kind) => this.watchersOf(roomKey).forEach((w) => w.publisherMedia(publisher, kind));
-    this.roomFor(id.sdkAppId, id.roomId, true)!.publishers.set(id.sessionId, publisher);
-    this.members.join(id.sdkAppId, id.roomId, id.userId, id.sessionId, 'anchor', id.source, clientAddress(id.remote) || undefined);
-    this.viewers.publisherJoined(roomKey, id.userId, publisher);
-    this.watchersOf(roomKey).forEach((w) => w.publisherJoined(publisher));
-    this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, userId: id.userId, source: id.source }, 'user joined');
+    const handle: RoomHandle = {
+      ticket,
+      kind: 'publisher',
+      remove: (reason) => {
+        publisher.kicked = true;
+        publisher.kick(reason); // an RTMP encoder reads the reason as onStatus before the socket closes
+        publisher.end(reason);
+      },
+    };
+    this.addHandle(k, handle);
+    this.publisherHandles.set(publisher, handle);
+    publisher.onMedia = (kind) => this.watchersOf(k).forEach((w) => w.publisherMedia(publisher, kind));
+    this.roomFor(ticket).publishers.set(id.sessionId, publisher);
+    this.members.join(ticket, id.userId, id.sessionId, 'anchor', id.source, clientAddress(id.remote) || undefined);
+    this.viewers.publisherJoined(k, id.userId, publisher);
+    this.watchersOf(k).forEach((w) => w.publisherJoined(publisher));
+    this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, numericRoom: id.numericRoom, userId: id.userId, source: id.source }, 'user joined');
     return publisher;
   }
 
+  /**
+   * Seats the ticket's user in the audience (103 Role 21 for the userid's first session, 101 first if the room is
+   * new; a WHEP viewer only in apps with viewer events). `remove` must end the session or task, which then calls
+   * seat.leave().
+   */
+  seat(ticket: Ticket, source: AudienceSource, remove: (reason: string, cause: RemovalCause) => void): Seat {
+    const k = roomKey(ticket);
+    const sessionId = randomUUID();
+    let handle: RoomHandle | null = null;
+    let exitReason: ExitReason | null = null;
+    const seat: Seat = {
+      userId: ticket.userId,
+      source,
+      leave: (reason) => {
+        if (!handle) return;
+        this.dropHandle(k, handle);
+        handle = null;
+        const room = this.rooms.get(k);
+        room?.audience.delete(seat);
+        this.members.leave(ticket, ticket.userId, sessionId, exitReason ?? reason);
+        this.forgetIfEmpty(ticket, room);
+      },
+    };
+    handle = {
+      ticket,
+      kind: 'audience',
+      remove: (reason, cause) => {
+        exitReason = 'kicked';
+        remove(reason, cause);
+        seat.leave('kicked'); // in case `remove` did not
+      },
+    };
+    this.addHandle(k, handle);
+    this.roomFor(ticket).audience.add(seat);
+    this.members.join(ticket, ticket.userId, sessionId, 'audience', source);
+    return seat;
+  }
+
+  /**
+   * A task bound to the room that is not in it yet (a pull task before its first frame), so RemoveUser and
+   * DismissRoom reach it too. Returns the unbind.
+   */
+  bindTask(ticket: Ticket, remove: (reason: string, cause: RemovalCause) => void): () => void {
+    const k = roomKey(ticket);
+    const handle: RoomHandle = { ticket, kind: 'task', remove };
+    this.addHandle(k, handle);
+    return () => this.dropHandle(k, handle);
+  }
+
+  /** Everything room control can end in the room: its sessions and bound tasks (none: the room does not exist). */
+  handlesOf(room: RoomRef): RoomHandle[] {
+    return [...(this.handles.get(roomKey(room)) ?? [])];
+  }
+
+  /** SetUserBlocked: what of the user reaches no one from now on, across reconnects; their publishers apply it now. */
+  setBlocked(room: RoomRef, userId: string, block: MediaBlock): void {
+    const k = roomKey(room);
+    this.blocks.set(k, userId, block);
+    const r = this.rooms.get(k);
+    // only a task bound to the room (a pull task not in it yet): forgotten like an emptied room's unless it joins
+    if (!r) this.blocks.roomEmptied(k);
+    for (const p of r?.publishers.values() ?? []) if (p.id.userId === userId) p.block(block);
+  }
+
+  /** DismissRoom: the room's mutes end with it. */
+  forgetBlocks(room: RoomRef): void {
+    this.blocks.clearRoom(roomKey(room));
+  }
+
   /** Calls `w` for the room's publishers from now on (not for those already in: see publishersOf); returns the unwatch. */
-  watch(sdkAppId: number, roomId: string, w: RoomWatcher): () => void {
-    const k = key(sdkAppId, roomId);
+  watch(room: RoomRef, w: RoomWatcher): () => void {
+    const k = roomKey(room);
     let set = this.watchers.get(k);
     if (!set) this.watchers.set(k, (set = new Set()));
     set.add(w);
@@ -160,19 +291,21 @@ export class Rooms {
   }
 
   /** The room's publishers now, earliest first. */
-  publishersOf(sdkAppId: number, roomId: string): Publisher[] {
-    const room = this.get(sdkAppId, roomId);
-    return room ? [...room.publishers.values()].sort((a, b) => a.since.getTime() - b.since.getTime()) : [];
+  publishersOf(room: RoomRef): Publisher[] {
+    const r = this.rooms.get(roomKey(room));
+    return r ? [...r.publishers.values()].sort((a, b) => a.since.getTime() - b.since.getTime()) : [];
   }
 
-  get(sdkAppId: number, roomId: string): Room | undefined {
-    return this.roomFor(sdkAppId, roomId, false);
+  /** A room by name: a string room unless `numericRoom` (RTMP, WHIP and WHEP name string rooms). */
+  get(sdkAppId: number, roomId: string, numericRoom = false): Room | undefined {
+    return this.rooms.get(roomKey({ sdkAppId, roomId, numericRoom }));
   }
 
   status(room: Room): RoomStatus {
-    const k = key(room.sdkAppId, room.roomId);
+    const k = roomKey(room);
     const users = [...room.publishers.values()].map((p) => ({ ...p.status(), viewers: this.viewers.count(k, p.id.userId) }));
-    return { sdkAppId: room.sdkAppId, roomId: room.roomId, users, viewers: this.viewers.count(k) };
+    const audience = [...room.audience].map((s) => ({ userId: s.userId, source: s.source }));
+    return { sdkAppId: room.sdkAppId, roomId: room.roomId, type: room.numericRoom ? 'integer' : 'string', users, viewers: this.viewers.count(k), audience };
   }
 
   /**
@@ -181,33 +314,30 @@ export class Rooms {
    */
   feedFor(ticket: Ticket, wanted?: string): { ok: true; publisher: Publisher } | { ok: false; status: 404; reason: string } {
     requireAction(ticket, 'subscribe');
-    const publisher = this.get(ticket.sdkAppId, ticket.roomId)?.pickPublisher(wanted);
+    const publisher = this.rooms.get(roomKey(ticket))?.pickPublisher(wanted);
     if (publisher) return { ok: true, publisher };
     const reason = wanted ? `user '${wanted}' is not publishing in room '${ticket.roomId}'` : `room '${ticket.roomId}' has no publisher`;
     return { ok: false, status: 404, reason };
   }
 
-  /**
-   * The ticket's viewer starts watching `publisher`, and enters the room as audience (in apps with viewer events);
-   * it is forgotten, and leaves, when it closes (removeViewer).
-   */
+  /** The ticket's viewer starts watching `publisher` from a seat in the audience; it leaves at removeViewer. */
   addViewer(ticket: Ticket, viewer: Viewer, publisher: Publisher): void {
     requireAction(ticket, 'subscribe');
-    this.viewers.add(key(ticket.sdkAppId, ticket.roomId), viewer);
-    this.viewerUsers.set(viewer, ticket.userId);
-    this.members.join(ticket.sdkAppId, ticket.roomId, ticket.userId, viewer.id, 'audience', 'whep');
+    this.viewers.add(roomKey(ticket), viewer);
+    this.viewerSeats.set(viewer, this.seat(ticket, 'whep', (reason) => viewer.close(reason)));
     // the publisher may have left while the viewer's offer was answered: then it waits as for a reconnect
     if (publisher.ended) this.viewers.awaitPublisher(viewer);
     else viewer.attach(publisher);
   }
 
-  /** A closed viewer leaves: 104 with Reason 2 when it timed out (never connected, consent or RTCP lost). */
-  removeViewer(sdkAppId: number, roomId: string, viewer: Viewer): void {
-    this.viewers.remove(key(sdkAppId, roomId), viewer);
-    const userId = this.viewerUsers.get(viewer);
-    if (userId === undefined) return;
-    this.viewerUsers.delete(viewer);
-    this.members.leave(sdkAppId, roomId, userId, viewer.id, viewer.timedOut ? 'timeout' : 'normal');
+  /**
+   * The viewer closed: it is forgotten and leaves the room, with 104 Reason 2 when it timed out (never connected,
+   * ICE consent or RTCP lost), Reason 3 when room control removed it.
+   */
+  removeViewer(room: RoomRef, viewer: Viewer): void {
+    this.viewers.remove(roomKey(room), viewer);
+    this.viewerSeats.get(viewer)?.leave(viewer.timedOut ? 'timeout' : 'normal');
+    this.viewerSeats.delete(viewer);
   }
 
   list(): Room[] {
@@ -224,34 +354,61 @@ export class Rooms {
   }
 
   private leave(p: Publisher, reason: string): void {
-    const { sdkAppId, roomId, userId, sessionId } = p.id;
+    const { userId, sessionId } = p.id;
+    const k = roomKey(p.id);
     this.sessions.delete(sessionId);
-    const room = this.roomFor(sdkAppId, roomId, false);
+    const handle = this.publisherHandles.get(p);
+    if (handle) this.dropHandle(k, handle);
+    this.publisherHandles.delete(p);
+    const room = this.rooms.get(k);
     room?.publishers.delete(sessionId);
-    this.viewers.publisherLeft(key(sdkAppId, roomId), userId, p);
-    this.watchersOf(key(sdkAppId, roomId)).forEach((w) => w.publisherLeft(p));
+    this.viewers.publisherLeft(k, userId, p);
+    this.watchersOf(k).forEach((w) => w.publisherLeft(p));
     const exitReason: ExitReason = p.kicked ? 'kicked' : p.timedOut ? 'timeout' : 'normal';
-    this.members.leave(sdkAppId, roomId, userId, sessionId, exitReason);
-    if (room && room.publishers.size === 0) this.rooms.delete(key(sdkAppId, roomId));
-    void this.store.presence.release(sdkAppId, userId, sessionId).catch((err: unknown) => {
-      this.log.warn({ err, sdkAppId, userId }, 'presence release failed');
+    this.members.leave(p.id, userId, sessionId, exitReason);
+    this.forgetIfEmpty(p.id, room);
+    void this.store.presence.release(p.id.sdkAppId, userId, sessionId).catch((err: unknown) => {
+      this.log.warn({ err, sdkAppId: p.id.sdkAppId, userId }, 'presence release failed');
     });
-    this.log.info({ sdkAppId, roomId, userId, reason }, 'user left');
+    this.log.info({ sdkAppId: p.id.sdkAppId, roomId: p.id.roomId, numericRoom: p.id.numericRoom, userId, reason }, 'user left');
+  }
+
+  /** The room a session enters, made if it did not exist (101–103 are RoomMembers' to say). */
+  private roomFor(ref: RoomRef): Room {
+    const k = roomKey(ref);
+    let room = this.rooms.get(k);
+    if (!room) {
+      room = new Room(ref.sdkAppId, ref.roomId, ref.numericRoom);
+      this.rooms.set(k, room);
+      this.blocks.roomInUse(k);
+    }
+    return room;
+  }
+
+  /** A room left with no session in it is forgotten, and its mutes start their grace window. */
+  private forgetIfEmpty(ref: RoomRef, room: Room | undefined): void {
+    if (!room || !room.empty) return;
+    const k = roomKey(ref);
+    if (this.rooms.get(k) === room) this.rooms.delete(k);
+    this.blocks.roomEmptied(k);
+    this.log.debug({ room: describeRoomRef(ref) }, 'room closed');
+  }
+
+  private addHandle(k: string, h: RoomHandle): void {
+    let set = this.handles.get(k);
+    if (!set) this.handles.set(k, (set = new Set()));
+    set.add(h);
+  }
+
+  private dropHandle(k: string, h: RoomHandle): void {
+    const set = this.handles.get(k);
+    set?.delete(h);
+    if (set?.size === 0) this.handles.delete(k);
   }
 
   private watchersOf(k: string): RoomWatcher[] {
     const set = this.watchers.get(k);
     return set ? [...set] : [];
-  }
-
-  private roomFor(sdkAppId: number, roomId: string, create: boolean): Room | undefined {
-    const k = key(sdkAppId, roomId);
-    let room = this.rooms.get(k);
-    if (!room && create) {
-      room = new Room(sdkAppId, roomId);
-      this.rooms.set(k, room);
-    }
-    return room;
   }
 }
 
@@ -260,8 +417,4 @@ function clientAddress(remote: string): string {
   const m = /^(.+):\d+$/.exec(remote);
   if (!m || isIP(m[1]!) === 0) return '';
   return m[1]!.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
-}
-
-function key(sdkAppId: number, roomId: string): string {
-  return `${sdkAppId}/${roomId}`;
 }

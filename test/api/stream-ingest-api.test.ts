@@ -97,7 +97,8 @@ t.test('Start → Describe InProgress → Update (Volume, IsPause, StreamUrl) �
 
 t.test('the deprecated SourceUrl and a numeric room (RoomIdType 1) work', async (t) => {
   const r = await f.client.StartStreamIngest({ ...startReq('numeric_user', { RoomId: '4321', RoomIdType: 1 }), StreamUrl: undefined, SourceUrl: [`${f.media.base}/${flv}`] });
-  await waitFor(async () => (await f.users('4321')).length === 1, 15000, 'user in room 4321');
+  await waitFor(async () => (await f.users('4321', 'integer')).length === 1, 15000, 'user in the integer room 4321');
+  t.same(await f.users('4321'), [], 'the string room "4321" is another room, and empty');
   await f.client.StopStreamIngest({ SdkAppId: sdkAppId, TaskId: r.TaskId! });
 });
 

@@ -64,6 +64,8 @@ t.test('bodies are TRTC bodies, field for field', async (t) => {
     [ev('video-stopped'), { EventGroupId: 2, EventType: 202, CallbackTs: now, EventInfo: { ...base, UserId: 'u1', Reason: 0 } }],
     [ev('audio-started'), { EventGroupId: 2, EventType: 203, CallbackTs: now, EventInfo: { ...base, UserId: 'u1' } }],
     [ev('audio-stopped'), { EventGroupId: 2, EventType: 204, CallbackTs: now, EventInfo: { ...base, UserId: 'u1', Reason: 0 } }],
+    // an integer room's RoomId is a number; the audience (a WHEP viewer, a recording's agent) is Role 21
+    [ev('user-exited', { roomId: '4321', numericRoom: true, role: 'audience', reason: 'kicked' }), { EventGroupId: 1, EventType: 104, CallbackTs: now, EventInfo: { ...base, RoomId: 4321, UserId: 'u1', Role: 21, Reason: 3 } }],
   ];
   for (const [e, want] of cases) {
     const b = roomEventBody(e, now);
@@ -169,8 +171,8 @@ t.test('order is kept per room while rooms proceed independently', async (t) => 
   });
   const { d } = dispatcher(`http://127.0.0.1:${(server.address() as AddressInfo).port}/cb`, { maxAgeMs: 10_000 });
   for (let i = 0; i < 20; i++) {
-    d.emit({ type: 'room-created', sdkAppId: APP, roomId: 'A', at: i, userId: `a${i}` });
-    d.emit({ type: 'room-created', sdkAppId: APP, roomId: 'B', at: i, userId: `b${i}` });
+    d.emit({ type: 'room-created', sdkAppId: APP, roomId: 'A', numericRoom: false, at: i, userId: `a${i}` });
+    d.emit({ type: 'room-created', sdkAppId: APP, roomId: 'B', numericRoom: false, at: i, userId: `b${i}` });
   }
   await waitFor(() => got.length === 40, 10000, 'all delivered').catch((e) => { console.error('GOT', got.length, JSON.stringify(d.stats()), got.map((b) => b.EventInfo.RoomId + b.EventInfo.EventMsTs).join(' ')); throw e; });
   const seq = (room: string) => got.filter((b) => b.EventInfo.RoomId === room).map((b) => b.EventInfo.EventMsTs);
@@ -186,11 +188,11 @@ t.test('emit never waits, the outbox is bounded, apps without a URL get nothing,
   await rx.setMode('down');
   const { d, lines } = dispatcher(rx.url, { maxQueued: 100, retryIntervalMs: 10_000, maxAgeMs: 60_000 });
   const t0 = performance.now();
-  for (let i = 0; i < 150; i++) d.emit({ type: 'room-created', sdkAppId: APP, roomId: `room${i % 7}`, at: i, userId: 'u' });
+  for (let i = 0; i < 150; i++) d.emit({ type: 'room-created', sdkAppId: APP, roomId: `room${i % 7}`, numericRoom: false, at: i, userId: 'u' });
   t.ok(performance.now() - t0 < 100, 'emitting 150 events with a dead receiver returns at once');
   t.equal(d.stats().dropped, 50, 'beyond maxQueued new events are dropped');
   t.ok(lines.some((l) => l.msg === 'callback dropped: outbox full'));
-  d.emit({ type: 'room-created', sdkAppId: 1, roomId: 'x', at: 0, userId: 'u' });
+  d.emit({ type: 'room-created', sdkAppId: 1, roomId: 'x', numericRoom: false, at: 0, userId: 'u' });
   t.equal(d.stats().queued, 100, 'an app without callbackUrl queues nothing');
   const c0 = Date.now();
   await d.close(300);

@@ -15,8 +15,8 @@ export interface PullFixture {
   client: TrtcClient;
   /** StartStreamIngest for `userId` into `room`; resolves the TaskId. */
   start(room: string, userId: string, streamUrl: string, extra?: Record<string, unknown>): Promise<string>;
-  /** The room's user list from the status API ([] when the room does not exist). */
-  users(room: string): Promise<any[]>;
+  /** The room's user list from the status API ([] when the room does not exist); a string room unless 'integer'. */
+  users(room: string, type?: 'string' | 'integer'): Promise<any[]>;
   /** Waits for the task's 702 callback. */
   ended(taskId: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -51,8 +51,8 @@ export async function startPullFixture(overrides: Record<string, any> = {}): Pro
       });
       return r.TaskId!;
     },
-    async users(room) {
-      const r = await g.getJson(`/api/rooms/${TEST_APP.sdkAppId}/${room}`);
+    async users(room, type = 'string') {
+      const r = await g.getJson(`/api/rooms/${TEST_APP.sdkAppId}/${room}?type=${type}`);
       return r.status === 200 ? r.body.users : [];
     },
     async ended(taskId, timeoutMs = 20000) {

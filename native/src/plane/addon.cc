@@ -61,6 +61,7 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
          InstanceMethod("pushSrtp", &RtmpPlane::PushSrtp), InstanceMethod("rtpReport", &RtmpPlane::RtpReport), InstanceMethod("detachInput", &RtmpPlane::DetachInput), InstanceMethod("closePipe", &RtmpPlane::ClosePipe),
          InstanceMethod("resume", &RtmpPlane::Resume), InstanceMethod("setVideoConfig", &RtmpPlane::SetVideoConfig),
          InstanceMethod("setAudioConfig", &RtmpPlane::SetAudioConfig), InstanceMethod("setVolume", &RtmpPlane::SetVolume),
+         InstanceMethod("setBlocked", &RtmpPlane::SetBlocked),
          InstanceMethod("pushVideo", &RtmpPlane::PushVideo), InstanceMethod("pushAac", &RtmpPlane::PushAac),
          InstanceMethod("pushOpus", &RtmpPlane::PushOpus), InstanceMethod("pipeStats", &RtmpPlane::PipeStats),
          InstanceMethod("addSink", &RtmpPlane::AddSink), InstanceMethod("removeSink", &RtmpPlane::RemoveSink),
@@ -279,6 +280,14 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     Plane& p = plane(info.Env());
     std::lock_guard<std::mutex> lock(p.mutex());
     PipeArg(info.Env(), p, info[0])->SetVolume(F64(info[1]));
+    return info.Env().Undefined();
+  }
+
+  // setBlocked(pipe, audio, video)
+  Napi::Value SetBlocked(const Napi::CallbackInfo& info) {
+    Plane& p = plane(info.Env());
+    std::lock_guard<std::mutex> lock(p.mutex());
+    PipeArg(info.Env(), p, info[0])->SetBlocked(info[1].ToBoolean(), info[2].ToBoolean());
     return info.Env().Undefined();
   }
 

@@ -208,6 +208,16 @@ void Pipe::SetVolume(double percent) {
   if (transcoder_) transcoder_->SetVolume(percent);
 }
 
+void Pipe::SetBlocked(bool audio, bool video) {
+  if (video && !blockVideo_) {
+    gop_.clear();
+    gopPackets_ = 0;
+  }
+  if (!video && blockVideo_) videoNeedsKey_ = true;
+  blockAudio_ = audio;
+  blockVideo_ = video;
+}
+
 void Pipe::PushVideo(const uint8_t* const* nals, const uint32_t* lens, int count, double ptsMs, bool keyframe, double now) {
   now_ = now;
   VideoUnit(nals, lens, count, ptsMs, keyframe);
@@ -220,6 +230,7 @@ void Pipe::PushAac(const uint8_t* data, uint32_t len, double dtsMs, double now) 
 }
 
 void Pipe::AacFrame(const uint8_t* data, uint32_t len, double dtsMs) {
+  if (blockAudio_) return;  // counted by the caller; reaches no tap and no sink
   for (Tap* t : taps_) t->OnAac(data, len, dtsMs);
   Transcode(data, len, dtsMs);  // which skips the work when no sink listens; taps have had the frame
 }
@@ -227,6 +238,7 @@ void Pipe::AacFrame(const uint8_t* data, uint32_t len, double dtsMs) {
 void Pipe::PushOpus(const uint8_t* data, uint32_t len, uint32_t timestamp, double now) {
   now_ = now;
   CountAudio(len);
+  if (blockAudio_) return;
   for (Tap* t : taps_) t->OnOpus(data, len, timestamp);  // the source's Opus only, not what Transcode makes
   EmitOpus(data, len, timestamp);
 }
@@ -240,8 +252,26 @@ void Pipe::CountAudio(uint32_t len) {
   }
 }
 
+void Pipe::CountVideo(bool keyframe, double dtsMs, const uint8_t* const* nals, const uint32_t* lens, int count) {
+  counters_.videoFrames++;
+  for (int i = 0; i < count; i++) counters_.videoBytes += lens[i];
+  if (!sawVideo_) {
+    sawVideo_ = true;
+    Post(Event::kFirstVideo);
+  }
+  if (!keyframe) return;
+  counters_.keyframes++;
+  if (counters_.lastKeyDts >= 0) counters_.maxGopMs = std::max(counters_.maxGopMs, dtsMs - counters_.lastKeyDts);
+  counters_.lastKeyDts = dtsMs;
+}
+
 void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count, double dtsMs, bool keyframe) {
   if (naluLengthSize_ == 0) return;
+  if (blockVideo_ || (videoNeedsKey_ && !keyframe)) {
+    CountVideo(keyframe, dtsMs, nals, lens, count);  // taken in (the idle watch sees a live publisher), sent nowhere
+    return;
+  }
+  videoNeedsKey_ = false;
   auto unit = std::make_shared<Unit>();
   // Sized once: growing the vectors packet by packet reallocated and copied what was packetized so far each time.
   size_t bytes = 0, packets = 0;
@@ -266,17 +296,9 @@ void Pipe::VideoUnit(const uint8_t* const* nals, const uint32_t* lens, int count
   unit->receivedAt = now_;
   videoSeq_ = (uint16_t)(videoSeq_ + unit->count());
 
-  counters_.videoFrames++;
-  for (int i = 0; i < count; i++) counters_.videoBytes += lens[i];
-  if (!sawVideo_) {
-    sawVideo_ = true;
-    Post(Event::kFirstVideo);
-  }
+  CountVideo(keyframe, dtsMs, nals, lens, count);
   UnitPtr shared = unit;
   if (keyframe) {
-    counters_.keyframes++;
-    if (counters_.lastKeyDts >= 0) counters_.maxGopMs = std::max(counters_.maxGopMs, (double)dtsMs - counters_.lastKeyDts);
-    counters_.lastKeyDts = dtsMs;
     gop_.clear();
     gop_.push_back(shared);
     gopPackets_ = shared->count();

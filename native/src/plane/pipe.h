@@ -123,6 +123,12 @@ class Pipe : public RtpOutput {
   std::string SetAudioConfig(const std::vector<uint8_t>& asc, double volume);
   void ClearAudioConfig();
   void SetVolume(double percent);
+  /**
+   * SetUserBlocked: a blocked kind is still taken in and counted (the publisher is not idle) but reaches no sink and no
+   * tap. Video unblocked resumes at the next keyframe, so no decoder or recording gets frames whose references it
+   * never had; the GOP cached before a video block is dropped, so no one joining later sees it.
+   */
+  void SetBlocked(bool audio, bool video);
 
   /** Frames JavaScript parsed from a media message (in-band parameter sets, and the like). */
   void PushVideo(const uint8_t* const* nals, const uint32_t* lens, int count, double ptsMs, bool keyframe, double now);
@@ -155,6 +161,8 @@ class Pipe : public RtpOutput {
   void AacFrame(const uint8_t* data, uint32_t len, double dtsMs);
   /** One audio frame taken in (counted for the status API; the first one is reported). */
   void CountAudio(uint32_t len);
+  /** One video frame taken in (counted with its bytes; the first one is reported). */
+  void CountVideo(bool keyframe, double dtsMs, const uint8_t* const* nals, const uint32_t* lens, int count);
   void Transcode(const uint8_t* data, uint32_t len, double dtsMs);
   void EmitOpus(const uint8_t* data, uint32_t len, uint32_t timestamp);
   void Post(Event::Kind kind, std::string text = "", double number = 0);
@@ -210,6 +218,8 @@ class Pipe : public RtpOutput {
   std::vector<Tap*> taps_;
   PipeCounters counters_;
   bool sawVideo_ = false, sawAudio_ = false;
+  bool blockAudio_ = false, blockVideo_ = false;
+  bool videoNeedsKey_ = false;  // video was unblocked: nothing goes out before a keyframe
 };
 
 }  // namespace roomgate::plane

@@ -150,6 +150,7 @@ void Pipe::RtpVideo(const uint8_t* const* nals, const uint32_t* lens, int count,
 
 void Pipe::RtpOpus(const uint8_t* data, uint32_t len, uint32_t timestamp) {
   CountAudio(len);
+  if (blockAudio_) return;  // SetUserBlocked: counted, sent nowhere
   for (Tap* t : taps_) t->OnOpus(data, len, timestamp);
   EmitOpus(data, len, timestamp);
 }

@@ -84,6 +84,8 @@ export class PullTask {
   private stallTimer: NodeJS.Timeout | null = null;
   private pauseTimer: NodeJS.Timeout | null = null;
   private maxDurationTimer: NodeJS.Timeout | null = null;
+  /** The task's place among the room's members from its start, so RemoveUser and DismissRoom reach it before it joins. */
+  private unbind: (() => void) | null = null;
 
   constructor(taskId: string, spec: IngestTaskSpec, private readonly ticket: Ticket, deps: PullTaskDeps) {
     this.taskId = taskId;
@@ -104,6 +106,10 @@ export class PullTask {
       this.maxDurationTimer = setTimeout(() => this.end(`MaxDuration of ${this.spec.maxDurationMinutes} min reached`), ms);
       this.maxDurationTimer.unref();
     }
+    this.unbind = this.deps.rooms.bindTask(this.ticket, (reason) => {
+      if (this.publisher) this.publisher.kicked = true; // its user leaves with 104 Reason 3
+      this.end(reason);
+    });
     this.log.info({ source: redactUrl(this.spec.streamUrl) }, 'pull task started');
     void this.launch();
   }
@@ -153,12 +159,13 @@ export class PullTask {
     if (!this.paused) void this.launch();
   }
 
-  /** Ends the task (Stop, kick, room closing, EOF, failure): child killed, user leaves the room, 702 sent once. */
+  /** Ends the task (Stop, kick, RemoveUser, DismissRoom, EOF, failure): child killed, user leaves the room, 702 sent once. */
   end(reason: string): void {
     if (this.ended) return;
     this.cancelAttempt();
     this.setState('ended');
     for (const t of [this.pauseTimer, this.maxDurationTimer]) clearTimer(t);
+    this.unbind?.();
     this.pending = [];
     const p = this.publisher;
     this.publisher = null;
