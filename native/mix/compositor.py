@@ -3,8 +3,9 @@
 # audio mixed, H.264 + AAC in FLV on stdout, in real time. GStreamer does the media work (decode, scale, composite,
 # mix, encode, mux); this file runs it and takes orders.
 #
-#   stdin   JSON lines: {"op":"add","id","path","audio","video"} | {"op":"remove","id"}
+#   stdin   JSON lines: {"op":"add","id","path","audio","video","volume"?} | {"op":"remove","id"}
 #           | {"op":"layout","rects":[{"id","x","y","width","height","zOrder","alpha","renderMode"}…],"background":"#RRGGBB"}
+#           | {"op":"volume","id","volume"} (an input's audio gain: 1 as it comes, 0 silent; up to 10)
 #           | {"op":"stop"}  (end of stdin or SIGTERM: the same as stop)
 #   stdout  FLV
 #   fd 3    JSON-line events (mix_events.py): ready, input-added, input-stream, input-ended, input-removed,
@@ -84,9 +85,10 @@ class Mixer:
         except ValueError:
             return emit('error', message=f'a control line is not JSON: {line[:80]!r}')
         op = order.get('op') if isinstance(order, dict) else None
-        handler = {'add': self.add, 'remove': self.remove, 'layout': self.layout, 'stop': lambda _: self.stop()}.get(op)
+        handler = {'add': self.add, 'remove': self.remove, 'layout': self.layout, 'volume': self.volume,
+                   'stop': lambda _: self.stop()}.get(op)
         if handler is None:
-            return emit('error', message=f'unknown op {op!r}: expected add, remove, layout or stop')
+            return emit('error', message=f'unknown op {op!r}: expected add, remove, layout, volume or stop')
         if self.stopping and op != 'stop':
             return emit('error', op=op, id=order.get('id'), message='the compositor is stopping')
         handler(order)
@@ -98,11 +100,14 @@ class Mixer:
             return emit('error', op='add', message='add needs a non-empty "id" string')
         if not isinstance(path, str) or not isinstance(video, bool) or not isinstance(audio, bool):
             return emit('input-failed', id=input_id, reason='add needs a "path" string; "audio" and "video" are true or false')
+        volume = order.get('volume', 1.0)
+        if not valid_volume(volume):
+            return emit('input-failed', id=input_id, reason=f'"volume" must be a number from 0 to 10, not {volume!r}')
         if input_id in self.inputs:
             return emit('input-failed', id=input_id, reason='an input with this id is already in the mix')
         self.serial += 1
         try:
-            inp = self.Input(self, self.serial, input_id, path, video, audio)
+            inp = self.Input(self, self.serial, input_id, path, video, audio, float(volume))
         except OSError as e:
             return emit('input-failed', id=input_id, reason=f'cannot open {path} for reading: {e.strerror}')
         self.inputs[input_id] = inp
@@ -115,6 +120,14 @@ class Mixer:
             return emit('error', op='remove', id=order.get('id'), message='no input with this id is in the mix')
         inp.teardown()
         emit('input-removed', id=inp.id)
+
+    def volume(self, order):
+        inp, volume = self.inputs.get(order.get('id')), order.get('volume')
+        if inp is None:
+            return emit('error', op='volume', id=order.get('id'), message='no input with this id is in the mix')
+        if not valid_volume(volume):
+            return emit('error', op='volume', id=inp.id, message=f'"volume" must be a number from 0 to 10, not {volume!r}')
+        inp.set_volume(float(volume))
 
     def layout(self, order):
         rects, problem = parse_rects(order.get('rects'))
@@ -227,6 +240,11 @@ class Mixer:
         self.exit_code = code
         self.output.pipeline.set_state(self.Gst.State.NULL)
         self.loop.quit()
+
+
+def valid_volume(v):
+    """audiomixer's pad volume: 0 (silent) … 1 (as it comes) … 10."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 10
 
 
 def main():

@@ -37,11 +37,12 @@ class Chain:
 
 
 class Input:
-    def __init__(self, mixer, serial, input_id, path, want_video, want_audio):
+    def __init__(self, mixer, serial, input_id, path, want_video, want_audio, volume=1.0):
         Gst = self.Gst = mixer.Gst
         self.mixer = mixer
         self.id = input_id
         self.want = {'video': want_video, 'audio': want_audio}
+        self.volume = volume             # the audio's gain in the mix (1.0 as it comes, 0.0 silent)
         self.lock = threading.Lock()     # streaming threads (new streams, timing) vs the main loop (layout, removal)
         self.chains = {}
         self.rect = None
@@ -169,6 +170,8 @@ class Input:
         chain.mixer_pad = target.request_pad_simple('sink_%u')
         if kind == 'video':
             self._apply_rect(chain)
+        else:
+            chain.mixer_pad.set_property('volume', self.volume)
         chain.ghost.link(chain.mixer_pad)
         for e in reversed(elements):
             e.sync_state_with_parent()
@@ -228,6 +231,13 @@ class Input:
             chain = self.chains.get('video')
             if chain is not None:
                 self._apply_rect(chain)
+
+    def set_volume(self, volume):
+        with self.lock:
+            self.volume = volume
+            chain = self.chains.get('audio')
+            if chain is not None:
+                chain.mixer_pad.set_property('volume', volume)
 
     def _tile_caps(self, w, h):
         return f'video/x-raw,format=I420,width={w},height={h},pixel-aspect-ratio=1/1'

@@ -8,8 +8,8 @@
 //   CreateCloudRecording's).
 // - AgentParams.UserSig is required (the SDK marks it optional, seed 003 required): the agent enters the room through
 //   the same door as any user, so it needs a credential.
-// - WithTranscoding 1 (mixed relay) mixes every publisher of the room but the agent (cdn-relay-mix-params.ts); the
-//   AudioParams allow/block lists are checked but not applied yet.
+// - WithTranscoding 1 (mixed relay) mixes every publisher of the room but the agent (cdn-relay-mix-params.ts), their
+//   audio as AudioParams' allow/block lists say (cdn-relay-audio-lists.ts).
 // - FeedBackRoomParams, SeiParams, RecordParams with recording and a screen-share stream (StreamType 1) are not run
 //   by this gateway: refused with FailedOperation.CRUnsupportMethod naming what works, never accepted and ignored.
 // - PublishCdnUrl: rtmp:// or rtmps://, at most 1024 characters; the same URL twice is refused (two pushes of one
@@ -21,6 +21,7 @@ import type { RelayChanges, RelaySpec } from './cdn-relay-service.js';
 import { asObject, at, choice, int, list, need, object, present, show, type Obj } from './cloud-recording-fields.js';
 import { checkedRoom } from './cdn-relay-room.js';
 import { relayLayout, relayMixParams } from './cdn-relay-mix-params.js';
+import { applyAudioLists, audioListsParam, EVERYONE, otherRoom, refuseListsWithoutMix, type AudioListsParam } from './cdn-relay-audio-lists.js';
 import { sdkAppIdParam } from './stream-ingest-params.js';
 
 export { sdkAppIdParam };
@@ -61,16 +62,21 @@ export function startParams(p: Obj): StartParams {
     refuseExtras(p);
     if (transcoding === 1) {
       const mix = relayMixParams(p);
-      audioParams(p.AudioParams);
+      const lists = audioParams(p.AudioParams);
+      const elsewhere = otherRoom(lists, room.roomId);
+      if (elsewhere) throw new Api3Error(UNSUPPORTED, elsewhere);
       const urls = urlParams(p);
       if (!urls) throw new Api3Error('MissingParameter', 'PublishCdnParams is missing: send 1 to 10 entries with the rtmp:// URL to push to in PublishCdnUrl.');
-      return { spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId: '', audio: true, video: true, urls, mix }, userSig };
+      return {
+        spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId: '', audio: true, video: true, urls, mix, audioLists: applyAudioLists(EVERYONE, lists) },
+        userSig,
+      };
     }
     const single = asObject(need(p, 'SingleSubscribeParams', '', 'MissingParameter', 'WithTranscoding 0 relays one user: send SingleSubscribeParams.UserMediaStream.UserInfo.UserId'), 'SingleSubscribeParams');
     const userId = singleUser(single, room.roomId);
     const audio = present(p, 'AudioParams');
     const video = present(p, 'VideoParams');
-    if (audio) audioParams(p.AudioParams);
+    if (audio) refuseListsWithoutMix(audioParams(p.AudioParams));
     if (video) asObject(p.VideoParams, 'VideoParams');
     if (!audio && !video) {
       throw new Api3Error('MissingParameter', 'AudioParams is missing: send AudioParams (and VideoParams for audio and video; VideoParams alone relays video only).');
@@ -78,7 +84,7 @@ export function startParams(p: Obj): StartParams {
     const urls = urlParams(p);
     if (!urls) throw new Api3Error('MissingParameter', 'PublishCdnParams is missing: send 1 to 10 entries with the rtmp:// URL to push to in PublishCdnUrl.');
     return {
-      spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId, audio, video, urls, mix: null },
+      spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId, audio, video, urls, mix: null, audioLists: EVERYONE },
       userSig,
     };
   });
@@ -96,7 +102,9 @@ export function updateParams(p: Obj): { sdkAppId: number; taskId: string; change
     const changes: RelayChanges = { sequence, withTranscoding };
     if (present(p, 'SingleSubscribeParams')) changes.userId = singleUser(asObject(p.SingleSubscribeParams, 'SingleSubscribeParams'), null);
     if (present(p, 'AudioParams')) {
-      audioParams(p.AudioParams);
+      const lists = audioParams(p.AudioParams);
+      if (withTranscoding === 0) refuseListsWithoutMix(lists);
+      else if (lists.allow || lists.block) changes.audioLists = lists;
       changes.audio = true;
     }
     if (present(p, 'VideoParams')) {
@@ -150,8 +158,11 @@ function singleUser(single: Obj, mainRoom: string | null): string {
   return userId;
 }
 
-/** AudioParams: AudioEncode is checked (a relay copies the audio, so its values are not applied); the lists are for mixing. */
-function audioParams(v: unknown): void {
+/**
+ * AudioParams: AudioEncode is checked (a single-stream relay copies the audio, so its values apply to mixes only);
+ * the lists, read, are for mixing.
+ */
+function audioParams(v: unknown): AudioListsParam {
   const o = asObject(v, 'AudioParams');
   const enc = object(o, 'AudioEncode', 'AudioParams');
   if (enc) {
@@ -164,8 +175,7 @@ function audioParams(v: unknown): void {
     int(enc, 'BitRate', path, 8, 500, 'kbps');
     choice(enc, 'Codec', path, { 0: 'LC-AAC', 1: 'HE-AAC', 2: 'HE-AACv2' });
   }
-  list(o, 'SubscribeAudioList', 'AudioParams', 16);
-  list(o, 'UnSubscribeAudioList', 'AudioParams', 16);
+  return audioListsParam(o);
 }
 
 /** PublishCdnParams: undefined when absent; else 1–10 distinct rtmp:// or rtmps:// URLs. */

@@ -4,6 +4,15 @@
 
 import type { Ticket } from '../room/door.js';
 import type { MixLayoutSpec, MixSpec } from './cloud-recording-service.js';
+import type { AudioListsParam } from './cdn-relay-audio-lists.js';
+
+/** A mixed relay's AudioParams lists as they stand (cdn-relay-audio-lists.ts says how requests change them). */
+export interface MixAudioLists {
+  /** The allowlist: user id → SoundLevel (0–100, 100 as published); null: every publisher, as published. */
+  allow: ReadonlyMap<string, number> | null;
+  /** The blocklist: these users' audio is not mixed, whatever the allowlist says. */
+  block: ReadonlySet<string>;
+}
 
 export interface RelaySpec {
   sdkAppId: number;
@@ -19,6 +28,8 @@ export interface RelaySpec {
   userId: string;
   /** WithTranscoding 1: the room's publishers composed by the mixed recordings' compositor; null for single-stream. */
   mix: MixSpec | null;
+  /** Whose audio the mix takes, and how loud (a single-stream relay: everyone, which means nothing there). */
+  audioLists: MixAudioLists;
   /** AudioParams sent: the user's audio is relayed. */
   audio: boolean;
   /** VideoParams sent: the user's video is relayed (absent: an audio-only relay). */
@@ -38,6 +49,8 @@ export interface RelayChanges {
   video?: boolean;
   /** Mixed relays: VideoParams.LayoutParams / BackGroundColor sent again. */
   layout?: MixLayoutSpec;
+  /** Mixed relays: AudioParams' lists, where sent (entries' RoomId not yet checked against the task's room). */
+  audioLists?: AudioListsParam;
 }
 
 export type StartResult =

@@ -32,8 +32,10 @@ export function tilesFromRects(rects: readonly MixRect[], inputId: (r: MixRect) 
 }
 
 export type CompositorOrder =
-  | { op: 'add'; id: string; path: string; video: boolean; audio: boolean }
+  | { op: 'add'; id: string; path: string; video: boolean; audio: boolean; volume: number }
   | { op: 'remove'; id: string }
+  /** The input's audio gain in the mix: 1 as it comes, 0 silent. */
+  | { op: 'volume'; id: string; volume: number }
   | { op: 'layout'; rects: readonly CompositorTile[]; background: string }
   | { op: 'stop' };
 

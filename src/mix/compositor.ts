@@ -140,8 +140,11 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     return { stdout: child.stdout as Socket, pid: child.pid! };
   }
 
-  /** A new input; resolves with its FIFO's path and a writing fd (both valid until removeInput). */
-  async addInput(id: string, kinds: { video?: boolean; audio?: boolean } = {}): Promise<{ path: string; fd: number }> {
+  /**
+   * A new input; resolves with its FIFO's path and a writing fd (both valid until removeInput). `volume` is its audio's
+   * gain in the mix from the first sample (1 as it comes, 0 silent).
+   */
+  async addInput(id: string, kinds: { video?: boolean; audio?: boolean; volume?: number } = {}): Promise<{ path: string; fd: number }> {
     if (this.state !== 'running') throw new Error(`cannot add input ${id}: the compositor is not running`);
     if (this.inputs.has(id) || this.waiters.has(`add:${id}`)) throw new Error(`input ${id} is already in the mix`);
     const path = join(this.dir, `input-${++this.serial}.fifo`);
@@ -149,7 +152,7 @@ export class Compositor extends EventEmitter<CompositorEvents> {
       throw new Error(`cannot make the FIFO for input ${id} (mkfifo, from coreutils): ${e.message}`);
     });
     const added = this.wait(`add:${id}`);
-    this.send({ op: 'add', id, path, video: kinds.video ?? true, audio: kinds.audio ?? true });
+    this.send({ op: 'add', id, path, video: kinds.video ?? true, audio: kinds.audio ?? true, volume: kinds.volume ?? 1 });
     try {
       await added;
     } catch (e) {
@@ -176,6 +179,11 @@ export class Compositor extends EventEmitter<CompositorEvents> {
     this.send({ op: 'remove', id });
     await removed.catch(() => {}); // refused only when the child had already dropped it
     this.forget(id);
+  }
+
+  /** Changes an input's audio gain in the mix (1 as it comes, 0 silent) while it plays. */
+  setVolume(id: string, volume: number): void {
+    if (this.state === 'running' && this.inputs.has(id)) this.send({ op: 'volume', id, volume });
   }
 
   /** Places the inputs' pictures; inputs without a tile are not shown (their audio is still mixed). */

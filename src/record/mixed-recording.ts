@@ -26,6 +26,11 @@ export interface MixedRecordingOptions {
   output: MixedOutput;
   /** Which of a user's kinds the task subscribes to now. */
   wants: (userId: string) => { video: boolean; audio: boolean };
+  /**
+   * How loud a user's audio is in the mix now, 0–100 (100 as published, 0 silent; TRTC's SoundLevel); every user at
+   * 100 without it. A mixed relay's audio lists: a change (relevel) takes effect at once, without re-adding the input.
+   */
+  level?: (userId: string) => number;
   /** A track of both kinds waits this long for a publisher's second config. */
   mergeWaitMs: number;
   /** The compositor could not start or died: the task ends with this sentence. */
@@ -42,6 +47,8 @@ interface Input {
   tap: Tap | null;
   video: boolean;
   audio: boolean;
+  /** The gain last sent to the compositor (0–1). */
+  volume: number;
   wait: NodeJS.Timeout | null;
 }
 
@@ -90,12 +97,14 @@ export class MixedRecording {
     const current = this.inputs.get(p.id.userId);
     if (current?.publisher === p && current.video === want.video && current.audio === want.audio) return;
     if (current) this.drop(current);
-    const input: Input = { publisher: p, id: `${p.id.userId}#${++this.serial}`, fd: null, tap: null, ...want, wait: null };
+    const volume = this.volumeOf(p.id.userId);
+    const input: Input = { publisher: p, id: `${p.id.userId}#${++this.serial}`, fd: null, tap: null, ...want, volume, wait: null };
     this.inputs.set(p.id.userId, input);
-    this.compositor.addInput(input.id, want).then(
+    this.compositor.addInput(input.id, { ...want, volume }).then(
       ({ fd }) => {
         if (this.inputs.get(p.id.userId) !== input) return;
         input.fd = fd;
+        this.relevel(); // the level may have changed while the input was being added
         this.media(p);
         this.relayout();
       },
@@ -126,6 +135,16 @@ export class MixedRecording {
     this.relayout();
   }
 
+  /** The audio levels changed (level()): every input's gain follows now. */
+  relevel(): void {
+    for (const input of this.inputs.values()) {
+      const volume = this.volumeOf(input.publisher.id.userId);
+      if (input.fd === null || volume === input.volume) continue;
+      input.volume = volume;
+      this.compositor.setVolume(input.id, volume);
+    }
+  }
+
   /** The subscribe lists changed: inputs follow. */
   resubscribe(publishers: Publisher[]): void {
     for (const p of publishers) this.join(p);
@@ -140,6 +159,10 @@ export class MixedRecording {
       this.compositor.kill();
     });
     this.feed?.pipe.close();
+  }
+
+  private volumeOf(userId: string): number {
+    return (this.o.level?.(userId) ?? 100) / 100;
   }
 
   private tapInput(input: Input): void {

@@ -8,8 +8,8 @@
 //                 the URL then stays down until UpdatePublishCdnStream replaces or re-sends it;
 //   5 DISCONNECTING, then 0 IDLE, when the URL is removed (Update, Stop, the task's end).
 // ErrorCode (the reference lists no values, §9.11): 0 none, 1 the attempt ended before the server took the stream
-// (refused, unreachable, bad app/key), 2 a running push dropped, 3 ffmpeg itself could not run. ErrorMsg is
-// ffmpeg's last error line, which names the server's reason.
+// (refused, unreachable, bad app/key), 2 a running push dropped, 3 ffmpeg itself could not run. ErrorMsg says which
+// step of the RTMP session failed and why (push-diagnosis.ts), e.g. that the server has no such application.
 //
 // A push never outlives the gateway (child-processes.ts) and one push's failure touches nobody else's.
 
@@ -20,6 +20,7 @@ import type { Tap } from '../room/engine.js';
 import type { RelayStatus } from '../events/relay-events.js';
 import { killChild, spawnTracked } from '../ingest/pull/child-processes.js';
 import { tcpSocketFd } from '../node-internals.js';
+import { PushDiagnosis } from './push-diagnosis.js';
 
 export const PUSH_ERROR = { none: 0, connect: 1, dropped: 2, spawn: 3 } as const;
 
@@ -49,7 +50,8 @@ export class CdnPush {
   private retryTimer: NodeJS.Timeout | null = null;
   private failed = false;
   private stopped = false;
-  private lastError = '';
+  /** Follows the current attempt's log, to say why it ended. */
+  private diagnosis: PushDiagnosis | null = null;
 
   constructor(private readonly o: CdnPushOptions) {}
 
@@ -96,19 +98,16 @@ export class CdnPush {
     if (this.failingSince === 0 && !this.everRan) this.o.onStatus(1, PUSH_ERROR.none, '');
     const child = spawnTracked(this.o.ffmpegPath, ffmpegArgs(this.o.url), { stdin: 'pipe' });
     this.child = child;
-    this.lastError = '';
+    const diagnosis = (this.diagnosis = new PushDiagnosis(this.o.url));
     child.stdin!.on('error', () => {}); // EPIPE when ffmpeg exits: its exit says why
     this.fd = tcpSocketFd(child.stdin!);
     lines(child.stdout!, (line) => {
       if (line.startsWith('total_size=') && Number(line.slice(11)) > 0 && !this.running && this.child === child) this.nowRunning();
     });
-    lines(child.stderr!, (line) => {
-      if (line.trim()) this.lastError = line.trim().slice(0, 300);
-    });
+    lines(child.stderr!, (line) => diagnosis.line(line));
     child.once('error', (e) => this.childEnded(child, PUSH_ERROR.spawn, `cannot run ${this.o.ffmpegPath}: ${e.message}`));
     child.once('exit', (code, signal) => {
-      const why = this.lastError || `ffmpeg exited (${code ?? signal})`;
-      this.childEnded(child, this.running ? PUSH_ERROR.dropped : PUSH_ERROR.connect, why);
+      this.childEnded(child, this.running ? PUSH_ERROR.dropped : PUSH_ERROR.connect, diagnosis.reason(String(code ?? signal)));
     });
     this.retap();
   }
@@ -126,6 +125,7 @@ export class CdnPush {
 
   private nowRunning(): void {
     this.running = true;
+    this.diagnosis?.running();
     this.everRan = true;
     this.failingSince = 0;
     this.o.log.info({ url: redact(this.o.url) }, 'relay push running');
@@ -172,13 +172,14 @@ export class CdnPush {
 }
 
 /**
- * `-c copy` from MPEG-TS to FLV. Without -copyts, ffmpeg re-bases input timestamps that jump by more than
+ * `-c copy` from MPEG-TS to FLV. The log level tags each line and shows the RTMP session's steps (push-diagnosis.ts);
+ * -nostats keeps the once-a-second status line (an info line) out of it: -progress reports on stdout instead. Without -copyts, ffmpeg re-bases input timestamps that jump by more than
  * -dts_delta_threshold seconds (MPEG-TS is a "discontinuous" format), so when the tap moves to a returning
  * publisher whose clock restarted, the CDN sees one continuous timeline; 1 s catches any reconnect.
  */
 export function ffmpegArgs(url: string): string[] {
   return [
-    '-hide_banner', '-loglevel', 'error', '-nostdin', '-progress', 'pipe:1', '-stats_period', '0.5',
+    '-hide_banner', '-loglevel', 'level+debug', '-nostats', '-nostdin', '-progress', 'pipe:1', '-stats_period', '0.5',
     '-analyzeduration', '1000000', '-dts_delta_threshold', '1',
     '-f', 'mpegts', '-i', 'pipe:0',
     '-map', '0', '-c', 'copy', '-rw_timeout', '10000000', '-f', 'flv', url,

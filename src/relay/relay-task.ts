@@ -5,6 +5,8 @@
 //   to the new pipe;
 // - or the room mixed (WithTranscoding 1): the mixed recordings' compositor (src/record/mixed-recording.ts) composes
 //   every publisher but the agent, and the pushes tap its output feed, which never stops while publishers come and go.
+//   Every publisher's audio goes in; AudioParams' lists set how loud each is (0 for those not mixed), so an Update of
+//   them is heard at once.
 // The task ends on Stop, on shutdown, or after MaxIdleTime away (the relayed user; for a mix, every publisher).
 
 import { KeyframePacer } from '../room/keyframe-pacer.js';
@@ -18,6 +20,7 @@ import type { Ticket } from '../room/door.js';
 import { roomKey, type RoomRef } from '../room/room-ref.js';
 import type { RelayEventSink, RelayStatus } from '../events/relay-events.js';
 import type { RelayChanges, RelaySpec, UpdateResult } from '../api/cdn-relay-service.js';
+import { applyAudioLists, mixLevel, otherRoom } from '../api/cdn-relay-audio-lists.js';
 import { CdnPush, type TapSource } from './cdn-push.js';
 
 export interface RelayTaskOptions {
@@ -120,6 +123,7 @@ export class RelayTask implements RoomWatcher, TapSource {
         media: () => this.checkReady(),
       },
       wants: (userId) => ({ video: userId !== agent, audio: userId !== agent }),
+      level: (userId) => mixLevel(this.spec.audioLists, userId),
       mergeWaitMs: this.o.mergeWaitMs,
       onFailed: (message) => {
         this.log.error(message);
@@ -140,6 +144,8 @@ export class RelayTask implements RoomWatcher, TapSource {
     if (mixed && c.userId !== undefined) return { refused: 'SingleSubscribeParams applies to single-stream relays (WithTranscoding 0) only; leave it out.' };
     if (c.video && !this.spec.video) return { refused: 'VideoParams cannot be added to an audio-only relay: a relay cannot switch between audio only and audio with video; start a new task.' };
     if (c.audio && !this.spec.audio) return { refused: 'AudioParams cannot be added to a video-only relay: a relay cannot switch between video only and audio with video; start a new task.' };
+    const elsewhere = c.audioLists ? otherRoom(c.audioLists, this.spec.roomId) : null;
+    if (elsewhere) return { refused: elsewhere };
     this.lastSequence = c.sequence;
     if (c.urls) {
       // URLs that stay keep their sessions; removed ones say 5 then 0; new ones connect
@@ -157,6 +163,10 @@ export class RelayTask implements RoomWatcher, TapSource {
       this.spec = { ...this.spec, urls: c.urls };
     }
     if (c.layout && this.mixed) this.mixed.setLayout(c.layout);
+    if (c.audioLists && this.mixed) {
+      this.spec = { ...this.spec, audioLists: applyAudioLists(this.spec.audioLists, c.audioLists) };
+      this.mixed.relevel();
+    }
     if (c.userId !== undefined && c.userId !== this.spec.userId) {
       this.spec = { ...this.spec, userId: c.userId };
       this.setPublisher(null);

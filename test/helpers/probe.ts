@@ -52,6 +52,12 @@ export async function playedSeconds(file: string): Promise<number> {
   return last - first;
 }
 
+/** How many video packets (frames) a file holds, counted by reading them all. */
+export async function videoFrames(file: string): Promise<number> {
+  const { stdout } = await exec('ffprobe', ['-v', 'error', '-count_packets', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file]);
+  return Number(stdout.trim());
+}
+
 /**
  * The mean RGB of a region (fractions of the picture: x, y, w, h) of the frame at `atSeconds`. Input may be a file
  * or a playlist.

@@ -183,6 +183,14 @@ TapMuxer::TapMuxer(const TapStreams& streams, const ParamSets& sets, const std::
       av_dict_set(&options, "movflags", kMp4Flags, 0);
       if (!streams.video) av_dict_set(&options, "frag_duration", kMp4AudioFragmentUs, 0);
     }
+    if (streams.format == "mpegts" && !out.seek) {
+      // A live reader (a relay's or the compositor's ffmpeg) gets each frame as it comes. By default the muxer
+      // gathers audio frames into PES packets of 2930 bytes (about 160 ms of 128 kb/s AAC), and a reader that
+      // interleaves holds every video frame back until audio as late as it has come; and it leaves video PES lengths
+      // out, so a reader learns a frame is whole only when the next one starts (a frame interval later).
+      av_dict_set(&options, "pes_payload_size", "0", 0);
+      av_dict_set(&options, "omit_video_pes_length", "0", 0);
+    }
     r = avformat_write_header(ctx_, &options);
     av_dict_free(&options);
     if (r < 0) throw std::runtime_error("the " + streams.format + " muxer refused the streams: " + AvError(r));

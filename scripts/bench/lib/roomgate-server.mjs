@@ -14,9 +14,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts roomgate. `app`: { sdkAppId, secretKey, callbackUrl? }; `credential`: { secretId, secretKey } of API 3.0;
- * `recording`: the `recording` config section (its `dir` is set here). Resolves once /healthz answers.
+ * `recording`: the `recording` config section (its `dir` is set here); `more`: other config sections as they are
+ * (e.g. `pull: { allow: ['127.0.0.1'] }` for a relay to a loopback receiver). Resolves once /healthz answers.
  */
-export async function startRoomgate({ root, app, credential, recording = {} }) {
+export async function startRoomgate({ root, app, credential, recording = {}, more = {} }) {
   if (!existsSync(join(root, 'dist/src/cli.js'))) throw new Error('roomgate is not built (dist/ missing): run scripts/setup first');
   const tc = require('tencentcloud-sdk-nodejs');
   const [rtmpPort, httpPort] = [await freePort(), await freePort()];
@@ -30,6 +31,7 @@ export async function startRoomgate({ root, app, credential, recording = {} }) {
     api: { credentials: [credential], requestsPerSecond: 1000 },
     recording: { ...recording, dir: recDir },
     webrtc: { udpPortMin: 41000, udpPortMax: 42999 },
+    ...more,
   }));
   // ROOMGATE_* variables are config overrides for the gateway: keep the caller's out of its environment
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROOMGATE_')));

@@ -33,10 +33,11 @@ function vhostRecording(record, recDir) {
 }
 
 /**
- * Starts SRS with `record` (see vhostRecording); resolves once its HTTP API answers. `recDir` is where its files go,
+ * Starts SRS with `record` (see vhostRecording) and, given `forwardTo` ('HOST:PORT'), SRS's `forward` of every
+ * published stream to that RTMP server under the same app and stream name; resolves once its HTTP API answers. `recDir` is where its files go,
  * `stream(name)` the RTMP URL to publish to, `streamStats(name)` SRS's own counters for it (null if not published).
  */
-export async function startSrs(bin, record) {
+export async function startSrs(bin, record, { forwardTo } = {}) {
   if (!existsSync(bin)) throw new Error(`SRS not found at ${bin}: pass --srs PATH (see ../shared/peers/srs/README.md)`);
   const [rtmpPort, apiPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'roomgate-bench-srs-'));
@@ -52,7 +53,7 @@ export async function startSrs(bin, record) {
     `pid ${dir}/srs.pid;`,
     // the API is read twice per measured window, to check the publisher is flowing
     `http_api { enabled on; listen 127.0.0.1:${apiPort}; }`,
-    `vhost __defaultVhost__ { ${vhostRecording(record, recDir)} }`,
+    `vhost __defaultVhost__ { ${vhostRecording(record, recDir)}${forwardTo ? ` forward { enabled on; destination ${forwardTo}; }` : ''} }`,
     '',
   ].join('\n'));
   // SRS_* variables would override the config (an SRS feature): keep the caller's out
