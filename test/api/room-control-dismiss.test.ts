@@ -11,7 +11,7 @@ import { launchChromium, openWhepViewer, openWhipPublisher } from '../helpers/ch
 import { makeMedia } from '../helpers/media-server.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { apiError } from '../helpers/api3.js';
-import { refusingPort } from '../relay/rtmp-receiver.js';
+import { startAgents } from '../helpers/room-agents.js';
 
 const f = await startPullFixture({
   webrtc: { hostAddresses: ['127.0.0.1'], announcedAddresses: [], udpPortMin: 44200, udpPortMax: 44299 },
@@ -41,18 +41,7 @@ t.test('DismissRoom: everyone out with 104 Reason 3, then 102; the tasks end wit
   const viewer = await openWhepViewer(browser, f.g.httpBase, `/v2/sub/${sdkAppId}/${room}?SessionID=viewer_user&Publisher=rtmp_user`, officialUserSig('viewer_user'));
   t.teardown(() => viewer.close());
   await waitFor(async () => (await viewer.stats()).framesDecoded > 10, 15000, 'the viewer decoding');
-  const rec = await f.client.CreateCloudRecording({
-    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 0, UserId: 'rec_user', UserSig: officialUserSig('rec_user'),
-    RecordParams: { RecordMode: 1, OutputFormat: 0 }, StorageParams: {},
-  } as any);
-  const relay = await f.client.StartPublishCdnStream({
-    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 1, WithTranscoding: 0,
-    AgentParams: { UserId: 'relay_user', UserSig: officialUserSig('relay_user') },
-    SingleSubscribeParams: { UserMediaStream: { UserInfo: { UserId: 'rtmp_user' } } },
-    AudioParams: { AudioEncode: { SampleRate: 44100, Channel: 1, BitRate: 64 } },
-    VideoParams: { VideoEncode: { Width: 320, Height: 240, Fps: 30, BitRate: 500, Gop: 1 } },
-    PublishCdnParams: [{ PublishCdnUrl: `rtmp://127.0.0.1:${await refusingPort()}/live/x`, IsTencentCdn: 0 }],
-  } as any);
+  const agents = await startAgents(f.client, room, { anchor: 'rtmp_user', recorder: 'rec_user', relay: 'relay_user' });
   const everyone = ['pull_user', 'rec_user', 'relay_user', 'rtmp_user', 'viewer_user', 'whip_user'];
   const status = (await f.g.getJson(`/api/rooms/${sdkAppId}/${room}`)).body;
   t.same([...status.users.map((u: any) => u.userId), ...status.audience.map((a: any) => a.userId)].sort(), everyone, 'six users in the room');
@@ -64,8 +53,8 @@ t.test('DismissRoom: everyone out with 104 Reason 3, then 102; the tasks end wit
   t.match(r.RequestId, /^[0-9a-f-]{36}$/);
   await waitFor(() => f.rx.events(102).some((b) => b.EventInfo.RoomId === room), 10000, '102');
   await f.ended(pullTask, 5000);
-  await waitFor(() => f.rx.events(302, rec.TaskId!).length > 0, 15000, '302');
-  await waitFor(() => f.rx.events(401, relay.TaskId!).some((b) => b.EventInfo.Payload.Status === 0), 15000, '401 Status 0');
+  await waitFor(() => f.rx.events(302, agents.recordingTaskId).length > 0, 15000, '302');
+  await waitFor(() => f.rx.events(401, agents.relayTaskId).some((b) => b.EventInfo.Payload.Status === 0), 15000, '401 Status 0');
 
   const after = f.rx.received.slice(before);
   t.ok(after.every((x) => x.signOk), 'every callback is signed');
@@ -79,8 +68,8 @@ t.test('DismissRoom: everyone out with 104 Reason 3, then 102; the tasks end wit
     'anchors Role 20, the audience Role 21',
   );
   t.same(roomEvents.map((b) => b.EventType), [104, 104, 104, 104, 104, 104, 102], 'everyone out, then 102, once');
-  t.match(f.rx.events(302, rec.TaskId!)[0].EventInfo.Payload, { LeaveCode: 2 }, '302 LeaveCode 2: the room was dismissed');
-  t.same(f.rx.events(401, relay.TaskId!).map((b) => b.EventInfo.Payload.Status).slice(-2), [5, 0], '401 Status 5, then 0');
+  t.match(f.rx.events(302, agents.recordingTaskId)[0].EventInfo.Payload, { LeaveCode: 2 }, '302 LeaveCode 2: the room was dismissed');
+  t.same(f.rx.events(401, agents.relayTaskId).map((b) => b.EventInfo.Payload.Status).slice(-2), [5, 0], '401 Status 5, then 0');
 
   await rtmp.exited;
   t.match(rtmp.output(), /Server error: string room 'dismiss-all' was dismissed by DismissRoom/, 'ffmpeg prints why');

@@ -12,7 +12,7 @@ import { launchChromium, openWhepViewer, openWhipPublisher } from '../helpers/ch
 import { makeMedia } from '../helpers/media-server.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
 import { apiError } from '../helpers/api3.js';
-import { refusingPort } from '../relay/rtmp-receiver.js';
+import { startAgents } from '../helpers/room-agents.js';
 
 const f = await startPullFixture({
   webrtc: { hostAddresses: ['127.0.0.1'], announcedAddresses: [], udpPortMin: 44100, udpPortMax: 44199 },
@@ -134,18 +134,7 @@ t.test('a recording\'s and a relay\'s agent users: 302 LeaveCode 1, 401 Status 5
   const pub = ffmpegPush(f.g.pushUrl(room, 'anchor3'), { seconds: 60, realtime: true });
   t.teardown(() => pub.kill());
   await waitFor(() => inRoom(room, 'anchor3'), 15000, 'anchor3 publishing');
-  const rec = await f.client.CreateCloudRecording({
-    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 0, UserId: 'rec_bot', UserSig: officialUserSig('rec_bot'),
-    RecordParams: { RecordMode: 1, OutputFormat: 0 }, StorageParams: {},
-  } as any);
-  const relay = await f.client.StartPublishCdnStream({
-    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 1, WithTranscoding: 0,
-    AgentParams: { UserId: 'relay_bot', UserSig: officialUserSig('relay_bot') },
-    SingleSubscribeParams: { UserMediaStream: { UserInfo: { UserId: 'anchor3' } } },
-    AudioParams: { AudioEncode: { SampleRate: 44100, Channel: 1, BitRate: 64 } },
-    VideoParams: { VideoEncode: { Width: 320, Height: 240, Fps: 30, BitRate: 500, Gop: 1 } },
-    PublishCdnParams: [{ PublishCdnUrl: `rtmp://127.0.0.1:${await refusingPort()}/live/x`, IsTencentCdn: 0 }],
-  } as any);
+  const agents = await startAgents(f.client, room, { anchor: 'anchor3', recorder: 'rec_bot', relay: 'relay_bot' });
   const audience = await waitFor(async () => {
     const r = await f.g.getJson(`/api/rooms/${sdkAppId}/${room}`);
     return r.body.audience?.length === 2 ? r.body.audience : null;
@@ -153,12 +142,12 @@ t.test('a recording\'s and a relay\'s agent users: 302 LeaveCode 1, 401 Status 5
   t.same(audience.map((a: any) => `${a.userId}:${a.source}`).sort(), ['rec_bot:record', 'relay_bot:relay']);
 
   await f.client.RemoveUserByStrRoomId({ SdkAppId: sdkAppId, RoomId: room, UserIds: ['rec_bot', 'relay_bot'] });
-  const stop = await waitFor(() => f.rx.events(302, rec.TaskId!)[0], 15000, '302 of the recording');
+  const stop = await waitFor(() => f.rx.events(302, agents.recordingTaskId)[0], 15000, '302 of the recording');
   t.match(stop.EventInfo.Payload, { LeaveCode: 1, Reason: `removed from string room '${room}' by RemoveUser` }, 'LeaveCode 1: kicked by the customer');
-  await waitFor(() => f.rx.events(401, relay.TaskId!).some((b) => b.EventInfo.Payload.Status === 0), 15000, '401 Status 0');
-  t.same(f.rx.events(401, relay.TaskId!).map((b) => b.EventInfo.Payload.Status).slice(-2), [5, 0], 'the push said 5, then 0');
+  await waitFor(() => f.rx.events(401, agents.relayTaskId).some((b) => b.EventInfo.Payload.Status === 0), 15000, '401 Status 0');
+  t.same(f.rx.events(401, agents.relayTaskId).map((b) => b.EventInfo.Payload.Status).slice(-2), [5, 0], 'the push said 5, then 0');
   checkRemoved(t, room, 'rec_bot', 21);
   checkRemoved(t, room, 'relay_bot', 21);
-  t.equal((await apiError(f.client.StopPublishCdnStream({ SdkAppId: sdkAppId, TaskId: relay.TaskId! }))).code, 'ResourceNotFound', 'the relay task is gone');
+  t.equal((await apiError(f.client.StopPublishCdnStream({ SdkAppId: sdkAppId, TaskId: agents.relayTaskId }))).code, 'ResourceNotFound', 'the relay task is gone');
   t.ok(await inRoom(room, 'anchor3'), 'the publisher stays');
 });
