@@ -116,11 +116,18 @@ void Pipe::OnRtpOpus(const uint8_t* data, uint32_t len, uint32_t timestamp) {
 }
 
 void Pipe::RtpVideo(const uint8_t* const* nals, const uint32_t* lens, int count, double ms, bool keyframe) {
-  bool slow = naluLengthSize_ == 0 || count > kMaxNals, hasSps = false, sliceSeen = false;
+  bool slow = count > kMaxNals, sliceSeen = false;
+  if (naluLengthSize_ == 0) {
+    // Nothing can decode it before a config: unless it brings an SPS (JavaScript's to judge), JavaScript would drop
+    // it and ask for a keyframe, so that is done here.
+    bool bringsSps = false;
+    for (int i = 0; i < count && !bringsSps; i++) bringsSps = (nals[i][0] & 0x1f) == kNalSps;
+    if (!bringsSps) return OnRtpKeyframeWanted();
+    slow = true;
+  }
   for (int i = 0; i < count && !slow; i++) {
     const int t = nals[i][0] & 0x1f;
     if (t == kNalSps) {
-      hasSps = true;
       slow = !Contains(sets_.sps, nals[i], lens[i]);
     } else if (t == kNalPps) {
       slow = !Contains(sets_.pps, nals[i], lens[i]);
@@ -129,11 +136,6 @@ void Pipe::RtpVideo(const uint8_t* const* nals, const uint32_t* lens, int count,
       const int st = SliceType(nals[i], lens[i]);
       slow = st < 0 || st % 5 == kSliceB;
     }
-  }
-  for (int i = 0; i < count && !hasSps; i++) hasSps = (nals[i][0] & 0x1f) == kNalSps;
-  if (naluLengthSize_ == 0 && !hasSps) {
-    OnRtpKeyframeWanted();  // nothing can decode it before a config: JavaScript would drop it and ask the same
-    return;
   }
   if (!slow) return VideoUnit(nals, lens, count, ms, keyframe);
   Event e{Event::kRtpVideo, id_, uint8_t(keyframe ? 1 : 0)};
