@@ -29,6 +29,7 @@
         "src/plane/tap.cc",
         "src/plane/tap_files.cc",
         "src/plane/tap_muxer.cc",
+        "src/plane/rtmp_out.cc",
         "src/plane/rtmp_chunks.cc",
         "src/plane/flv_tags.cc",
         "src/plane/flv_fast.cc",

@@ -33,6 +33,7 @@ import { RefusalCounters } from './events/refusal-counters.js';
 import { WebRtcSessions } from './api/webrtc-sessions.js';
 import { checkWerift } from './werift-internals.js';
 import { checkNodeMediaServer } from './ingest/rtmp/guarded-rtmp.js';
+import { checkRtmpClient } from './rtmp-client-internals.js';
 
 export interface Gateway {
   rooms: Rooms;
@@ -59,6 +60,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // node-media-server internals the RTMP parser relies on: a publish scripted in memory (a few ms) throws
   // NodeMediaServerShapeError.
   checkNodeMediaServer();
+  checkRtmpClient();
   await checkWerift();
   const health = new Health();
   const counters = new RefusalCounters();

@@ -112,6 +112,7 @@ export const configSchema: FieldSpec = {
         maxTasks: { type: 'integer', min: 0, max: 100000 },
         retrySeconds: { type: 'integer', min: 1, max: 3600 },
         giveUpSeconds: { type: 'integer', min: 1, max: 86400 },
+        pushWith: { type: 'string', oneOf: ['engine', 'ffmpeg'] },
       },
     },
     callbacks: {
@@ -221,7 +222,7 @@ export interface Config {
     uploadDrainSeconds: number;
     storageEndpoints: { '0': string; '1': string };
   };
-  relay: { maxTasks: number; retrySeconds: number; giveUpSeconds: number };
+  relay: { maxTasks: number; retrySeconds: number; giveUpSeconds: number; pushWith: 'engine' | 'ffmpeg' };
   store: { file: string };
   history: { retentionDays: number; sampleSeconds: number };
   callbacks: { timeoutMs: number; retryIntervalMs: number; maxAgeMs: number; maxQueued: number; flushOnCloseMs: number };

@@ -251,8 +251,16 @@ export interface TapOptions {
    * that want AAC (HLS segments, ADTS).
    */
   audio: 'aac' | 'opus' | 'opus-to-aac' | '';
-  /** 'mp4' is fragmented MP4 (a fragment per keyframe, playable when cut off); 'adts' is AAC alone (.aac). */
-  format: 'mpegts' | 'matroska' | 'mp4' | 'adts';
+  /**
+   * 'mp4' is fragmented MP4 (a fragment per keyframe, playable when cut off); 'adts' is AAC alone (.aac); 'rtmp'
+   * writes FLV tags as RTMP messages onto a socket on which JavaScript has published (native/src/plane/rtmp_out.h).
+   */
+  format: 'mpegts' | 'matroska' | 'mp4' | 'adts' | 'rtmp';
+  /**
+   * format 'rtmp' with fd: the message stream createStream gave and the chunk size the client announced. Without fd
+   * (and this), the tap keeps the messages since the last keyframe until tapConnect.
+   */
+  rtmp?: { streamId: number; chunkSize: number };
   /** fd mode: Matroska's / MP4's track header (from H264Config); MPEG-TS needs none. File mode reads each file's SPS. */
   width?: number;
   height?: number;
@@ -357,13 +365,17 @@ export interface RtmpPlane {
   /** Trailer, a last non-blocking flush (fd mode) or the last file closed (file mode); null for an unknown tap. */
   removeTap(tap: number): TapRemoval | null;
   tapStats(tap: number): TapStats | null;
-  /** A file-mode tap off its pipe, its file left open; false for an unknown tap, throws for an fd-mode tap. */
+  /** A file-mode or 'rtmp' tap off its pipe, its file (session) left open; false for an unknown tap, throws for another. */
   detachTap(tap: number): boolean;
   /**
-   * A file-mode tap onto a pipe (off its own first): its timeline goes on one frame after the last, video from a
-   * keyframe. Throws for an unknown tap or pipe, or an fd-mode tap.
+   * A file-mode or 'rtmp' tap onto a pipe (off its own first): its timeline goes on one frame after the last, video
+   * from a keyframe. Throws for an unknown tap or pipe, or another fd-mode tap.
    */
   attachTap(tap: number, pipe: number): void;
+  /** Whole RTMP messages onto an 'rtmp' tap's socket, behind the media queued; false once it failed or unknown. */
+  tapSend(tap: number, bytes: Buffer): boolean;
+  /** An 'rtmp' tap made without fd gets its published socket; what it kept goes first. False for an unknown tap. */
+  tapConnect(tap: number, fd: number, streamId: number, chunkSize: number): boolean;
   recordLatency(on: boolean): void;
   /** [video 1/0, receivedAt, sentAt, …] on the plane clock since the last call. */
   takeLatency(): Float64Array;

@@ -1,11 +1,13 @@
-// Why a relay's ffmpeg push ended, in a sentence for callback 401's ErrorMsg. ffmpeg's own error line rarely says:
+// Why a relay's push ended, in a sentence for callback 401's ErrorMsg, naming the step of the RTMP session the server
+// refused. The engine's push (engine-push.ts) reports its steps and errors itself (at, failed). For ffmpeg's (rtmps://),
+// ffmpeg's own error line rarely says:
 // a server without the URL's application (nginx-rtmp, SRS) or one refusing a stream key just closes the connection,
 // and ffmpeg reports "Input/output error". So the push runs ffmpeg with `-loglevel level+debug`, which tags every
 // line with its level and logs each step of the RTMP session (TCP connect, handshake, connect to the application,
 // publish) once, at the start; this follows those steps, so the reason can name the step the server refused.
 // Once the push runs, ffmpeg logs nothing more per packet at that level.
 
-type Step = 'starting' | 'tcp' | 'handshake' | 'connect' | 'publish' | 'running';
+export type Step = 'starting' | 'tcp' | 'handshake' | 'connect' | 'publish' | 'running';
 
 /** `[ctx @ 0x…] [level] message` or `[level] message`, as `-loglevel level+…` writes them. */
 const LINE = /^(?:\[[^\]]*? @ 0x[0-9a-f]+\] )?\[(\w+)\] (.*)$/;
@@ -27,7 +29,7 @@ export class PushDiagnosis {
     if (level === 'error' || level === 'fatal' || level === 'panic') {
       const server = /^Server error: (.*)$/.exec(text);
       if (server) this.serverError = server[1]!.trim();
-      else this.lastError = this.withoutUrl(text).slice(0, 300);
+      else this.lastError = `ffmpeg: ${this.withoutUrl(text).slice(0, 300)}`;
       return;
     }
     if (this.step === 'running') return;
@@ -39,14 +41,25 @@ export class PushDiagnosis {
     } else if (/^(Releasing stream|FCPublish stream|Creating stream|Sending publish command)/.test(text)) this.step = 'publish';
   }
 
+  /** A step of the session begins (the engine's push; ffmpeg's are read from its log). */
+  at(step: Step, app?: string): void {
+    this.step = step;
+    if (app !== undefined) this.app = app;
+  }
+
+  /** The engine's push: why the step failed, in the server's words or the socket's. */
+  failed(text: string): void {
+    this.lastError = this.withoutUrl(text).slice(0, 300);
+  }
+
   /** The push is delivering: a later end is a drop, not a refusal. */
   running(): void {
     this.step = 'running';
   }
 
   /** The sentence for an attempt or a session that ended (`exit`: ffmpeg's exit code or signal). */
-  reason(exit: string): string {
-    const said = this.serverError ? `the server said: ${this.serverError}` : this.lastError ? `ffmpeg: ${this.lastError}` : `ffmpeg exited (${exit})`;
+  reason(exit = ''): string {
+    const said = this.serverError ? `the server said: ${this.serverError}` : this.lastError || `ffmpeg exited (${exit})`;
     const app = this.app ? `application '${this.app}'` : 'the application';
     switch (this.step) {
       case 'starting':

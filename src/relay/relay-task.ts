@@ -21,7 +21,8 @@ import { roomKey, type RoomRef } from '../room/room-ref.js';
 import type { RelayEventSink, RelayStatus } from '../events/relay-events.js';
 import type { RelayChanges, RelaySpec, UpdateResult } from '../api/cdn-relay-service.js';
 import { applyAudioLists, mixLevel, otherRoom } from '../api/cdn-relay-audio-lists.js';
-import { CdnPush, type TapSource } from './cdn-push.js';
+import { CdnPush } from './cdn-push.js';
+import type { PushFeed, TapSource } from './push-attempt.js';
 
 export interface RelayTaskOptions {
   taskId: string;
@@ -33,6 +34,8 @@ export interface RelayTaskOptions {
   engine: MediaEngine;
   events: RelayEventSink;
   ffmpegPath: string;
+  /** rtmp:// URLs pushed by the engine, or every URL through ffmpeg (config relay.pushWith). */
+  pushWith: 'engine' | 'ffmpeg';
   /** 401 timing (trtc-egress.md §4.8): an attempt every retryMs, FAILURE after giveUpMs. */
   retryMs: number;
   giveUpMs: number;
@@ -206,17 +209,14 @@ export class RelayTask implements RoomWatcher, TapSource {
     return p && !p.ended ? p : null;
   }
 
-  /** TapSource: an MPEG-TS tap of the relayed kinds into a push's ffmpeg stdin. */
-  tapInto(fd: number): Tap | null {
+  /** TapSource: what the pushes tap now — the feed's pipe and the relayed kinds (WHIP's Opus made AAC). */
+  current(): PushFeed | null {
     const p = this.feed();
     if (!p || !this.ready) return null;
     const video = this.spec.video && p.video !== null;
     const audio = this.spec.audio && p.audio ? (p.audio.codec === 'AAC' ? 'aac' : 'opus-to-aac') : '';
     if (!video && !audio) return null;
-    const tap = p.pipe.addTap({ fd, video, audio, format: 'mpegts' });
-    // a WHIP publisher can send a keyframe now, so the CDN's picture does not wait a whole GOP
-    p.requestKeyframe();
-    return tap;
+    return { pipe: p.pipe, video, audio, requestKeyframe: () => void p.requestKeyframe() };
   }
 
   stop(reason: string): Promise<void> {
@@ -286,6 +286,7 @@ export class RelayTask implements RoomWatcher, TapSource {
     const push = new CdnPush({
       url,
       ffmpegPath: this.o.ffmpegPath,
+      pushWith: this.o.pushWith,
       source: this,
       retryMs: this.o.retryMs,
       giveUpMs: this.o.giveUpMs,

@@ -22,6 +22,7 @@ export interface RelayConfig {
   /** 401 timing: an attempt every retrySeconds, FAILURE after giveUpSeconds without running (TRTC: 5 and 60). */
   retrySeconds: number;
   giveUpSeconds: number;
+  pushWith: 'engine' | 'ffmpeg';
   allow: string[];
   deny: string[];
 }
@@ -68,6 +69,7 @@ export class Relays implements CdnRelayService {
       engine: this.o.engine,
       events: this.o.events,
       ffmpegPath: this.o.config.ffmpegPath,
+      pushWith: this.o.config.pushWith,
       retryMs: this.o.config.retrySeconds * 1000,
       giveUpMs: this.o.config.giveUpSeconds * 1000,
       mergeWaitMs: 2000,

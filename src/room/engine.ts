@@ -266,19 +266,32 @@ export class Tap {
     return this.n.tapStats(this.id);
   }
 
-  /** File mode: off its pipe, the file left open (a publisher who left may come back). Throws for an fd-mode tap. */
+  /**
+   * File mode and 'rtmp': off its pipe, the file (the RTMP session) left open (a publisher who left may come back).
+   * Throws for another fd-mode tap.
+   */
   detach(): void {
     this.n.detachTap(this.id);
   }
 
   /**
-   * File mode: onto `pipe` (off its own first). Timestamps go on one frame after the last, video from the next
-   * keyframe; a changed codec config starts a new file where the container needs it. Throws for a closed pipe, a
-   * removed tap or an fd-mode tap.
+   * File mode and 'rtmp': onto `pipe` (off its own first). Timestamps go on one frame after the last, video from the
+   * next keyframe; a changed codec config starts a new file where the container needs it ('rtmp': new sequence
+   * headers). Throws for a closed pipe, a removed tap or another fd-mode tap.
    */
   attach(pipe: Pipe): void {
     if (pipe.isClosed) throw new Error('Tap.attach: the pipe is closed');
     this.n.attachTap(this.id, pipe.id);
+  }
+
+  /** 'rtmp' made without fd: the published socket; the messages kept since the last keyframe go first. */
+  connect(fd: number, streamId: number, chunkSize: number): void {
+    this.n.tapConnect(this.id, fd, streamId, chunkSize);
+  }
+
+  /** 'rtmp': whole RTMP messages (the client's pongs, acknowledgements) after the media queued; false once failed. */
+  send(bytes: Buffer): boolean {
+    return this.n.tapSend(this.id, bytes);
   }
 
   /**

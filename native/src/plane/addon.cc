@@ -69,7 +69,8 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
          InstanceMethod("sinkRetransmit", &RtmpPlane::SinkRetransmit), InstanceMethod("sinkInfo", &RtmpPlane::SinkInfo),
          InstanceMethod("addTap", &RtmpPlane::AddTap), InstanceMethod("removeTap", &RtmpPlane::RemoveTap),
          InstanceMethod("tapStats", &RtmpPlane::TapStats), InstanceMethod("detachTap", &RtmpPlane::DetachTap),
-         InstanceMethod("attachTap", &RtmpPlane::AttachTap),
+         InstanceMethod("attachTap", &RtmpPlane::AttachTap), InstanceMethod("tapSend", &RtmpPlane::TapSend),
+         InstanceMethod("tapConnect", &RtmpPlane::TapConnect),
          InstanceMethod("recordLatency", &RtmpPlane::RecordLatency), InstanceMethod("takeLatency", &RtmpPlane::TakeLatency),
          InstanceMethod("now", &RtmpPlane::Now), InstanceMethod("close", &RtmpPlane::Close)});
     exports.Set("RtmpPlane", f);
@@ -465,6 +466,8 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
       t.file = FileOptionsArg(env, o.Get("file").As<Napi::Object>());
     } else if (o.Get("fd").IsNumber()) {
       t.fd = o.Get("fd").As<Napi::Number>().Int32Value();
+    } else if (o.Get("format").IsString() && o.Get("format").As<Napi::String>().Utf8Value() == "rtmp") {
+      t.fd = -1;  // the session is still being published: tapConnect gives the socket
     } else {
       throw Napi::TypeError::New(env, "RtmpPlane.addTap: give fd (a file descriptor number) or file ({ prefix, naming, ext, segmentMs, maxBytes })");
     }
@@ -477,6 +480,19 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     if (o.Get("format").IsString()) t.format = o.Get("format").As<Napi::String>().Utf8Value();
     if (o.Get("width").IsNumber()) t.width = o.Get("width").As<Napi::Number>().Int32Value();
     if (o.Get("height").IsNumber()) t.height = o.Get("height").As<Napi::Number>().Int32Value();
+    if (o.Get("rtmp").IsObject()) {
+      Napi::Object r = o.Get("rtmp").As<Napi::Object>();
+      double sid = r.Get("streamId").IsNumber() ? r.Get("streamId").As<Napi::Number>().DoubleValue() : -1;
+      double chunk = r.Get("chunkSize").IsNumber() ? r.Get("chunkSize").As<Napi::Number>().DoubleValue() : -1;
+      if (!(sid >= 0 && sid <= 0xFFFFFFFF) || !(chunk >= 1 && chunk <= 0x7FFFFFFF)) {
+        throw Napi::TypeError::New(env, "RtmpPlane.addTap: rtmp must be { streamId (createStream's), chunkSize (the announced one, ≥ 1) }");
+      }
+      t.rtmpStreamId = (uint32_t)sid;
+      t.rtmpChunkSize = (uint32_t)chunk;
+    }
+    if (t.format == "rtmp" && (t.toFiles || (t.fd >= 0 && !o.Get("rtmp").IsObject()))) {
+      throw Napi::TypeError::New(env, "RtmpPlane.addTap: format 'rtmp' writes to a socket: give fd with rtmp: { streamId, chunkSize }, or neither (tapConnect later)");
+    }
     Plane& p = plane(env);
     std::lock_guard<std::mutex> lock(p.mutex());
     Pipe* pipe = PipeArg(env, p, info[0]);
@@ -541,14 +557,47 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
     return o;
   }
 
-  // detachTap(tap): a file-mode tap off its pipe, its file left open -> false for an unknown tap
+  // tapSend(tap, bytes): whole RTMP messages onto an 'rtmp' tap's socket, behind the media queued -> false once the
+  // tap failed or for an unknown tap (throws for another format)
+  Napi::Value TapSend(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "RtmpPlane.tapSend(tap, buffer)");
+    auto bytes = info[1].As<Napi::Buffer<uint8_t>>();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Tap* tap = p.tap(U32(info[0]));
+    if (!tap) return Napi::Boolean::New(env, false);
+    if (tap->options().format != "rtmp") throw Napi::Error::New(env, "RtmpPlane.tapSend: only an 'rtmp' tap takes bytes");
+    bool ok = tap->Send(bytes.Data(), bytes.Length());
+    p.ArmTaps();  // what the socket did not take waits for it to be writable
+    return Napi::Boolean::New(env, ok);
+  }
+
+  // tapConnect(tap, fd, streamId, chunkSize): an 'rtmp' tap made without an fd gets its published socket; the
+  // messages it kept since the last keyframe go first. Throws a sentence; false for an unknown tap.
+  Napi::Value TapConnect(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plane& p = plane(env);
+    std::lock_guard<std::mutex> lock(p.mutex());
+    Tap* tap = p.tap(U32(info[0]));
+    if (!tap) return Napi::Boolean::New(env, false);
+    try {
+      tap->Connect(info[1].As<Napi::Number>().Int32Value(), U32(info[2]), U32(info[3]));
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, std::string("RtmpPlane.tapConnect: ") + e.what());
+    }
+    p.ArmTaps();
+    return Napi::Boolean::New(env, true);
+  }
+
+  // detachTap(tap): a file-mode or 'rtmp' tap off its pipe, its file (session) left open -> false for an unknown tap
   Napi::Value DetachTap(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Plane& p = plane(env);
     std::lock_guard<std::mutex> lock(p.mutex());
     Tap* tap = p.tap(U32(info[0]));
     if (!tap) return Napi::Boolean::New(env, false);
-    if (!tap->fileMode()) throw Napi::Error::New(env, "RtmpPlane.detachTap: only a file-mode tap can leave its pipe (remove an fd-mode tap)");
+    if (!tap->movable()) throw Napi::Error::New(env, "RtmpPlane.detachTap: only a file-mode or 'rtmp' tap can leave its pipe (remove an fd-mode tap)");
     p.DetachTap(U32(info[0]));
     return Napi::Boolean::New(env, true);
   }

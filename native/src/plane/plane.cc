@@ -153,7 +153,7 @@ Tap* Plane::tap(uint32_t id) {
 
 void Plane::DetachTap(uint32_t id) {
   auto it = taps_.find(id);
-  if (it == taps_.end() || !it->second.tap->fileMode()) return;
+  if (it == taps_.end() || !it->second.tap->movable()) return;
   if (Pipe* p = pipe(it->second.pipe)) p->RemoveTap(it->second.tap.get());
   it->second.pipe = 0;
   it->second.tap->Detach();
@@ -164,8 +164,9 @@ std::string Plane::AttachTap(uint32_t id, uint32_t pipeId) {
   if (it == taps_.end()) return "no such tap";
   Pipe* to = pipe(pipeId);
   if (!to) return "no such pipe";
-  // An fd-mode tap's one header was made for its pipe's configs; a file-mode tap starts a new file when they differ.
-  if (!it->second.tap->fileMode()) return "only a file-mode tap can move to another pipe";
+  // An fd-mode tap's one header was made for its pipe's configs; a file-mode tap starts a new file when they differ,
+  // an 'rtmp' tap sends new sequence headers.
+  if (!it->second.tap->movable()) return "only a file-mode or 'rtmp' tap can move to another pipe";
   DetachTap(id);
   to->AddTap(it->second.tap.get());
   it->second.pipe = pipeId;

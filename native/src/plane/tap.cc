@@ -29,6 +29,8 @@ constexpr int64_t kVideoStepMs = 33;
 constexpr int64_t kOpusStep = 960;
 // A distance between two frames longer than this is a gap (drops, a pause), not a frame's length.
 constexpr int64_t kMaxStepMs = 250;
+// An audio-only 'rtmp' tap waiting for its session keeps this much (a video tap keeps the GOP).
+constexpr uint32_t kKeepAudioMs = 1000;
 
 bool SameSets(const ParamSets& a, const ParamSets& b) { return a.sps == b.sps && a.pps == b.pps; }
 
@@ -71,22 +73,42 @@ Tap::Tap(const TapOptions& options, const ParamSets& sets, const std::vector<uin
     files_ = std::make_unique<TapFiles>(options_.file);
     return;
   }
-  struct stat st;
-  if (fstat(options_.fd, &st) < 0) throw std::runtime_error("fd " + std::to_string(options_.fd) + " is not open: " + strerror(errno));
-  socket_ = S_ISSOCK(st.st_mode);
-  // Never block the plane: a full pipe or socket makes write() return EAGAIN and the bytes wait in the queue.
-  int flags = fcntl(options_.fd, F_GETFL);
-  if (flags < 0 || fcntl(options_.fd, F_SETFL, flags | O_NONBLOCK) < 0) throw std::runtime_error(std::string("fcntl: ") + strerror(errno));
-  // Our own descriptor of the same file: if the caller's fd is closed first (Node closes a child's stdin when the
-  // child exits), the tap writes to the file it was given, never to whatever reuses that number. Closed in ~Tap.
-  fd_ = fcntl(options_.fd, F_DUPFD_CLOEXEC, 3);
-  if (fd_ < 0) throw std::runtime_error(std::string("dup: ") + strerror(errno));
+  if (options_.format == "rtmp") {
+    rtmp_ = std::make_unique<RtmpTags>();
+    if (options_.fd >= 0) OpenFd(options_.fd);
+    return;
+  }
+  OpenFd(options_.fd);
   try {
     muxer_ = std::make_unique<TapMuxer>(options_, sets, asc, TapMuxer::Output{this, &Tap::OnMuxed, nullptr});
   } catch (...) {
     close(fd_);  // the destructor does not run for a constructor that throws
     throw;
   }
+}
+
+void Tap::OpenFd(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) throw std::runtime_error("fd " + std::to_string(fd) + " is not open: " + strerror(errno));
+  socket_ = S_ISSOCK(st.st_mode);
+  // Never block the plane: a full pipe or socket makes write() return EAGAIN and the bytes wait in the queue.
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw std::runtime_error(std::string("fcntl: ") + strerror(errno));
+  // Our own descriptor of the same file: if the caller's fd is closed first (Node closes a child's stdin when the
+  // child exits), the tap writes to the file it was given, never to whatever reuses that number. Closed in ~Tap.
+  fd_ = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (fd_ < 0) throw std::runtime_error(std::string("dup: ") + strerror(errno));
+}
+
+void Tap::Connect(int fd, uint32_t streamId, uint32_t chunkSize) {
+  if (!rtmp_ || fd_ >= 0) throw std::runtime_error("only an 'rtmp' tap made without an fd can be connected, once");
+  OpenFd(fd);
+  options_.rtmpStreamId = streamId;
+  options_.rtmpChunkSize = chunkSize;
+  rtmpNew_.swap(kept_);
+  kept_.clear();
+  keptBytes_ = 0;
+  Emit();
 }
 
 Tap::~Tap() {
@@ -123,6 +145,16 @@ void Tap::OnVideo(const uint8_t* const* nals, const uint32_t* lens, int count, d
   if (!options_.video) return;
   if (keyframe && files_ && !SameSets(sets, sets_)) sets_ = sets;  // the next file's header (and a 'config' cut)
   if (!Admit(keyframe)) return;
+  if (rtmp_) {
+    // the sequence header carries SPS/PPS (rtmp_out.h): the NAL units go as they came
+    rtmpNew_.clear();
+    // until the session is published, each keyframe brings its own sequence headers: what is kept starts there
+    if (keyframe && fd_ < 0) rtmp_->Forget();
+    uint32_t at = (uint32_t)videoClock_.Map(std::llround(ms));
+    if (rtmp_->Video(nals, lens, count, at, keyframe, sets, &rtmpNew_)) stats_.videoFrames++;
+    Emit();
+    return;
+  }
   annexB_.clear();
   if (keyframe) {
     bool inBand = false;  // a keyframe JavaScript pushed may carry its own SPS
@@ -169,11 +201,57 @@ void Tap::WriteTranscoded() {
 }
 
 void Tap::OnAudioConfig(const std::vector<uint8_t>& asc) {
-  if (files_ && options_.audio == TapOptions::kAac && !opusAac_ && !asc.empty()) asc_ = asc;
+  if ((files_ || rtmp_) && options_.audio == TapOptions::kAac && !opusAac_ && !asc.empty()) asc_ = asc;
+}
+
+bool Tap::Send(const uint8_t* data, size_t size) {
+  if (!rtmp_ || fd_ < 0 || failed_ || finished_) return false;
+  Flush();
+  OnMuxed(this, data, (int)size);
+  return !failed_;
+}
+
+void Tap::Emit() {
+  if (fd_ < 0) return Keep();
+  rtmpBuf_.clear();
+  for (const RtmpOutMessage& m : rtmpNew_) ChunkRtmpMessage(m, options_.rtmpStreamId, options_.rtmpChunkSize, &rtmpBuf_);
+  rtmpNew_.clear();
+  if (!rtmpBuf_.empty()) OnMuxed(this, rtmpBuf_.data(), (int)rtmpBuf_.size());
+}
+
+void Tap::Keep() {
+  for (RtmpOutMessage& m : rtmpNew_) {
+    // A keyframe starts what is kept (with the sequence headers made just before it); audio alone keeps a second.
+    if (m.keyframe) {
+      size_t headers = 0;
+      while (headers < kept_.size() && kept_[kept_.size() - 1 - headers].body.size() > 1 &&
+             kept_[kept_.size() - 1 - headers].body[1] == 0)
+        headers++;
+      kept_.erase(kept_.begin(), kept_.end() - (long)headers);
+      keptBytes_ = 0;
+      for (const RtmpOutMessage& k : kept_) keptBytes_ += k.body.size();
+    }
+    keptBytes_ += m.body.size();
+    kept_.push_back(std::move(m));
+  }
+  rtmpNew_.clear();
+  if (!options_.video) {
+    while (kept_.size() > 1 && kept_.back().ms - kept_.front().ms > kKeepAudioMs) {
+      keptBytes_ -= kept_.front().body.size();
+      kept_.erase(kept_.begin());
+    }
+  }
+  if (keptBytes_ > kQueueMax) {
+    // a GOP too long to keep: start again at the next keyframe, its sequence headers made again
+    kept_.clear();
+    keptBytes_ = 0;
+    rtmp_->Forget();
+    waitKey_ = options_.video;
+  }
 }
 
 void Tap::Detach() {
-  if (!files_) return;
+  if (!movable()) return;
   if (opusAac_) {
     // what the transcoder holds belongs to this pipe's timeline; a later Push starts a new one
     opusAac_->Flush(&aacOut_);
@@ -188,6 +266,12 @@ void Tap::Detach() {
 void Tap::Mux(bool video, int64_t ts, bool keyframe, const uint8_t* data, size_t size) {
   Clock& clock = video ? videoClock_ : audioClock_;
   int64_t out = clock.Map(ts);
+  if (rtmp_) {  // audio only: video went by OnVideo
+    rtmpNew_.clear();
+    rtmp_->Aac(data, (uint32_t)size, (uint32_t)(out / clock.perMs), asc_, &rtmpNew_);
+    stats_.audioFrames++;
+    return Emit();
+  }
   double ms = (double)out / (double)clock.perMs;
   if (files_ && !Route(video, ms, keyframe, data, size)) return;
   int stream = video ? muxer_->videoStream() : muxer_->audioStream();
@@ -352,7 +436,7 @@ TapEnd Tap::Finish() {
     return end;
   }
   if (!failed_) {
-    muxer_->Finish();
+    if (muxer_) muxer_->Finish();
     Flush();
   }
   end.leftBytes = Pending() + lost_;

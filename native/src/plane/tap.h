@@ -28,6 +28,7 @@
 #include "h264_rtp.h"
 #include "../opus_aac_core.h"
 #include "tap_files.h"
+#include "rtmp_out.h"
 #include "tap_muxer.h"
 
 namespace roomgate::plane {
@@ -37,6 +38,11 @@ struct TapOptions : TapStreams {
   // want AAC (HLS segments, ADTS); the muxer sees AAC with the transcoder's AudioSpecificConfig
   bool opusToAac = false;
   int fd = -1;          // fd mode
+  // format 'rtmp' (fd mode): FLV tags as RTMP messages (rtmp_out.h), no muxer. The fd is a socket on which
+  // JavaScript has published, with the message stream createStream gave and the chunk size the client announced — or
+  // -1 while the session is being set up: the tap then keeps the messages since the last keyframe until Connect, so
+  // the CDN's stream starts at the keyframe that was current when the push began, not a GOP later.
+  uint32_t rtmpStreamId = 1, rtmpChunkSize = 128;
   bool toFiles = false;  // file mode: `file` says where (fd is not used)
   TapFileOptions file;
 };
@@ -87,6 +93,9 @@ class Tap {
     id_ = id;
   }
   bool fileMode() const { return options_.toFiles; }
+  const TapOptions& options() const { return options_; }
+  /** A file-mode or 'rtmp' tap: it outlives its pipe and moves to another (Detach, then the plane attaches it). */
+  bool movable() const { return files_ != nullptr || rtmp_ != nullptr; }
   bool wantsVideo() const { return options_.video; }
   TapOptions::Audio audio() const { return options_.audio; }
 
@@ -100,7 +109,18 @@ class Tap {
   void OnAudioConfig(const std::vector<uint8_t>& asc);
 
   /**
-   * Off its pipe (file mode): the file stays open; the next frames — from whichever pipe the tap joins — continue
+   * 'rtmp' format: bytes JavaScript's RTMP client writes after the hand-over (a pong, an acknowledgement), whole
+   * messages, queued behind the media already queued so no message is split. False once the tap failed.
+   */
+  bool Send(const uint8_t* data, size_t size);
+  /**
+   * 'rtmp' made without an fd: the session is published on `fd`; the messages kept go out first. Throws
+   * std::runtime_error with a sentence (a bad fd, or the tap has one already).
+   */
+  void Connect(int fd, uint32_t streamId, uint32_t chunkSize);
+
+  /**
+   * Off its pipe (file mode, 'rtmp'): the file (the RTMP session) stays open; the next frames — from whichever pipe the tap joins — continue
    * the timeline one frame after the last (each stream rebased on its own), video from a keyframe.
    */
   void Detach();
@@ -126,6 +146,12 @@ class Tap {
   };
 
   static int OnMuxed(void* opaque, const uint8_t* buf, int size);
+  /** 'rtmp': rtmpNew_'s messages to the fd (or its queue), or kept until Connect. */
+  void Emit();
+  /** 'rtmp' before Connect: rtmpNew_ onto kept_, which starts at the last keyframe. */
+  void Keep();
+  /** Opens `fd` for writing: checked, non-blocking, our own dup of it. Throws a sentence. */
+  void OpenFd(int fd);
   /** Whether there is room for another frame; otherwise counts the drop (and, with video, waits for a keyframe). */
   bool Admit(bool keyframe);
   /**
@@ -161,6 +187,11 @@ class Tap {
   bool socket_ = false;
   std::unique_ptr<TapMuxer> muxer_;  // fd mode: for the tap's life; file mode: the open file's
   std::unique_ptr<TapFiles> files_;  // file mode
+  std::unique_ptr<RtmpTags> rtmp_;   // format 'rtmp' (instead of a muxer)
+  std::vector<RtmpOutMessage> rtmpNew_;  // the messages of the frame being written, reused
+  std::vector<RtmpOutMessage> kept_;     // 'rtmp' before Connect: the messages since the last keyframe
+  size_t keptBytes_ = 0;
+  std::vector<uint8_t> rtmpBuf_;      // chunks on their way to the fd, reused
   ParamSets sets_;                   // the pipe's latest configs (file mode: the next file's header)
   std::vector<uint8_t> asc_;
   ParamSets fileSets_;               // the open file's header was made from these

@@ -96,12 +96,15 @@ bool H264Dimensions(const uint8_t* annexB, size_t size, int* width, int* height)
 
 void CheckTapStreams(const TapStreams& s) {
   const std::string& f = s.format;
-  if (f != "mpegts" && f != "matroska" && f != "mp4" && f != "adts") {
-    throw std::runtime_error("format must be 'mpegts', 'matroska', 'mp4' or 'adts', not '" + f + "'");
+  if (f != "mpegts" && f != "matroska" && f != "mp4" && f != "adts" && f != "rtmp") {
+    throw std::runtime_error("format must be 'mpegts', 'matroska', 'mp4', 'adts' or 'rtmp', not '" + f + "'");
   }
   if (!s.video && s.audio == TapStreams::kNoAudio) throw std::runtime_error("a tap needs video or audio");
   if (f == "adts" && (s.video || s.audio != TapStreams::kAac)) {
     throw std::runtime_error("format 'adts' holds AAC audio alone (no video, no Opus)");
+  }
+  if (f == "rtmp" && s.audio == TapStreams::kOpus) {
+    throw std::runtime_error("format 'rtmp' carries AAC audio, not Opus (ask for 'opus-to-aac')");
   }
 }
 

@@ -24,7 +24,8 @@ namespace roomgate::plane {
 struct TapStreams {
   bool video = false;
   enum Audio { kNoAudio, kAac, kOpus } audio = kNoAudio;
-  std::string format = "mpegts";  // "mpegts", "matroska", "mp4" (fragmented) or "adts" (AAC only)
+  std::string format = "mpegts";  // "mpegts", "matroska", "mp4" (fragmented), "adts" (AAC only), or "rtmp" (tap.h:
+                                  // RTMP messages, no muxer)
   int width = 0, height = 0;      // the video track header's dimensions (Matroska, MP4); 0 when unknown
 };
 
