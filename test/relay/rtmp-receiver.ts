@@ -1,6 +1,8 @@
 // A real RTMP receiving server for relay tests: Debian's nginx with libnginx-mod-rtmp (installed by
 // `scripts/setup --test`), started on a free loopback port with a configuration of its own in a temporary
-// directory, read back with ffprobe/ffmpeg as any player would. (The SRS in ../shared/peers/srs/ would do too, but a
+// directory, read back with ffprobe/ffmpeg as any player would. With `tls`, nginx's stream module also terminates
+// TLS on a second port in front of the RTMP one, as a CDN's rtmps:// ingest does (a self-signed certificate made by
+// openssl for the test). (The SRS in ../shared/peers/srs/ would do too, but a
 // clean clone on a fresh machine does not have it; apt does.)
 
 import { createServer, connect } from 'node:net';
@@ -14,11 +16,19 @@ import { waitFor } from '../helpers/gateway.js';
 
 const exec = promisify(execFile);
 const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
+const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
 /** One nginx process (no daemon, no workers), its files under `dir`, one RTMP application `live`. */
-function nginxConfig(dir: string, rtmpPort: number): string {
+function nginxConfig(dir: string, rtmpPort: number, tlsPort: number): string {
+  const tls = tlsPort > 0
+    ? [
+        `load_module ${STREAM_MODULE};`,
+        `stream { server { listen 127.0.0.1:${tlsPort} ssl; ssl_certificate ${dir}/cert.pem; ssl_certificate_key ${dir}/key.pem; proxy_pass 127.0.0.1:${rtmpPort}; } }`,
+      ]
+    : [];
   return [
     `load_module ${RTMP_MODULE};`,
+    ...tls.slice(0, 1),
     'daemon off;',
     'master_process off;',
     `pid ${dir}/nginx.pid;`,
@@ -26,6 +36,7 @@ function nginxConfig(dir: string, rtmpPort: number): string {
     'events { worker_connections 256; }',
     // wait_key: a player starts at a keyframe (nginx-rtmp keeps no GOP; the relays' GOP is 1–2 s)
     `rtmp { server { listen 127.0.0.1:${rtmpPort}; chunk_size 4096; application live { live on; wait_key on; wait_video on; } } }`,
+    ...tls.slice(1),
     '',
   ].join('\n');
 }
@@ -34,6 +45,8 @@ export interface RtmpReceiver {
   rtmpPort: number;
   /** rtmp://127.0.0.1:<port>/live/<stream> */
   url(stream: string): string;
+  /** rtmps://127.0.0.1:<tls port>/live/<stream> (started with `tls`); players read it back through url(). */
+  tlsUrl(stream: string): string;
   /** ffprobe of the live stream as the server plays it (from its next keyframe). */
   probe(stream: string): Promise<{ streams: any[] }>;
   /** The mean RGB of a region (fractions x, y, w, h; the centre by default) of the 10th frame a player decodes. */
@@ -63,16 +76,22 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-export async function startRtmpReceiver(): Promise<RtmpReceiver> {
+export async function startRtmpReceiver(opts: { tls?: boolean } = {}): Promise<RtmpReceiver> {
   const rtmpPort = await freeTcpPort();
+  const tlsPort = opts.tls ? await freeTcpPort() : 0;
   const dir = mkdtempSync(join(tmpdir(), 'rg-nginx-rtmp-'));
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(dir, rtmpPort));
+  if (opts.tls) {
+    await exec('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+  }
+  writeFileSync(conf, nginxConfig(dir, rtmpPort, tlsPort));
   let server: Run | null = null;
   const launch = async () => {
     // pdeathsig: nginx dies with the test process even when that is killed (a timed-out test leaves no server behind)
     server = run('setpriv', ['--pdeathsig', 'KILL', '--', 'nginx', '-p', dir, '-c', conf], 600_000);
     await waitFor(() => accepts(rtmpPort), 15000, `nginx-rtmp listening on ${rtmpPort}`);
+    if (tlsPort) await waitFor(() => accepts(tlsPort), 15000, `nginx's TLS port ${tlsPort}`);
   };
   const kill = async () => {
     const s = server as Run | null;
@@ -86,6 +105,10 @@ export async function startRtmpReceiver(): Promise<RtmpReceiver> {
   return {
     rtmpPort,
     url,
+    tlsUrl: (stream) => {
+      if (!tlsPort) throw new Error('the receiver was started without tls');
+      return `rtmps://127.0.0.1:${tlsPort}/live/${stream}`;
+    },
     async probe(stream) {
       const { stdout } = await exec('ffprobe', ['-v', 'error', '-rw_timeout', '8000000', '-show_streams', '-of', 'json', url(stream)], { timeout: 15000 });
       return JSON.parse(stdout);
