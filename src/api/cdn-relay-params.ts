@@ -10,24 +10,28 @@
 //   the same door as any user, so it needs a credential.
 // - WithTranscoding 1 (mixed relay) mixes every publisher of the room but the agent (cdn-relay-mix-params.ts), their
 //   audio as AudioParams' allow/block lists say (cdn-relay-audio-lists.ts).
-// - FeedBackRoomParams, SeiParams, RecordParams with recording and a screen-share stream (StreamType 1) are not run
-//   by this gateway: refused with FailedOperation.CRUnsupportMethod naming what works, never accepted and ignored.
+// - FeedBackRoomParams (≤ 10 rooms) brings a mixed relay's picture into rooms as a user; a task needs it or
+//   PublishCdnParams. With WithTranscoding 0 it is refused (the user relayed is in a room already).
+// - SeiParams, RecordParams with recording and a screen-share stream (StreamType 1) are not run by this gateway:
+//   refused with FailedOperation.CRUnsupportMethod naming what works, never accepted and ignored.
 // - PublishCdnUrl: rtmp:// or rtmps://, at most 1024 characters; the same URL twice is refused (two pushes of one
 //   stream name fight over it at the CDN: the 3↔2 flapping the reference warns about).
 
 import { checkUserId, quote } from '../auth/ids.js';
 import { Api3Error } from './api3-envelope.js';
-import type { RelayChanges, RelaySpec } from './cdn-relay-service.js';
+import { FEEDBACK_NEEDS_MIX, type FeedBackUser, type RelayChanges, type RelaySpec } from './cdn-relay-service.js';
 import { asObject, at, choice, int, list, need, object, present, show, type Obj } from './cloud-recording-fields.js';
 import { checkedRoom } from './cdn-relay-room.js';
 import { relayLayout, relayMixParams } from './cdn-relay-mix-params.js';
 import { applyAudioLists, audioListsParam, EVERYONE, otherRoom, refuseListsWithoutMix, type AudioListsParam } from './cdn-relay-audio-lists.js';
 import { sdkAppIdParam } from './stream-ingest-params.js';
 
+
 export { sdkAppIdParam };
 
 export const UNSUPPORTED = 'FailedOperation.CRUnsupportMethod';
 const MAX_URLS = 10;
+const MAX_FEEDBACK_ROOMS = 10;
 const MAX_URL_LENGTH = 1024;
 const MAX_TASK_ID_LENGTH = 256;
 
@@ -46,6 +50,8 @@ export function relayCodes<T>(check: () => T): T {
 export interface StartParams {
   spec: RelaySpec;
   userSig: string;
+  /** FeedBackRoomParams (mixed relays); [] when absent. */
+  feedback: FeedBackUser[];
 }
 
 export function startParams(p: Obj): StartParams {
@@ -65,13 +71,18 @@ export function startParams(p: Obj): StartParams {
       const lists = audioParams(p.AudioParams);
       const elsewhere = otherRoom(lists, room.roomId);
       if (elsewhere) throw new Api3Error(UNSUPPORTED, elsewhere);
-      const urls = urlParams(p);
-      if (!urls) throw new Api3Error('MissingParameter', 'PublishCdnParams is missing: send 1 to 10 entries with the rtmp:// URL to push to in PublishCdnUrl.');
+      const feedback = feedBackParams(p) ?? [];
+      const urls = urlParams(p) ?? [];
+      if (urls.length === 0 && feedback.length === 0) {
+        throw new Api3Error('MissingParameter', 'PublishCdnParams is missing: send 1 to 10 entries with the rtmp:// URL to push to in PublishCdnUrl, or FeedBackRoomParams to bring the mix into rooms.');
+      }
       return {
         spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId: '', audio: true, video: true, urls, mix, audioLists: applyAudioLists(EVERYONE, lists) },
         userSig,
+        feedback,
       };
     }
+    if (feedBackParams(p)?.length) throw new Api3Error(UNSUPPORTED, FEEDBACK_NEEDS_MIX);
     const single = asObject(need(p, 'SingleSubscribeParams', '', 'MissingParameter', 'WithTranscoding 0 relays one user: send SingleSubscribeParams.UserMediaStream.UserInfo.UserId'), 'SingleSubscribeParams');
     const userId = singleUser(single, room.roomId);
     const audio = present(p, 'AudioParams');
@@ -86,11 +97,12 @@ export function startParams(p: Obj): StartParams {
     return {
       spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId, audio, video, urls, mix: null, audioLists: EVERYONE },
       userSig,
+      feedback: [],
     };
   });
 }
 
-export function updateParams(p: Obj): { sdkAppId: number; taskId: string; changes: RelayChanges } {
+export function updateParams(p: Obj): { sdkAppId: number; taskId: string; changes: RelayChanges; feedback?: FeedBackUser[] } {
   const sdkAppId = sdkAppIdParam(p);
   return relayCodes(() => {
     const taskId = taskIdParam(p);
@@ -114,7 +126,8 @@ export function updateParams(p: Obj): { sdkAppId: number; taskId: string; change
     }
     const urls = urlParams(p);
     if (urls) changes.urls = urls;
-    return { sdkAppId, taskId, changes };
+    const feedback = feedBackParams(p);
+    return { sdkAppId, taskId, changes, ...(feedback ? { feedback } : {}) };
   });
 }
 
@@ -156,6 +169,35 @@ function singleUser(single: Obj, mainRoom: string | null): string {
   const type = choice<0 | 1>(stream, 'StreamType', path, { 0: 'camera (main) stream', 1: 'screen share' }) ?? 0;
   if (type === 1) throw new Api3Error(UNSUPPORTED, `${path}.StreamType 1 (screen share) is not supported: this gateway has one stream per user; send 0 or leave it out.`);
   return userId;
+}
+
+/** FeedBackRoomParams: undefined when absent; else ≤ 10 distinct users, each with RoomId, RoomIdType, UserId, UserSig. */
+function feedBackParams(p: Obj): FeedBackUser[] | undefined {
+  const entries = list(p, 'FeedBackRoomParams', '', MAX_FEEDBACK_ROOMS);
+  if (!entries) return undefined;
+  const users = entries.map((e, i) => {
+    const path = `FeedBackRoomParams[${i}]`;
+    const o = asObject(e, path);
+    const room = roomAt(o, path);
+    const userId = userIdAt(o, path, 'the UserId the mix enters that room as');
+    const userSig = need(o, 'UserSig', path, 'MissingParameter', `send a UserSig made for ${quote(userId)}`);
+    if (typeof userSig !== 'string') throw new Api3Error('InvalidParameter', `${path}.UserSig must be a string, the UserSig made for ${quote(userId)}.`);
+    return { roomId: room.roomId, numericRoom: room.numeric, userId, userSig };
+  });
+  const key = (u: FeedBackUser) => `${u.numericRoom ? 'int' : 'str'}:${u.roomId}|${u.userId}`;
+  const dup = users.find((u, i) => users.findIndex((v) => key(v) === key(u)) !== i);
+  if (dup) throw new Api3Error('InvalidParameter', `FeedBackRoomParams names user ${quote(dup.userId)} in room ${show(dup.roomId)} twice; one user can enter a room once.`);
+  return users;
+}
+
+/** RoomId / RoomIdType of an entry (0 integer room, 1 string room, as the task's own), refusals naming the path. */
+function roomAt(o: Obj, path: string): { roomId: string; numeric: boolean } {
+  try {
+    return checkedRoom(o);
+  } catch (err) {
+    if (err instanceof Api3Error) throw new Api3Error(err.code, `${path}.${err.message}`);
+    throw err;
+  }
 }
 
 /**
@@ -206,8 +248,7 @@ function refuseExtras(p: Obj): void {
     if (Array.isArray(v)) return v.length > 0;
     return typeof v !== 'object' || Object.keys(v as Obj).length > 0;
   };
-  if (set('FeedBackRoomParams')) throw new Api3Error(UNSUPPORTED, 'FeedBackRoomParams (pushing the relay back into a room) is not supported by this gateway; send PublishCdnParams only.');
-  if (set('SeiParams')) throw new Api3Error(UNSUPPORTED, 'SeiParams applies to mixed relays, which this gateway does not run yet; leave it out.');
+  if (set('SeiParams')) throw new Api3Error(UNSUPPORTED, 'SeiParams (SEI messages in the mixed stream: the volume layout or a pass-through payload) is not supported by this gateway yet; leave it out.');
   const rec = present(p, 'RecordParams') ? asObject(p.RecordParams, 'RecordParams') : null;
   if (rec && present(rec, 'UniRecord') && rec.UniRecord !== 0 && rec.UniRecord !== 1) {
     throw new Api3Error(UNSUPPORTED, 'RecordParams.UniRecord 2 or 3 (recording the relay) is not supported; record the room with CreateCloudRecording instead, or send UniRecord 1.');

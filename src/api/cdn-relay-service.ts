@@ -51,6 +51,19 @@ export interface RelayChanges {
   layout?: MixLayoutSpec;
   /** Mixed relays: AudioParams' lists, where sent (entries' RoomId not yet checked against the task's room). */
   audioLists?: AudioListsParam;
+  /** Mixed relays: FeedBackRoomParams sent again, its users let in by the door (an empty list: none any more). */
+  feedback?: Ticket[];
+}
+
+export const FEEDBACK_NEEDS_MIX =
+  'FeedBackRoomParams brings a mixed relay\'s picture (WithTranscoding 1) into rooms; a single stream is already in its room: leave FeedBackRoomParams out.';
+
+/** One FeedBackRoomParams entry, checked (its UserSig not yet: the door does that). */
+export interface FeedBackUser {
+  roomId: string;
+  numericRoom: boolean;
+  userId: string;
+  userSig: string;
 }
 
 export type StartResult =
@@ -64,7 +77,8 @@ export type StartResult =
 export type UpdateResult = 'updated' | 'not-found' | 'outdated' | { refused: string };
 
 export interface CdnRelayService {
-  start(spec: RelaySpec, ticket: Ticket): Promise<StartResult>;
+  /** `feedback`: FeedBackRoomParams' users, let in by the door (mixed relays only). */
+  start(spec: RelaySpec, ticket: Ticket, feedback: readonly Ticket[]): Promise<StartResult>;
   update(sdkAppId: number, taskId: string, changes: RelayChanges): Promise<UpdateResult>;
   stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'not-found'>;
 }

@@ -71,8 +71,8 @@ export interface AudioFrame {
 
 export type MediaFrame = VideoFrame | AudioFrame;
 
-/** Where a publisher's media came from; shown in status APIs and room user lists. */
-export type MediaSource = 'rtmp' | 'whip' | 'pull';
+/** Where a publisher's media came from ('relay': a mixed relay's picture fed back into a room); shown in status APIs and room user lists. */
+export type MediaSource = 'rtmp' | 'whip' | 'pull' | 'relay';
 
 /**
  * What an ingest adapter drives. The room implements it per publisher. Configs come before the frames that need

@@ -1,7 +1,8 @@
 // The mixed picture of a room as a feed: the compositor's FLV output (src/mix/compositor.ts) parsed by the same
 // FlvToMedia every RTMP publisher and pull task goes through, pushed into a pipe of its own on the media engine. The
 // pipe is not in the room (nobody sees a "mixed" user); a recorder taps it like any publisher's, so mixed files are
-// cut, named and uploaded by the same code as single-stream ones. Relays (issue 18) can take it the same way.
+// cut, named and uploaded by the same code as single-stream ones. Relays (issue 18) tap it the same way, and a relay's
+// FeedBackRoomParams users (src/relay/feedback-rooms.ts) get its configs and frames as outputs.
 
 import type { Socket } from 'node:net';
 import type { AudioConfig, MediaFrame, MediaSink, VideoConfig } from '../media/model.js';
@@ -16,6 +17,7 @@ export class MixedFeed implements MediaSink, Feed {
   /** A config became known: recorders waiting for it start. */
   onConfig: () => void = () => {};
   private readonly media = new FlvToMedia(this);
+  private readonly outputs = new Set<MediaSink>();
   private readonly reader = new FlvStreamReader((type, ts, body) => {
     if (type === 8 || type === 9) this.media.push(type, ts, body);
   });
@@ -34,20 +36,34 @@ export class MixedFeed implements MediaSink, Feed {
     });
   }
 
+  /** Another sink of the mix (a publisher in a room): the configs known so far now, then every frame. */
+  addOutput(sink: MediaSink): void {
+    this.outputs.add(sink);
+    if (this.video) sink.setVideoConfig(this.video);
+    if (this.audio) sink.setAudioConfig(this.audio);
+  }
+
+  removeOutput(sink: MediaSink): void {
+    this.outputs.delete(sink);
+  }
+
   setVideoConfig(config: VideoConfig): void {
     this.video = config;
     this.pipe.setVideoConfig(config);
+    for (const o of this.outputs) o.setVideoConfig(config);
     this.onConfig();
   }
 
   setAudioConfig(config: AudioConfig): void {
     this.audio = config;
     this.pipe.setAudioConfig(config.codec === 'AAC' ? config.asc : null, 100);
+    for (const o of this.outputs) o.setAudioConfig(config);
     this.onConfig();
   }
 
   pushFrame(frame: MediaFrame): void {
     this.pipe.push(frame, false);
+    for (const o of this.outputs) o.pushFrame(frame);
   }
 
   end(): void {}

@@ -14,7 +14,7 @@ import type { Feed } from '../room/consumer.js';
 
 /** Who takes the compositor's output: a mixed recording's UserRecorder, or a mixed relay (src/relay). */
 export interface MixedOutput {
-  attach(feed: Feed): void;
+  attach(feed: MixedFeed): void;
   /** The output's first video or audio config is known. */
   media(): void;
 }

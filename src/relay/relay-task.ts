@@ -6,7 +6,8 @@
 // - or the room mixed (WithTranscoding 1): the mixed recordings' compositor (src/record/mixed-recording.ts) composes
 //   every publisher but the agent, and the pushes tap its output feed, which never stops while publishers come and go.
 //   Every publisher's audio goes in; AudioParams' lists set how loud each is (0 for those not mixed), so an Update of
-//   them is heard at once.
+//   them is heard at once. FeedBackRoomParams' users bring the mix into rooms as publishers (feedback-rooms.ts); the
+//   mix leaves them out of itself.
 // The task ends on Stop, on shutdown, or after MaxIdleTime away (the relayed user; for a mix, every publisher).
 
 import { KeyframePacer } from '../room/keyframe-pacer.js';
@@ -19,9 +20,10 @@ import type { RoomWatcher, Rooms, Seat } from '../room/rooms.js';
 import type { Ticket } from '../room/door.js';
 import { roomKey, type RoomRef } from '../room/room-ref.js';
 import type { RelayEventSink, RelayStatus } from '../events/relay-events.js';
-import type { RelayChanges, RelaySpec, UpdateResult } from '../api/cdn-relay-service.js';
+import { FEEDBACK_NEEDS_MIX, type RelayChanges, type RelaySpec, type UpdateResult } from '../api/cdn-relay-service.js';
 import { applyAudioLists, mixLevel, otherRoom } from '../api/cdn-relay-audio-lists.js';
 import { CdnPush } from './cdn-push.js';
+import { FeedBackRooms } from './feedback-rooms.js';
 import type { PushFeed, TapSource } from './push-attempt.js';
 
 export interface RelayTaskOptions {
@@ -29,6 +31,8 @@ export interface RelayTaskOptions {
   spec: RelaySpec;
   /** The agent user, let in by the room's door: it sits in the room's audience while the task runs. */
   ticket: Ticket;
+  /** FeedBackRoomParams: the users the mix enters rooms as (mixed relays only), let in by the door as publishers. */
+  feedback: readonly Ticket[];
   rooms: Rooms;
   /** Mixed relays read the compositor's output into a pipe of their own. */
   engine: MediaEngine;
@@ -77,11 +81,13 @@ export class RelayTask implements RoomWatcher, TapSource {
   private lastSequence = -1;
   private ending: Promise<void> | null = null;
   private readonly log: Logger;
+  private readonly feedback: FeedBackRooms;
 
   constructor(private readonly o: RelayTaskOptions) {
     this.spec = o.spec;
     this.room = { sdkAppId: o.spec.sdkAppId, roomId: o.spec.roomId, numericRoom: o.spec.numericRoom };
     this.log = o.log.child({ taskId: o.taskId });
+    this.feedback = new FeedBackRooms({ rooms: o.rooms, taskId: o.taskId, log: this.log });
   }
 
   get taskId(): string {
@@ -103,7 +109,10 @@ export class RelayTask implements RoomWatcher, TapSource {
 
   /** Throws when a mixed relay's compositor cannot start (the task is then over before it began). */
   async start(): Promise<void> {
-    if (this.spec.mix) await this.startMixed();
+    if (this.spec.mix) {
+      this.feedback.set(this.o.feedback); // before the mix takes the room's publishers: it leaves these out
+      await this.startMixed();
+    }
     this.seat = this.o.rooms.seat(this.o.ticket, 'relay', (reason) => void this.stop(reason));
     for (const url of this.spec.urls) this.addPush(url);
     this.unwatch = this.o.rooms.watch(this.room, this);
@@ -122,10 +131,14 @@ export class RelayTask implements RoomWatcher, TapSource {
       output: {
         attach: (feed) => {
           this.mixedFeed = feed;
+          this.feedback.attach(feed);
         },
         media: () => this.checkReady(),
       },
-      wants: (userId) => ({ video: userId !== agent, audio: userId !== agent }),
+      wants: (userId) => {
+        const mixed = userId !== agent && !this.feedback.isFeedback(this.room, userId);
+        return { video: mixed, audio: mixed };
+      },
       level: (userId) => mixLevel(this.spec.audioLists, userId),
       mergeWaitMs: this.o.mergeWaitMs,
       onFailed: (message) => {
@@ -144,6 +157,7 @@ export class RelayTask implements RoomWatcher, TapSource {
     if (c.withTranscoding !== (mixed ? 1 : 0)) {
       return { refused: `WithTranscoding must stay ${mixed ? 1 : 0}: a relay cannot switch between relaying one stream and mixing; start a new task for that.` };
     }
+    if (!mixed && c.feedback?.length) return { refused: FEEDBACK_NEEDS_MIX };
     if (mixed && c.userId !== undefined) return { refused: 'SingleSubscribeParams applies to single-stream relays (WithTranscoding 0) only; leave it out.' };
     if (c.video && !this.spec.video) return { refused: 'VideoParams cannot be added to an audio-only relay: a relay cannot switch between audio only and audio with video; start a new task.' };
     if (c.audio && !this.spec.audio) return { refused: 'AudioParams cannot be added to a video-only relay: a relay cannot switch between video only and audio with video; start a new task.' };
@@ -166,6 +180,7 @@ export class RelayTask implements RoomWatcher, TapSource {
       this.spec = { ...this.spec, urls: c.urls };
     }
     if (c.layout && this.mixed) this.mixed.setLayout(c.layout);
+    if (c.feedback) this.feedback.set(c.feedback);
     if (c.audioLists && this.mixed) {
       this.spec = { ...this.spec, audioLists: applyAudioLists(this.spec.audioLists, c.audioLists) };
       this.mixed.relevel();
@@ -182,7 +197,7 @@ export class RelayTask implements RoomWatcher, TapSource {
     if (this.ending) return;
     if (this.mixed) {
       this.checkIdle();
-      if (p.id.userId !== this.spec.agentUserId) this.mixed.join(p);
+      if (this.mixes(p.id.userId)) this.mixed.join(p);
       return;
     }
     if (p.id.userId === this.spec.userId) this.setPublisher(p);
@@ -227,6 +242,7 @@ export class RelayTask implements RoomWatcher, TapSource {
   private async end(reason: string): Promise<void> {
     this.unwatch?.();
     this.seat?.leave('normal'); // at once: DismissRoom's 102 follows everyone's 104, the pushes end after
+    this.feedback.stop(reason);
     this.seat = null;
     this.pacer.stop();
     for (const t of [this.mergeTimer, this.idleTimer]) if (t) clearTimeout(t);
@@ -237,6 +253,11 @@ export class RelayTask implements RoomWatcher, TapSource {
     this.publisher = null;
     this.log.info({ reason }, 'relay ended');
     this.o.onEnded(reason);
+  }
+
+  /** A mixed relay's input: every publisher of the room but the agent and the relay's own users fed back into it. */
+  private mixes(userId: string): boolean {
+    return userId !== this.spec.agentUserId && !this.feedback.isFeedback(this.room, userId);
   }
 
   /** The relayed user's current publisher, if in the room now. */
@@ -300,7 +321,7 @@ export class RelayTask implements RoomWatcher, TapSource {
   /** AgentParams.MaxIdleTime: counted while the relayed user is away (a mix: while nobody but the agent publishes). */
   private checkIdle(): void {
     const someone = this.mixed
-      ? this.o.rooms.publishersOf(this.room).some((p) => p.id.userId !== this.spec.agentUserId)
+      ? this.o.rooms.publishersOf(this.room).some((p) => this.mixes(p.id.userId))
       : this.publisher !== null;
     if (someone || this.ending) {
       if (this.idleTimer) clearTimeout(this.idleTimer);

@@ -48,7 +48,7 @@ export class Relays implements CdnRelayService {
     this.log = o.log.child({ component: 'relay' });
   }
 
-  async start(spec: RelaySpec, ticket: Ticket): Promise<StartResult> {
+  async start(spec: RelaySpec, ticket: Ticket, feedback: readonly Ticket[] = []): Promise<StartResult> {
     const { maxTasks } = this.o.config;
     if (this.live.size >= maxTasks) return { ok: false, error: 'limit', limit: maxTasks };
     const refused = await this.refusedUrl(spec.urls);
@@ -65,6 +65,7 @@ export class Relays implements CdnRelayService {
       taskId,
       spec,
       ticket,
+      feedback,
       rooms: this.o.rooms,
       engine: this.o.engine,
       events: this.o.events,

@@ -138,7 +138,7 @@ t.test('MaxIdleTime: a relay whose user never comes ends by itself', async (t) =
 t.test('each error code of the relay actions, provoked once', async (t) => {
   const room = 'relay-errors';
   const code = async (req: any) => (await apiError(f.client.StartPublishCdnStream(req))).code;
-  t.equal(await code(startReq(room, 'agent_e', [srs.url('e')], { FeedBackRoomParams: [{ RoomId: '1', RoomIdType: 0, UserId: 'u', UserSig: 's' }] })), 'FailedOperation.CRUnsupportMethod', 'pushing back into a room is not run here');
+  t.equal(await code(startReq(room, 'agent_e', [srs.url('e')], { FeedBackRoomParams: [{ RoomId: '1', RoomIdType: 0, UserId: 'u', UserSig: 's' }] })), 'FailedOperation.CRUnsupportMethod', 'FeedBackRoomParams on a single-stream relay');
   t.equal(await code(startReq(room, 'agent_e', [srs.url('e')], { PublishCdnParams: undefined })), 'MissingParameter', 'no URL');
   t.equal(await code(startReq(room, 'agent_e', ['http://example.com/x'])), 'InvalidParameter', 'not rtmp');
   t.equal(await code(startReq(room, 'agent_e', ['rtmp://10.1.2.3/live/x'])), 'InvalidParameter', 'a private address not in pull.allow');
