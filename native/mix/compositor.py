@@ -195,6 +195,10 @@ class Mixer:
                 self.fail_input(owner.id, f'{err.message} ({msg.src.get_name()})')
             else:
                 self.fatal(f'{err.message} ({msg.src.get_name()}: {debug})')
+        elif msg.type == Gst.MessageType.ELEMENT and msg.get_structure() and msg.get_structure().get_name() == 'level':
+            owner = self.input_of(msg.src)
+            if owner not in (None, 'gone'):
+                owner.on_level(msg.get_structure())
         elif msg.type == Gst.MessageType.WARNING:
             err, debug = msg.parse_warning()
             log(f'warning from {msg.src.get_name()}: {err.message}')

@@ -2,12 +2,16 @@
 # H.264 and AAC/Opus, and shapes the picture for its tile, ending in request pads on the compositor and the mixer.
 #
 #   fdsrc ─► tsdemux ─┬─► queue ─► h264parse ─► avdec_h264 ─► videoconvert ─► videocrop ─► videoscale ─► caps(tile) ─► compositor
-#                     └─► queue ─► aacparse|opusparse ─► avdec_aac|opusdec ─► audioconvert ─► audioresample ─► caps ─► audiomixer
+#                     └─► queue ─► aacparse|opusparse ─► avdec_aac|opusdec ─► audioconvert ─► audioresample ─► level ─► caps ─► audiomixer
+#
+# `level` measures the input's loudness as decoded (before the mix's gain), for the volume-layout SEI of a mixed
+# relay (SeiParams.LayoutVolume): the compositor keeps each input's latest and reports it with its stats.
 #
 # Timing (mix_timeline.py): one offset for the input's audio and video, set on the decoded side, maps the
 # publisher's timestamps onto the pipeline clock; the aggregators' latency absorbs decoding and arrival jitter.
 
 import os
+import re
 import threading
 import time
 
@@ -17,6 +21,9 @@ from mix_timeline import Timeline
 
 HIDDEN_SIZE = (64, 36)        # an input with no tile is still decoded (its tile may come back) but scaled small
 NOTHING_DECODED_AFTER_S = 5   # data has been arriving this long and nothing decoded: the input fails
+LEVEL_INTERVAL_NS = 200_000_000  # how often `level` reports an input's loudness
+QUIET_DB = -60.0              # loudness at or below this is volume 0; 0 dBFS is 100
+LEVEL_RMS = re.compile(r'rms=\((?:GValueArray|double)\)[<{]([^>}]*)[>}]')
 
 
 class Chain:
@@ -54,6 +61,7 @@ class Input:
         self.bytes_in = 0
         self.first_byte_at = None
         self.frames = {'video': 0, 'audio': 0}
+        self.level = 0                   # loudness 0–100 over the last LEVEL_INTERVAL_NS (0: silent or no audio)
         # O_NONBLOCK: the open succeeds before any writer exists (a blocking open would wait for one). Until a
         # writer has come, poll() reports nothing on this end, so fdsrc simply waits; after the last writer goes
         # the read returns 0 and the input ends.
@@ -152,6 +160,7 @@ class Input:
         else:
             parse, decode = ('aacparse', 'avdec_aac') if codec == 'aac' else ('opusparse', 'opusdec')
             elements = [queue, make(parse), make(decode), make('audioconvert'), make('audioresample'),
+                        make('level', interval=LEVEL_INTERVAL_NS, post_messages=True),
                         make('capsfilter', caps=Gst.Caps.from_string(self.mixer.output.raw_audio))]
         chain = Chain(kind, codec, elements)
         for e in elements:
@@ -285,7 +294,18 @@ class Input:
 
     def stats(self):
         return {'bytesIn': self.bytes_in, 'videoFrames': self.frames['video'], 'audioFrames': self.frames['audio'],
-                'reanchors': self.timeline.moves}
+                'reanchors': self.timeline.moves, 'level': self.level}
+
+    def on_level(self, structure):
+        """A `level` message: the loudest channel's RMS in dBFS, as 0 (≤ -60 dB) … 100 (0 dB), linear in dB."""
+        # PyGObject cannot read the message's GValueArray fields, but their text form is stable:
+        # rms=(GValueArray)< -20.1, -21.3 > (older GStreamer: rms=(double){ … })
+        m = LEVEL_RMS.search(structure.to_string())
+        try:
+            db = max(float(v) for v in m.group(1).split(','))
+        except (AttributeError, ValueError):
+            return
+        self.level = max(0, min(100, round((db - QUIET_DB) * 100 / -QUIET_DB)))
 
     def teardown(self):
         """Leaves the mix: the mixer's pads go first (that wakes a streaming thread waiting in them), then the bin."""

@@ -12,15 +12,17 @@
 //   audio as AudioParams' allow/block lists say (cdn-relay-audio-lists.ts).
 // - FeedBackRoomParams (≤ 10 rooms) brings a mixed relay's picture into rooms as a user; a task needs it or
 //   PublishCdnParams. With WithTranscoding 0 it is refused (the user relayed is in a room already).
-// - SeiParams, RecordParams with recording and a screen-share stream (StreamType 1) are not run by this gateway:
-//   refused with FailedOperation.CRUnsupportMethod naming what works, never accepted and ignored.
+// - SeiParams (LayoutVolume, PassThrough) puts SEI messages into a mixed relay's stream; a single stream is relayed
+//   as it is, so there it is refused (CRUnsupportMethod).
+// - RecordParams with recording and a screen-share stream (StreamType 1) are not run by this gateway: refused with
+//   FailedOperation.CRUnsupportMethod naming what works, never accepted and ignored.
 // - PublishCdnUrl: rtmp:// or rtmps://, at most 1024 characters; the same URL twice is refused (two pushes of one
 //   stream name fight over it at the CDN: the 3↔2 flapping the reference warns about).
 
 import { checkUserId, quote } from '../auth/ids.js';
 import { Api3Error } from './api3-envelope.js';
-import { FEEDBACK_NEEDS_MIX, type FeedBackUser, type RelayChanges, type RelaySpec } from './cdn-relay-service.js';
-import { asObject, at, choice, int, list, need, object, present, show, type Obj } from './cloud-recording-fields.js';
+import { FEEDBACK_NEEDS_MIX, type FeedBackUser, type RelayChanges, type RelaySpec, type SeiSpec } from './cdn-relay-service.js';
+import { asObject, at, choice, int, list, need, object, present, show, string, type Obj } from './cloud-recording-fields.js';
 import { checkedRoom } from './cdn-relay-room.js';
 import { relayLayout, relayMixParams } from './cdn-relay-mix-params.js';
 import { applyAudioLists, audioListsParam, EVERYONE, otherRoom, refuseListsWithoutMix, type AudioListsParam } from './cdn-relay-audio-lists.js';
@@ -76,13 +78,18 @@ export function startParams(p: Obj): StartParams {
       if (urls.length === 0 && feedback.length === 0) {
         throw new Api3Error('MissingParameter', 'PublishCdnParams is missing: send 1 to 10 entries with the rtmp:// URL to push to in PublishCdnUrl, or FeedBackRoomParams to bring the mix into rooms.');
       }
+      const sei = seiParams(p);
       return {
-        spec: { sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId: '', audio: true, video: true, urls, mix, audioLists: applyAudioLists(EVERYONE, lists) },
+        spec: {
+          sdkAppId, roomId: room.roomId, numericRoom: room.numeric, agentUserId, maxIdleTimeSec, userId: '', audio: true, video: true, urls, mix,
+          audioLists: applyAudioLists(EVERYONE, lists), ...(sei ? { sei } : {}),
+        },
         userSig,
         feedback,
       };
     }
     if (feedBackParams(p)?.length) throw new Api3Error(UNSUPPORTED, FEEDBACK_NEEDS_MIX);
+    if (seiParams(p)) throw new Api3Error(UNSUPPORTED, SEI_NEEDS_MIX);
     const single = asObject(need(p, 'SingleSubscribeParams', '', 'MissingParameter', 'WithTranscoding 0 relays one user: send SingleSubscribeParams.UserMediaStream.UserInfo.UserId'), 'SingleSubscribeParams');
     const userId = singleUser(single, room.roomId);
     const audio = present(p, 'AudioParams');
@@ -127,6 +134,11 @@ export function updateParams(p: Obj): { sdkAppId: number; taskId: string; change
     const urls = urlParams(p);
     if (urls) changes.urls = urls;
     const feedback = feedBackParams(p);
+    const sei = seiParams(p);
+    if (present(p, 'SeiParams')) {
+      if (withTranscoding === 0 && sei) throw new Api3Error(UNSUPPORTED, SEI_NEEDS_MIX);
+      changes.sei = sei ?? {};
+    }
     return { sdkAppId, taskId, changes, ...(feedback ? { feedback } : {}) };
   });
 }
@@ -190,6 +202,54 @@ function feedBackParams(p: Obj): FeedBackUser[] | undefined {
   return users;
 }
 
+const SEI_NEEDS_MIX = 'SeiParams puts SEI messages into the stream a mixed relay (WithTranscoding 1) encodes; a single stream is relayed as it is: leave SeiParams out.';
+
+/** SeiParams: undefined when absent or empty; else its LayoutVolume and PassThrough, checked (§4.3's rules). */
+function seiParams(p: Obj): SeiSpec | undefined {
+  const o = object(p, 'SeiParams', '');
+  if (!o) return undefined;
+  const sei: SeiSpec = {};
+  const lv = object(o, 'LayoutVolume', 'SeiParams');
+  if (lv) {
+    const path = 'SeiParams.LayoutVolume';
+    const appData = string(lv, 'AppData', path);
+    if (appData !== undefined && appData.length >= 4096) throw new Api3Error('InvalidParameter', `${path}.AppData must be shorter than 4096 characters; got ${appData.length}.`);
+    sei.layoutVolume = { ...(appData !== undefined ? { appData } : {}), payloadType: payloadType(lv, path, false) ?? 100, ...timing(lv, path) };
+  }
+  const pt = object(o, 'PassThrough', 'SeiParams');
+  if (pt) {
+    const path = 'SeiParams.PassThrough';
+    const content = need(pt, 'PayloadContent', path, 'MissingParameter', 'send the payload to insert, as a string');
+    if (typeof content !== 'string' || content.length === 0 || content.length > 4096) {
+      throw new Api3Error('InvalidParameter', `${path}.PayloadContent must be a string of 1 to 4096 characters; got ${show(content)}.`);
+    }
+    need(pt, 'PayloadType', path, 'MissingParameter', 'send 5 (with PayloadUuid) or 100–254 but 244');
+    const type = payloadType(pt, path, true)!;
+    const uuid = string(pt, 'PayloadUuid', path);
+    if (type === 5 && (uuid === undefined || !/^[0-9a-fA-F]{32}$/.test(uuid))) {
+      throw new Api3Error('InvalidParameter', `${path}.PayloadUuid must be 32 hex digits when PayloadType is 5; got ${show(uuid)}.`);
+    }
+    if (type !== 5 && uuid !== undefined) throw new Api3Error('InvalidParameter', `${path}.PayloadUuid goes with PayloadType 5 only; leave it out for type ${type}.`);
+    sei.passThrough = { content, payloadType: type, ...(uuid ? { uuid } : {}), ...timing(pt, path) };
+  }
+  return sei.layoutVolume || sei.passThrough ? sei : undefined;
+}
+
+/** An SEI payload type: 100–254 but 244 (which H.264 reserves), or 5 where `five` is allowed. */
+function payloadType(o: Obj, path: string, five: boolean): number | undefined {
+  const v = int(o, 'PayloadType', path, five ? 5 : 100, 254);
+  if (v !== undefined && (v === 244 || (v < 100 && v !== 5))) {
+    throw new Api3Error('InvalidParameter', `${path}.PayloadType must be ${five ? '5 or ' : ''}100–254 except 244; got ${v}.`);
+  }
+  return v;
+}
+
+function timing(o: Obj, path: string): { intervalMs: number; followIdr: boolean } {
+  const intervalMs = int(o, 'Interval', path, 100, 60000, 'ms') ?? 1000;
+  const followIdr = choice<0 | 1>(o, 'FollowIdr', path, { 0: 'at the interval only', 1: 'also with every IDR frame' }) === 1;
+  return { intervalMs, followIdr };
+}
+
 /** RoomId / RoomIdType of an entry (0 integer room, 1 string room, as the task's own), refusals naming the path. */
 function roomAt(o: Obj, path: string): { roomId: string; numeric: boolean } {
   try {
@@ -248,7 +308,6 @@ function refuseExtras(p: Obj): void {
     if (Array.isArray(v)) return v.length > 0;
     return typeof v !== 'object' || Object.keys(v as Obj).length > 0;
   };
-  if (set('SeiParams')) throw new Api3Error(UNSUPPORTED, 'SeiParams (SEI messages in the mixed stream: the volume layout or a pass-through payload) is not supported by this gateway yet; leave it out.');
   const rec = present(p, 'RecordParams') ? asObject(p.RecordParams, 'RecordParams') : null;
   if (rec && present(rec, 'UniRecord') && rec.UniRecord !== 0 && rec.UniRecord !== 1) {
     throw new Api3Error(UNSUPPORTED, 'RecordParams.UniRecord 2 or 3 (recording the relay) is not supported; record the room with CreateCloudRecording instead, or send UniRecord 1.');

@@ -36,6 +36,14 @@ export interface RelaySpec {
   video: boolean;
   /** PublishCdnParams[].PublishCdnUrl, in request order, distinct. */
   urls: string[];
+  /** SeiParams (mixed relays); absent: no SEI. */
+  sei?: SeiSpec;
+}
+
+/** SeiParams, checked (a mixed relay's SEI messages: src/relay/sei-inserter.ts). */
+export interface SeiSpec {
+  layoutVolume?: { appData?: string; payloadType: number; intervalMs: number; followIdr: boolean };
+  passThrough?: { content: string; payloadType: number; uuid?: string; intervalMs: number; followIdr: boolean };
 }
 
 /** UpdatePublishCdnStream: incremental, so an absent field (undefined) leaves that part as it is. */
@@ -53,6 +61,8 @@ export interface RelayChanges {
   audioLists?: AudioListsParam;
   /** Mixed relays: FeedBackRoomParams sent again, its users let in by the door (an empty list: none any more). */
   feedback?: Ticket[];
+  /** Mixed relays: SeiParams sent again (an empty object: no SEI any more). */
+  sei?: SeiSpec;
 }
 
 export const FEEDBACK_NEEDS_MIX =

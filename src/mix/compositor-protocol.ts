@@ -12,6 +12,8 @@ export interface InputStats {
   audioFrames: number;
   /** Times the input's timeline was moved (a jump in its timestamps, a stall, clock drift, a delay trimmed). */
   reanchors: number;
+  /** Its audio's loudness as decoded, 0 (−60 dBFS or quieter, or no audio) to 100 (0 dBFS), linear in dB. */
+  level: number;
 }
 
 export interface CompositorStats {

@@ -5,7 +5,7 @@
 // FeedBackRoomParams users (src/relay/feedback-rooms.ts) get its configs and frames as outputs.
 
 import type { Socket } from 'node:net';
-import type { AudioConfig, MediaFrame, MediaSink, VideoConfig } from '../media/model.js';
+import type { AudioConfig, MediaFrame, MediaSink, VideoConfig, VideoFrame } from '../media/model.js';
 import { FlvToMedia } from '../media/flv-to-media.js';
 import { FlvStreamReader } from '../ingest/pull/flv-stream-reader.js';
 import type { Feed } from '../room/consumer.js';
@@ -16,6 +16,8 @@ export class MixedFeed implements MediaSink, Feed {
   audio: AudioConfig | null = null;
   /** A config became known: recorders waiting for it start. */
   onConfig: () => void = () => {};
+  /** Changes each picture before anyone gets it (a mixed relay's SEI messages: src/relay/sei-inserter.ts). */
+  rewriteVideo: ((frame: VideoFrame) => VideoFrame) | null = null;
   private readonly media = new FlvToMedia(this);
   private readonly outputs = new Set<MediaSink>();
   private readonly reader = new FlvStreamReader((type, ts, body) => {
@@ -62,8 +64,9 @@ export class MixedFeed implements MediaSink, Feed {
   }
 
   pushFrame(frame: MediaFrame): void {
-    this.pipe.push(frame, false);
-    for (const o of this.outputs) o.pushFrame(frame);
+    const f = frame.kind === 'video' && this.rewriteVideo ? this.rewriteVideo(frame) : frame;
+    this.pipe.push(f, false);
+    for (const o of this.outputs) o.pushFrame(f);
   }
 
   end(): void {}

@@ -7,8 +7,9 @@ import type { Logger } from '../log.js';
 import type { MediaEngine, Tap } from '../room/engine.js';
 import type { Publisher } from '../room/publisher.js';
 import type { MixSpec, MixLayoutSpec } from '../api/cloud-recording-service.js';
-import { Compositor, tilesFromRects } from '../mix/compositor.js';
-import { layoutRects } from '../mix/layout.js';
+import { Compositor, tilesFromRects, type CompositorStats } from '../mix/compositor.js';
+import { layoutRects, type MixRect } from '../mix/layout.js';
+import type { LayoutRegions } from '../relay/sei-inserter.js';
 import { MixedFeed } from './mixed-feed.js';
 import type { Feed } from '../room/consumer.js';
 
@@ -59,6 +60,9 @@ export class MixedRecording {
   private layout: MixLayoutSpec;
   private serial = 0;
   private stopping = false;
+  /** The tiles as last laid out, and each input's loudness from the compositor's stats (by input id). */
+  private rects: MixRect[] = [];
+  private readonly levels = new Map<string, number>();
   private mixedOnce = false;
 
   constructor(private readonly o: MixedRecordingOptions) {
@@ -72,6 +76,10 @@ export class MixedRecording {
       if (!this.stopping) o.onFailed(`the compositor stopped: ${e.reason || `exit ${e.code ?? e.signal}`}`);
     });
     this.compositor.on('input-failed', ({ id, reason }) => o.log.warn({ input: id }, `a publisher left the mix: ${reason}`));
+    this.compositor.on('stats', (s: CompositorStats) => {
+      this.levels.clear();
+      for (const [id, input] of Object.entries(s.inputs)) this.levels.set(id, input.level ?? 0);
+    });
   }
 
   async start(): Promise<void> {
@@ -82,6 +90,18 @@ export class MixedRecording {
     feed.read(stdout, (why) => this.o.onFailed(`the compositor's output is broken: ${why}`));
     this.feed = feed;
     this.o.output.attach(feed);
+  }
+
+  /** The canvas and each user's tile with its loudness now (a mixed relay's volume-layout SEI). */
+  regions(): LayoutRegions {
+    const { width: w, height: h } = this.o.mix.video;
+    const regions = this.rects.flatMap((r) => {
+      if (!r.userId) return [];
+      const input = this.inputs.get(r.userId);
+      const volume = input ? this.levels.get(input.id) ?? 0 : 0;
+      return [{ uid: r.userId, zorder: r.zOrder, volume, x: r.x, y: r.y, w: r.width, h: r.height }];
+    });
+    return { canvas: { w, h }, regions };
   }
 
   /** Whether some publisher's media goes into the mix now (or went: Describe stays InProgress once it started). */
@@ -198,6 +218,7 @@ export class MixedRecording {
       .sort((a, b) => a.publisher.since.getTime() - b.publisher.since.getTime());
     const idOf = new Map(present.map((i) => [i.publisher.id.userId, i.id]));
     const rects = layoutRects(this.layout, this.o.mix.video, present.map((i) => ({ userId: i.publisher.id.userId, hasVideo: i.video && i.publisher.video !== null })));
+    this.rects = rects;
     this.compositor.setLayout(tilesFromRects(rects, (r) => (r.userId ? idOf.get(r.userId) ?? null : null)), this.layout.background);
   }
 }

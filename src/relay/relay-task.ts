@@ -20,10 +20,11 @@ import type { RoomWatcher, Rooms, Seat } from '../room/rooms.js';
 import type { Ticket } from '../room/door.js';
 import { roomKey, type RoomRef } from '../room/room-ref.js';
 import type { RelayEventSink, RelayStatus } from '../events/relay-events.js';
-import { FEEDBACK_NEEDS_MIX, type RelayChanges, type RelaySpec, type UpdateResult } from '../api/cdn-relay-service.js';
+import { FEEDBACK_NEEDS_MIX, type RelayChanges, type RelaySpec, type SeiSpec, type UpdateResult } from '../api/cdn-relay-service.js';
 import { applyAudioLists, mixLevel, otherRoom } from '../api/cdn-relay-audio-lists.js';
 import { CdnPush } from './cdn-push.js';
 import { FeedBackRooms } from './feedback-rooms.js';
+import { SeiInserter } from './sei-inserter.js';
 import type { PushFeed, TapSource } from './push-attempt.js';
 
 export interface RelayTaskOptions {
@@ -82,6 +83,8 @@ export class RelayTask implements RoomWatcher, TapSource {
   private ending: Promise<void> | null = null;
   private readonly log: Logger;
   private readonly feedback: FeedBackRooms;
+  /** SeiParams of a mixed relay; null without. */
+  private sei: SeiInserter | null = null;
 
   constructor(private readonly o: RelayTaskOptions) {
     this.spec = o.spec;
@@ -111,6 +114,7 @@ export class RelayTask implements RoomWatcher, TapSource {
   async start(): Promise<void> {
     if (this.spec.mix) {
       this.feedback.set(this.o.feedback); // before the mix takes the room's publishers: it leaves these out
+      if (this.spec.sei) this.setSei(this.spec.sei);
       await this.startMixed();
     }
     this.seat = this.o.rooms.seat(this.o.ticket, 'relay', (reason) => void this.stop(reason));
@@ -132,6 +136,7 @@ export class RelayTask implements RoomWatcher, TapSource {
         attach: (feed) => {
           this.mixedFeed = feed;
           this.feedback.attach(feed);
+          feed.rewriteVideo = (frame) => this.sei?.apply(frame) ?? frame;
         },
         media: () => this.checkReady(),
       },
@@ -181,6 +186,7 @@ export class RelayTask implements RoomWatcher, TapSource {
     }
     if (c.layout && this.mixed) this.mixed.setLayout(c.layout);
     if (c.feedback) this.feedback.set(c.feedback);
+    if (c.sei) this.setSei(c.sei);
     if (c.audioLists && this.mixed) {
       this.spec = { ...this.spec, audioLists: applyAudioLists(this.spec.audioLists, c.audioLists) };
       this.mixed.relevel();
@@ -253,6 +259,16 @@ export class RelayTask implements RoomWatcher, TapSource {
     this.publisher = null;
     this.log.info({ reason }, 'relay ended');
     this.o.onEnded(reason);
+  }
+
+  /** SeiParams: from the next picture on (an empty spec: none any more). */
+  private setSei(spec: SeiSpec): void {
+    if (!spec.layoutVolume && !spec.passThrough) {
+      this.sei = null;
+      return;
+    }
+    if (this.sei) this.sei.set(spec);
+    else this.sei = new SeiInserter(spec, () => this.mixed?.regions() ?? { canvas: { w: 0, h: 0 }, regions: [] });
   }
 
   /** A mixed relay's input: every publisher of the room but the agent and the relay's own users fed back into it. */
