@@ -23,6 +23,7 @@ import { requireAction, type Door, type Ticket } from './door.js';
 import { roomKey, describeRoomRef, type RoomRef } from './room-ref.js';
 import { UserBlocks } from './user-blocks.js';
 import { RoomMembers } from './members.js';
+import { watchTracks } from './track-watch.js';
 import { trackRefusals } from '../auth/privileges.js';
 
 export interface RoomMediaOptions {
@@ -129,6 +130,8 @@ export class Rooms {
   /** What room control can end, by room key (src/room/room-ref.ts). */
   private readonly handles = new Map<string, Set<RoomHandle>>();
   private readonly publisherHandles = new Map<Publisher, RoomHandle>();
+  /** Each publisher's track watch (202/204 when one kind stops while the other flows), stopped when it leaves. */
+  private readonly trackWatches = new Map<Publisher, () => void>();
   private readonly viewerSeats = new Map<Viewer, Seat>();
   /** SetUserBlocked's mutes, kept across a publisher's reconnect. */
   private readonly blocks: UserBlocks;
@@ -203,6 +206,10 @@ export class Rooms {
     publisher.onMedia = (kind) => this.watchersOf(k).forEach((w) => w.publisherMedia(publisher, kind));
     this.roomFor(ticket).publishers.set(id.sessionId, publisher);
     this.members.join(ticket, id.userId, id.sessionId, 'anchor', id.source, clientAddress(id.remote) || undefined);
+    this.trackWatches.set(publisher, watchTracks(publisher.tracks, () => {
+      const s = publisher.pipe.stats();
+      return s && { video: s.videoFrames, audio: s.audioFrames };
+    }));
     this.viewers.publisherJoined(k, id.userId, publisher);
     this.watchersOf(k).forEach((w) => w.publisherJoined(publisher));
     this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, numericRoom: id.numericRoom, userId: id.userId, source: id.source }, 'user joined');
@@ -360,6 +367,8 @@ export class Rooms {
     const handle = this.publisherHandles.get(p);
     if (handle) this.dropHandle(k, handle);
     this.publisherHandles.delete(p);
+    this.trackWatches.get(p)?.();
+    this.trackWatches.delete(p);
     const room = this.rooms.get(k);
     room?.publishers.delete(sessionId);
     this.viewers.publisherLeft(k, userId, p);
