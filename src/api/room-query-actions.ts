@@ -5,7 +5,9 @@
 // Decisions:
 // - Total is the number of matches on all pages (TRTC's field comment is ambiguous), so a caller can page.
 // - A CommId names a life of a room; a CommId the history does not know answers an empty list, as for a call that
-//   had no one in the range.
+//   had no one in the range. Integer room 123 and string room "123" are two rooms with their own CommIds
+//   (room-query-params.ts: the digit-only string room's is quoted); DescribeRoomInfo's RoomId, a string in TRTC's
+//   API with no type beside it, lists the calls of both.
 // - UserInformation: one row per session (a user who entered twice is listed twice); DeviceType is how the user came
 //   in (rtmp, whip, pull, whep, record, relay); SdkVersion is '' (no TRTC SDK is involved); ClientIp is '' for a pull
 //   task, which has no client. A room still open has DestroyTime 0; a user still in has LeaveTs now (as TRTC says).
@@ -76,7 +78,7 @@ export function roomQueryActions(deps: RoomQueryDeps): Record<string, ActionHand
       return {
         Total: page.total,
         RoomList: page.items.map((r) => ({
-          CommId: commIdOf(r.sdkAppId, r.roomId, r.createdAt),
+          CommId: commIdOf(r.sdkAppId, r.roomId, r.numericRoom, r.createdAt),
           RoomString: r.roomId,
           CreateTime: sec(r.createdAt),
           DestroyTime: r.destroyedAt === null ? 0 : sec(r.destroyedAt),

@@ -126,12 +126,22 @@ export function paging(p: Params, defaultSize: number, max: number, why = ''): P
   return { offset: page * size, limit: size };
 }
 
-/** TRTC's CommId, `<SdkAppId>_<RoomId>_<CreateTime s>` (the room id may itself hold underscores). */
+/**
+ * TRTC's CommId, `<SdkAppId>_<RoomId>_<CreateTime s>` (the room id may itself hold underscores). Integer room 123 and
+ * string room "123" are two rooms (src/room/room-ref.ts), so their calls need two names: an integer room's CommId is
+ * TRTC's documented form (`1400000000_123_1700000000`, like the reference's example), and so is a string room's whose
+ * name has a character other than a digit (`1400000000_my-room_1700000000`: no integer room reads like it); a string
+ * room whose name is only digits would read like the integer room, so its CommId quotes it, as roomgate's messages
+ * name it (`1400000000_'123'_1700000000`). A quote cannot occur in a room id (src/auth/ids.ts).
+ */
 export interface CommId {
   sdkAppId: number;
   roomId: string;
+  numericRoom: boolean;
   createdSec: number;
 }
+
+const DIGITS = /^\d+$/;
 
 export function commIdParam(p: Params, sdkAppId: number): CommId {
   if (!present(p, 'CommId')) {
@@ -139,18 +149,22 @@ export function commIdParam(p: Params, sdkAppId: number): CommId {
   }
   const v = p.CommId;
   const m = typeof v === 'string' ? /^(\d{1,10})_(.+)_(\d{1,11})$/.exec(v) : null;
-  if (!m || checkStringRoomId(m[2]!) !== null) {
+  const quoted = m ? /^'(.+)'$/.exec(m[2]!) : null;
+  const roomId = quoted ? quoted[1]! : m?.[2];
+  if (!m || roomId === undefined || checkStringRoomId(roomId) !== null) {
     throw new Api3Error('InvalidParameter', `CommId ${show(v)} is not a CommId: send one as DescribeRoomInfo lists it, <SdkAppId>_<RoomId>_<CreateTime>, e.g. "${sdkAppId}_room1_1700000000".`);
   }
   const commApp = Number(m[1]);
   if (commApp !== sdkAppId) {
     throw new Api3Error('InvalidParameter', `CommId ${show(v)} is a call of SdkAppId ${commApp}, not of SdkAppId ${sdkAppId}: send the SdkAppId the call belongs to.`);
   }
-  return { sdkAppId, roomId: m[2]!, createdSec: Number(m[3]) };
+  return { sdkAppId, roomId, numericRoom: !quoted && DIGITS.test(roomId), createdSec: Number(m[3]) };
 }
 
-export function commIdOf(sdkAppId: number, roomId: string, createdAt: number): string {
-  return `${sdkAppId}_${roomId}_${Math.floor(createdAt / 1000)}`;
+/** The CommId of a room's life; `numericRoom` null (a room of unknown type, history schema 1) is named as an integer room. */
+export function commIdOf(sdkAppId: number, roomId: string, numericRoom: boolean | null, createdAt: number): string {
+  const name = numericRoom === false && DIGITS.test(roomId) ? `'${roomId}'` : roomId;
+  return `${sdkAppId}_${name}_${Math.floor(createdAt / 1000)}`;
 }
 
 /** An optional list of user ids, at most `max` (its code and reason when over), each a valid user id. */

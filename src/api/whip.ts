@@ -4,7 +4,8 @@
 // and DELETE (the user leaves the room). Auth and the offer check finish before any ICE/DTLS work starts.
 
 import type { FastifyInstance } from 'fastify';
-import type { Rooms } from '../room/rooms.js';
+import { JoinRefused, type Rooms } from '../room/rooms.js';
+import type { Publisher } from '../room/publisher.js';
 import type { WebRtcOptions } from '../room/peer.js';
 import { WhipSession } from '../ingest/whip/session.js';
 import type { Logger } from '../log.js';
@@ -67,7 +68,15 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
     });
     sessions.set(session.id, { session, sdkAppId, roomId, userId });
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-    const publisher = await deps.rooms.addPublisher(accepted.ticket, { source: 'whip', remote, sessionId: session.id }, (reason) => session.end(reason));
+    let publisher: Publisher;
+    try {
+      publisher = await deps.rooms.addPublisher(accepted.ticket, { source: 'whip', remote, sessionId: session.id }, (reason) => session.end(reason));
+    } catch (err) {
+      if (!(err instanceof JoinRefused)) throw err;
+      // the room closed while the offer was answered, and this user may not create it
+      session.end(err.refusal.reason);
+      return refuse(reply, err.refusal.status, err.refusal.reason);
+    }
     session.attach(publisher);
     log.info({ resource: session.id }, 'WHIP publisher joined');
     const r = withCors(reply)

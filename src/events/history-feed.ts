@@ -71,7 +71,7 @@ export class HistoryFeed implements RoomEventSink {
 
 /** The history's record of a room event; null for one the queries do not answer about (a role change, 105). */
 function historyEntry(e: RoomEvent): HistoryEntry | null {
-  const at = { sdkAppId: e.sdkAppId, roomId: e.roomId, at: e.at };
+  const at = { sdkAppId: e.sdkAppId, roomId: e.roomId, numericRoom: e.numericRoom, at: e.at };
   switch (e.type) {
     case 'room-created':
       return { ...at, kind: 'room-created', userId: e.userId };

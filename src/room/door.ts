@@ -34,7 +34,10 @@ export interface Ticket extends RoomRef {
   readonly credential: string;
 }
 
-export type Entry = { ok: true; ticket: Ticket } | Extract<AuthResult, { ok: false }>;
+/** Why someone is not let in: an HTTP-like status, a short code and a sentence for the user. */
+export type EntryRefusal = Extract<AuthResult, { ok: false }>;
+
+export type Entry = { ok: true; ticket: Ticket } | EntryRefusal;
 
 export type EntryRequest = Omit<AuthRequest, 'now'>;
 
@@ -68,18 +71,30 @@ export class Door {
         reason: `user '${req.userId}' was removed from ${describeRoomRef(ref)} and this credential belonged to the removed session; make a new UserSig to enter again`,
       };
     }
-    const refusal = this.creationRefusal(req, ref, r.principal);
+    const refusal = this.creationRefusal(ref, req.action, r.principal);
     if (refusal) return refusal;
     const ticket = { ...ref, userId: req.userId, action: req.action, principal: r.principal, credential };
     return { ok: true, ticket: ticket as Ticket };
   }
 
   /**
+   * The room-creation check once more, at the moment the ticket's session joins the room: Rooms.addPublisher asks in
+   * the same synchronous step as the join, so nothing can open or close the room between this answer and the join,
+   * and two first joins of a room cannot both find it closed and both pass. The check at enter() is the early answer
+   * (a refusal there costs no ICE, DTLS or ffmpeg work); between the two the room may have closed (its last member
+   * left while this session was being answered or its source probed), and then this user would be the one to create
+   * it.
+   */
+  joinRefusal(ticket: Ticket): EntryRefusal | null {
+    return this.creationRefusal(ticket, ticket.action, ticket.principal);
+  }
+
+  /**
    * A publisher who would open the room in an app that requires a PrivateMapKey needs the create bit (1); joining
    * an open room does not. A viewer never creates one (it needs a publisher to watch).
    */
-  private creationRefusal(req: EntryRequest, ref: RoomRef, principal: Principal): Extract<AuthResult, { ok: false }> | null {
-    if (req.action !== 'publish' || !this.apps.get(req.sdkAppId)?.requirePrivateMapKey) return null;
+  private creationRefusal(ref: RoomRef, action: AuthAction, principal: Principal): EntryRefusal | null {
+    if (action !== 'publish' || !this.apps.get(ref.sdkAppId)?.requirePrivateMapKey) return null;
     if (this.rooms.occupied(ref)) return null;
     const missing = missingPrivileges(principal.privileges, PRIV.CREATE);
     if (!missing) return null;
@@ -88,7 +103,7 @@ export class Door {
       ok: false,
       status: 403,
       code: 'privatemapkey-missing-privilege',
-      reason: `room '${req.roomId}' is not open yet and this user would create it, but the ${credential} ${missing}`,
+      reason: `room '${ref.roomId}' is not open yet and this user would create it, but the ${credential} ${missing}`,
     };
   }
 

@@ -64,12 +64,13 @@ export class MediaSampler {
     this.last.set(p, snap);
     const seconds = (now - prev.at) / 1000;
     if (seconds <= 0) return null;
-    const { sdkAppId, roomId, userId } = p.id;
+    const { sdkAppId, roomId, numericRoom, userId } = p.id;
     const v = p.video;
     const a = p.audio;
     return {
       sdkAppId,
       roomId,
+      numericRoom,
       userId,
       at: now,
       video: v && {

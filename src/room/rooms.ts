@@ -19,10 +19,11 @@ import { Publisher, type MediaBlock, type PublisherIdentity, type PublisherStatu
 import type { MediaEngine } from './engine.js';
 import { Viewers } from './viewers.js';
 import type { Viewer } from './viewer.js';
-import { requireAction, type Door, type Ticket } from './door.js';
+import { requireAction, type Door, type EntryRefusal, type Ticket } from './door.js';
 import { roomKey, describeRoomRef, type RoomRef } from './room-ref.js';
 import { UserBlocks } from './user-blocks.js';
 import { RoomMembers } from './members.js';
+import { watchTracks } from './track-watch.js';
 import { trackRefusals } from '../auth/privileges.js';
 
 export interface RoomMediaOptions {
@@ -119,6 +120,17 @@ export interface RoomsOptions {
   members?: RoomMembers;
 }
 
+/**
+ * Rooms.addPublisher refused the ticket at the moment of joining (Door.joinRefusal: the room closed since the door let
+ * the user in, and this user may not create it). Each ingest answers it as it answers the door's refusals.
+ */
+export class JoinRefused extends Error {
+  override readonly name = 'JoinRefused';
+  constructor(readonly refusal: EntryRefusal) {
+    super(refusal.reason);
+  }
+}
+
 /** The protocol side of a publisher: where it comes from, for logs, status and the kick message. */
 export type PublisherSession = Pick<PublisherIdentity, 'source' | 'remote' | 'sessionId'>;
 
@@ -129,6 +141,8 @@ export class Rooms {
   /** What room control can end, by room key (src/room/room-ref.ts). */
   private readonly handles = new Map<string, Set<RoomHandle>>();
   private readonly publisherHandles = new Map<Publisher, RoomHandle>();
+  /** Each publisher's track watch (202/204 when one kind stops while the other flows), stopped when it leaves. */
+  private readonly trackWatches = new Map<Publisher, () => void>();
   private readonly viewerSeats = new Map<Viewer, Seat>();
   /** SetUserBlocked's mutes, kept across a publisher's reconnect. */
   private readonly blocks: UserBlocks;
@@ -158,7 +172,8 @@ export class Rooms {
 
   /**
    * Adds the ticket's user as a publisher. `kick` must end the caller's ingest session with the reason (which then
-   * calls publisher.end()). Any earlier session of the same userid in this app is kicked first.
+   * calls publisher.end()). Any earlier session of the same userid in this app is kicked first. Throws JoinRefused
+   * when the user would create the room and may not (Door.joinRefusal).
    */
   async addPublisher(ticket: Ticket, session: PublisherSession, kick: (reason: string) => void): Promise<Publisher> {
     requireAction(ticket, 'publish');
@@ -171,6 +186,15 @@ export class Rooms {
       source: id.source,
       since: Date.now(),
     });
+    // From here to members.join below nothing awaits: the creation check and the join are one step. It comes before
+    // the kick, so the user's own earlier session in this room counts as the room being open.
+    const refusal = this.door.joinRefusal(ticket);
+    if (refusal) {
+      // the presence record goes back to what it was
+      await (previous ? this.store.presence.claim(previous) : this.store.presence.release(id.sdkAppId, id.userId, id.sessionId));
+      this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, numericRoom: id.numericRoom, userId: id.userId, reason: refusal.reason }, 'join refused');
+      throw new JoinRefused(refusal);
+    }
     if (previous) {
       const old = this.sessions.get(previous.sessionId);
       if (old && !old.ended) {
@@ -203,6 +227,10 @@ export class Rooms {
     publisher.onMedia = (kind) => this.watchersOf(k).forEach((w) => w.publisherMedia(publisher, kind));
     this.roomFor(ticket).publishers.set(id.sessionId, publisher);
     this.members.join(ticket, id.userId, id.sessionId, 'anchor', id.source, clientAddress(id.remote) || undefined);
+    this.trackWatches.set(publisher, watchTracks(publisher.tracks, () => {
+      const s = publisher.pipe.stats();
+      return s && { video: s.videoFrames, audio: s.audioFrames };
+    }));
     this.viewers.publisherJoined(k, id.userId, publisher);
     this.watchersOf(k).forEach((w) => w.publisherJoined(publisher));
     this.log.info({ sdkAppId: id.sdkAppId, roomId: id.roomId, numericRoom: id.numericRoom, userId: id.userId, source: id.source }, 'user joined');
@@ -360,6 +388,8 @@ export class Rooms {
     const handle = this.publisherHandles.get(p);
     if (handle) this.dropHandle(k, handle);
     this.publisherHandles.delete(p);
+    this.trackWatches.get(p)?.();
+    this.trackWatches.delete(p);
     const room = this.rooms.get(k);
     room?.publishers.delete(sessionId);
     this.viewers.publisherLeft(k, userId, p);

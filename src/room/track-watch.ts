@@ -1,9 +1,11 @@
 // Notices a publisher that stops sending one kind of media while the other goes on: a browser whose camera track
-// ended, whose sender's track was replaced by none, or whose transceiver was stopped. That is TRTC's "user turned
-// their video (audio) off", callback 202 (204), and 201 (203) when it flows again. Polled from the engine's frame
-// counters, as RTMP's idle watch is, because frames never reach JavaScript. When both kinds stop the publisher is
-// gone, not muted: that is the session's own silence deadline and 104 alone, so a kind is only called stopped while
-// the other is still arriving.
+// ended, whose sender's track was replaced by none, or whose transceiver was stopped; an RTMP encoder whose audio
+// source was removed (OBS) or whose muted track sends nothing; a pull task whose source's audio ends before its
+// video. That is TRTC's "user turned their video (audio) off", callback 202 (204), and 201 (203) when it flows again.
+// Every publisher (RTMP, WHIP, pull) is watched the same way, from the room (rooms.ts, watchTracks): polled from the
+// engine's frame counters, as RTMP's idle watch is, because frames never reach JavaScript. When both kinds stop the
+// publisher is gone or idle, not muted: that is the session's own deadline (RTMP idle, WHIP silence, a pull task's
+// stall) and 104 alone, so a kind is only called stopped while the other is still arriving.
 
 import type { TrackAnnouncer, TrackKind } from '../events/room-events.js';
 
@@ -51,4 +53,21 @@ export class TrackWatch {
       this.tracks.hold(kind, 'stopped', true, k.lastAdvanceAt); // it stopped when its last frame came
     }
   }
+}
+
+/** How often the room polls each publisher's counters. */
+const POLL_MS = 1000;
+
+/**
+ * Watches one publisher's tracks until the returned stop is called: `counts` reads its frame counters (null once
+ * its pipe is closed).
+ */
+export function watchTracks(tracks: TrackAnnouncer, counts: () => Record<TrackKind, number> | null): () => void {
+  const watch = new TrackWatch(tracks);
+  const timer = setInterval(() => {
+    const c = counts();
+    if (c) watch.tick(c);
+  }, POLL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -13,6 +13,8 @@ export type HistoryTrack = 'video' | 'audio';
 interface At {
   sdkAppId: number;
   roomId: string;
+  /** An integer room (RoomIdType 1): integer 123 and string "123" are two rooms with separate histories. */
+  numericRoom: boolean;
   /** When it happened. */
   at: number;
 }
@@ -61,6 +63,11 @@ export interface AudioFacts {
 export interface RoomRecord {
   sdkAppId: number;
   roomId: string;
+  /**
+   * An integer room; null for a room written by a roomgate that did not keep the type (before history schema 2) and
+   * that cannot be told from its id or its users: digits only, entered only by API tasks.
+   */
+  numericRoom: boolean | null;
   createdAt: number;
   /** null while the room is open. */
   destroyedAt: number | null;
@@ -121,6 +128,8 @@ export interface Page<T> {
 export interface CallKey {
   sdkAppId: number;
   roomId: string;
+  /** An integer room (a room of unknown type, RoomRecord.numericRoom null, answers as one). */
+  numericRoom: boolean;
   /** The creation time in whole seconds, as a CommId carries it: calls created in the same second are one. */
   createdSec: number;
 }
@@ -133,7 +142,10 @@ export interface TimeRange {
 export interface HistoryStore {
   write(entry: HistoryEntry): Promise<void>;
   sample(s: MediaSample): Promise<void>;
-  /** Rooms of an app open at some time in the range (optionally one room id), earliest created first. */
+  /**
+   * Rooms of an app open at some time in the range (optionally those named `roomId`: the integer room and the string
+   * room of that name, whichever exist), earliest created first.
+   */
   rooms(q: TimeRange & { sdkAppId: number; roomId?: string; offset: number; limit: number }): Promise<Page<RoomRecord>>;
   /** Sessions of a call that overlap the range (optionally only some users), earliest joined first. */
   sessions(q: TimeRange & { call: CallKey; userIds?: readonly string[]; offset: number; limit: number }): Promise<Page<SessionRecord>>;

@@ -8,9 +8,11 @@ import type {
 } from './history.js';
 
 const DAY_MS = 86_400_000;
+/** A room's name with its type, for counting distinct rooms (integer 123 and string "123" are two). */
+const ROOM_NAME = "(r.room_id || char(0) || coalesce(r.numeric_room, 'unknown'))";
 
-/** Schema steps (sqlite.ts migrate): append, never edit. */
-const MIGRATIONS = [
+/** Schema steps (sqlite.ts migrate): append, never edit. Exported for the test that upgrades a version-1 file. */
+export const HISTORY_MIGRATIONS = [
   `CREATE TABLE history_rooms (
      id INTEGER PRIMARY KEY,
      sdk_app_id INTEGER NOT NULL,
@@ -60,11 +62,23 @@ const MIGRATIONS = [
    );
    CREATE INDEX history_samples_by_session ON history_samples (session, at);
    CREATE INDEX history_samples_by_time ON history_samples (at);`,
+  // 2: the room's type. Integer room 123 and string room "123" are two rooms (src/room/room-ref.ts); version 1 kept
+  // only the name, so they shared rows. Rows written then get the type where it can be known: a name that is no
+  // integer (a non-digit, a leading zero, more than 10 digits) or a room an RTMP, WHIP or WHEP user was in (those
+  // name string rooms only) was a string room; the rest (digits, entered only by API tasks) stays NULL, unknown, and
+  // answers as an integer room (the CommId without quotes) until retention prunes it.
+  `ALTER TABLE history_rooms ADD COLUMN numeric_room INTEGER;
+   UPDATE history_rooms SET numeric_room = 0
+     WHERE room_id GLOB '*[^0-9]*' OR room_id GLOB '0*' OR length(room_id) > 10
+        OR EXISTS (SELECT 1 FROM history_sessions s WHERE s.room = history_rooms.id AND s.source IN ('rtmp', 'whip', 'whep'));
+   DROP INDEX history_rooms_open;
+   CREATE INDEX history_rooms_open ON history_rooms (sdk_app_id, room_id, numeric_room) WHERE destroyed_at IS NULL;`,
 ];
 
 interface RoomRow {
   sdk_app_id: number;
   room_id: string;
+  numeric_room: number | null;
   created_at: number;
   destroyed_at: number | null;
   creator: string;
@@ -86,6 +100,7 @@ interface SessionRow {
 interface SampleRow {
   sdk_app_id: number;
   room_id: string;
+  numeric_room: number | null;
   user_id: string;
   source: string;
   at: number;
@@ -100,21 +115,25 @@ interface SampleRow {
   audio_loss: number | null;
 }
 
-/** The rows of one call (CommId): the app's lives of the room created in that second. */
-const CALL = 'r.sdk_app_id = @sdkAppId AND r.room_id = @roomId AND r.created_at BETWEEN @createdFrom AND @createdTo';
+/**
+ * The rows of one call (CommId): the app's lives of the room created in that second, of the room's type (a room of
+ * unknown type, written before schema 2, answers as an integer room).
+ */
+const CALL = `r.sdk_app_id = @sdkAppId AND r.room_id = @roomId AND r.created_at BETWEEN @createdFrom AND @createdTo
+  AND (r.numeric_room = @numeric OR (@numeric = 1 AND r.numeric_room IS NULL))`;
 
 export class SqliteHistory implements HistoryStore {
   private readonly db: SqliteDatabase;
   private readonly q;
 
   constructor(file: SqliteFile) {
-    file.migrate('history', MIGRATIONS);
+    file.migrate('history', HISTORY_MIGRATIONS);
     this.db = file.db;
     const db = this.db;
     this.q = {
-      openRoom: db.prepare<[number, string], { id: number }>(
-        'SELECT id FROM history_rooms WHERE sdk_app_id = ? AND room_id = ? AND destroyed_at IS NULL ORDER BY id DESC LIMIT 1'),
-      insertRoom: db.prepare('INSERT INTO history_rooms (sdk_app_id, room_id, created_at, creator) VALUES (?, ?, ?, ?)'),
+      openRoom: db.prepare<[number, string, number], { id: number }>(
+        'SELECT id FROM history_rooms WHERE sdk_app_id = ? AND room_id = ? AND numeric_room = ? AND destroyed_at IS NULL ORDER BY id DESC LIMIT 1'),
+      insertRoom: db.prepare('INSERT INTO history_rooms (sdk_app_id, room_id, numeric_room, created_at, creator) VALUES (?, ?, ?, ?, ?)'),
       closeRoom: db.prepare('UPDATE history_rooms SET destroyed_at = ? WHERE id = ?'),
       closeRoomSessions: db.prepare('UPDATE history_sessions SET left_at = ? WHERE room = ? AND left_at IS NULL'),
       // The oldest open one: a user with several sessions in a room (viewers of one userid) leaves them in order.
@@ -139,7 +158,7 @@ export class SqliteHistory implements HistoryStore {
 
   async sample(s: MediaSample): Promise<void> {
     this.db.transaction(() => {
-      const session = this.sessionOf(s.sdkAppId, s.roomId, s.userId);
+      const session = this.sessionOf(s, s.userId);
       if (session === undefined) return;
       const v = s.video;
       if (v) {
@@ -171,12 +190,19 @@ export class SqliteHistory implements HistoryStore {
     const args = { sdkAppId: q.sdkAppId, from: q.from, to: q.to, ...(q.roomId !== undefined ? { roomId: q.roomId } : {}) };
     const total = (this.db.prepare(`SELECT count(*) AS n FROM history_rooms WHERE ${where}`).get(args) as { n: number }).n;
     const rows = this.db
-      .prepare(`SELECT sdk_app_id, room_id, created_at, destroyed_at, creator FROM history_rooms WHERE ${where}
+      .prepare(`SELECT sdk_app_id, room_id, numeric_room, created_at, destroyed_at, creator FROM history_rooms WHERE ${where}
                 ORDER BY created_at, id LIMIT @limit OFFSET @offset`)
       .all({ ...args, limit: q.limit, offset: q.offset }) as RoomRow[];
     return {
       total,
-      items: rows.map((r) => ({ sdkAppId: r.sdk_app_id, roomId: r.room_id, createdAt: r.created_at, destroyedAt: r.destroyed_at, creator: r.creator })),
+      items: rows.map((r) => ({
+        sdkAppId: r.sdk_app_id,
+        roomId: r.room_id,
+        numericRoom: r.numeric_room === null ? null : r.numeric_room === 1,
+        createdAt: r.created_at,
+        destroyedAt: r.destroyed_at,
+        creator: r.creator,
+      })),
     };
   }
 
@@ -229,7 +255,7 @@ export class SqliteHistory implements HistoryStore {
 
   async samples(q: TimeRange & { call: CallKey; userIds: readonly string[] }): Promise<SampleRecord[]> {
     const rows = this.db
-      .prepare(`SELECT r.sdk_app_id, r.room_id, s.user_id, s.source, m.*
+      .prepare(`SELECT r.sdk_app_id, r.room_id, r.numeric_room, s.user_id, s.source, m.*
                 FROM history_samples m JOIN history_sessions s ON s.id = m.session JOIN history_rooms r ON r.id = s.room
                 WHERE ${CALL} AND s.user_id IN (SELECT value FROM json_each(@users)) AND m.at BETWEEN @from AND @to
                 ORDER BY m.at, m.rowid`)
@@ -237,6 +263,7 @@ export class SqliteHistory implements HistoryStore {
     return rows.map((r) => ({
       sdkAppId: r.sdk_app_id,
       roomId: r.room_id,
+      numericRoom: r.numeric_room !== 0, // unknown (schema 1) answers as an integer room, as CALL does
       userId: r.user_id,
       source: r.source,
       at: r.at,
@@ -249,11 +276,11 @@ export class SqliteHistory implements HistoryStore {
 
   async scale(q: TimeRange & { sdkAppId: number }): Promise<DayScale[]> {
     const sessions = this.db.prepare(
-      `SELECT count(*) AS entries, count(DISTINCT r.room_id || char(0) || s.user_id) AS users
+      `SELECT count(*) AS entries, count(DISTINCT ${ROOM_NAME} || char(0) || s.user_id) AS users
        FROM history_sessions s JOIN history_rooms r ON r.id = s.room
        WHERE r.sdk_app_id = @sdkAppId AND s.joined_at < @end AND (s.left_at IS NULL OR s.left_at >= @day)`);
     const rooms = this.db.prepare(
-      `SELECT count(DISTINCT room_id) AS rooms FROM history_rooms
+      `SELECT count(DISTINCT ${ROOM_NAME}) AS rooms FROM history_rooms r
        WHERE sdk_app_id = @sdkAppId AND created_at < @end AND (destroyed_at IS NULL OR destroyed_at >= @day)`);
     const out: DayScale[] = [];
     for (let day = q.from; day < q.to; day += DAY_MS) {
@@ -279,33 +306,33 @@ export class SqliteHistory implements HistoryStore {
     switch (e.kind) {
       case 'room-created': {
         // A room has one life at a time: one still open here was never dismissed (it cannot be open twice).
-        const open = this.q.openRoom.get(e.sdkAppId, e.roomId);
+        const open = this.openRoom(e);
         if (open) this.endRoom(open.id, e.at);
-        this.q.insertRoom.run(e.sdkAppId, e.roomId, e.at, e.userId);
+        this.q.insertRoom.run(e.sdkAppId, e.roomId, e.numericRoom ? 1 : 0, e.at, e.userId);
         return;
       }
       case 'room-dismissed': {
-        const open = this.q.openRoom.get(e.sdkAppId, e.roomId);
+        const open = this.openRoom(e);
         if (open) this.endRoom(open.id, e.at);
         return;
       }
       case 'user-entered': {
         // A user can only enter a room that exists: without its creation on record, the entry creates it.
-        let room = this.q.openRoom.get(e.sdkAppId, e.roomId)?.id;
-        room ??= Number(this.q.insertRoom.run(e.sdkAppId, e.roomId, e.at, e.userId).lastInsertRowid);
+        let room = this.openRoom(e)?.id;
+        room ??= Number(this.q.insertRoom.run(e.sdkAppId, e.roomId, e.numericRoom ? 1 : 0, e.at, e.userId).lastInsertRowid);
         const session = Number(this.q.insertSession.run(room, e.userId, e.source, e.role, e.address, e.at).lastInsertRowid);
         this.q.insertEvent.run(session, e.at, 'entered', null, null, null);
         return;
       }
       case 'user-exited': {
-        const session = this.sessionOf(e.sdkAppId, e.roomId, e.userId);
+        const session = this.sessionOf(e, e.userId);
         if (session === undefined) return;
         this.q.closeSession.run(e.at, e.reason, session);
         this.q.insertEvent.run(session, e.at, 'exited', e.reason, null, null);
         return;
       }
       case 'track': {
-        const session = this.sessionOf(e.sdkAppId, e.roomId, e.userId);
+        const session = this.sessionOf(e, e.userId);
         if (session === undefined) return;
         this.q.insertEvent.run(session, e.at, `${e.track}-${e.on ? 'on' : 'off'}`, null, null, null);
         return;
@@ -313,8 +340,12 @@ export class SqliteHistory implements HistoryStore {
     }
   }
 
-  private sessionOf(sdkAppId: number, roomId: string, userId: string): number | undefined {
-    const room = this.q.openRoom.get(sdkAppId, roomId);
+  private openRoom(r: { sdkAppId: number; roomId: string; numericRoom: boolean }): { id: number } | undefined {
+    return this.q.openRoom.get(r.sdkAppId, r.roomId, r.numericRoom ? 1 : 0);
+  }
+
+  private sessionOf(r: { sdkAppId: number; roomId: string; numericRoom: boolean }, userId: string): number | undefined {
+    const room = this.openRoom(r);
     return room && this.q.openSession.get(room.id, userId)?.id;
   }
 
@@ -344,6 +375,6 @@ export class SqliteHistory implements HistoryStore {
   }
 }
 
-function callArgs(k: CallKey): { sdkAppId: number; roomId: string; createdFrom: number; createdTo: number } {
-  return { sdkAppId: k.sdkAppId, roomId: k.roomId, createdFrom: k.createdSec * 1000, createdTo: k.createdSec * 1000 + 999 };
+function callArgs(k: CallKey): { sdkAppId: number; roomId: string; numeric: number; createdFrom: number; createdTo: number } {
+  return { sdkAppId: k.sdkAppId, roomId: k.roomId, numeric: k.numericRoom ? 1 : 0, createdFrom: k.createdSec * 1000, createdTo: k.createdSec * 1000 + 999 };
 }

@@ -34,7 +34,7 @@ const sec = (ms: number) => Math.floor(ms / 1000);
 const LIFE1 = at(D1, 9, 0, 0, 250);
 const LIFE2 = at(D1, 14, 0);
 const NIGHT = at(D1, 23, 30);
-const base = (roomId: string, when: number) => ({ sdkAppId: app, roomId, at: when });
+const base = (roomId: string, when: number, numericRoom = false) => ({ sdkAppId: app, roomId, numericRoom, at: when });
 const enter = (roomId: string, when: number, userId: string, source: string, address: string, role: 'anchor' | 'audience' = 'anchor'): HistoryEntry =>
   ({ ...base(roomId, when), kind: 'user-entered', userId, role, source, address });
 const exit = (roomId: string, when: number, userId: string, reason: 'normal' | 'timeout' | 'kicked'): HistoryEntry =>

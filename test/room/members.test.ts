@@ -1,5 +1,5 @@
 // Room membership as TRTC counts users (101–105), the one place 201–204 are decided (TrackAnnouncer) for a WHIP
-// track stop and a SetUserBlocked mute alike, the WHIP track watch's rule (one kind stops while the other flows), and
+// track stop and a SetUserBlocked mute alike, the track watch's rule (one kind stops while the other flows), and
 // the door's room-creation check. The event sink is a list the test reads and the publisher's pipe a stub; everything
 // else is the real code.
 

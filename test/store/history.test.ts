@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteFile } from '../../src/store/sqlite.js';
-import { SqliteHistory } from '../../src/store/sqlite-history.js';
+import { HISTORY_MIGRATIONS, SqliteHistory } from '../../src/store/sqlite-history.js';
 import type { MediaSample } from '../../src/store/history.js';
 
 const APP = 1400000001;
@@ -21,9 +21,9 @@ function open(file: string): { h: SqliteHistory; close: () => void } {
   return { h: new SqliteHistory(f), close: () => f.close() };
 }
 
-const call = (roomId: string, createdAt: number) => ({ sdkAppId: APP, roomId, createdSec: Math.floor(createdAt / 1000) });
+const call = (roomId: string, createdAt: number, numericRoom = false) => ({ sdkAppId: APP, roomId, numericRoom, createdSec: Math.floor(createdAt / 1000) });
 const sample = (userId: string, at: number, width: number, loss: number | null): MediaSample => ({
-  sdkAppId: APP, roomId: 'r1', userId, at,
+  sdkAppId: APP, roomId: 'r1', numericRoom: false, userId, at,
   video: { codec: 'H264', width, height: (width * 9) / 16, fps: 25, bitrate: 800_000, loss },
   audio: { codec: 'AAC', bitrate: 64_000, loss },
 });
@@ -31,18 +31,18 @@ const sample = (userId: string, at: number, width: number, loss: number | null):
 t.test('written, closed, opened again: the same answers', async (t) => {
   const file = join(dir, 'kept.db');
   let { h, close } = open(file);
-  await h.write({ kind: 'room-created', sdkAppId: APP, roomId: 'r1', at: T, userId: 'alice' });
-  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', at: T, userId: 'alice', role: 'anchor', source: 'rtmp', address: '10.0.0.1' });
-  await h.write({ kind: 'track', sdkAppId: APP, roomId: 'r1', at: T + 10, userId: 'alice', track: 'video', on: true });
+  await h.write({ kind: 'room-created', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T, userId: 'alice' });
+  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T, userId: 'alice', role: 'anchor', source: 'rtmp', address: '10.0.0.1' });
+  await h.write({ kind: 'track', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T + 10, userId: 'alice', track: 'video', on: true });
   await h.sample(sample('alice', T + 1000, 640, null));
   await h.sample(sample('alice', T + 2000, 1280, null));
-  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', at: T + 500, userId: 'bob', role: 'audience', source: 'whep', address: '10.0.0.2' });
-  await h.write({ kind: 'user-exited', sdkAppId: APP, roomId: 'r1', at: T + 3000, userId: 'bob', reason: 'kicked' });
-  await h.write({ kind: 'user-exited', sdkAppId: APP, roomId: 'r1', at: T + 4000, userId: 'alice', reason: 'normal' });
-  await h.write({ kind: 'room-dismissed', sdkAppId: APP, roomId: 'r1', at: T + 4000 });
+  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T + 500, userId: 'bob', role: 'audience', source: 'whep', address: '10.0.0.2' });
+  await h.write({ kind: 'user-exited', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T + 3000, userId: 'bob', reason: 'kicked' });
+  await h.write({ kind: 'user-exited', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T + 4000, userId: 'alice', reason: 'normal' });
+  await h.write({ kind: 'room-dismissed', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T + 4000 });
   // an exit of someone never in, and a track of nobody: ignored
-  await h.write({ kind: 'user-exited', sdkAppId: APP, roomId: 'r1', at: T + 5000, userId: 'carol', reason: 'normal' });
-  await h.write({ kind: 'track', sdkAppId: APP, roomId: 'nowhere', at: T + 5000, userId: 'carol', track: 'audio', on: true });
+  await h.write({ kind: 'user-exited', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T + 5000, userId: 'carol', reason: 'normal' });
+  await h.write({ kind: 'track', sdkAppId: APP, roomId: 'nowhere', numericRoom: false, at: T + 5000, userId: 'carol', track: 'audio', on: true });
 
   const read = async () => ({
     rooms: await h.rooms({ sdkAppId: APP, from: T - 60_000, to: T + 60_000, offset: 0, limit: 10 }),
@@ -52,7 +52,7 @@ t.test('written, closed, opened again: the same answers', async (t) => {
     samples: await h.samples({ call: call('r1', T), userIds: ['alice', 'bob'], from: T, to: T + 60_000 }),
   });
   const before = await read();
-  t.same(before.rooms, { total: 1, items: [{ sdkAppId: APP, roomId: 'r1', createdAt: T, destroyedAt: T + 4000, creator: 'alice' }] });
+  t.same(before.rooms, { total: 1, items: [{ sdkAppId: APP, roomId: 'r1', numericRoom: false, createdAt: T, destroyedAt: T + 4000, creator: 'alice' }] });
   t.same(before.call, { createdAt: T, destroyedAt: T + 4000 });
   t.same(before.sessions.items.map((s) => [s.userId, s.source, s.role, s.address, s.joinedAt, s.leftAt, s.exitReason]), [
     ['alice', 'rtmp', 'anchor', '10.0.0.1', T, T + 4000, 'normal'],
@@ -77,11 +77,11 @@ t.test('written, closed, opened again: the same answers', async (t) => {
 t.test('rows a stopped gateway left open are closed at the last moment known', async (t) => {
   const file = join(dir, 'dangling.db');
   let { h, close } = open(file);
-  await h.write({ kind: 'room-created', sdkAppId: APP, roomId: 'r1', at: T, userId: 'alice' });
-  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', at: T, userId: 'alice', role: 'anchor', source: 'rtmp', address: '' });
+  await h.write({ kind: 'room-created', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T, userId: 'alice' });
+  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T, userId: 'alice', role: 'anchor', source: 'rtmp', address: '' });
   await h.sample(sample('alice', T + 7000, 640, null));
-  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', at: T + 1000, userId: 'bob', role: 'anchor', source: 'whip', address: '' });
-  await h.write({ kind: 'track', sdkAppId: APP, roomId: 'r1', at: T + 9000, userId: 'bob', track: 'audio', on: false });
+  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T + 1000, userId: 'bob', role: 'anchor', source: 'whip', address: '' });
+  await h.write({ kind: 'track', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T + 9000, userId: 'bob', track: 'audio', on: false });
   close(); // as if the process were killed: no exits, no dismissal
   ({ h, close } = open(file));
   const s = await h.sessions({ call: call('r1', T), from: T, to: T + 60_000, offset: 0, limit: 10 });
@@ -89,7 +89,7 @@ t.test('rows a stopped gateway left open are closed at the last moment known', a
     'a session at its last sample or event, with no exit reason');
   t.same(await h.call(call('r1', T)), { createdAt: T, destroyedAt: T + 9000 }, 'the room at its last session');
   // the room can live again: a new life, a new call
-  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', at: T + 60_000, userId: 'carol', role: 'anchor', source: 'pull', address: '' });
+  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T + 60_000, userId: 'carol', role: 'anchor', source: 'pull', address: '' });
   const rooms = await h.rooms({ sdkAppId: APP, from: T, to: T + 120_000, offset: 0, limit: 10 });
   t.same(rooms.items.map((r) => [r.createdAt, r.destroyedAt, r.creator]), [[T, T + 9000, 'alice'], [T + 60_000, null, 'carol']],
     'an entry into a room with no open life creates one, its user the creator');
@@ -100,13 +100,13 @@ t.test('retention: prune forgets what ended before the window, keeps what goes o
   const { h, close } = open(join(dir, 'prune.db'));
   const DAY = 86_400_000;
   const old = T - 20 * DAY;
-  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'old', at: old, userId: 'a', role: 'anchor', source: 'rtmp', address: '' });
-  await h.write({ kind: 'user-exited', sdkAppId: APP, roomId: 'old', at: old + 1000, userId: 'a', reason: 'normal' });
-  await h.write({ kind: 'room-dismissed', sdkAppId: APP, roomId: 'old', at: old + 1000 });
+  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'old', numericRoom: false, at: old, userId: 'a', role: 'anchor', source: 'rtmp', address: '' });
+  await h.write({ kind: 'user-exited', sdkAppId: APP, roomId: 'old', numericRoom: false, at: old + 1000, userId: 'a', reason: 'normal' });
+  await h.write({ kind: 'room-dismissed', sdkAppId: APP, roomId: 'old', numericRoom: false, at: old + 1000 });
   // a long session: it started before the window and is still on
-  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'long', at: old, userId: 'b', role: 'anchor', source: 'rtmp', address: '' });
-  await h.write({ kind: 'track', sdkAppId: APP, roomId: 'long', at: old + 10, userId: 'b', track: 'video', on: true });
-  await h.write({ kind: 'track', sdkAppId: APP, roomId: 'long', at: T, userId: 'b', track: 'video', on: false });
+  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'long', numericRoom: false, at: old, userId: 'b', role: 'anchor', source: 'rtmp', address: '' });
+  await h.write({ kind: 'track', sdkAppId: APP, roomId: 'long', numericRoom: false, at: old + 10, userId: 'b', track: 'video', on: true });
+  await h.write({ kind: 'track', sdkAppId: APP, roomId: 'long', numericRoom: false, at: T, userId: 'b', track: 'video', on: false });
   await h.prune(T - 14 * DAY);
   const all = await h.rooms({ sdkAppId: APP, from: 0, to: T + DAY, offset: 0, limit: 10 });
   t.same(all.items.map((r) => r.roomId), ['long'], 'the room that ended before the window is gone');
@@ -119,20 +119,27 @@ t.test('retention: prune forgets what ended before the window, keeps what goes o
 t.test('a day\'s scale: distinct (room, user) pairs, entries, rooms', async (t) => {
   const { h, close } = open(join(dir, 'scale.db'));
   const day = Date.UTC(2030, 0, 15);
-  const enter = (roomId: string, userId: string, at: number) =>
-    h.write({ kind: 'user-entered', sdkAppId: APP, roomId, at, userId, role: 'anchor', source: 'rtmp', address: '' });
-  const exit = (roomId: string, userId: string, at: number) => h.write({ kind: 'user-exited', sdkAppId: APP, roomId, at, userId, reason: 'normal' });
+  const enter = (roomId: string, userId: string, at: number, numericRoom = false) =>
+    h.write({ kind: 'user-entered', sdkAppId: APP, roomId, numericRoom, at, userId, role: 'anchor', source: 'rtmp', address: '' });
+  const exit = (roomId: string, userId: string, at: number, numericRoom = false) =>
+    h.write({ kind: 'user-exited', sdkAppId: APP, roomId, numericRoom, at, userId, reason: 'normal' });
   await enter('r1', 'a', day + 1000);
   await exit('r1', 'a', day + 2000);
   await enter('r1', 'a', day + 3000); // back in the same room: one user, two entries
   await exit('r1', 'a', day + 4000);
-  await h.write({ kind: 'room-dismissed', sdkAppId: APP, roomId: 'r1', at: day + 4000 });
+  await h.write({ kind: 'room-dismissed', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: day + 4000 });
   await enter('r2', 'a', day + 5000); // another room: another pair
   await enter('r2', 'b', day + 86_400_000 - 1000); // across midnight: both days
   await exit('r2', 'b', day + 86_400_000 + 1000);
-  await h.write({ kind: 'room-dismissed', sdkAppId: APP, roomId: 'r2', at: day + 86_400_000 + 1000 });
+  await h.write({ kind: 'room-dismissed', sdkAppId: APP, roomId: 'r2', numericRoom: false, at: day + 86_400_000 + 1000 });
+  // integer room 7 and string room "7": two rooms, and the same user in each is two pairs
+  await enter('7', 'a', day + 6000, true);
+  await exit('7', 'a', day + 7000, true);
+  await enter('7', 'a', day + 6000, false);
+  await exit('7', 'a', day + 7000, false);
+  for (const numericRoom of [true, false]) await h.write({ kind: 'room-dismissed', sdkAppId: APP, roomId: '7', numericRoom, at: day + 7000 });
   t.same(await h.scale({ sdkAppId: APP, from: day, to: day + 2 * 86_400_000 }), [
-    { day, users: 3, entries: 4, rooms: 2 },
+    { day, users: 5, entries: 6, rooms: 4 },
     { day: day + 86_400_000, users: 2, entries: 2, rooms: 1 },
   ]);
   close();
@@ -147,12 +154,76 @@ t.test('a file that is not a roomgate store, or from a newer one, is refused wit
   const newer = join(dir, 'newer.db');
   open(newer).close();
   const db = new Database(newer);
-  t.same(db.prepare('SELECT module, version FROM schema_versions').all(), [{ module: 'history', version: 1 }], 'the history\'s version is kept');
+  t.same(db.prepare('SELECT module, version FROM schema_versions').all(), [{ module: 'history', version: 2 }], 'the history\'s version is kept');
   db.prepare("UPDATE schema_versions SET version = 9 WHERE module = 'history'").run();
   db.close();
   const f = SqliteFile.open(newer);
-  t.throws(() => new SqliteHistory(f), { message: /its history tables are at version 9, newer than this roomgate's 1/ });
+  t.throws(() => new SqliteHistory(f), { message: /its history tables are at version 9, newer than this roomgate's 2/ });
   f.close();
 
   t.throws(() => SqliteFile.open(join(text, 'sub', 'x.db')), { name: 'StoreUnavailableError' }, 'a directory that cannot be made (under a file)');
+});
+
+t.test('integer room 123 and string room "123": two rooms, each with its own users, events and samples', async (t) => {
+  const { h, close } = open(join(dir, 'types.db'));
+  const room = (numericRoom: boolean) => ({ sdkAppId: APP, roomId: '123', numericRoom });
+  for (const numericRoom of [true, false]) {
+    const user = numericRoom ? 'int_user' : 'str_user';
+    await h.write({ ...room(numericRoom), kind: 'room-created', at: T, userId: user });
+    await h.write({ ...room(numericRoom), kind: 'user-entered', at: T, userId: user, role: 'anchor', source: numericRoom ? 'pull' : 'rtmp', address: '' });
+    // the same userid in both rooms: each session is its room's
+    await h.write({ ...room(numericRoom), kind: 'user-entered', at: T + 100, userId: 'both', role: 'audience', source: 'record', address: '' });
+  }
+  await h.write({ ...room(true), kind: 'track', at: T + 200, userId: 'both', track: 'audio', on: true });
+  await h.sample({ ...room(false), at: T + 1000, userId: 'str_user', video: null, audio: { codec: 'AAC', bitrate: 1, loss: null } });
+  await h.write({ ...room(false), kind: 'user-exited', at: T + 2000, userId: 'both', reason: 'kicked' });
+  await h.write({ ...room(true), kind: 'room-dismissed', at: T + 3000 });
+
+  const rooms = await h.rooms({ sdkAppId: APP, roomId: '123', from: T, to: T + 60_000, offset: 0, limit: 10 });
+  t.same(rooms.items.map((r) => [r.numericRoom, r.creator, r.destroyedAt]), [[true, 'int_user', T + 3000], [false, 'str_user', null]],
+    'RoomId "123" lists both rooms, each with its creator; dismissing the integer room leaves the string room open');
+  for (const numericRoom of [true, false]) {
+    const c = call('123', T, numericRoom);
+    const sessions = await h.sessions({ call: c, from: T, to: T + 60_000, offset: 0, limit: 10 });
+    t.same(sessions.items.map((s) => [s.userId, s.source, s.leftAt, s.exitReason]), numericRoom
+      ? [['int_user', 'pull', T + 3000, null], ['both', 'record', T + 3000, null]]
+      : [['str_user', 'rtmp', null, null], ['both', 'record', T + 2000, 'kicked']], `${numericRoom ? 'integer' : 'string'} room: its own sessions`);
+    const both = await h.userEvents({ call: c, userId: 'both', from: T, to: T + 60_000 });
+    t.same(both.map((e) => e.kind), numericRoom ? ['entered', 'audio-on'] : ['entered', 'exited'], `${numericRoom ? 'integer' : 'string'} room: its own events of the shared userid`);
+    const samples = await h.samples({ call: c, userIds: ['str_user', 'int_user'], from: T, to: T + 60_000 });
+    t.same(samples.map((s) => [s.userId, s.numericRoom]), numericRoom ? [] : [['str_user', false]], 'samples stay with their room');
+  }
+  close();
+});
+
+t.test('a version-1 file (rooms keyed by name only) is upgraded in place and stays readable', async (t) => {
+  const file = join(dir, 'v1.db');
+  const f = SqliteFile.open(file);
+  f.migrate('history', HISTORY_MIGRATIONS.slice(0, 1));
+  const room = f.db.prepare('INSERT INTO history_rooms (sdk_app_id, room_id, created_at, destroyed_at, creator) VALUES (?, ?, ?, ?, ?)');
+  const session = f.db.prepare('INSERT INTO history_sessions (room, user_id, source, role, address, joined_at, left_at, exit_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  const rows: [string, string][] = [['named', 'rtmp'], ['0042', 'pull'], ['55', 'whip'], ['66', 'pull']];
+  rows.forEach(([roomId, source], i) => {
+    const id = Number(room.run(APP, roomId, T + i, T + 5000, 'u').lastInsertRowid);
+    session.run(id, 'u', source, 'anchor', '', T + i, T + 5000, 'normal');
+  });
+  f.close();
+
+  const { h, close } = open(file);
+  const listed = await h.rooms({ sdkAppId: APP, from: T, to: T + 60_000, offset: 0, limit: 10 });
+  t.same(listed.items.map((r) => [r.roomId, r.numericRoom]), [['named', false], ['0042', false], ['55', false], ['66', null]],
+    'a name no integer has, or a room an RTMP/WHIP/WHEP user was in, was a string room; digits entered by API tasks only: unknown');
+  const users = async (roomId: string, createdAt: number, numericRoom: boolean) =>
+    (await h.sessions({ call: call(roomId, createdAt, numericRoom), from: T, to: T + 60_000, offset: 0, limit: 10 })).items.map((s) => s.source);
+  t.same(await users('55', T + 2, false), ['whip'], 'the string room answers as one');
+  t.same(await users('55', T + 2, true), [], 'and not as an integer room');
+  t.same(await users('66', T + 3, true), ['pull'], 'a room of unknown type answers as an integer room (its CommId unquoted)');
+  t.same(await users('66', T + 3, false), [], 'not as the string room');
+  // new writes after the upgrade keep the type
+  await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: '66', numericRoom: true, at: T + 10_000, userId: 'v', role: 'anchor', source: 'pull', address: '' });
+  t.same(await users('66', T + 10_000, true), ['pull']);
+  const db = new Database(file);
+  t.same(db.prepare('SELECT version FROM schema_versions WHERE module = ?').get('history'), { version: 2 });
+  db.close();
+  close();
 });

@@ -17,6 +17,7 @@ import type { Refusal } from '../../media/policy.js';
 import type { TaskState } from '../../store/store.js';
 import type { IngestTaskSpec } from '../../api/stream-ingest-service.js';
 import type { Ticket } from '../../room/door.js';
+import { JoinRefused } from '../../room/rooms.js';
 import { probeSource, type SourceInfo } from './probe.js';
 import { ffmpegArgs, planFor, withoutRefusedTracks, type PullPlan } from './ffmpeg-args.js';
 import { trackRefusals } from '../../auth/privileges.js';
@@ -437,7 +438,8 @@ export class PullTask {
     }
     if (!this.joining) {
       this.join().catch((err: unknown) => {
-        this.log.error({ err }, 'joining the room failed');
+        // JoinRefused: the room closed since StartStreamIngest let the user in, and this user may not create it
+        if (!(err instanceof JoinRefused)) this.log.error({ err }, 'joining the room failed');
         this.end(`could not join the room: ${(err as Error).message}`);
       });
     }

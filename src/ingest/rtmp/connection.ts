@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
-import type { Rooms } from '../../room/rooms.js';
+import { JoinRefused, type Rooms } from '../../room/rooms.js';
 import type { Publisher } from '../../room/publisher.js';
 import { FlvToMedia } from '../../media/flv-to-media.js';
 import { GuardedRtmp, type PublishCommand, type RtmpLimits } from './guarded-rtmp.js';
@@ -163,7 +163,14 @@ export class RtmpConnection {
     const refusedBefore = /FMSc/i.test(flashVer) ? this.deps.refusals.recall(target.sdkAppId, target.userId) : null;
     if (refusedBefore) return this.refuseLater('NetStream.Publish.BadName', refusedBefore);
     this.target = target;
-    const publisher = await this.deps.rooms.addPublisher(auth.ticket, { source: 'rtmp', remote: this.remote, sessionId: this.id }, (reason) => this.kick(reason));
+    let publisher: Publisher;
+    try {
+      publisher = await this.deps.rooms.addPublisher(auth.ticket, { source: 'rtmp', remote: this.remote, sessionId: this.id }, (reason) => this.kick(reason));
+    } catch (err) {
+      // the room closed since the door let the user in, and this user may not create it
+      if (err instanceof JoinRefused) return this.refuseLater('NetStream.Publish.Unauthorized', err.refusal.reason);
+      throw err;
+    }
     if (this.state !== 'authenticating') {
       publisher.end('publisher disconnected during join');
       return;

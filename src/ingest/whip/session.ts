@@ -13,7 +13,6 @@ import { NAL_IDR, NAL_SLICE, sliceType } from '../../media/h264.js';
 import { sliceTypePolicy } from '../../media/policy.js';
 import { RtpIntake, type SrtpStatus } from './rtp-intake.js';
 import { closeWithGoodbye } from '../../room/goodbye.js';
-import { TrackWatch } from '../../room/track-watch.js';
 
 /** Keyframe requests to the publisher are at most this frequent. */
 const KEYFRAME_INTERVAL_MS = 500;
@@ -90,13 +89,8 @@ export class WhipSession {
     const engine = publisher.pipe.engine;
     this.intake = new RtpIntake(this.pc, this.transceivers, engine.toPlane(this.startedAtPerf), (why) => this.end(why));
     this.intake.attach(publisher.pipe);
-    // a track that ends while the other goes on is 202/204 (and 201/203 when it comes back); both ending is the
-    // silence deadline above and 104
-    const watch = new TrackWatch(publisher.tracks);
-    this.every(1000, () => {
-      const s = this.state === 'live' ? publisher.pipe.stats() : null;
-      if (s) watch.tick({ video: s.videoFrames, audio: s.audioFrames });
-    });
+    // a track that ends while the other goes on is 202/204 (and 201/203 when it comes back): the room watches every
+    // publisher's tracks (src/room/track-watch.ts); both ending is the silence deadline above and 104
   }
 
   /** Who decrypts this publisher's SRTP (the engine once DTLS has completed), and what it refused. */
