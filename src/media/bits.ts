@@ -1,7 +1,22 @@
 // Bit-level reading of H.264 RBSP data: a big-endian bit reader with Exp-Golomb codes, and emulation-prevention
-// removal that stops as soon as the caller has the bytes it needs.
+// removal that stops as soon as the caller has the bytes it needs; and the escaping for NAL units roomgate writes.
 
 import { MediaError } from './errors.js';
+
+/** Inserts emulation-prevention bytes (RBSP → NAL payload, 7.4.1.1): 00 00 0x with x ≤ 3 becomes 00 00 03 0x. */
+export function escapeRbsp(rbsp: Uint8Array): Buffer {
+  const out: number[] = [];
+  let zeros = 0;
+  for (const b of rbsp) {
+    if (zeros >= 2 && b <= 3) {
+      out.push(3);
+      zeros = 0;
+    }
+    out.push(b);
+    zeros = b === 0 ? zeros + 1 : 0;
+  }
+  return Buffer.from(out);
+}
 
 /**
  * Copies `src` into `out` without its emulation-prevention bytes (the 0x03 in every 0x00 0x00 0x03 sequence),

@@ -3,6 +3,8 @@
 // coded in 0xFF-prefixed bytes, the RBSP ended by its stop bit, and emulation prevention bytes inserted so no start
 // code can appear inside. Type 5 (user_data_unregistered) carries a 16-byte UUID before the content.
 
+import { escapeRbsp, unescapeRbsp } from './bits.js';
+
 const NAL_SEI = 6;
 
 /** An SEI NAL unit (header byte included, no start code) holding one message of `payloadType`. */
@@ -16,7 +18,7 @@ export function seiNal(payloadType: number, payload: Uint8Array): Buffer {
   coded(payload.length);
   rbsp.push(...payload);
   rbsp.push(0x80); // rbsp_trailing_bits: the stop bit, then alignment zeros
-  return Buffer.from([NAL_SEI, ...escape(rbsp)]);
+  return Buffer.concat([Buffer.from([NAL_SEI]), escapeRbsp(Uint8Array.from(rbsp))]);
 }
 
 /** The payload of a user_data_unregistered message (type 5): the UUID (32 hex digits), then the content. */
@@ -27,7 +29,7 @@ export function userDataUnregistered(uuidHex: string, content: Uint8Array): Buff
 
 /** The messages of an SEI NAL unit (emulation prevention removed): type and payload each. */
 export function parseSei(nal: Uint8Array): { type: number; payload: Buffer }[] {
-  const b = unescape(nal.subarray(1));
+  const b = unescapeRbsp(nal.subarray(1));
   const out: { type: number; payload: Buffer }[] = [];
   let i = 0;
   const coded = () => {
@@ -42,33 +44,4 @@ export function parseSei(nal: Uint8Array): { type: number; payload: Buffer }[] {
     i += size;
   }
   return out;
-}
-
-/** 00 00 0x (x ≤ 3) becomes 00 00 03 0x (7.4.1.1). */
-function escape(rbsp: number[]): number[] {
-  const out: number[] = [];
-  let zeros = 0;
-  for (const v of rbsp) {
-    if (zeros >= 2 && v <= 3) {
-      out.push(3);
-      zeros = 0;
-    }
-    out.push(v);
-    zeros = v === 0 ? zeros + 1 : 0;
-  }
-  return out;
-}
-
-function unescape(b: Uint8Array): Uint8Array {
-  const out: number[] = [];
-  let zeros = 0;
-  for (const v of b) {
-    if (zeros >= 2 && v === 3) {
-      zeros = 0;
-      continue;
-    }
-    out.push(v);
-    zeros = v === 0 ? zeros + 1 : 0;
-  }
-  return Uint8Array.from(out);
 }

@@ -39,17 +39,5 @@ export class BitWriter {
   }
 }
 
-/** Inserts emulation-prevention bytes (RBSP → NAL payload). */
-export function escapeRbsp(rbsp: Uint8Array): Buffer {
-  const out: number[] = [];
-  let zeros = 0;
-  for (const b of rbsp) {
-    if (zeros >= 2 && b <= 3) {
-      out.push(3);
-      zeros = 0;
-    }
-    out.push(b);
-    zeros = b === 0 ? zeros + 1 : 0;
-  }
-  return Buffer.from(out);
-}
+/** Inserts emulation-prevention bytes (RBSP → NAL payload): the product's own (an SEI a mixed relay inserts uses it). */
+export { escapeRbsp } from '../../../src/media/bits.js';
