@@ -19,7 +19,7 @@ import { checkUserId, quote } from '../auth/ids.js';
 import { Api3Error } from './api3-envelope.js';
 import type { RelayChanges, RelaySpec } from './cdn-relay-service.js';
 import { asObject, at, choice, int, list, need, object, present, show, type Obj } from './cloud-recording-fields.js';
-import { checkedRoom } from './cdn-relay-room.js';
+import { checkedRoom, collectRoom, foreignRoom, type NamedRoom, type TaskRoom } from './cdn-relay-room.js';
 import { relayLayout, relayMixParams } from './cdn-relay-mix-params.js';
 import { applyAudioLists, audioListsParam, EVERYONE, otherRoom, refuseListsWithoutMix, type AudioListsParam } from './cdn-relay-audio-lists.js';
 import { sdkAppIdParam } from './stream-ingest-params.js';
@@ -60,8 +60,11 @@ export function startParams(p: Obj): StartParams {
     need(p, 'WithTranscoding', '', 'MissingParameter', 'send 0 to relay one user\'s stream as it is, or 1 for a mixed relay');
     const transcoding = choice<0 | 1>(p, 'WithTranscoding', '', { 0: 'relay one stream as it is', 1: 'mixed relay' })!;
     refuseExtras(p);
+    const rooms: NamedRoom[] = [];
+    const task = { roomId: room.roomId, numericRoom: room.numeric };
     if (transcoding === 1) {
-      const mix = relayMixParams(p);
+      const mix = relayMixParams(p, rooms);
+      refuseForeign(rooms, task);
       const lists = audioParams(p.AudioParams);
       const elsewhere = otherRoom(lists, room.roomId);
       if (elsewhere) throw new Api3Error(UNSUPPORTED, elsewhere);
@@ -73,7 +76,8 @@ export function startParams(p: Obj): StartParams {
       };
     }
     const single = asObject(need(p, 'SingleSubscribeParams', '', 'MissingParameter', 'WithTranscoding 0 relays one user: send SingleSubscribeParams.UserMediaStream.UserInfo.UserId'), 'SingleSubscribeParams');
-    const userId = singleUser(single, room.roomId);
+    const userId = singleUser(single, rooms);
+    refuseForeign(rooms, task);
     const audio = present(p, 'AudioParams');
     const video = present(p, 'VideoParams');
     if (audio) refuseListsWithoutMix(audioParams(p.AudioParams));
@@ -100,7 +104,9 @@ export function updateParams(p: Obj): { sdkAppId: number; taskId: string; change
     const withTranscoding = choice<0 | 1>(p, 'WithTranscoding', '', { 0: 'relay one stream as it is', 1: 'mixed relay' })!;
     refuseExtras(p);
     const changes: RelayChanges = { sequence, withTranscoding };
-    if (present(p, 'SingleSubscribeParams')) changes.userId = singleUser(asObject(p.SingleSubscribeParams, 'SingleSubscribeParams'), null);
+    // the task's room is not known here: the rooms named go with the changes, for the task to judge
+    const rooms: NamedRoom[] = [];
+    if (present(p, 'SingleSubscribeParams')) changes.userId = singleUser(asObject(p.SingleSubscribeParams, 'SingleSubscribeParams'), rooms);
     if (present(p, 'AudioParams')) {
       const lists = audioParams(p.AudioParams);
       if (withTranscoding === 0) refuseListsWithoutMix(lists);
@@ -110,8 +116,9 @@ export function updateParams(p: Obj): { sdkAppId: number; taskId: string; change
     if (present(p, 'VideoParams')) {
       const video = asObject(p.VideoParams, 'VideoParams');
       changes.video = true;
-      if (withTranscoding === 1 && (present(video, 'LayoutParams') || present(video, 'BackGroundColor'))) changes.layout = relayLayout(video, null);
+      if (withTranscoding === 1 && (present(video, 'LayoutParams') || present(video, 'BackGroundColor'))) changes.layout = relayLayout(video, null, rooms);
     }
+    if (rooms.length > 0) changes.rooms = rooms;
     const urls = urlParams(p);
     if (urls) changes.urls = urls;
     return { sdkAppId, taskId, changes };
@@ -143,19 +150,22 @@ function userIdAt(o: Obj, path: string, what: string): string {
   return v;
 }
 
-/** SingleSubscribeParams.UserMediaStream: the user (of the main room) and stream (camera only) to relay. */
-function singleUser(single: Obj, mainRoom: string | null): string {
+/** SingleSubscribeParams.UserMediaStream: the user and stream (camera only) to relay; the room named, into `rooms`. */
+function singleUser(single: Obj, rooms: NamedRoom[]): string {
   const path = 'SingleSubscribeParams.UserMediaStream';
   const stream = asObject(need(single, 'UserMediaStream', 'SingleSubscribeParams', 'MissingParameter', 'send UserInfo.UserId, the user to relay'), path);
   const info = asObject(need(stream, 'UserInfo', path, 'MissingParameter', 'send UserId, the user to relay'), at(path, 'UserInfo'));
   const userId = userIdAt(info, at(path, 'UserInfo'), 'the user whose stream is relayed');
-  if (present(info, 'RoomId') && mainRoom !== null && String(info.RoomId) !== mainRoom) {
-    throw new Api3Error(UNSUPPORTED, `${path}.UserInfo.RoomId names another room (${show(info.RoomId)}); this gateway relays users of the task's own room only: leave RoomId out.`);
-  }
-  choice(info, 'RoomIdType', at(path, 'UserInfo'), { 0: 'integer room', 1: 'string room' });
+  collectRoom(info, at(path, 'UserInfo'), UNSUPPORTED, rooms);
   const type = choice<0 | 1>(stream, 'StreamType', path, { 0: 'camera (main) stream', 1: 'screen share' }) ?? 0;
   if (type === 1) throw new Api3Error(UNSUPPORTED, `${path}.StreamType 1 (screen share) is not supported: this gateway has one stream per user; send 0 or leave it out.`);
   return userId;
+}
+
+/** Start: a user named with another room than the task's is refused (cdn-relay-room.ts says with which code). */
+function refuseForeign(rooms: readonly NamedRoom[], task: TaskRoom): void {
+  const foreign = foreignRoom(rooms, task);
+  if (foreign) throw new Api3Error(foreign.code, foreign.message);
 }
 
 /**

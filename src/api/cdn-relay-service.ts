@@ -5,6 +5,7 @@
 import type { Ticket } from '../room/door.js';
 import type { MixLayoutSpec, MixSpec } from './cloud-recording-service.js';
 import type { AudioListsParam } from './cdn-relay-audio-lists.js';
+import type { NamedRoom } from './cdn-relay-room.js';
 
 /** A mixed relay's AudioParams lists as they stand (cdn-relay-audio-lists.ts says how requests change them). */
 export interface MixAudioLists {
@@ -51,6 +52,8 @@ export interface RelayChanges {
   layout?: MixLayoutSpec;
   /** Mixed relays: AudioParams' lists, where sent (entries' RoomId not yet checked against the task's room). */
   audioLists?: AudioListsParam;
+  /** The rooms the request's UserMediaStreams name (SingleSubscribeParams, MaxVideoUser, pictures): the task's only. */
+  rooms?: NamedRoom[];
 }
 
 export type StartResult =
@@ -61,7 +64,8 @@ export type StartResult =
   /** The relay could not start here (a mixed relay's compositor); reason is a sentence. */
   | { ok: false; error: 'failed'; reason: string };
 
-export type UpdateResult = 'updated' | 'not-found' | 'outdated' | { refused: string };
+/** `refused`: a sentence, sent with `code` (InvalidParameter when absent). */
+export type UpdateResult = 'updated' | 'not-found' | 'outdated' | { refused: string; code?: string };
 
 export interface CdnRelayService {
   start(spec: RelaySpec, ticket: Ticket): Promise<StartResult>;
