@@ -4,6 +4,9 @@
 // Decisions: the compositor makes LC-AAC at 48000, 44100 or 16000 Hz and always a picture, so other sample rates,
 // HE-AAC and an audio-only mixed relay (no VideoParams) are refused with CRUnsupportMethod, as are images and
 // watermarks. Template RenderMode 0 crop → crop, 1/2 scale → fit with bars (the bars are the background colour).
+// Without RenderMode, the screen-share template fits its big picture whole and crops the small ones, as TRTC's MCU
+// documents it ("左侧大画面为了保持内容的完整性采用缩放方式处理，右侧小画面采用裁剪方式处理"); the other templates crop.
+// Templates show at most 16 pictures, the MCU's limit (1 big + 15 small; 16 in the grid).
 // MaxVideoUser (the big picture of the floating and screen-share templates) becomes the layout's
 // maxResolutionUserId, as CreateCloudRecording's MaxResolutionUserId does; a user named by MaxVideoUser or a custom
 // picture must be of the task's room (cdn-relay-room.ts) and their camera stream (StreamType 0): one stream per user.
@@ -17,6 +20,8 @@ import { collectRoom, type NamedRoom } from './cdn-relay-room.js';
 
 const UNSUPPORTED = 'FailedOperation.CRUnsupportMethod';
 const MAX_RECTS = 16;
+/** TRTC's MCU mixes at most 16 streams (trtc-egress.md §4.5). */
+const MAX_TEMPLATE_PICTURES = 16;
 
 /** `rooms` collects the rooms the pictures' users are named with, for the caller to judge (cdn-relay-room.ts). */
 export function relayMixParams(p: Obj, rooms: NamedRoom[]): MixSpec {
@@ -70,6 +75,8 @@ export function relayLayout(video: Obj, canvas: { width: number; height: number 
     background: colour(video),
     maxResolutionUserId: maxUser ? maxVideoUser(maxUser, `${path}.MaxVideoUser`, rooms) : null,
     renderMode: templateRender === 0 ? 1 : 2,
+    ...(mode === 2 && !present(l, 'RenderMode') ? { bigRenderMode: 2 as const } : {}),
+    maxPictures: MAX_TEMPLATE_PICTURES,
     pureAudioDisableLayout: hold === 0,
   };
 }

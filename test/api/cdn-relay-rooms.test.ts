@@ -2,7 +2,7 @@
 // the SDK's own models: the task's room, named or not, is accepted in every spelling; another room — another id, or
 // the other kind of room (RoomIdType) — is refused with the code and sentence of cdn-relay-room.ts, by Start at once
 // and, for Update, by foreignRoom against the task (what RelayTask.update calls). MaxVideoUser becomes the layout's
-// big-picture user.
+// big-picture user, with the MCU's template rules (16 pictures, screen-share's big picture fitted).
 
 import t from 'tap';
 import type * as M from 'tencentcloud-sdk-nodejs/tencentcloud/services/trtc/v20190722/trtc_models.js';
@@ -70,7 +70,10 @@ t.test('Start: another room in SingleSubscribeParams is refused with CRUnsupport
 
 t.test('MaxVideoUser: the big picture\'s user; its room must be the task\'s', async (t) => {
   const layout = startParams(wire(mixed({ MixLayoutMode: 2, MaxVideoUser: { UserMediaStream: user('teacher', { RoomId: 'class', RoomIdType: 1 }) } }))).spec.mix!.layout;
-  t.match(layout, { mode: 2, maxResolutionUserId: 'teacher' }, 'screen-share with the named big picture');
+  t.match(layout, { mode: 2, maxResolutionUserId: 'teacher', maxPictures: 16 }, 'screen-share with the named big picture, at most 16 pictures');
+  t.match(layout, { renderMode: 1, bigRenderMode: 2 }, 'no RenderMode: the big picture fitted whole, the small ones cropped (the MCU\'s screen-share)');
+  const cropped = startParams(wire(mixed({ MixLayoutMode: 2, RenderMode: 0, MaxVideoUser: { UserMediaStream: user('teacher') } }))).spec.mix!.layout;
+  t.equal(cropped.bigRenderMode, undefined, 'RenderMode 0 sent: every picture cropped');
   t.equal(startParams(wire(mixed({ MixLayoutMode: 1 }))).spec.mix!.layout.maxResolutionUserId, null, 'unset: the template\'s default');
   const e = refusal(() => startParams(wire(mixed({ MixLayoutMode: 1, MaxVideoUser: { UserMediaStream: user('teacher', { RoomId: 'other' }) } }))));
   t.equal(e.code, 'InvalidParameter', 'TRTC itself requires the task\'s room for a dynamic layout\'s big picture');

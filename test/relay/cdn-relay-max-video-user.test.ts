@@ -2,7 +2,8 @@
 // in that order; the official SDK starts a floating layout (MixLayoutMode 1) to nginx-rtmp. Without MaxVideoUser the
 // first to enter (red) fills the canvas; Update naming the second (green) gives it the big picture, the others float
 // small from the bottom left in entry order; then the screen-share layout (MixLayoutMode 2) with the same user puts
-// green big on the left and the others in the right column. Tile colours are read from frames the CDN serves.
+// green big on the left — fitted whole, as TRTC's MCU does: the 4:3 picture leaves bars above and below in the
+// 512×480 slot — and the others in the right column. Tile colours are read from frames the CDN serves.
 
 import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
@@ -46,7 +47,7 @@ t.test('MaxVideoUser takes the big picture of the floating and screen-share layo
     SdkAppId: sdkAppId, RoomId: room, RoomIdType: 1, WithTranscoding: 1,
     AgentParams: { UserId: 'max_agent', UserSig: officialUserSig('max_agent') },
     AudioParams: { AudioEncode: { SampleRate: 48000, Channel: 2, BitRate: 64 } },
-    VideoParams: { VideoEncode: { Width: 640, Height: 360, Fps: 25, BitRate: 800, Gop: 1 }, LayoutParams: { MixLayoutMode: 1 } },
+    VideoParams: { VideoEncode: { Width: 640, Height: 480, Fps: 25, BitRate: 800, Gop: 1 }, LayoutParams: { MixLayoutMode: 1 } },
     PublishCdnParams: [{ PublishCdnUrl: url }],
   });
   const taskId = TaskId!;
@@ -69,14 +70,17 @@ t.test('MaxVideoUser takes the big picture of the floating and screen-share layo
     SdkAppId: sdkAppId, TaskId: taskId, SequenceNumber: 2, WithTranscoding: 1,
     VideoParams: { LayoutParams: { MixLayoutMode: 2, MaxVideoUser: maxVideoUser('green_user') } },
   });
-  // screen-share with 3 pictures: big 4/5 of the width on the left, a column of quarters on the right
+  // screen-share with 3 pictures: big 4/5 of the width on the left (512×480: the 320×240 picture fitted is 512×384,
+  // 48-pixel bars of background above and below), a column of quarters on the right (cropped to fill)
   const share = await shows('max', [
     [{ x: 0.2, y: 0.3, w: 0.4, h: 0.4 }, 'green'],
+    [{ x: 0.2, y: 0.01, w: 0.4, h: 0.07 }, 'black'],
+    [{ x: 0.2, y: 0.92, w: 0.4, h: 0.07 }, 'black'],
     [{ x: 0.85, y: 0.05, w: 0.1, h: 0.15 }, 'red'],
     [{ x: 0.85, y: 0.3, w: 0.1, h: 0.15 }, 'blue'],
     [{ x: 0.85, y: 0.8, w: 0.1, h: 0.15 }, 'black'],
   ], 'screen-share, green big');
-  t.ok(share, `screen-share: green big on the left, red then blue down the right, the rest background (${share})`);
+  t.ok(share, `screen-share: green big on the left with bars, red then blue down the right, the rest background (${share})`);
 
   const elsewhere = await apiError(f.client.UpdatePublishCdnStream({
     SdkAppId: sdkAppId, TaskId: taskId, SequenceNumber: 3, WithTranscoding: 1,
