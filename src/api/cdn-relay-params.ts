@@ -12,6 +12,8 @@
 //   audio as AudioParams' allow/block lists say (cdn-relay-audio-lists.ts).
 // - FeedBackRoomParams, SeiParams, RecordParams with recording and a screen-share stream (StreamType 1) are not run
 //   by this gateway: refused with FailedOperation.CRUnsupportMethod naming what works, never accepted and ignored.
+// - A MixUserInfo (SingleSubscribeParams, AudioParams' lists, MaxVideoUser, custom pictures) may name only the task's
+//   room, by RoomId or RoomIdType: one rule for all, in Start and Update alike (cdn-relay-room.ts).
 // - PublishCdnUrl: rtmp:// or rtmps://, at most 1024 characters; the same URL twice is refused (two pushes of one
 //   stream name fight over it at the CDN: the 3↔2 flapping the reference warns about).
 
@@ -21,7 +23,7 @@ import type { RelayChanges, RelaySpec } from './cdn-relay-service.js';
 import { asObject, at, choice, int, list, need, object, present, show, type Obj } from './cloud-recording-fields.js';
 import { checkedRoom, collectRoom, foreignRoom, type NamedRoom, type TaskRoom } from './cdn-relay-room.js';
 import { relayLayout, relayMixParams } from './cdn-relay-mix-params.js';
-import { applyAudioLists, audioListsParam, EVERYONE, otherRoom, refuseListsWithoutMix, type AudioListsParam } from './cdn-relay-audio-lists.js';
+import { applyAudioLists, audioListsParam, EVERYONE, refuseListsWithoutMix, type AudioListsParam } from './cdn-relay-audio-lists.js';
 import { sdkAppIdParam } from './stream-ingest-params.js';
 
 export { sdkAppIdParam };
@@ -64,10 +66,8 @@ export function startParams(p: Obj): StartParams {
     const task = { roomId: room.roomId, numericRoom: room.numeric };
     if (transcoding === 1) {
       const mix = relayMixParams(p, rooms);
+      const lists = audioParams(p.AudioParams, rooms);
       refuseForeign(rooms, task);
-      const lists = audioParams(p.AudioParams);
-      const elsewhere = otherRoom(lists, room.roomId);
-      if (elsewhere) throw new Api3Error(UNSUPPORTED, elsewhere);
       const urls = urlParams(p);
       if (!urls) throw new Api3Error('MissingParameter', 'PublishCdnParams is missing: send 1 to 10 entries with the rtmp:// URL to push to in PublishCdnUrl.');
       return {
@@ -80,7 +80,7 @@ export function startParams(p: Obj): StartParams {
     refuseForeign(rooms, task);
     const audio = present(p, 'AudioParams');
     const video = present(p, 'VideoParams');
-    if (audio) refuseListsWithoutMix(audioParams(p.AudioParams));
+    if (audio) refuseListsWithoutMix(audioParams(p.AudioParams, []));
     if (video) asObject(p.VideoParams, 'VideoParams');
     if (!audio && !video) {
       throw new Api3Error('MissingParameter', 'AudioParams is missing: send AudioParams (and VideoParams for audio and video; VideoParams alone relays video only).');
@@ -108,7 +108,7 @@ export function updateParams(p: Obj): { sdkAppId: number; taskId: string; change
     const rooms: NamedRoom[] = [];
     if (present(p, 'SingleSubscribeParams')) changes.userId = singleUser(asObject(p.SingleSubscribeParams, 'SingleSubscribeParams'), rooms);
     if (present(p, 'AudioParams')) {
-      const lists = audioParams(p.AudioParams);
+      const lists = audioParams(p.AudioParams, rooms);
       if (withTranscoding === 0) refuseListsWithoutMix(lists);
       else if (lists.allow || lists.block) changes.audioLists = lists;
       changes.audio = true;
@@ -172,7 +172,7 @@ function refuseForeign(rooms: readonly NamedRoom[], task: TaskRoom): void {
  * AudioParams: AudioEncode is checked (a single-stream relay copies the audio, so its values apply to mixes only);
  * the lists, read, are for mixing.
  */
-function audioParams(v: unknown): AudioListsParam {
+function audioParams(v: unknown, rooms: NamedRoom[]): AudioListsParam {
   const o = asObject(v, 'AudioParams');
   const enc = object(o, 'AudioEncode', 'AudioParams');
   if (enc) {
@@ -185,7 +185,7 @@ function audioParams(v: unknown): AudioListsParam {
     int(enc, 'BitRate', path, 8, 500, 'kbps');
     choice(enc, 'Codec', path, { 0: 'LC-AAC', 1: 'HE-AAC', 2: 'HE-AACv2' });
   }
-  return audioListsParam(o);
+  return audioListsParam(o, rooms);
 }
 
 /** PublishCdnParams: undefined when absent; else 1–10 distinct rtmp:// or rtmps:// URLs. */

@@ -86,6 +86,17 @@ t.test('MaxVideoUser: the big picture\'s user; its room must be the task\'s', as
   t.match(custom, { code: 'FailedOperation.CRUnsupportMethod', message: /^VideoParams\.LayoutParams\.MixLayoutList\[0\]\.UserMediaStream\.UserInfo names string room 'other'/ }, 'a custom picture of another room: cross-room mixing is not run here');
 });
 
+t.test('AudioParams lists: the same rule for their UserInfo', async (t) => {
+  const lists = (info: Partial<M.MixUserInfo>): M.StartPublishCdnStreamRequest => {
+    const r = mixed({ MixLayoutMode: 3 });
+    r.AudioParams!.SubscribeAudioList = [{ UserInfo: { UserId: 'pupil', ...info } }];
+    return r;
+  };
+  t.ok(startParams(wire(lists({ RoomId: 'class', RoomIdType: 1 }))).spec.audioLists.allow?.has('pupil'), 'the task\'s room named');
+  t.match(refusal(() => startParams(wire(lists({ RoomIdType: 0 })))), { code: 'FailedOperation.CRUnsupportMethod', message: /^AudioParams\.SubscribeAudioList\[0\]\.UserInfo names integer room 'class'/ }, 'the other kind of room');
+  t.match(refusal(() => startParams(wire(lists({ RoomId: 'other' })))), { code: 'FailedOperation.CRUnsupportMethod', message: /string room 'other'/ }, 'another room');
+});
+
 t.test('Update: the rooms named travel with the changes and are judged against the task', async (t) => {
   const { changes } = updateParams(wire({
     SdkAppId: 1400188366, TaskId: 'task.1', SequenceNumber: 1, WithTranscoding: 0,
