@@ -50,9 +50,10 @@ export interface RelayChanges {
   video?: boolean;
   /** Mixed relays: VideoParams.LayoutParams / BackGroundColor sent again. */
   layout?: MixLayoutSpec;
-  /** Mixed relays: AudioParams' lists, where sent (entries' RoomId not yet checked against the task's room). */
+  /** Mixed relays: AudioParams' lists, where sent (the rooms their entries name are in `rooms`). */
   audioLists?: AudioListsParam;
-  /** The rooms the request's UserMediaStreams name (SingleSubscribeParams, MaxVideoUser, pictures): the task's only. */
+  /** The rooms the request's MixUserInfos name (SingleSubscribeParams, AudioParams' lists, MaxVideoUser, pictures),
+   * to be judged against the task's room (cdn-relay-room.ts foreignRoom). */
   rooms?: NamedRoom[];
 }
 
