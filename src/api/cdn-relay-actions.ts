@@ -41,7 +41,7 @@ export function cdnRelayActions(deps: { door: Door; service: CdnRelayService }):
       if (r === 'outdated') {
         throw new Api3Error('FailedOperation.OutdateRequest', `SequenceNumber ${changes.sequence} is not larger than the one of this task's last update; this request is stale and was ignored.`);
       }
-      if (r !== 'updated') throw new Api3Error('InvalidParameter', r.refused);
+      if (r !== 'updated') throw new Api3Error(r.code ?? 'InvalidParameter', r.refused);
       return { TaskId: taskId };
     },
 

@@ -3,21 +3,22 @@
 // blocklist blocks nobody. Update: an absent list stays as it was, [] resets it (everyone / nobody). A user in both is
 // not mixed (the blocklist wins). SoundLevel (0–100, 100 as published) counts in the allowlist only, as TRTC says.
 //
-// Decisions: a user may be named once per list; MixUserInfo.RoomId must be the task's own room (cross-room mixing is
-// not run here), which Update can only check against the task (RelayTask); a single-stream relay has no mix, so
-// lists with entries are refused there rather than ignored.
+// Decisions: a user may be named once per list; MixUserInfo.RoomId / RoomIdType must name the task's own room
+// (cross-room mixing is not run here): the rooms named are collected for the one rule of cdn-relay-room.ts, which
+// Update can only apply against the task (RelayTask); a single-stream relay has no mix, so lists with entries are
+// refused there rather than ignored.
 
 import { checkUserId } from '../auth/ids.js';
 import { Api3Error } from './api3-envelope.js';
-import { asObject, at, choice, int, list, need, present, show, type Obj } from './cloud-recording-fields.js';
+import { asObject, at, int, list, need, show, type Obj } from './cloud-recording-fields.js';
 import type { MixAudioLists } from './cdn-relay-service.js';
+import { collectRoom, type NamedRoom } from './cdn-relay-room.js';
+import { UNSUPPORTED } from './cloud-recording-fields.js';
 
 const MAX_ENTRIES = 16;
 
 export interface AudioListEntry {
   userId: string;
-  /** MixUserInfo.RoomId when sent (the task's room is checked by whoever knows it). */
-  roomId?: string;
   /** SoundLevel 0–100 (allowlist only; 100 when absent). */
   level: number;
 }
@@ -28,10 +29,11 @@ export interface AudioListsParam {
   block?: AudioListEntry[];
 }
 
-export function audioListsParam(audio: Obj): AudioListsParam {
+/** `rooms` collects the rooms the entries' UserInfo name, for the caller to judge against the task's. */
+export function audioListsParam(audio: Obj, rooms: NamedRoom[]): AudioListsParam {
   const out: AudioListsParam = {};
-  const allow = entries(audio, 'SubscribeAudioList');
-  const block = entries(audio, 'UnSubscribeAudioList');
+  const allow = entries(audio, 'SubscribeAudioList', rooms);
+  const block = entries(audio, 'UnSubscribeAudioList', rooms);
   if (allow) out.allow = allow;
   if (block) out.block = block;
   return out;
@@ -57,15 +59,6 @@ export function mixLevel(lists: MixAudioLists, userId: string): number {
   return lists.allow === null ? 100 : lists.allow.get(userId) ?? 0;
 }
 
-/** The first entry naming another room than `roomId`, as a sentence; null when all are of that room. */
-export function otherRoom(lists: AudioListsParam, roomId: string): string | null {
-  for (const [key, entries] of [['SubscribeAudioList', lists.allow], ['UnSubscribeAudioList', lists.block]] as const) {
-    const e = entries?.find((x) => x.roomId !== undefined && x.roomId !== roomId);
-    if (e) return `AudioParams.${key} names ${show(e.userId)} of room ${show(e.roomId)}: this gateway mixes users of the task's own room (${show(roomId)}) only; leave RoomId out.`;
-  }
-  return null;
-}
-
 /** Refuses lists with entries on a single-stream relay, which relays its one user's audio and mixes nothing. */
 export function refuseListsWithoutMix(lists: AudioListsParam): void {
   for (const [key, entries] of [['SubscribeAudioList', lists.allow], ['UnSubscribeAudioList', lists.block]] as const) {
@@ -75,7 +68,7 @@ export function refuseListsWithoutMix(lists: AudioListsParam): void {
   }
 }
 
-function entries(audio: Obj, key: string): AudioListEntry[] | undefined {
+function entries(audio: Obj, key: string, rooms: NamedRoom[]): AudioListEntry[] | undefined {
   const raw = list(audio, key, 'AudioParams', MAX_ENTRIES);
   if (!raw) return undefined;
   const seen = new Set<string>();
@@ -90,12 +83,8 @@ function entries(audio: Obj, key: string): AudioListEntry[] | undefined {
     if (why) throw new Api3Error('InvalidParameter', `${at(upath, 'UserId')}: ${why}.`);
     if (seen.has(userId)) throw new Api3Error('InvalidParameter', `AudioParams.${key} names ${show(userId)} twice; name each user once.`);
     seen.add(userId);
-    choice(info, 'RoomIdType', upath, { 0: 'integer room', 1: 'string room' });
-    const room = present(info, 'RoomId') ? info.RoomId : undefined;
-    if (room !== undefined && typeof room !== 'string' && typeof room !== 'number') {
-      throw new Api3Error('InvalidParameter', `${at(upath, 'RoomId')} must be a string; got ${show(room)}.`);
-    }
+    collectRoom(info, upath, UNSUPPORTED, rooms);
     const level = int(o, 'SoundLevel', path, 0, 100, '100 is the volume as published') ?? 100;
-    return { userId, ...(room !== undefined ? { roomId: String(room) } : {}), level };
+    return { userId, level };
   });
 }

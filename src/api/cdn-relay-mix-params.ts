@@ -4,17 +4,27 @@
 // Decisions: the compositor makes LC-AAC at 48000, 44100 or 16000 Hz and always a picture, so other sample rates,
 // HE-AAC and an audio-only mixed relay (no VideoParams) are refused with CRUnsupportMethod, as are images and
 // watermarks. Template RenderMode 0 crop → crop, 1/2 scale → fit with bars (the bars are the background colour).
+// Without RenderMode, the screen-share template fits its big picture whole and crops the small ones, as TRTC's MCU
+// documents it ("左侧大画面为了保持内容的完整性采用缩放方式处理，右侧小画面采用裁剪方式处理"); the other templates crop.
+// Templates show at most 16 pictures, the MCU's limit (1 big + 15 small; 16 in the grid).
+// MaxVideoUser (the big picture of the floating and screen-share templates) becomes the layout's
+// maxResolutionUserId, as CreateCloudRecording's MaxResolutionUserId does; a user named by MaxVideoUser or a custom
+// picture must be of the task's room (cdn-relay-room.ts) and their camera stream (StreamType 0): one stream per user.
 
 import { checkUserId } from '../auth/ids.js';
 import { Api3Error } from './api3-envelope.js';
 import type { MixLayoutSpec, MixRect, MixSpec } from './cloud-recording-service.js';
 import { asObject, at, choice, int, list, need, object, present, show, string, type Obj } from './cloud-recording-fields.js';
 import { defaultMixLayout } from './cloud-recording-mix-params.js';
+import { collectRoom, type NamedRoom } from './cdn-relay-room.js';
 
 const UNSUPPORTED = 'FailedOperation.CRUnsupportMethod';
 const MAX_RECTS = 16;
+/** TRTC's MCU mixes at most 16 streams (trtc-egress.md §4.5). */
+const MAX_TEMPLATE_PICTURES = 16;
 
-export function relayMixParams(p: Obj): MixSpec {
+/** `rooms` collects the rooms the pictures' users are named with, for the caller to judge (cdn-relay-room.ts). */
+export function relayMixParams(p: Obj, rooms: NamedRoom[]): MixSpec {
   const audio = asObject(need(p, 'AudioParams', '', 'MissingParameter', 'a mixed relay needs AudioParams.AudioEncode (SampleRate, Channel, BitRate)'), 'AudioParams');
   const ae = asObject(need(audio, 'AudioEncode', 'AudioParams', 'MissingParameter', 'send SampleRate, Channel and BitRate'), 'AudioParams.AudioEncode');
   const apath = 'AudioParams.AudioEncode';
@@ -39,14 +49,14 @@ export function relayMixParams(p: Obj): MixSpec {
   const spec: MixSpec = {
     video: { width: side('Width'), height: side('Height'), fps: int(ve, 'Fps', vpath, 1, 60)!, bitrate: int(ve, 'BitRate', vpath, 1, 10000, 'kbps')! * 1000, gopSec: int(ve, 'Gop', vpath, 1, 5, 's')! },
     audio: { sampleRate: rate, channels, bitrate: Math.min(Math.max(kbps * 1000, 32000), 128000) },
-    layout: relayLayout(video, null),
+    layout: relayLayout(video, null, []),
   };
-  spec.layout = relayLayout(video, spec.video);
+  spec.layout = relayLayout(video, spec.video, rooms);
   return spec;
 }
 
-/** VideoParams' layout (LayoutParams, BackGroundColor); `canvas` checks custom pictures fit. */
-export function relayLayout(video: Obj, canvas: { width: number; height: number } | null): MixLayoutSpec {
+/** VideoParams' layout (LayoutParams, BackGroundColor); `canvas` checks custom pictures fit; `rooms` as above. */
+export function relayLayout(video: Obj, canvas: { width: number; height: number } | null, rooms: NamedRoom[]): MixLayoutSpec {
   for (const k of ['BackgroundImageUrl']) if (present(video, k) && video[k] !== '') throw new Api3Error(UNSUPPORTED, `VideoParams.${k}: this gateway composes without images; leave it out.`);
   if ((list(video, 'WaterMarkList', 'VideoParams', 25) ?? []).length > 0) throw new Api3Error(UNSUPPORTED, 'VideoParams.WaterMarkList: this gateway does not draw watermarks; leave it out.');
   const d = defaultMixLayout();
@@ -61,15 +71,17 @@ export function relayLayout(video: Obj, canvas: { width: number; height: number 
   return {
     ...d,
     mode,
-    rects: mode === 4 ? entries.map((e, i) => rect(e, `${path}.MixLayoutList[${i}]`, canvas)) : [],
+    rects: mode === 4 ? entries.map((e, i) => rect(e, `${path}.MixLayoutList[${i}]`, canvas, rooms)) : [],
     background: colour(video),
-    maxResolutionUserId: maxUser ? streamUser(maxUser, `${path}.MaxVideoUser`) : null,
+    maxResolutionUserId: maxUser ? maxVideoUser(maxUser, `${path}.MaxVideoUser`, rooms) : null,
     renderMode: templateRender === 0 ? 1 : 2,
+    ...(mode === 2 && !present(l, 'RenderMode') ? { bigRenderMode: 2 as const } : {}),
+    maxPictures: MAX_TEMPLATE_PICTURES,
     pureAudioDisableLayout: hold === 0,
   };
 }
 
-function rect(v: unknown, path: string, canvas: { width: number; height: number } | null): MixRect {
+function rect(v: unknown, path: string, canvas: { width: number; height: number } | null, rooms: NamedRoom[]): MixRect {
   const o = asObject(v, path);
   const n = (k: string): number => int(o, k, path, 0, 1920, 'pixels') ?? 0;
   const r = { x: n('LocationX'), y: n('LocationY'), width: n('ImageWidth'), height: n('ImageHeight') };
@@ -80,7 +92,7 @@ function rect(v: unknown, path: string, canvas: { width: number; height: number 
   const render = choice<0 | 1 | 2>(o, 'RenderMode', path, { 0: 'crop', 1: 'scale with background', 2: 'scale with black' }) ?? 0;
   return {
     ...r,
-    userId: present(o, 'UserMediaStream') ? streamUser(asObject(o.UserMediaStream, at(path, 'UserMediaStream')), at(path, 'UserMediaStream')) : null,
+    userId: present(o, 'UserMediaStream') ? streamUser(asObject(o.UserMediaStream, at(path, 'UserMediaStream')), at(path, 'UserMediaStream'), UNSUPPORTED, rooms) : null,
     alpha: 0,
     renderMode: render === 0 ? 1 : 2,
     mediaId: 0,
@@ -88,14 +100,27 @@ function rect(v: unknown, path: string, canvas: { width: number; height: number 
   };
 }
 
-function streamUser(o: Obj, path: string): string | null {
-  const s = present(o, 'UserMediaStream') ? asObject(o.UserMediaStream, at(path, 'UserMediaStream')) : o;
+/** MaxVideoUser: its UserMediaStream names the big picture's user (none: the template's default). */
+function maxVideoUser(o: Obj, path: string, rooms: NamedRoom[]): string | null {
+  const stream = object(o, 'UserMediaStream', path);
+  return stream ? streamUser(stream, at(path, 'UserMediaStream'), 'InvalidParameter', rooms) : null;
+}
+
+/**
+ * A UserMediaStream's user (null without UserInfo.UserId: filled by entry order), its room collected into `rooms`
+ * with the code a foreign one gets. Only the camera stream (StreamType 0) exists here.
+ */
+function streamUser(s: Obj, path: string, foreignCode: NamedRoom['code'], rooms: NamedRoom[]): string | null {
+  const type = choice<0 | 1>(s, 'StreamType', path, { 0: 'camera (main) stream', 1: 'screen share' }) ?? 0;
+  if (type === 1) throw new Api3Error(UNSUPPORTED, `${path}.StreamType 1 (screen share) is not supported: this gateway has one stream per user, the camera's; send 0 or leave it out.`);
   const info = object(s, 'UserInfo', path);
   if (!info) return null;
-  const id = string(info, 'UserId', at(path, 'UserInfo'));
+  const upath = at(path, 'UserInfo');
+  const id = string(info, 'UserId', upath);
   if (id === undefined) return null;
   const why = checkUserId(id);
-  if (why) throw new Api3Error('InvalidParameter', `${path}.UserInfo.UserId: ${why}.`);
+  if (why) throw new Api3Error('InvalidParameter', `${upath}.UserId: ${why}.`);
+  collectRoom(info, upath, foreignCode, rooms);
   return id;
 }
 

@@ -16,6 +16,8 @@
 //   as it is, so there it is refused (CRUnsupportMethod).
 // - RecordParams with recording and a screen-share stream (StreamType 1) are not run by this gateway: refused with
 //   FailedOperation.CRUnsupportMethod naming what works, never accepted and ignored.
+// - A MixUserInfo (SingleSubscribeParams, AudioParams' lists, MaxVideoUser, custom pictures) may name only the task's
+//   room, by RoomId or RoomIdType: one rule for all, in Start and Update alike (cdn-relay-room.ts).
 // - PublishCdnUrl: rtmp:// or rtmps://, at most 1024 characters; the same URL twice is refused (two pushes of one
 //   stream name fight over it at the CDN: the 3↔2 flapping the reference warns about).
 
@@ -23,9 +25,9 @@ import { checkUserId, quote } from '../auth/ids.js';
 import { Api3Error } from './api3-envelope.js';
 import { FEEDBACK_NEEDS_MIX, type FeedBackUser, type RelayChanges, type RelaySpec, type SeiSpec } from './cdn-relay-service.js';
 import { asObject, at, choice, int, list, need, object, present, show, string, type Obj } from './cloud-recording-fields.js';
-import { checkedRoom } from './cdn-relay-room.js';
+import { checkedRoom, collectRoom, foreignRoom, type NamedRoom, type TaskRoom } from './cdn-relay-room.js';
 import { relayLayout, relayMixParams } from './cdn-relay-mix-params.js';
-import { applyAudioLists, audioListsParam, EVERYONE, otherRoom, refuseListsWithoutMix, type AudioListsParam } from './cdn-relay-audio-lists.js';
+import { applyAudioLists, audioListsParam, EVERYONE, refuseListsWithoutMix, type AudioListsParam } from './cdn-relay-audio-lists.js';
 import { sdkAppIdParam } from './stream-ingest-params.js';
 
 
@@ -68,11 +70,12 @@ export function startParams(p: Obj): StartParams {
     need(p, 'WithTranscoding', '', 'MissingParameter', 'send 0 to relay one user\'s stream as it is, or 1 for a mixed relay');
     const transcoding = choice<0 | 1>(p, 'WithTranscoding', '', { 0: 'relay one stream as it is', 1: 'mixed relay' })!;
     refuseExtras(p);
+    const rooms: NamedRoom[] = [];
+    const task = { roomId: room.roomId, numericRoom: room.numeric };
     if (transcoding === 1) {
-      const mix = relayMixParams(p);
-      const lists = audioParams(p.AudioParams);
-      const elsewhere = otherRoom(lists, room.roomId);
-      if (elsewhere) throw new Api3Error(UNSUPPORTED, elsewhere);
+      const mix = relayMixParams(p, rooms);
+      const lists = audioParams(p.AudioParams, rooms);
+      refuseForeign(rooms, task);
       const feedback = feedBackParams(p) ?? [];
       const urls = urlParams(p) ?? [];
       if (urls.length === 0 && feedback.length === 0) {
@@ -91,10 +94,11 @@ export function startParams(p: Obj): StartParams {
     if (feedBackParams(p)?.length) throw new Api3Error(UNSUPPORTED, FEEDBACK_NEEDS_MIX);
     if (seiParams(p)) throw new Api3Error(UNSUPPORTED, SEI_NEEDS_MIX);
     const single = asObject(need(p, 'SingleSubscribeParams', '', 'MissingParameter', 'WithTranscoding 0 relays one user: send SingleSubscribeParams.UserMediaStream.UserInfo.UserId'), 'SingleSubscribeParams');
-    const userId = singleUser(single, room.roomId);
+    const userId = singleUser(single, rooms);
+    refuseForeign(rooms, task);
     const audio = present(p, 'AudioParams');
     const video = present(p, 'VideoParams');
-    if (audio) refuseListsWithoutMix(audioParams(p.AudioParams));
+    if (audio) refuseListsWithoutMix(audioParams(p.AudioParams, []));
     if (video) asObject(p.VideoParams, 'VideoParams');
     if (!audio && !video) {
       throw new Api3Error('MissingParameter', 'AudioParams is missing: send AudioParams (and VideoParams for audio and video; VideoParams alone relays video only).');
@@ -119,9 +123,11 @@ export function updateParams(p: Obj): { sdkAppId: number; taskId: string; change
     const withTranscoding = choice<0 | 1>(p, 'WithTranscoding', '', { 0: 'relay one stream as it is', 1: 'mixed relay' })!;
     refuseExtras(p);
     const changes: RelayChanges = { sequence, withTranscoding };
-    if (present(p, 'SingleSubscribeParams')) changes.userId = singleUser(asObject(p.SingleSubscribeParams, 'SingleSubscribeParams'), null);
+    // the task's room is not known here: the rooms named go with the changes, for the task to judge
+    const rooms: NamedRoom[] = [];
+    if (present(p, 'SingleSubscribeParams')) changes.userId = singleUser(asObject(p.SingleSubscribeParams, 'SingleSubscribeParams'), rooms);
     if (present(p, 'AudioParams')) {
-      const lists = audioParams(p.AudioParams);
+      const lists = audioParams(p.AudioParams, rooms);
       if (withTranscoding === 0) refuseListsWithoutMix(lists);
       else if (lists.allow || lists.block) changes.audioLists = lists;
       changes.audio = true;
@@ -129,8 +135,9 @@ export function updateParams(p: Obj): { sdkAppId: number; taskId: string; change
     if (present(p, 'VideoParams')) {
       const video = asObject(p.VideoParams, 'VideoParams');
       changes.video = true;
-      if (withTranscoding === 1 && (present(video, 'LayoutParams') || present(video, 'BackGroundColor'))) changes.layout = relayLayout(video, null);
+      if (withTranscoding === 1 && (present(video, 'LayoutParams') || present(video, 'BackGroundColor'))) changes.layout = relayLayout(video, null, rooms);
     }
+    if (rooms.length > 0) changes.rooms = rooms;
     const urls = urlParams(p);
     if (urls) changes.urls = urls;
     const feedback = feedBackParams(p);
@@ -168,16 +175,13 @@ function userIdAt(o: Obj, path: string, what: string): string {
   return v;
 }
 
-/** SingleSubscribeParams.UserMediaStream: the user (of the main room) and stream (camera only) to relay. */
-function singleUser(single: Obj, mainRoom: string | null): string {
+/** SingleSubscribeParams.UserMediaStream: the user and stream (camera only) to relay; the room named, into `rooms`. */
+function singleUser(single: Obj, rooms: NamedRoom[]): string {
   const path = 'SingleSubscribeParams.UserMediaStream';
   const stream = asObject(need(single, 'UserMediaStream', 'SingleSubscribeParams', 'MissingParameter', 'send UserInfo.UserId, the user to relay'), path);
   const info = asObject(need(stream, 'UserInfo', path, 'MissingParameter', 'send UserId, the user to relay'), at(path, 'UserInfo'));
   const userId = userIdAt(info, at(path, 'UserInfo'), 'the user whose stream is relayed');
-  if (present(info, 'RoomId') && mainRoom !== null && String(info.RoomId) !== mainRoom) {
-    throw new Api3Error(UNSUPPORTED, `${path}.UserInfo.RoomId names another room (${show(info.RoomId)}); this gateway relays users of the task's own room only: leave RoomId out.`);
-  }
-  choice(info, 'RoomIdType', at(path, 'UserInfo'), { 0: 'integer room', 1: 'string room' });
+  collectRoom(info, at(path, 'UserInfo'), UNSUPPORTED, rooms);
   const type = choice<0 | 1>(stream, 'StreamType', path, { 0: 'camera (main) stream', 1: 'screen share' }) ?? 0;
   if (type === 1) throw new Api3Error(UNSUPPORTED, `${path}.StreamType 1 (screen share) is not supported: this gateway has one stream per user; send 0 or leave it out.`);
   return userId;
@@ -260,11 +264,17 @@ function roomAt(o: Obj, path: string): { roomId: string; numeric: boolean } {
   }
 }
 
+/** Start: a user named with another room than the task's is refused (cdn-relay-room.ts says with which code). */
+function refuseForeign(rooms: readonly NamedRoom[], task: TaskRoom): void {
+  const foreign = foreignRoom(rooms, task);
+  if (foreign) throw new Api3Error(foreign.code, foreign.message);
+}
+
 /**
  * AudioParams: AudioEncode is checked (a single-stream relay copies the audio, so its values apply to mixes only);
  * the lists, read, are for mixing.
  */
-function audioParams(v: unknown): AudioListsParam {
+function audioParams(v: unknown, rooms: NamedRoom[]): AudioListsParam {
   const o = asObject(v, 'AudioParams');
   const enc = object(o, 'AudioEncode', 'AudioParams');
   if (enc) {
@@ -277,7 +287,7 @@ function audioParams(v: unknown): AudioListsParam {
     int(enc, 'BitRate', path, 8, 500, 'kbps');
     choice(enc, 'Codec', path, { 0: 'LC-AAC', 1: 'HE-AAC', 2: 'HE-AACv2' });
   }
-  return audioListsParam(o);
+  return audioListsParam(o, rooms);
 }
 
 /** PublishCdnParams: undefined when absent; else 1–10 distinct rtmp:// or rtmps:// URLs. */

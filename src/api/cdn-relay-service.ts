@@ -5,6 +5,7 @@
 import type { Ticket } from '../room/door.js';
 import type { MixLayoutSpec, MixSpec } from './cloud-recording-service.js';
 import type { AudioListsParam } from './cdn-relay-audio-lists.js';
+import type { NamedRoom } from './cdn-relay-room.js';
 
 /** A mixed relay's AudioParams lists as they stand (cdn-relay-audio-lists.ts says how requests change them). */
 export interface MixAudioLists {
@@ -57,8 +58,11 @@ export interface RelayChanges {
   video?: boolean;
   /** Mixed relays: VideoParams.LayoutParams / BackGroundColor sent again. */
   layout?: MixLayoutSpec;
-  /** Mixed relays: AudioParams' lists, where sent (entries' RoomId not yet checked against the task's room). */
+  /** Mixed relays: AudioParams' lists, where sent (the rooms their entries name are in `rooms`). */
   audioLists?: AudioListsParam;
+  /** The rooms the request's MixUserInfos name (SingleSubscribeParams, AudioParams' lists, MaxVideoUser, pictures),
+   * to be judged against the task's room (cdn-relay-room.ts foreignRoom). */
+  rooms?: NamedRoom[];
   /** Mixed relays: FeedBackRoomParams sent again, its users let in by the door (an empty list: none any more). */
   feedback?: Ticket[];
   /** Mixed relays: SeiParams sent again (an empty object: no SEI any more). */
@@ -84,7 +88,8 @@ export type StartResult =
   /** The relay could not start here (a mixed relay's compositor); reason is a sentence. */
   | { ok: false; error: 'failed'; reason: string };
 
-export type UpdateResult = 'updated' | 'not-found' | 'outdated' | { refused: string };
+/** `refused`: a sentence, sent with `code` (InvalidParameter when absent). */
+export type UpdateResult = 'updated' | 'not-found' | 'outdated' | { refused: string; code?: string };
 
 export interface CdnRelayService {
   /** `feedback`: FeedBackRoomParams' users, let in by the door (mixed relays only). */

@@ -48,6 +48,13 @@ export interface MixLayoutSpec {
   renderMode: 0 | 1 | 2 | 3;
   /** Template modes: audio-only publishers take no slot. */
   pureAudioDisableLayout: boolean;
+  /**
+   * Screen-share: the big picture's render mode, where it differs from renderMode (a mixed relay without RenderMode:
+   * TRTC's MCU fits the shared screen whole and crops the small pictures). Absent: renderMode.
+   */
+  bigRenderMode?: 0 | 1 | 2 | 3;
+  /** Template modes: at most this many pictures, the big one counted (TRTC's MCU: 16). Absent: 25, as recordings. */
+  maxPictures?: number;
   /** 1: a preset slot whose user sends nothing still shows a placeholder (no images here: its background). */
   placeHolderMode: 0 | 1;
 }

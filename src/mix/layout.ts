@@ -11,7 +11,8 @@
 //   the room keeps the big slot (it shows the background until they come), as an unset one does in screen-share.
 // - Screen-share: the column beside the big picture fills first, top to bottom; with MaxResolutionUserAlign 1 the
 //   whole layout is mirrored.
-// - Pictures past a template's maximum (25; 24 small ones beside a big one) get no rect: they are not shown.
+// - Pictures past a template's maximum (25; 24 small ones beside a big one; a mixed relay's MCU: 16) get no rect:
+//   they are not shown.
 // - PlaceHolderMode changes no geometry: an empty slot shows the background either way (no placeholder images).
 
 // The layout's shapes are the API's (one definition, checked there when a request arrives).
@@ -30,7 +31,6 @@ export interface PresentUser {
 }
 
 export const MAX_PICTURES = 25;
-const MAX_SMALL_BESIDE_BIG = 24;
 
 /** The rectangles for the users present now, in drawing order of their slots. */
 export function layoutRects(spec: MixLayoutSpec, canvas: Canvas, users: readonly PresentUser[]): MixRect[] {
@@ -45,17 +45,19 @@ export function layoutRects(spec: MixLayoutSpec, canvas: Canvas, users: readonly
     mediaId: 0,
     zOrder,
   });
-  if (spec.mode === 3) return gridEdges(Math.min(ids.length, MAX_PICTURES)).map((e, i) => tile(ids[i], e));
+  const max = Math.min(spec.maxPictures ?? MAX_PICTURES, MAX_PICTURES);
+  if (spec.mode === 3) return gridEdges(Math.min(ids.length, max)).map((e, i) => tile(ids[i], e));
   // Floating: the named user, else the first to enter; screen-share: the named user, else nobody (background).
   const big = spec.maxResolutionUserId ?? (spec.mode === 1 ? (ids[0] ?? null) : null);
-  const small = ids.filter((id) => id !== big).slice(0, MAX_SMALL_BESIDE_BIG);
+  const small = ids.filter((id) => id !== big).slice(0, max - 1);
   if (spec.mode === 1) {
     if (big === null) return [];
     return [tile(big, { x0: 0, y0: 0, x1: 1, y1: 1 }), ...floatingEdges(small.length + 1).map((e, i) => tile(small[i], e, 1))];
   }
   const [bigEdges, ...smallEdges] = screenShareEdges(small.length + 1);
   const mirror = (e: Edges): Edges => (spec.maxResolutionUserAlign === 1 ? { ...e, x0: 1 - e.x1, x1: 1 - e.x0 } : e);
-  return [tile(big, mirror(bigEdges)), ...smallEdges.map((e, i) => tile(small[i], mirror(e)))];
+  const bigTile = { ...tile(big, mirror(bigEdges)), renderMode: spec.bigRenderMode ?? spec.renderMode };
+  return [bigTile, ...smallEdges.map((e, i) => tile(small[i], mirror(e)))];
 }
 
 /** A rectangle as fractions of the canvas: left, top, right, bottom. */

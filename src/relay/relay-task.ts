@@ -21,7 +21,8 @@ import type { Ticket } from '../room/door.js';
 import { roomKey, type RoomRef } from '../room/room-ref.js';
 import type { RelayEventSink, RelayStatus } from '../events/relay-events.js';
 import { FEEDBACK_NEEDS_MIX, type RelayChanges, type RelaySpec, type SeiSpec, type UpdateResult } from '../api/cdn-relay-service.js';
-import { applyAudioLists, mixLevel, otherRoom } from '../api/cdn-relay-audio-lists.js';
+import { applyAudioLists, mixLevel } from '../api/cdn-relay-audio-lists.js';
+import { foreignRoom } from '../api/cdn-relay-room.js';
 import { CdnPush } from './cdn-push.js';
 import { FeedBackRooms } from './feedback-rooms.js';
 import { SeiInserter } from './sei-inserter.js';
@@ -166,8 +167,9 @@ export class RelayTask implements RoomWatcher, TapSource {
     if (mixed && c.userId !== undefined) return { refused: 'SingleSubscribeParams applies to single-stream relays (WithTranscoding 0) only; leave it out.' };
     if (c.video && !this.spec.video) return { refused: 'VideoParams cannot be added to an audio-only relay: a relay cannot switch between audio only and audio with video; start a new task.' };
     if (c.audio && !this.spec.audio) return { refused: 'AudioParams cannot be added to a video-only relay: a relay cannot switch between video only and audio with video; start a new task.' };
-    const elsewhere = c.audioLists ? otherRoom(c.audioLists, this.spec.roomId) : null;
-    if (elsewhere) return { refused: elsewhere };
+    // users of other rooms are refused as Start refuses them (same code, same sentence)
+    const foreign = c.rooms ? foreignRoom(c.rooms, this.spec) : null;
+    if (foreign) return { refused: foreign.message, code: foreign.code };
     this.lastSequence = c.sequence;
     if (c.urls) {
       // URLs that stay keep their sessions; removed ones say 5 then 0; new ones connect

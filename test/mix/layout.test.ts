@@ -149,3 +149,19 @@ t.test('custom (mode 4): named slots kept, the others filled in entry order', as
   t.same(layoutRects(spec({ mode: 4, rects }), canvas, users(1)).map((x) => x.userId), ['u1', 'u3', null, 'absent'], 'a free slot nobody fills is null');
   t.same(layoutRects(spec({ mode: 4, rects, pureAudioDisableLayout: true }), canvas, users(2, [1])).map((x) => x.userId)[0], 'u1', 'audio-only users fill custom slots');
 });
+
+t.test("a mixed relay's templates (TRTC's MCU): at most 16 pictures, screen-share's big picture fitted whole", async (t) => {
+  const mcu = { maxPictures: 16 };
+  t.equal(layoutRects(spec({ mode: 3, ...mcu }), canvas, users(20)).length, 16, 'grid: 16 tiles');
+  t.same(box(layoutRects(spec({ mode: 3, ...mcu }), canvas, users(20))[15]), [1440, 810, 480, 270], 'grid: 4×4, the 16th at the bottom right');
+  const floating = layoutRects(spec({ mode: 1, maxResolutionUserId: 'u2', ...mcu }), canvas, users(20));
+  t.same(floating.map((r) => r.userId), ['u2', 'u1', ...Array.from({ length: 14 }, (_, i) => `u${i + 3}`)], 'floating: 1 big + 15 small, the named user big');
+  t.ok(floating.slice(1).every((r) => nearSize(r.width, 0.235 * W)), 'floating: 4 per row, as for 16 pictures');
+  const share = layoutRects(spec({ mode: 2, maxResolutionUserId: 'u3', bigRenderMode: 2, renderMode: 1, ...mcu }), canvas, users(20));
+  t.equal(share.length, 16, 'screen-share: 1 big + 15 small');
+  t.equal(share[0].userId, 'u3', 'the named user is big');
+  t.equal(share[0].renderMode, 2, 'the big picture fitted (bigRenderMode)');
+  t.ok(share.slice(1).every((r) => r.renderMode === 1), 'the small ones cropped (renderMode)');
+  t.equal(layoutRects(spec({ mode: 2, maxResolutionUserId: 'u1', renderMode: 1 }), canvas, users(3))[0].renderMode, 1, 'no bigRenderMode: renderMode for all');
+  t.equal(layoutRects(spec({ mode: 2, maxResolutionUserId: 'u1', bigRenderMode: 2, renderMode: 1, maxResolutionUserAlign: 1 }), canvas, users(3))[0].renderMode, 2, 'mirrored too');
+});

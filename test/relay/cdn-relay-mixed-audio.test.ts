@@ -88,7 +88,7 @@ t.test('allowlist, blocklist and SoundLevel decide what the mixed relay sounds l
     SdkAppId: sdkAppId, TaskId: taskId, SequenceNumber: 3, WithTranscoding: 1,
     AudioParams: { UnSubscribeAudioList: [{ UserInfo: { UserId: BLUE, RoomId: 'other-room' } }] },
   }));
-  t.match(elsewhere, { code: 'InvalidParameter', message: /room 'other-room'.*own room/ }, 'an Update naming a user of another room is refused');
+  t.match(elsewhere, { code: 'FailedOperation.CRUnsupportMethod', message: /room 'other-room'.*own room/ }, 'an Update naming a user of another room is refused as Start refuses it');
 
   // the pictures never left: grid, red first in on the left
   const left = await receiver.centreColour('mixed-audio', { x: 0.15, y: 0.3, w: 0.2, h: 0.4 });
