@@ -1,0 +1,166 @@
+// Issue 20's two probes against real gateway processes sharing one store file (store.kind 'sqlite', the default): a
+// callback receiver that is down while the first run works (so its callbacks queue) and up after the restart.
+// - SIGTERM: publishers came and went; every callback the first run could not deliver arrives after the restart, in
+//   order per room, signed, none twice.
+// - SIGKILL: a pull task whose source is still there resumes (701 Status 2, then 0; DescribeStreamIngest answers
+//   InProgress); one whose source is gone ends with its user's 104 and 702; an RTMP publisher who died with the
+//   process leaves with 104 Reason 2, and its room with 102.
+
+import t, { type Test } from 'tap';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
+import { ffmpegPushColour } from '../helpers/clients.js';
+import { startCallbackReceiver, type CallbackReceiver } from '../helpers/callback-receiver.js';
+import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
+import { makeMedia, startMediaServer } from '../helpers/media-server.js';
+import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+
+t.setTimeout(180_000);
+const { sdkAppId } = TEST_APP;
+
+async function gateway(t: Test, rx: CallbackReceiver, storeFile: string, extra: Record<string, unknown> = {}): Promise<GatewayProcess> {
+  const gw = await spawnGateway({
+    apps: [{ ...TEST_APP, callbackUrl: rx.url, callbackKey: CALLBACK_KEY }],
+    store: { kind: 'sqlite', file: storeFile },
+    callbacks: { retryIntervalMs: 500, flushOnCloseMs: 300 },
+    ...extra,
+  });
+  t.teardown(() => {
+    gw.kill('SIGKILL');
+    if (!t.passing()) t.comment(gw.logs.filter((l) => l.level >= 40).map((l) => JSON.stringify(l)).join('\n'));
+  });
+  return gw;
+}
+
+/** The delivered callbacks of one room (RoomId in EventInfo), in arrival order. */
+function roomEvents(rx: CallbackReceiver, room: string): any[] {
+  return rx.received.map((r) => r.body).filter((b) => String(b.EventInfo?.RoomId) === room);
+}
+
+/** 101 first and 102 last; every user's 103 before its 104, each once. */
+function assertRoomStory(t: Test, events: any[], users: string[], label: string): void {
+  const types = events.map((e) => e.EventType);
+  t.equal(types[0], 101, `${label}: 101 comes first`);
+  t.equal(types.at(-1), 102, `${label}: 102 comes last`);
+  t.equal(types.filter((x) => x === 101).length, 1, `${label}: one 101`);
+  t.equal(types.filter((x) => x === 102).length, 1, `${label}: one 102`);
+  for (const u of users) {
+    const enter = events.filter((e) => e.EventType === 103 && e.EventInfo.UserId === u);
+    const exit = events.filter((e) => e.EventType === 104 && e.EventInfo.UserId === u);
+    t.equal(enter.length, 1, `${label}: one 103 for ${u}`);
+    t.equal(exit.length, 1, `${label}: one 104 for ${u}`);
+    t.ok(events.indexOf(enter[0]) < events.indexOf(exit[0]), `${label}: ${u}'s 103 before its 104`);
+  }
+}
+
+t.test('SIGTERM with the receiver down: every queued callback is delivered after the restart, in order, signed', async (t) => {
+  const rx = await startCallbackReceiver(CALLBACK_KEY);
+  t.teardown(() => rx.close());
+  await rx.setMode('down');
+  const storeFile = join(await mkdtemp(join(tmpdir(), 'rg-term-')), 'roomgate.db');
+  const gw1 = await gateway(t, rx, storeFile);
+
+  // publishers come and go in two rooms, and one is still publishing at the SIGTERM
+  const short = [
+    ffmpegPushColour(gw1.pushUrl('term-a', 'alice'), 'red', 2),
+    ffmpegPushColour(gw1.pushUrl('term-a', 'bob'), 'green', 3),
+    ffmpegPushColour(gw1.pushUrl('term-b', 'carol'), 'blue', 2),
+  ];
+  const long = ffmpegPushColour(gw1.pushUrl('term-b', 'dave'), 'white', 60);
+  t.teardown(() => [...short, long].forEach((p) => p.kill()));
+  await Promise.all(short.map((p) => p.exited));
+  await waitFor(() => gw1.logs.filter((l) => l.msg === 'user left').length >= 3, 10_000, 'three publishers left');
+  await waitFor(() => gw1.logs.some((l) => l.msg === 'user joined' && l.userId === 'dave'), 10_000, 'dave joined');
+
+  gw1.kill('SIGTERM');
+  await gw1.exited;
+  const left = gw1.logs.find((l) => l.msg === 'callbacks left undelivered at shutdown');
+  t.ok(left, 'the first run says callbacks were left undelivered');
+  const undelivered = left!.undelivered as number;
+  t.ok(undelivered >= 18, `at least the 18 callbacks of the probe were queued (${undelivered})`);
+  t.equal(rx.received.length, 0, 'nothing was delivered during the first run');
+
+  await rx.setMode('up');
+  const gw2 = await gateway(t, rx, storeFile);
+  t.equal(gw2.logs.find((l) => l.msg === 'delivering the callbacks a previous run left queued')?.queued, undelivered, 'the restart found them all');
+  await waitFor(() => rx.received.length >= undelivered, 30_000, `${undelivered} callbacks delivered`);
+  t.equal(rx.received.length, undelivered, 'every queued callback arrived, none twice');
+  t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
+  assertRoomStory(t, roomEvents(rx, 'term-a'), ['alice', 'bob'], 'term-a');
+  assertRoomStory(t, roomEvents(rx, 'term-b'), ['carol', 'dave'], 'term-b');
+  const daveExit = roomEvents(rx, 'term-b').find((e) => e.EventType === 104 && e.EventInfo.UserId === 'dave');
+  t.ok(daveExit, 'the publisher cut off by the shutdown left with 104');
+  gw2.kill('SIGTERM');
+  await gw2.exited;
+});
+
+t.test('SIGKILL: a pull task resumes (701 Status 2 then 0), one whose source is gone ends with 104 and 702, a dead publisher leaves with 104 Reason 2', async (t) => {
+  const rx = await startCallbackReceiver(CALLBACK_KEY);
+  t.teardown(() => rx.close());
+  await rx.setMode('down');
+  const media = await startMediaServer();
+  t.teardown(() => media.close());
+  const file = await makeMedia('flv-h264-aac', 4);
+  const storeFile = join(await mkdtemp(join(tmpdir(), 'rg-kill-')), 'roomgate.db');
+  const config = { pull: { allow: ['127.0.0.1'], startRetryDelaysMs: [0, 200, 400] } };
+  const gw1 = await gateway(t, rx, storeFile, config);
+
+  const start = async (gw: GatewayProcess, room: string, userId: string, url: string) =>
+    (await gw.client.StartStreamIngest({
+      SdkAppId: sdkAppId, RoomId: room, RoomIdType: 0, UserId: userId, UserSig: officialUserSig(userId), StreamUrl: url, RepeatNum: -1,
+    })).TaskId!;
+  const kept = await start(gw1, 'kill-a', 'puller_a', `${media.base}/${file}`);
+  const gone = await start(gw1, 'kill-b', 'puller_b', `${media.base}/${file}?then=gone`);
+  const pusher = ffmpegPushColour(gw1.pushUrl('kill-c', 'rtmp_c'), 'red', 60);
+  t.teardown(() => pusher.kill());
+  await waitFor(() => gw1.logs.filter((l) => l.msg === 'first frame reached the room').length >= 2, 20_000, 'both pulls in their rooms');
+  await waitFor(() => gw1.logs.some((l) => l.msg === 'user joined' && l.userId === 'rtmp_c'), 10_000, 'rtmp_c joined');
+
+  gw1.kill('SIGKILL');
+  await gw1.exited;
+  pusher.kill();
+  // the second task's source is gone by the time the gateway is back
+  media.intercept = (req, res) => {
+    if (!req.url?.includes('then=gone')) return false;
+    res.writeHead(404).end('gone');
+    return true;
+  };
+  await rx.setMode('up');
+  const gw2 = await gateway(t, rx, storeFile, config);
+
+  // the task whose source is there runs again, under the same TaskId, answered by the official SDK
+  const described = await gw2.client.DescribeStreamIngest({ SdkAppId: sdkAppId, TaskId: kept });
+  t.equal(described.Status, 'InProgress', 'DescribeStreamIngest answers InProgress after the restart');
+  await waitFor(() => rx.events(701, kept).length >= 3, 30_000, 'the resumed task started again');
+  t.same(rx.events(701, kept).map((e) => e.EventInfo.Status), [0, 2, 0], '701 Status 0 (first run), then 2 and 0 (the restart)');
+  t.equal(rx.events(702, kept).length, 0, 'no 702 for the resumed task');
+  const roomA = roomEvents(rx, 'kill-a');
+  t.same(roomA.filter((e) => [101, 102, 103, 104].includes(e.EventType)).map((e) => e.EventType), [101, 103], 'its user never left the room');
+
+  // the task whose source is gone ends: its user leaves (104, then 102 for the empty room), then 702
+  await waitFor(() => rx.events(702, gone).length > 0, 30_000, '702 for the task whose source is gone');
+  const roomB = roomEvents(rx, 'kill-b');
+  const exitB = roomB.find((e) => e.EventType === 104 && e.EventInfo.UserId === 'puller_b');
+  t.ok(exitB, 'its user left with 104');
+  const all = rx.received.map((r) => r.body);
+  t.ok(all.indexOf(exitB) < all.indexOf(rx.events(702, gone)[0]), '104 before 702');
+  assertRoomStory(t, roomB.filter((e) => e.EventGroupId === 1), ['puller_b'], 'kill-b');
+  t.same(rx.events(701, gone).map((e) => e.EventInfo.Status).slice(0, 2), [0, 2], '701 Status 0 (first run), then 2 for the attempt to resume');
+  t.equal((await gw2.client.DescribeStreamIngest({ SdkAppId: sdkAppId, TaskId: gone })).Status, 'NotExist', 'the ended task is NotExist');
+
+  // the RTMP publisher died with the process: 104 Reason 2, then 102
+  await waitFor(() => roomEvents(rx, 'kill-c').some((e) => e.EventType === 102), 10_000, '102 for kill-c');
+  const roomC = roomEvents(rx, 'kill-c');
+  assertRoomStory(t, roomC, ['rtmp_c'], 'kill-c');
+  t.equal(roomC.find((e) => e.EventType === 104).EventInfo.Reason, 2, 'the dead session left with Reason 2 (timeout)');
+  t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
+
+  // the resumed task is a task like any other: Stop ends it with 104 and 702
+  await gw2.client.StopStreamIngest({ SdkAppId: sdkAppId, TaskId: kept });
+  await waitFor(() => rx.events(702, kept).length > 0, 10_000, '702 for the stopped task');
+  assertRoomStory(t, roomEvents(rx, 'kill-a').filter((e) => e.EventGroupId === 1), ['puller_a'], 'kill-a');
+  gw2.kill('SIGTERM');
+  await gw2.exited;
+});
