@@ -5,17 +5,20 @@
 // - SIGKILL: a pull task whose source is still there resumes (701 Status 2, then 0; DescribeStreamIngest answers
 //   InProgress); one whose source is gone ends with its user's 104 and 702; an RTMP publisher who died with the
 //   process leaves with 104 Reason 2, and its room with 102.
+// - SIGKILL under a recording and a relay: both end at the restart with their callbacks (302, 401).
 
 import t, { type Test } from 'tap';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
+import { apiError } from '../helpers/api3.js';
 import { ffmpegPushColour } from '../helpers/clients.js';
 import { startCallbackReceiver, type CallbackReceiver } from '../helpers/callback-receiver.js';
 import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
 import { makeMedia, startMediaServer } from '../helpers/media-server.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { startRtmpReceiver } from '../relay/rtmp-receiver.js';
 
 t.setTimeout(180_000);
 const { sdkAppId } = TEST_APP;
@@ -161,6 +164,59 @@ t.test('SIGKILL: a pull task resumes (701 Status 2 then 0), one whose source is 
   await gw2.client.StopStreamIngest({ SdkAppId: sdkAppId, TaskId: kept });
   await waitFor(() => rx.events(702, kept).length > 0, 10_000, '702 for the stopped task');
   assertRoomStory(t, roomEvents(rx, 'kill-a').filter((e) => e.EventGroupId === 1), ['puller_a'], 'kill-a');
+  gw2.kill('SIGTERM');
+  await gw2.exited;
+});
+
+t.test('SIGKILL under a recording and a relay: after the restart, 302 LeaveCode 3, 401 Status 0 per URL, and their users leave with 104 Reason 2', async (t) => {
+  const rx = await startCallbackReceiver(CALLBACK_KEY);
+  t.teardown(() => rx.close());
+  const cdn = await startRtmpReceiver();
+  t.teardown(() => cdn.close());
+  const dir = await mkdtemp(join(tmpdir(), 'rg-kill-rec-'));
+  const storeFile = join(dir, 'roomgate.db');
+  const config = { pull: { allow: ['127.0.0.1'] }, recording: { dir: join(dir, 'rec') } };
+  const gw1 = await gateway(t, rx, storeFile, config);
+  const room = 'kill-egress';
+  const anchor = ffmpegPushColour(gw1.pushUrl(room, 'anchor'), 'red', 60);
+  t.teardown(() => anchor.kill());
+  const rec = (await gw1.client.CreateCloudRecording({
+    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 0, UserId: 'recorder', UserSig: officialUserSig('recorder'),
+    RecordParams: { RecordMode: 1, OutputFormat: 0 }, StorageParams: {},
+  })).TaskId!;
+  const url = cdn.url('kill-egress');
+  const relay = (await gw1.client.StartPublishCdnStream({
+    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 1, WithTranscoding: 0,
+    AgentParams: { UserId: 'relayer', UserSig: officialUserSig('relayer'), MaxIdleTime: 30 },
+    SingleSubscribeParams: { UserMediaStream: { UserInfo: { UserId: 'anchor' } } },
+    AudioParams: { AudioEncode: { SampleRate: 44100, Channel: 1, BitRate: 64 } },
+    VideoParams: { VideoEncode: { Width: 320, Height: 240, Fps: 25, BitRate: 500, Gop: 1 } },
+    PublishCdnParams: [{ PublishCdnUrl: url, IsTencentCdn: 0 }],
+  })).TaskId!;
+  // both running with media: the recording's first playlist segment (307), the relay's push taken (401 Status 2)
+  await waitFor(() => rx.events(307, rec).length > 0, 20_000, '307 for the recording');
+  await waitFor(() => rx.events(401, relay).some((e) => e.EventInfo.Payload.Status === 2), 20_000, '401 Status 2 for the relay');
+  await rx.setMode('down'); // what happens from here on queues, and the kill comes with it queued
+
+  gw1.kill('SIGKILL');
+  await gw1.exited;
+  anchor.kill();
+  await rx.setMode('up');
+  const gw2 = await gateway(t, rx, storeFile, config);
+
+  await waitFor(() => rx.events(302, rec).length > 0, 20_000, '302 for the recording');
+  t.match(rx.events(302, rec)[0].EventInfo.Payload, { LeaveCode: 3, Reason: new RegExp(`gateway stopped while recording.*${rec}`) }, '302 LeaveCode 3 says where the files are');
+  await waitFor(() => rx.events(401, relay).some((e) => e.EventInfo.Payload.Status === 0), 20_000, '401 Status 0 for the relay');
+  t.match(rx.events(401, relay).at(-1).EventInfo.Payload, { Url: url, Status: 0, ErrorCode: 2, ErrorMsg: /gateway stopped while relaying/ }, '401 Status 0 for its URL, ErrorCode 2');
+  await waitFor(() => roomEvents(rx, room).some((e) => e.EventType === 102), 20_000, '102 for the room');
+  const events = roomEvents(rx, room).filter((e) => e.EventGroupId === 1);
+  assertRoomStory(t, events, ['anchor', 'recorder', 'relayer'], room);
+  for (const u of ['anchor', 'recorder', 'relayer']) {
+    t.equal(events.find((e) => e.EventType === 104 && e.EventInfo.UserId === u).EventInfo.Reason, 2, `${u} left with Reason 2`);
+  }
+  t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
+  const gone = await apiError(gw2.client.DescribeCloudRecording({ SdkAppId: sdkAppId, TaskId: rec }));
+  t.match(gone.code, /^(InvalidParameter|FailedOperation|ResourceNotFound)/, `the ended recording is not described (${gone.code})`);
   gw2.kill('SIGTERM');
   await gw2.exited;
 });
