@@ -63,17 +63,24 @@ export function appTable(config: Config): AppTable {
 async function recoverAfterRestart(o: {
   store: Store;
   callbacks: CallbackDispatcher;
+  history: HistoryFeed;
   rooms: Rooms;
   pullTasks: PullTasks;
   recordings: Recordings;
   relays: Relays;
 }): Promise<void> {
   await o.callbacks.resume();
-  o.rooms.restoreMembers(await o.store.members.all());
+  const restored = await o.store.members.all();
+  o.rooms.restoreMembers(restored);
   await o.recordings.endInterrupted();
   await o.relays.endInterrupted();
   const kept = await o.pullTasks.resume(o.rooms.door);
   o.rooms.expireRestored(kept);
+  // The history closed the previous run's sessions at their last known moment when it opened; a resumed task's
+  // session is on record again from now (the history alone hears this: the app was told 103 already).
+  for (const r of restored.filter((m) => kept.has(m.sessionId))) {
+    o.history.emit({ type: 'user-entered', sdkAppId: r.sdkAppId, roomId: r.roomId, numericRoom: r.numericRoom, userId: r.userId, role: r.role, source: r.source, at: Date.now() });
+  }
 }
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
@@ -203,7 +210,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   let rtmpAddr: { host: string; port: number };
   try {
-    await recoverAfterRestart({ store, callbacks, rooms, pullTasks, recordings, relays });
+    await recoverAfterRestart({ store, callbacks, history, rooms, pullTasks, recordings, relays });
     rtmpAddr = await rtmpServer.listen();
     await http.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {

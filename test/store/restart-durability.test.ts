@@ -142,6 +142,14 @@ t.test('SIGKILL: a pull task resumes (701 Status 2 then 0), one whose source is 
   const roomA = roomEvents(rx, 'kill-a');
   t.same(roomA.filter((e) => [101, 102, 103, 104].includes(e.EventType)).map((e) => e.EventType), [101, 103], 'its user never left the room');
 
+  // the history has the resumed user in the room's life as it stands after the restart (DescribeUserInfo)
+  const now = Math.floor(Date.now() / 1000);
+  const lives = (await gw2.client.DescribeRoomInfo({ SdkAppId: sdkAppId, StartTime: now - 600, EndTime: now + 1, RoomId: 'kill-a' })).RoomList ?? [];
+  const current = lives.find((r) => !r.DestroyTime);
+  t.ok(current, 'the room has an open life in the history');
+  const users = await gw2.client.DescribeUserInfo({ SdkAppId: sdkAppId, CommId: current!.CommId!, StartTime: now - 600, EndTime: now + 1 });
+  t.ok(users.UserList?.some((u) => u.UserId === 'puller_a' && u.DeviceType === 'pull'), 'DescribeUserInfo lists the resumed pull user');
+
   // the task whose source is gone ends: its user leaves (104, then 102 for the empty room), then 702
   await waitFor(() => rx.events(702, gone).length > 0, 30_000, '702 for the task whose source is gone');
   const roomB = roomEvents(rx, 'kill-b');
