@@ -352,6 +352,7 @@ export class Rooms {
       p.end(reason);
     }
   }
+
   // ---- after a restart: the sessions the previous run left in the member ledger ------------------------------
 
   /** Counts the previous run's sessions again, silently (start-up, before anyone joins). */

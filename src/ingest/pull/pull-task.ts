@@ -62,6 +62,8 @@ export class PullTask {
   readonly sessionId: string;
   /** Resumed after a restart: its user is still counted in the room from the previous run, under `sessionId`. */
   private readonly resumed: boolean;
+  /** RemoveUser or DismissRoom ended the task (its user leaves with 104 Reason 3). */
+  private removed = false;
   private generation = 0;
   private info: SourceInfo | null = null;
   private plan: PullPlan | null = null;
@@ -119,6 +121,7 @@ export class PullTask {
     }
     this.unbind = this.deps.rooms.bindTask(this.ticket, (reason) => {
       if (this.publisher) this.publisher.kicked = true; // its user leaves with 104 Reason 3
+      this.removed = true;
       this.end(reason);
     });
     this.log.info({ source: redactUrl(this.spec.streamUrl), resumed: this.resumed }, 'pull task started');
@@ -184,7 +187,7 @@ export class PullTask {
     this.publisher = null;
     p?.end(reason);
     // a resumed task that never got back into the room: its user, counted since the previous run, leaves now
-    if (!p && this.resumed) this.deps.rooms.leaveRestored(this.ticket, this.spec.userId, this.sessionId, 'normal');
+    if (!p && this.resumed) this.deps.rooms.leaveRestored(this.ticket, this.spec.userId, this.sessionId, this.removed ? 'kicked' : 'normal');
     this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 702, this.taskId, 0);
     this.log.info({ reason }, 'pull task ended');
     this.deps.onEnded(this, reason);
