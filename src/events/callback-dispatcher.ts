@@ -34,6 +34,8 @@ export interface CallbackDispatcherOptions {
   maxAgeMs: number;
   maxQueued: number;
   log: Logger;
+  /** The outbox outlives the process (store.kind 'sqlite'): what is left at shutdown goes out at the next start. */
+  durable?: boolean;
   /** Delivery function (tests replace it); resolves null when delivered, else why not. */
   post?: (req: CallbackRequest, timeoutMs: number, abort: AbortSignal) => Promise<string | null>;
 }
@@ -130,7 +132,8 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
     }
     this.timers.clear();
     if (this.counters.queued > 0) {
-      this.o.log.warn({ undelivered: this.counters.queued }, 'callbacks left undelivered at shutdown');
+      const fate = this.o.durable ? 'kept in the store; delivered at the next start' : 'lost: the outbox is in memory';
+      this.o.log.warn({ undelivered: this.counters.queued, fate }, 'callbacks left undelivered at shutdown');
     }
   }
 
