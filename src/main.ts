@@ -97,7 +97,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const callbackApps = new Map(config.apps.map((a) => [a.sdkAppId, a]));
   const callbacks = new CallbackDispatcher({
     outbox: store.outbox,
-    durable: store.kind === 'sqlite',
+    durable: store.kind === 'sqlite' && config.store.file !== ':memory:',
     target: (id) => callbackApps.get(id),
     ...config.callbacks,
     log: log.child({ component: 'callbacks' }),
