@@ -74,8 +74,8 @@ t.test('SIGTERM with the receiver down: every queued callback is delivered after
   const long = ffmpegPushColour(gw1.pushUrl('term-b', 'dave'), 'white', 60);
   t.teardown(() => [...short, long].forEach((p) => p.kill()));
   await Promise.all(short.map((p) => p.exited));
-  await waitFor(() => gw1.logs.filter((l) => l.msg === 'user left').length >= 3, 10_000, 'three publishers left');
-  await waitFor(() => gw1.logs.some((l) => l.msg === 'user joined' && l.userId === 'dave'), 10_000, 'dave joined');
+  await waitFor(() => gw1.logs.filter((l) => l.msg === 'user left').length >= 3, 30_000, 'three publishers left');
+  await waitFor(() => gw1.logs.some((l) => l.msg === 'user joined' && l.userId === 'dave'), 30_000, 'dave joined');
 
   gw1.kill('SIGTERM');
   await gw1.exited;
@@ -118,8 +118,8 @@ t.test('SIGKILL: a pull task resumes (701 Status 2 then 0), one whose source is 
   const gone = await start(gw1, 'kill-b', 'puller_b', `${media.base}/${file}?then=gone`);
   const pusher = ffmpegPushColour(gw1.pushUrl('kill-c', 'rtmp_c'), 'red', 60);
   t.teardown(() => pusher.kill());
-  await waitFor(() => gw1.logs.filter((l) => l.msg === 'first frame reached the room').length >= 2, 20_000, 'both pulls in their rooms');
-  await waitFor(() => gw1.logs.some((l) => l.msg === 'user joined' && l.userId === 'rtmp_c'), 10_000, 'rtmp_c joined');
+  await waitFor(() => gw1.logs.filter((l) => l.msg === 'first frame reached the room').length >= 2, 30_000, 'both pulls in their rooms');
+  await waitFor(() => gw1.logs.some((l) => l.msg === 'user joined' && l.userId === 'rtmp_c'), 30_000, 'rtmp_c joined');
 
   gw1.kill('SIGKILL');
   await gw1.exited;
@@ -136,8 +136,10 @@ t.test('SIGKILL: a pull task resumes (701 Status 2 then 0), one whose source is 
   // the task whose source is there runs again, under the same TaskId, answered by the official SDK
   const described = await gw2.client.DescribeStreamIngest({ SdkAppId: sdkAppId, TaskId: kept });
   t.equal(described.Status, 'InProgress', 'DescribeStreamIngest answers InProgress after the restart');
-  await waitFor(() => rx.events(701, kept).length >= 3, 30_000, 'the resumed task started again');
-  t.same(rx.events(701, kept).map((e) => e.EventInfo.Status), [0, 2, 0], '701 Status 0 (first run), then 2 and 0 (the restart)');
+  const statuses = () => rx.events(701, kept).map((e) => e.EventInfo.Status as number);
+  await waitFor(() => statuses().length >= 3 && statuses().at(-1) === 0, 30_000, 'the resumed task started again');
+  // [0, 2, 0]; on a loaded machine an attempt may time out first, and is retried as a restart (another 2, never a 1)
+  t.match(statuses().join(','), /^0,2(,2)*,0$/, `701 Status 0 (first run), then 2 and 0 (the restart): ${statuses().join(',')}`);
   t.equal(rx.events(702, kept).length, 0, 'no 702 for the resumed task');
   const roomA = roomEvents(rx, 'kill-a');
   t.same(roomA.filter((e) => [101, 102, 103, 104].includes(e.EventType)).map((e) => e.EventType), [101, 103], 'its user never left the room');
@@ -162,7 +164,7 @@ t.test('SIGKILL: a pull task resumes (701 Status 2 then 0), one whose source is 
   t.equal((await gw2.client.DescribeStreamIngest({ SdkAppId: sdkAppId, TaskId: gone })).Status, 'NotExist', 'the ended task is NotExist');
 
   // the RTMP publisher died with the process: 104 Reason 2, then 102
-  await waitFor(() => roomEvents(rx, 'kill-c').some((e) => e.EventType === 102), 10_000, '102 for kill-c');
+  await waitFor(() => roomEvents(rx, 'kill-c').some((e) => e.EventType === 102), 30_000, '102 for kill-c');
   const roomC = roomEvents(rx, 'kill-c');
   assertRoomStory(t, roomC, ['rtmp_c'], 'kill-c');
   t.equal(roomC.find((e) => e.EventType === 104).EventInfo.Reason, 2, 'the dead session left with Reason 2 (timeout)');
@@ -170,7 +172,7 @@ t.test('SIGKILL: a pull task resumes (701 Status 2 then 0), one whose source is 
 
   // the resumed task is a task like any other: Stop ends it with 104 and 702
   await gw2.client.StopStreamIngest({ SdkAppId: sdkAppId, TaskId: kept });
-  await waitFor(() => rx.events(702, kept).length > 0, 10_000, '702 for the stopped task');
+  await waitFor(() => rx.events(702, kept).length > 0, 30_000, '702 for the stopped task');
   assertRoomStory(t, roomEvents(rx, 'kill-a').filter((e) => e.EventGroupId === 1), ['puller_a'], 'kill-a');
   gw2.kill('SIGTERM');
   await gw2.exited;
@@ -202,8 +204,8 @@ t.test('SIGKILL under a recording and a relay: after the restart, 302 LeaveCode 
     PublishCdnParams: [{ PublishCdnUrl: url, IsTencentCdn: 0 }],
   })).TaskId!;
   // both running with media: the recording's first playlist segment (307), the relay's push taken (401 Status 2)
-  await waitFor(() => rx.events(307, rec).length > 0, 20_000, '307 for the recording');
-  await waitFor(() => rx.events(401, relay).some((e) => e.EventInfo.Payload.Status === 2), 20_000, '401 Status 2 for the relay');
+  await waitFor(() => rx.events(307, rec).length > 0, 40_000, '307 for the recording');
+  await waitFor(() => rx.events(401, relay).some((e) => e.EventInfo.Payload.Status === 2), 40_000, '401 Status 2 for the relay');
   await rx.setMode('down'); // what happens from here on queues, and the kill comes with it queued
 
   gw1.kill('SIGKILL');
@@ -212,11 +214,11 @@ t.test('SIGKILL under a recording and a relay: after the restart, 302 LeaveCode 
   await rx.setMode('up');
   const gw2 = await gateway(t, rx, storeFile, config);
 
-  await waitFor(() => rx.events(302, rec).length > 0, 20_000, '302 for the recording');
+  await waitFor(() => rx.events(302, rec).length > 0, 30_000, '302 for the recording');
   t.match(rx.events(302, rec)[0].EventInfo.Payload, { LeaveCode: 3, Reason: new RegExp(`gateway stopped while recording.*${rec}`) }, '302 LeaveCode 3 says where the files are');
-  await waitFor(() => rx.events(401, relay).some((e) => e.EventInfo.Payload.Status === 0), 20_000, '401 Status 0 for the relay');
+  await waitFor(() => rx.events(401, relay).some((e) => e.EventInfo.Payload.Status === 0), 30_000, '401 Status 0 for the relay');
   t.match(rx.events(401, relay).at(-1).EventInfo.Payload, { Url: url, Status: 0, ErrorCode: 2, ErrorMsg: /gateway stopped while relaying/ }, '401 Status 0 for its URL, ErrorCode 2');
-  await waitFor(() => roomEvents(rx, room).some((e) => e.EventType === 102), 20_000, '102 for the room');
+  await waitFor(() => roomEvents(rx, room).some((e) => e.EventType === 102), 30_000, '102 for the room');
   const events = roomEvents(rx, room).filter((e) => e.EventGroupId === 1);
   assertRoomStory(t, events, ['anchor', 'recorder', 'relayer'], room);
   for (const u of ['anchor', 'recorder', 'relayer']) {

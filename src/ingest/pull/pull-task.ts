@@ -340,11 +340,12 @@ export class PullTask {
   private attemptFailed(why: string): void {
     if (this.ended) return;
     this.lastError = why;
-    if (!this.announcedStart) this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 1);
+    // a resumed task was running: its failed attempts are restarts (Status 2 alone), as for a pull that broke
+    if (!this.announcedStart && !this.resumed) this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 1);
     const next = this.retries.failed(Date.now());
     if (next) {
       this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 2);
-      this.setState(this.announcedStart ? 'reconnecting' : 'retrying');
+      this.setState(this.announcedStart || this.resumed ? 'reconnecting' : 'retrying');
       this.restarts++;
       this.log.info({ why, attempt: next.attempt, retryInMs: next.waitMs }, 'pull attempt failed; retrying');
       this.retryTimer = setTimeout(() => {
