@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
 import type { AppEntry, AppTable } from './auth/authenticate.js';
 import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
 import { keepHistory } from './store/history-retention.js';
 import { HistoryFeed } from './events/history-feed.js';
 import { roomEventsTo } from './events/room-events.js';
@@ -54,6 +55,35 @@ export function appTable(config: Config): AppTable {
   return { get: (id) => byId.get(id) };
 }
 
+/**
+ * What a previous run left in a durable store (it was stopped or killed), before anything listens: its queued
+ * callbacks go out first; the rooms count its sessions again; recordings and relays it was running end with their
+ * callbacks; its pull tasks resume (701 Status 2, then 0) or end (702); then every session that nothing took up
+ * leaves with 104 Reason 2, and its room with 102.
+ */
+async function recoverAfterRestart(o: {
+  store: Store;
+  callbacks: CallbackDispatcher;
+  history: HistoryFeed;
+  rooms: Rooms;
+  pullTasks: PullTasks;
+  recordings: Recordings;
+  relays: Relays;
+}): Promise<void> {
+  await o.callbacks.resume();
+  const restored = await o.store.members.all();
+  o.rooms.restoreMembers(restored);
+  await o.recordings.endInterrupted();
+  await o.relays.endInterrupted();
+  const kept = await o.pullTasks.resume(o.rooms.door);
+  o.rooms.expireRestored(kept);
+  // The history closed the previous run's sessions at their last known moment when it opened; a resumed task's
+  // session is on record again from now (the history alone hears this: the app was told 103 already).
+  for (const r of restored.filter((m) => kept.has(m.sessionId))) {
+    o.history.emit({ type: 'user-entered', sdkAppId: r.sdkAppId, roomId: r.roomId, numericRoom: r.numericRoom, userId: r.userId, role: r.role, source: r.source, at: Date.now() });
+  }
+}
+
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   // Before anything listens: the werift internals roomgate relies on are there (once per process, ~0.3 s). A werift
   // of another shape throws WeriftShapeError, whose one line names the version and the field. The same for the
@@ -65,10 +95,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const health = new Health();
   const counters = new RefusalCounters();
   // Throws StoreUnavailableError (one line: the file and what to do) when store.file cannot be used.
-  const store = openStore(config.store.file);
+  const store = openStore(config.store);
   const callbackApps = new Map(config.apps.map((a) => [a.sdkAppId, a]));
   const callbacks = new CallbackDispatcher({
     outbox: store.outbox,
+    durable: store.kind === 'sqlite' && config.store.file !== ':memory:',
     target: (id) => callbackApps.get(id),
     ...config.callbacks,
     log: log.child({ component: 'callbacks' }),
@@ -89,7 +120,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   }
   const apps = appTable(config);
   // who is in each room (101–105); the door asks it whether a join would create the room (the create bit)
-  const members = new RoomMembers(roomEvents, (id) => callbackApps.get(id)?.viewerEvents ?? true);
+  const members = new RoomMembers(roomEvents, (id) => callbackApps.get(id)?.viewerEvents ?? true, {
+    sessions: store.members,
+    log: log.child({ component: 'rooms' }),
+  });
   const rooms = new Rooms({
     store,
     engine,
@@ -179,6 +213,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   let rtmpAddr: { host: string; port: number };
   try {
+    await recoverAfterRestart({ store, callbacks, history, rooms, pullTasks, recordings, relays });
     rtmpAddr = await rtmpServer.listen();
     await http.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {

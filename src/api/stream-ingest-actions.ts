@@ -20,7 +20,7 @@ export function streamIngestActions(deps: { door: Door; service: StreamIngestSer
       const ticket = enterTaskUser(door, { ...spec, numericRoom: spec.roomIdType === 1, userSig, privateMapKey }, 'publish');
       const refusal = await service.checkStreamUrl(spec.streamUrl);
       if (refusal) throw new Api3Error('InvalidParameter.StreamUrl', `StreamUrl: ${refusal}.`);
-      const r = await service.start(spec, ticket);
+      const r = await service.start(spec, ticket, { userSig, ...(privateMapKey ? { privateMapKey } : {}) });
       if (r.ok) return { TaskId: r.taskId };
       if (r.error === 'task-exists') {
         throw new Api3Error(

@@ -31,6 +31,12 @@ export interface IngestTaskUpdate {
   tempo?: number;
 }
 
+/** The task user's credentials, kept with the task so a restarted gateway can let the user in again and resume it. */
+export interface TaskCredentials {
+  userSig: string;
+  privateMapKey?: string;
+}
+
 export type StartResult =
   | { ok: true; taskId: string }
   | { ok: false; error: 'task-exists'; taskId: string }
@@ -39,8 +45,11 @@ export type StartResult =
 export interface StreamIngestService {
   /** null when the URL may be pulled, else a sentence saying why not. */
   checkStreamUrl(url: string): Promise<string | null>;
-  /** `ticket`: the task's user, let in by the room's door (the API authenticated its UserSig there). */
-  start(spec: IngestTaskSpec, ticket: Ticket): Promise<StartResult>;
+  /**
+   * `ticket`: the task's user, let in by the room's door (the API authenticated its UserSig there). `credentials`:
+   * what let it in, so a restart can resume the task (without them a restart ends it).
+   */
+  start(spec: IngestTaskSpec, ticket: Ticket, credentials?: TaskCredentials): Promise<StartResult>;
   /** 'finished' when the task existed but has already ended. */
   stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'finished' | 'not-found'>;
   describe(sdkAppId: number, taskId: string): Promise<'InProgress' | 'NotExist'>;

@@ -149,7 +149,10 @@ export const configSchema: FieldSpec = {
         },
       },
     },
-    store: { type: 'object', fields: { file: { type: 'string', nonEmpty: true } } },
+    store: {
+      type: 'object',
+      fields: { kind: { type: 'string', oneOf: ['sqlite', 'memory'] }, file: { type: 'string', nonEmpty: true } },
+    },
     history: {
       type: 'object',
       fields: {
@@ -223,7 +226,7 @@ export interface Config {
     storageEndpoints: { '0': string; '1': string };
   };
   relay: { maxTasks: number; retrySeconds: number; giveUpSeconds: number; pushWith: 'engine' | 'ffmpeg' };
-  store: { file: string };
+  store: { kind: 'sqlite' | 'memory'; file: string };
   history: { retentionDays: number; sampleSeconds: number };
   callbacks: { timeoutMs: number; retryIntervalMs: number; maxAgeMs: number; maxQueued: number; flushOnCloseMs: number };
   admin: { token: string };

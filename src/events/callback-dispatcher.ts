@@ -4,6 +4,10 @@
 // once, then every retryIntervalMs after the first try, until maxAgeMs after the first try; then it is dropped with
 // a log line and counted. An event that waited in the queue longer than maxAgeMs (behind one that kept failing) is
 // dropped without a try, so a long outage cannot build an ever-growing backlog of stale events.
+//
+// With a durable outbox (store.kind 'sqlite') what was queued when the process stopped — after a SIGTERM's flush ran
+// out, or at a SIGKILL — is still there: resume() delivers it at start-up, with the attempts and retry times each
+// entry had, before anything new of its room.
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -30,6 +34,8 @@ export interface CallbackDispatcherOptions {
   maxAgeMs: number;
   maxQueued: number;
   log: Logger;
+  /** The outbox outlives the process (store.kind 'sqlite'): what is left at shutdown goes out at the next start. */
+  durable?: boolean;
   /** Delivery function (tests replace it); resolves null when delivered, else why not. */
   post?: (req: CallbackRequest, timeoutMs: number, abort: AbortSignal) => Promise<string | null>;
 }
@@ -87,6 +93,20 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
     this.enqueue(event.sdkAppId, partition, (now) => relayEventBody(event, now), `401 Status ${event.status} task ${event.taskId}`);
   }
 
+  /**
+   * Start-up: delivers what a previous run left in the outbox, each room's entries in order. Call it before anything
+   * emits, so the queued count it adds is exact. Resolves the number of entries found.
+   */
+  async resume(): Promise<number> {
+    const left = await this.o.outbox.size();
+    if (left === 0) return 0;
+    this.counters.queued += left;
+    const partitions = await this.o.outbox.partitions();
+    this.o.log.info({ queued: left, rooms: partitions.length }, 'delivering the callbacks a previous run left queued');
+    for (const p of partitions) this.kick(p);
+    return left;
+  }
+
   stats(): CallbackStats {
     return { ...this.counters };
   }
@@ -112,7 +132,8 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
     }
     this.timers.clear();
     if (this.counters.queued > 0) {
-      this.o.log.warn({ undelivered: this.counters.queued }, 'callbacks left undelivered at shutdown');
+      const fate = this.o.durable ? 'kept in the store; delivered at the next start' : 'lost: the outbox is in memory';
+      this.o.log.warn({ undelivered: this.counters.queued, fate }, 'callbacks left undelivered at shutdown');
     }
   }
 

@@ -1,7 +1,9 @@
 // The recording tasks of this gateway: the CloudRecordingService the API 3.0 actions call. It enforces the task limit
 // (FailedOperation.RestrictedConcurrency) and TRTC's rule that a recording user is in a room once (a second task with
 // the same recording user in the same room interrupts the first, 302 LeaveCode 101), records tasks in the store, picks
-// the storage, and ends every task — closing every file — on shutdown.
+// the storage, and ends every task — closing every file — on shutdown. A task the gateway was killed under (its record
+// still running at start-up) cannot be continued honestly — its open files lost their trailers, its uploads their
+// state — so endInterrupted() ends it with 302 LeaveCode 3 and a reason saying where the files are.
 
 import type { Logger } from '../log.js';
 import type { Rooms } from '../room/rooms.js';
@@ -128,6 +130,26 @@ export class Recordings implements CloudRecordingService {
   async closeAll(uploadMs: number): Promise<void> {
     await Promise.all([...this.live.values()].map((t) => t.stop(LEAVE.serverKicked, 'the gateway is shutting down', uploadMs)));
     await Promise.all([...this.queues.keys()].map((q) => this.closeQueue(q, uploadMs)));
+  }
+
+  /**
+   * Start-up: every recording a previous run left running ends with 302 (LeaveCode 3, server kicked the robot) and a
+   * Reason; its user, counted since then, leaves with the other dead sessions (104 Reason 2). Resolves how many.
+   */
+  async endInterrupted(): Promise<number> {
+    let n = 0;
+    for (const rec of await this.o.store.list()) {
+      if (rec.state !== 'running') continue;
+      const reason = `the gateway stopped while recording; what was written until then is in ${this.o.config.dir}/${rec.taskId}`;
+      this.o.events.record({
+        sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.roomIdType === 1, eventType: 302, taskId: rec.taskId,
+        userId: rec.userId, payload: { LeaveCode: LEAVE.serverKicked, Reason: reason }, at: Date.now(),
+      });
+      await this.o.store.update(rec.taskId, { state: 'ended', endedAt: Date.now(), leaveCode: LEAVE.serverKicked });
+      this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId }, `recording ended at start-up: ${reason}`);
+      n++;
+    }
+    return n;
   }
 
   private find(sdkAppId: number, taskId: string): RecordingTask | undefined {

@@ -1,7 +1,8 @@
 // The relay-to-CDN tasks of this gateway: the CdnRelayService the API 3.0 actions call. It enforces the task limit
 // (FailedOperation.RestrictedConcurrency, config relay.maxTasks), checks every push URL against the same
 // pull.allow / pull.deny rules as pull sources (no loopback or private targets unless allowed there), keeps the
-// tasks in the store, and ends every task — each URL saying 5 then 0 — on shutdown.
+// tasks in the store, and ends every task — each URL saying 5 then 0 — on shutdown. A task the gateway was killed under
+// ends at the next start-up (endInterrupted): 401 Status 0 with ErrorCode 2 (a running push dropped) per URL.
 
 import type { Logger } from '../log.js';
 import type { Rooms } from '../room/rooms.js';
@@ -36,6 +37,11 @@ export interface RelaysOptions {
   /** Tests resolve names without DNS. */
   resolve?: Resolver;
   log: Logger;
+}
+
+/** What a relay's record keeps for a restart (RelayRecord.resume, JSON): the push URLs, for their last 401. */
+interface RelayResume {
+  urls: string[];
 }
 
 export class Relays implements CdnRelayService {
@@ -84,6 +90,7 @@ export class Relays implements CdnRelayService {
     await this.o.store.create({
       taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.numericRoom ? 0 : 1, userId: spec.agentUserId,
       relayedUserId: spec.userId, urls: spec.urls.length, state: 'running', createdAt: Date.now(),
+      resume: JSON.stringify({ urls: spec.urls } satisfies RelayResume),
     });
     try {
       await task.start();
@@ -106,7 +113,7 @@ export class Relays implements CdnRelayService {
     }
     const r = t.update(changes);
     if (r === 'updated' && changes.urls) {
-      this.o.store.update(taskId, { urls: changes.urls.length }).catch((err: unknown) => this.log.warn({ err, taskId }, 'relay record update failed'));
+      this.o.store.update(taskId, { urls: changes.urls.length, resume: JSON.stringify({ urls: changes.urls } satisfies RelayResume) }).catch((err: unknown) => this.log.warn({ err, taskId }, 'relay record update failed'));
     }
     return r;
   }
@@ -121,6 +128,29 @@ export class Relays implements CdnRelayService {
   /** Shutdown: every push's stdin closed (ffmpeg flushes and ends its RTMP session), 5 then 0 per URL. */
   async closeAll(): Promise<void> {
     await Promise.all([...this.live.values()].map((t) => t.stop('the gateway is shutting down')));
+  }
+
+  /**
+   * Start-up: every relay a previous run left running ends, each of its URLs with 401 Status 0, ErrorCode 2 (its
+   * push dropped) and a message; its agent user leaves with the other dead sessions (104 Reason 2). Resolves how many.
+   */
+  async endInterrupted(): Promise<number> {
+    let n = 0;
+    for (const rec of await this.o.store.list()) {
+      if (rec.state !== 'running') continue;
+      const { urls } = rec.resume ? (JSON.parse(rec.resume) as RelayResume) : { urls: [] };
+      const msg = 'the gateway stopped while relaying; the task ended when it started again';
+      for (const url of urls) {
+        this.o.events.relay({
+          sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.roomIdType === 0, taskId: rec.taskId, userId: rec.userId,
+          url, status: 0, errorCode: 2, errorMsg: msg, at: Date.now(),
+        });
+      }
+      await this.o.store.update(rec.taskId, { state: 'ended', endedAt: Date.now(), endReason: msg });
+      this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, urls: urls.map(redact) }, `relay ended at start-up: ${msg}`);
+      n++;
+    }
+    return n;
   }
 
   private find(sdkAppId: number, taskId: string): RelayTask | undefined {

@@ -7,8 +7,14 @@
 // always do, as TRTC's robots enter the room. Rooms are keyed by type: integer 123 ≠ string "123" (room-ref.ts).
 //
 // This is the only membership count: src/room/rooms.ts reports every join and leave here and emits none of 101–105.
+//
+// Every session is also written to the store's member ledger, so a restart knows who was in which room: restore()
+// puts them back without a word (the app was told 101/103 already), a resumed task takes its session up again, and
+// expireRestored() makes the rest leave with 104 Reason 2 (and 102), as TRTC does for a client that vanished.
 
 import type { ExitReason, RoomEventSink, RoomRole } from '../events/room-events.js';
+import type { Logger } from '../log.js';
+import type { MemberLedger, MemberRecord } from '../store/store.js';
 import { roomKey, type RoomRef } from './room-ref.js';
 
 export interface Occupancy {
@@ -22,12 +28,39 @@ type Member = Map<string, RoomRole>;
 export class RoomMembers implements Occupancy {
   /** By room key, then userid, then session id. */
   private readonly rooms = new Map<string, Map<string, Member>>();
+  /** Sessions put back by restore() that nobody has taken up since, with what the ledger said of them. */
+  private readonly restored = new Map<string, MemberRecord>();
 
   constructor(
     private readonly events: RoomEventSink,
     /** Whether the app's WHEP viewers enter rooms as audience (and so raise 103/104 and keep a room open). */
     private readonly countsViewers: (sdkAppId: number) => boolean,
+    /** Where sessions are written so a restart finds them (none: nothing is kept). */
+    private readonly ledger?: { sessions: MemberLedger; log: Logger },
   ) {}
+
+  /** The sessions a previous run left in the ledger, counted again without any event (start-up, before any join). */
+  restore(records: readonly MemberRecord[]): void {
+    for (const r of records) {
+      const k = roomKey(r);
+      let room = this.rooms.get(k);
+      if (!room) this.rooms.set(k, (room = new Map()));
+      let member = room.get(r.userId);
+      if (!member) room.set(r.userId, (member = new Map()));
+      member.set(r.sessionId, r.role);
+      this.restored.set(r.sessionId, r);
+    }
+  }
+
+  /**
+   * Restored sessions that no resumed task took up (`keep`) died with the previous process: each leaves with
+   * 104 Reason 2 (timeout), and its room with 102 when it was the last. Returns what left.
+   */
+  expireRestored(keep: ReadonlySet<string>): MemberRecord[] {
+    const gone = [...this.restored.values()].filter((r) => !keep.has(r.sessionId));
+    for (const r of gone) this.leave(r, r.userId, r.sessionId, 'timeout');
+    return gone;
+  }
 
   occupied(room: RoomRef): boolean {
     return this.rooms.has(roomKey(room));
@@ -42,6 +75,8 @@ export class RoomMembers implements Occupancy {
       this.rooms.set(k, (room = new Map()));
       this.events.emit({ ...base, type: 'room-created', userId });
     }
+    this.restored.delete(sessionId); // taken up again (a resumed task): it no longer expires
+    this.write(() => this.ledger!.sessions.put({ sessionId, sdkAppId: ref.sdkAppId, roomId: ref.roomId, numericRoom: ref.numericRoom, userId, role, source }));
     let member = room.get(userId);
     if (!member) {
       room.set(userId, (member = new Map()));
@@ -65,6 +100,8 @@ export class RoomMembers implements Occupancy {
     const base = { sdkAppId: ref.sdkAppId, roomId: ref.roomId, numericRoom: ref.numericRoom, at };
     const before = roleOf(member);
     member.delete(sessionId);
+    this.restored.delete(sessionId);
+    this.write(() => this.ledger!.sessions.remove(sessionId));
     if (member.size > 0) {
       const after = roleOf(member);
       if (after !== before) this.events.emit({ ...base, type: 'role-changed', userId, role: after });
@@ -76,6 +113,13 @@ export class RoomMembers implements Occupancy {
       this.rooms.delete(k);
       this.events.emit({ ...base, type: 'room-dismissed' });
     }
+  }
+
+  /** A ledger write, in call order; a failure is logged and the count in memory goes on. */
+  private write(op: () => Promise<void>): void {
+    if (!this.ledger) return;
+    const { log } = this.ledger;
+    op().catch((err: unknown) => log.warn({ err }, 'room member ledger write failed; a restart may not know this session'));
   }
 }
 

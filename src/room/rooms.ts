@@ -13,7 +13,7 @@
 import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/store.js';
+import type { MemberRecord, Store } from '../store/store.js';
 import { noRoomEvents, type ExitReason, type RoomEventSink } from '../events/room-events.js';
 import { Publisher, type MediaBlock, type PublisherIdentity, type PublisherStatus } from './publisher.js';
 import type { MediaEngine } from './engine.js';
@@ -381,6 +381,36 @@ export class Rooms {
     }
   }
 
+  // ---- after a restart: the sessions the previous run left in the member ledger ------------------------------
+
+  /** Counts the previous run's sessions again, silently (start-up, before anyone joins). */
+  restoreMembers(records: readonly MemberRecord[]): void {
+    this.members.restore(records);
+  }
+
+  /**
+   * Restored sessions no resumed task took up (`keep`) died with the previous process: their users leave with
+   * 104 Reason 2 (and 102 for a room left empty), and their presence is released. Returns how many left.
+   */
+  expireRestored(keep: ReadonlySet<string>): number {
+    const gone = this.members.expireRestored(keep);
+    for (const r of gone) this.releasePresence(r.sdkAppId, r.userId, r.sessionId);
+    if (gone.length > 0) this.log.info({ sessions: gone.length }, 'sessions of the previous run left their rooms (104 Reason 2)');
+    return gone.length;
+  }
+
+  /** A restored session its resumed task could not take up again (the task ended first) leaves with `reason`. */
+  leaveRestored(ref: RoomRef, userId: string, sessionId: string, reason: ExitReason): void {
+    this.members.leave(ref, userId, sessionId, reason);
+    this.releasePresence(ref.sdkAppId, userId, sessionId);
+  }
+
+  private releasePresence(sdkAppId: number, userId: string, sessionId: string): void {
+    void this.store.presence.release(sdkAppId, userId, sessionId).catch((err: unknown) => {
+      this.log.warn({ err, sdkAppId, userId }, 'presence release failed');
+    });
+  }
+
   private leave(p: Publisher, reason: string): void {
     const { userId, sessionId } = p.id;
     const k = roomKey(p.id);
@@ -397,9 +427,7 @@ export class Rooms {
     const exitReason: ExitReason = p.kicked ? 'kicked' : p.timedOut ? 'timeout' : 'normal';
     this.members.leave(p.id, userId, sessionId, exitReason);
     this.forgetIfEmpty(p.id, room);
-    void this.store.presence.release(p.id.sdkAppId, userId, sessionId).catch((err: unknown) => {
-      this.log.warn({ err, sdkAppId: p.id.sdkAppId, userId }, 'presence release failed');
-    });
+    this.releasePresence(p.id.sdkAppId, userId, sessionId);
     this.log.info({ sdkAppId: p.id.sdkAppId, roomId: p.id.roomId, numericRoom: p.id.numericRoom, userId, reason }, 'user left');
   }
 

@@ -1,7 +1,8 @@
-// The single-node store: plain maps, answers at once.
+// store.kind 'memory': plain maps, answers at once, forgets everything at exit (tests, or a gateway that must keep
+// nothing). The history is still SQLite (in the store file when openStore gives one, else in memory).
 
 import type {
-  CallbackOutbox, OutboxEntry, PresenceRecord, PresenceStore, Store, TaskStore,
+  CallbackOutbox, MemberLedger, MemberRecord, OutboxEntry, PresenceRecord, PresenceStore, Store, TaskStore,
 } from './store.js';
 import type { HistoryStore } from './history.js';
 import { SqliteFile } from './sqlite.js';
@@ -122,6 +123,22 @@ class MemoryOutbox implements CallbackOutbox {
   }
 }
 
+class MemoryMembers implements MemberLedger {
+  private readonly sessions = new Map<string, MemberRecord>();
+
+  async put(rec: MemberRecord): Promise<void> {
+    this.sessions.set(rec.sessionId, { ...rec });
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    this.sessions.delete(sessionId);
+  }
+
+  async all(): Promise<MemberRecord[]> {
+    return [...this.sessions.values()].map((r) => ({ ...r }));
+  }
+}
+
 /**
  * The single-node store. Its history is the one given (openStore: in the store file), else an SQLite database in
  * memory, which keeps the same queries and forgets everything at close.
@@ -129,7 +146,9 @@ class MemoryOutbox implements CallbackOutbox {
 export function createMemoryStore(history?: { store: HistoryStore; close: () => void }): Store {
   const h = history ?? inMemoryHistory();
   return {
+    kind: 'memory',
     presence: new MemoryPresence(),
+    members: new MemoryMembers(),
     tasks: new MemoryTasks(),
     recordings: new MemoryTasks(),
     relays: new MemoryTasks(),

@@ -1,10 +1,11 @@
-// The gateway's one SQLite file (store.file): state that must outlive a restart. The history is its first user;
-// issue 20 puts the rest of the store (presence, tasks, the callback outbox) in the same file. Each module that keeps
+// The gateway's one SQLite file (store.file): state that must outlive a restart. The history keeps its tables here, and
+// with store.kind 'sqlite' so does the rest of the store (sqlite-store.ts: presence, tasks, room members, the callback
+// outbox). Each module that keeps
 // tables here brings them up to date with migrate(module, steps): its own version line in `schema_versions`, so
 // modules are added and evolved independently and an older file is upgraded in place.
 //
-// better-sqlite3 is synchronous: a statement runs on the event loop. The history's writes are single-row inserts
-// and updates on indexed keys (microseconds in WAL mode); its reads are bounded by the API's paging.
+// better-sqlite3 is synchronous: a statement runs on the event loop. The writes are single-row inserts, updates and
+// deletes on indexed keys (microseconds in WAL mode); the history's reads are bounded by the API's paging.
 
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

@@ -1,7 +1,8 @@
-// State that a second gateway node would need to share goes through these interfaces. The in-memory store is the
-// default; a Redis store can implement the same promises later without the pipeline noticing. Pull tasks and the
-// callback outbox live here too, and so do recording tasks, so a second node could answer for tasks and deliver callbacks.
-// The history of rooms and users (history.ts) is kept here as well, in the store file so it outlives a restart.
+// State that must outlive this process, or that a second gateway node would need to share, goes through these
+// interfaces. store.kind 'sqlite' (the default) keeps all of it in the store file (sqlite-store.ts), so a restart
+// finds the queued callbacks, the tasks and who was in which room; 'memory' keeps it in maps (tests). The promises
+// are there for a Redis store later: the SQLite store answers synchronously inside them, so calls made in order
+// are applied in order.
 
 import type { HistoryStore } from './history.js';
 
@@ -40,6 +41,8 @@ export interface TaskRecord {
   createdAt: number;
   endedAt?: number;
   endReason?: string;
+  /** What the owner needs to resume or end the task after a restart (JSON of its own making; opaque to the store). */
+  resume?: string;
 }
 
 /** A cloud-recording task as the API sees it; the node running it holds the taps, files and uploads. */
@@ -56,6 +59,8 @@ export interface RecordingRecord {
   endedAt?: number;
   /** TRTC's 302 LeaveCode, once ended. */
   leaveCode?: number;
+  /** What the owner needs to end the task after a restart (opaque to the store). */
+  resume?: string;
 }
 
 /** A relay-to-CDN task as the API sees it; the node running it holds the taps and the RTMP clients. */
@@ -75,6 +80,30 @@ export interface RelayRecord {
   createdAt: number;
   endedAt?: number;
   endReason?: string;
+  /** What the owner needs to end the task after a restart, push URLs included (opaque to the store). */
+  resume?: string;
+}
+
+/** One session of a user in a room, as the room members count it (src/room/members.ts). */
+export interface MemberRecord {
+  sessionId: string;
+  sdkAppId: number;
+  roomId: string;
+  numericRoom: boolean;
+  userId: string;
+  role: 'anchor' | 'audience';
+  source: string;
+}
+
+/**
+ * Who is in which room, session by session, as last reported: after a restart these are the sessions that died with
+ * the process (or that a resumed task takes up again), so their users can leave with 104 instead of staying forever.
+ */
+export interface MemberLedger {
+  /** Adds the session, or updates its role. */
+  put(rec: MemberRecord): Promise<void>;
+  remove(sessionId: string): Promise<void>;
+  all(): Promise<MemberRecord[]>;
 }
 
 /** Tasks of one kind: live ones, and ended ones for a while so Stop can answer "already finished". */
@@ -118,8 +147,13 @@ export interface CallbackOutbox {
   size(): Promise<number>;
 }
 
+export type StoreKind = 'sqlite' | 'memory';
+
 export interface Store {
+  /** 'sqlite': durable in the store file; 'memory': forgotten at exit. */
+  kind: StoreKind;
   presence: PresenceStore;
+  members: MemberLedger;
   tasks: TaskStore;
   recordings: TaskStore<RecordingRecord>;
   relays: TaskStore<RelayRecord>;

@@ -59,7 +59,12 @@ export class PullTask {
   state: TaskState = 'starting';
   private readonly deps: PullTaskDeps;
   private readonly log: Logger;
-  private readonly sessionId = randomUUID();
+  /** The user's session in the room; a task resumed after a restart keeps the one its user was counted under. */
+  readonly sessionId: string;
+  /** Resumed after a restart: its user is still counted in the room from the previous run, under `sessionId`. */
+  private readonly resumed: boolean;
+  /** RemoveUser or DismissRoom ended the task (its user leaves with 104 Reason 3). */
+  private removed = false;
   private generation = 0;
   private info: SourceInfo | null = null;
   private plan: PullPlan | null = null;
@@ -88,8 +93,16 @@ export class PullTask {
   /** The task's place among the room's members from its start, so RemoveUser and DismissRoom reach it before it joins. */
   private unbind: (() => void) | null = null;
 
-  constructor(taskId: string, spec: IngestTaskSpec, private readonly ticket: Ticket, deps: PullTaskDeps) {
+  constructor(
+    taskId: string,
+    spec: IngestTaskSpec,
+    private readonly ticket: Ticket,
+    deps: PullTaskDeps,
+    resume?: { sessionId: string },
+  ) {
     this.taskId = taskId;
+    this.sessionId = resume?.sessionId ?? randomUUID();
+    this.resumed = resume !== undefined;
     this.spec = { ...spec };
     this.deps = deps;
     this.positionMs = spec.seekSecond * 1000;
@@ -109,9 +122,12 @@ export class PullTask {
     }
     this.unbind = this.deps.rooms.bindTask(this.ticket, (reason) => {
       if (this.publisher) this.publisher.kicked = true; // its user leaves with 104 Reason 3
+      this.removed = true;
       this.end(reason);
     });
-    this.log.info({ source: redactUrl(this.spec.streamUrl) }, 'pull task started');
+    this.log.info({ source: redactUrl(this.spec.streamUrl), resumed: this.resumed }, 'pull task started');
+    // TRTC's restart of a pull: 701 Status 2, then Status 0 with the first frame in the room again
+    if (this.resumed) this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 2);
     void this.launch();
   }
 
@@ -171,6 +187,8 @@ export class PullTask {
     const p = this.publisher;
     this.publisher = null;
     p?.end(reason);
+    // a resumed task that never got back into the room: its user, counted since the previous run, leaves now
+    if (!p && this.resumed) this.deps.rooms.leaveRestored(this.ticket, this.spec.userId, this.sessionId, this.removed ? 'kicked' : 'normal');
     this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 702, this.taskId, 0);
     this.log.info({ reason }, 'pull task ended');
     this.deps.onEnded(this, reason);
@@ -323,11 +341,12 @@ export class PullTask {
   private attemptFailed(why: string): void {
     if (this.ended) return;
     this.lastError = why;
-    if (!this.announcedStart) this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 1);
+    // a resumed task was running: its failed attempts are restarts (Status 2 alone), as for a pull that broke
+    if (!this.announcedStart && !this.resumed) this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 1);
     const next = this.retries.failed(Date.now());
     if (next) {
       this.deps.events.ingest(this.spec.sdkAppId, this.spec.roomId, 701, this.taskId, 2);
-      this.setState(this.announcedStart ? 'reconnecting' : 'retrying');
+      this.setState(this.announcedStart || this.resumed ? 'reconnecting' : 'retrying');
       this.restarts++;
       this.log.info({ why, attempt: next.attempt, retryInMs: next.waitMs }, 'pull attempt failed; retrying');
       this.retryTimer = setTimeout(() => {

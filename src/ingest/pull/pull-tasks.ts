@@ -1,14 +1,20 @@
 // The pull tasks of this gateway: the StreamIngestService the API 3.0 actions call. It enforces one running task per
 // (app, user) and the task limit, issues opaque TaskIds, records tasks in the store (so Stop can tell "already
 // finished" from "never existed"), and stops every task — and so every ffmpeg child — on shutdown.
+//
+// A task's record keeps what a restart needs to resume it (the spec, the user's credentials and room session): after
+// a SIGKILL the record still says it runs, and resume() starts it again as TRTC restarts a pull (701 Status 2, then
+// 0), or ends it (702, and its user's 104) when its user cannot be let in again.
 
 import type { Logger } from '../../log.js';
 import type { Rooms } from '../../room/rooms.js';
 import type { IngestEventSink } from '../../events/ingest-events.js';
 import type { TaskStore } from '../../store/store.js';
 import { newTaskId } from '../../store/task-id.js';
-import type { IngestTaskSpec, IngestTaskUpdate, StartResult, StreamIngestService } from '../../api/stream-ingest-service.js';
-import type { Ticket } from '../../room/door.js';
+import type {
+  IngestTaskSpec, IngestTaskUpdate, StartResult, StreamIngestService, TaskCredentials,
+} from '../../api/stream-ingest-service.js';
+import type { Door, Ticket } from '../../room/door.js';
 import { compileHostRules, type HostRules } from './host-rules.js';
 import { streamUrlRefusal, type Resolver } from './url-check.js';
 import { PullTask, type PullTaskConfig, type PullTaskView } from './pull-task.js';
@@ -25,6 +31,12 @@ export interface PullTasksOptions {
   resolve?: Resolver;
 }
 
+/** What a task's record keeps for a restart (TaskRecord.resume, JSON). */
+interface ResumeState {
+  spec: IngestTaskSpec;
+  credentials: TaskCredentials;
+  sessionId: string;
+}
 
 export class PullTasks implements StreamIngestService {
   private readonly live = new Map<string, PullTask>();
@@ -40,25 +52,14 @@ export class PullTasks implements StreamIngestService {
     return streamUrlRefusal(url, this.rules, this.o.resolve);
   }
 
-  async start(spec: IngestTaskSpec, ticket: Ticket): Promise<StartResult> {
+  async start(spec: IngestTaskSpec, ticket: Ticket, credentials?: TaskCredentials): Promise<StartResult> {
     // Checked and claimed without an await in between, so two concurrent Starts cannot both pass.
     for (const t of this.live.values()) {
       if (t.spec.sdkAppId === spec.sdkAppId && t.spec.userId === spec.userId) return { ok: false, error: 'task-exists', taskId: t.taskId };
     }
     if (this.live.size >= this.o.maxTasks) return { ok: false, error: 'limit', limit: this.o.maxTasks };
     const taskId = newTaskId();
-    const task = new PullTask(taskId, spec, ticket, {
-      rooms: this.o.rooms,
-      events: this.o.events,
-      config: this.o.task,
-      log: this.log,
-      checkUrl: (url) => this.checkStreamUrl(url),
-      onStateChange: (t) => this.record(t.taskId, { state: t.state }),
-      onEnded: (t, reason) => {
-        this.live.delete(t.taskId);
-        this.record(t.taskId, { state: 'ended', endedAt: Date.now(), endReason: reason });
-      },
-    });
+    const task = this.makeTask(taskId, spec, ticket);
     this.live.set(taskId, task);
     await this.o.tasks.create({
       taskId,
@@ -69,9 +70,60 @@ export class PullTasks implements StreamIngestService {
       streamUrl: spec.streamUrl,
       state: task.state,
       createdAt: task.createdAt.getTime(),
+      ...(credentials ? { resume: JSON.stringify({ spec, credentials, sessionId: task.sessionId } satisfies ResumeState) } : {}),
     });
     task.start();
     return { ok: true, taskId };
+  }
+
+  /**
+   * Start-up: the tasks a previous run left running (it was killed) start again under their TaskIds and room
+   * sessions: 701 Status 2, then Status 0 with the first frame. One whose user the door no longer lets in (an
+   * expired UserSig), or that kept no credentials, ends: 702, its record ended. Resolves the room sessions taken up
+   * again; the caller ends the others (104 Reason 2).
+   */
+  async resume(door: Door): Promise<Set<string>> {
+    const kept = new Set<string>();
+    for (const rec of await this.o.tasks.list()) {
+      if (rec.state === 'ended') continue;
+      const saved = rec.resume ? (JSON.parse(rec.resume) as ResumeState) : null;
+      const entry = saved && door.enter({
+        sdkAppId: rec.sdkAppId,
+        userId: rec.userId,
+        roomId: rec.roomIdType === 1 ? Number(rec.roomId) : rec.roomId,
+        credential: { kind: 'usersig', value: saved.credentials.userSig },
+        ...(saved.credentials.privateMapKey ? { privateMapKey: saved.credentials.privateMapKey } : {}),
+        action: 'publish',
+      });
+      if (!saved || !entry?.ok) {
+        const why = entry && !entry.ok ? `its user cannot enter again: ${entry.reason}` : 'it kept no credentials to enter again';
+        this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, userId: rec.userId }, `pull task not resumed after the restart: ${why}`);
+        this.o.events.ingest(rec.sdkAppId, rec.roomId, 702, rec.taskId, 0);
+        await this.o.tasks.update(rec.taskId, { state: 'ended', endedAt: Date.now(), endReason: `the gateway restarted and ${why}` });
+        continue;
+      }
+      const task = this.makeTask(rec.taskId, saved.spec, entry.ticket, { sessionId: saved.sessionId });
+      this.live.set(rec.taskId, task);
+      kept.add(saved.sessionId);
+      this.log.info({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, userId: rec.userId }, 'pull task resumed after a restart');
+      task.start();
+    }
+    return kept;
+  }
+
+  private makeTask(taskId: string, spec: IngestTaskSpec, ticket: Ticket, resume?: { sessionId: string }): PullTask {
+    return new PullTask(taskId, spec, ticket, {
+      rooms: this.o.rooms,
+      events: this.o.events,
+      config: this.o.task,
+      log: this.log,
+      checkUrl: (url) => this.checkStreamUrl(url),
+      onStateChange: (t) => this.record(t.taskId, { state: t.state }),
+      onEnded: (t, reason) => {
+        this.live.delete(t.taskId);
+        this.record(t.taskId, { state: 'ended', endedAt: Date.now(), endReason: reason });
+      },
+    }, resume);
   }
 
   async stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'finished' | 'not-found'> {
@@ -98,6 +150,7 @@ export class PullTasks implements StreamIngestService {
       this.record(taskId, { streamUrl: changes.streamUrl });
     }
     if (changes.isPause !== undefined) task.setPaused(changes.isPause);
+    await this.keepSpec(task);
     return 'updated';
   }
 
@@ -125,6 +178,14 @@ export class PullTasks implements StreamIngestService {
   /** Ends every task (shutdown): children killed, users leave their rooms, 702 for each. */
   closeAll(reason: string): void {
     for (const t of [...this.live.values()]) t.end(reason);
+  }
+
+  /** A resumed task starts from its spec as updated (source, volume, options), not as first started. */
+  private async keepSpec(task: PullTask): Promise<void> {
+    const rec = await this.o.tasks.get(task.taskId);
+    if (!rec?.resume || rec.state === 'ended') return;
+    const saved = JSON.parse(rec.resume) as ResumeState;
+    this.record(task.taskId, { resume: JSON.stringify({ ...saved, spec: task.spec } satisfies ResumeState) });
   }
 
   private find(sdkAppId: number, taskId: string): PullTask | undefined {
