@@ -5,16 +5,10 @@
 import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPushColour } from '../helpers/clients.js';
-import { startPullFixture } from '../helpers/pull-fixture.js';
-import { startRtmpReceiver } from './rtmp-receiver.js';
+import { startRelayFixture } from './rtmp-receiver.js';
 
-const receiver = await startRtmpReceiver();
 // an attempt every second, FAILURE after 4 s of them (TRTC: 5 and 60, which would only make the test longer)
-const f = await startPullFixture({ relay: { retrySeconds: 1, giveUpSeconds: 4 } });
-t.teardown(async () => {
-  await f.close();
-  await receiver.close();
-});
+const { cdn: receiver, f } = await startRelayFixture({ relay: { retrySeconds: 1, giveUpSeconds: 4 } });
 const { sdkAppId } = TEST_APP;
 
 t.test('a URL whose application the server lacks fails, naming it; the other URL keeps flowing', async (t) => {

@@ -9,18 +9,12 @@ import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { apiError } from '../helpers/api3.js';
 import { ffmpegPushColour } from '../helpers/clients.js';
-import { startPullFixture } from '../helpers/pull-fixture.js';
 import { colourDistance } from '../helpers/probe.js';
 import { aiortcViewer, whepTarget } from '../helpers/viewers.js';
-import { startRtmpReceiver } from './rtmp-receiver.js';
+import { startRelayFixture } from './rtmp-receiver.js';
 
-const cdn = await startRtmpReceiver();
-const f = await startPullFixture({
+const { cdn, f } = await startRelayFixture({
   webrtc: { hostAddresses: ['127.0.0.1'], announcedAddresses: [], udpPortMin: 43300, udpPortMax: 43399 },
-});
-t.teardown(async () => {
-  await f.close();
-  await cdn.close();
 });
 const { sdkAppId } = TEST_APP;
 const SRC = 'fb-src';

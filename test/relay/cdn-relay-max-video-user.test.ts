@@ -9,16 +9,10 @@ import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { apiError } from '../helpers/api3.js';
 import { ffmpegPushColour } from '../helpers/clients.js';
-import { startPullFixture } from '../helpers/pull-fixture.js';
 import { colourDistance } from '../helpers/probe.js';
-import { startRtmpReceiver } from './rtmp-receiver.js';
+import { startRelayFixture } from './rtmp-receiver.js';
 
-const rtmp = await startRtmpReceiver();
-const f = await startPullFixture();
-t.teardown(async () => {
-  await f.close();
-  await rtmp.close();
-});
+const { cdn: rtmp, f } = await startRelayFixture();
 const { sdkAppId } = TEST_APP;
 const room = 'relay-max-video';
 const RGB: Record<string, readonly number[]> = { red: [255, 0, 0], green: [0, 255, 0], blue: [0, 0, 255], black: [0, 0, 0] };

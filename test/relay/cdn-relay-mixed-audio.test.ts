@@ -7,17 +7,11 @@ import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { apiError } from '../helpers/api3.js';
 import { ffmpegPushColour } from '../helpers/clients.js';
-import { startPullFixture } from '../helpers/pull-fixture.js';
 import { colourDistance } from '../helpers/probe.js';
 import { toneAmplitude } from '../mix/mix-media.js';
-import { startRtmpReceiver } from './rtmp-receiver.js';
+import { startRelayFixture } from './rtmp-receiver.js';
 
-const receiver = await startRtmpReceiver();
-const f = await startPullFixture();
-t.teardown(async () => {
-  await f.close();
-  await receiver.close();
-});
+const { cdn: receiver, f } = await startRelayFixture();
 const { sdkAppId } = TEST_APP;
 const RED = 'red_user';
 const BLUE = 'blue_user';

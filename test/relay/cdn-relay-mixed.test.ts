@@ -5,17 +5,11 @@
 import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPushColour } from '../helpers/clients.js';
-import { startPullFixture } from '../helpers/pull-fixture.js';
 import { colourDistance } from '../helpers/probe.js';
 import { toneAmplitude } from '../mix/mix-media.js';
-import { startRtmpReceiver } from './rtmp-receiver.js';
+import { startRelayFixture } from './rtmp-receiver.js';
 
-const srs = await startRtmpReceiver();
-const f = await startPullFixture();
-t.teardown(async () => {
-  await f.close();
-  await srs.close();
-});
+const { cdn: srs, f } = await startRelayFixture();
 const { sdkAppId } = TEST_APP;
 const RGB = { red: [255, 0, 0], blue: [0, 0, 255] } as const;
 const LEFT = { x: 0.15, y: 0.3, w: 0.2, h: 0.4 };

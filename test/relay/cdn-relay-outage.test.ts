@@ -5,16 +5,10 @@
 import t from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { run } from '../helpers/clients.js';
-import { startPullFixture } from '../helpers/pull-fixture.js';
-import { startRtmpReceiver } from './rtmp-receiver.js';
+import { startRelayFixture } from './rtmp-receiver.js';
 
-const srs = await startRtmpReceiver();
 // attempts every 2 s (TRTC's 5 s would only make the test longer); the 60 s give-up is TRTC's
-const f = await startPullFixture({ relay: { retrySeconds: 2, giveUpSeconds: 60 } });
-t.teardown(async () => {
-  await f.close();
-  await srs.close();
-});
+const { cdn: srs, f } = await startRelayFixture({ relay: { retrySeconds: 2, giveUpSeconds: 60 } });
 const { sdkAppId } = TEST_APP;
 
 t.test('the receiver is down for 15 s: RECOVERING every attempt, then RUNNING, and it plays again', async (t) => {

@@ -8,15 +8,9 @@ import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPushColour } from '../helpers/clients.js';
 import { dominant } from '../helpers/probe.js';
 import { toneAmplitude } from '../mix/mix-media.js';
-import { startPullFixture } from '../helpers/pull-fixture.js';
-import { startRtmpReceiver } from './rtmp-receiver.js';
+import { startRelayFixture } from './rtmp-receiver.js';
 
-const cdn = await startRtmpReceiver({ tls: true });
-const f = await startPullFixture({});
-t.teardown(async () => {
-  await f.close();
-  await cdn.close();
-});
+const { cdn, f } = await startRelayFixture({}, { tls: true });
 const { sdkAppId } = TEST_APP;
 
 t.test('one task, an rtmps:// URL and an rtmp:// one: both run and play', async (t) => {

@@ -9,17 +9,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPushColour, run } from '../helpers/clients.js';
-import { startPullFixture } from '../helpers/pull-fixture.js';
 import { parseSei } from '../../src/media/h264-sei.js';
-import { startRtmpReceiver } from './rtmp-receiver.js';
+import { startRelayFixture } from './rtmp-receiver.js';
 
 const exec = promisify(execFile);
-const cdn = await startRtmpReceiver();
-const f = await startPullFixture();
-t.teardown(async () => {
-  await f.close();
-  await cdn.close();
-});
+const { cdn, f } = await startRelayFixture();
 const { sdkAppId } = TEST_APP;
 const ROOM = 'relay-sei';
 const UUID = '0123456789abcdef0123456789abcdef';

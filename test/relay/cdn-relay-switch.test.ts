@@ -11,15 +11,9 @@ import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { apiError } from '../helpers/api3.js';
 import { ffmpegPushColour, run } from '../helpers/clients.js';
 import { dominant, playedSeconds, regionColour } from '../helpers/probe.js';
-import { startPullFixture } from '../helpers/pull-fixture.js';
-import { startRtmpReceiver } from './rtmp-receiver.js';
+import { startRelayFixture } from './rtmp-receiver.js';
 
-const rtmp = await startRtmpReceiver();
-const f = await startPullFixture();
-t.teardown(async () => {
-  await f.close();
-  await rtmp.close();
-});
+const { cdn: rtmp, f } = await startRelayFixture();
 const { sdkAppId } = TEST_APP;
 const room = 'relay-switch';
 

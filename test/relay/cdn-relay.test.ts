@@ -11,15 +11,9 @@ import { join } from 'node:path';
 import { run, ffmpegPushColour } from '../helpers/clients.js';
 import { dominant, ffprobe, playedSeconds, regionColour, videoFrames } from '../helpers/probe.js';
 import { pcmAt, toneAmplitude } from '../mix/mix-media.js';
-import { startPullFixture } from '../helpers/pull-fixture.js';
-import { refusingPort, startRtmpReceiver } from './rtmp-receiver.js';
+import { refusingPort, startRelayFixture } from './rtmp-receiver.js';
 
-const srs = await startRtmpReceiver();
-const f = await startPullFixture({ relay: { maxTasks: 1, retrySeconds: 1, giveUpSeconds: 4 } });
-t.teardown(async () => {
-  await f.close();
-  await srs.close();
-});
+const { cdn: srs, f } = await startRelayFixture({ relay: { maxTasks: 1, retrySeconds: 1, giveUpSeconds: 4 } });
 const { sdkAppId } = TEST_APP;
 
 /** ffmpeg publishing a solid colour and a tone over RTMP, in real time, for `seconds`. */

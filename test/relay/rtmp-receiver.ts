@@ -11,7 +11,9 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import t from 'tap';
 import { run, type Run } from '../helpers/clients.js';
+import { startPullFixture, type PullFixture } from '../helpers/pull-fixture.js';
 import { waitFor } from '../helpers/gateway.js';
 
 const exec = promisify(execFile);
@@ -139,4 +141,18 @@ export async function startRtmpReceiver(opts: { tls?: boolean } = {}): Promise<R
 /** A loopback TCP port nothing listens on: a push there is refused. */
 export async function refusingPort(): Promise<number> {
   return freeTcpPort();
+}
+
+/**
+ * What a relay test file starts with: an nginx-rtmp receiver (with `tls`, also its rtmps:// port) and a gateway with a
+ * callback receiver and its `overrides` (startPullFixture), both closed when the file's tests end.
+ */
+export async function startRelayFixture(overrides: Record<string, any> = {}, receiver: { tls?: boolean } = {}): Promise<{ cdn: RtmpReceiver; f: PullFixture }> {
+  const cdn = await startRtmpReceiver(receiver);
+  const f = await startPullFixture(overrides);
+  t.teardown(async () => {
+    await f.close();
+    await cdn.close();
+  });
+  return { cdn, f };
 }
