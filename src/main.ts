@@ -32,6 +32,8 @@ import { PullTasks } from './ingest/pull/pull-tasks.js';
 import { RefusalCounters } from './events/refusal-counters.js';
 import { WebRtcSessions } from './api/webrtc-sessions.js';
 import { checkWerift } from './werift-internals.js';
+import { gatewayMetrics } from './metrics/gateway-metrics.js';
+import { registerMetrics } from './api/metrics.js';
 import { checkNodeMediaServer } from './ingest/rtmp/guarded-rtmp.js';
 
 export interface Gateway {
@@ -65,11 +67,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // Throws StoreUnavailableError (one line: the file and what to do) when store.file cannot be used.
   const store = openStore(config.store.file);
   const callbackApps = new Map(config.apps.map((a) => [a.sdkAppId, a]));
+  // the callback round-trip histogram is made with the other metrics, once everything they read exists
+  let observeCallback: (ms: number, delivered: boolean) => void = () => {};
   const callbacks = new CallbackDispatcher({
     outbox: store.outbox,
     target: (id) => callbackApps.get(id),
     ...config.callbacks,
     log: log.child({ component: 'callbacks' }),
+    onAttempt: (ms, delivered) => observeCallback(ms, delivered),
   });
   // The history hears every room event beside the callbacks, and media samples from the rooms' publishers.
   const history = new HistoryFeed(store.history, log.child({ component: 'history' }));
@@ -91,7 +96,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const rooms = new Rooms({
     store,
     engine,
-    door: new Door(apps, members),
+    door: new Door(apps, members, (action, code) => counters.inc(`auth.${action}`, code)),
     members,
     log: log.child({ component: 'rooms' }),
     events: roomEvents,
@@ -145,7 +150,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     counters,
   });
 
+  const metrics = gatewayMetrics({ rooms, counters, callbacks, pulls: pullTasks, recordings, relays });
+  observeCallback = metrics.observeCallback;
+
   const http: FastifyInstance = createHttpServer(log, config.http, counters);
+  registerMetrics(http, metrics.registry, config.admin.token);
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
   const webrtcSessions = new WebRtcSessions(config.webrtc, counters, log.child({ component: 'webrtc' }));
@@ -171,6 +180,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     historyRetentionDays: config.history.retentionDays,
     roomControl: new RoomControl(rooms, log.child({ component: 'room-control' })),
     log,
+    observe: metrics.observeApi,
   });
   registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token);
   registerTaskRoutes(http, pullTasks, callbacks, counters, config.admin.token);

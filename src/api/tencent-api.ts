@@ -36,6 +36,8 @@ export interface TencentApiOptions {
   historyRetentionDays: number;
   roomControl: RoomControlService;
   log: Logger;
+  /** Told each call's time from arrival to answer, by action ('other' for calls that named no known action). */
+  observe?: (action: string, seconds: number) => void;
 }
 
 export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): void {
@@ -66,7 +68,16 @@ export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): 
       log.error({ err }, 'API 3.0 request failed');
       return sendApi3Error(reply, requestId, 'InternalError', 'An internal error occurred; retry the request.');
     });
-    scope.post('/', async (req, reply) => handle(req, reply));
+    scope.post('/', async (req, reply) => {
+      const startedAt = performance.now();
+      try {
+        return await handle(req, reply);
+      } finally {
+        const action = header(req, 'x-tc-action');
+        // only the table's names become labels: a caller cannot make new series by naming actions
+        o.observe?.(action && Object.hasOwn(actions, action) ? action : 'other', (performance.now() - startedAt) / 1000);
+      }
+    });
   });
 
   async function handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {

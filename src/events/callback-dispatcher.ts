@@ -32,6 +32,8 @@ export interface CallbackDispatcherOptions {
   log: Logger;
   /** Delivery function (tests replace it); resolves null when delivered, else why not. */
   post?: (req: CallbackRequest, timeoutMs: number, abort: AbortSignal) => Promise<string | null>;
+  /** Told each delivery attempt's round trip (the metrics' histogram); delivered or not. */
+  onAttempt?: (ms: number, delivered: boolean) => void;
 }
 
 export interface CallbackStats {
@@ -180,7 +182,9 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
         await this.drop(e, 'it waited in the queue longer than the retry window');
         continue;
       }
+      const sentAt = performance.now();
       const failure = await this.post(e, this.o.timeoutMs, this.abort.signal);
+      this.o.onAttempt?.(performance.now() - sentAt, failure === null);
       if (this.closed) return;
       if (failure === null) {
         await this.o.outbox.remove(partition, e.id);

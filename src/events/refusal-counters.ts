@@ -22,6 +22,11 @@ export class RefusalCounters {
     return n;
   }
 
+  /** Every name with its counts by detail ('' when it has none), for the metrics. */
+  entries(): IterableIterator<[CounterName, ReadonlyMap<string, number>]> {
+    return this.counts.entries();
+  }
+
   /** `{ name: total }` for names without details, `{ name: { detail: n, … } }` for those with. */
   snapshot(): Record<string, number | Record<string, number>> {
     const out: Record<string, number | Record<string, number>> = {};

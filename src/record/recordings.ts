@@ -116,6 +116,11 @@ export class Recordings implements CloudRecordingService {
   }
 
   /** The task's local directory, for the playback route (null: no such running task). */
+  /** Each live task's app and Describe status, for the metrics (read at scrape time). */
+  states(): { sdkAppId: number; state: string }[] {
+    return [...this.live.values()].map((t) => ({ sdkAppId: t.spec.sdkAppId, state: t.status }));
+  }
+
   directoryOf(taskId: string): string | null {
     return this.live.get(taskId)?.dir ?? null;
   }

@@ -53,9 +53,17 @@ export class Door {
   constructor(
     private readonly apps: AppTable,
     private readonly rooms: Occupancy = EVERY_ROOM_OPEN,
+    /** Told each refusal's action and code (the refusal counters behind GET /api/limits and /metrics). */
+    private readonly onRefused: (action: AuthAction, code: string) => void = () => {},
   ) {}
 
   enter(req: EntryRequest): Entry {
+    const e = this.decide(req);
+    if (!e.ok) this.onRefused(req.action, e.code);
+    return e;
+  }
+
+  private decide(req: EntryRequest): Entry {
     const r = authenticate(this.apps, req);
     if (!r.ok) return r;
     const ref: RoomRef = { sdkAppId: req.sdkAppId, roomId: String(req.roomId), numericRoom: typeof req.roomId === 'number' };
