@@ -34,6 +34,8 @@ import { WebRtcSessions } from './api/webrtc-sessions.js';
 import { checkWerift } from './werift-internals.js';
 import { gatewayMetrics } from './metrics/gateway-metrics.js';
 import { registerMetrics } from './api/metrics.js';
+import { registerDrain } from './api/drain.js';
+import { sessionsEnded } from './room/sessions-ended.js';
 import { checkNodeMediaServer } from './ingest/rtmp/guarded-rtmp.js';
 
 export interface Gateway {
@@ -48,7 +50,17 @@ export interface Gateway {
   http: { host: string; port: number };
   /** Stops accepting, ends every session with `reason`, closes listeners. */
   close(reason?: string): Promise<void>;
+  /**
+   * SIGTERM or POST /api/drain: /healthz turns 503, new publishers are refused (told to reconnect), running sessions
+   * get drain.timeoutMs to end on their own, then close(). Resolves once closed; idempotent.
+   */
+  drain(): Promise<void>;
+  /** Resolves once the gateway has closed, by close() or at the end of a drain. */
+  closed: Promise<void>;
 }
+
+/** What a publisher refused during a drain reads (RTMP onStatus, WHIP 503, API 3.0 ResourceUnavailable). */
+export const DRAIN_REASON = 'this node is draining (going out of service): reconnect to publish on another node';
 
 export function appTable(config: Config): AppTable {
   const byId = new Map<number, AppEntry>(config.apps.map((a) => [a.sdkAppId, a]));
@@ -183,6 +195,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     observe: metrics.observeApi,
   });
   registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token);
+  // late-bound: the drain closes the gateway, which is made below
+  let drain: () => Promise<void> = async () => {};
+  registerDrain(http, () => void drain(), config.drain.timeoutMs, config.admin.token);
   registerTaskRoutes(http, pullTasks, callbacks, counters, config.admin.token);
 
   let rtmpAddr: { host: string; port: number };
@@ -204,7 +219,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   log.info({ rtmp: rtmpAddr, http: { host: config.http.host, port: httpPort } }, 'roomgate ready');
 
   let closing: Promise<void> | null = null;
-  return {
+  let draining: Promise<void> | null = null;
+  let markClosed: () => void = () => {};
+  const closed = new Promise<void>((r) => (markClosed = r));
+  const gateway: Gateway = {
     rooms,
     counters,
     engine,
@@ -230,8 +248,23 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         await history.flush();
         retention.stop();
         await store.close();
+        markClosed();
       })();
       return closing;
     },
+    drain() {
+      draining ??= (async () => {
+        health.state = 'draining';
+        rooms.door.drain(DRAIN_REASON);
+        log.info({ timeoutMs: config.drain.timeoutMs }, 'draining: new publishers are refused, running sessions may end on their own');
+        const ended = await sessionsEnded(() => rooms.list().length > 0 || pullTasks.size > 0, config.drain.timeoutMs);
+        log.info({ ended }, ended ? 'drained: every session ended' : 'drain timeout: closing the sessions left');
+        await gateway.close('the gateway is shutting down (drained)');
+      })();
+      return draining;
+    },
+    closed,
   };
+  drain = () => gateway.drain();
+  return gateway;
 }
