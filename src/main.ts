@@ -22,7 +22,7 @@ import { registerRoomRoutes } from './api/rooms.js';
 import { registerWhep } from './api/whep.js';
 import { registerWhip } from './api/whip.js';
 import { registerPlay } from './api/play.js';
-import { registerTencentApi } from './api/tencent-api.js';
+import { registerTencentApi, tencentActions } from './api/tencent-api.js';
 import { registerTaskRoutes } from './api/tasks.js';
 import { registerRecordingFiles } from './api/recording-files.js';
 import { Recordings } from './record/recordings.js';
@@ -35,6 +35,8 @@ import { checkWerift } from './werift-internals.js';
 import { gatewayMetrics } from './metrics/gateway-metrics.js';
 import { registerMetrics } from './api/metrics.js';
 import { registerDrain } from './api/drain.js';
+import { registerConsole } from './api/console.js';
+import { ConsoleSnapshot } from './api/console-snapshot.js';
 import { sessionsEnded } from './room/sessions-ended.js';
 import { checkNodeMediaServer } from './ingest/rtmp/guarded-rtmp.js';
 
@@ -180,10 +182,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log: log.child({ component: 'whip' }),
   });
   registerPlay(http, { rooms, log: log.child({ component: 'play' }) });
-  registerTencentApi(http, {
-    credentials: config.api.credentials,
-    requestsPerSecond: config.api.requestsPerSecond,
-    bodyLimitBytes: config.http.bodyLimitBytes,
+  // the API 3.0 actions' services; the console acts through the same action table
+  const actionDeps = {
     door: rooms.door,
     service: pullTasks,
     recording: recordings,
@@ -191,8 +191,21 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     history: store.history,
     historyRetentionDays: config.history.retentionDays,
     roomControl: new RoomControl(rooms, log.child({ component: 'room-control' })),
+  };
+  registerTencentApi(http, {
+    credentials: config.api.credentials,
+    requestsPerSecond: config.api.requestsPerSecond,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    ...actionDeps,
     log,
     observe: metrics.observeApi,
+  });
+  registerConsole(http, {
+    snapshot: new ConsoleSnapshot({ rooms, counters, callbacks, pulls: pullTasks, recordings, relays }),
+    actions: tencentActions(actionDeps),
+    apps: config.apps,
+    adminToken: config.admin.token,
+    log: log.child({ component: 'console' }),
   });
   registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token);
   // late-bound: the drain closes the gateway, which is made below

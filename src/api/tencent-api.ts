@@ -40,16 +40,21 @@ export interface TencentApiOptions {
   observe?: (action: string, seconds: number) => void;
 }
 
-export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): void {
-  const secrets = new Map(o.credentials.map((c) => [c.secretId, c.secretKey]));
-  const limiter = new RateLimiter(o.requestsPerSecond);
-  const actions: Record<string, ActionHandler> = {
+/** The action table: every API 3.0 action by name. The console (src/api/console.ts) acts through it too. */
+export function tencentActions(o: Omit<TencentApiOptions, 'credentials' | 'requestsPerSecond' | 'bodyLimitBytes' | 'log' | 'observe'>): Record<string, ActionHandler> {
+  return {
     ...streamIngestActions({ door: o.door, service: o.service }),
     ...cloudRecordingActions({ door: o.door, service: o.recording }),
     ...cdnRelayActions({ door: o.door, service: o.relay }),
     ...roomQueryActions({ door: o.door, history: o.history, retentionDays: o.historyRetentionDays }),
     ...roomControlActions({ door: o.door, service: o.roomControl }),
   };
+}
+
+export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): void {
+  const secrets = new Map(o.credentials.map((c) => [c.secretId, c.secretKey]));
+  const limiter = new RateLimiter(o.requestsPerSecond);
+  const actions = tencentActions(o);
   const log = o.log.child({ component: 'api3' });
 
   // A plugin scope, so the raw-bytes body parser and the envelope error handler apply to this route only.

@@ -117,8 +117,8 @@ export class Recordings implements CloudRecordingService {
 
   /** The task's local directory, for the playback route (null: no such running task). */
   /** Each live task's app and Describe status, for the metrics (read at scrape time). */
-  states(): { sdkAppId: number; state: string }[] {
-    return [...this.live.values()].map((t) => ({ sdkAppId: t.spec.sdkAppId, state: t.status }));
+  states(): { sdkAppId: number; taskId: string; roomId: string; state: string }[] {
+    return [...this.live.values()].map((t) => ({ sdkAppId: t.spec.sdkAppId, taskId: t.taskId, roomId: t.spec.roomId, state: t.status }));
   }
 
   directoryOf(taskId: string): string | null {

@@ -109,8 +109,8 @@ export class Relays implements CdnRelayService {
   }
 
   /** Each live task's app and each of its pushes' last 401 status (none yet: 'starting'), for the metrics. */
-  states(): { sdkAppId: number; state: string }[] {
-    return [...this.live.values()].flatMap((t) => t.pushStates().map((state) => ({ sdkAppId: t.sdkAppId, state })));
+  states(): { sdkAppId: number; taskId: string; state: string }[] {
+    return [...this.live.values()].flatMap((t) => t.pushStates().map((state) => ({ sdkAppId: t.sdkAppId, taskId: t.taskId, state })));
   }
 
   async stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'not-found'> {
