@@ -27,7 +27,7 @@ export interface MetricSources {
   counters: RefusalCounters;
   callbacks: { stats(): CallbackStats };
   pulls: { states(): TaskState[] };
-  recordings: { states(): TaskState[] };
+  recordings: { states(): TaskState[]; bytes: { written: number; uploaded: number } };
   relays: { states(): TaskState[] };
   /** The node label; the host name when not given. */
   node?: string;
@@ -227,6 +227,17 @@ export function gatewayMetrics(s: MetricSources): GatewayMetrics {
       this.reset();
       for (const t of s.pulls.states()) this.inc({ app: t.sdkAppId, kind: 'pull', state: t.state });
       for (const t of s.recordings.states()) this.inc({ app: t.sdkAppId, kind: 'recording', state: t.state });
+    },
+  });
+  new Counter({
+    name: 'roomgate_recording_bytes_total',
+    help: 'Cloud recordings\' media files (segments, MP4, AAC; not playlists): bytes written, and bytes uploaded to storage',
+    labelNames: ['what'],
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ what: 'written' }, s.recordings.bytes.written);
+      this.inc({ what: 'uploaded' }, s.recordings.bytes.uploaded);
     },
   });
   new Gauge({

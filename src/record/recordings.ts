@@ -38,6 +38,8 @@ export interface RecordingsOptions {
 
 export class Recordings implements CloudRecordingService {
   private readonly live = new Map<string, RecordingTask>();
+  /** Media bytes written to files and uploaded since start, by every task (the metrics). */
+  readonly bytes = { written: 0, uploaded: 0 };
   /** Upload queues of ended tasks that still hold files (retried until they are empty or the gateway stops), with their store clients. */
   private readonly queues = new Map<UploadQueue, S3Storage>();
   private readonly log: Logger;
@@ -72,6 +74,7 @@ export class Recordings implements CloudRecordingService {
       mergeWaitMs: 2000,
       maxUsers: 25,
       uploadDrainMs: this.o.config.uploadDrainSeconds * 1000,
+      onBytes: (what, n) => (this.bytes[what] += n),
       onEnded: (leaveCode) => {
         this.live.delete(taskId);
         this.record(taskId, { state: 'ended', endedAt: Date.now(), leaveCode });
