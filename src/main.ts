@@ -172,7 +172,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
   const webrtcSessions = new WebRtcSessions(config.webrtc, counters, log.child({ component: 'webrtc' }));
-  registerWhep(http, { rooms, webrtc: config.webrtc, sessions: webrtcSessions, counters, log: log.child({ component: 'whep' }) });
+  registerWhep(http, { rooms, webrtc: config.webrtc, sessions: webrtcSessions, counters, log: log.child({ component: 'whep' }), observeJoin: metrics.observeJoin });
   registerWhip(http, {
     rooms,
     webrtc: config.webrtc,

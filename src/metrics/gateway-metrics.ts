@@ -39,6 +39,8 @@ export interface GatewayMetrics {
   observeApi(action: string, seconds: number): void;
   /** One callback delivery attempt's round trip. */
   observeCallback(ms: number, delivered: boolean): void;
+  /** A WHEP viewer's join: offer POST to the first keyframe sent. */
+  observeJoin(ms: number): void;
 }
 
 /** Refusal counter names that are authentication failures: `auth.<action>` with the failure code as detail. */
@@ -271,8 +273,16 @@ export function gatewayMetrics(s: MetricSources): GatewayMetrics {
     registers,
   });
 
+  const joinTime = new Histogram({
+    name: 'roomgate_join_seconds',
+    help: 'WHEP viewer join: offer POST to the first keyframe sent (the cached GOP\'s, or the next one)',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8],
+    registers,
+  });
+
   return {
     registry,
+    observeJoin: (ms) => joinTime.observe(ms / 1000),
     observeApi: (action, seconds) => apiLatency.observe({ action }, seconds),
     observeCallback: (ms, delivered) => callbackRoundTrip.observe({ outcome: delivered ? 'delivered' : 'failed' }, ms / 1000),
   };

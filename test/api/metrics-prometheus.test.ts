@@ -92,6 +92,10 @@ t.test('Prometheus reads publishers, viewers, frame rate and a B-frame refusal',
   t.equal(publishers, 1, 'one RTMP publisher');
   const viewers = await waitFor(async () => ((await promql(`roomgate_viewers{app="${app}"}`)) === 1 ? 1 : null), 15000, 'one viewer in Prometheus');
   t.equal(viewers, 1, 'one WHEP viewer');
+  const joins = await waitFor(() => promql('roomgate_join_seconds_count'), 15000, 'the join-time histogram');
+  t.equal(joins, 1, 'the viewer\'s join time (POST to first keyframe sent) is in the histogram');
+  const joinSum = await promql('roomgate_join_seconds_sum');
+  t.ok(joinSum !== null && joinSum > 0, `it took ${joinSum?.toFixed(3)} s`);
   const refused = await waitFor(
     () => promql(`roomgate_refusals_total{what="rtmp.publishRefused",reason="bframes"}`),
     15000,
