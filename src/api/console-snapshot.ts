@@ -7,13 +7,13 @@ import { hostname } from 'node:os';
 import type { Rooms } from '../room/rooms.js';
 import type { Publisher } from '../room/publisher.js';
 import type { RefusalCounters } from '../events/refusal-counters.js';
-import type { CallbackStats } from '../events/callback-dispatcher.js';
+import type { CallbackFailure, CallbackStats } from '../events/callback-dispatcher.js';
 import type { PullTaskView } from '../ingest/pull/pull-task-types.js';
 
 export interface ConsoleSources {
   rooms: Rooms;
   counters: RefusalCounters;
-  callbacks: { stats(): CallbackStats };
+  callbacks: { stats(): CallbackStats; recentFailures(): CallbackFailure[] };
   pulls: { list(): Promise<{ running: PullTaskView[] }> };
   recordings: { states(): { sdkAppId: number; taskId: string; roomId: string; state: string }[] };
   relays: { states(): { sdkAppId: number; taskId: string; state: string }[] };
@@ -46,6 +46,7 @@ export class ConsoleSnapshot {
       recordings: s.recordings.states(),
       relays: s.relays.states(),
       callbacks: s.callbacks.stats(),
+      callbackFailures: s.callbacks.recentFailures(),
       refusals: s.counters.recent(),
     };
   }

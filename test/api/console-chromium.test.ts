@@ -1,6 +1,7 @@
 // The operator's console in headless Chromium: without admin.token it is 401; with it, the page shows an ffmpeg RTMP
 // publisher with its media facts, a decoded WHEP preview of it (its screenshot is the publisher's red), and a
-// running pull task, all pushed by Server-Sent Events; the Remove button removes the publisher through the same
+// running pull task, all pushed by Server-Sent Events; Mute and Unmute block and unblock it (and the callbacks that
+// fail meanwhile are listed with their URL and failure); the Remove button removes the publisher through the same
 // action as RemoveUserByStrRoomId (the encoder is told, callback 104 Reason 3), and it disappears from the page and
 // from /api/rooms. An unknown action is refused with the list of what the console can do.
 
@@ -13,7 +14,8 @@ import { startPullFixture } from '../helpers/pull-fixture.js';
 import { makeMedia } from '../helpers/media-server.js';
 
 const TOKEN = 'console-test-token-5f2c';
-const f = await startPullFixture({ admin: { token: TOKEN } });
+// callbacks retried every half second: the test makes the receiver fail for a moment
+const f = await startPullFixture({ admin: { token: TOKEN }, callbacks: { retryIntervalMs: 500 } });
 const browser = await launchChromium();
 t.teardown(async () => {
   await browser.close();
@@ -61,6 +63,20 @@ t.test('the console shows the publisher, its preview and the pull task, and remo
   await waitFor(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && v.currentTime > 0.5), 20000, 'the preview playing');
   const [r, g, b] = averageColour(await video.screenshot());
   t.ok(r > 150 && g < 90 && b < 90, `the preview shows the publisher's red (average rgb ${r}, ${g}, ${b})`);
+
+  // Mute blocks the user's audio and video (SetUserBlocked IsMute 1): the 202/204 callbacks fail while the receiver
+  // answers 503, and the console lists the failures
+  await f.rx.setMode('failing');
+  await row.locator('button', { hasText: 'Mute' }).click();
+  await waitFor(async () => (await row.locator('td').nth(8).textContent()) === 'audio+video', 10000, 'the row to say blocked');
+  const blocked = (await f.g.getJson(`/api/rooms/${app}/console-room`)).body.users[0].blocked;
+  t.same(blocked, { audio: true, video: true }, 'the status API says the same');
+  const failure = page.locator('#callback-failures tbody tr').first();
+  await failure.waitFor({ timeout: 10000 });
+  t.match(await failure.textContent(), /http:\/\/127\.0\.0\.1:\d+\/.*503/, 'a failed callback with its URL and failure');
+  await f.rx.setMode('up');
+  await row.locator('button', { hasText: 'Unmute' }).click();
+  await waitFor(async () => (await row.locator('td').nth(8).textContent()) === '', 10000, 'the row to say unblocked');
 
   await row.locator('button', { hasText: 'Remove' }).click();
   await waitFor(async () => (await row.count()) === 0, 10000, 'the row to go');

@@ -173,6 +173,13 @@ function Console() {
       ${snap.rooms.length === 0 ? html`<p class="muted">No one is in any room.</p>` : snap.rooms.map((r) => html`<${Room} key=${`${r.sdkAppId}/${r.type}/${r.roomId}`} room=${r} setError=${setError} />`)}
     </section>
     <${Tasks} snap=${snap} setError=${setError} />
+    <section id="callback-failures">
+      <h2>Recent callback failures</h2>
+      ${snap.callbackFailures.length === 0 ? html`<p class="muted">None.</p>` : html`<table>
+        <thead><tr><th>when</th><th>event</th><th>URL</th><th>failure</th></tr></thead>
+        <tbody>${snap.callbackFailures.map((f) => html`<tr><td>${f.at}</td><td>${f.event}</td><td>${f.url}</td><td>${f.failure}</td></tr>`)}</tbody>
+      </table>`}
+    </section>
     <section id="refusals">
       <h2>Recent refusals</h2>
       <table>
