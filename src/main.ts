@@ -36,6 +36,7 @@ import { gatewayMetrics } from './metrics/gateway-metrics.js';
 import { registerMetrics } from './api/metrics.js';
 import { registerDrain } from './api/drain.js';
 import { registerConsole } from './api/console.js';
+import { consoleGuard } from './api/console-guard.js';
 import { ConsoleSnapshot } from './api/console-snapshot.js';
 import { sessionsEnded } from './room/sessions-ended.js';
 import { checkNodeMediaServer } from './ingest/rtmp/guarded-rtmp.js';
@@ -208,6 +209,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log: log.child({ component: 'console' }),
   });
   registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token);
+  // the same files for the console's links, behind the console's token
+  registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token, { prefix: '/console/recordings', onRequest: consoleGuard(config.admin.token) });
   // late-bound: the drain closes the gateway, which is made below
   let drain: () => Promise<void> = async () => {};
   registerDrain(http, () => void drain(), config.drain.timeoutMs, config.admin.token);

@@ -15,7 +15,7 @@ export interface ConsoleSources {
   counters: RefusalCounters;
   callbacks: { stats(): CallbackStats; recentFailures(): CallbackFailure[] };
   pulls: { list(): Promise<{ running: PullTaskView[] }> };
-  recordings: { states(): { sdkAppId: number; taskId: string; roomId: string; state: string }[] };
+  recordings: { states(): { sdkAppId: number; taskId: string; roomId: string; state: string; localFiles: string[] }[] };
   relays: { states(): { sdkAppId: number; taskId: string; state: string }[] };
 }
 

@@ -95,6 +95,11 @@ export class RecordingTask implements RoomWatcher {
     return taking ? 'InProgress' : 'Idle';
   }
 
+  /** The files stay in the recording directory (no cloud storage): the console links them. */
+  get keptLocally(): boolean {
+    return this.o.uploads === null;
+  }
+
   /** Describe's StorageFileList: each track's index file (playlist, or first MP4/AAC file) once it has one. */
   storageFiles(): StorageFileInfo[] {
     return this.files

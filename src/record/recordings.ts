@@ -120,8 +120,15 @@ export class Recordings implements CloudRecordingService {
 
   /** The task's local directory, for the playback route (null: no such running task). */
   /** Each live task's app and Describe status, for the metrics (read at scrape time). */
-  states(): { sdkAppId: number; taskId: string; roomId: string; state: string }[] {
-    return [...this.live.values()].map((t) => ({ sdkAppId: t.spec.sdkAppId, taskId: t.taskId, roomId: t.spec.roomId, state: t.status }));
+  states(): { sdkAppId: number; taskId: string; roomId: string; state: string; localFiles: string[] }[] {
+    return [...this.live.values()].map((t) => ({
+      sdkAppId: t.spec.sdkAppId,
+      taskId: t.taskId,
+      roomId: t.spec.roomId,
+      state: t.status,
+      // the index files (playlists, first MP4 or AAC) of a recording kept in the directory, for the console's links
+      localFiles: t.keptLocally ? t.storageFiles().map((f) => f.fileName) : [],
+    }));
   }
 
   directoryOf(taskId: string): string | null {

@@ -7,7 +7,7 @@
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { waitFor, TEST_APP } from '../helpers/gateway.js';
+import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPushColour } from '../helpers/clients.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { startPullFixture } from '../helpers/pull-fixture.js';
@@ -15,7 +15,7 @@ import { makeMedia } from '../helpers/media-server.js';
 
 const TOKEN = 'console-test-token-5f2c';
 // callbacks retried every half second: the test makes the receiver fail for a moment
-const f = await startPullFixture({ admin: { token: TOKEN }, callbacks: { retryIntervalMs: 500 } });
+const f = await startPullFixture({ admin: { token: TOKEN }, callbacks: { retryIntervalMs: 500 }, recording: { hlsSegmentSeconds: 2 } });
 const browser = await launchChromium();
 t.teardown(async () => {
   await browser.close();
@@ -63,6 +63,28 @@ t.test('the console shows the publisher, its preview and the pull task, and remo
   await waitFor(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && v.currentTime > 0.5), 20000, 'the preview playing');
   const [r, g, b] = averageColour(await video.screenshot());
   t.ok(r > 150 && g < 90 && b < 90, `the preview shows the publisher's red (average rgb ${r}, ${g}, ${b})`);
+
+  // a recording kept in the directory: its playlist is linked, and served to the console (its cookie); Stop ends it
+  const rec = await f.client.CreateCloudRecording({
+    SdkAppId: app, RoomId: 'console-room', RoomIdType: 0, UserId: 'rec_agent', UserSig: officialUserSig('rec_agent'),
+    RecordParams: { RecordMode: 1, OutputFormat: 0 }, StorageParams: {},
+  } as any);
+  const recRow = page.locator(`tr[data-recording="${rec.TaskId}"]`);
+  const link = recRow.locator('a').first();
+  await link.waitFor({ timeout: 20000 });
+  const href = (await link.getAttribute('href'))!;
+  t.match(href, new RegExp(`^/console/recordings/${rec.TaskId}/.+\\.m3u8$`), 'the playlist is linked');
+  const served = await page.evaluate(async (u) => {
+    const r = await fetch(u);
+    return { status: r.status, text: await r.text() };
+  }, href);
+  t.equal(served.status, 200, 'and served to the console');
+  t.match(served.text, /^#EXTM3U/);
+  t.equal((await fetch(f.g.httpBase + href)).status, 401, 'not without the token');
+  await recRow.locator('button', { hasText: 'Stop' }).click();
+  await waitFor(async () => (await recRow.count()) === 0, 15000, 'the recording to end');
+  await waitFor(() => f.rx.received.some((x) => x.body.EventType === 302 && x.body.EventInfo.TaskId === rec.TaskId), 10000, '302 for the recording');
+  t.pass('Stop ended the recording (302), as DeleteCloudRecording does');
 
   // Mute blocks the user's audio and video (SetUserBlocked IsMute 1): the 202/204 callbacks fail while the receiver
   // answers 503, and the console lists the failures

@@ -127,9 +127,10 @@ function Tasks({ snap, setError }) {
     </table>
     <h2>Recordings</h2>
     <table>
-      <thead><tr><th>task</th><th>app</th><th>room</th><th>state</th><th></th></tr></thead>
-      <tbody>${snap.recordings.map((t) => html`<tr>
+      <thead><tr><th>task</th><th>app</th><th>room</th><th>state</th><th>files</th><th></th></tr></thead>
+      <tbody>${snap.recordings.map((t) => html`<tr data-recording=${t.taskId}>
         <td>${t.taskId}</td><td>${t.sdkAppId}</td><td>${t.roomId}</td><td>${t.state}</td>
+        <td>${t.localFiles.map((name) => html`<a href=${`/console/recordings/${encodeURIComponent(t.taskId)}/${encodeURIComponent(name)}`} download=${name}>${name}</a> `)}</td>
         <td><${ActionButton} label="Stop" setError=${setError} run=${() => act('DeleteCloudRecording', { SdkAppId: t.sdkAppId, TaskId: t.taskId })} /></td>
       </tr>`)}</tbody>
     </table>
