@@ -122,7 +122,8 @@ export function registerConsole(app: FastifyInstance, d: ConsoleDeps): void {
       }
     });
   });
-  app.addHook('onClose', async () => {
+  // before the server waits for its connections to end: an open console must not hold a shutdown
+  app.addHook('preClose', async () => {
     if (timer) clearInterval(timer);
     for (const c of clients) c.end();
   });
