@@ -182,14 +182,17 @@ async function serve(configFile: string | undefined): Promise<number> {
   }
   if (!configFile) console.log(newcomerGuide(config, gateway.rtmp.port, gateway.http.port));
   await new Promise<void>((resolve) => {
+    // SIGTERM (what a supervisor or an orchestrator sends) drains: sessions get drain.timeoutMs to end on their
+    // own. SIGINT (Ctrl-C on a terminal) closes at once. A second signal of either kind means "now".
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
-      // A second signal while draining means "now".
       process.once(signal, () => process.exit(1));
-      void gateway.close().then(resolve);
+      void (signal === 'SIGTERM' ? gateway.drain() : gateway.close()).then(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // POST /api/drain ends in a close as well
+    void gateway.closed.then(resolve);
   });
   log.info('stopped');
   return 0;

@@ -1,5 +1,5 @@
 // What a newcomer sees when the gateway starts with the demo app: ready-to-paste values for OBS, ffmpeg, WHIP and
-// the browser play page, each with a freshly generated UserSig.
+// the browser play page, each with a freshly generated UserSig; and where the console and the metrics are.
 
 import type { Config } from './config/schema.js';
 import { genUserSig } from './auth/usersig.js';
@@ -39,6 +39,11 @@ export function newcomerGuide(config: Config, rtmpPort: number, httpPort: number
     '',
     `Watch in a browser: http://${httpHost}:${httpPort}/play/${app.sdkAppId}/${roomId}?user=${viewerUser}&token=${encodeURIComponent(viewerSig)}`,
     `Room status: http://${httpHost}:${httpPort}/api/rooms/${app.sdkAppId}/${roomId}`,
+    // with admin.token the console and the metrics need it; without, they answer this machine only
+    config.admin.token
+      ? `Console: http://${httpHost}:${httpPort}/console?token=${encodeURIComponent(config.admin.token)}`
+      : `Console: http://${httpHost}:${httpPort}/console (this machine only until admin.token is set)`,
+    `Metrics: http://${httpHost}:${httpPort}/metrics (Prometheus)`,
     'UserSigs above expire in 7 days; make new ones with: bin/roomgate usersig --help',
     line,
   ].join('\n');

@@ -23,7 +23,7 @@ import { registerRoomRoutes } from './api/rooms.js';
 import { registerWhep } from './api/whep.js';
 import { registerWhip } from './api/whip.js';
 import { registerPlay } from './api/play.js';
-import { registerTencentApi } from './api/tencent-api.js';
+import { registerTencentApi, tencentActions } from './api/tencent-api.js';
 import { registerTaskRoutes } from './api/tasks.js';
 import { registerRecordingFiles } from './api/recording-files.js';
 import { Recordings } from './record/recordings.js';
@@ -33,6 +33,13 @@ import { PullTasks } from './ingest/pull/pull-tasks.js';
 import { RefusalCounters } from './events/refusal-counters.js';
 import { WebRtcSessions } from './api/webrtc-sessions.js';
 import { checkWerift } from './werift-internals.js';
+import { gatewayMetrics } from './metrics/gateway-metrics.js';
+import { registerMetrics } from './api/metrics.js';
+import { registerDrain } from './api/drain.js';
+import { registerConsole } from './api/console.js';
+import { consoleGuard } from './api/console-guard.js';
+import { ConsoleSnapshot } from './api/console-snapshot.js';
+import { sessionsEnded } from './room/sessions-ended.js';
 import { checkNodeMediaServer } from './ingest/rtmp/guarded-rtmp.js';
 import { checkRtmpClient } from './rtmp-client-internals.js';
 
@@ -48,7 +55,17 @@ export interface Gateway {
   http: { host: string; port: number };
   /** Stops accepting, ends every session with `reason`, closes listeners. */
   close(reason?: string): Promise<void>;
+  /**
+   * SIGTERM or POST /api/drain: /healthz turns 503, new publishers are refused (told to reconnect), running sessions
+   * get drain.timeoutMs to end on their own, then close(). Resolves once closed; idempotent.
+   */
+  drain(): Promise<void>;
+  /** Resolves once the gateway has closed, by close() or at the end of a drain. */
+  closed: Promise<void>;
 }
+
+/** What a publisher refused during a drain reads (RTMP onStatus, WHIP 503, API 3.0 ResourceUnavailable). */
+export const DRAIN_REASON = 'this node is draining (going out of service): reconnect to publish on another node';
 
 export function appTable(config: Config): AppTable {
   const byId = new Map<number, AppEntry>(config.apps.map((a) => [a.sdkAppId, a]));
@@ -97,12 +114,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // Throws StoreUnavailableError (one line: the file and what to do) when store.file cannot be used.
   const store = openStore(config.store);
   const callbackApps = new Map(config.apps.map((a) => [a.sdkAppId, a]));
+  // the callback round-trip histogram is made with the other metrics, once everything they read exists
+  let observeCallback: (ms: number, delivered: boolean) => void = () => {};
   const callbacks = new CallbackDispatcher({
     outbox: store.outbox,
     durable: store.kind === 'sqlite' && config.store.file !== ':memory:',
     target: (id) => callbackApps.get(id),
     ...config.callbacks,
     log: log.child({ component: 'callbacks' }),
+    onAttempt: (ms, delivered) => observeCallback(ms, delivered),
   });
   // The history hears every room event beside the callbacks, and media samples from the rooms' publishers.
   const history = new HistoryFeed(store.history, log.child({ component: 'history' }));
@@ -127,7 +147,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const rooms = new Rooms({
     store,
     engine,
-    door: new Door(apps, members),
+    door: new Door(apps, members, (action, code) => counters.inc(`auth.${action}`, code)),
     members,
     log: log.child({ component: 'rooms' }),
     events: roomEvents,
@@ -181,11 +201,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     counters,
   });
 
+  const metrics = gatewayMetrics({ rooms, counters, callbacks, pulls: pullTasks, recordings, relays });
+  observeCallback = metrics.observeCallback;
+
   const http: FastifyInstance = createHttpServer(log, config.http, counters);
+  registerMetrics(http, metrics.registry, config.admin.token);
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
   const webrtcSessions = new WebRtcSessions(config.webrtc, counters, log.child({ component: 'webrtc' }));
-  registerWhep(http, { rooms, webrtc: config.webrtc, sessions: webrtcSessions, counters, log: log.child({ component: 'whep' }) });
+  registerWhep(http, { rooms, webrtc: config.webrtc, sessions: webrtcSessions, counters, log: log.child({ component: 'whep' }), observeJoin: metrics.observeJoin });
   registerWhip(http, {
     rooms,
     webrtc: config.webrtc,
@@ -195,10 +219,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log: log.child({ component: 'whip' }),
   });
   registerPlay(http, { rooms, log: log.child({ component: 'play' }) });
-  registerTencentApi(http, {
-    credentials: config.api.credentials,
-    requestsPerSecond: config.api.requestsPerSecond,
-    bodyLimitBytes: config.http.bodyLimitBytes,
+  // the API 3.0 actions' services; the console acts through the same action table
+  const actionDeps = {
     door: rooms.door,
     service: pullTasks,
     recording: recordings,
@@ -206,9 +228,28 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     history: store.history,
     historyRetentionDays: config.history.retentionDays,
     roomControl: new RoomControl(rooms, log.child({ component: 'room-control' })),
+  };
+  registerTencentApi(http, {
+    credentials: config.api.credentials,
+    requestsPerSecond: config.api.requestsPerSecond,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    ...actionDeps,
     log,
+    observe: metrics.observeApi,
+  });
+  registerConsole(http, {
+    snapshot: new ConsoleSnapshot({ rooms, counters, callbacks, pulls: pullTasks, recordings, relays }),
+    actions: tencentActions(actionDeps),
+    apps: config.apps,
+    adminToken: config.admin.token,
+    log: log.child({ component: 'console' }),
   });
   registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token);
+  // the same files for the console's links, behind the console's token
+  registerRecordingFiles(http, resolve(config.recording.dir), config.admin.token, { prefix: '/console/recordings', onRequest: consoleGuard(config.admin.token) });
+  // late-bound: the drain closes the gateway, which is made below
+  let drain: () => Promise<void> = async () => {};
+  registerDrain(http, () => void drain(), config.drain.timeoutMs, config.admin.token);
   registerTaskRoutes(http, pullTasks, callbacks, counters, config.admin.token);
 
   let rtmpAddr: { host: string; port: number };
@@ -231,7 +272,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   log.info({ rtmp: rtmpAddr, http: { host: config.http.host, port: httpPort } }, 'roomgate ready');
 
   let closing: Promise<void> | null = null;
-  return {
+  let draining: Promise<void> | null = null;
+  let markClosed: () => void = () => {};
+  const closed = new Promise<void>((r) => (markClosed = r));
+  const gateway: Gateway = {
     rooms,
     counters,
     engine,
@@ -257,8 +301,23 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         await history.flush();
         retention.stop();
         await store.close();
+        markClosed();
       })();
       return closing;
     },
+    drain() {
+      draining ??= (async () => {
+        health.state = 'draining';
+        rooms.door.drain(DRAIN_REASON);
+        log.info({ timeoutMs: config.drain.timeoutMs }, 'draining: new publishers are refused, running sessions may end on their own');
+        const ended = await sessionsEnded(() => rooms.list().length > 0 || pullTasks.size > 0, config.drain.timeoutMs);
+        log.info({ ended }, ended ? 'drained: every session ended' : 'drain timeout: closing the sessions left');
+        await gateway.close('the gateway is shutting down (drained)');
+      })();
+      return draining;
+    },
+    closed,
   };
+  drain = () => gateway.drain();
+  return gateway;
 }

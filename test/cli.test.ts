@@ -63,7 +63,7 @@ t.test('usersig, privatemapkey and token print values our verifiers accept', asy
 
 t.test('serve prints a working newcomer guide, turns healthy, and stops on SIGTERM', async (t) => {
   const child = spawn(process.execPath, [bin, 'serve'], {
-    env: { ...process.env, ROOMGATE_RTMP_PORT: '0', ROOMGATE_HTTP_PORT: '0', ROOMGATE_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ROOMGATE_RTMP_PORT: '0', ROOMGATE_HTTP_PORT: '0', ROOMGATE_LOG_LEVEL: 'warn', ROOMGATE_DRAIN_TIMEOUTMS: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -8,6 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { answerHelp } from '../lib/usage.mjs';
+
+answerHelp(import.meta.url);
 
 const root = new URL('../../', import.meta.url);
 const { FlvToMedia } = await import(new URL('dist/src/media/flv-to-media.js', root).href);

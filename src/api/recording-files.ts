@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { adminGuard } from './admin-guard.js';
 
 const SAFE = /^[A-Za-z0-9_.+-]{1,200}$/;
@@ -17,10 +17,19 @@ const TYPES: Record<string, string> = {
   aac: 'audio/aac',
 };
 
-export function registerRecordingFiles(app: FastifyInstance, dir: string, adminToken: string): void {
+/**
+ * `at` serves the same files under another path with another guard: the console's links (`/console/recordings`,
+ * behind its token cookie, which a browser sends only under /console).
+ */
+export function registerRecordingFiles(
+  app: FastifyInstance,
+  dir: string,
+  adminToken: string,
+  at: { prefix: string; onRequest: onRequestHookHandler } = { prefix: '/recordings', onRequest: adminGuard(adminToken) },
+): void {
   app.get<{ Params: { taskId: string; file: string } }>(
-    '/recordings/:taskId/:file',
-    { onRequest: adminGuard(adminToken) },
+    `${at.prefix}/:taskId/:file`,
+    { onRequest: at.onRequest },
     async (req, reply) => {
       const { taskId, file } = req.params;
       const ext = file.slice(file.lastIndexOf('.') + 1);

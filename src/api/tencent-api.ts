@@ -36,18 +36,25 @@ export interface TencentApiOptions {
   historyRetentionDays: number;
   roomControl: RoomControlService;
   log: Logger;
+  /** Told each call's time from arrival to answer, by action ('other' for calls that named no known action). */
+  observe?: (action: string, seconds: number) => void;
 }
 
-export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): void {
-  const secrets = new Map(o.credentials.map((c) => [c.secretId, c.secretKey]));
-  const limiter = new RateLimiter(o.requestsPerSecond);
-  const actions: Record<string, ActionHandler> = {
+/** The action table: every API 3.0 action by name. The console (src/api/console.ts) acts through it too. */
+export function tencentActions(o: Omit<TencentApiOptions, 'credentials' | 'requestsPerSecond' | 'bodyLimitBytes' | 'log' | 'observe'>): Record<string, ActionHandler> {
+  return {
     ...streamIngestActions({ door: o.door, service: o.service }),
     ...cloudRecordingActions({ door: o.door, service: o.recording }),
     ...cdnRelayActions({ door: o.door, service: o.relay }),
     ...roomQueryActions({ door: o.door, history: o.history, retentionDays: o.historyRetentionDays }),
     ...roomControlActions({ door: o.door, service: o.roomControl }),
   };
+}
+
+export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): void {
+  const secrets = new Map(o.credentials.map((c) => [c.secretId, c.secretKey]));
+  const limiter = new RateLimiter(o.requestsPerSecond);
+  const actions = tencentActions(o);
   const log = o.log.child({ component: 'api3' });
 
   // A plugin scope, so the raw-bytes body parser and the envelope error handler apply to this route only.
@@ -66,7 +73,16 @@ export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): 
       log.error({ err }, 'API 3.0 request failed');
       return sendApi3Error(reply, requestId, 'InternalError', 'An internal error occurred; retry the request.');
     });
-    scope.post('/', async (req, reply) => handle(req, reply));
+    scope.post('/', async (req, reply) => {
+      const startedAt = performance.now();
+      try {
+        return await handle(req, reply);
+      } finally {
+        const action = header(req, 'x-tc-action');
+        // only the table's names become labels: a caller cannot make new series by naming actions
+        o.observe?.(action && Object.hasOwn(actions, action) ? action : 'other', (performance.now() - startedAt) / 1000);
+      }
+    });
   });
 
   async function handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {

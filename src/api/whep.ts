@@ -19,6 +19,8 @@ export interface WhepDeps {
   sessions: WebRtcSessions;
   counters: RefusalCounters;
   log: Logger;
+  /** Told each viewer's join time: offer POST to the first keyframe sent (the metrics' histogram). */
+  observeJoin?: (ms: number) => void;
 }
 
 const RESOURCE_PREFIX = '/v2/whep';
@@ -30,6 +32,7 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
   registerPreflight(app, RESOURCE_PREFIX);
 
   app.post('/v2/sub/:sdkAppId/:roomId', async (req: OfferRoute, reply) => {
+    const postedAt = performance.now();
     const accepted = acceptOffer(req, reply, deps.rooms.door, 'subscribe');
     if (!accepted) return reply;
     const { sdkAppId, roomId, userId: viewerId, offer } = accepted;
@@ -55,6 +58,8 @@ export function registerWhep(app: FastifyInstance, deps: WhepDeps): void {
     }, {
       connectTimeoutMs: deps.webrtc.connectTimeoutMs,
       onConnectTimeout: () => deps.counters.inc('webrtc.connectTimeout', 'whep'),
+      postedAt,
+      ...(deps.observeJoin ? { onJoined: deps.observeJoin } : {}),
     });
     sessions.set(viewer.id, viewer);
     deps.rooms.addViewer(accepted.ticket, viewer, publisher);

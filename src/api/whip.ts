@@ -65,6 +65,7 @@ export function registerWhip(app: FastifyInstance, deps: WhipDeps): void {
     }, {
       connectTimeoutMs: deps.webrtc.connectTimeoutMs,
       onConnectTimeout: () => deps.counters.inc('webrtc.connectTimeout', 'whip'),
+      onRefused: (code) => deps.counters.inc('whip.publishRefused', code),
     });
     sessions.set(session.id, { session, sdkAppId, roomId, userId });
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;

@@ -168,6 +168,7 @@ export const configSchema: FieldSpec = {
         opusComplexity: { type: 'integer', min: 0, max: 10 },
       },
     },
+    drain: { type: 'object', fields: { timeoutMs: { type: 'integer', min: 0, max: 3600000 } } },
   },
 };
 
@@ -241,6 +242,8 @@ export interface Config {
     iceServers: { urls: string; username: string; credential: string }[];
   };
   room: { reconnectGraceMs: number; opusBitrate: number; opusComplexity: number };
+  /** SIGTERM or POST /api/drain: how long running sessions may go on before everything is closed. */
+  drain: { timeoutMs: number };
 }
 
 /**

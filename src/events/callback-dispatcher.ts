@@ -38,7 +38,20 @@ export interface CallbackDispatcherOptions {
   durable?: boolean;
   /** Delivery function (tests replace it); resolves null when delivered, else why not. */
   post?: (req: CallbackRequest, timeoutMs: number, abort: AbortSignal) => Promise<string | null>;
+  /** Told each delivery attempt's round trip (the metrics' histogram); delivered or not. */
+  onAttempt?: (ms: number, delivered: boolean) => void;
 }
+
+/** One failed delivery attempt or drop, as the console lists it; the URL without its query (it may carry keys). */
+export interface CallbackFailure {
+  at: string;
+  event: string;
+  url: string;
+  failure: string;
+}
+
+/** How many failures the console can list. */
+const RECENT_FAILURES = 20;
 
 export interface CallbackStats {
   queued: number;
@@ -63,6 +76,8 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
   private readonly idleWaiters: Array<() => void> = [];
   private closed = false;
   private counters: CallbackStats = { queued: 0, delivered: 0, failedAttempts: 0, dropped: 0 };
+  /** The newest failed attempts and drops, newest last (the console shows them). */
+  private readonly failures: CallbackFailure[] = [];
 
   constructor(options: CallbackDispatcherOptions) {
     this.o = options;
@@ -201,7 +216,9 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
         await this.drop(e, 'it waited in the queue longer than the retry window');
         continue;
       }
+      const sentAt = performance.now();
       const failure = await this.post(e, this.o.timeoutMs, this.abort.signal);
+      this.o.onAttempt?.(performance.now() - sentAt, failure === null);
       if (this.closed) return;
       if (failure === null) {
         await this.o.outbox.remove(partition, e.id);
@@ -211,6 +228,7 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
       }
       const now = Date.now();
       this.counters.failedAttempts++;
+      this.noteFailure(e, failure);
       e.attempts++;
       e.firstTryAt ??= now;
       // Retry at once after the first failure, then on a fixed grid from the first try.
@@ -226,10 +244,21 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
     }
   }
 
+  /** The newest failed attempts and drops, newest first. */
+  recentFailures(): CallbackFailure[] {
+    return [...this.failures].reverse();
+  }
+
+  private noteFailure(e: OutboxEntry, failure: string): void {
+    this.failures.push({ at: new Date().toISOString(), event: e.label, url: redact(e.url), failure });
+    if (this.failures.length > RECENT_FAILURES) this.failures.shift();
+  }
+
   private async drop(e: OutboxEntry, why: string): Promise<void> {
     await this.o.outbox.remove(e.partition, e.id);
     this.counters.queued--;
     this.counters.dropped++;
+    this.noteFailure(e, `dropped after ${e.attempts} attempts: ${why}`);
     this.o.log.warn(
       { partition: e.partition, event: e.label, url: redact(e.url), attempts: e.attempts, ageMs: Date.now() - e.createdAt },
       `callback dropped after ${e.attempts} attempts: ${why}`,

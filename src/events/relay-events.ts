@@ -4,6 +4,11 @@
 /** 401 Payload.Status: 0 idle/ended, 1 connecting, 2 running, 3 recovering, 4 failed, 5 disconnecting. */
 export type RelayStatus = 0 | 1 | 2 | 3 | 4 | 5;
 
+/** The statuses by name, for the metrics' state label. */
+export const RELAY_STATE_NAMES: Record<RelayStatus, string> = {
+  0: 'idle', 1: 'connecting', 2: 'running', 3: 'recovering', 4: 'failed', 5: 'disconnecting',
+};
+
 export interface RelayEvent {
   sdkAppId: number;
   /** The room as roomgate names it; numericRoom: RoomType 0 and RoomId a number in the callback. */

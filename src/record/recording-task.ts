@@ -46,6 +46,8 @@ export interface RecordingTaskOptions {
   uploadDrainMs: number;
   /** The task ended (after its last callback). */
   onEnded: (leaveCode: number) => void;
+  /** A media file (segment, MP4, AAC) was closed with this many bytes, or one was uploaded (the metrics). */
+  onBytes?: (what: 'written' | 'uploaded', bytes: number) => void;
   log: Logger;
 }
 
@@ -67,6 +69,8 @@ export class RecordingTask implements RoomWatcher {
   private mixed: MixedRecording | null = null;
   private mixedOutput: UserRecorder | null = null;
   readonly dir: string;
+  /** Media files queued for upload by name, with their size: counted as uploaded bytes when their upload is done. */
+  private readonly uploadSizes = new Map<string, number>();
 
   constructor(private readonly o: RecordingTaskOptions) {
     this.subscribe = o.spec.subscribe;
@@ -89,6 +93,11 @@ export class RecordingTask implements RoomWatcher {
     if (this.ending) return 'Exited';
     const taking = this.mixed ? this.mixed.mixing() : this.files.some((f) => f.track.started || f.track.beginTimeStamp > 0);
     return taking ? 'InProgress' : 'Idle';
+  }
+
+  /** The files stay in the recording directory (no cloud storage): the console links them. */
+  get keptLocally(): boolean {
+    return this.o.uploads === null;
   }
 
   /** Describe's StorageFileList: each track's index file (playlist, or first MP4/AAC file) once it has one. */
@@ -302,7 +311,11 @@ export class RecordingTask implements RoomWatcher {
 
   private fileDone(userId: string, kind: TrackKind, f: FinishedFile, playlist: FinishedFile | null): void {
     const uploads = this.o.uploads;
-    if (f.bytes > 0 && uploads) uploads.enqueue(f.path, f.name, { removeAfter: true });
+    if (f.bytes > 0) this.o.onBytes?.('written', f.bytes);
+    if (f.bytes > 0 && uploads) {
+      this.uploadSizes.set(f.name, f.bytes);
+      uploads.enqueue(f.path, f.name, { removeAfter: true });
+    }
     if (f.format === 'mp4' || f.format === 'aac') this.mediaFiles.push({ ...f, userId, kind });
     if (!playlist) return;
     // the playlist stays on disk until the end: it is rewritten after every segment
@@ -318,6 +331,12 @@ export class RecordingTask implements RoomWatcher {
     let failing = false;
     uploads.on('uploaded', ({ key }: { key: string }) => {
       failing = false;
+      const name = key.slice(key.lastIndexOf('/') + 1);
+      const bytes = this.uploadSizes.get(name);
+      if (bytes !== undefined) {
+        this.uploadSizes.delete(name);
+        this.o.onBytes?.('uploaded', bytes);
+      }
       if (key.endsWith('.m3u8') && !told.has(key)) {
         told.add(key);
         this.emit(304, { FileList: key.slice(key.lastIndexOf('/') + 1) });

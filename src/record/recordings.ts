@@ -40,6 +40,8 @@ export interface RecordingsOptions {
 
 export class Recordings implements CloudRecordingService {
   private readonly live = new Map<string, RecordingTask>();
+  /** Media bytes written to files and uploaded since start, by every task (the metrics). */
+  readonly bytes = { written: 0, uploaded: 0 };
   /** Upload queues of ended tasks that still hold files (retried until they are empty or the gateway stops), with their store clients. */
   private readonly queues = new Map<UploadQueue, S3Storage>();
   private readonly log: Logger;
@@ -74,6 +76,7 @@ export class Recordings implements CloudRecordingService {
       mergeWaitMs: 2000,
       maxUsers: 25,
       uploadDrainMs: this.o.config.uploadDrainSeconds * 1000,
+      onBytes: (what, n) => (this.bytes[what] += n),
       onEnded: (leaveCode) => {
         this.live.delete(taskId);
         this.record(taskId, { state: 'ended', endedAt: Date.now(), leaveCode });
@@ -118,6 +121,18 @@ export class Recordings implements CloudRecordingService {
   }
 
   /** The task's local directory, for the playback route (null: no such running task). */
+  /** Each live task's app and Describe status, for the metrics (read at scrape time). */
+  states(): { sdkAppId: number; taskId: string; roomId: string; state: string; localFiles: string[] }[] {
+    return [...this.live.values()].map((t) => ({
+      sdkAppId: t.spec.sdkAppId,
+      taskId: t.taskId,
+      roomId: t.spec.roomId,
+      state: t.status,
+      // the index files (playlists, first MP4 or AAC) of a recording kept in the directory, for the console's links
+      localFiles: t.keptLocally ? t.storageFiles().map((f) => f.fileName) : [],
+    }));
+  }
+
   directoryOf(taskId: string): string | null {
     return this.live.get(taskId)?.dir ?? null;
   }

@@ -19,7 +19,7 @@ import { MixedRecording } from '../record/mixed-recording.js';
 import type { RoomWatcher, Rooms, Seat } from '../room/rooms.js';
 import type { Ticket } from '../room/door.js';
 import { roomKey, type RoomRef } from '../room/room-ref.js';
-import type { RelayEventSink, RelayStatus } from '../events/relay-events.js';
+import { RELAY_STATE_NAMES, type RelayEventSink, type RelayStatus } from '../events/relay-events.js';
 import { FEEDBACK_NEEDS_MIX, type RelayChanges, type RelaySpec, type SeiSpec, type UpdateResult } from '../api/cdn-relay-service.js';
 import { applyAudioLists, mixLevel } from '../api/cdn-relay-audio-lists.js';
 import { foreignRoom } from '../api/cdn-relay-room.js';
@@ -81,6 +81,8 @@ export class RelayTask implements RoomWatcher, TapSource {
   private seat: Seat | null = null;
   private readonly room: RoomRef;
   private lastSequence = -1;
+  /** Each push URL's last status (callback 401), for the metrics. */
+  private readonly pushStatus = new Map<string, RelayStatus>();
   private ending: Promise<void> | null = null;
   private readonly log: Logger;
   private readonly feedback: FeedBackRooms;
@@ -109,6 +111,14 @@ export class RelayTask implements RoomWatcher, TapSource {
 
   get ended(): boolean {
     return this.ending !== null;
+  }
+
+  /** Each push's state by the name of its last 401 status ('starting' before the first). */
+  pushStates(): string[] {
+    return [...this.pushes.keys()].map((url) => {
+      const s = this.pushStatus.get(url);
+      return s === undefined ? 'starting' : RELAY_STATE_NAMES[s];
+    });
   }
 
   /** Throws when a mixed relay's compositor cannot start (the task is then over before it began). */
@@ -354,6 +364,7 @@ export class RelayTask implements RoomWatcher, TapSource {
 
   private emit(url: string, status: RelayStatus, errorCode: number, errorMsg: string): void {
     const s = this.spec;
+    this.pushStatus.set(url, status);
     this.o.events.relay({
       sdkAppId: s.sdkAppId, roomId: s.roomId, numericRoom: s.numericRoom, taskId: this.o.taskId, userId: s.agentUserId,
       url, status, errorCode, errorMsg, at: Date.now(),

@@ -118,6 +118,11 @@ export class Relays implements CdnRelayService {
     return r;
   }
 
+  /** Each live task's app and each of its pushes' last 401 status (none yet: 'starting'), for the metrics. */
+  states(): { sdkAppId: number; taskId: string; state: string }[] {
+    return [...this.live.values()].flatMap((t) => t.pushStates().map((state) => ({ sdkAppId: t.sdkAppId, taskId: t.taskId, state })));
+  }
+
   async stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'not-found'> {
     const t = this.find(sdkAppId, taskId);
     if (!t) return 'not-found';

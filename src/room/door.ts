@@ -37,7 +37,12 @@ export interface Ticket extends RoomRef {
 /** Why someone is not let in: an HTTP-like status, a short code and a sentence for the user. */
 export type EntryRefusal = Extract<AuthResult, { ok: false }>;
 
-export type Entry = { ok: true; ticket: Ticket } | EntryRefusal;
+/** A publish refused because this node is draining (SIGTERM, POST /api/drain): the encoder should reconnect. */
+export type DrainRefusal = { ok: false; status: 503; code: 'draining'; reason: string };
+
+export type Refusal = EntryRefusal | DrainRefusal;
+
+export type Entry = { ok: true; ticket: Ticket } | Refusal;
 
 export type EntryRequest = Omit<AuthRequest, 'now'>;
 
@@ -52,15 +57,35 @@ const EVERY_ROOM_OPEN: Occupancy = { occupied: () => true };
 export class Door {
   /** Revoked credentials by room, user and digest → when they may be used again (ms since the epoch). */
   private readonly revoked = new Map<string, number>();
+  /** Set by drain(): why new publishers are turned away. */
+  private draining: string | null = null;
 
   constructor(
     private readonly apps: AppTable,
     private readonly rooms: Occupancy = EVERY_ROOM_OPEN,
+    /** Told each refusal's action and code (the refusal counters behind GET /api/limits and /metrics). */
+    private readonly onRefused: (action: AuthAction, code: string) => void = () => {},
   ) {}
 
   enter(req: EntryRequest): Entry {
+    const e = this.decide(req);
+    if (!e.ok) this.onRefused(req.action, e.code);
+    return e;
+  }
+
+  /**
+   * From now on every new publisher (RTMP, WHIP, a pull task's user) is refused with `reason`, which should tell the
+   * encoder to reconnect (a load balancer then sends it to another node); viewers and task agents still enter.
+   */
+  drain(reason: string): void {
+    this.draining = reason;
+  }
+
+  private decide(req: EntryRequest): Entry {
     const r = authenticate(this.apps, req);
     if (!r.ok) return r;
+    // after the credential check: only a user who could publish here learns that this node is going away
+    if (this.draining !== null && req.action === 'publish') return { ok: false, status: 503, code: 'draining', reason: this.draining };
     const ref: RoomRef = { sdkAppId: req.sdkAppId, roomId: String(req.roomId), numericRoom: typeof req.roomId === 'number' };
     const credential = digest(req.credential.value);
     if (this.isRevoked(revokedKey(ref, req.userId, credential))) {

@@ -329,6 +329,11 @@ export class Rooms {
     return this.rooms.get(roomKey({ sdkAppId, roomId, numericRoom }));
   }
 
+  /** The room's WHEP viewers now. */
+  viewersIn(room: Room): IterableIterator<Viewer> {
+    return this.viewers.of(roomKey(room));
+  }
+
   status(room: Room): RoomStatus {
     const k = roomKey(room);
     const users = [...room.publishers.values()].map((p) => ({ ...p.status(), viewers: this.viewers.count(k, p.id.userId) }));

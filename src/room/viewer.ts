@@ -23,6 +23,10 @@ const SINK_RETRY_LIMIT_MS = 5000;
 
 export type ViewerState = 'connecting' | 'live' | 'closed';
 
+/** How often a joining viewer's video sink is asked whether it sent its first packet, and for how long at most. */
+const JOIN_POLL_MS = 10;
+const JOIN_WATCH_LIMIT_MS = 30_000;
+
 export class Viewer implements Consumer {
   readonly kind = 'viewer';
   readonly id = randomUUID();
@@ -42,6 +46,8 @@ export class Viewer implements Consumer {
   private readonly watchdog: NodeJS.Timeout;
   /** Ends a viewer that never connects (abandoned offer, blocked UDP), so its UDP port is freed. */
   private connectDeadline: NodeJS.Timeout | null;
+  /** Until the first video packet is sent: when the offer came, and who hears the join time (once per viewer). */
+  private joinWatch: { postedAt: number; report: (ms: number) => void } | null;
 
   constructor(
     readonly pc: RTCPeerConnection,
@@ -54,8 +60,12 @@ export class Viewer implements Consumer {
       connectTimeoutMs: number;
       /** Called when the connect deadline passes, before the viewer closes (counted by the caller). */
       onConnectTimeout?: () => void;
+      /** performance.now() of the offer's POST, and who is told the join time: POST to the first keyframe sent. */
+      postedAt?: number;
+      onJoined?: (ms: number) => void;
     },
   ) {
+    this.joinWatch = opts.onJoined && opts.postedAt !== undefined ? { postedAt: opts.postedAt, report: opts.onJoined } : null;
     const track = (sender: RTCRtpSender, clockRate: number, video: boolean): ViewerTrack => {
       const transport = SrtpTransport.of(sender);
       this.transports.add(transport);
@@ -113,7 +123,7 @@ export class Viewer implements Consumer {
     if (!feed || this.state !== 'live') return;
     let ready = true;
     for (const t of this.tracks) ready = t.attach(feed.pipe, t.video) && ready;
-    if (ready) return;
+    if (ready) return this.watchFirstPicture();
     if (performance.now() - since > SINK_RETRY_LIMIT_MS) {
       // only a transport the sinks cannot use (not UDP) gets here; the gateway offers none
       this.close("the viewer transport cannot carry the engine's packets");
@@ -122,6 +132,23 @@ export class Viewer implements Consumer {
     setTimeout(() => {
       if (this.feed === feed) this.startSinks(since);
     }, SINK_RETRY_MS).unref();
+  }
+
+  /**
+   * The video sink gates on keyframes (the cached GOP's, or the next one), so its first packet sent is the first
+   * keyframe: its packet count is looked at every JOIN_POLL_MS until then, only while the viewer joins.
+   */
+  private watchFirstPicture(): void {
+    const w = this.joinWatch;
+    const video = this.tracks.find((t) => t.video);
+    if (!w || !video) return;
+    this.joinWatch = null;
+    const look = (): void => {
+      if (this.state !== 'live') return;
+      if (video.stats().packets > 0) return w.report(performance.now() - w.postedAt);
+      if (performance.now() - w.postedAt < JOIN_WATCH_LIMIT_MS) setTimeout(look, JOIN_POLL_MS).unref();
+    };
+    look();
   }
 
   private goLive(): void {

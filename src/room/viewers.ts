@@ -29,6 +29,11 @@ export class Viewers {
     for (const set of this.byRoom.values()) yield* set;
   }
 
+  /** The viewers of one room (for the metrics' bytes out). */
+  *of(roomKey: string): IterableIterator<Viewer> {
+    yield* this.byRoom.get(roomKey) ?? [];
+  }
+
   count(roomKey: string, userId?: string): number {
     let n = 0;
     for (const v of this.byRoom.get(roomKey) ?? []) if (userId === undefined || v.userId === userId) n++;

@@ -39,6 +39,8 @@ export async function spawnGateway(config: Record<string, unknown>): Promise<Gat
     http: { port: 0 },
     api: { credentials: [TEST_CREDENTIAL] },
     store: { file: join(dir, 'roomgate.db') },
+    // SIGTERM closes at once, as before drains existed, unless a test asks for a drain (test/api/drain.test.ts)
+    drain: { timeoutMs: 0 },
     ...config,
   };
   await writeFile(file, JSON.stringify(full, null, 2));

@@ -39,7 +39,7 @@ async function gatewayWithTask(needle: string): Promise<ChildProcess> {
   const config = join(dir, `${needle}.json`);
   writeFileSync(config, JSON.stringify({
     log: { level: 'warn' }, rtmp: { port: 0 }, http: { port: httpPort },
-    apps: [TEST_APP], api: { credentials: [TEST_CREDENTIAL] }, pull: { allow: ['127.0.0.1'] },
+    apps: [TEST_APP], api: { credentials: [TEST_CREDENTIAL] }, pull: { allow: ['127.0.0.1'] }, drain: { timeoutMs: 0 },
   }));
   const gw = spawn(process.execPath, [repoPath('bin/roomgate'), 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitFor(() => fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.ok, () => false), 15000, 'gateway up');

@@ -175,6 +175,11 @@ export class PullTasks implements StreamIngestService {
     return this.live.size;
   }
 
+  /** Each running task's app and state, for the metrics (read at scrape time). */
+  states(): { sdkAppId: number; state: string }[] {
+    return [...this.live.values()].map((t) => ({ sdkAppId: t.spec.sdkAppId, state: t.state }));
+  }
+
   /** Ends every task (shutdown): children killed, users leave their rooms, 702 for each. */
   closeAll(reason: string): void {
     for (const t of [...this.live.values()]) t.end(reason);

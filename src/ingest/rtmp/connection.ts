@@ -270,6 +270,7 @@ export class RtmpConnection {
       const refusal = this.media.push(type, ts, body);
       if (refusal) {
         this.log.info({ code: refusal.code, reason: refusal.reason }, 'stream refused');
+        this.deps.counters.inc('rtmp.publishRefused', refusal.code);
         if (refusal.code !== 'malformed' && this.target) this.deps.refusals.note(this.target.sdkAppId, this.target.userId, refusal.reason);
         this.refuse('NetStream.Publish.Rejected', refusal.reason);
       }

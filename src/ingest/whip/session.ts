@@ -38,6 +38,7 @@ export class WhipSession {
   private keyframeRequests = 0;
   private liveSince = 0;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly onRefused: (code: string) => void;
 
   constructor(
     readonly pc: RTCPeerConnection,
@@ -48,8 +49,11 @@ export class WhipSession {
       /** From the answer to ICE + DTLS connected; later the session ends and the user leaves with 104 Reason 2. */
       connectTimeoutMs: number;
       onConnectTimeout?: () => void;
+      /** A codec policy refusal's code (the refusal counters). */
+      onRefused?: (code: string) => void;
     },
   ) {
+    this.onRefused = opts.onRefused ?? (() => {});
     this.videoTrack = transceivers.find((t) => t.kind === 'video');
     pc.connectionStateChange.subscribe((s) => {
       if (s === 'connected' && this.state === 'connecting') {
@@ -169,6 +173,7 @@ export class WhipSession {
       const refusal = slice ? sliceTypePolicy(sliceType(slice)) : null;
       if (refusal) {
         this.log.info({ code: refusal.code }, refusal.reason);
+        this.onRefused(refusal.code);
         this.end(refusal.reason);
         return;
       }
