@@ -470,7 +470,7 @@ t.test('bad options and misuse: sentences', async (t) => {
   t.throws(() => p.plane.addTap(pipe, { ...base, file: { ...file, prefix: '' } }), /file\.prefix must name/);
   t.throws(() => p.plane.addTap(pipe, { ...base, file: { ...file, segmentMs: -1 } }), /file\.segmentMs must be a number ≥ 0/);
   t.throws(() => p.plane.addTap(pipe, { ...base, file: { ...file, maxBytes: Number.NaN } }), /file\.maxBytes must be a number ≥ 0/);
-  t.throws(() => p.plane.addTap(pipe, { ...base, format: 'avi' as 'mpegts', file }), /format must be 'mpegts', 'matroska', 'mp4' or 'adts'/);
+  t.throws(() => p.plane.addTap(pipe, { ...base, format: 'avi' as 'mpegts', file }), /format must be 'mpegts', 'matroska', 'mp4', 'adts' or 'rtmp'/);
   t.throws(() => p.plane.addTap(pipe, { ...base }), /give fd .* or file/);
   const tap = p.plane.addTap(pipe, { ...base, file });
   t.throws(() => p.plane.attachTap(tap, 9999), /no such pipe/);
@@ -479,8 +479,8 @@ t.test('bad options and misuse: sentences', async (t) => {
   const fd = openSync('/dev/null', 'w');
   t.teardown(() => closeSync(fd));
   const fdTap = p.plane.addTap(pipe, { ...base, fd });
-  t.throws(() => p.plane.detachTap(fdTap), /only a file-mode tap/);
-  t.throws(() => p.plane.attachTap(fdTap, pipe), /only a file-mode tap/);
+  t.throws(() => p.plane.detachTap(fdTap), /only a file-mode or 'rtmp' tap/);
+  t.throws(() => p.plane.attachTap(fdTap, pipe), /only a file-mode or 'rtmp' tap/);
   p.plane.removeTap(fdTap);
   t.same(p.plane.removeTap(tap), { leftBytes: 0, file: null }, 'a tap that never had a frame leaves no file');
   t.same(readdirSync(dir).filter((n) => n.startsWith('bad')), [], 'and made none');
