@@ -6,7 +6,6 @@
 // publisher stops on its own, long before its timeout.
 
 import t from 'tap';
-import { readdirSync, readFileSync } from 'node:fs';
 import { officialUserSig, startTestGateway, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPush } from '../helpers/clients.js';
 import { spawnGateway } from '../helpers/gateway-process.js';
@@ -14,6 +13,7 @@ import { startCallbackReceiver } from '../helpers/callback-receiver.js';
 import { makeMedia, startMediaServer } from '../helpers/media-server.js';
 import { weriftViewer, whepTarget } from '../helpers/viewers.js';
 import { apiError } from '../helpers/api3.js';
+import { ffmpegsWith } from '../helpers/processes.js';
 
 const CALLBACK_KEY = 'drainCallbackKey7';
 const rx = await startCallbackReceiver(CALLBACK_KEY);
@@ -22,22 +22,6 @@ const media = await startMediaServer();
 t.teardown(() => media.close());
 const app = TEST_APP.sdkAppId;
 
-/** ffmpeg processes (not zombies) whose command line holds `needle`. */
-function ffmpegsWith(needle: string): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (cmd.some((a) => a.endsWith('ffmpeg')) && cmd.some((a) => a.includes(needle))) pids.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 t.test('SIGTERM drains: 503, the running publisher goes on, new ones are told to reconnect, then all closes with callbacks', async (t) => {
   const gw = await spawnGateway({

@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,27 +12,13 @@ import { trtcClient, TEST_CREDENTIAL } from '../helpers/api3.js';
 import { makeMedia, startMediaServer } from '../helpers/media-server.js';
 import { freePort } from '../helpers/rtmp-source.js';
 import { repoPath } from '../../src/paths.js';
+import { ffmpegsWith } from '../helpers/processes.js';
 
 const media = await startMediaServer();
 t.teardown(() => media.close());
 const file = await makeMedia('flv-h264-aac', 30);
 const dir = mkdtempSync(join(tmpdir(), 'roomgate-orphans-'));
 
-function ffmpegsWith(needle: string): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (cmd.some((a) => a.endsWith('ffmpeg')) && cmd.some((a) => a.includes(needle))) pids.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 async function gatewayWithTask(needle: string): Promise<ChildProcess> {
   const httpPort = await freePort();
