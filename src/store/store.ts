@@ -15,6 +15,8 @@ export interface PresenceRecord {
   source: string;
   /** Milliseconds since the epoch. */
   since: number;
+  /** The gateway node holding the session (config node.id), so a claim on another node knows whom to tell. */
+  node?: string;
 }
 
 /** Who is publishing as which user of an app: TRTC lets one userid be in one place at a time. */
@@ -93,6 +95,8 @@ export interface MemberRecord {
   userId: string;
   role: 'anchor' | 'audience';
   source: string;
+  /** The gateway node holding the session; with many nodes, survivors end a dead node's sessions. */
+  node?: string;
 }
 
 /**
