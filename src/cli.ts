@@ -6,6 +6,7 @@ import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger } from './log.js';
 import { startGateway, type Gateway } from './main.js';
+import { parseWorkers, superviseWorkers, workerConfig, workersRefusal, workerSlot } from './workers.js';
 import { WeriftShapeError } from './werift-internals.js';
 import { EngineUnavailableError } from './room/engine.js';
 import { NodeMediaServerShapeError } from './ingest/rtmp/guarded-rtmp.js';
@@ -56,12 +57,15 @@ const PRIV_NAMES: Record<string, number> = {
 const commands: Record<string, Command> = {
   serve: {
     summary: 'start the gateway in the foreground',
-    usage: `roomgate serve [--config FILE]
+    usage: `roomgate serve [--config FILE] [--workers N|auto]
 
   --config FILE    JSON merged over config/default.json; ROOMGATE_<PATH> env vars override single keys
-                   (e.g. ROOMGATE_HTTP_PORT=8081, ROOMGATE_APPS_0_SECRETKEY=…)`,
-    options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    run: async (v) => serve(v.config as string | undefined),
+                   (e.g. ROOMGATE_HTTP_PORT=8081, ROOMGATE_APPS_0_SECRETKEY=…)
+  --workers N      run N gateway nodes on this machine sharing the RTMP and HTTP ports, each with its own
+                   plane thread and slice of the WebRTC UDP range; auto = one per core. Needs store.kind
+                   "redis" (the workers share their state there).`,
+    options: { config: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    run: async (v) => serve(v.config as string | undefined, v.workers as string | undefined),
   },
   usersig: {
     summary: 'print a UserSig (RTMP stream key usersig=, WHIP/WHEP bearer token)',
@@ -156,7 +160,7 @@ function appKey(v: Record<string, unknown>): { sdkAppId: number; secretKey: stri
   return { sdkAppId: app.sdkAppId, secretKey: app.secretKey };
 }
 
-async function serve(configFile: string | undefined): Promise<number> {
+async function serve(configFile: string | undefined, workers: string | undefined): Promise<number> {
   let config: Config;
   try {
     config = loadConfig({ file: configFile });
@@ -168,6 +172,24 @@ async function serve(configFile: string | undefined): Promise<number> {
     throw err;
   }
   const log = createLogger(config.log.level);
+  const slot = workerSlot();
+  if (slot) {
+    config = workerConfig(config, slot);
+  } else if (workers !== undefined) {
+    let n: number;
+    try {
+      n = parseWorkers(workers);
+    } catch (err) {
+      console.error(`roomgate serve: ${(err as Error).message}`);
+      return 1;
+    }
+    const refusal = workersRefusal(n, config);
+    if (refusal) {
+      console.error(`roomgate serve: ${refusal}`);
+      return 2;
+    }
+    if (n > 1) return superviseWorkers(n, log);
+  }
   let gateway: Gateway;
   try {
     gateway = await startGateway(config, log);
@@ -180,7 +202,7 @@ async function serve(configFile: string | undefined): Promise<number> {
     }
     throw err;
   }
-  if (!configFile) console.log(newcomerGuide(config, gateway.rtmp.port, gateway.http.port));
+  if (!configFile && (slot?.index ?? 0) === 0) console.log(newcomerGuide(config, gateway.rtmp.port, gateway.http.port));
   await new Promise<void>((resolve) => {
     // SIGTERM (what a supervisor or an orchestrator sends) drains: sessions get drain.timeoutMs to end on their
     // own. SIGINT (Ctrl-C on a terminal) closes at once. A second signal of either kind means "now".

@@ -1,6 +1,8 @@
 // The only place that wires the parts together: config → store, rooms, auth → RTMP listener and HTTP server.
 
 import { resolve } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
@@ -42,6 +44,9 @@ import { ConsoleSnapshot } from './api/console-snapshot.js';
 import { sessionsEnded } from './room/sessions-ended.js';
 import { checkNodeMediaServer } from './ingest/rtmp/guarded-rtmp.js';
 import { checkRtmpClient } from './rtmp-client-internals.js';
+import { Cluster } from './cluster/cluster.js';
+import { registerNodeForward } from './api/node-forward.js';
+import type { TaskCall } from './api/stream-ingest-service.js';
 
 export interface Gateway {
   rooms: Rooms;
@@ -86,9 +91,11 @@ async function recoverAfterRestart(o: {
   pullTasks: PullTasks;
   recordings: Recordings;
   relays: Relays;
+  /** Many nodes: only this node's sessions are its to restore (a stable node.id); others' expire with their lease. */
+  node?: string;
 }): Promise<void> {
   await o.callbacks.resume();
-  const restored = await o.store.members.all();
+  const restored = (await o.store.members.all()).filter((m) => m.node === o.node);
   o.rooms.restoreMembers(restored);
   await o.recordings.endInterrupted();
   await o.relays.endInterrupted();
@@ -99,6 +106,20 @@ async function recoverAfterRestart(o: {
   for (const r of restored.filter((m) => kept.has(m.sessionId))) {
     o.history.emit({ type: 'user-entered', sdkAppId: r.sdkAppId, roomId: r.roomId, numericRoom: r.numericRoom, userId: r.userId, role: r.role, source: r.source, at: Date.now() });
   }
+}
+
+/**
+ * A listener of this process alone (exclusive: not shared by the cluster module's primary) on 127.0.0.1, answering
+ * with the same routes: where the other nodes reach this worker when the public port is shared by several.
+ */
+async function internalListener(app: FastifyInstance, port: number): Promise<{ url: string; close(): void }> {
+  const server = createServer((req, res) => app.server.emit('request', req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, resolve);
+  });
+  const { port: bound } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${bound}`, close: () => void server.close() };
 }
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
@@ -113,6 +134,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const counters = new RefusalCounters();
   // Throws StoreUnavailableError (one line: the file and what to do) when store.file cannot be used.
   const store = openStore(config.store);
+  // Many nodes sharing one Redis: this node's lease, commands between nodes and the cluster's room census.
+  const cluster = config.store.kind === 'redis'
+    ? new Cluster({ redisUrl: config.store.redisUrl, prefix: config.store.redisPrefix, nodeId: config.node.id, leaseMs: config.node.leaseMs, log: log.child({ component: 'cluster' }) })
+    : undefined;
+  const node = cluster?.nodeId;
   const callbackApps = new Map(config.apps.map((a) => [a.sdkAppId, a]));
   // the callback round-trip histogram is made with the other metrics, once everything they read exists
   let observeCallback: (ms: number, delivered: boolean) => void = () => {};
@@ -135,15 +161,18 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     engine = MediaEngine.start(log.child({ component: 'engine' }));
   } catch (err) {
     retention.stop();
+    await cluster?.stop();
     await store.close();
     throw err;
   }
   const apps = appTable(config);
   // who is in each room (101–105); the door asks it whether a join would create the room (the create bit)
-  const members = new RoomMembers(roomEvents, (id) => callbackApps.get(id)?.viewerEvents ?? true, {
-    sessions: store.members,
-    log: log.child({ component: 'rooms' }),
-  });
+  const members = new RoomMembers(
+    roomEvents,
+    (id) => callbackApps.get(id)?.viewerEvents ?? true,
+    { sessions: store.members, log: log.child({ component: 'rooms' }) },
+    cluster && { census: cluster.census, node: cluster.nodeId, log: log.child({ component: 'cluster' }) },
+  );
   const rooms = new Rooms({
     store,
     engine,
@@ -152,6 +181,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log: log.child({ component: 'rooms' }),
     events: roomEvents,
     media: { opusBitrate: config.room.opusBitrate, opusComplexity: config.room.opusComplexity, reconnectGraceMs: config.room.reconnectGraceMs },
+    ...(cluster ? { node: { id: cluster.nodeId, kickElsewhere: (n: string, s: string, r: string) => cluster.kickElsewhere(n, s, r) } } : {}),
   });
   const sampler = new MediaSampler(rooms, (sample) => history.sample(sample));
   sampler.start(config.history.sampleSeconds * 1000);
@@ -164,6 +194,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     deny: config.pull.deny,
     task: { ...config.pull, maxPauseMs: config.pull.maxPauseSeconds * 1000, minuteMs: 60_000 },
     log,
+    node,
+    ...(cluster ? { elsewhere: (n: string, call: TaskCall) => cluster.taskElsewhere(n, call) } : {}),
   });
 
   const recordings = new Recordings({
@@ -173,6 +205,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     store: store.recordings,
     config: { ...config.recording, dir: resolve(config.recording.dir) },
     log,
+    node,
   });
 
   const relays = new Relays({
@@ -183,6 +216,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     // push URLs obey the pull sources' host rules, and use the same ffmpeg
     config: { ...config.relay, ffmpegPath: config.pull.ffmpegPath, allow: config.pull.allow, deny: config.pull.deny },
     log,
+    node,
   });
 
   const { minMs, maxMs } = { minMs: config.rtmp.authFailureDelayMinMs, maxMs: config.rtmp.authFailureDelayMaxMs };
@@ -208,6 +242,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   registerMetrics(http, metrics.registry, config.admin.token);
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
+  if (cluster) {
+    // WHEP/WHIP requests for media or sessions on another node go there (src/api/node-forward.ts)
+    registerNodeForward(http, {
+      nodeId: cluster.nodeId,
+      whepOwner: async (sdkAppId, roomId, userId) => {
+        const here = rooms.get(sdkAppId, roomId);
+        if (here && [...here.publishers.values()].some((p) => !userId || p.id.userId === userId)) return null;
+        return cluster.publisherNode({ sdkAppId, roomId, numericRoom: false }, userId);
+      },
+      resourceOwner: (id) => cluster.resourceOwner(id),
+      remember: (id) => cluster.rememberResource(id),
+      nodeUrl: (id) => cluster.nodeUrl(id),
+    }, log.child({ component: 'cluster' }));
+  }
   const webrtcSessions = new WebRtcSessions(config.webrtc, counters, log.child({ component: 'webrtc' }));
   registerWhep(http, { rooms, webrtc: config.webrtc, sessions: webrtcSessions, counters, log: log.child({ component: 'whep' }), observeJoin: metrics.observeJoin });
   registerWhip(http, {
@@ -254,15 +302,36 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   let rtmpAddr: { host: string; port: number };
   try {
-    await recoverAfterRestart({ store, callbacks, history, rooms, pullTasks, recordings, relays });
+    await recoverAfterRestart({ store, callbacks, history, rooms, pullTasks, recordings, relays, node });
     rtmpAddr = await rtmpServer.listen();
     await http.listen({ host: config.http.host, port: config.http.port });
+    const a = http.server.address();
+    const wildcard = ['0.0.0.0', '::', ''].includes(config.http.host);
+    const internal = cluster && config.node.internalPort >= 0 ? await internalListener(http, config.node.internalPort) : undefined;
+    const ownUrl = config.node.httpUrl || internal?.url || `http://${wildcard ? '127.0.0.1' : config.http.host}:${typeof a === 'object' && a ? a.port : config.http.port}`;
+    if (internal) http.addHook('onClose', async () => internal.close());
+    await cluster?.start(ownUrl, {
+      command: (cmd) => {
+        if (cmd.type === 'kick') rooms.kickSession(cmd.sessionId, cmd.reason);
+      },
+      task: (call) => (call.op === 'stop' ? pullTasks.stop(call.sdkAppId, call.taskId) : pullTasks.update(call.sdkAppId, call.taskId, call.changes)),
+      // a dead node's recordings and relays end with their callbacks, its pull tasks run here (701 Status 2, then
+      // 0), and every other session of it leaves with 104 Reason 2
+      deadNode: async (id, sessions) => {
+        await recordings.endInterrupted(id);
+        await relays.endInterrupted(id);
+        const kept = await pullTasks.resume(rooms.door, id);
+        rooms.expireForeign(sessions.filter((s) => !kept.has(s.sessionId)));
+        await members.settled();
+      },
+    });
   } catch (err) {
     await rtmpServer.close('start-up failed').catch(() => {});
     sampler.stop();
     engine.close();
     await http.close().catch(() => {});
     retention.stop();
+    await cluster?.stop();
     await store.close();
     throw err;
   }
@@ -300,6 +369,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         // every exit and dismissal above is in the history file before it closes
         await history.flush();
         retention.stop();
+        // the census hears every leave above before this node gives its lease back
+        await members.settled();
+        await cluster?.stop();
         await store.close();
         markClosed();
       })();

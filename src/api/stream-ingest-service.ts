@@ -31,6 +31,11 @@ export interface IngestTaskUpdate {
   tempo?: number;
 }
 
+/** Many nodes: a Stop or Update of a pull task, handed to the node that runs it. */
+export type TaskCall =
+  | { op: 'stop'; sdkAppId: number; taskId: string }
+  | { op: 'update'; sdkAppId: number; taskId: string; changes: IngestTaskUpdate };
+
 /** The task user's credentials, kept with the task so a restarted gateway can let the user in again and resume it. */
 export interface TaskCredentials {
   userSig: string;

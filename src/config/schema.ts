@@ -151,7 +151,12 @@ export const configSchema: FieldSpec = {
     },
     store: {
       type: 'object',
-      fields: { kind: { type: 'string', oneOf: ['sqlite', 'memory'] }, file: { type: 'string', nonEmpty: true } },
+      fields: {
+        kind: { type: 'string', oneOf: ['sqlite', 'memory', 'redis'] },
+        file: { type: 'string', nonEmpty: true },
+        redisUrl: { type: 'string' },
+        redisPrefix: { type: 'string' },
+      },
     },
     history: {
       type: 'object',
@@ -169,6 +174,10 @@ export const configSchema: FieldSpec = {
       },
     },
     drain: { type: 'object', fields: { timeoutMs: { type: 'integer', min: 0, max: 3600000 } } },
+    node: {
+      type: 'object',
+      fields: { id: { type: 'string' }, leaseMs: { type: 'integer', min: 500, max: 600000 }, httpUrl: { type: 'string' }, internalPort: { type: 'integer', min: -1, max: 65535 } },
+    },
   },
 };
 
@@ -227,7 +236,7 @@ export interface Config {
     storageEndpoints: { '0': string; '1': string };
   };
   relay: { maxTasks: number; retrySeconds: number; giveUpSeconds: number; pushWith: 'engine' | 'ffmpeg' };
-  store: { kind: 'sqlite' | 'memory'; file: string };
+  store: { kind: 'sqlite' | 'memory' | 'redis'; file: string; redisUrl: string; redisPrefix: string };
   history: { retentionDays: number; sampleSeconds: number };
   callbacks: { timeoutMs: number; retryIntervalMs: number; maxAgeMs: number; maxQueued: number; flushOnCloseMs: number };
   admin: { token: string };
@@ -244,6 +253,8 @@ export interface Config {
   room: { reconnectGraceMs: number; opusBitrate: number; opusComplexity: number };
   /** SIGTERM or POST /api/drain: how long running sessions may go on before everything is closed. */
   drain: { timeoutMs: number };
+  /** Many nodes (store.kind 'redis'): this node's id ('' = hostname-pid) and how long its lease lasts unrenewed. */
+  node: { id: string; leaseMs: number; httpUrl: string; internalPort: number };
 }
 
 /**

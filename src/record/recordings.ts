@@ -36,6 +36,8 @@ export interface RecordingsOptions {
   store: TaskStore<RecordingRecord>;
   config: RecordingConfig;
   log: Logger;
+  /** Many nodes: this node's id, written into the tasks it runs. */
+  node?: string;
 }
 
 export class Recordings implements CloudRecordingService {
@@ -92,7 +94,7 @@ export class Recordings implements CloudRecordingService {
     this.live.set(taskId, task);
     const rec: RecordingRecord = {
       taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.roomIdType, userId: spec.userId,
-      recordMode: spec.recordMode, state: 'running', createdAt: Date.now(),
+      recordMode: spec.recordMode, state: 'running', createdAt: Date.now(), ...(this.o.node ? { node: this.o.node } : {}),
     };
     await this.o.store.create(rec);
     await task.start();
@@ -150,12 +152,14 @@ export class Recordings implements CloudRecordingService {
   /**
    * Start-up: every recording a previous run left running ends with 302 (LeaveCode 3, server kicked the robot) and a
    * Reason; its user, counted since then, leaves with the other dead sessions (104 Reason 2). Resolves how many.
+   * With many nodes, only `owner`'s: this node's own at start-up, or a dead node's when a survivor sweeps it.
    */
-  async endInterrupted(): Promise<number> {
+  async endInterrupted(owner = this.o.node): Promise<number> {
     let n = 0;
     for (const rec of await this.o.store.list()) {
-      if (rec.state !== 'running') continue;
-      const reason = `the gateway stopped while recording; what was written until then is in ${this.o.config.dir}/${rec.taskId}`;
+      if (rec.state !== 'running' || rec.node !== owner) continue;
+      const who = owner && owner !== this.o.node ? `gateway node ${owner} died` : 'the gateway stopped';
+      const reason = `${who} while recording; what was written until then is in ${this.o.config.dir}/${rec.taskId}${owner ? ` on node ${owner}` : ''}`;
       this.o.events.record({
         sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.roomIdType === 1, eventType: 302, taskId: rec.taskId,
         userId: rec.userId, payload: { LeaveCode: LEAVE.serverKicked, Reason: reason }, at: Date.now(),

@@ -37,6 +37,8 @@ export interface RelaysOptions {
   /** Tests resolve names without DNS. */
   resolve?: Resolver;
   log: Logger;
+  /** Many nodes: this node's id, written into the tasks it runs. */
+  node?: string;
 }
 
 /** What a relay's record keeps for a restart (RelayRecord.resume, JSON): the push URLs, for their last 401. */
@@ -89,7 +91,7 @@ export class Relays implements CdnRelayService {
     this.live.set(taskId, task);
     await this.o.store.create({
       taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.numericRoom ? 0 : 1, userId: spec.agentUserId,
-      relayedUserId: spec.userId, urls: spec.urls.length, state: 'running', createdAt: Date.now(),
+      relayedUserId: spec.userId, urls: spec.urls.length, state: 'running', createdAt: Date.now(), ...(this.o.node ? { node: this.o.node } : {}),
       resume: JSON.stringify({ urls: spec.urls } satisfies RelayResume),
     });
     try {
@@ -138,13 +140,16 @@ export class Relays implements CdnRelayService {
   /**
    * Start-up: every relay a previous run left running ends, each of its URLs with 401 Status 0, ErrorCode 2 (its
    * push dropped) and a message; its agent user leaves with the other dead sessions (104 Reason 2). Resolves how many.
+   * With many nodes, only `owner`'s: this node's own at start-up, or a dead node's when a survivor sweeps it.
    */
-  async endInterrupted(): Promise<number> {
+  async endInterrupted(owner = this.o.node): Promise<number> {
     let n = 0;
     for (const rec of await this.o.store.list()) {
-      if (rec.state !== 'running') continue;
+      if (rec.state !== 'running' || rec.node !== owner) continue;
       const { urls } = rec.resume ? (JSON.parse(rec.resume) as RelayResume) : { urls: [] };
-      const msg = 'the gateway stopped while relaying; the task ended when it started again';
+      const msg = owner && owner !== this.o.node
+        ? `gateway node ${owner} died while relaying; a surviving node ended the task`
+        : 'the gateway stopped while relaying; the task ended when it started again';
       for (const url of urls) {
         this.o.events.relay({
           sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.roomIdType === 0, taskId: rec.taskId, userId: rec.userId,

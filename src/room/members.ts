@@ -11,16 +11,22 @@
 // Every session is also written to the store's member ledger, so a restart knows who was in which room: restore()
 // puts them back without a word (the app was told 101/103 already), a resumed task takes its session up again, and
 // expireRestored() makes the rest leave with 104 Reason 2 (and 102), as TRTC does for a client that vanished.
+//
+// With many nodes sharing one store (store.kind 'redis'), the counts here are this node's sessions only (the door's
+// create check and /api/rooms read them); which of 101–105 follows from a join or leave is decided by the store's
+// census across every node (RoomCensus), one room's decisions in the order they were made.
 
 import type { ExitReason, RoomEventSink, RoomRole } from '../events/room-events.js';
 import type { Logger } from '../log.js';
-import type { MemberLedger, MemberRecord } from '../store/store.js';
+import type { CensusJoin, CensusLeave, MemberLedger, MemberRecord, RoomCensus } from '../store/store.js';
 import { roomKey, type RoomRef } from './room-ref.js';
 
 export interface Occupancy {
   /** Whether the room has a member: a join now would not create it. */
   occupied(room: RoomRef): boolean;
 }
+
+type RoomEventBase = { sdkAppId: number; roomId: string; numericRoom: boolean; at: number };
 
 /** A member's sessions by id, each with its role. */
 type Member = Map<string, RoomRole>;
@@ -37,7 +43,12 @@ export class RoomMembers implements Occupancy {
     private readonly countsViewers: (sdkAppId: number) => boolean,
     /** Where sessions are written so a restart finds them (none: nothing is kept). */
     private readonly ledger?: { sessions: MemberLedger; log: Logger },
+    /** Many nodes: the census that decides the events, and this node's id to file sessions under. */
+    private readonly cluster?: { census: RoomCensus; node: string; log: Logger },
   ) {}
+
+  /** Census calls per room key, chained so one room's events keep the order of its joins and leaves. */
+  private readonly pending = new Map<string, Promise<void>>();
 
   /** The sessions a previous run left in the ledger, counted again without any event (start-up, before any join). */
   restore(records: readonly MemberRecord[]): void {
@@ -71,12 +82,20 @@ export class RoomMembers implements Occupancy {
     const k = roomKey(ref);
     const base = { sdkAppId: ref.sdkAppId, roomId: ref.roomId, numericRoom: ref.numericRoom, at };
     let room = this.rooms.get(k);
-    if (!room) {
-      this.rooms.set(k, (room = new Map()));
-      this.events.emit({ ...base, type: 'room-created', userId });
-    }
+    const created = !room;
+    if (!room) this.rooms.set(k, (room = new Map()));
     this.restored.delete(sessionId); // taken up again (a resumed task): it no longer expires
-    this.write(() => this.ledger!.sessions.put({ sessionId, sdkAppId: ref.sdkAppId, roomId: ref.roomId, numericRoom: ref.numericRoom, userId, role, source }));
+    const rec = { sessionId, sdkAppId: ref.sdkAppId, roomId: ref.roomId, numericRoom: ref.numericRoom, userId, role, source };
+    this.write(() => this.ledger!.sessions.put(this.cluster ? { ...rec, node: this.cluster.node } : rec));
+    if (this.cluster) {
+      let member = room.get(userId);
+      if (!member) room.set(userId, (member = new Map()));
+      member.set(sessionId, role);
+      const { census, node } = this.cluster;
+      this.inOrder(k, () => census.join({ ...rec, node }).then((r) => this.joined(r, base, userId, role, source, address)));
+      return;
+    }
+    if (created) this.events.emit({ ...base, type: 'room-created', userId });
     let member = room.get(userId);
     if (!member) {
       room.set(userId, (member = new Map()));
@@ -102,6 +121,12 @@ export class RoomMembers implements Occupancy {
     member.delete(sessionId);
     this.restored.delete(sessionId);
     this.write(() => this.ledger!.sessions.remove(sessionId));
+    if (this.cluster) {
+      if (member.size === 0) room.delete(userId);
+      if (room.size === 0) this.rooms.delete(k);
+      this.leaveCluster({ ...ref, userId, sessionId, node: this.cluster.node }, reason, at);
+      return;
+    }
     if (member.size > 0) {
       const after = roleOf(member);
       if (after !== before) this.events.emit({ ...base, type: 'role-changed', userId, role: after });
@@ -113,6 +138,52 @@ export class RoomMembers implements Occupancy {
       this.rooms.delete(k);
       this.events.emit({ ...base, type: 'room-dismissed' });
     }
+  }
+
+  /**
+   * Many nodes: a session another node held, which died with it (the node's lease expired), leaves with `reason`.
+   * The census reports each session's leave once, whichever survivors try.
+   */
+  leaveForeign(rec: MemberRecord & { node: string }, reason: ExitReason, at = Date.now()): void {
+    this.leaveCluster(rec, reason, at);
+  }
+
+  /** Resolves once every census call made so far has been answered (a clean shutdown waits for its leaves). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.pending.values()]);
+  }
+
+  private leaveCluster(rec: { sdkAppId: number; roomId: string; numericRoom: boolean; userId: string; sessionId: string; node: string }, reason: ExitReason, at: number): void {
+    const base = { sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.numericRoom, at };
+    this.inOrder(roomKey(rec), () => this.cluster!.census.leave(rec).then((r) => this.left(r, base, rec.userId, reason)));
+  }
+
+  private joined(r: CensusJoin, base: RoomEventBase, userId: string, role: RoomRole, source: string, address?: string): void {
+    if (r.roomCreated) this.events.emit({ ...base, type: 'room-created', userId });
+    if (r.roleBefore === '') this.events.emit({ ...base, type: 'user-entered', userId, role, source, ...(address ? { address } : {}) });
+    else if (r.roleBefore !== r.roleAfter) this.events.emit({ ...base, type: 'role-changed', userId, role: r.roleAfter });
+  }
+
+  private left(r: CensusLeave, base: RoomEventBase, userId: string, reason: ExitReason): void {
+    if (!r.left || r.role === '') return; // another node reported it already
+    if (r.roleAfter !== '') {
+      if (r.roleAfter !== r.roleBefore) this.events.emit({ ...base, type: 'role-changed', userId, role: r.roleAfter });
+      return;
+    }
+    this.events.emit({ ...base, type: 'user-exited', userId, role: r.role, reason });
+    if (r.roomEmptied) this.events.emit({ ...base, type: 'room-dismissed' });
+  }
+
+  /** Runs `op` after the room's earlier census calls; a failure is logged (the events it would have decided are lost). */
+  private inOrder(k: string, op: () => Promise<void>): void {
+    const { log } = this.cluster!;
+    const next = (this.pending.get(k) ?? Promise.resolve())
+      .then(op)
+      .catch((err: unknown) => log.error({ err, room: k }, 'room census unreachable: this join or leave raised no callback'));
+    this.pending.set(k, next);
+    void next.then(() => {
+      if (this.pending.get(k) === next) this.pending.delete(k);
+    });
   }
 
   /** A ledger write, in call order; a failure is logged and the count in memory goes on. */

@@ -118,6 +118,11 @@ export interface RoomsOptions {
   media?: Partial<RoomMediaOptions>;
   /** Who is in each room (101–105); made here from `events` when not given (one counting every viewer). */
   members?: RoomMembers;
+  /**
+   * Many nodes sharing one store: this node's id (written into presence records) and how to end a session another
+   * node holds when the same userid publishes here (src/cluster: a command to that node).
+   */
+  node?: { id: string; kickElsewhere(node: string, sessionId: string, reason: string): void };
 }
 
 /**
@@ -157,6 +162,7 @@ export class Rooms {
   /** The one count of who is in each room, and the only source of 101–105. */
   private readonly members: RoomMembers;
   private readonly watchers = new Map<string, Set<RoomWatcher>>();
+  private readonly node: RoomsOptions['node'];
 
   constructor(o: RoomsOptions) {
     this.store = o.store;
@@ -165,6 +171,7 @@ export class Rooms {
     this.log = o.log;
     this.events = o.events ?? noRoomEvents;
     this.members = o.members ?? new RoomMembers(this.events, () => true);
+    this.node = o.node;
     this.media = { ...DEFAULT_MEDIA, ...o.media };
     this.viewers = new Viewers(this.media.reconnectGraceMs);
     this.blocks = new UserBlocks(this.media.reconnectGraceMs);
@@ -185,6 +192,7 @@ export class Rooms {
       sessionId: id.sessionId,
       source: id.source,
       since: Date.now(),
+      ...(this.node ? { node: this.node.id } : {}),
     });
     // From here to members.join below nothing awaits: the creation check and the join are one step. It comes before
     // the kick, so the user's own earlier session in this room counts as the room being open.
@@ -196,14 +204,12 @@ export class Rooms {
       throw new JoinRefused(refusal);
     }
     if (previous) {
-      const old = this.sessions.get(previous.sessionId);
-      if (old && !old.ended) {
-        const ip = id.remote.replace(/:\d+$/, '');
-        const reason = `kicked: the same userid published again from ${ip}`;
-        this.log.info({ sdkAppId: id.sdkAppId, userId: id.userId, old: old.id.remote, new: id.remote }, reason);
-        old.kicked = true;
-        old.kick(reason);
-        old.end(reason);
+      const reason = `kicked: the same userid published again from ${id.remote.replace(/:\d+$/, '')}`;
+      if (this.node && previous.node && previous.node !== this.node.id) {
+        this.log.info({ sdkAppId: id.sdkAppId, userId: id.userId, node: previous.node, new: id.remote }, `${reason} (the old session is on node ${previous.node})`);
+        this.node.kickElsewhere(previous.node, previous.sessionId, reason);
+      } else {
+        this.kickSession(previous.sessionId, reason);
       }
     }
     const pipe = this.engine.openPipe({ opusBitrate: this.media.opusBitrate, opusComplexity: this.media.opusComplexity ?? 5 });
@@ -391,6 +397,29 @@ export class Rooms {
   /** Counts the previous run's sessions again, silently (start-up, before anyone joins). */
   restoreMembers(records: readonly MemberRecord[]): void {
     this.members.restore(records);
+  }
+
+  /** Ends a publisher session of this node with `reason` (a newer session of its userid, here or on another node). */
+  kickSession(sessionId: string, reason: string): boolean {
+    const old = this.sessions.get(sessionId);
+    if (!old || old.ended) return false;
+    this.log.info({ sdkAppId: old.id.sdkAppId, userId: old.id.userId, old: old.id.remote }, reason);
+    old.kicked = true;
+    old.kick(reason);
+    old.end(reason);
+    return true;
+  }
+
+  /**
+   * Many nodes: sessions a dead node held leave their rooms with 104 Reason 2 (and 102 for a room left empty, once
+   * across the cluster), and their presence is released unless a newer session claimed the userid meanwhile.
+   */
+  expireForeign(records: ReadonlyArray<MemberRecord & { node: string }>): void {
+    for (const r of records) {
+      this.members.leaveForeign(r, 'timeout');
+      this.releasePresence(r.sdkAppId, r.userId, r.sessionId);
+    }
+    if (records.length > 0) this.log.info({ sessions: records.length, node: records[0].node }, 'sessions of a dead node left their rooms (104 Reason 2)');
   }
 
   /**

@@ -45,6 +45,8 @@ export interface TaskRecord {
   endReason?: string;
   /** What the owner needs to resume or end the task after a restart (JSON of its own making; opaque to the store). */
   resume?: string;
+  /** The node running it (many nodes); a survivor takes over a dead node's tasks. */
+  node?: string;
 }
 
 /** A cloud-recording task as the API sees it; the node running it holds the taps, files and uploads. */
@@ -63,6 +65,8 @@ export interface RecordingRecord {
   leaveCode?: number;
   /** What the owner needs to end the task after a restart (opaque to the store). */
   resume?: string;
+  /** The node running it (many nodes). */
+  node?: string;
 }
 
 /** A relay-to-CDN task as the API sees it; the node running it holds the taps and the RTMP clients. */
@@ -84,6 +88,8 @@ export interface RelayRecord {
   endReason?: string;
   /** What the owner needs to end the task after a restart, push URLs included (opaque to the store). */
   resume?: string;
+  /** The node running it (many nodes). */
+  node?: string;
 }
 
 /** One session of a user in a room, as the room members count it (src/room/members.ts). */
@@ -108,6 +114,41 @@ export interface MemberLedger {
   put(rec: MemberRecord): Promise<void>;
   remove(sessionId: string): Promise<void>;
   all(): Promise<MemberRecord[]>;
+}
+
+/** What the cluster's census says a join changed: TRTC's 101/103/105 follow from it, whichever node holds whom. */
+export interface CensusJoin {
+  /** The room had no session on any node before this one (101). */
+  roomCreated: boolean;
+  /** The userid's role across its sessions before and after ('' = not in the room: 103 when it was). */
+  roleBefore: 'anchor' | 'audience' | '';
+  roleAfter: 'anchor' | 'audience';
+}
+
+/** What a leave changed; `left` is false when the session was not (or no longer) counted, so nothing follows. */
+export interface CensusLeave {
+  left: boolean;
+  /** The leaving session's own role (104's Role). */
+  role: 'anchor' | 'audience' | '';
+  roleBefore: 'anchor' | 'audience' | '';
+  /** '' when it was the userid's last session in the room (104). */
+  roleAfter: 'anchor' | 'audience' | '';
+  /** It was the room's last session on any node (102). */
+  roomEmptied: boolean;
+}
+
+/**
+ * Who is in which room across every node sharing one store, decided atomically in the store so that 101/102 fire once
+ * per room lifetime and 103/104 once per userid, however the sessions are spread. Each session is filed under the
+ * node holding it, so survivors can end a dead node's sessions (each exactly once: a second leave finds nothing).
+ */
+export interface RoomCensus {
+  join(rec: MemberRecord & { node: string }): Promise<CensusJoin>;
+  leave(rec: { sdkAppId: number; roomId: string; numericRoom: boolean; userId: string; sessionId: string; node: string }): Promise<CensusLeave>;
+  /** The sessions filed under `node`. */
+  sessionsOf(node: string): Promise<MemberRecord[]>;
+  /** Rooms with sessions on any node, each with its userids and how many sessions each has. */
+  rooms(): Promise<Array<{ sdkAppId: number; roomId: string; numericRoom: boolean; users: Record<string, number> }>>;
 }
 
 /** Tasks of one kind: live ones, and ended ones for a while so Stop can answer "already finished". */

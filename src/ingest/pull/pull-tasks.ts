@@ -12,7 +12,7 @@ import type { IngestEventSink } from '../../events/ingest-events.js';
 import type { TaskStore } from '../../store/store.js';
 import { newTaskId } from '../../store/task-id.js';
 import type {
-  IngestTaskSpec, IngestTaskUpdate, StartResult, StreamIngestService, TaskCredentials,
+  IngestTaskSpec, IngestTaskUpdate, StartResult, StreamIngestService, TaskCall, TaskCredentials,
 } from '../../api/stream-ingest-service.js';
 import type { Door, Ticket } from '../../room/door.js';
 import { compileHostRules, type HostRules } from './host-rules.js';
@@ -29,6 +29,10 @@ export interface PullTasksOptions {
   task: PullTaskConfig;
   log: Logger;
   resolve?: Resolver;
+  /** Many nodes: this node's id, written into the tasks it runs so a survivor can take them over. */
+  node?: string;
+  /** Many nodes: runs Stop/Update on the node that runs the task (src/cluster). */
+  elsewhere?: (node: string, call: TaskCall) => Promise<unknown>;
 }
 
 /** What a task's record keeps for a restart (TaskRecord.resume, JSON). */
@@ -70,6 +74,7 @@ export class PullTasks implements StreamIngestService {
       streamUrl: spec.streamUrl,
       state: task.state,
       createdAt: task.createdAt.getTime(),
+      ...(this.o.node ? { node: this.o.node } : {}),
       ...(credentials ? { resume: JSON.stringify({ spec, credentials, sessionId: task.sessionId } satisfies ResumeState) } : {}),
     });
     task.start();
@@ -81,11 +86,14 @@ export class PullTasks implements StreamIngestService {
    * sessions: 701 Status 2, then Status 0 with the first frame. One whose user the door no longer lets in (an
    * expired UserSig), or that kept no credentials, ends: 702, its record ended. Resolves the room sessions taken up
    * again; the caller ends the others (104 Reason 2).
+   *
+   * With many nodes, only the tasks of `owner` are taken: this node's own at start-up (a stable node.id), or a dead
+   * node's when the survivor that swept it takes them over (the same 701 Status 2, then 0). They become this node's.
    */
-  async resume(door: Door): Promise<Set<string>> {
+  async resume(door: Door, owner = this.o.node): Promise<Set<string>> {
     const kept = new Set<string>();
     for (const rec of await this.o.tasks.list()) {
-      if (rec.state === 'ended') continue;
+      if (rec.state === 'ended' || rec.node !== owner) continue;
       const saved = rec.resume ? (JSON.parse(rec.resume) as ResumeState) : null;
       const entry = saved && door.enter({
         sdkAppId: rec.sdkAppId,
@@ -104,6 +112,7 @@ export class PullTasks implements StreamIngestService {
       }
       const task = this.makeTask(rec.taskId, saved.spec, entry.ticket, { sessionId: saved.sessionId });
       this.live.set(rec.taskId, task);
+      if (owner !== this.o.node) await this.o.tasks.update(rec.taskId, { node: this.o.node });
       kept.add(saved.sessionId);
       this.log.info({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, userId: rec.userId }, 'pull task resumed after a restart');
       task.start();
@@ -132,17 +141,33 @@ export class PullTasks implements StreamIngestService {
       task.end('stopped by StopStreamIngest');
       return 'stopped';
     }
+    const owner = await this.runsElsewhere(sdkAppId, taskId);
+    if (owner) return (await this.o.elsewhere!(owner, { op: 'stop', sdkAppId, taskId })) as 'stopped' | 'finished' | 'not-found';
     const rec = await this.o.tasks.get(taskId);
     return rec && rec.sdkAppId === sdkAppId && rec.state === 'ended' ? 'finished' : 'not-found';
   }
 
   async describe(sdkAppId: number, taskId: string): Promise<'InProgress' | 'NotExist'> {
-    return this.find(sdkAppId, taskId) ? 'InProgress' : 'NotExist';
+    if (this.find(sdkAppId, taskId)) return 'InProgress';
+    if (!this.o.node) return 'NotExist';
+    // many nodes: another node may be running it
+    const rec = await this.o.tasks.get(taskId);
+    return rec && rec.sdkAppId === sdkAppId && rec.state !== 'ended' ? 'InProgress' : 'NotExist';
+  }
+
+  /** Many nodes: the node running the task when it is not this one. */
+  private async runsElsewhere(sdkAppId: number, taskId: string): Promise<string | null> {
+    if (!this.o.elsewhere) return null;
+    const rec = await this.o.tasks.get(taskId);
+    return rec && rec.sdkAppId === sdkAppId && rec.state !== 'ended' && rec.node && rec.node !== this.o.node ? rec.node : null;
   }
 
   async update(sdkAppId: number, taskId: string, changes: IngestTaskUpdate): Promise<'updated' | 'not-found'> {
     const task = this.find(sdkAppId, taskId);
-    if (!task) return 'not-found';
+    if (!task) {
+      const owner = await this.runsElsewhere(sdkAppId, taskId);
+      return owner ? ((await this.o.elsewhere!(owner, { op: 'update', sdkAppId, taskId, changes })) as 'updated' | 'not-found') : 'not-found';
+    }
     if (changes.volume !== undefined) task.setVolume(changes.volume);
     task.setOptions(changes);
     if (changes.streamUrl !== undefined && changes.streamUrl !== task.spec.streamUrl) {

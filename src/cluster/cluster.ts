@@ -1,0 +1,128 @@
+// One gateway among many sharing one Redis (store.kind 'redis'): this node's lease in the registry, its command
+// channel, the cluster's room census, and the sweep that ends what a dead node held. Media stays on the node that
+// handles it; only state and commands cross (issue 20).
+
+import os from 'node:os';
+import { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import { RedisCensus } from '../store/redis-census.js';
+import type { MemberRecord } from '../store/store.js';
+import type { TaskCall } from '../api/stream-ingest-service.js';
+import { NodeBus, type NodeCommand } from './node-bus.js';
+import { NodeRegistry } from './node-registry.js';
+
+export interface ClusterOptions {
+  redisUrl: string;
+  prefix: string;
+  /** '' = `<hostname>-<pid>`: a restarted process is a new node, and its predecessor's sessions expire. */
+  nodeId: string;
+  leaseMs: number;
+  log: Logger;
+}
+
+export interface ClusterHandlers {
+  /** A command from another node (a kick). */
+  command(cmd: NodeCommand): void;
+  /** An API call on a task this node runs, made on another node. */
+  task(call: TaskCall): Promise<unknown>;
+  /**
+   * A dead node's tasks and sessions, for this node to take over or end (each session's leave is reported once
+   * across the cluster: the census sees to it). Resolves once done; only then is the node forgotten.
+   */
+  deadNode(node: string, sessions: Array<MemberRecord & { node: string }>): Promise<void>;
+}
+
+export class Cluster {
+  readonly nodeId: string;
+  readonly census: RedisCensus;
+  private readonly redis: Redis;
+  private readonly bus: NodeBus;
+  private registry: NodeRegistry | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private lastError = 0;
+
+  constructor(private readonly o: ClusterOptions) {
+    this.nodeId = o.nodeId || `${os.hostname()}-${process.pid}`;
+    // Commands fail fast while Redis is away (the media path never waits on them); the client reconnects by itself.
+    this.redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
+    this.redis.on('error', (err: Error) => {
+      if (Date.now() - this.lastError < 5000) return;
+      this.lastError = Date.now();
+      o.log.warn({ err: err.message }, 'cluster: Redis connection error');
+    });
+    this.census = new RedisCensus(this.redis, o.prefix);
+    this.bus = new NodeBus(this.redis, o.prefix, this.nodeId, o.log);
+  }
+
+  /** Joins the cluster: listens for commands, takes the node lease, and sweeps dead nodes every half lease. */
+  async start(httpUrl: string, handlers: ClusterHandlers): Promise<void> {
+    await this.bus.listen(handlers.command, handlers.task);
+    this.registry = new NodeRegistry(this.redis, this.o.prefix, { id: this.nodeId, httpUrl, startedAt: Date.now() }, this.o.leaseMs, this.o.log);
+    await this.registry.start();
+    this.o.log.info({ node: this.nodeId, leaseMs: this.o.leaseMs }, 'joined the cluster');
+    this.sweeper = setInterval(() => {
+      if (this.sweeping) return;
+      this.sweeping = true;
+      this.sweep(handlers)
+        .catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'cluster: dead-node sweep failed; retrying'))
+        .finally(() => (this.sweeping = false));
+    }, Math.max(100, Math.floor(this.o.leaseMs / 2)));
+    this.sweeper.unref();
+  }
+
+  /** Asks `node` to end one of its sessions; a lost command (the node died) loses nothing the lease will not end. */
+  kickElsewhere(node: string, sessionId: string, reason: string): void {
+    this.bus.send(node, { type: 'kick', sessionId, reason }).catch((err: unknown) => {
+      this.o.log.warn({ err: String(err), node, sessionId }, 'cluster: kick not sent');
+    });
+  }
+
+  nodes() {
+    return this.registry?.alive() ?? Promise.resolve([]);
+  }
+
+  /** Runs an API call on the node that runs the task. */
+  taskElsewhere(node: string, call: TaskCall): Promise<unknown> {
+    return this.bus.request(node, call);
+  }
+
+  /** The internal HTTP base URL of a node holding its lease. */
+  async nodeUrl(id: string): Promise<string | null> {
+    return (await this.registry?.get(id))?.httpUrl ?? null;
+  }
+
+  /** The node of a live publishing session of the room (of `userId`, if given) held elsewhere, or null. */
+  async publisherNode(ref: { sdkAppId: number; roomId: string; numericRoom: boolean }, userId?: string): Promise<string | null> {
+    const s = (await this.census.sessionsIn(ref)).find((r) => r.role === 'anchor' && r.node !== this.nodeId && (!userId || r.userId === userId));
+    return s?.node ?? null;
+  }
+
+  /** WHEP/WHIP resources by id → the node that created them (kept a day: sessions rarely last longer). */
+  async resourceOwner(id: string): Promise<string | null> {
+    return this.redis.get(`${this.o.prefix}resource:${id}`);
+  }
+
+  async rememberResource(id: string): Promise<void> {
+    await this.redis.set(`${this.o.prefix}resource:${id}`, this.nodeId, 'PX', 86_400_000);
+  }
+
+  private async sweep(handlers: ClusterHandlers): Promise<void> {
+    for (const id of await this.registry!.dead()) {
+      if (!(await this.registry!.claimSweep(id))) continue;
+      const sessions = (await this.census.sessionsOf(id)).map((s) => ({ ...s, node: id }));
+      this.o.log.info({ node: id, sessions: sessions.length }, 'a node died (its lease expired): ending what it held');
+      await handlers.deadNode(id, sessions);
+      await this.census.forgetNode(id);
+      await this.registry!.forget(id);
+    }
+  }
+
+  /** Leaves the cluster: the lease is given back after the node's own sessions have ended. */
+  async stop(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.registry?.stop().catch(() => {});
+    this.bus.close();
+    this.redis.disconnect();
+  }
+}

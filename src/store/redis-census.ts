@@ -1,0 +1,113 @@
+// The cluster's room census in Redis (store.kind 'redis'): every node files its sessions here, and one Lua script per
+// join or leave decides atomically what the app hears, so 101/102 fire once per room lifetime and 103/104 once per
+// userid however many nodes hold the room's sessions, and two nodes ending the same session never both report it.
+//
+// Keys, under the store's prefix:
+//   room:<roomKey>             hash  sessionId → the session's record (JSON)
+//   room:<roomKey>:u:<userId>  hash  sessionId → role, for the userid's role across its sessions (105)
+//   node-sessions:<node>       hash  sessionId → record, so survivors find a dead node's sessions
+//   rooms                      set   of room keys with sessions
+
+import type { Redis } from 'ioredis';
+import { roomKey } from '../room/room-ref.js';
+import type { CensusJoin, CensusLeave, MemberRecord, RoomCensus } from './store.js';
+
+type Role = 'anchor' | 'audience' | '';
+
+const ROLE_OF = `
+local function roleOf(key)
+  local r = ''
+  for _, v in ipairs(redis.call('HVALS', key)) do
+    if v == 'anchor' then return 'anchor' end
+    r = 'audience'
+  end
+  return r
+end
+`;
+
+// KEYS: room, user, node, rooms. ARGV: sessionId, role, record, roomKey.
+const JOIN = `${ROLE_OF}
+local created = 0
+if redis.call('HLEN', KEYS[1]) == 0 then created = 1 end
+local before = roleOf(KEYS[2])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[4])
+return {created, before, roleOf(KEYS[2])}
+`;
+
+// KEYS: room, user, node, rooms. ARGV: sessionId, roomKey.
+const LEAVE = `${ROLE_OF}
+redis.call('HDEL', KEYS[3], ARGV[1])
+local role = redis.call('HGET', KEYS[2], ARGV[1])
+if not role then return {0, '', '', '', 0} end
+local before = roleOf(KEYS[2])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+local emptied = 0
+if redis.call('HLEN', KEYS[1]) == 0 then
+  emptied = 1
+  redis.call('SREM', KEYS[4], ARGV[2])
+end
+return {1, role, before, roleOf(KEYS[2]), emptied}
+`;
+
+interface CensusCommands {
+  rgCensusJoin(room: string, user: string, node: string, rooms: string, sessionId: string, role: string, rec: string, rk: string): Promise<[number, Role, Role]>;
+  rgCensusLeave(room: string, user: string, node: string, rooms: string, sessionId: string, rk: string): Promise<[number, Role, Role, Role, number]>;
+}
+
+export class RedisCensus implements RoomCensus {
+  private readonly redis: Redis & CensusCommands;
+
+  constructor(redis: Redis, private readonly prefix: string) {
+    redis.defineCommand('rgCensusJoin', { numberOfKeys: 4, lua: JOIN });
+    redis.defineCommand('rgCensusLeave', { numberOfKeys: 4, lua: LEAVE });
+    this.redis = redis as Redis & CensusCommands;
+  }
+
+  private keys(rk: string, userId: string, node: string): [string, string, string, string] {
+    const p = this.prefix;
+    return [`${p}room:${rk}`, `${p}room:${rk}:u:${userId}`, `${p}node-sessions:${node}`, `${p}rooms`];
+  }
+
+  async join(rec: MemberRecord & { node: string }): Promise<CensusJoin> {
+    const rk = roomKey(rec);
+    const [created, before, after] = await this.redis.rgCensusJoin(...this.keys(rk, rec.userId, rec.node), rec.sessionId, rec.role, JSON.stringify(rec), rk);
+    return { roomCreated: created === 1, roleBefore: before, roleAfter: after as 'anchor' | 'audience' };
+  }
+
+  async leave(rec: { sdkAppId: number; roomId: string; numericRoom: boolean; userId: string; sessionId: string; node: string }): Promise<CensusLeave> {
+    const rk = roomKey(rec);
+    const [left, role, before, after, emptied] = await this.redis.rgCensusLeave(...this.keys(rk, rec.userId, rec.node), rec.sessionId, rk);
+    return { left: left === 1, role, roleBefore: before, roleAfter: after, roomEmptied: emptied === 1 };
+  }
+
+  async sessionsOf(node: string): Promise<MemberRecord[]> {
+    const all = await this.redis.hvals(`${this.prefix}node-sessions:${node}`);
+    return all.map((j) => JSON.parse(j) as MemberRecord);
+  }
+
+  /** The sessions in one room, on every node. */
+  async sessionsIn(ref: { sdkAppId: number; roomId: string; numericRoom: boolean }): Promise<Array<MemberRecord & { node: string }>> {
+    return (await this.redis.hvals(`${this.prefix}room:${roomKey(ref)}`)).map((j) => JSON.parse(j) as MemberRecord & { node: string });
+  }
+
+  /** Drops what is left filed under a swept node (sessions a survivor took over are filed under it now). */
+  async forgetNode(node: string): Promise<void> {
+    await this.redis.del(`${this.prefix}node-sessions:${node}`);
+  }
+
+  async rooms(): Promise<Array<{ sdkAppId: number; roomId: string; numericRoom: boolean; users: Record<string, number> }>> {
+    const out = [];
+    for (const rk of await this.redis.smembers(`${this.prefix}rooms`)) {
+      const recs = (await this.redis.hvals(`${this.prefix}room:${rk}`)).map((j) => JSON.parse(j) as MemberRecord);
+      if (recs.length === 0) continue;
+      const users: Record<string, number> = {};
+      for (const r of recs) users[r.userId] = (users[r.userId] ?? 0) + 1;
+      out.push({ sdkAppId: recs[0].sdkAppId, roomId: recs[0].roomId, numericRoom: recs[0].numericRoom, users });
+    }
+    return out;
+  }
+}
