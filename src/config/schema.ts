@@ -151,7 +151,12 @@ export const configSchema: FieldSpec = {
     },
     store: {
       type: 'object',
-      fields: { kind: { type: 'string', oneOf: ['sqlite', 'memory'] }, file: { type: 'string', nonEmpty: true } },
+      fields: {
+        kind: { type: 'string', oneOf: ['sqlite', 'memory', 'redis'] },
+        file: { type: 'string', nonEmpty: true },
+        redisUrl: { type: 'string' },
+        redisPrefix: { type: 'string', nonEmpty: true },
+      },
     },
     history: {
       type: 'object',
@@ -227,7 +232,7 @@ export interface Config {
     storageEndpoints: { '0': string; '1': string };
   };
   relay: { maxTasks: number; retrySeconds: number; giveUpSeconds: number; pushWith: 'engine' | 'ffmpeg' };
-  store: { kind: 'sqlite' | 'memory'; file: string };
+  store: { kind: 'sqlite' | 'memory' | 'redis'; file: string; redisUrl: string; redisPrefix: string };
   history: { retentionDays: number; sampleSeconds: number };
   callbacks: { timeoutMs: number; retryIntervalMs: number; maxAgeMs: number; maxQueued: number; flushOnCloseMs: number };
   admin: { token: string };
