@@ -112,13 +112,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const health = new Health();
   const counters = new RefusalCounters();
   // Throws StoreUnavailableError (one line: the file and what to do) when store.file cannot be used.
-  const store = openStore(config.store);
+  const store = openStore({ ...config.store, log: log.child({ component: 'store' }) });
+  health.checks.push(() => store.problem?.());
   const callbackApps = new Map(config.apps.map((a) => [a.sdkAppId, a]));
   // the callback round-trip histogram is made with the other metrics, once everything they read exists
   let observeCallback: (ms: number, delivered: boolean) => void = () => {};
   const callbacks = new CallbackDispatcher({
     outbox: store.outbox,
-    durable: store.kind === 'sqlite' && config.store.file !== ':memory:',
+    durable: store.kind === 'redis' || (store.kind === 'sqlite' && config.store.file !== ':memory:'),
     target: (id) => callbackApps.get(id),
     ...config.callbacks,
     log: log.child({ component: 'callbacks' }),
