@@ -14,6 +14,10 @@
 // while it works on the partition, given up after), so each entry goes out once and in order whichever node queued
 // it. Every sweepIntervalMs each node looks for partitions with entries: what a dead node queued (or a node that lost
 // the lease to another) is picked up by a survivor once the dead node's lease expires.
+//
+// An event the store cannot take (Redis unreachable) is held in memory, with every later event of its room behind
+// it, and appended again every second until the store takes it: an outage delays callbacks instead of losing them
+// (unless this process ends meanwhile).
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -97,6 +101,10 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
   private readonly failures: CallbackFailure[] = [];
   private readonly leaseMs: number;
   private readonly sweeper: NodeJS.Timeout | undefined;
+  /** Entries the store refused (it was unreachable), per partition in order, appended again by retryHeld. */
+  private readonly held = new Map<string, OutboxEntry[]>();
+  private heldTimer: NodeJS.Timeout | undefined;
+  private heldRetrying = false;
 
   constructor(options: CallbackDispatcherOptions) {
     this.o = options;
@@ -165,6 +173,9 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
     }
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.heldTimer) clearTimeout(this.heldTimer);
+    const held = [...this.held.values()].reduce((n, q) => n + q.length, 0);
+    if (held > 0) this.o.log.warn({ lost: held }, 'callbacks held in memory while the store was unreachable are lost at shutdown');
     this.abort.abort();
     for (const t of this.timers) {
       clearTimeout(t.timer);
@@ -205,14 +216,63 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
       nextTryAt: now,
     };
     this.counters.queued++;
+    const held = this.held.get(partition);
+    // behind its room's events that wait for the store, to keep the room's order
+    if (held) return void held.push(entry);
     this.o.outbox.append(entry).then(
       () => this.kick(partition),
-      (err: unknown) => {
-        this.counters.queued--;
-        this.counters.dropped++;
-        this.o.log.error({ err, partition, event: fullLabel }, 'callback dropped: the outbox refused it');
-      },
+      (err: unknown) => this.hold(entry, err),
     );
+  }
+
+  /** The store refused an entry (unreachable): it waits in memory, in its room's order, and is appended again. */
+  private hold(entry: OutboxEntry, err: unknown): void {
+    if (this.closed) return;
+    if (this.held.size === 0) {
+      this.o.log.warn({ err: (err as Error)?.message ?? String(err) }, 'callbacks held in memory until the store takes them again');
+    }
+    let q = this.held.get(entry.partition);
+    if (!q) this.held.set(entry.partition, (q = []));
+    q.push(entry);
+    this.retryHeldSoon();
+  }
+
+  private retryHeldSoon(): void {
+    if (this.heldTimer || this.heldRetrying || this.closed) return;
+    this.heldTimer = setTimeout(() => void this.retryHeld(), 1000);
+    this.heldTimer.unref();
+  }
+
+  /** One round at a time: entries held meanwhile join the queues this round works through. */
+  private async retryHeld(): Promise<void> {
+    this.heldTimer = undefined;
+    this.heldRetrying = true;
+    let done = false;
+    try {
+      done = await this.appendHeld();
+    } finally {
+      this.heldRetrying = false;
+    }
+    if (done) this.o.log.info('the store took the held callbacks');
+    else this.retryHeldSoon();
+  }
+
+  /** True when every held entry is in the store; false at the first it still refuses. */
+  private async appendHeld(): Promise<boolean> {
+    for (const [partition, q] of this.held) {
+      while (q.length > 0) {
+        if (this.closed) return true;
+        try {
+          await this.o.outbox.append(q[0]!);
+        } catch {
+          return false;
+        }
+        q.shift();
+      }
+      this.held.delete(partition);
+      this.kick(partition);
+    }
+    return true;
   }
 
   private kick(partition: string): void {

@@ -60,6 +60,8 @@ export class RedisConnection {
       if (this.everReady) down = true;
     });
     this.redis.on('close', () => {
+      // the connection error (ECONNREFUSED, …) follows with the reconnection attempts
+      if (this.lastError === '') this.lastError = 'connection closed';
       if (this.everReady && !down) {
         down = true;
         log?.warn({ redis: this.where }, 'store: redis connection closed');
@@ -68,6 +70,7 @@ export class RedisConnection {
     this.redis.on('ready', () => {
       if (down) log?.info({ redis: this.where }, 'store: redis reachable again');
       down = false;
+      this.lastError = '';
       this.everReady = true;
     });
     this.firstReady = new Promise<void>((resolve) => {
@@ -98,8 +101,8 @@ export class RedisConnection {
       return await fn(this.redis);
     } catch (err) {
       if (isReplyError(err)) throw err;
-      this.lastError = (err as Error)?.message ?? String(err);
-      throw new StoreUnreachableError(`store: redis unreachable at ${this.where} (${this.lastError})`);
+      // the connection's own error says more than the command's ("max retries per request" when it dropped)
+      throw new StoreUnreachableError(this.problem() ?? `store: redis unreachable at ${this.where} (${(err as Error)?.message ?? String(err)})`);
     }
   }
 

@@ -17,9 +17,12 @@ import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from './redis-connection.js';
 import type { CallbackOutbox, OutboxEntry } from './store.js';
 
-/** KEYS: entries, the partition's list, partitions, sequence. ARGV: id, partition, entry JSON. */
+/**
+ * KEYS: entries, the partition's list, partitions, sequence. ARGV: id, partition, entry JSON. Appending an id that is
+ * there already does nothing: an append whose reply was lost with the connection may be sent again.
+ */
 const APPEND = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 if not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
   redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[2])
