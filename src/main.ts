@@ -133,7 +133,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const health = new Health();
   const counters = new RefusalCounters();
   // Throws StoreUnavailableError (one line: the file and what to do) when store.file cannot be used.
-  const store = openStore(config.store);
+  const store = openStore({ ...config.store, log: log.child({ component: 'store' }) });
+  health.checks.push(() => store.problem?.());
   // Many nodes sharing one Redis: this node's lease, commands between nodes and the cluster's room census.
   const cluster = config.store.kind === 'redis'
     ? new Cluster({ redisUrl: config.store.redisUrl, prefix: config.store.redisPrefix, nodeId: config.node.id, leaseMs: config.node.leaseMs, log: log.child({ component: 'cluster' }) })
@@ -144,7 +145,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let observeCallback: (ms: number, delivered: boolean) => void = () => {};
   const callbacks = new CallbackDispatcher({
     outbox: store.outbox,
-    durable: store.kind === 'sqlite' && config.store.file !== ':memory:',
+    durable: store.kind === 'redis' || (store.kind === 'sqlite' && config.store.file !== ':memory:'),
     target: (id) => callbackApps.get(id),
     ...config.callbacks,
     log: log.child({ component: 'callbacks' }),

@@ -234,6 +234,9 @@ function checkCrossKey(c: Config): void {
   if (c.webrtc.udpPortMin >= c.webrtc.udpPortMax) {
     throw new ConfigError('webrtc.udpPortMin: must be below webrtc.udpPortMax');
   }
+  if (c.store.kind === 'redis' && !/^rediss?:\/\/[^/]/.test(c.store.redisUrl)) {
+    throw new ConfigError("store.redisUrl: store.kind 'redis' needs the Redis to use, e.g. redis://127.0.0.1:6379");
+  }
   if (c.rtmp.authFailureDelayMinMs > c.rtmp.authFailureDelayMaxMs) {
     throw new ConfigError('rtmp.authFailureDelayMinMs: must not exceed rtmp.authFailureDelayMaxMs');
   }

@@ -155,7 +155,7 @@ export const configSchema: FieldSpec = {
         kind: { type: 'string', oneOf: ['sqlite', 'memory', 'redis'] },
         file: { type: 'string', nonEmpty: true },
         redisUrl: { type: 'string' },
-        redisPrefix: { type: 'string' },
+        redisPrefix: { type: 'string', nonEmpty: true },
       },
     },
     history: {

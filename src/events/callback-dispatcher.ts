@@ -8,6 +8,16 @@
 // With a durable outbox (store.kind 'sqlite') what was queued when the process stopped — after a SIGTERM's flush ran
 // out, or at a SIGKILL — is still there: resume() delivers it at start-up, with the attempts and retry times each
 // entry had, before anything new of its room.
+//
+// With a shared outbox (store.kind 'redis') several nodes append to it and deliver from it. A node delivers a
+// partition only while it holds the partition's lease in the store (taken before each head is read and sent, renewed
+// while it works on the partition, given up after), so each entry goes out once and in order whichever node queued
+// it. Every sweepIntervalMs each node looks for partitions with entries: what a dead node queued (or a node that lost
+// the lease to another) is picked up by a survivor once the dead node's lease expires.
+//
+// An event the store cannot take (Redis unreachable) is held in memory, with every later event of its room behind
+// it, and appended again every second until the store takes it: an outage delays callbacks instead of losing them
+// (unless this process ends meanwhile).
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -40,6 +50,17 @@ export interface CallbackDispatcherOptions {
   post?: (req: CallbackRequest, timeoutMs: number, abort: AbortSignal) => Promise<string | null>;
   /** Told each delivery attempt's round trip (the metrics' histogram); delivered or not. */
   onAttempt?: (ms: number, delivered: boolean) => void;
+  /** A shared outbox: how often to look for partitions with entries (default 2000 ms). */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * How long a partition's delivery lease lasts unless renewed: longer than one head read plus one POST at its
+ * timeout, so a lease taken before a send is still held when the answer comes; also how long a dead node's
+ * partitions wait for a survivor.
+ */
+function leaseMsFor(timeoutMs: number): number {
+  return Math.max(10_000, 2 * timeoutMs + 5000);
 }
 
 /** One failed delivery attempt or drop, as the console lists it; the URL without its query (it may carry keys). */
@@ -78,10 +99,21 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
   private counters: CallbackStats = { queued: 0, delivered: 0, failedAttempts: 0, dropped: 0 };
   /** The newest failed attempts and drops, newest last (the console shows them). */
   private readonly failures: CallbackFailure[] = [];
+  private readonly leaseMs: number;
+  private readonly sweeper: NodeJS.Timeout | undefined;
+  /** Entries the store refused (it was unreachable), per partition in order, appended again by retryHeld. */
+  private readonly held = new Map<string, OutboxEntry[]>();
+  private heldTimer: NodeJS.Timeout | undefined;
+  private heldRetrying = false;
 
   constructor(options: CallbackDispatcherOptions) {
     this.o = options;
     this.post = options.post ?? postCallback;
+    this.leaseMs = leaseMsFor(options.timeoutMs);
+    if (options.outbox.shared) {
+      this.sweeper = setInterval(() => void this.sweep(), options.sweepIntervalMs ?? 2000);
+      this.sweeper.unref();
+    }
   }
 
   /** RoomEventSink: rooms call this synchronously on the media path. */
@@ -129,7 +161,7 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
   /** Keeps delivering for up to `flushMs` (or until the outbox is empty), then stops all work. */
   async close(flushMs: number): Promise<void> {
     if (this.closed) return;
-    if (this.counters.queued > 0 && flushMs > 0) {
+    if (!this.idle() && flushMs > 0) {
       await new Promise<void>((resolve) => {
         // Not unref'd: the process must stay up for the flush even after the listeners closed.
         const t = setTimeout(resolve, flushMs);
@@ -140,6 +172,10 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
       });
     }
     this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    if (this.heldTimer) clearTimeout(this.heldTimer);
+    const held = [...this.held.values()].reduce((n, q) => n + q.length, 0);
+    if (held > 0) this.o.log.warn({ lost: held }, 'callbacks held in memory while the store was unreachable are lost at shutdown');
     this.abort.abort();
     for (const t of this.timers) {
       clearTimeout(t.timer);
@@ -147,7 +183,9 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
     }
     this.timers.clear();
     if (this.counters.queued > 0) {
-      const fate = this.o.durable ? 'kept in the store; delivered at the next start' : 'lost: the outbox is in memory';
+      const fate = this.o.outbox.shared
+        ? 'kept in the shared store; another node or the next start delivers them'
+        : this.o.durable ? 'kept in the store; delivered at the next start' : 'lost: the outbox is in memory';
       this.o.log.warn({ undelivered: this.counters.queued, fate }, 'callbacks left undelivered at shutdown');
     }
   }
@@ -178,14 +216,63 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
       nextTryAt: now,
     };
     this.counters.queued++;
+    const held = this.held.get(partition);
+    // behind its room's events that wait for the store, to keep the room's order
+    if (held) return void held.push(entry);
     this.o.outbox.append(entry).then(
       () => this.kick(partition),
-      (err: unknown) => {
-        this.counters.queued--;
-        this.counters.dropped++;
-        this.o.log.error({ err, partition, event: fullLabel }, 'callback dropped: the outbox refused it');
-      },
+      (err: unknown) => this.hold(entry, err),
     );
+  }
+
+  /** The store refused an entry (unreachable): it waits in memory, in its room's order, and is appended again. */
+  private hold(entry: OutboxEntry, err: unknown): void {
+    if (this.closed) return;
+    if (this.held.size === 0) {
+      this.o.log.warn({ err: (err as Error)?.message ?? String(err) }, 'callbacks held in memory until the store takes them again');
+    }
+    let q = this.held.get(entry.partition);
+    if (!q) this.held.set(entry.partition, (q = []));
+    q.push(entry);
+    this.retryHeldSoon();
+  }
+
+  private retryHeldSoon(): void {
+    if (this.heldTimer || this.heldRetrying || this.closed) return;
+    this.heldTimer = setTimeout(() => void this.retryHeld(), 1000);
+    this.heldTimer.unref();
+  }
+
+  /** One round at a time: entries held meanwhile join the queues this round works through. */
+  private async retryHeld(): Promise<void> {
+    this.heldTimer = undefined;
+    this.heldRetrying = true;
+    let done = false;
+    try {
+      done = await this.appendHeld();
+    } finally {
+      this.heldRetrying = false;
+    }
+    if (done) this.o.log.info('the store took the held callbacks');
+    else this.retryHeldSoon();
+  }
+
+  /** True when every held entry is in the store; false at the first it still refuses. */
+  private async appendHeld(): Promise<boolean> {
+    for (const [partition, q] of this.held) {
+      while (q.length > 0) {
+        if (this.closed) return true;
+        try {
+          await this.o.outbox.append(q[0]!);
+        } catch {
+          return false;
+        }
+        q.shift();
+      }
+      this.held.delete(partition);
+      this.kick(partition);
+    }
+    return true;
   }
 
   private kick(partition: string): void {
@@ -200,18 +287,63 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
       .finally(() => {
         this.active.delete(partition);
         if (this.dirty.delete(partition)) this.kick(partition);
-        else if (this.counters.queued === 0) this.idleWaiters.splice(0).forEach((f) => f());
+        else if (this.idle()) this.idleWaiters.splice(0).forEach((f) => f());
       });
   }
 
+  /**
+   * Nothing left for this node to do: its outbox is empty, or, when shared, it delivers no partition now (what is
+   * left there is another node's to deliver, or the next start's).
+   */
+  private idle(): boolean {
+    return this.o.outbox.shared ? this.active.size === 0 : this.counters.queued <= 0;
+  }
+
+  /** A shared outbox: every partition with entries gets a pump here unless one runs (its lease decides who sends). */
+  private async sweep(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const [partitions, size] = await Promise.all([this.o.outbox.partitions(), this.o.outbox.size()]);
+      // the cluster's count: other nodes deliver what this one queued, and this one what they queued
+      this.counters.queued = size;
+      for (const p of partitions) this.kick(p);
+    } catch (err) {
+      // the store is away (the health check says so); the next sweep tries again
+      this.o.log.debug({ err }, 'callback sweep failed');
+    }
+  }
+
+  /** Delivers the partition while this node holds its lease; gives the lease up when done. */
   private async pump(partition: string): Promise<void> {
+    const outbox = this.o.outbox;
+    if (!outbox.shared) return this.deliver(partition);
+    if (!(await outbox.claimPartition(partition, this.leaseMs))) return; // another node delivers it
+    // Renewed while this node works on it (a retry may sleep for retryIntervalMs), so others leave it alone.
+    const renew = setInterval(() => void outbox.claimPartition(partition, this.leaseMs).catch(() => {}), this.leaseMs / 3);
+    renew.unref();
+    try {
+      await this.deliver(partition);
+    } finally {
+      clearInterval(renew);
+      await outbox.releasePartition(partition).catch(() => {});
+    }
+  }
+
+  private async deliver(partition: string): Promise<void> {
+    const outbox = this.o.outbox;
     for (;;) {
       this.dirty.delete(partition);
-      const e = await this.o.outbox.head(partition);
+      // Before each head is read and sent: the lease is this node's for leaseMs more, longer than the POST may take.
+      if (outbox.shared && !(await outbox.claimPartition(partition, this.leaseMs))) return;
+      const e = await outbox.head(partition);
       if (!e || this.closed) return;
       const wait = e.nextTryAt - Date.now();
-      if (wait > 0) await this.sleep(wait);
-      if (this.closed) return;
+      if (wait > 0) {
+        // the head is read again after the wait: with a shared outbox another node may have sent it meanwhile
+        await this.sleep(wait);
+        if (this.closed) return;
+        if (outbox.shared) continue;
+      }
       if (e.firstTryAt === null && Date.now() > e.createdAt + this.o.maxAgeMs) {
         await this.drop(e, 'it waited in the queue longer than the retry window');
         continue;
@@ -222,7 +354,7 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
       if (this.closed) return;
       if (failure === null) {
         await this.o.outbox.remove(partition, e.id);
-        this.counters.queued--;
+        this.counters.queued = Math.max(0, this.counters.queued - 1);
         this.counters.delivered++;
         continue;
       }
@@ -256,7 +388,7 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
 
   private async drop(e: OutboxEntry, why: string): Promise<void> {
     await this.o.outbox.remove(e.partition, e.id);
-    this.counters.queued--;
+    this.counters.queued = Math.max(0, this.counters.queued - 1);
     this.counters.dropped++;
     this.noteFailure(e, `dropped after ${e.attempts} attempts: ${why}`);
     this.o.log.warn(

@@ -82,6 +82,15 @@ class MemoryTasks<R extends TaskLike> implements TaskStore<R> {
 }
 
 class MemoryOutbox implements CallbackOutbox {
+  // One process alone delivers from this outbox: every partition's lease is its own.
+  readonly shared = false;
+
+  async claimPartition(): Promise<boolean> {
+    return true;
+  }
+
+  async releasePartition(): Promise<void> {}
+
   private readonly queues = new Map<string, OutboxEntry[]>();
   private count = 0;
 

@@ -1,19 +1,43 @@
 // The store the gateway runs with (config store.kind): 'sqlite' keeps presence, tasks, room members, the callback
 // outbox and the history in the store file (store.file), so a restart finds them; 'memory' keeps all but the
-// history in memory. Redis (issue 20, many nodes) will be a third kind behind the same interface.
+// history in memory; 'redis' keeps all but the history in the Redis at store.redisUrl, shared by every node (the
+// history stays in this node's store file).
 
+import type { Logger } from '../log.js';
 import { SqliteFile } from './sqlite.js';
 import { SqliteHistory } from './sqlite-history.js';
 import { createMemoryStore } from './memory.js';
+import { createRedisStore } from './redis-store.js';
 import { migrateState, SqliteMembers, SqliteOutbox, SqlitePresence, SqliteTasks } from './sqlite-store.js';
 import type { RecordingRecord, RelayRecord, Store, StoreKind, TaskRecord } from './store.js';
 
-/** Throws StoreUnavailableError (one line: the file and what to do) when the file cannot be used. */
-export function openStore(o: { kind: StoreKind; file: string }): Store {
+export interface OpenStoreOptions {
+  kind: StoreKind;
+  file: string;
+  /** store.kind 'redis': where, and the prefix of every key (default 'roomgate:'). */
+  redisUrl?: string;
+  redisPrefix?: string;
+  /** Where the Redis store reports losing and regaining its connection. */
+  log?: Logger;
+}
+
+/**
+ * Throws StoreUnavailableError (one line: the file and what to do) when the file cannot be used. A Redis that is
+ * not reachable is no error here: the store's calls fail until it is (Store.problem says why).
+ */
+export function openStore(o: OpenStoreOptions): Store {
   const sqlite = SqliteFile.open(o.file);
   try {
     const history = new SqliteHistory(sqlite);
     if (o.kind === 'memory') return createMemoryStore({ store: history, close: () => sqlite.close() });
+    if (o.kind === 'redis') {
+      return createRedisStore({
+        redisUrl: o.redisUrl ?? '',
+        redisPrefix: o.redisPrefix ?? 'roomgate:',
+        history: { store: history, close: () => sqlite.close() },
+        ...(o.log ? { log: o.log } : {}),
+      });
+    }
     migrateState(sqlite);
     const db = sqlite.db;
     return {

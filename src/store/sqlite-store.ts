@@ -148,6 +148,15 @@ export class SqliteMembers implements MemberLedger {
 }
 
 export class SqliteOutbox implements CallbackOutbox {
+  // One process alone delivers from this outbox: every partition's lease is its own.
+  readonly shared = false;
+
+  async claimPartition(): Promise<boolean> {
+    return true;
+  }
+
+  async releasePartition(): Promise<void> {}
+
   private readonly q;
 
   constructor(db: SqliteDatabase) {

@@ -1,8 +1,9 @@
 // State that must outlive this process, or that a second gateway node would need to share, goes through these
 // interfaces. store.kind 'sqlite' (the default) keeps all of it in the store file (sqlite-store.ts), so a restart
-// finds the queued callbacks, the tasks and who was in which room; 'memory' keeps it in maps (tests). The promises
-// are there for a Redis store later: the SQLite store answers synchronously inside them, so calls made in order
-// are applied in order.
+// finds the queued callbacks, the tasks and who was in which room; 'memory' keeps it in maps (tests); 'redis'
+// (redis-*.ts) keeps it in a Redis that several gateway nodes share. The SQLite store answers synchronously inside
+// its promises, and one Redis connection runs commands in the order they were sent, so calls made in order are
+// applied in order either way.
 
 import type { HistoryStore } from './history.js';
 
@@ -190,12 +191,25 @@ export interface CallbackOutbox {
   /** Partitions that hold entries. */
   partitions(): Promise<string[]>;
   size(): Promise<number>;
+  /**
+   * True when other processes append to and deliver from the same outbox (store.kind 'redis'): the dispatcher then
+   * takes a partition's lease before delivering its head, and looks for partitions now and then, since entries a
+   * dead node appended are nobody's to kick.
+   */
+  readonly shared: boolean;
+  /**
+   * Takes, or renews, this process's delivery lease on a partition for `ttlMs`; false while another process holds
+   * it. A store only this process uses grants it always.
+   */
+  claimPartition(partition: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up (when this process holds it), so another node may deliver the partition at once. */
+  releasePartition(partition: string): Promise<void>;
 }
 
-export type StoreKind = 'sqlite' | 'memory';
+export type StoreKind = 'sqlite' | 'memory' | 'redis';
 
 export interface Store {
-  /** 'sqlite': durable in the store file; 'memory': forgotten at exit. */
+  /** 'sqlite': durable in the store file; 'memory': forgotten at exit; 'redis': shared by the nodes of a cluster. */
   kind: StoreKind;
   presence: PresenceStore;
   members: MemberLedger;
@@ -204,5 +218,7 @@ export interface Store {
   relays: TaskStore<RelayRecord>;
   outbox: CallbackOutbox;
   history: HistoryStore;
+  /** Why the store cannot be used right now (GET /healthz says it), or undefined; a local file has no such state. */
+  problem?(): string | undefined;
   close(): Promise<void>;
 }
