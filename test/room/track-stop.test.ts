@@ -79,9 +79,11 @@ for (const gapped of ['audio', 'video'] as const) {
   });
 }
 
-// Passes alone, but failed in both full `scripts/test` runs of 2026-12-05 (the machine loaded by the suite): what the
-// pull task's callbacks were then is not known yet. Kept visible as a todo, not hidden, until that is understood.
-t.test('a pull task whose source\'s audio stops while its video goes on: 204, then 203; the end is 104 alone', { todo: 'fails under the full suite\'s load (2026-12-05), passes alone' }, async (t) => {
+// The pull task's ffmpeg must let the video through while the source's audio pauses (ffmpeg-args.ts,
+// -max_interleave_delta): with ffmpeg's default the video was held too and came in one burst when the audio came back,
+// so this passed only when the room's 1 s poll happened to fall between the burst and the returning audio: mostly
+// alone, 2 runs of 6 beside three busy loops (the others saw 103 R20, 203, 201, 104 1: no 204 at all).
+t.test('a pull task whose source\'s audio stops while its video goes on: 204, then 203; the end is 104 alone', async (t) => {
   mkdirSync(PULL_MEDIA_DIR, { recursive: true });
   const dir = mkdtempSync(join(PULL_MEDIA_DIR, 'gap-'));
   await gapFile('audio', dir);

@@ -20,6 +20,15 @@ export interface PullPlan {
 
 /** Network I/O that stalls this long fails the run (µs, ffmpeg's unit), so no child waits forever. */
 const RW_TIMEOUT_US = 10_000_000;
+/**
+ * How long ffmpeg's muxer may hold one kind back waiting for the other (µs). Its default, 10 s, makes a source whose
+ * audio pauses (a muted segment, an ad break with no sound) freeze its video too: the muxer queues the video until
+ * audio comes back, then sends the held seconds in one burst. Viewers then see a frozen picture, and the room's track
+ * watch (src/room/track-watch.ts) sees both kinds stop — no 204 — or, by chance of its 1 s poll landing between the
+ * burst and the returning audio, a late 204. 0.5 s still interleaves sources of 2 fps and more as before; only a
+ * kind that pauses lets the other through, at most this late.
+ */
+const MAX_INTERLEAVE_DELTA_US = 500_000;
 /** Only network protocols: an HLS playlist must not make ffmpeg open file:// or other local resources. */
 const PROTOCOL_WHITELIST = 'http,https,tcp,tls,crypto,rtmp,httpproxy';
 /** Larger pictures are scaled down when transcoding anyway (TRTC's limit for pulled streams is 1080p). */
@@ -90,6 +99,6 @@ export function ffmpegArgs(url: string, plan: PullPlan, seekMs: number): string[
   if (plan.audio === 'copy') args.push('-c:a', 'copy');
   if (plan.audio === 'transcode') args.push('-c:a', 'aac', '-b:a', '128k', ...(plan.downmix ? ['-ac', '2'] : []));
   if (plan.audio === 'none') args.push('-an');
-  args.push('-sn', '-dn', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-flush_packets', '1', 'pipe:1');
+  args.push('-sn', '-dn', '-max_interleave_delta', String(MAX_INTERLEAVE_DELTA_US), '-f', 'flv', '-flvflags', 'no_duration_filesize', '-flush_packets', '1', 'pipe:1');
   return args;
 }
