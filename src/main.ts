@@ -93,8 +93,11 @@ async function recoverAfterRestart(o: {
   relays: Relays;
   /** Many nodes: only this node's sessions are its to restore (a stable node.id); others' expire with their lease. */
   node?: string;
+  cluster?: Cluster;
 }): Promise<void> {
   await o.callbacks.resume();
+  // many nodes: a survivor that found this node id dead is taking up what the previous run held
+  if (o.cluster && !(await o.cluster.claimOwnRecovery())) return;
   const restored = (await o.store.members.all()).filter((m) => m.node === o.node);
   o.rooms.restoreMembers(restored);
   await o.recordings.endInterrupted();
@@ -303,7 +306,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   let rtmpAddr: { host: string; port: number };
   try {
-    await recoverAfterRestart({ store, callbacks, history, rooms, pullTasks, recordings, relays, node });
+    await recoverAfterRestart({ store, callbacks, history, rooms, pullTasks, recordings, relays, node, cluster });
     rtmpAddr = await rtmpServer.listen();
     await http.listen({ host: config.http.host, port: config.http.port });
     const a = http.server.address();

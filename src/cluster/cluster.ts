@@ -37,7 +37,9 @@ export class Cluster {
   readonly census: RedisCensus;
   private readonly redis: Redis;
   private readonly bus: NodeBus;
-  private registry: NodeRegistry | undefined;
+  private readonly registry: NodeRegistry;
+  /** This node claimed itself to take up what its previous run held (released once its lease is taken). */
+  private recovering = false;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
   private lastError = 0;
@@ -53,13 +55,26 @@ export class Cluster {
     });
     this.census = new RedisCensus(this.redis, o.prefix);
     this.bus = new NodeBus(this.redis, o.prefix, this.nodeId, o.log);
+    this.registry = new NodeRegistry(this.redis, o.prefix, { id: this.nodeId, httpUrl: '', startedAt: Date.now() }, o.leaseMs, o.log);
+  }
+
+  /**
+   * Before start-up takes up what a previous run of this node id left (its sessions, its tasks): false when a
+   * surviving node is doing that already (it found the node dead), and then this run must leave them alone.
+   */
+  async claimOwnRecovery(): Promise<boolean> {
+    this.recovering = await this.registry.claimSweep(this.nodeId);
+    if (!this.recovering) this.o.log.info({ node: this.nodeId }, "a surviving node is taking over what this node's previous run held");
+    return this.recovering;
   }
 
   /** Joins the cluster: listens for commands, takes the node lease, and sweeps dead nodes every half lease. */
   async start(httpUrl: string, handlers: ClusterHandlers): Promise<void> {
     await this.bus.listen(handlers.command, handlers.task);
-    this.registry = new NodeRegistry(this.redis, this.o.prefix, { id: this.nodeId, httpUrl, startedAt: Date.now() }, this.o.leaseMs, this.o.log);
+    this.registry.self.httpUrl = httpUrl;
     await this.registry.start();
+    // alive again under a lease: from now on a sweep of this node id would wait for the lease to expire
+    if (this.recovering) await this.registry.releaseSweep(this.nodeId);
     this.o.log.info({ node: this.nodeId, leaseMs: this.o.leaseMs }, 'joined the cluster');
     this.sweeper = setInterval(() => {
       if (this.sweeping) return;
@@ -79,7 +94,7 @@ export class Cluster {
   }
 
   nodes() {
-    return this.registry?.alive() ?? Promise.resolve([]);
+    return this.registry.alive();
   }
 
   /** Runs an API call on the node that runs the task. */
@@ -89,7 +104,7 @@ export class Cluster {
 
   /** The internal HTTP base URL of a node holding its lease. */
   async nodeUrl(id: string): Promise<string | null> {
-    return (await this.registry?.get(id))?.httpUrl ?? null;
+    return (await this.registry.get(id))?.httpUrl ?? null;
   }
 
   /** The node of a live publishing session of the room (of `userId`, if given) held elsewhere, or null. */
@@ -108,20 +123,21 @@ export class Cluster {
   }
 
   private async sweep(handlers: ClusterHandlers): Promise<void> {
-    for (const id of await this.registry!.dead()) {
-      if (!(await this.registry!.claimSweep(id))) continue;
+    for (const id of await this.registry.dead()) {
+      if (!(await this.registry.claimSweep(id))) continue;
       const sessions = (await this.census.sessionsOf(id)).map((s) => ({ ...s, node: id }));
       this.o.log.info({ node: id, sessions: sessions.length }, 'a node died (its lease expired): ending what it held');
       await handlers.deadNode(id, sessions);
       await this.census.forgetNode(id);
-      await this.registry!.forget(id);
+      await this.registry.forget(id);
+      await this.registry.releaseSweep(id);
     }
   }
 
   /** Leaves the cluster: the lease is given back after the node's own sessions have ended. */
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
-    await this.registry?.stop().catch(() => {});
+    await this.registry.stop().catch(() => {});
     this.bus.close();
     this.redis.disconnect();
   }

@@ -64,9 +64,18 @@ export class NodeRegistry {
     return ids.filter((_, i) => leases[i] === null);
   }
 
-  /** One survivor sweeps a dead node: true for the one that got the claim (it lasts a minute, in case it dies too). */
+  /**
+   * One survivor sweeps a dead node: true for the one that got the claim (it lasts a minute, in case it dies too).
+   * A node restarting under the same id claims itself the same way before taking up what its previous run held, so
+   * a survivor and the restarted node never both take the same tasks.
+   */
   async claimSweep(id: string): Promise<boolean> {
     return (await this.redis.set(`${this.prefix}sweep:${id}`, this.self.id, 'PX', 60_000, 'NX')) === 'OK';
+  }
+
+  /** Gives a sweep claim back once done, so a later death of the same node id can be swept at once. */
+  async releaseSweep(id: string): Promise<void> {
+    await this.redis.del(`${this.prefix}sweep:${id}`);
   }
 
   /** The dead node is swept: it leaves the list. */

@@ -28,9 +28,9 @@ export interface GatewayProcess {
 
 /**
  * Starts `bin/roomgate serve` with `config` merged over config/default.json; the loopback ports are chosen by the
- * system. Rejects with the process's output when it exits or is not ready within 20 s.
+ * system; `serveArgs` are added to `roomgate serve` (e.g. --workers 2). Rejects with the process's output when it exits or is not ready within 20 s.
  */
-export async function spawnGateway(config: Record<string, unknown>): Promise<GatewayProcess> {
+export async function spawnGateway(config: Record<string, unknown>, serveArgs: string[] = []): Promise<GatewayProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'rg-gateway-'));
   const file = join(dir, 'config.json');
   const full = {
@@ -46,7 +46,7 @@ export async function spawnGateway(config: Record<string, unknown>): Promise<Gat
   await writeFile(file, JSON.stringify(full, null, 2));
   // ROOMGATE_* variables of the test's environment would override the file
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROOMGATE_')));
-  const child = spawn(process.execPath, [repoPath('bin/roomgate'), 'serve', '--config', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [repoPath('bin/roomgate'), 'serve', '--config', file, ...serveArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let partial = '';
   const logs: Array<Record<string, any>> = [];
