@@ -10,8 +10,9 @@ import os from 'node:os';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
 
-const WORKER_INDEX = 'ROOMGATE_WORKER_INDEX';
-const WORKER_COUNT = 'ROOMGATE_WORKER_COUNT';
+// not ROOMGATE_*: those are config overrides (src/config/load.ts)
+const WORKER_INDEX = 'RG_WORKER_INDEX';
+const WORKER_COUNT = 'RG_WORKER_COUNT';
 /** A worker that dies is started again after this long (not at once: a worker that cannot start would spin). */
 const RESTART_DELAY_MS = 1000;
 
