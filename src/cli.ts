@@ -11,6 +11,7 @@ import { WeriftShapeError } from './werift-internals.js';
 import { EngineUnavailableError } from './room/engine.js';
 import { NodeMediaServerShapeError } from './ingest/rtmp/guarded-rtmp.js';
 import { StoreUnavailableError } from './store/sqlite.js';
+import { StoreUnreachableError } from './store/redis-connection.js';
 import { newcomerGuide } from './guide.js';
 import { genUserSig } from './auth/usersig.js';
 import { genPrivateMapKey, PRIV } from './auth/privatemapkey.js';
@@ -198,6 +199,10 @@ async function serve(configFile: string | undefined, workers: string | undefined
     // store file that cannot be used)
     if (err instanceof WeriftShapeError || err instanceof NodeMediaServerShapeError || err instanceof EngineUnavailableError || err instanceof StoreUnavailableError) {
       console.error(err.message);
+      return 1;
+    }
+    if (err instanceof StoreUnreachableError) {
+      console.error(`roomgate: ${err.message}; start that Redis or set store.redisUrl to one that runs`);
       return 1;
     }
     throw err;

@@ -17,7 +17,7 @@
 //
 // An event the store cannot take (Redis unreachable) is held in memory, with every later event of its room behind
 // it, and appended again every second until the store takes it: an outage delays callbacks instead of losing them
-// (unless this process ends meanwhile).
+// (unless this process ends meanwhile; held-callbacks.ts).
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -29,6 +29,7 @@ import type { RecordEvent, RecordEventSink } from './record-events.js';
 import type { RelayEvent, RelayEventSink } from './relay-events.js';
 import { ingestEventBody, recordEventBody, relayEventBody, roomEventBody, type CallbackBody } from './callback-bodies.js';
 import { postCallback, type CallbackRequest } from './callback-post.js';
+import { HeldCallbacks } from './held-callbacks.js';
 
 export interface CallbackTarget {
   callbackUrl: string;
@@ -101,15 +102,14 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
   private readonly failures: CallbackFailure[] = [];
   private readonly leaseMs: number;
   private readonly sweeper: NodeJS.Timeout | undefined;
-  /** Entries the store refused (it was unreachable), per partition in order, appended again by retryHeld. */
-  private readonly held = new Map<string, OutboxEntry[]>();
-  private heldTimer: NodeJS.Timeout | undefined;
-  private heldRetrying = false;
+  /** Entries the store refused while it was unreachable, appended again when it is back. */
+  private readonly held: HeldCallbacks;
 
   constructor(options: CallbackDispatcherOptions) {
     this.o = options;
     this.post = options.post ?? postCallback;
     this.leaseMs = leaseMsFor(options.timeoutMs);
+    this.held = new HeldCallbacks(options.outbox, options.log, (partition) => this.kick(partition));
     if (options.outbox.shared) {
       this.sweeper = setInterval(() => void this.sweep(), options.sweepIntervalMs ?? 2000);
       this.sweeper.unref();
@@ -173,8 +173,7 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
     }
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
-    if (this.heldTimer) clearTimeout(this.heldTimer);
-    const held = [...this.held.values()].reduce((n, q) => n + q.length, 0);
+    const held = this.held.close();
     if (held > 0) this.o.log.warn({ lost: held }, 'callbacks held in memory while the store was unreachable are lost at shutdown');
     this.abort.abort();
     for (const t of this.timers) {
@@ -216,63 +215,12 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
       nextTryAt: now,
     };
     this.counters.queued++;
-    const held = this.held.get(partition);
     // behind its room's events that wait for the store, to keep the room's order
-    if (held) return void held.push(entry);
+    if (this.held.queueBehind(entry)) return;
     this.o.outbox.append(entry).then(
       () => this.kick(partition),
-      (err: unknown) => this.hold(entry, err),
+      (err: unknown) => this.held.hold(entry, err),
     );
-  }
-
-  /** The store refused an entry (unreachable): it waits in memory, in its room's order, and is appended again. */
-  private hold(entry: OutboxEntry, err: unknown): void {
-    if (this.closed) return;
-    if (this.held.size === 0) {
-      this.o.log.warn({ err: (err as Error)?.message ?? String(err) }, 'callbacks held in memory until the store takes them again');
-    }
-    let q = this.held.get(entry.partition);
-    if (!q) this.held.set(entry.partition, (q = []));
-    q.push(entry);
-    this.retryHeldSoon();
-  }
-
-  private retryHeldSoon(): void {
-    if (this.heldTimer || this.heldRetrying || this.closed) return;
-    this.heldTimer = setTimeout(() => void this.retryHeld(), 1000);
-    this.heldTimer.unref();
-  }
-
-  /** One round at a time: entries held meanwhile join the queues this round works through. */
-  private async retryHeld(): Promise<void> {
-    this.heldTimer = undefined;
-    this.heldRetrying = true;
-    let done = false;
-    try {
-      done = await this.appendHeld();
-    } finally {
-      this.heldRetrying = false;
-    }
-    if (done) this.o.log.info('the store took the held callbacks');
-    else this.retryHeldSoon();
-  }
-
-  /** True when every held entry is in the store; false at the first it still refuses. */
-  private async appendHeld(): Promise<boolean> {
-    for (const [partition, q] of this.held) {
-      while (q.length > 0) {
-        if (this.closed) return true;
-        try {
-          await this.o.outbox.append(q[0]!);
-        } catch {
-          return false;
-        }
-        q.shift();
-      }
-      this.held.delete(partition);
-      this.kick(partition);
-    }
-    return true;
   }
 
   private kick(partition: string): void {

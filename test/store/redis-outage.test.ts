@@ -93,3 +93,21 @@ t.test('Redis stopped: media keeps flowing, /healthz says why, a new publish is 
   gw.kill('SIGTERM');
   await gw.exited;
 });
+
+t.test('a gateway started while its Redis is down stops with one line naming it', async (t) => {
+  const redis = await startRedis();
+  const url = redis.url;
+  await redis.close();
+  const dir = await mkdtemp(join(tmpdir(), 'rg-outage-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const err = await spawnGateway({
+    apps: [TEST_APP],
+    store: { kind: 'redis', file: join(dir, 'roomgate.db'), redisUrl: url, redisPrefix: 'outage:' },
+  }).catch((e: unknown) => e as Error);
+  t.type(err, Error, 'the gateway does not start');
+  t.match(
+    (err as Error).message,
+    `roomgate: store: redis unreachable at ${url} (connect ECONNREFUSED 127.0.0.1:${redis.port}); start that Redis or set store.redisUrl to one that runs`,
+    'it says which Redis and what to do',
+  );
+});
