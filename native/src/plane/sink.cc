@@ -89,6 +89,7 @@ void Sink::StartReplay(const std::vector<UnitPtr>& gop, double now) {
   }
   Rebase();
   waitingForKey_ = false;
+  skipping_ = nullptr;  // the replay ends any skip: nothing after it is dropped for an earlier failure
   nextReplayAt_ = now;
   PumpReplay(now);
 }
