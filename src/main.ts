@@ -239,7 +239,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     counters,
   });
 
-  const metrics = gatewayMetrics({ rooms, counters, callbacks, pulls: pullTasks, recordings, relays });
+  const metrics = gatewayMetrics({ rooms, counters, callbacks, pulls: pullTasks, recordings, relays, engine });
   observeCallback = metrics.observeCallback;
 
   const http: FastifyInstance = createHttpServer(log, config.http, counters);

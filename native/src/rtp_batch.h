@@ -82,20 +82,33 @@ class DatagramBatch {
    */
   int Flush(int fd, uint32_t n) {
     uint32_t done = 0;
+    error_ = 0;
     while (done < n) {
       int r = sendmmsg(fd, msgs_ + done, n - done, MSG_DONTWAIT);
       if (r < 0) {
         if (errno == EINTR) continue;
+        error_ = errno;
+        sent_ = done;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
         return -errno;
       }
       done += (uint32_t)r;
     }
+    sent_ = done;
     return (int)done;
   }
 
+  /**
+   * After Flush: the errno that stopped it (0 when every message went) and how many went before it. Flush's -errno
+   * answer loses the second; the plane's send counters need both (plane/send_counters.h).
+   */
+  int error() const { return error_; }
+  uint32_t sent() const { return sent_; }
+
  private:
   const Destination& dst_;
+  int error_ = 0;
+  uint32_t sent_ = 0;
   mmsghdr msgs_[kBatchSize];
   iovec iov_[kBatchSize];
 };

@@ -13,6 +13,7 @@ import type { Publisher } from '../room/publisher.js';
 import type { Viewer } from '../room/viewer.js';
 import type { RefusalCounters } from '../events/refusal-counters.js';
 import type { CallbackStats } from '../events/callback-dispatcher.js';
+import type { SendStats } from '../native/rtmp-plane.js';
 import { DeltaTotals } from './delta-totals.js';
 import { PlaneCpu } from './plane-cpu.js';
 
@@ -29,6 +30,8 @@ export interface MetricSources {
   pulls: { states(): TaskState[] };
   recordings: { states(): TaskState[]; bytes: { written: number; uploaded: number } };
   relays: { states(): TaskState[] };
+  /** The media engine's count of RTP packets lost on the way out (MediaEngine.sendStats). */
+  engine: { sendStats(): SendStats };
   /** The node label; the host name when not given. */
   node?: string;
 }
@@ -264,6 +267,34 @@ export function gatewayMetrics(s: MetricSources): GatewayMetrics {
       const sec = planeCpu.seconds();
       this.reset();
       if (sec !== null) this.inc(sec);
+    },
+  });
+
+  // UDP sends: the engine counts, in its failure paths only, the RTP packets the kernel refused and those it never
+  // tried (native/src/plane/send_counters.h); each lost packet is in one series of the two counters. The errors
+  // counter is read first (registration order) and takes the figures for both, so they come from one reading.
+  let send: SendStats = { bufferFull: 0, otherError: 0, droppedBehind: 0, droppedNoConsent: 0 };
+  new Counter({
+    name: 'roomgate_udp_send_errors_total',
+    help: 'RTP packets to viewers the kernel refused, by kind: buffer_full (EAGAIN/ENOBUFS: the socket\'s send buffer was full, the packet dropped) or other (ECONNREFUSED, ENETUNREACH, EPERM, …)',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      send = s.engine.sendStats();
+      this.reset();
+      this.inc({ kind: 'buffer_full' }, send.bufferFull);
+      this.inc({ kind: 'other' }, send.otherError);
+    },
+  });
+  new Counter({
+    name: 'roomgate_udp_send_dropped_total',
+    help: 'RTP packets to viewers the engine dropped without trying, by reason: behind (the rest of a frame after a refused send, and video skipped to the next keyframe) or no_consent (no ICE consent, RFC 7675)',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ reason: 'behind' }, send.droppedBehind);
+      this.inc({ reason: 'no_consent' }, send.droppedNoConsent);
     },
   });
 

@@ -209,6 +209,21 @@ export interface PipeStats {
   lastOutTs: number;
 }
 
+/**
+ * RTP packets all sinks lost on the way out since the plane started (native/src/plane/send_counters.h); each lost
+ * packet is in exactly one of the four.
+ */
+export interface SendStats {
+  /** The kernel refused them: the socket's send buffer was full (EAGAIN, EWOULDBLOCK, ENOBUFS). */
+  bufferFull: number;
+  /** The kernel refused them for another reason (ECONNREFUSED, ENETUNREACH, EPERM, …). */
+  otherError: number;
+  /** Never tried: the rest of a frame after a failed send, and video skipped to the next keyframe after one. */
+  droppedBehind: number;
+  /** Never tried: the viewer's transport had no ICE consent (RFC 7675) or no socket, and video skipped after that. */
+  droppedNoConsent: number;
+}
+
 export interface SinkInfo {
   packetCount: number;
   octetCount: number;
@@ -379,6 +394,8 @@ export interface RtmpPlane {
   recordLatency(on: boolean): void;
   /** [video 1/0, receivedAt, sentAt, …] on the plane clock since the last call. */
   takeLatency(): Float64Array;
+  /** Packets lost on the way out, over all sinks; read without the plane's lock. */
+  sendStats(): SendStats;
   /** The plane clock (CLOCK_MONOTONIC, ms). */
   now(): number;
   close(): void;

@@ -7,7 +7,7 @@
 // itself, in that same thread, for relays and recorders. The engine routes the plane's events to each pipe's (or
 // tap's) owner and converts between the plane's clock and performance.now().
 
-import { loadRtmpPlane, rtmpPlaneLoadError, type PipeEvent, type RtpInputOptions, type RtpReport, type PipeStats, type RtmpPlane, type SinkInfo, type SinkOptions, type ChunkStreamState, type TapEvent, type TapOptions, type TapRemoval, type TapStats } from '../native/rtmp-plane.js';
+import { loadRtmpPlane, rtmpPlaneLoadError, type PipeEvent, type RtpInputOptions, type RtpReport, type PipeStats, type RtmpPlane, type SendStats, type SinkInfo, type SinkOptions, type ChunkStreamState, type TapEvent, type TapOptions, type TapRemoval, type TapStats } from '../native/rtmp-plane.js';
 import { OPUS_CLOCK, type H264Config, type MediaFrame } from '../media/model.js';
 import type { Logger } from '../log.js';
 
@@ -36,6 +36,8 @@ export class MediaEngine {
   /** plane clock − performance.now(): both read CLOCK_MONOTONIC, performance.now() from the process's start. */
   private readonly clockOffset: number;
   readonly native: RtmpPlane;
+  private closed = false;
+  private lastSendStats: SendStats = { bufferFull: 0, otherError: 0, droppedBehind: 0, droppedNoConsent: 0 };
 
   private constructor(log: Logger) {
     const mod = loadRtmpPlane();
@@ -65,6 +67,13 @@ export class MediaEngine {
     return pipe;
   }
 
+  /** RTP packets every viewer's sinks lost on the way out since the engine started (for /metrics). */
+  sendStats(): SendStats {
+    // after close the plane is gone: a scrape during shutdown gets the last figures, which are final
+    if (!this.closed) this.lastSendStats = this.native.sendStats();
+    return this.lastSendStats;
+  }
+
   /** A performance.now() time on the plane clock. */
   toPlane(performanceMs: number): number {
     return performanceMs + this.clockOffset;
@@ -76,6 +85,8 @@ export class MediaEngine {
   }
 
   close(): void {
+    if (!this.closed) this.sendStats();
+    this.closed = true;
     this.pipes.clear();
     this.taps.clear();
     this.native.close();

@@ -72,7 +72,7 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
          InstanceMethod("attachTap", &RtmpPlane::AttachTap), InstanceMethod("tapSend", &RtmpPlane::TapSend),
          InstanceMethod("tapConnect", &RtmpPlane::TapConnect),
          InstanceMethod("recordLatency", &RtmpPlane::RecordLatency), InstanceMethod("takeLatency", &RtmpPlane::TakeLatency),
-         InstanceMethod("now", &RtmpPlane::Now), InstanceMethod("close", &RtmpPlane::Close)});
+         InstanceMethod("sendStats", &RtmpPlane::SendStats), InstanceMethod("now", &RtmpPlane::Now), InstanceMethod("close", &RtmpPlane::Close)});
     exports.Set("RtmpPlane", f);
   }
 
@@ -654,6 +654,19 @@ class RtmpPlane : public Napi::ObjectWrap<RtmpPlane> {
       a[i * 3 + 2] = samples[i].sentAt;
     }
     return a;
+  }
+
+  // sendStats() -> { bufferFull, otherError, droppedBehind, droppedNoConsent }: RTP packets all sinks lost on the way
+  // out since the plane started (send_counters.h). Read without the plane's lock: a scrape never waits for a send.
+  Napi::Value SendStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const SendCounters& c = plane(env).sendCounters();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("bufferFull", (double)c.bufferFull.load(std::memory_order_relaxed));
+    o.Set("otherError", (double)c.otherError.load(std::memory_order_relaxed));
+    o.Set("droppedBehind", (double)c.droppedBehind.load(std::memory_order_relaxed));
+    o.Set("droppedNoConsent", (double)c.droppedNoConsent.load(std::memory_order_relaxed));
+    return o;
   }
 
   Napi::Value Now(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), NowMs()); }

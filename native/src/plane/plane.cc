@@ -116,6 +116,7 @@ uint32_t Plane::AddSink(uint32_t pipeId, std::unique_ptr<Sink> sink, bool video)
   uint32_t id = nextId_++;
   Sink* s = sink.get();
   if (recordLatency_) s->SetLatencyRecorder(&Plane::Record, this);
+  s->SetSendCounters(&sendCounters_);
   sinks_[id] = {std::move(sink), pipeId};
   if (Pipe* p = pipe(pipeId)) p->AddSink(s, video);
   return id;

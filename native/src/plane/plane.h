@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "pipe.h"
+#include "send_counters.h"
 #include "sink.h"
 
 namespace roomgate::plane {
@@ -72,6 +73,8 @@ class Plane : public EventSink, public TapListener {
   void SetLatencyRecording(bool on);
   std::vector<LatencySample> TakeLatency();
   uint32_t NextPipeId() { return nextId_; }
+  /** Packets every sink of this plane lost on the way out; atomics, readable without mutex(). */
+  const SendCounters& sendCounters() const { return sendCounters_; }
 
   /** Events posted since the last call (takes its own lock). */
   std::vector<Event> TakeEvents();
@@ -108,6 +111,7 @@ class Plane : public EventSink, public TapListener {
     bool pollable = true;     // false for a regular file: epoll refuses it, and its writes never wait anyway
   };
   std::map<uint32_t, TapEntry> taps_;
+  SendCounters sendCounters_;
   bool recordLatency_ = false;
   std::vector<LatencySample> latency_;
 

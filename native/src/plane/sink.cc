@@ -40,11 +40,18 @@ void Sink::OnVideo(const UnitPtr& unit, double now) {
     for (uint32_t i = 0; i < unit->count(); i++) replay_.push_back({unit, i, unit->timestamp});
     return;
   }
-  if (behind_) waitingForKey_ = true;  // behind: drop to the next keyframe rather than add latency
+  if (behind_) {
+    waitingForKey_ = true;  // behind: drop to the next keyframe rather than add latency
+    skipping_ = behindReason_;
+  }
   if (waitingForKey_) {
     // A keyframe is tried even while behind: if the socket takes it, the viewer has caught up.
-    if (!unit->keyframe) return;
+    if (!unit->keyframe) {
+      if (skipping_) SendCounters::Add(*skipping_, unit->count());
+      return;
+    }
     waitingForKey_ = false;
+    skipping_ = nullptr;
   }
   Entry entries[kBatchSize];
   uint32_t n = unit->count(), done = 0;
@@ -53,7 +60,11 @@ void Sink::OnVideo(const UnitPtr& unit, double now) {
     for (uint32_t i = 0; i < k; i++) entries[i] = {unit, done + i, unit->timestamp};
     uint32_t handed = Send(entries, k, now);
     done += k;
-    if (handed < k) break;
+    if (handed < k) {
+      // the rest of the frame is never tried (Send counted this batch's own losses)
+      if (sendCounters_) SendCounters::Add(sendCounters_->droppedBehind, n - done);
+      break;
+    }
   }
   if (recorder_) recorder_(recorderCtx_, true, unit->receivedAt, NowMs());
 }
@@ -78,6 +89,7 @@ void Sink::StartReplay(const std::vector<UnitPtr>& gop, double now) {
   }
   Rebase();
   waitingForKey_ = false;
+  skipping_ = nullptr;  // the replay ends any skip: nothing after it is dropped for an earlier failure
   nextReplayAt_ = now;
   PumpReplay(now);
 }
@@ -111,6 +123,10 @@ uint32_t Sink::Send(const Entry* entries, uint32_t n, double now) {
   if (rebaseNext_) Anchor(entries[0], now);
   if (fd_ < 0 || !consent_) {
     behind_ = true;  // RFC 7675: no media without consent; the packets are lost as on the wire
+    if (sendCounters_) {
+      SendCounters::Add(sendCounters_->droppedNoConsent, n);
+      behindReason_ = &sendCounters_->droppedNoConsent;
+    }
     return 0;
   }
   DatagramBatch batch(to_);
@@ -139,6 +155,10 @@ uint32_t Sink::Send(const Entry* entries, uint32_t n, double now) {
   }
   int r = batch.Flush(fd_, n);
   uint32_t handed = r < 0 ? 0 : (uint32_t)r;  // an unreachable peer loses the packets, as on the wire
+  if (handed < n && sendCounters_) {
+    sendCounters_->Refused(batch.error(), n - batch.sent());
+    behindReason_ = &sendCounters_->droppedBehind;
+  }
   numbering_.lastSeq = (int32_t)seq;
   numbering_.lastTs = ts;
   numbering_.lastWall = now;
@@ -158,7 +178,7 @@ void Sink::Retransmit(const uint16_t* seqs, size_t n) {
   if (!srtp_->protector) return;
   for (size_t i = 0; i < n; i++) {
     if (k == (uint32_t)kBatchSize) {  // a NACK may name more packets than one batch holds
-      batch.Flush(fd_, k);
+      Flushed(batch, k);
       k = 0;
     }
     const Sent& h = history_[seqs[i] & (kHistory - 1)];
@@ -170,7 +190,12 @@ void Sink::Retransmit(const uint16_t* seqs, size_t n) {
     batch.Add(k, t_slots[k], plen);
     k++;
   }
-  if (k > 0) batch.Flush(fd_, k);
+  if (k > 0) Flushed(batch, k);
+}
+
+void Sink::Flushed(DatagramBatch& batch, uint32_t n) {
+  batch.Flush(fd_, n);
+  if (sendCounters_) sendCounters_->Refused(batch.error(), n - batch.sent());
 }
 
 }  // namespace roomgate::plane

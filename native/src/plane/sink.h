@@ -12,6 +12,7 @@
 
 #include "../rtp_batch.h"
 #include "../srtp_send.h"
+#include "send_counters.h"
 #include "shared_limits.h"
 #include "units.h"
 
@@ -64,6 +65,8 @@ class Sink {
   Numbering numbering() const { return numbering_; }
   const SinkCounters& counters() const { return counters_; }
   void SetLatencyRecorder(LatencyRecorder r, void* ctx) { recorder_ = r; recorderCtx_ = ctx; }
+  /** The plane's counters of packets lost on the way out (Plane::AddSink sets them; none: not counted). */
+  void SetSendCounters(SendCounters* c) { sendCounters_ = c; }
 
  private:
   struct Entry {
@@ -74,6 +77,8 @@ class Sink {
   /** Numbers, protects and sends; returns how many the kernel took (n when all). */
   uint32_t Send(const Entry* entries, uint32_t n, double now);
   void Anchor(const Entry& first, double now);
+  /** Sends a batch of retransmissions; what the kernel refused is counted. */
+  void Flushed(DatagramBatch& batch, uint32_t n);
 
   const bool video_;
   std::shared_ptr<SharedSrtp> srtp_;
@@ -90,6 +95,10 @@ class Sink {
   bool rebaseNext_ = true;
   bool waitingForKey_ = true;
   bool behind_ = false;  // the last send found the socket buffer full
+  // While video skips to a keyframe because of a failed send (not a new sink's first wait): which of the send
+  // counters the skipped packets are charged to, the full socket's or the missing consent's.
+  std::atomic<uint64_t>* skipping_ = nullptr;
+  std::atomic<uint64_t>* behindReason_ = nullptr;  // the counter the last failed send charges skipped frames to
 
   std::vector<Entry> replay_;
   size_t replayAt_ = 0;
@@ -104,6 +113,7 @@ class Sink {
   std::vector<Sent> history_;
 
   SinkCounters counters_;
+  SendCounters* sendCounters_ = nullptr;
   LatencyRecorder recorder_ = nullptr;
   void* recorderCtx_ = nullptr;
 };

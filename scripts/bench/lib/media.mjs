@@ -28,3 +28,26 @@ export function benchMedia(root, seconds = 30) {
   renameSync(tmp, file);
   return file;
 }
+
+/**
+ * A light publisher for benchmarks that need many rooms but not their bitrate (scripts/bench/metrics --media light):
+ * 320x180 at 15 fps, 150 kb/s H.264 baseline, 1 s GOP, no audio (a hundred AAC → Opus transcodes alone take about
+ * a core of a small machine). Cached under .cache/bench/ like benchMedia.
+ */
+export function lightBenchMedia(root, seconds = 30) {
+  const dir = join(root, '.cache', 'bench');
+  const file = join(dir, `180p15-baseline-150k-gop15-noaudio-${seconds}s.flv`);
+  if (existsSync(file)) return file;
+  mkdirSync(dir, { recursive: true });
+  const tmp = file + '.part.flv';
+  const r = spawnSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15',
+    '-t', String(seconds), '-pix_fmt', 'yuv420p',
+    '-c:v', 'libx264', '-profile:v', 'baseline', '-preset', 'veryfast', '-g', '15', '-keyint_min', '15', '-sc_threshold', '0',
+    '-b:v', '150k', '-maxrate', '150k', '-bufsize', '150k', '-an', '-f', 'flv', tmp,
+  ], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('ffmpeg could not make the light benchmark media');
+  renameSync(tmp, file);
+  return file;
+}
