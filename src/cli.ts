@@ -6,6 +6,7 @@ import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger } from './log.js';
 import { startGateway, type Gateway } from './main.js';
+import { exclusiveUdpBinds } from './node-internals.js';
 import { parseWorkers, superviseWorkers, workerConfig, workersRefusal, workerSlot } from './workers.js';
 import { WeriftShapeError } from './werift-internals.js';
 import { EngineUnavailableError } from './room/engine.js';
@@ -176,6 +177,7 @@ async function serve(configFile: string | undefined, workers: string | undefined
   const slot = workerSlot();
   if (slot) {
     config = workerConfig(config, slot);
+    exclusiveUdpBinds(); // werift's ICE sockets belong to this worker, not to the primary's shared handles
   } else if (workers !== undefined) {
     let n: number;
     try {

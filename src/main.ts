@@ -305,15 +305,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   registerTaskRoutes(http, pullTasks, callbacks, counters, config.admin.token);
 
   let rtmpAddr: { host: string; port: number };
+  /** serve --workers: this worker's own listener for requests the other nodes forward. */
+  let internal: { url: string; close(): void } | undefined;
   try {
     await recoverAfterRestart({ store, callbacks, history, rooms, pullTasks, recordings, relays, node, cluster });
     rtmpAddr = await rtmpServer.listen();
     await http.listen({ host: config.http.host, port: config.http.port });
     const a = http.server.address();
     const wildcard = ['0.0.0.0', '::', ''].includes(config.http.host);
-    const internal = cluster && config.node.internalPort >= 0 ? await internalListener(http, config.node.internalPort) : undefined;
+    internal = cluster && config.node.internalPort >= 0 ? await internalListener(http, config.node.internalPort) : undefined;
     const ownUrl = config.node.httpUrl || internal?.url || `http://${wildcard ? '127.0.0.1' : config.http.host}:${typeof a === 'object' && a ? a.port : config.http.port}`;
-    if (internal) http.addHook('onClose', async () => internal.close());
     await cluster?.start(ownUrl, {
       command: (cmd) => {
         if (cmd.type === 'kick') rooms.kickSession(cmd.sessionId, cmd.reason);
@@ -330,6 +331,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
     });
   } catch (err) {
+    internal?.close();
     await rtmpServer.close('start-up failed').catch(() => {});
     sampler.stop();
     engine.close();
@@ -368,13 +370,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         await rtmpServer.close(reason);
         sampler.stop();
         engine.close();
+        internal?.close();
         await http.close();
         await callbacks.close(config.callbacks.flushOnCloseMs);
         // every exit and dismissal above is in the history file before it closes
         await history.flush();
         retention.stop();
         // the census hears every leave above before this node gives its lease back
-        await members.settled();
+        await members.settled(true);
         await cluster?.stop();
         await store.close();
         markClosed();

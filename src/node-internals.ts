@@ -4,6 +4,8 @@
 // descriptor (tcpSocketFd), which the RTMP hand-over gives the media engine, is on its `_handle`. Each falls back to
 // the public path (or -1) when the shape is not there.
 
+import dgram from 'node:dgram';
+
 /** The object's own symbol-keyed property with this description, if it has one. */
 export function ownSymbol(target: object, description: string): symbol | undefined {
   return Object.getOwnPropertySymbols(target).find((s) => s.description === description);
@@ -52,4 +54,27 @@ export function useReadBuffer(socket: object, buffer: Buffer, onRead: (bytes: nu
   fields[kBuffer] = buffer;
   fields[kBufferCb] = onRead;
   return true;
+}
+
+const EXCLUSIVE = Symbol('roomgate exclusive binds');
+
+/**
+ * In a cluster worker (serve --workers), node:dgram hands a bind to the primary and shares one socket among the
+ * workers unless the bind says `exclusive: true`; werift binds without it, so ICE of one worker would read another's
+ * datagrams and the media engine could not take the socket's fd. This makes every bind of this process exclusive:
+ * each worker owns its UDP sockets, in its own slice of the port range. Idempotent.
+ */
+export function exclusiveUdpBinds(): void {
+  const proto = dgram.Socket.prototype as dgram.Socket & { [EXCLUSIVE]?: true };
+  if (proto[EXCLUSIVE]) return;
+  const bind = proto.bind as (...args: unknown[]) => dgram.Socket;
+  proto.bind = function (this: dgram.Socket, ...args: unknown[]): dgram.Socket {
+    const cb = typeof args.at(-1) === 'function' ? [args.pop()] : [];
+    const first = args[0];
+    const options = first !== null && typeof first === 'object'
+      ? { ...(first as dgram.BindOptions), exclusive: true }
+      : { ...(first !== undefined ? { port: first as number } : {}), ...(typeof args[1] === 'string' ? { address: args[1] } : {}), exclusive: true };
+    return bind.call(this, options, ...cb);
+  } as typeof proto.bind;
+  proto[EXCLUSIVE] = true;
 }

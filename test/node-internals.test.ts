@@ -6,6 +6,11 @@ import t from 'tap';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { once } from 'node:events';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoPath } from '../src/paths.js';
 import { stopUdpReading, tcpSocketFd, udpSocketFd } from '../src/node-internals.js';
 import { MediaEngine } from '../src/room/engine.js';
 import { createLogger } from '../src/log.js';
@@ -61,4 +66,54 @@ t.test('stopUdpReading: Node stops, the media engine reads the datagrams', async
     t.equal(got.port, (sender.address() as { port: number }).port, 'with its source port');
   }
   t.same(seenByNode, [], 'Node read nothing');
+});
+
+t.test('exclusiveUdpBinds: cluster workers own their UDP sockets instead of sharing the primary\'s', async (t) => {
+  // Two real cluster workers bind the same UDP port. Node shares one handle between workers unless a bind is
+  // exclusive, so without the patch both succeed; with it the second gets EADDRINUSE, as two processes would.
+  const dir = await mkdtemp(join(tmpdir(), 'rg-udp-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const script = join(dir, 'workers.mjs');
+  await writeFile(script, `
+    import cluster from 'node:cluster';
+    import dgram from 'node:dgram';
+    import { exclusiveUdpBinds, udpSocketFd } from ${JSON.stringify(repoPath('dist/src/node-internals.js'))};
+    const patched = process.argv[2] === 'patched';
+    if (cluster.isPrimary) {
+      const results = [];
+      const port = Number(process.argv[3]);
+      const run = (i) => new Promise((resolve) => {
+        const w = cluster.fork({ PORT: String(port), FORM: String(i) });
+        w.on('message', (m) => { results.push(m); resolve(); });
+      });
+      await run(0);
+      await run(1);
+      console.log(JSON.stringify(results));
+      process.exit(0);
+    } else {
+      if (patched) exclusiveUdpBinds();
+      const s = dgram.createSocket('udp4');
+      s.on('error', (e) => process.send({ error: e.code }));
+      const port = Number(process.env.PORT);
+      const done = () => process.send({ port: s.address().port, fd: udpSocketFd(s) });
+      // the two ways werift and others call bind
+      if (process.env.FORM === '0') s.bind(port, '127.0.0.1', done);
+      else s.bind({ port, address: '127.0.0.1' }, done);
+      setInterval(() => {}, 1000);
+    }
+  `);
+  const free = dgram.createSocket('udp4');
+  free.bind(0, '127.0.0.1');
+  await once(free, 'listening');
+  const port = (free.address() as { port: number }).port;
+  free.close();
+  const run = (mode: string) => new Promise<any[]>((resolve, reject) => {
+    execFile(process.execPath, [script, mode, String(port)], { timeout: 20_000 }, (err, out) => (err ? reject(err) : resolve(JSON.parse(out))));
+  });
+  const shared = await run('plain');
+  t.same(shared.map((r) => r.port), [port, port], 'unpatched: both workers "bind" the port (one shared socket)');
+  const own = await run('patched');
+  t.equal(own[0].port, port, 'patched: the first worker binds it');
+  t.ok(own[0].fd >= 0, 'with a file descriptor of its own for the media engine');
+  t.same(own[1], { error: 'EADDRINUSE' }, 'the second worker cannot: each worker owns its sockets');
 });

@@ -148,10 +148,16 @@ export class RoomMembers implements Occupancy {
     this.leaveCluster(rec, reason, at);
   }
 
-  /** Resolves once every census call made so far has been answered (a clean shutdown waits for its leaves). */
-  async settled(): Promise<void> {
+  /**
+   * Resolves once every census call made so far has been answered (a clean shutdown waits for its leaves). `final`:
+   * the process is closing, so a call the census cannot answer is given up instead of retried.
+   */
+  async settled(final = false): Promise<void> {
+    if (final) this.closing = true;
     await Promise.all([...this.pending.values()]);
   }
+
+  private closing = false;
 
   private leaveCluster(rec: { sdkAppId: number; roomId: string; numericRoom: boolean; userId: string; sessionId: string; node: string }, reason: ExitReason, at: number): void {
     const base = { sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.numericRoom, at };
@@ -174,12 +180,25 @@ export class RoomMembers implements Occupancy {
     if (r.roomEmptied) this.events.emit({ ...base, type: 'room-dismissed' });
   }
 
-  /** Runs `op` after the room's earlier census calls; a failure is logged (the events it would have decided are lost). */
+  /**
+   * Runs `op` after the room's earlier census calls. While the census is unreachable (Redis away) the call is tried
+   * again every second, and the room's later calls wait behind it, so its events come late but in order. (A call
+   * whose reply was lost after Redis ran it finds its own write on the retry and reports nothing: that event is lost.)
+   */
   private inOrder(k: string, op: () => Promise<void>): void {
     const { log } = this.cluster!;
-    const next = (this.pending.get(k) ?? Promise.resolve())
-      .then(op)
-      .catch((err: unknown) => log.error({ err, room: k }, 'room census unreachable: this join or leave raised no callback'));
+    const attempt = async (): Promise<void> => {
+      for (let tries = 0; ; tries++) {
+        try {
+          return await op();
+        } catch (err) {
+          if (this.closing) return log.error({ err: String(err), room: k }, 'room census unreachable at shutdown: this join or leave raised no callback');
+          if (tries === 0) log.warn({ err: String(err), room: k }, "room census unreachable: the room's events wait until it answers");
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    };
+    const next = (this.pending.get(k) ?? Promise.resolve()).then(attempt);
     this.pending.set(k, next);
     void next.then(() => {
       if (this.pending.get(k) === next) this.pending.delete(k);

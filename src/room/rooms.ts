@@ -13,7 +13,8 @@
 import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import type { MemberRecord, Store } from '../store/store.js';
+import type { MemberRecord, PresenceRecord, Store } from '../store/store.js';
+import { StoreUnreachableError } from '../store/redis-connection.js';
 import { noRoomEvents, type ExitReason, type RoomEventSink } from '../events/room-events.js';
 import { Publisher, type MediaBlock, type PublisherIdentity, type PublisherStatus } from './publisher.js';
 import type { MediaEngine } from './engine.js';
@@ -125,13 +126,17 @@ export interface RoomsOptions {
   node?: { id: string; kickElsewhere(node: string, sessionId: string, reason: string): void };
 }
 
+/** The store (a shared Redis) could not record the publish: the one-userid-one-place rule cannot be kept. */
+export type StoreRefusal = { ok: false; status: 503; code: 'store-unavailable'; reason: string };
+
 /**
  * Rooms.addPublisher refused the ticket at the moment of joining (Door.joinRefusal: the room closed since the door let
- * the user in, and this user may not create it). Each ingest answers it as it answers the door's refusals.
+ * the user in, and this user may not create it; or the store is unreachable). Each ingest answers it as it answers the
+ * door's refusals.
  */
 export class JoinRefused extends Error {
   override readonly name = 'JoinRefused';
-  constructor(readonly refusal: EntryRefusal) {
+  constructor(readonly refusal: EntryRefusal | StoreRefusal) {
     super(refusal.reason);
   }
 }
@@ -185,15 +190,21 @@ export class Rooms {
   async addPublisher(ticket: Ticket, session: PublisherSession, kick: (reason: string) => void): Promise<Publisher> {
     requireAction(ticket, 'publish');
     const id: PublisherIdentity = { sdkAppId: ticket.sdkAppId, roomId: ticket.roomId, numericRoom: ticket.numericRoom, userId: ticket.userId, ...session };
-    const previous = await this.store.presence.claim({
-      sdkAppId: id.sdkAppId,
-      userId: id.userId,
-      roomId: id.roomId,
-      sessionId: id.sessionId,
-      source: id.source,
-      since: Date.now(),
-      ...(this.node ? { node: this.node.id } : {}),
-    });
+    let previous: PresenceRecord | undefined;
+    try {
+      previous = await this.store.presence.claim({
+        sdkAppId: id.sdkAppId,
+        userId: id.userId,
+        roomId: id.roomId,
+        sessionId: id.sessionId,
+        source: id.source,
+        since: Date.now(),
+        ...(this.node ? { node: this.node.id } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof StoreUnreachableError)) throw err;
+      throw new JoinRefused({ ok: false, status: 503, code: 'store-unavailable', reason: `${err.message}: the gateway cannot check that this userid publishes nowhere else; publish again shortly` });
+    }
     // From here to members.join below nothing awaits: the creation check and the join are one step. It comes before
     // the kick, so the user's own earlier session in this room counts as the room being open.
     const refusal = this.door.joinRefusal(ticket);
