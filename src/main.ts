@@ -46,6 +46,7 @@ import { checkNodeMediaServer } from './ingest/rtmp/guarded-rtmp.js';
 import { checkRtmpClient } from './rtmp-client-internals.js';
 import { Cluster } from './cluster/cluster.js';
 import { registerNodeForward } from './api/node-forward.js';
+import { registerClusterRoutes } from './api/cluster.js';
 import type { TaskCall } from './api/stream-ingest-service.js';
 
 export interface Gateway {
@@ -246,6 +247,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   registerMetrics(http, metrics.registry, config.admin.token);
   registerHealth(http, health);
   registerRoomRoutes(http, rooms, config.admin.token);
+  const clusterView = cluster && { nodeId: cluster.nodeId, nodes: () => cluster.nodes(), rooms: () => cluster.census.rooms() };
+  registerClusterRoutes(http, clusterView, config.admin.token);
   if (cluster) {
     // WHEP/WHIP requests for media or sessions on another node go there (src/api/node-forward.ts)
     registerNodeForward(http, {
@@ -290,7 +293,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     observe: metrics.observeApi,
   });
   registerConsole(http, {
-    snapshot: new ConsoleSnapshot({ rooms, counters, callbacks, pulls: pullTasks, recordings, relays }),
+    snapshot: new ConsoleSnapshot({ rooms, counters, callbacks, pulls: pullTasks, recordings, relays, ...(clusterView ? { cluster: clusterView } : {}) }),
     actions: tencentActions(actionDeps),
     apps: config.apps,
     adminToken: config.admin.token,

@@ -17,6 +17,24 @@ export interface ConsoleSources {
   pulls: { list(): Promise<{ running: PullTaskView[] }> };
   recordings: { states(): { sdkAppId: number; taskId: string; roomId: string; state: string; localFiles: string[] }[] };
   relays: { states(): { sdkAppId: number; taskId: string; state: string }[] };
+  /** Many nodes: the live nodes and the rooms across them (src/cluster). */
+  cluster?: ClusterView;
+}
+
+export interface ClusterView {
+  nodeId: string;
+  nodes(): Promise<Array<{ id: string; httpUrl: string; startedAt: number }>>;
+  rooms(): Promise<Array<{ sdkAppId: number; roomId: string; numericRoom: boolean; users: Record<string, number> }>>;
+}
+
+/** The cluster as the console and GET /api/cluster show it: each live node, and each room's users on any node. */
+export async function clusterSnapshot(c: ClusterView): Promise<Record<string, unknown>> {
+  const [nodes, rooms] = await Promise.all([c.nodes(), c.rooms()]);
+  return {
+    node: c.nodeId,
+    nodes: nodes.map((n) => ({ ...n, startedAt: new Date(n.startedAt).toISOString(), self: n.id === c.nodeId })).sort((a, b) => a.id.localeCompare(b.id)),
+    rooms: rooms.map((r) => ({ sdkAppId: r.sdkAppId, roomId: r.roomId, type: r.numericRoom ? 'integer' : 'string', users: r.users })),
+  };
 }
 
 export class ConsoleSnapshot {
@@ -48,6 +66,8 @@ export class ConsoleSnapshot {
       callbacks: s.callbacks.stats(),
       callbackFailures: s.callbacks.recentFailures(),
       refusals: s.counters.recent(),
+      // a Redis that does not answer leaves the section out for this second, not the whole snapshot
+      cluster: s.cluster ? await clusterSnapshot(s.cluster).catch((err: unknown) => ({ error: String(err) })) : null,
     };
   }
 

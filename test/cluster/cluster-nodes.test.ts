@@ -1,5 +1,6 @@
 // Three real gateway processes sharing one real Redis (store.kind 'redis'), each with its own node id and a short
 // lease, and one callback receiver checking Sign:
+// - any node lists the cluster's nodes and rooms (GET /api/cluster, the console);
 // - WHEP and WHIP reach the node that holds the media: Chromium playing through node 1 decodes a publisher on node 2,
 //   and a Chromium WHIP publisher answered by node 2 restarts ICE (PATCH) and leaves (DELETE) through node 3;
 // - the one-userid-one-place rule holds across nodes: a second publish of alice on node 2 kicks node 1's, whose
@@ -12,7 +13,7 @@
 import t, { type Test } from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPush } from '../helpers/clients.js';
-import { startCallbackReceiver, type CallbackReceiver } from '../helpers/callback-receiver.js';
+import { startCallbackReceiver } from '../helpers/callback-receiver.js';
 import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
 import { makeMedia, startMediaServer } from '../helpers/media-server.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
@@ -90,6 +91,20 @@ t.test('WHEP and WHIP requests reach the node holding the media, whichever node 
   const pub = ffmpegPush(n2.pushUrl('routed', 'anchor2'), { seconds: 60, realtime: true, size: '320x240' });
   t.teardown(() => pub.stop());
   await waitFor(() => count('routed', 103, 'anchor2') === 1, 20_000, 'the publisher on node 2');
+
+  // any node shows the whole cluster: GET /api/cluster, and the console's cluster section
+  const cluster = await (await fetch(`${n3.httpBase}/api/cluster`)).json();
+  t.same(cluster.nodes.map((n: any) => n.id), ['n1', 'n2', 'n3'], 'GET /api/cluster on node 3 lists the three nodes');
+  t.ok(cluster.nodes.find((n: any) => n.id === 'n3').self, 'and knows which one it is');
+  t.same(cluster.rooms.find((r: any) => r.roomId === 'routed')?.users, { anchor2: 1 }, "and node 2's room");
+  const consolePage = await browser.newPage();
+  t.teardown(() => consolePage.close());
+  await consolePage.goto(`${n1.httpBase}/console`);
+  await consolePage.waitForSelector('#cluster tr.node');
+  const rows = await consolePage.$$eval('#cluster tr.node', (trs) => trs.map((tr) => tr.textContent ?? ''));
+  t.equal(rows.length, 3, "node 1's console shows three nodes");
+  t.ok(rows.some((r) => r.startsWith('n1 (this one)')), 'itself marked');
+  t.match(await consolePage.textContent('#cluster'), /anchor2 \(1\)/, "and the room on node 2 with its user");
 
   const viewer = await openWhepViewer(browser, n1.httpBase, `/v2/sub/${sdkAppId}/routed?SessionID=watcher1`, officialUserSig('watcher1'));
   t.teardown(() => viewer.close());

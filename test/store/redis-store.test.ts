@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { openStore } from '../../src/store/open-store.js';
 import { StoreUnreachableError } from '../../src/store/redis-connection.js';
-import type { OutboxEntry, PresenceRecord, Store, TaskRecord } from '../../src/store/store.js';
+import type { PresenceRecord, Store } from '../../src/store/store.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { entry, task } from '../helpers/store-records.js';
 
 let redis: TestRedis;
 let dir: string;
@@ -35,19 +36,6 @@ function node(t: Test, prefix: string): Store {
 
 function presence(sessionId: string, node: string): PresenceRecord {
   return { sdkAppId: 1400000001, userId: 'alice', roomId: 'r1', sessionId, source: 'rtmp', since: 1000, node };
-}
-
-function entry(id: string, partition: string): OutboxEntry {
-  return {
-    id, partition, sdkAppId: 1400000001, url: 'http://127.0.0.1:9/cb', body: `{"id":"${id}"}`, sign: 's', label: '103 user-entered',
-    createdAt: 1000, attempts: 0, firstTryAt: null, nextTryAt: 1000,
-  };
-}
-
-function task(taskId: string, extra: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    taskId, sdkAppId: 1400000001, roomId: 'r', roomIdType: 0, userId: 'u', streamUrl: 'http://127.0.0.1/a.flv', state: 'running', createdAt: 1, ...extra,
-  };
 }
 
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {

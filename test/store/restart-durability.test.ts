@@ -19,6 +19,7 @@ import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
 import { makeMedia, startMediaServer } from '../helpers/media-server.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { startRtmpReceiver } from '../relay/rtmp-receiver.js';
+import { assertRoomStory, roomEvents } from '../helpers/room-story.js';
 
 t.setTimeout(180_000);
 const { sdkAppId } = TEST_APP;
@@ -35,27 +36,6 @@ async function gateway(t: Test, rx: CallbackReceiver, storeFile: string, extra: 
     if (!t.passing()) t.comment(gw.logs.filter((l) => l.level >= 40).map((l) => JSON.stringify(l)).join('\n'));
   });
   return gw;
-}
-
-/** The delivered callbacks of one room (RoomId in EventInfo), in arrival order. */
-function roomEvents(rx: CallbackReceiver, room: string): any[] {
-  return rx.received.map((r) => r.body).filter((b) => String(b.EventInfo?.RoomId) === room);
-}
-
-/** 101 first and 102 last; every user's 103 before its 104, each once. */
-function assertRoomStory(t: Test, events: any[], users: string[], label: string): void {
-  const types = events.map((e) => e.EventType);
-  t.equal(types[0], 101, `${label}: 101 comes first`);
-  t.equal(types.at(-1), 102, `${label}: 102 comes last`);
-  t.equal(types.filter((x) => x === 101).length, 1, `${label}: one 101`);
-  t.equal(types.filter((x) => x === 102).length, 1, `${label}: one 102`);
-  for (const u of users) {
-    const enter = events.filter((e) => e.EventType === 103 && e.EventInfo.UserId === u);
-    const exit = events.filter((e) => e.EventType === 104 && e.EventInfo.UserId === u);
-    t.equal(enter.length, 1, `${label}: one 103 for ${u}`);
-    t.equal(exit.length, 1, `${label}: one 104 for ${u}`);
-    t.ok(events.indexOf(enter[0]) < events.indexOf(exit[0]), `${label}: ${u}'s 103 before its 104`);
-  }
 }
 
 t.test('SIGTERM with the receiver down: every queued callback is delivered after the restart, in order, signed', async (t) => {

@@ -7,22 +7,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/open-store.js';
-import type { OutboxEntry, TaskRecord } from '../../src/store/store.js';
+import { entry, task } from '../helpers/store-records.js';
 
 const file = async () => join(await mkdtemp(join(tmpdir(), 'rg-store-')), 'roomgate.db');
-
-function entry(id: string, partition: string): OutboxEntry {
-  return {
-    id, partition, sdkAppId: 1400000001, url: 'http://127.0.0.1:9/cb', body: `{"id":"${id}"}`, sign: 's', label: '103 user-entered',
-    createdAt: 1000, attempts: 0, firstTryAt: null, nextTryAt: 1000,
-  };
-}
-
-function task(taskId: string, extra: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    taskId, sdkAppId: 1400000001, roomId: 'r', roomIdType: 0, userId: 'u', streamUrl: 'http://127.0.0.1/a.flv', state: 'running', createdAt: 1, ...extra,
-  };
-}
 
 t.test('the outbox keeps each room in order, with its retry state, across a reopen', async (t) => {
   const path = await file();

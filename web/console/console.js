@@ -174,6 +174,7 @@ function Console() {
       ${snap.rooms.length === 0 ? html`<p class="muted">No one is in any room.</p>` : snap.rooms.map((r) => html`<${Room} key=${`${r.sdkAppId}/${r.type}/${r.roomId}`} room=${r} setError=${setError} />`)}
     </section>
     <${Tasks} snap=${snap} setError=${setError} />
+    ${snap.cluster && html`<${Cluster} cluster=${snap.cluster} />`}
     <section id="callback-failures">
       <h2>Recent callback failures</h2>
       ${snap.callbackFailures.length === 0 ? html`<p class="muted">None.</p>` : html`<table>
@@ -188,6 +189,23 @@ function Console() {
         <tbody>${snap.refusals.map((r) => html`<tr><td>${r.at}</td><td>${r.name}</td><td>${r.detail}</td></tr>`)}</tbody>
       </table>
     </section>`;
+}
+
+/** Many nodes: who holds a lease, and each room's users on any node. */
+function Cluster({ cluster }) {
+  if (cluster.error) return html`<section id="cluster"><h2>Cluster</h2><p class="error">${cluster.error}</p></section>`;
+  return html`<section id="cluster">
+    <h2>Cluster nodes</h2>
+    <table>
+      <thead><tr><th>node</th><th>internal address</th><th>up since</th></tr></thead>
+      <tbody>${cluster.nodes.map((n) => html`<tr class="node"><td>${n.id}${n.self ? ' (this one)' : ''}</td><td>${n.httpUrl}</td><td>${n.startedAt}</td></tr>`)}</tbody>
+    </table>
+    <h2>Rooms across the cluster</h2>
+    ${cluster.rooms.length === 0 ? html`<p class="muted">No room on any node.</p>` : html`<table>
+      <thead><tr><th>app</th><th>room</th><th>users (sessions)</th></tr></thead>
+      <tbody>${cluster.rooms.map((r) => html`<tr><td>${r.sdkAppId}</td><td>${r.type === 'integer' ? r.roomId : `'${r.roomId}'`}</td><td>${Object.entries(r.users).map(([u, n]) => `${u} (${n})`).join(', ')}</td></tr>`)}</tbody>
+    </table>`}
+  </section>`;
 }
 
 render(html`<${Console} />`, document.getElementById('console'));
