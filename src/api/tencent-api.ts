@@ -20,6 +20,7 @@ import type { RoomControlService } from './room-control-service.js';
 import { RateLimiter } from './rate-limit.js';
 import { streamIngestActions, type ActionHandler } from './stream-ingest-actions.js';
 import type { StreamIngestService } from './stream-ingest-service.js';
+import { StoreUnreachableError } from '../store/redis-connection.js';
 
 export const API_VERSION = '2019-07-22';
 
@@ -127,6 +128,11 @@ export function registerTencentApi(app: FastifyInstance, o: TencentApiOptions): 
       log[level]({ action, requestId, ...logFields(params, fields) }, 'API 3.0 call');
       return sendApi3(reply, requestId, fields);
     } catch (err) {
+      // many nodes: the shared store (Redis) is away; the caller may retry once it is back
+      if (err instanceof StoreUnreachableError) {
+        log.warn({ action, requestId, reason: err.message }, 'API 3.0 call refused: the store is unreachable');
+        return sendApi3Error(reply, requestId, 'ResourceUnavailable', `${err.message}; retry the request once it is back.`);
+      }
       if (!(err instanceof Api3Error)) throw err;
       log.info({ action, requestId, code: err.code, reason: err.message }, 'API 3.0 call refused');
       return sendApi3Error(reply, requestId, err.code, err.message);

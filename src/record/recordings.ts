@@ -96,7 +96,13 @@ export class Recordings implements CloudRecordingService {
       taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.roomIdType, userId: spec.userId,
       recordMode: spec.recordMode, state: 'running', createdAt: Date.now(), ...(this.o.node ? { node: this.o.node } : {}),
     };
-    await this.o.store.create(rec);
+    try {
+      await this.o.store.create(rec);
+    } catch (err) {
+      // not recorded (the shared store is away): the task never ran, and the caller is told
+      this.live.delete(taskId);
+      throw err;
+    }
     await task.start();
     // a task whose directory could not be made has already ended (301 Status 1, 302)
     if (task.status !== 'Exited') this.log.info({ taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId, storage: spec.storage.kind }, 'recording started');

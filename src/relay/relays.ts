@@ -89,11 +89,17 @@ export class Relays implements CdnRelayService {
       log: this.log,
     });
     this.live.set(taskId, task);
-    await this.o.store.create({
-      taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.numericRoom ? 0 : 1, userId: spec.agentUserId,
-      relayedUserId: spec.userId, urls: spec.urls.length, state: 'running', createdAt: Date.now(), ...(this.o.node ? { node: this.o.node } : {}),
-      resume: JSON.stringify({ urls: spec.urls } satisfies RelayResume),
-    });
+    try {
+      await this.o.store.create({
+        taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.numericRoom ? 0 : 1, userId: spec.agentUserId,
+        relayedUserId: spec.userId, urls: spec.urls.length, state: 'running', createdAt: Date.now(), ...(this.o.node ? { node: this.o.node } : {}),
+        resume: JSON.stringify({ urls: spec.urls } satisfies RelayResume),
+      });
+    } catch (err) {
+      // not recorded (the shared store is away): the task never ran, and the caller is told
+      this.live.delete(taskId);
+      throw err;
+    }
     try {
       await task.start();
     } catch (err) {

@@ -7,7 +7,8 @@ import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor, TEST_APP } from '../helpers/gateway.js';
+import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
+import { apiError } from '../helpers/api3.js';
 import { ffmpegPushColour } from '../helpers/clients.js';
 import { spawnGateway } from '../helpers/gateway-process.js';
 import { startCallbackReceiver } from '../helpers/callback-receiver.js';
@@ -67,6 +68,13 @@ t.test('Redis stopped: media keeps flowing, /healthz says why, a new publish is 
   t.not(bobExit, 0, `the new publish is refused (ffmpeg exit ${bobExit})`);
   t.notOk(gw.logs.some((l) => l.msg === 'user joined' && l.userId === 'bob'), 'bob never joined');
   t.match(bob.output(), /store: redis unreachable at redis:\/\/127\.0\.0\.1:\d+.*publish again shortly/, 'the encoder is told why');
+  // an API 3.0 call that needs the store is refused with a code and a reason, and leaves no half-made task behind
+  const api = await apiError(gw.client.StartStreamIngest({
+    SdkAppId: TEST_APP.sdkAppId, RoomId: 'outage-api', RoomIdType: 1, UserId: 'puller', UserSig: officialUserSig('puller'),
+    StreamUrl: 'http://127.0.0.1:9/a.flv',
+  }));
+  t.equal(api.code, 'ResourceUnavailable', 'StartStreamIngest while Redis is down: ResourceUnavailable');
+  t.match(api.message, /store: redis unreachable at .*retry the request once it is back/);
 
   // meanwhile alice's stream keeps reaching the viewer
   const before = viewer.latest()!.frames;
@@ -75,6 +83,8 @@ t.test('Redis stopped: media keeps flowing, /healthz says why, a new publish is 
 
   await redis.start();
   await waitFor(async () => (await health()).code === 200, 30_000, '/healthz back to 200');
+  const tasks = await (await fetch(`${gw.httpBase}/api/tasks`)).json();
+  t.notOk(tasks.running.some((r: any) => r.roomId === 'outage-api'), 'the refused StartStreamIngest left no task running');
   const carol = ffmpegPushColour(gw.pushUrl('outage-2', 'carol'), 'green', 20);
   t.teardown(() => carol.kill());
   await waitFor(() => gw.logs.some((l) => l.msg === 'user joined' && l.userId === 'carol'), 30_000, 'a new publish is taken again');

@@ -65,18 +65,24 @@ export class PullTasks implements StreamIngestService {
     const taskId = newTaskId();
     const task = this.makeTask(taskId, spec, ticket);
     this.live.set(taskId, task);
-    await this.o.tasks.create({
-      taskId,
-      sdkAppId: spec.sdkAppId,
-      roomId: spec.roomId,
-      roomIdType: spec.roomIdType,
-      userId: spec.userId,
-      streamUrl: spec.streamUrl,
-      state: task.state,
-      createdAt: task.createdAt.getTime(),
-      ...(this.o.node ? { node: this.o.node } : {}),
-      ...(credentials ? { resume: JSON.stringify({ spec, credentials, sessionId: task.sessionId } satisfies ResumeState) } : {}),
-    });
+    try {
+      await this.o.tasks.create({
+        taskId,
+        sdkAppId: spec.sdkAppId,
+        roomId: spec.roomId,
+        roomIdType: spec.roomIdType,
+        userId: spec.userId,
+        streamUrl: spec.streamUrl,
+        state: task.state,
+        createdAt: task.createdAt.getTime(),
+        ...(this.o.node ? { node: this.o.node } : {}),
+        ...(credentials ? { resume: JSON.stringify({ spec, credentials, sessionId: task.sessionId } satisfies ResumeState) } : {}),
+      });
+    } catch (err) {
+      // not recorded (the shared store is away): the task never ran, and the caller is told
+      this.live.delete(taskId);
+      throw err;
+    }
     task.start();
     return { ok: true, taskId };
   }
