@@ -28,6 +28,7 @@ t.test('Redis stopped: media keeps flowing, /healthz says why, a new publish is 
   const gw = await spawnGateway({
     apps: [{ ...TEST_APP, callbackUrl: rx.url, callbackKey: CALLBACK_KEY }],
     store: { kind: 'redis', file: join(dir, 'roomgate.db'), redisUrl: redis.url, redisPrefix: 'outage:' },
+    pull: { allow: ['127.0.0.1'] },
   });
   t.teardown(() => {
     gw.kill('SIGKILL');
@@ -70,7 +71,7 @@ t.test('Redis stopped: media keeps flowing, /healthz says why, a new publish is 
   t.match(bob.output(), /store: redis unreachable at redis:\/\/127\.0\.0\.1:\d+.*publish again shortly/, 'the encoder is told why');
   // an API 3.0 call that needs the store is refused with a code and a reason, and leaves no half-made task behind
   const api = await apiError(gw.client.StartStreamIngest({
-    SdkAppId: TEST_APP.sdkAppId, RoomId: 'outage-api', RoomIdType: 1, UserId: 'puller', UserSig: officialUserSig('puller'),
+    SdkAppId: TEST_APP.sdkAppId, RoomId: 'outage-api', RoomIdType: 0, UserId: 'puller', UserSig: officialUserSig('puller'),
     StreamUrl: 'http://127.0.0.1:9/a.flv',
   }));
   t.equal(api.code, 'ResourceUnavailable', 'StartStreamIngest while Redis is down: ResourceUnavailable');
