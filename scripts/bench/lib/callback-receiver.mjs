@@ -2,13 +2,18 @@
 
 import http from 'node:http';
 
-/** `url` to configure as the app's callbackUrl; `events(taskId)` the bodies received for that task, in order. */
+/**
+ * `url` to configure as the app's callbackUrl; `events(taskId)` the bodies received for that task, in order;
+ * `count()` every callback received.
+ */
 export async function startCallbackReceiver() {
   const seen = new Map();
+  let count = 0;
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
+      count++;
       try {
         const e = JSON.parse(body);
         const id = e?.EventInfo?.TaskId;
@@ -21,6 +26,7 @@ export async function startCallbackReceiver() {
   return {
     url: `http://127.0.0.1:${server.address().port}/callback`,
     events: (taskId) => seen.get(taskId) ?? [],
+    count: () => count,
     close: () => new Promise((r) => (server.closeAllConnections(), server.close(r))),
   };
 }

@@ -15,9 +15,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * Starts roomgate. `app`: { sdkAppId, secretKey, callbackUrl? }; `credential`: { secretId, secretKey } of API 3.0;
  * `recording`: the `recording` config section (its `dir` is set here); `more`: other config sections as they are
- * (e.g. `pull: { allow: ['127.0.0.1'] }` for a relay to a loopback receiver). Resolves once /healthz answers.
+ * (e.g. `pull: { allow: ['127.0.0.1'] }` for a relay to a loopback receiver); `rtmp`/`http`: fields merged into those
+ * sections beside the chosen ports; `args`: more `serve` arguments (e.g. ['--workers', '2']). Resolves once /healthz
+ * answers.
  */
-export async function startRoomgate({ root, app, credential, recording = {}, more = {} }) {
+export async function startRoomgate({ root, app, credential, recording = {}, more = {}, rtmp = {}, http = {}, args = [] }) {
   if (!existsSync(join(root, 'dist/src/cli.js'))) throw new Error('roomgate is not built (dist/ missing): run scripts/setup first');
   const tc = require('tencentcloud-sdk-nodejs');
   const [rtmpPort, httpPort] = [await freePort(), await freePort()];
@@ -26,7 +28,7 @@ export async function startRoomgate({ root, app, credential, recording = {}, mor
   mkdirSync(recDir);
   const config = join(dir, 'bench.json');
   writeFileSync(config, JSON.stringify({
-    log: { level: 'warn' }, rtmp: { port: rtmpPort }, http: { port: httpPort },
+    log: { level: 'warn' }, rtmp: { ...rtmp, port: rtmpPort }, http: { ...http, port: httpPort },
     apps: [app],
     api: { credentials: [credential], requestsPerSecond: 1000 },
     recording: { ...recording, dir: recDir },
@@ -35,7 +37,7 @@ export async function startRoomgate({ root, app, credential, recording = {}, mor
   }));
   // ROOMGATE_* variables are config overrides for the gateway: keep the caller's out of its environment
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROOMGATE_')));
-  const child = spawn(process.execPath, [join(root, 'bin/roomgate'), 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  const child = spawn(process.execPath, [join(root, 'bin/roomgate'), 'serve', '--config', config, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env });
   const stop = async () => {
     await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
@@ -55,6 +57,10 @@ export async function startRoomgate({ root, app, credential, recording = {}, mor
         stop,
         publishUrl: (roomId, userId, userSig) =>
           `rtmp://127.0.0.1:${rtmpPort}/push/${roomId}?sdkappid=${app.sdkAppId}&userid=${userId}&usersig=${userSig}`,
+        /** A WHEP viewer's URL (its UserSig goes in the bearer token). */
+        whepUrl: (roomId, viewerId) => `${base}/v2/sub/${app.sdkAppId}/${roomId}?SessionID=${viewerId}`,
+        rtmpPort,
+        httpPort,
         /** The room's status (GET /api/rooms/…), or null while it does not exist. */
         room: (roomId) => fetch(`${base}/api/rooms/${app.sdkAppId}/${roomId}`).then((r) => (r.ok ? r.json() : null), () => null),
       };
