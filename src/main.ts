@@ -140,8 +140,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const store = openStore({ ...config.store, log: log.child({ component: 'store' }) });
   health.checks.push(() => store.problem?.());
   // Many nodes sharing one Redis: this node's lease, commands between nodes and the cluster's room census.
-  const cluster = config.store.kind === 'redis'
-    ? new Cluster({ redisUrl: config.store.redisUrl, prefix: config.store.redisPrefix, nodeId: config.node.id, leaseMs: config.node.leaseMs, log: log.child({ component: 'cluster' }) })
+  const cluster = store.redis
+    ? new Cluster({ redis: store.redis, nodeId: config.node.id, leaseMs: config.node.leaseMs, log: log.child({ component: 'cluster' }) })
     : undefined;
   const node = cluster?.nodeId;
   const callbackApps = new Map(config.apps.map((a) => [a.sdkAppId, a]));

@@ -3,8 +3,8 @@
 // handles it; only state and commands cross (issue 20).
 
 import os from 'node:os';
-import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import type { RedisConnection } from '../store/redis-connection.js';
 import { RedisCensus } from '../store/redis-census.js';
 import type { MemberRecord } from '../store/store.js';
 import type { TaskCall } from '../api/stream-ingest-service.js';
@@ -12,8 +12,8 @@ import { NodeBus, type NodeCommand } from './node-bus.js';
 import { NodeRegistry } from './node-registry.js';
 
 export interface ClusterOptions {
-  redisUrl: string;
-  prefix: string;
+  /** The store's connection (store.kind 'redis'): the cluster's keys sit beside the store's, under its prefix. */
+  redis: RedisConnection;
   /** '' = `<hostname>-<pid>`: a restarted process is a new node, and its predecessor's sessions expire. */
   nodeId: string;
   leaseMs: number;
@@ -35,27 +35,19 @@ export interface ClusterHandlers {
 export class Cluster {
   readonly nodeId: string;
   readonly census: RedisCensus;
-  private readonly redis: Redis;
   private readonly bus: NodeBus;
   private readonly registry: NodeRegistry;
   /** This node claimed itself to take up what its previous run held (released once its lease is taken). */
   private recovering = false;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
-  private lastError = 0;
 
   constructor(private readonly o: ClusterOptions) {
     this.nodeId = o.nodeId || `${os.hostname()}-${process.pid}`;
-    // Commands fail fast while Redis is away (the media path never waits on them); the client reconnects by itself.
-    this.redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
-    this.redis.on('error', (err: Error) => {
-      if (Date.now() - this.lastError < 5000) return;
-      this.lastError = Date.now();
-      o.log.warn({ err: err.message }, 'cluster: Redis connection error');
-    });
-    this.census = new RedisCensus(this.redis, o.prefix);
-    this.bus = new NodeBus(this.redis, o.prefix, this.nodeId, o.log);
-    this.registry = new NodeRegistry(this.redis, o.prefix, { id: this.nodeId, httpUrl: '', startedAt: Date.now() }, o.leaseMs, o.log);
+    // Its calls fail at once while Redis is away, as the store's do (the media path never waits on them).
+    this.census = new RedisCensus(o.redis);
+    this.bus = new NodeBus(o.redis, this.nodeId, o.log);
+    this.registry = new NodeRegistry(o.redis, { id: this.nodeId, httpUrl: '', startedAt: Date.now() }, o.leaseMs, o.log);
   }
 
   /**
@@ -115,11 +107,11 @@ export class Cluster {
 
   /** WHEP/WHIP resources by id → the node that created them (kept a day: sessions rarely last longer). */
   async resourceOwner(id: string): Promise<string | null> {
-    return this.redis.get(`${this.o.prefix}resource:${id}`);
+    return this.o.redis.run((r) => r.get(this.o.redis.key('resource', id)));
   }
 
   async rememberResource(id: string): Promise<void> {
-    await this.redis.set(`${this.o.prefix}resource:${id}`, this.nodeId, 'PX', 86_400_000);
+    await this.o.redis.run((r) => r.set(this.o.redis.key('resource', id), this.nodeId, 'PX', 86_400_000));
   }
 
   private async sweep(handlers: ClusterHandlers): Promise<void> {
@@ -134,11 +126,10 @@ export class Cluster {
     }
   }
 
-  /** Leaves the cluster: the lease is given back after the node's own sessions have ended. */
+  /** Leaves the cluster: the lease is given back after the node's own sessions have ended (the store closes the connection). */
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
     await this.registry.stop().catch(() => {});
     this.bus.close();
-    this.redis.disconnect();
   }
 }

@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../store/redis-connection.js';
 import type { Logger } from '../log.js';
 import type { TaskCall } from '../api/stream-ingest-service.js';
 
@@ -20,13 +21,14 @@ export class NodeBus {
   private readonly waiting = new Map<string, { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
 
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly c: RedisConnection,
     private readonly nodeId: string,
     private readonly log: Logger,
   ) {
-    // a subscribed connection can do nothing else, so it is a second one
-    this.sub = redis.duplicate();
+    // A subscribed connection can do nothing else, so it is a second one. Unlike the store's, it queues its
+    // SUBSCRIBE until connected (ioredis subscribes again by itself after a reconnect).
+    this.sub = c.redis.duplicate({ enableOfflineQueue: true });
+    this.sub.on('error', () => {}); // the store's connection reports Redis being away
   }
 
   /** `handle` gets kicks; `task` runs task calls from other nodes and its result goes back to the caller. */
@@ -53,7 +55,7 @@ export class NodeBus {
   }
 
   async send(nodeId: string, cmd: NodeCommand): Promise<void> {
-    await this.redis.publish(this.channel(nodeId), JSON.stringify(cmd));
+    await this.c.run((r) => r.publish(this.channel(nodeId), JSON.stringify(cmd)));
   }
 
   /** Runs `call` on `nodeId` and resolves its result; rejects when that node does not answer within 5 s. */
@@ -85,6 +87,6 @@ export class NodeBus {
   }
 
   private channel(id: string): string {
-    return `${this.prefix}cmd:${id}`;
+    return this.c.key('cmd', id);
   }
 }

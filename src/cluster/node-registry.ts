@@ -3,7 +3,7 @@
 // it was killed, or lost Redis for longer than a lease. Survivors then end what it held (src/cluster/cluster.ts),
 // one survivor per dead node, by a short claim on `sweep:<id>`.
 
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../store/redis-connection.js';
 import type { Logger } from '../log.js';
 
 export interface NodeInfo {
@@ -18,8 +18,7 @@ export class NodeRegistry {
   private renewing = false;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly c: RedisConnection,
     readonly self: NodeInfo,
     readonly leaseMs: number,
     private readonly log: Logger,
@@ -39,29 +38,26 @@ export class NodeRegistry {
   }
 
   private async renew(): Promise<void> {
-    await this.redis.multi().set(this.key(this.self.id), JSON.stringify(this.self), 'PX', this.leaseMs).sadd(`${this.prefix}nodes`, this.self.id).exec();
+    await this.c.run((r) => r.multi().set(this.key(this.self.id), JSON.stringify(this.self), 'PX', this.leaseMs).sadd(this.c.key('nodes'), this.self.id).exec());
   }
 
   /** Nodes holding a lease now, this one included. */
   async alive(): Promise<NodeInfo[]> {
-    const ids = await this.redis.smembers(`${this.prefix}nodes`);
-    if (ids.length === 0) return [];
-    const leases = await this.redis.mget(ids.map((id) => this.key(id)));
+    const leases = await this.leases();
     return leases.filter((l): l is string => l !== null).map((l) => JSON.parse(l) as NodeInfo);
   }
 
   /** A node's record while it holds its lease. */
   async get(id: string): Promise<NodeInfo | null> {
-    const lease = await this.redis.get(this.key(id));
+    const lease = await this.c.run((r) => r.get(this.key(id)));
     return lease ? (JSON.parse(lease) as NodeInfo) : null;
   }
 
   /** Nodes listed but without a lease: dead, and not yet swept. */
   async dead(): Promise<string[]> {
-    const ids = (await this.redis.smembers(`${this.prefix}nodes`)).filter((id) => id !== this.self.id);
-    if (ids.length === 0) return [];
-    const leases = await this.redis.mget(ids.map((id) => this.key(id)));
-    return ids.filter((_, i) => leases[i] === null);
+    const ids = await this.c.run((r) => r.smembers(this.c.key('nodes')));
+    const leases = await this.leases(ids);
+    return ids.filter((id, i) => id !== this.self.id && leases[i] === null);
   }
 
   /**
@@ -70,26 +66,32 @@ export class NodeRegistry {
    * a survivor and the restarted node never both take the same tasks.
    */
   async claimSweep(id: string): Promise<boolean> {
-    return (await this.redis.set(`${this.prefix}sweep:${id}`, this.self.id, 'PX', 60_000, 'NX')) === 'OK';
+    return (await this.c.run((r) => r.set(this.c.key('sweep', id), this.self.id, 'PX', 60_000, 'NX'))) === 'OK';
   }
 
   /** Gives a sweep claim back once done, so a later death of the same node id can be swept at once. */
   async releaseSweep(id: string): Promise<void> {
-    await this.redis.del(`${this.prefix}sweep:${id}`);
+    await this.c.run((r) => r.del(this.c.key('sweep', id)));
   }
 
   /** The dead node is swept: it leaves the list. */
   async forget(id: string): Promise<void> {
-    await this.redis.srem(`${this.prefix}nodes`, id);
+    await this.c.run((r) => r.srem(this.c.key('nodes'), id));
   }
 
   /** A clean stop: the lease is given back (what the node held has ended with its callbacks already). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.redis.multi().del(this.key(this.self.id)).srem(`${this.prefix}nodes`, this.self.id).exec();
+    await this.c.run((r) => r.multi().del(this.key(this.self.id)).srem(this.c.key('nodes'), this.self.id).exec());
+  }
+
+  /** The lease of each listed node (of `ids`, or of every node in the list), null where it has expired. */
+  private async leases(ids?: string[]): Promise<Array<string | null>> {
+    const all = ids ?? (await this.c.run((r) => r.smembers(this.c.key('nodes'))));
+    return all.length === 0 ? [] : this.c.run((r) => r.mget(all.map((id) => this.key(id))));
   }
 
   private key(id: string): string {
-    return `${this.prefix}node:${id}`;
+    return this.c.key('node', id);
   }
 }

@@ -8,8 +8,8 @@
 //   node-sessions:<node>       hash  sessionId → record, so survivors find a dead node's sessions
 //   rooms                      set   of room keys with sessions
 
-import type { Redis } from 'ioredis';
 import { roomKey } from '../room/room-ref.js';
+import type { RedisConnection } from './redis-connection.js';
 import type { CensusJoin, CensusLeave, MemberRecord, RoomCensus } from './store.js';
 
 type Role = 'anchor' | 'audience' | '';
@@ -53,56 +53,44 @@ end
 return {1, role, before, roleOf(KEYS[2]), emptied}
 `;
 
-interface CensusCommands {
-  rgCensusJoin(room: string, user: string, node: string, rooms: string, sessionId: string, role: string, rec: string, rk: string): Promise<[number, Role, Role]>;
-  rgCensusLeave(room: string, user: string, node: string, rooms: string, sessionId: string, rk: string): Promise<[number, Role, Role, Role, number]>;
-}
-
 export class RedisCensus implements RoomCensus {
-  private readonly redis: Redis & CensusCommands;
+  constructor(private readonly c: RedisConnection) {}
 
-  constructor(redis: Redis, private readonly prefix: string) {
-    redis.defineCommand('rgCensusJoin', { numberOfKeys: 4, lua: JOIN });
-    redis.defineCommand('rgCensusLeave', { numberOfKeys: 4, lua: LEAVE });
-    this.redis = redis as Redis & CensusCommands;
-  }
-
-  private keys(rk: string, userId: string, node: string): [string, string, string, string] {
-    const p = this.prefix;
-    return [`${p}room:${rk}`, `${p}room:${rk}:u:${userId}`, `${p}node-sessions:${node}`, `${p}rooms`];
+  private keys(rk: string, userId: string, node: string): string[] {
+    return [this.c.key('room', rk), this.c.key('room', rk, 'u', userId), this.c.key('node-sessions', node), this.c.key('rooms')];
   }
 
   async join(rec: MemberRecord & { node: string }): Promise<CensusJoin> {
     const rk = roomKey(rec);
-    const [created, before, after] = await this.redis.rgCensusJoin(...this.keys(rk, rec.userId, rec.node), rec.sessionId, rec.role, JSON.stringify(rec), rk);
+    const [created, before, after] = (await this.c.lua(JOIN, this.keys(rk, rec.userId, rec.node), [rec.sessionId, rec.role, JSON.stringify(rec), rk])) as [number, Role, Role];
     return { roomCreated: created === 1, roleBefore: before, roleAfter: after as 'anchor' | 'audience' };
   }
 
   async leave(rec: { sdkAppId: number; roomId: string; numericRoom: boolean; userId: string; sessionId: string; node: string }): Promise<CensusLeave> {
     const rk = roomKey(rec);
-    const [left, role, before, after, emptied] = await this.redis.rgCensusLeave(...this.keys(rk, rec.userId, rec.node), rec.sessionId, rk);
+    const [left, role, before, after, emptied] = (await this.c.lua(LEAVE, this.keys(rk, rec.userId, rec.node), [rec.sessionId, rk])) as [number, Role, Role, Role, number];
     return { left: left === 1, role, roleBefore: before, roleAfter: after, roomEmptied: emptied === 1 };
   }
 
   async sessionsOf(node: string): Promise<MemberRecord[]> {
-    const all = await this.redis.hvals(`${this.prefix}node-sessions:${node}`);
+    const all = await this.c.run((r) => r.hvals(this.c.key('node-sessions', node)));
     return all.map((j) => JSON.parse(j) as MemberRecord);
   }
 
   /** The sessions in one room, on every node. */
   async sessionsIn(ref: { sdkAppId: number; roomId: string; numericRoom: boolean }): Promise<Array<MemberRecord & { node: string }>> {
-    return (await this.redis.hvals(`${this.prefix}room:${roomKey(ref)}`)).map((j) => JSON.parse(j) as MemberRecord & { node: string });
+    return (await this.c.run((r) => r.hvals(this.c.key('room', roomKey(ref))))).map((j) => JSON.parse(j) as MemberRecord & { node: string });
   }
 
   /** Drops what is left filed under a swept node (sessions a survivor took over are filed under it now). */
   async forgetNode(node: string): Promise<void> {
-    await this.redis.del(`${this.prefix}node-sessions:${node}`);
+    await this.c.run((r) => r.del(this.c.key('node-sessions', node)));
   }
 
   async rooms(): Promise<Array<{ sdkAppId: number; roomId: string; numericRoom: boolean; users: Record<string, number> }>> {
     const out = [];
-    for (const rk of await this.redis.smembers(`${this.prefix}rooms`)) {
-      const recs = (await this.redis.hvals(`${this.prefix}room:${rk}`)).map((j) => JSON.parse(j) as MemberRecord);
+    for (const rk of await this.c.run((r) => r.smembers(this.c.key('rooms')))) {
+      const recs = (await this.c.run((r) => r.hvals(this.c.key('room', rk)))).map((j) => JSON.parse(j) as MemberRecord);
       if (recs.length === 0) continue;
       const users: Record<string, number> = {};
       for (const r of recs) users[r.userId] = (users[r.userId] ?? 0) + 1;

@@ -30,6 +30,7 @@ export function createRedisStore(o: RedisStoreOptions): Store {
     outbox: new RedisOutbox(c),
     history: o.history.store,
     problem: () => c.problem(),
+    redis: c,
     close: async () => {
       await c.close();
       o.history.close();

@@ -6,6 +6,7 @@
 // applied in order either way.
 
 import type { HistoryStore } from './history.js';
+import type { RedisConnection } from './redis-connection.js';
 
 export interface PresenceRecord {
   sdkAppId: number;
@@ -219,6 +220,8 @@ export interface Store {
   outbox: CallbackOutbox;
   history: HistoryStore;
   /** Why the store cannot be used right now (GET /healthz says it), or undefined; a local file has no such state. */
+  /** store.kind 'redis': the store's one connection, which the cluster (src/cluster) uses for its own keys. */
+  redis?: RedisConnection;
   problem?(): string | undefined;
   close(): Promise<void>;
 }

@@ -3,17 +3,17 @@
 // spans its sessions on every node, and a session's leave is reported once however many nodes try.
 
 import t from 'tap';
-import { Redis } from 'ioredis';
 import { RedisCensus } from '../../src/store/redis-census.js';
+import { RedisConnection } from '../../src/store/redis-connection.js';
 import { startRedis } from '../helpers/redis-server.js';
 
 const redis = await startRedis();
 t.teardown(() => redis.close());
-const a = new Redis(redis.url);
-const b = new Redis(redis.url);
-t.teardown(() => (a.disconnect(), b.disconnect()));
-const onA = new RedisCensus(a, 'census-test:');
-const onB = new RedisCensus(b, 'census-test:');
+const a = new RedisConnection({ url: redis.url, prefix: 'census-test:' });
+const b = new RedisConnection({ url: redis.url, prefix: 'census-test:' });
+t.teardown(() => Promise.all([a.close(), b.close()]));
+const onA = new RedisCensus(a);
+const onB = new RedisCensus(b);
 
 const room = { sdkAppId: 1400000001, roomId: 'r1', numericRoom: false };
 const rec = (userId: string, sessionId: string, role: 'anchor' | 'audience', node: string) => ({ ...room, userId, sessionId, role, source: 'rtmp', node });
