@@ -154,11 +154,8 @@ export class PullTasks implements StreamIngestService {
   }
 
   async describe(sdkAppId: number, taskId: string): Promise<'InProgress' | 'NotExist'> {
-    if (this.find(sdkAppId, taskId)) return 'InProgress';
-    if (!this.o.node) return 'NotExist';
     // many nodes: another node may be running it
-    const rec = await this.o.tasks.get(taskId);
-    return rec && rec.sdkAppId === sdkAppId && rec.state !== 'ended' ? 'InProgress' : 'NotExist';
+    return this.find(sdkAppId, taskId) || (await this.runsElsewhere(sdkAppId, taskId)) ? 'InProgress' : 'NotExist';
   }
 
   /** Many nodes: the node running the task when it is not this one. */
