@@ -38,12 +38,11 @@ async function blankPage(httpBase: string): Promise<Page> {
   return page;
 }
 
-// todo (2026-12-06): in 2 of 4 full runs one of the 8 viewers (4, then 7) received no frame at all within 45 s,
-// while it passes alone and in the other runs; not slowness, since the wait is 45 s. Suspected: a port freed by an
-// abandoned offer and taken again at once. Being investigated; the case still runs and reports.
-t.test('abandoned offers free their ports at the deadline; 8 ports serve 8 Chromium viewers; the 9th gets 503', { todo: 'one viewer of 8 sometimes gets no frame in full runs (see the comment above)' }, async (t) => {
+t.test('abandoned offers free their ports at the deadline; 8 ports serve 8 Chromium viewers; the 9th gets 503', async (t) => {
   const g = await startTestGateway({
-    webrtc: { hostAddresses: ['127.0.0.1'], udpPortMin: 42000, udpPortMax: 42007, connectTimeoutMs: 2500 },
+    // 6 s to connect: the abandoned offers wait that long, but eight Chromium viewers answered one after another on
+    // a busy 2-core machine must not be closed at the deadline before their handshakes finish
+    webrtc: { hostAddresses: ['127.0.0.1'], udpPortMin: 42000, udpPortMax: 42007, connectTimeoutMs: 6000 },
   });
   t.teardown(() => g.close());
   const pub = ffmpegPush(g.pushUrl('ports', 'anchor'), { seconds: 90, realtime: true, size: '320x240' });
@@ -57,7 +56,7 @@ t.test('abandoned offers free their ports at the deadline; 8 ports serve 8 Chrom
     t.equal(r.status, 201, 'an abandoned offer is first answered');
   }
   t.equal((await g.getJson(`/api/rooms/${app}/ports`)).body.viewers, 3, 'the three hold their places meanwhile');
-  await waitFor(async () => g.gw.counters.get('webrtc.connectTimeout') === 3, 6000, 'the three closed at the deadline');
+  await waitFor(async () => g.gw.counters.get('webrtc.connectTimeout') === 3, 12000, 'the three closed at the deadline');
   t.equal((await g.getJson(`/api/rooms/${app}/ports`)).body.viewers, 0, 'no longer counted as viewers');
 
   const viewers = [];
@@ -69,15 +68,24 @@ t.test('abandoned offers free their ports at the deadline; 8 ports serve 8 Chrom
   }
   // What the ports are for is media reaching each viewer: frames received over its port and a keyframe decoded.
   // Eight decoders on a machine the suite keeps busy may lag; they get time together, not one after another.
-  await Promise.all(viewers.map((v, i) => waitFor(async () => {
-    const s = await v.stats();
-    return s.framesReceived > 10 && s.keyFramesDecoded > 0;
-  }, 45000, `viewer ${i} receiving frames over its port and decoding a keyframe`)));
+  // A viewer that gets nothing says why: its state in Chromium and at the gateway (a close names its reason).
+  await Promise.all(viewers.map(async (v, i) => {
+    try {
+      await waitFor(async () => {
+        const s = await v.stats();
+        return s.framesReceived > 10 && s.keyFramesDecoded > 0;
+      }, 45000, `viewer ${i} receiving frames over its port and decoding a keyframe`);
+    } catch (err) {
+      const s = await v.stats();
+      const at = (await g.getJson(v.location!)).body;
+      throw new Error(`${(err as Error).message}: Chromium ${s.connectionState}, ${s.framesReceived} frames; gateway ${JSON.stringify(at)}; connect timeouts ${JSON.stringify(g.gw.counters.get('webrtc.connectTimeout'))}`);
+    }
+  }));
   t.pass('all 8 Chromium viewers receive and decode');
 
   const ninth = await abandonedOffer(page, g.httpBase + whep('ports', 'ninth'), officialUserSig('ninth'));
   t.equal(ninth.status, 503, 'no free port: 503, not a 201 without candidates');
-  t.equal(ninth.retryAfter, '3', 'Retry-After: the connect deadline, when an abandoned port would be free');
+  t.equal(ninth.retryAfter, '6', 'Retry-After: the connect deadline, when an abandoned port would be free');
   t.match(ninth.text, /no free UDP port for WebRTC: all 8 ports of 42000–42007 are in use/);
   t.equal(g.gw.counters.get('webrtc.noUdpPort'), 1, 'counted');
   t.equal((await g.getJson(`/api/rooms/${app}/ports`)).body.viewers, 8, 'the refused offer is not a viewer');
