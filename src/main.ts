@@ -137,7 +137,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const health = new Health();
   const counters = new RefusalCounters();
   // Throws StoreUnavailableError (one line: the file and what to do) when store.file cannot be used.
-  const store = openStore({ ...config.store, log: log.child({ component: 'store' }) });
+  const store = openStore({ ...config.store, historyRetentionDays: config.history.retentionDays, log: log.child({ component: 'store' }) });
   health.checks.push(() => store.problem?.());
   // Many nodes sharing one Redis: this node's lease, commands between nodes and the cluster's room census.
   const cluster = store.redis
