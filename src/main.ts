@@ -246,7 +246,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const http: FastifyInstance = createHttpServer(log, config.http, counters);
   registerMetrics(http, metrics.registry, config.admin.token);
   registerHealth(http, health);
-  registerRoomRoutes(http, rooms, config.admin.token);
+  registerRoomRoutes(http, rooms, config.admin.token, cluster && (() => cluster.census.rooms()));
   const clusterView = cluster && { nodeId: cluster.nodeId, nodes: () => cluster.nodes(), rooms: () => cluster.census.rooms() };
   registerClusterRoutes(http, clusterView, config.admin.token);
   if (cluster) {
