@@ -106,7 +106,9 @@ async function recoverAfterRestart(o: {
   const kept = await o.pullTasks.resume(o.rooms.door);
   o.rooms.expireRestored(kept);
   // The history closed the previous run's sessions at their last known moment when it opened; a resumed task's
-  // session is on record again from now (the history alone hears this: the app was told 103 already).
+  // session is on record again from now (the history alone hears this: the app was told 103 already). The Redis
+  // history closes nothing when a node starts, so there the resumed session is still open on record.
+  if (o.store.kind === 'redis') return;
   for (const r of restored.filter((m) => kept.has(m.sessionId))) {
     o.history.emit({ type: 'user-entered', sdkAppId: r.sdkAppId, roomId: r.roomId, numericRoom: r.numericRoom, userId: r.userId, role: r.role, source: r.source, at: Date.now() });
   }

@@ -176,6 +176,8 @@ if e.width >= 0 then
 end
 local mk = key('smp', sid)
 redis.call('ZADD', mk, at, seq() .. '|' .. ARGV[4])
+-- a long room with no new call or session keeps its indexes alive through its samples
 touch(mk) touch(sk) touch(open) touch(key('call', id)) touch(key('sessions', id)) touch(key('ev', sid)) touch(roomIndex)
+touch(openCalls) touch(callEnds) touch(sessionEnds) touch(key('apps'))
 return 1
 `;

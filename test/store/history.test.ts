@@ -11,6 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { SqliteFile } from '../../src/store/sqlite.js';
 import { HISTORY_MIGRATIONS, SqliteHistory } from '../../src/store/sqlite-history.js';
 import type { HistoryStore, MediaSample } from '../../src/store/history.js';
@@ -304,6 +305,14 @@ t.test('redis: two nodes write one room (created on one, a user and the dismissa
     t.same(await read(b.h, roomId), fromA, `${roomId}: node B answers the same`);
   }
   t.same((await a.h.scale({ sdkAppId: APP, from: Date.UTC(2030, 0, 15), to: Date.UTC(2030, 0, 16) }))[0], { day: Date.UTC(2030, 0, 15), users: 4, entries: 4, rooms: 2 });
+
+  // Retention needs no node: every key but the id counter expires within history.retentionDays (14) of its last write.
+  const r = new Redis(redis.url);
+  const keys = (await r.keys('hist-two-nodes:h:*')).filter((k) => k !== 'hist-two-nodes:h:seq');
+  const ttls = await Promise.all(keys.map((k) => r.pttl(k)));
+  t.ok(keys.length > 10, `the history's keys (${keys.length})`);
+  t.same(keys.filter((_k, i) => !(ttls[i] > 13 * 86_400_000 && ttls[i] <= 14 * 86_400_000)), [], 'each with a TTL of 14 days');
+  r.disconnect();
   await a.close();
   await b.close();
 });
