@@ -106,7 +106,9 @@ async function recoverAfterRestart(o: {
   const kept = await o.pullTasks.resume(o.rooms.door);
   o.rooms.expireRestored(kept);
   // The history closed the previous run's sessions at their last known moment when it opened; a resumed task's
-  // session is on record again from now (the history alone hears this: the app was told 103 already).
+  // session is on record again from now (the history alone hears this: the app was told 103 already). The Redis
+  // history closes nothing when a node starts, so there the resumed session is still open on record.
+  if (o.store.kind === 'redis') return;
   for (const r of restored.filter((m) => kept.has(m.sessionId))) {
     o.history.emit({ type: 'user-entered', sdkAppId: r.sdkAppId, roomId: r.roomId, numericRoom: r.numericRoom, userId: r.userId, role: r.role, source: r.source, at: Date.now() });
   }
@@ -137,7 +139,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const health = new Health();
   const counters = new RefusalCounters();
   // Throws StoreUnavailableError (one line: the file and what to do) when store.file cannot be used.
-  const store = openStore({ ...config.store, log: log.child({ component: 'store' }) });
+  const store = openStore({ ...config.store, historyRetentionDays: config.history.retentionDays, log: log.child({ component: 'store' }) });
   health.checks.push(() => store.problem?.());
   // Many nodes sharing one Redis: this node's lease, commands between nodes and the cluster's room census.
   const cluster = store.redis
@@ -246,7 +248,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const http: FastifyInstance = createHttpServer(log, config.http, counters);
   registerMetrics(http, metrics.registry, config.admin.token);
   registerHealth(http, health);
-  registerRoomRoutes(http, rooms, config.admin.token);
+  registerRoomRoutes(http, rooms, config.admin.token, cluster && (() => cluster.census.rooms()));
   const clusterView = cluster && { nodeId: cluster.nodeId, nodes: () => cluster.nodes(), rooms: () => cluster.census.rooms() };
   registerClusterRoutes(http, clusterView, config.admin.token);
   if (cluster) {

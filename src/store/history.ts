@@ -3,8 +3,9 @@
 // it happened (src/events/history-feed.ts turns the room's events into entries; a sampler in main.ts adds media
 // facts), and it answers ranges. Times are milliseconds since the epoch throughout.
 //
-// Like every store interface the methods return promises, so a shared store can implement them later; the embedded
-// one is SQLite (sqlite-history.ts) in the gateway's store file.
+// Like every store interface the methods return promises: the embedded one is SQLite (sqlite-history.ts) in the
+// gateway's store file (store.kind 'sqlite' and 'memory'); with store.kind 'redis' it is redis-history.ts, in the
+// Redis every node shares, so any node answers for the whole cluster.
 
 export type HistoryRole = 'anchor' | 'audience';
 export type HistoryExitReason = 'normal' | 'timeout' | 'kicked';

@@ -1,7 +1,10 @@
-// The store the gateway runs with (config store.kind): 'sqlite' keeps presence, tasks, room members, the callback
-// outbox and the history in the store file (store.file), so a restart finds them; 'memory' keeps all but the
-// history in memory; 'redis' keeps all but the history in the Redis at store.redisUrl, shared by every node (the
-// history stays in this node's store file).
+// The store the gateway runs with (config store.kind). Where each part lives:
+//   'sqlite': presence, tasks, room members, the callback outbox and the history in the store file (store.file), so a
+//             restart finds them;
+//   'memory': all but the history in memory; the history in the store file (sqlite-history.ts);
+//   'redis':  everything, the history too (redis-history.ts), in the Redis at store.redisUrl, shared by every node,
+//             so any node answers /api/rooms and the Describe* queries for the whole cluster. store.file is not
+//             opened.
 
 import type { Logger } from '../log.js';
 import { SqliteFile } from './sqlite.js';
@@ -19,6 +22,8 @@ export interface OpenStoreOptions {
   redisPrefix?: string;
   /** Where the Redis store reports losing and regaining its connection. */
   log?: Logger;
+  /** history.retentionDays: how long the Redis history's keys live after their last write (default 14). */
+  historyRetentionDays?: number;
 }
 
 /**
@@ -26,18 +31,18 @@ export interface OpenStoreOptions {
  * not reachable is no error here: the store's calls fail until it is (Store.problem says why).
  */
 export function openStore(o: OpenStoreOptions): Store {
+  if (o.kind === 'redis') {
+    return createRedisStore({
+      redisUrl: o.redisUrl ?? '',
+      redisPrefix: o.redisPrefix ?? 'roomgate:',
+      historyRetentionDays: o.historyRetentionDays ?? 14,
+      ...(o.log ? { log: o.log } : {}),
+    });
+  }
   const sqlite = SqliteFile.open(o.file);
   try {
     const history = new SqliteHistory(sqlite);
     if (o.kind === 'memory') return createMemoryStore({ store: history, close: () => sqlite.close() });
-    if (o.kind === 'redis') {
-      return createRedisStore({
-        redisUrl: o.redisUrl ?? '',
-        redisPrefix: o.redisPrefix ?? 'roomgate:',
-        history: { store: history, close: () => sqlite.close() },
-        ...(o.log ? { log: o.log } : {}),
-      });
-    }
     migrateState(sqlite);
     const db = sqlite.db;
     return {

@@ -87,14 +87,16 @@ export class RedisCensus implements RoomCensus {
     await this.c.run((r) => r.del(this.c.key('node-sessions', node)));
   }
 
-  async rooms(): Promise<Array<{ sdkAppId: number; roomId: string; numericRoom: boolean; users: Record<string, number> }>> {
+  /** The cluster's rooms: each user's session count, and the sessions by role (anchors publish, the audience views). */
+  async rooms(): Promise<Array<{ sdkAppId: number; roomId: string; numericRoom: boolean; users: Record<string, number>; anchors: number; audience: number }>> {
     const out = [];
     for (const rk of await this.c.run((r) => r.smembers(this.c.key('rooms')))) {
       const recs = (await this.c.run((r) => r.hvals(this.c.key('room', rk)))).map((j) => JSON.parse(j) as MemberRecord);
       if (recs.length === 0) continue;
       const users: Record<string, number> = {};
       for (const r of recs) users[r.userId] = (users[r.userId] ?? 0) + 1;
-      out.push({ sdkAppId: recs[0].sdkAppId, roomId: recs[0].roomId, numericRoom: recs[0].numericRoom, users });
+      const anchors = recs.filter((r) => r.role === 'anchor').length;
+      out.push({ sdkAppId: recs[0].sdkAppId, roomId: recs[0].roomId, numericRoom: recs[0].numericRoom, users, anchors, audience: recs.length - anchors });
     }
     return out;
   }

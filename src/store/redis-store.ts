@@ -1,10 +1,10 @@
-// store.kind 'redis': presence, room members, the three task kinds and the callback outbox in a Redis that every
-// gateway node shares (store.redisUrl, keys under store.redisPrefix). The history of rooms stays in each node's
-// SQLite store file for now (the API 3.0 queries answer from it).
+// store.kind 'redis': presence, room members, the three task kinds, the callback outbox and the history of rooms
+// (redis-history.ts, which the API 3.0 queries answer from) in a Redis that every gateway node shares
+// (store.redisUrl, keys under store.redisPrefix).
 
 import type { Logger } from '../log.js';
-import type { HistoryStore } from './history.js';
 import { RedisConnection } from './redis-connection.js';
+import { RedisHistory } from './redis-history.js';
 import { RedisMembers } from './redis-members.js';
 import { RedisOutbox } from './redis-outbox.js';
 import { RedisPresence } from './redis-presence.js';
@@ -14,7 +14,8 @@ import type { RecordingRecord, RelayRecord, Store, TaskRecord } from './store.js
 export interface RedisStoreOptions {
   redisUrl: string;
   redisPrefix: string;
-  history: { store: HistoryStore; close: () => void };
+  /** history.retentionDays: the history's keys expire this long after their last write. */
+  historyRetentionDays: number;
   log?: Logger;
 }
 
@@ -28,12 +29,9 @@ export function createRedisStore(o: RedisStoreOptions): Store {
     recordings: new RedisTasks<RecordingRecord>(c, 'recording'),
     relays: new RedisTasks<RelayRecord>(c, 'relay'),
     outbox: new RedisOutbox(c),
-    history: o.history.store,
+    history: new RedisHistory(c, o.historyRetentionDays),
     problem: () => c.problem(),
     redis: c,
-    close: async () => {
-      await c.close();
-      o.history.close();
-    },
+    close: () => c.close(),
   };
 }

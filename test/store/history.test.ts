@@ -1,16 +1,23 @@
-// The history in a real SQLite file (src/store/sqlite-history.ts) through its public interface: what is written comes
-// back after the file is closed and opened again, sessions and rooms a stopped gateway left open are closed at the
-// last moment they are known to have been in progress, retention prunes what ended before the window, and a file
-// that is not a roomgate store (or is from a newer one) is refused with one line.
+// The history through its public interface, as one contract kept by both kinds: a real SQLite file
+// (src/store/sqlite-history.ts) and a real redis-server (src/store/redis-history.ts). What is written comes back
+// after the file or the connection is closed and opened again, retention prunes what ended before the window, a day's
+// scale counts right, and integer and string rooms of one name stay apart. SQLite alone: sessions and rooms a stopped
+// gateway left open are closed at the last moment they are known to have been in progress, and a file that is not a
+// roomgate store (or is from a newer one) is refused with one line. Redis alone: two nodes writing one room's entries,
+// in an order the census allows, both answer the same.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { SqliteFile } from '../../src/store/sqlite.js';
 import { HISTORY_MIGRATIONS, SqliteHistory } from '../../src/store/sqlite-history.js';
-import type { MediaSample } from '../../src/store/history.js';
+import type { HistoryStore, MediaSample } from '../../src/store/history.js';
+import { RedisConnection } from '../../src/store/redis-connection.js';
+import { RedisHistory } from '../../src/store/redis-history.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 const APP = 1400000001;
 const T = Date.UTC(2030, 0, 15, 9, 0, 0, 250);
@@ -21,6 +28,29 @@ function open(file: string): { h: SqliteHistory; close: () => void } {
   return { h: new SqliteHistory(f), close: () => f.close() };
 }
 
+let redis: TestRedis;
+t.before(async () => {
+  redis = await startRedis();
+});
+t.teardown(() => redis.close());
+
+/** A Redis history on its own connection: `name` picks the key prefix, so each test has its own history. */
+function openRedis(name: string): { h: RedisHistory; close: () => Promise<void> } {
+  const c = new RedisConnection({ url: redis.url, prefix: `hist-${name}:` });
+  return { h: new RedisHistory(c, 14), close: () => c.close() };
+}
+
+/** Both kinds, each opened by a name (a file in the test's directory, or a Redis key prefix). */
+const kinds: Array<{ kind: string; open(name: string): { h: HistoryStore; close: () => unknown } }> = [
+  { kind: 'sqlite', open: (name) => open(join(dir, `${name}.db`)) },
+  { kind: 'redis', open: (name) => openRedis(name) },
+];
+
+/** Runs a contract case against each kind. */
+function contract(name: string, fn: (t: Test, open: (name: string) => { h: HistoryStore; close: () => unknown }) => Promise<void>): void {
+  for (const k of kinds) t.test(`${k.kind}: ${name}`, (t) => fn(t, k.open));
+}
+
 const call = (roomId: string, createdAt: number, numericRoom = false) => ({ sdkAppId: APP, roomId, numericRoom, createdSec: Math.floor(createdAt / 1000) });
 const sample = (userId: string, at: number, width: number, loss: number | null): MediaSample => ({
   sdkAppId: APP, roomId: 'r1', numericRoom: false, userId, at,
@@ -28,9 +58,8 @@ const sample = (userId: string, at: number, width: number, loss: number | null):
   audio: { codec: 'AAC', bitrate: 64_000, loss },
 });
 
-t.test('written, closed, opened again: the same answers', async (t) => {
-  const file = join(dir, 'kept.db');
-  let { h, close } = open(file);
+contract('written, closed, opened again: the same answers', async (t, open) => {
+  let { h, close } = open('kept');
   await h.write({ kind: 'room-created', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T, userId: 'alice' });
   await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T, userId: 'alice', role: 'anchor', source: 'rtmp', address: '10.0.0.1' });
   await h.write({ kind: 'track', sdkAppId: APP, roomId: 'r1', numericRoom: false, at: T + 10, userId: 'alice', track: 'video', on: true });
@@ -68,10 +97,10 @@ t.test('written, closed, opened again: the same answers', async (t) => {
     ['alice', T + 1000, 640, 64000, 'rtmp'],
     ['alice', T + 2000, 1280, 64000, 'rtmp'],
   ]);
-  close();
-  ({ h, close } = open(file));
+  await close();
+  ({ h, close } = open('kept'));
   t.same(await read(), before, 'the same after the file is opened again');
-  close();
+  await close();
 });
 
 t.test('rows a stopped gateway left open are closed at the last moment known', async (t) => {
@@ -96,8 +125,8 @@ t.test('rows a stopped gateway left open are closed at the last moment known', a
   close();
 });
 
-t.test('retention: prune forgets what ended before the window, keeps what goes on', async (t) => {
-  const { h, close } = open(join(dir, 'prune.db'));
+contract('retention: prune forgets what ended before the window, keeps what goes on', async (t, open) => {
+  const { h, close } = open('prune');
   const DAY = 86_400_000;
   const old = T - 20 * DAY;
   await h.write({ kind: 'user-entered', sdkAppId: APP, roomId: 'old', numericRoom: false, at: old, userId: 'a', role: 'anchor', source: 'rtmp', address: '' });
@@ -113,11 +142,11 @@ t.test('retention: prune forgets what ended before the window, keeps what goes o
   const events = await h.userEvents({ call: call('long', old), userId: 'b', from: 0, to: T + DAY });
   t.same(events.map((e) => e.kind), ['video-off'], 'the long session stays, its events from before the window do not');
   t.same((await h.sessions({ call: call('old', old), from: 0, to: T + DAY, offset: 0, limit: 10 })).total, 0);
-  close();
+  await close();
 });
 
-t.test('a day\'s scale: distinct (room, user) pairs, entries, rooms', async (t) => {
-  const { h, close } = open(join(dir, 'scale.db'));
+contract('a day\'s scale: distinct (room, user) pairs, entries, rooms', async (t, open) => {
+  const { h, close } = open('scale');
   const day = Date.UTC(2030, 0, 15);
   const enter = (roomId: string, userId: string, at: number, numericRoom = false) =>
     h.write({ kind: 'user-entered', sdkAppId: APP, roomId, numericRoom, at, userId, role: 'anchor', source: 'rtmp', address: '' });
@@ -142,7 +171,7 @@ t.test('a day\'s scale: distinct (room, user) pairs, entries, rooms', async (t) 
     { day, users: 5, entries: 6, rooms: 4 },
     { day: day + 86_400_000, users: 2, entries: 2, rooms: 1 },
   ]);
-  close();
+  await close();
 });
 
 t.test('a file that is not a roomgate store, or from a newer one, is refused with the file named', async (t) => {
@@ -164,8 +193,8 @@ t.test('a file that is not a roomgate store, or from a newer one, is refused wit
   t.throws(() => SqliteFile.open(join(text, 'sub', 'x.db')), { name: 'StoreUnavailableError' }, 'a directory that cannot be made (under a file)');
 });
 
-t.test('integer room 123 and string room "123": two rooms, each with its own users, events and samples', async (t) => {
-  const { h, close } = open(join(dir, 'types.db'));
+contract('integer room 123 and string room "123": two rooms, each with its own users, events and samples', async (t, open) => {
+  const { h, close } = open('types');
   const room = (numericRoom: boolean) => ({ sdkAppId: APP, roomId: '123', numericRoom });
   for (const numericRoom of [true, false]) {
     const user = numericRoom ? 'int_user' : 'str_user';
@@ -193,7 +222,7 @@ t.test('integer room 123 and string room "123": two rooms, each with its own use
     const samples = await h.samples({ call: c, userIds: ['str_user', 'int_user'], from: T, to: T + 60_000 });
     t.same(samples.map((s) => [s.userId, s.numericRoom]), numericRoom ? [] : [['str_user', false]], 'samples stay with their room');
   }
-  close();
+  await close();
 });
 
 t.test('a version-1 file (rooms keyed by name only) is upgraded in place and stays readable', async (t) => {
@@ -226,4 +255,64 @@ t.test('a version-1 file (rooms keyed by name only) is upgraded in place and sta
   t.same(db.prepare('SELECT version FROM schema_versions WHERE module = ?').get('history'), { version: 2 });
   db.close();
   close();
+});
+
+t.test('redis: two nodes write one room (created on one, a user and the dismissal on the other); both answer the same', async (t) => {
+  const a = openRedis('two-nodes');
+  const b = openRedis('two-nodes');
+  const at = (roomId: string, ms: number) => ({ sdkAppId: APP, roomId, numericRoom: false, at: T + ms });
+  // In order: node A decides the room's creation (101) and holds alice; node B holds bob and decides the dismissal.
+  // Each node writes its own entries in order; the two nodes' writes interleave however they land.
+  await Promise.all([
+    (async () => {
+      await a.h.write({ ...at('ordered', 0), kind: 'room-created', userId: 'alice' });
+      await a.h.write({ ...at('ordered', 0), kind: 'user-entered', userId: 'alice', role: 'anchor', source: 'rtmp', address: '10.0.0.1' });
+      await a.h.sample({ ...at('ordered', 1500), userId: 'alice', video: { codec: 'H264', width: 640, height: 360, fps: 25, bitrate: 1, loss: null }, audio: null });
+      await a.h.write({ ...at('ordered', 2000), kind: 'user-exited', userId: 'alice', reason: 'normal' });
+    })(),
+    (async () => {
+      await b.h.write({ ...at('ordered', 100), kind: 'user-entered', userId: 'bob', role: 'audience', source: 'whep', address: '10.0.0.2' });
+      await b.h.write({ ...at('ordered', 1000), kind: 'user-exited', userId: 'bob', reason: 'normal' });
+    })(),
+  ]);
+  await b.h.write({ ...at('ordered', 3000), kind: 'room-dismissed' });
+
+  // Raced: node B's entry is written before node A's creation, and A's last exit after B's dismissal.
+  await b.h.write({ ...at('raced', 100), kind: 'user-entered', userId: 'bob', role: 'audience', source: 'whep', address: '10.0.0.2' });
+  await a.h.write({ ...at('raced', 0), kind: 'room-created', userId: 'alice' });
+  await a.h.write({ ...at('raced', 0), kind: 'user-entered', userId: 'alice', role: 'anchor', source: 'rtmp', address: '10.0.0.1' });
+  await b.h.write({ ...at('raced', 1000), kind: 'user-exited', userId: 'bob', reason: 'normal' });
+  await b.h.write({ ...at('raced', 3000), kind: 'room-dismissed' });
+  await a.h.write({ ...at('raced', 2000), kind: 'user-exited', userId: 'alice', reason: 'kicked' });
+
+  const read = async (h: HistoryStore, roomId: string) => ({
+    rooms: await h.rooms({ sdkAppId: APP, roomId, from: T - 60_000, to: T + 60_000, offset: 0, limit: 10 }),
+    call: await h.call(call(roomId, T)),
+    sessions: (await h.sessions({ call: call(roomId, T), from: T, to: T + 60_000, offset: 0, limit: 10 })).items
+      .map((s) => [s.userId, s.source, s.joinedAt - T, s.leftAt === null ? null : s.leftAt - T, s.exitReason]),
+    bob: (await h.userEvents({ call: call(roomId, T), userId: 'bob', from: T, to: T + 60_000 })).map((e) => [e.at - T, e.kind]),
+    samples: (await h.samples({ call: call(roomId, T), userIds: ['alice', 'bob'], from: T, to: T + 60_000 })).map((s) => [s.userId, s.video?.width]),
+  });
+  for (const roomId of ['ordered', 'raced']) {
+    const fromA = await read(a.h, roomId);
+    t.same(fromA.rooms, { total: 1, items: [{ sdkAppId: APP, roomId, numericRoom: false, createdAt: T, destroyedAt: T + 3000, creator: 'alice' }] },
+      `${roomId}: one room life, created by alice on A, dismissed on B`);
+    t.same(fromA.call, { createdAt: T, destroyedAt: T + 3000 });
+    t.same(fromA.sessions, [['alice', 'rtmp', 0, 2000, roomId === 'raced' ? 'kicked' : 'normal'], ['bob', 'whep', 100, 1000, 'normal']],
+      `${roomId}: both users, each exit with its reason`);
+    t.same(fromA.bob, [[100, 'entered'], [1000, 'exited']]);
+    t.same(fromA.samples, roomId === 'ordered' ? [['alice', 640]] : []);
+    t.same(await read(b.h, roomId), fromA, `${roomId}: node B answers the same`);
+  }
+  t.same((await a.h.scale({ sdkAppId: APP, from: Date.UTC(2030, 0, 15), to: Date.UTC(2030, 0, 16) }))[0], { day: Date.UTC(2030, 0, 15), users: 4, entries: 4, rooms: 2 });
+
+  // Retention needs no node: every key but the id counter expires within history.retentionDays (14) of its last write.
+  const r = new Redis(redis.url);
+  const keys = (await r.keys('hist-two-nodes:h:*')).filter((k) => k !== 'hist-two-nodes:h:seq');
+  const ttls = await Promise.all(keys.map((k) => r.pttl(k)));
+  t.ok(keys.length > 10, `the history's keys (${keys.length})`);
+  t.same(keys.filter((_k, i) => !(ttls[i] > 13 * 86_400_000 && ttls[i] <= 14 * 86_400_000)), [], 'each with a TTL of 14 days');
+  r.disconnect();
+  await a.close();
+  await b.close();
 });
