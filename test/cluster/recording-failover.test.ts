@@ -107,6 +107,9 @@ t.test('a recording of a dead node continues on the survivor with ha1_ files and
   await waitFor(() => rx.events(305, taskId).length > 0, 60_000, '305 once B uploaded everything');
   t.match(rx.events(302, taskId).map((e) => e.EventInfo.Payload), [{ LeaveCode: 0 }], 'one 302: Delete\'s (the failover ended nothing)');
   t.equal(rx.events(301, taskId).length, 1, 'one 301: the task started once');
+  // the recording user entered on B before A's session of it expired: the room saw it enter once and leave once
+  await waitFor(() => rx.received.some((r) => r.body.EventType === 104 && r.body.EventInfo?.UserId === 'recorder'), 20_000, "the recording user's 104");
+  t.same(rx.received.map((r) => r.body).filter((e) => [103, 104].includes(e.EventType) && e.EventInfo?.UserId === 'recorder').map((e) => e.EventType), [103, 104], 'the recording user entered once and left once, at the end');
 
   // what the bucket holds: A's files and B's ha1_ files, each playing as H.264
   const names = (await s3.list(BUCKET, `ha/${taskId}/`)).map((o) => o.key.slice(`ha/${taskId}/`.length));
