@@ -34,9 +34,9 @@ export interface IngestTaskUpdate {
 
 /** Many nodes: a Stop or Update of a pull task, handed to the node that runs it. */
 export type TaskCall =
+  | RecordingCall
   | { op: 'stop'; sdkAppId: number; taskId: string }
-  | { op: 'update'; sdkAppId: number; taskId: string; changes: IngestTaskUpdate }
-  | RecordingCall;
+  | { op: 'update'; sdkAppId: number; taskId: string; changes: IngestTaskUpdate };
 
 /** Many nodes: Describe/Modify/DeleteCloudRecording of a recording another node runs, answered by that node. */
 export type RecordingCall =

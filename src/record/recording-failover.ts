@@ -48,12 +48,45 @@ export type TakeOver =
   | { run: true; spec: RecordingSpec; ticket: Ticket; resume: RecordingResume }
   | { run: false; why: string };
 
+/** What the survivor's recording service lends the take-over. */
+export interface TakeOverHost {
+  list(): Promise<RecordingRecord[]>;
+  /** Why this node cannot run one more recording (its limit), or null. */
+  full(): string | null;
+  /** Runs the task here under its TaskId, started with `spec` and moved `resume.moves` times. */
+  run(rec: RecordingRecord, spec: RecordingSpec, ticket: Ticket, resume: RecordingResume): Promise<void>;
+  /** Ends it as a task its node was killed under is ended (302 LeaveCode 3), saying why it could not continue. */
+  end(rec: RecordingRecord, why: string): Promise<void>;
+}
+
+/**
+ * The running recordings of `owner`, a dead node this one swept: each continues here or ends. The sweep's claim
+ * (cluster.ts) makes this node the only one doing it, so a task is never taken up twice. Resolves how many continue.
+ */
+export async function takeOverRecordings(host: TakeOverHost, door: Door, owner: string): Promise<number> {
+  let n = 0;
+  for (const rec of await host.list()) {
+    if (rec.state !== 'running' || rec.node !== owner) continue;
+    const full = host.full();
+    const plan: TakeOver = full ? { run: false, why: full } : planTakeOver(rec, door);
+    if (!plan.run) {
+      await host.end(rec, plan.why);
+      continue;
+    }
+    // a single-stream task starts with the lists of the last Modify; a mix's layout is applied once it runs
+    const modified = plan.resume.modified;
+    await host.run(rec, modified ? { ...plan.spec, subscribe: modified.subscribe } : plan.spec, plan.ticket, plan.resume);
+    n++;
+  }
+  return n;
+}
+
 /**
  * Decides one record of a dead node: it runs here when it kept its spec and credentials, has moved fewer than three
  * times, and its recording user is let in again by the door (an expired UserSig is not: TRTC asks for a UserSig valid
  * longer than the task for this reason).
  */
-export function planTakeOver(rec: RecordingRecord, door: Door): TakeOver {
+function planTakeOver(rec: RecordingRecord, door: Door): TakeOver {
   const saved = readResume(rec);
   if (!saved) return { run: false, why: 'it kept no spec and credentials to continue elsewhere' };
   if (saved.moves >= MAX_MOVES) return { run: false, why: `it has already moved ${MAX_MOVES} times, the most TRTC allows` };

@@ -19,7 +19,7 @@ import type {
 } from '../api/cloud-recording-service.js';
 import type { RecordingCall, TaskCall, TaskCredentials } from '../api/stream-ingest-service.js';
 import type { Door } from '../room/door.js';
-import { haPrefix, planTakeOver, readResume, resumeText } from './recording-failover.js';
+import { haPrefix, readResume, resumeText, takeOverRecordings } from './recording-failover.js';
 import { LEAVE, RecordingTask } from './recording-task.js';
 import { S3Storage } from './storage/s3-storage.js';
 import { UploadQueue } from './storage/upload-queue.js';
@@ -242,28 +242,21 @@ export class Recordings implements CloudRecordingService {
    * (recording-failover.ts: `ha<N>_` files, 306 Status 0); the ones that cannot end as endInterrupted() ends them.
    * Resolves how many continue here.
    */
-  async takeOver(door: Door, owner: string): Promise<number> {
-    let n = 0;
-    for (const rec of await this.o.store.list()) {
-      if (rec.state !== 'running' || rec.node !== owner) continue;
-      const plan = this.live.size >= this.o.config.maxTasks
-        ? { run: false as const, why: `this node already runs ${this.o.config.maxTasks} recordings, its limit` }
-        : planTakeOver(rec, door);
-      if (!plan.run) {
-        await this.endOne(rec, owner, plan.why);
-        continue;
-      }
-      const { spec, resume } = plan;
-      const modified = resume.modified;
-      const task = this.makeTask(rec.taskId, modified ? { ...spec, subscribe: modified.subscribe } : spec, plan.ticket, resume.moves);
-      // the record names this node before the task runs: Describe/Modify/Delete on any node reach it from now on
-      await this.o.store.update(rec.taskId, { node: this.o.node!, resume: resumeText(resume) });
-      await task.start();
-      if (modified && spec.recordMode === 2) task.modify(modified); // the mix's layout as last modified
-      this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, from: owner, moves: resume.moves }, 'recording taken over from a dead node');
-      n++;
-    }
-    return n;
+  takeOver(door: Door, owner: string): Promise<number> {
+    const { maxTasks } = this.o.config;
+    return takeOverRecordings({
+      list: () => this.o.store.list(),
+      full: () => (this.live.size >= maxTasks ? `this node already runs ${maxTasks} recordings, its limit` : null),
+      run: async (rec, spec, ticket, resume) => {
+        const task = this.makeTask(rec.taskId, spec, ticket, resume.moves);
+        // the record names this node before the task runs: Describe/Modify/Delete on any node reach it from now on
+        await this.o.store.update(rec.taskId, { node: this.o.node!, resume: resumeText(resume) });
+        await task.start();
+        if (resume.modified && spec.recordMode === 2) task.modify(resume.modified);
+        this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, from: owner, moves: resume.moves }, 'recording taken over from a dead node');
+      },
+      end: (rec, why) => this.endOne(rec, owner, why),
+    }, door, owner);
   }
 
   /** 302 (LeaveCode 3) with a reason saying where the files are; `why`: why it could not continue here. */
