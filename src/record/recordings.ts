@@ -177,7 +177,8 @@ export class Recordings implements CloudRecordingService {
     // a task that moves to another node later starts with these lists and this layout
     const rec = this.o.node ? await this.o.store.get(taskId) : undefined;
     const saved = rec && readResume(rec);
-    if (saved) this.record(taskId, { resume: resumeText({ ...saved, modified: changes }) });
+    // stored before the answer: a node dying right after it has already kept the change for its successor
+    if (saved) await this.o.store.update(taskId, { resume: resumeText({ ...saved, modified: changes }) }).catch((err: unknown) => this.log.warn({ err, taskId }, 'recording record update failed'));
     return 'modified';
   }
 

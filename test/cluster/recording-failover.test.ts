@@ -4,7 +4,9 @@
 // - Describe, Modify and Delete sent to node B answer for tasks node A runs (handed to A over the node bus);
 // - node A is SIGKILLed and the publisher reconnects to node B: once A's lease expires B continues the task under the
 //   same TaskId (306 Status 0), records the publisher as last modified into `ha1_` files beside A's, answers Describe,
-//   and stops it on DeleteCloudRecording; what both nodes stored plays as H.264, and nothing but B records after the kill.
+//   and stops it on DeleteCloudRecording; what both nodes stored plays as H.264, and nothing but B records after the kill;
+// - a task whose recording user's UserSig has expired cannot continue: the survivor (node C) ends it with 302
+//   LeaveCode 3 and says why.
 
 import t, { type Test } from 'tap';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -127,5 +129,24 @@ t.test('a recording of a dead node continues on the survivor with ha1_ files and
   }
   // only B recorded after the kill: every object written since names B's files
   t.same(written(taskId).slice(writtenBeforeKill).filter((n) => !n.startsWith('ha1_')), [], 'nothing but ha1_ files written after the kill');
+  t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
+});
+
+t.test('a recording whose UserSig expired ends on the survivor with 302 LeaveCode 3, saying why', async (t) => {
+  const c = await node(t, 'node-c');
+  const { TaskId } = await b.client.CreateCloudRecording({
+    SdkAppId: sdkAppId, RoomId: 'ha-expired', RoomIdType: 0, UserId: 'short_sig', UserSig: officialUserSig('short_sig', 2),
+    RecordParams: { RecordMode: 1, OutputFormat: 0, MaxIdleTime: 120 }, StorageParams: {},
+  });
+  await waitFor(() => rx.events(301, TaskId!).length === 1, 20_000, '301 from node B');
+  await new Promise((r) => setTimeout(r, 4000)); // the UserSig (2 s) expires while the task runs
+  b.kill('SIGKILL');
+  await waitFor(() => rx.events(302, TaskId!).length === 1, LEASE_MS + 10_000, '302 from node C');
+  t.match(rx.events(302, TaskId!)[0].EventInfo.Payload, {
+    LeaveCode: 3,
+    Reason: /gateway node node-b died while recording.*could not continue here: its recording user cannot enter the room again/,
+  });
+  t.equal(rx.events(306, TaskId!).length, 0, 'no 306');
+  t.notOk(c.logs.some((l) => l.msg === 'recording taken over from a dead node'), 'node C runs nothing of it');
   t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
 });
