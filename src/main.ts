@@ -213,6 +213,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     config: { ...config.recording, dir: resolve(config.recording.dir) },
     log,
     node,
+    ...(cluster ? { elsewhere: (n: string, call: TaskCall) => cluster.taskElsewhere(n, call) } : {}),
   });
 
   const relays = new Relays({
@@ -324,11 +325,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       command: (cmd) => {
         if (cmd.type === 'kick') rooms.kickSession(cmd.sessionId, cmd.reason);
       },
-      task: (call) => (call.op === 'stop' ? pullTasks.stop(call.sdkAppId, call.taskId) : pullTasks.update(call.sdkAppId, call.taskId, call.changes)),
-      // a dead node's recordings and relays end with their callbacks, its pull tasks run here (701 Status 2, then
-      // 0), and every other session of it leaves with 104 Reason 2
+      task: (call) => {
+        if (call.op === 'stop') return pullTasks.stop(call.sdkAppId, call.taskId);
+        if (call.op === 'update') return pullTasks.update(call.sdkAppId, call.taskId, call.changes);
+        if (call.op === 'record-describe' || call.op === 'record-modify' || call.op === 'record-delete') return recordings.answer(call);
+        return Promise.reject(new Error(`unknown task call ${(call as { op: string }).op}`));
+      },
+      // a dead node's recordings continue here (306, ha<N>_ files) or end (302), its relays end with their
+      // callbacks, its pull tasks run here (701 Status 2, then 0), and every other session of it leaves with 104 Reason 2
       deadNode: async (id, sessions) => {
-        await recordings.endInterrupted(id);
+        await recordings.takeOver(rooms.door, id);
         await relays.endInterrupted(id);
         const kept = await pullTasks.resume(rooms.door, id);
         rooms.expireForeign(sessions.filter((s) => !kept.has(s.sessionId)));

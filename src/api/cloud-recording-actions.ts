@@ -29,7 +29,7 @@ export function cloudRecordingActions(deps: { door: Door; service: CloudRecordin
       const { spec, userSig, privateMapKey } = createParams(p);
       requireKnownApp(door, spec.sdkAppId);
       const ticket = enterTaskUser(door, { ...spec, numericRoom: spec.roomIdType === 1, userSig, privateMapKey }, 'subscribe');
-      const r = await service.create(spec, ticket);
+      const r = await service.create(spec, ticket, { userSig, ...(privateMapKey ? { privateMapKey } : {}) });
       if (r.ok) return { TaskId: r.taskId };
       if (r.error === 'limit') {
         throw new Api3Error(

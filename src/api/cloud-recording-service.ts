@@ -3,6 +3,7 @@
 // owns tasks, files and storage. Values here are already checked: the service never sees a raw request.
 
 import type { Ticket } from '../room/door.js';
+import type { TaskCredentials } from './stream-ingest-service.js';
 
 /** Whose streams of one kind (audio or video) are recorded. null = everyone in the room. */
 export type Allow = { allow: string[] } | { block: string[] } | null;
@@ -129,8 +130,11 @@ export type CreateResult =
   | { ok: false; error: 'user-busy'; reason: string };
 
 export interface CloudRecordingService {
-  /** `ticket`: the recording user, let in by the room's door for 'subscribe'. */
-  create(spec: RecordingSpec, ticket: Ticket): Promise<CreateResult>;
+  /**
+   * `ticket`: the recording user, let in by the room's door for 'subscribe'. `credentials`: what let it in, so that
+   * with many nodes a survivor can let it in again and continue the task when its node dies.
+   */
+  create(spec: RecordingSpec, ticket: Ticket, credentials?: TaskCredentials): Promise<CreateResult>;
   /** null when there is no such task of this app (never was, ended, or past its ResourceExpiredHour). */
   describe(sdkAppId: number, taskId: string): Promise<{ status: 'Idle' | 'InProgress' | 'Exited'; files: StorageFileInfo[] } | null>;
   /**

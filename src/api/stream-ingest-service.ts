@@ -2,6 +2,7 @@
 // the service (src/ingest/pull, wired in main.ts) owns tasks. Keeping the contract here keeps the API a side room.
 
 import type { Ticket } from '../room/door.js';
+import type { RecordingChanges } from './cloud-recording-service.js';
 
 export interface IngestTaskSpec {
   sdkAppId: number;
@@ -33,8 +34,15 @@ export interface IngestTaskUpdate {
 
 /** Many nodes: a Stop or Update of a pull task, handed to the node that runs it. */
 export type TaskCall =
+  | RecordingCall
   | { op: 'stop'; sdkAppId: number; taskId: string }
   | { op: 'update'; sdkAppId: number; taskId: string; changes: IngestTaskUpdate };
+
+/** Many nodes: Describe/Modify/DeleteCloudRecording of a recording another node runs, answered by that node. */
+export type RecordingCall =
+  | { op: 'record-describe'; sdkAppId: number; taskId: string }
+  | { op: 'record-modify'; sdkAppId: number; taskId: string; changes: RecordingChanges }
+  | { op: 'record-delete'; sdkAppId: number; taskId: string };
 
 /** The task user's credentials, kept with the task so a restarted gateway can let the user in again and resume it. */
 export interface TaskCredentials {

@@ -1,6 +1,6 @@
 // Commands from one node to another over Redis pub/sub: each node listens on `cmd:<id>`. A kick is fire and forget:
 // a command to a node that died is lost with it, which is what its callers want. A task call (Stop/Update of a pull
-// task another node runs) waits for the owner's reply on the caller's own channel, for a few seconds at most.
+// task, Describe/Modify/Delete of a recording another node runs) waits for the owner's reply on the caller's own channel, for a few seconds at most.
 
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';

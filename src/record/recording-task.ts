@@ -44,6 +44,10 @@ export interface RecordingTaskOptions {
   maxUsers: number;
   /** How long the end waits for uploads before 305 says some are left. Keys are file names: the storage adds `<prefix>/<TaskId>/`. */
   uploadDrainMs: number;
+  /** Before every file name: `ha<N>_` on a node the task moved to (recording-failover.ts), else ''. */
+  namePrefix?: string;
+  /** The task came from a dead node: it announces itself with 306 Status 0 (FAILOVER, migration done), not 301. */
+  movedHere?: boolean;
   /** The task ended (after its last callback). */
   onEnded: (leaveCode: number) => void;
   /** A media file (segment, MP4, AAC) was closed with this many bytes, or one was uploaded (the metrics). */
@@ -124,7 +128,8 @@ export class RecordingTask implements RoomWatcher {
     this.seat = this.o.rooms.seat(this.o.ticket, 'record', (reason, cause) => {
       void this.stop(cause === 'dismissed' ? LEAVE.roomDismissed : LEAVE.robotKicked, reason);
     });
-    this.emit(301, { Status: 0 });
+    if (this.o.movedHere) this.emit(306, { Status: 0 });
+    else this.emit(301, { Status: 0 });
     if (this.o.uploads) {
       this.emit(303, { Status: 0 });
       this.watchUploads(this.o.uploads);
@@ -294,7 +299,7 @@ export class RecordingTask implements RoomWatcher {
     const track: RecordedTrack = new RecordedTrack({
       format: w.format,
       kind: w.kind,
-      stem: join(this.dir, w.stem),
+      stem: join(this.dir, (this.o.namePrefix ?? '') + w.stem),
       hlsSegmentMs: this.o.hlsSegmentMs,
       splitMs: this.o.spec.maxMediaFileDurationMin * 60_000,
       splitBytes: SPLIT_BYTES,

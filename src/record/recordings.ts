@@ -3,7 +3,9 @@
 // the same recording user in the same room interrupts the first, 302 LeaveCode 101), records tasks in the store, picks
 // the storage, and ends every task — closing every file — on shutdown. A task the gateway was killed under (its record
 // still running at start-up) cannot be continued honestly — its open files lost their trailers, its uploads their
-// state — so endInterrupted() ends it with 302 LeaveCode 3 and a reason saying where the files are.
+// state — so endInterrupted() ends it with 302 LeaveCode 3 and a reason saying where the files are. With many nodes, a
+// dead node's task continues on the survivor that swept it (takeOver, recording-failover.ts), and Describe, Modify and
+// Delete of a task another node runs are answered there (over the node bus).
 
 import type { Logger } from '../log.js';
 import type { Rooms } from '../room/rooms.js';
@@ -15,6 +17,9 @@ import { newTaskId } from '../store/task-id.js';
 import type {
   CloudRecordingService, CreateResult, RecordingChanges, RecordingSpec, StorageFileInfo,
 } from '../api/cloud-recording-service.js';
+import type { RecordingCall, TaskCall, TaskCredentials } from '../api/stream-ingest-service.js';
+import type { Door } from '../room/door.js';
+import { haPrefix, readResume, resumeText, takeOverRecordings } from './recording-failover.js';
 import { LEAVE, RecordingTask } from './recording-task.js';
 import { S3Storage } from './storage/s3-storage.js';
 import { UploadQueue } from './storage/upload-queue.js';
@@ -38,7 +43,11 @@ export interface RecordingsOptions {
   log: Logger;
   /** Many nodes: this node's id, written into the tasks it runs. */
   node?: string;
+  /** Many nodes: runs Describe/Modify/Delete on the node that runs the task (src/cluster). */
+  elsewhere?: (node: string, call: TaskCall) => Promise<unknown>;
 }
+
+type Described = { status: 'Idle' | 'InProgress' | 'Exited'; files: StorageFileInfo[] };
 
 export class Recordings implements CloudRecordingService {
   private readonly live = new Map<string, RecordingTask>();
@@ -52,7 +61,11 @@ export class Recordings implements CloudRecordingService {
     this.log = o.log.child({ component: 'recording' });
   }
 
-  async create(spec: RecordingSpec, ticket: Ticket): Promise<CreateResult> {
+  /**
+   * `credentials`: what let the recording user in; with many nodes they are kept in the record (with the spec) so
+   * a survivor can continue the task if this node dies.
+   */
+  async create(spec: RecordingSpec, ticket: Ticket, credentials?: TaskCredentials): Promise<CreateResult> {
     if (this.live.size >= this.o.config.maxTasks) return { ok: false, error: 'limit', limit: this.o.config.maxTasks };
     const taskId = newTaskId();
     // TRTC: the same recording user entering the same room again interrupts the earlier task
@@ -62,6 +75,28 @@ export class Recordings implements CloudRecordingService {
         void t.stop(LEAVE.sameUser, `the recording user ${spec.userId} entered the room again (task ${taskId})`);
       }
     }
+    const task = this.makeTask(taskId, spec, ticket, 0);
+    const rec: RecordingRecord = {
+      taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.roomIdType, userId: spec.userId,
+      recordMode: spec.recordMode, state: 'running', createdAt: Date.now(), ...(this.o.node ? { node: this.o.node } : {}),
+      // only where another node could take it up: the spec holds the storage's secret key
+      ...(this.o.node && credentials ? { resume: resumeText({ spec, credentials, moves: 0 }) } : {}),
+    };
+    try {
+      await this.o.store.create(rec);
+    } catch (err) {
+      // not recorded (the shared store is away): the task never ran, and the caller is told
+      this.live.delete(taskId);
+      throw err;
+    }
+    await task.start();
+    // a task whose directory could not be made has already ended (301 Status 1, 302)
+    if (task.status !== 'Exited') this.log.info({ taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId, storage: spec.storage.kind }, 'recording started');
+    return { ok: true, taskId };
+  }
+
+  /** A task of this node, counted live; `moves` > 0: it came from a dead node (ha<N>_ files, 306 instead of 301). */
+  private makeTask(taskId: string, spec: RecordingSpec, ticket: Ticket, moves: number): RecordingTask {
     const s3 = spec.storage.kind === 's3' ? this.s3For(spec.storage, taskId) : null;
     const uploads = s3 ? new UploadQueue(s3) : null;
     const task = new RecordingTask({
@@ -78,6 +113,8 @@ export class Recordings implements CloudRecordingService {
       mergeWaitMs: 2000,
       maxUsers: 25,
       uploadDrainMs: this.o.config.uploadDrainSeconds * 1000,
+      namePrefix: haPrefix(moves),
+      movedHere: moves > 0,
       onBytes: (what, n) => (this.bytes[what] += n),
       onEnded: (leaveCode) => {
         this.live.delete(taskId);
@@ -92,40 +129,71 @@ export class Recordings implements CloudRecordingService {
       log: this.log,
     });
     this.live.set(taskId, task);
-    const rec: RecordingRecord = {
-      taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.roomIdType, userId: spec.userId,
-      recordMode: spec.recordMode, state: 'running', createdAt: Date.now(), ...(this.o.node ? { node: this.o.node } : {}),
-    };
-    try {
-      await this.o.store.create(rec);
-    } catch (err) {
-      // not recorded (the shared store is away): the task never ran, and the caller is told
-      this.live.delete(taskId);
-      throw err;
-    }
-    await task.start();
-    // a task whose directory could not be made has already ended (301 Status 1, 302)
-    if (task.status !== 'Exited') this.log.info({ taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, userId: spec.userId, storage: spec.storage.kind }, 'recording started');
-    return { ok: true, taskId };
+    return task;
   }
 
-  async describe(sdkAppId: number, taskId: string): Promise<{ status: 'Idle' | 'InProgress' | 'Exited'; files: StorageFileInfo[] } | null> {
+  async describe(sdkAppId: number, taskId: string): Promise<Described | null> {
+    const here = this.describeHere(sdkAppId, taskId);
+    if (here) return here;
+    const owner = await this.runsElsewhere(sdkAppId, taskId);
+    if (!owner) return null;
+    try {
+      return (await this.o.elsewhere!(owner, { op: 'record-describe', sdkAppId, taskId })) as Described | null;
+    } catch {
+      // the owner does not answer (it died, and no survivor has taken the task up yet): the record says the task
+      // exists, and nothing records it right now
+      return { status: 'Idle', files: [] };
+    }
+  }
+
+  async modify(sdkAppId: number, taskId: string, changes: RecordingChanges): Promise<'modified' | 'not-found'> {
+    const owner = this.find(sdkAppId, taskId) ? null : await this.runsElsewhere(sdkAppId, taskId);
+    if (owner) return (await this.o.elsewhere!(owner, { op: 'record-modify', sdkAppId, taskId, changes })) as 'modified' | 'not-found';
+    return this.modifyHere(sdkAppId, taskId, changes);
+  }
+
+  async delete(sdkAppId: number, taskId: string): Promise<'deleted' | 'not-found'> {
+    const owner = this.find(sdkAppId, taskId) ? null : await this.runsElsewhere(sdkAppId, taskId);
+    if (owner) return (await this.o.elsewhere!(owner, { op: 'record-delete', sdkAppId, taskId })) as 'deleted' | 'not-found';
+    return this.deleteHere(sdkAppId, taskId);
+  }
+
+  /** A call another node handed here (the record names this node): answered from this node's tasks alone. */
+  answer(call: RecordingCall): Promise<unknown> {
+    if (call.op === 'record-describe') return Promise.resolve(this.describeHere(call.sdkAppId, call.taskId));
+    if (call.op === 'record-modify') return this.modifyHere(call.sdkAppId, call.taskId, call.changes);
+    return Promise.resolve(this.deleteHere(call.sdkAppId, call.taskId));
+  }
+
+  private describeHere(sdkAppId: number, taskId: string): Described | null {
     const t = this.find(sdkAppId, taskId);
     return t ? { status: t.status, files: t.storageFiles() } : null;
   }
 
-  async modify(sdkAppId: number, taskId: string, changes: RecordingChanges): Promise<'modified' | 'not-found'> {
+  private async modifyHere(sdkAppId: number, taskId: string, changes: RecordingChanges): Promise<'modified' | 'not-found'> {
     const t = this.find(sdkAppId, taskId);
     if (!t || t.status === 'Exited') return 'not-found';
     t.modify(changes);
+    // a task that moves to another node later starts with these lists and this layout
+    const rec = this.o.node ? await this.o.store.get(taskId) : undefined;
+    const saved = rec && readResume(rec);
+    // stored before the answer: a node dying right after it has already kept the change for its successor
+    if (saved) await this.o.store.update(taskId, { resume: resumeText({ ...saved, modified: changes }) }).catch((err: unknown) => this.log.warn({ err, taskId }, 'recording record update failed'));
     return 'modified';
   }
 
-  async delete(sdkAppId: number, taskId: string): Promise<'deleted' | 'not-found'> {
+  private deleteHere(sdkAppId: number, taskId: string): 'deleted' | 'not-found' {
     const t = this.find(sdkAppId, taskId);
     if (!t || t.status === 'Exited') return 'not-found';
     void t.stop(LEAVE.api);
     return 'deleted';
+  }
+
+  /** Many nodes: the node running the task when it is not this one. */
+  private async runsElsewhere(sdkAppId: number, taskId: string): Promise<string | null> {
+    if (!this.o.elsewhere) return null;
+    const rec = await this.o.store.get(taskId);
+    return rec && rec.sdkAppId === sdkAppId && rec.state === 'running' && rec.node && rec.node !== this.o.node ? rec.node : null;
   }
 
   /** The task's local directory, for the playback route (null: no such running task). */
@@ -164,17 +232,44 @@ export class Recordings implements CloudRecordingService {
     let n = 0;
     for (const rec of await this.o.store.list()) {
       if (rec.state !== 'running' || rec.node !== owner) continue;
-      const who = owner && owner !== this.o.node ? `gateway node ${owner} died` : 'the gateway stopped';
-      const reason = `${who} while recording; what was written until then is in ${this.o.config.dir}/${rec.taskId}${owner ? ` on node ${owner}` : ''}`;
-      this.o.events.record({
-        sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.roomIdType === 1, eventType: 302, taskId: rec.taskId,
-        userId: rec.userId, payload: { LeaveCode: LEAVE.serverKicked, Reason: reason }, at: Date.now(),
-      });
-      await this.o.store.update(rec.taskId, { state: 'ended', endedAt: Date.now(), leaveCode: LEAVE.serverKicked });
-      this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId }, `recording ended at start-up: ${reason}`);
+      await this.endOne(rec, owner);
       n++;
     }
     return n;
+  }
+
+  /**
+   * Many nodes: the running recordings of `owner`, a dead node this one swept, continue here under their TaskIds
+   * (recording-failover.ts: `ha<N>_` files, 306 Status 0); the ones that cannot end as endInterrupted() ends them.
+   * Resolves how many continue here.
+   */
+  takeOver(door: Door, owner: string): Promise<number> {
+    const { maxTasks } = this.o.config;
+    return takeOverRecordings({
+      list: () => this.o.store.list(),
+      full: () => (this.live.size >= maxTasks ? `this node already runs ${maxTasks} recordings, its limit` : null),
+      run: async (rec, spec, ticket, resume) => {
+        const task = this.makeTask(rec.taskId, spec, ticket, resume.moves);
+        // the record names this node before the task runs: Describe/Modify/Delete on any node reach it from now on
+        await this.o.store.update(rec.taskId, { node: this.o.node!, resume: resumeText(resume) });
+        await task.start();
+        if (resume.modified && spec.recordMode === 2) task.modify(resume.modified);
+        this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, from: owner, moves: resume.moves }, 'recording taken over from a dead node');
+      },
+      end: (rec, why) => this.endOne(rec, owner, why),
+    }, door, owner);
+  }
+
+  /** 302 (LeaveCode 3) with a reason saying where the files are; `why`: why it could not continue here. */
+  private async endOne(rec: RecordingRecord, owner: string | undefined, why?: string): Promise<void> {
+    const who = owner && owner !== this.o.node ? `gateway node ${owner} died` : 'the gateway stopped';
+    const reason = `${who} while recording; what was written until then is in ${this.o.config.dir}/${rec.taskId}${owner ? ` on node ${owner}` : ''}${why ? `; it could not continue here: ${why}` : ''}`;
+    this.o.events.record({
+      sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.roomIdType === 1, eventType: 302, taskId: rec.taskId,
+      userId: rec.userId, payload: { LeaveCode: LEAVE.serverKicked, Reason: reason }, at: Date.now(),
+    });
+    await this.o.store.update(rec.taskId, { state: 'ended', endedAt: Date.now(), leaveCode: LEAVE.serverKicked });
+    this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId }, `recording ended: ${reason}`);
   }
 
   private find(sdkAppId: number, taskId: string): RecordingTask | undefined {
