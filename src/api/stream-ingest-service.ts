@@ -2,6 +2,7 @@
 // the service (src/ingest/pull, wired in main.ts) owns tasks. Keeping the contract here keeps the API a side room.
 
 import type { Ticket } from '../room/door.js';
+import type { RelayChanges } from './cdn-relay-service.js';
 
 export interface IngestTaskSpec {
   sdkAppId: number;
@@ -31,10 +32,13 @@ export interface IngestTaskUpdate {
   tempo?: number;
 }
 
-/** Many nodes: a Stop or Update of a pull task, handed to the node that runs it. */
+/** Many nodes: a Stop or Update of a task, handed to the node that runs it. */
 export type TaskCall =
   | { op: 'stop'; sdkAppId: number; taskId: string }
-  | { op: 'update'; sdkAppId: number; taskId: string; changes: IngestTaskUpdate };
+  | { op: 'update'; sdkAppId: number; taskId: string; changes: IngestTaskUpdate }
+  // relay to CDN (src/relay/relays.ts); `changes` without `feedback` tickets (their users ride in feedbackUsers)
+  | { op: 'relay-stop'; sdkAppId: number; taskId: string }
+  | { op: 'relay-update'; sdkAppId: number; taskId: string; changes: RelayChanges };
 
 /** The task user's credentials, kept with the task so a restarted gateway can let the user in again and resume it. */
 export interface TaskCredentials {
