@@ -30,6 +30,7 @@ import { registerTaskRoutes } from './api/tasks.js';
 import { registerRecordingFiles } from './api/recording-files.js';
 import { Recordings } from './record/recordings.js';
 import { Relays } from './relay/relays.js';
+import { takeOverRelays } from './relay/relay-failover.js';
 import { CallbackDispatcher } from './events/callback-dispatcher.js';
 import { PullTasks } from './ingest/pull/pull-tasks.js';
 import { RefusalCounters } from './events/refusal-counters.js';
@@ -225,6 +226,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     config: { ...config.relay, ffmpegPath: config.pull.ffmpegPath, allow: config.pull.allow, deny: config.pull.deny },
     log,
     node,
+    ...(cluster ? { elsewhere: (n: string, call: TaskCall) => cluster.taskElsewhere(n, call) } : {}),
   });
 
   const { minMs, maxMs } = { minMs: config.rtmp.authFailureDelayMinMs, maxMs: config.rtmp.authFailureDelayMaxMs };
@@ -329,13 +331,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         if (call.op === 'stop') return pullTasks.stop(call.sdkAppId, call.taskId);
         if (call.op === 'update') return pullTasks.update(call.sdkAppId, call.taskId, call.changes);
         if (call.op === 'record-describe' || call.op === 'record-modify' || call.op === 'record-delete') return recordings.answer(call);
+        if (call.op === 'relay-stop') return relays.stop(call.sdkAppId, call.taskId);
+        if (call.op === 'relay-update') return relays.update(call.sdkAppId, call.taskId, call.changes);
         return Promise.reject(new Error(`unknown task call ${(call as { op: string }).op}`));
       },
-      // a dead node's recordings continue here (306, ha<N>_ files) or end (302), its relays end with their
-      // callbacks, its pull tasks run here (701 Status 2, then 0), and every other session of it leaves with 104 Reason 2
+      // a dead node's recordings continue here (306, ha<N>_ files) or end (302), its relays and pull tasks run here
+      // (401 Status 1 then 2; 701 Status 2, then 0), and every other session of it leaves with 104 Reason 2
       deadNode: async (id, sessions) => {
         await recordings.takeOver(rooms.door, id);
-        await relays.endInterrupted(id);
+        await takeOverRelays({ relays, store: store.relays, door: rooms.door, log: log.child({ component: 'relay' }) }, id);
         const kept = await pullTasks.resume(rooms.door, id);
         rooms.expireForeign(sessions.filter((s) => !kept.has(s.sessionId)));
         await members.settled();

@@ -23,7 +23,7 @@ export function cdnRelayActions(deps: { door: Door; service: CdnRelayService }):
       const { spec, userSig, feedback } = startParams(p);
       requireKnownApp(door, spec.sdkAppId);
       const ticket = enterTaskUser(door, { sdkAppId: spec.sdkAppId, userId: spec.agentUserId, roomId: spec.roomId, numericRoom: spec.numericRoom, userSig }, 'subscribe');
-      const r = await service.start(spec, ticket, feedbackTickets(spec.sdkAppId, feedback));
+      const r = await service.start(spec, ticket, feedbackTickets(spec.sdkAppId, feedback), { userSig, feedback });
       if (r.ok) return { TaskId: r.taskId };
       if (r.error === 'limit') {
         throw new Api3Error('FailedOperation.RestrictedConcurrency', `This gateway runs at most ${r.limit} relay tasks at once and is full; stop a relay or retry later.`);
@@ -35,7 +35,10 @@ export function cdnRelayActions(deps: { door: Door; service: CdnRelayService }):
 
     async UpdatePublishCdnStream(p) {
       const { sdkAppId, taskId, changes, feedback } = updateParams(p);
-      if (feedback) changes.feedback = feedbackTickets(sdkAppId, feedback);
+      if (feedback) {
+        changes.feedback = feedbackTickets(sdkAppId, feedback);
+        changes.feedbackUsers = feedback;
+      }
       const r = await service.update(sdkAppId, taskId, changes);
       if (r === 'not-found') throw notFound(sdkAppId, taskId);
       if (r === 'outdated') {

@@ -65,12 +65,23 @@ export interface RelayChanges {
   rooms?: NamedRoom[];
   /** Mixed relays: FeedBackRoomParams sent again, its users let in by the door (an empty list: none any more). */
   feedback?: Ticket[];
+  /** The same users as sent (UserSigs included): kept for a resume elsewhere, and what an Update handed to another
+   * node carries instead of `feedback` (that node's door lets them in). */
+  feedbackUsers?: FeedBackUser[];
   /** Mixed relays: SeiParams sent again (an empty object: no SEI any more). */
   sei?: SeiSpec;
 }
 
 export const FEEDBACK_NEEDS_MIX =
   'FeedBackRoomParams brings a mixed relay\'s picture (WithTranscoding 1) into rooms; a single stream is already in its room: leave FeedBackRoomParams out.';
+
+/** What let a relay's users in, kept with the task so that another node can let them in again and resume it. */
+export interface RelayCredentials {
+  /** AgentParams.UserSig. */
+  userSig: string;
+  /** FeedBackRoomParams' users, UserSigs included ([] without). */
+  feedback: FeedBackUser[];
+}
 
 /** One FeedBackRoomParams entry, checked (its UserSig not yet: the door does that). */
 export interface FeedBackUser {
@@ -92,8 +103,11 @@ export type StartResult =
 export type UpdateResult = 'updated' | 'not-found' | 'outdated' | { refused: string; code?: string };
 
 export interface CdnRelayService {
-  /** `feedback`: FeedBackRoomParams' users, let in by the door (mixed relays only). */
-  start(spec: RelaySpec, ticket: Ticket, feedback: readonly Ticket[]): Promise<StartResult>;
+  /**
+   * `feedback`: FeedBackRoomParams' users, let in by the door (mixed relays only). `credentials`: what let the users
+   * in, kept with the task so that a surviving node can resume it (without them a node's death ends it).
+   */
+  start(spec: RelaySpec, ticket: Ticket, feedback: readonly Ticket[], credentials?: RelayCredentials): Promise<StartResult>;
   update(sdkAppId: number, taskId: string, changes: RelayChanges): Promise<UpdateResult>;
   stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'not-found'>;
 }

@@ -3,6 +3,7 @@
 
 import type { Ticket } from '../room/door.js';
 import type { RecordingChanges } from './cloud-recording-service.js';
+import type { RelayChanges } from './cdn-relay-service.js';
 
 export interface IngestTaskSpec {
   sdkAppId: number;
@@ -32,11 +33,14 @@ export interface IngestTaskUpdate {
   tempo?: number;
 }
 
-/** Many nodes: a Stop or Update of a pull task, handed to the node that runs it. */
+/** Many nodes: a Stop or Update of a task, handed to the node that runs it. */
 export type TaskCall =
   | RecordingCall
   | { op: 'stop'; sdkAppId: number; taskId: string }
-  | { op: 'update'; sdkAppId: number; taskId: string; changes: IngestTaskUpdate };
+  | { op: 'update'; sdkAppId: number; taskId: string; changes: IngestTaskUpdate }
+  // relay to CDN (src/relay/relays.ts); `changes` without `feedback` tickets (their users ride in feedbackUsers)
+  | { op: 'relay-stop'; sdkAppId: number; taskId: string }
+  | { op: 'relay-update'; sdkAppId: number; taskId: string; changes: RelayChanges };
 
 /** Many nodes: Describe/Modify/DeleteCloudRecording of a recording another node runs, answered by that node. */
 export type RecordingCall =

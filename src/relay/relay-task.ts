@@ -49,6 +49,8 @@ export interface RelayTaskOptions {
   mergeWaitMs: number;
   onEnded: (reason: string) => void;
   log: Logger;
+  /** A task resumed on another node: the last SequenceNumber applied there (an Update must still exceed it). */
+  sequence?: number;
 }
 
 /** One relay task per agent user in a room (integer and string rooms apart). */
@@ -80,7 +82,7 @@ export class RelayTask implements RoomWatcher, TapSource {
   /** The agent user's place in the room (103/104 Role 21), where RemoveUser and DismissRoom find it. */
   private seat: Seat | null = null;
   private readonly room: RoomRef;
-  private lastSequence = -1;
+  private lastSequence: number;
   /** Each push URL's last status (callback 401), for the metrics. */
   private readonly pushStatus = new Map<string, RelayStatus>();
   private ending: Promise<void> | null = null;
@@ -91,6 +93,7 @@ export class RelayTask implements RoomWatcher, TapSource {
 
   constructor(private readonly o: RelayTaskOptions) {
     this.spec = o.spec;
+    this.lastSequence = o.sequence ?? -1;
     this.room = { sdkAppId: o.spec.sdkAppId, roomId: o.spec.roomId, numericRoom: o.spec.numericRoom };
     this.log = o.log.child({ taskId: o.taskId });
     this.feedback = new FeedBackRooms({ rooms: o.rooms, taskId: o.taskId, log: this.log });
@@ -107,6 +110,11 @@ export class RelayTask implements RoomWatcher, TapSource {
   /** Room and agent user: one relay task per agent user in a room. */
   get agent(): string {
     return agentKey(this.room, this.spec.agentUserId);
+  }
+
+  /** The spec as the Updates have left it, and the last SequenceNumber: what a resume elsewhere starts from. */
+  get resumable(): { spec: RelaySpec; sequence: number } {
+    return { spec: this.spec, sequence: this.lastSequence };
   }
 
   get ended(): boolean {
@@ -196,9 +204,16 @@ export class RelayTask implements RoomWatcher, TapSource {
       }
       this.spec = { ...this.spec, urls: c.urls };
     }
-    if (c.layout && this.mixed) this.mixed.setLayout(c.layout);
+    if (c.layout && this.mixed) {
+      this.mixed.setLayout(c.layout);
+      this.spec = { ...this.spec, mix: { ...this.spec.mix!, layout: c.layout } };
+    }
     if (c.feedback) this.feedback.set(c.feedback);
-    if (c.sei) this.setSei(c.sei);
+    if (c.sei) {
+      this.setSei(c.sei);
+      const { sei: _gone, ...rest } = this.spec;
+      this.spec = c.sei.layoutVolume || c.sei.passThrough ? { ...rest, sei: c.sei } : rest;
+    }
     if (c.audioLists && this.mixed) {
       this.spec = { ...this.spec, audioLists: applyAudioLists(this.spec.audioLists, c.audioLists) };
       this.mixed.relevel();

@@ -3,19 +3,26 @@
 // pull.allow / pull.deny rules as pull sources (no loopback or private targets unless allowed there), keeps the
 // tasks in the store, and ends every task — each URL saying 5 then 0 — on shutdown. A task the gateway was killed under
 // ends at the next start-up (endInterrupted): 401 Status 0 with ErrorCode 2 (a running push dropped) per URL.
+// Many nodes: a dead node's relays are started again here (relay-failover.ts calls adopt), and an Update or Stop of a
+// relay another node runs is handed to that node (the `elsewhere` callback).
 
 import type { Logger } from '../log.js';
 import type { Rooms } from '../room/rooms.js';
 import type { MediaEngine } from '../room/engine.js';
 import type { Ticket } from '../room/door.js';
+import type { TaskCall } from '../api/stream-ingest-service.js';
+import { enterTaskUser } from '../api/task-user.js';
 import type { RelayEventSink } from '../events/relay-events.js';
 import type { RelayRecord, TaskStore } from '../store/store.js';
 import { newTaskId } from '../store/task-id.js';
-import type { CdnRelayService, RelayChanges, RelaySpec, StartResult, UpdateResult } from '../api/cdn-relay-service.js';
+import type {
+  CdnRelayService, RelayChanges, RelayCredentials, RelaySpec, StartResult, UpdateResult,
+} from '../api/cdn-relay-service.js';
 import { compileHostRules, type HostRules } from '../ingest/pull/host-rules.js';
 import { streamUrlRefusal, type Resolver } from '../ingest/pull/url-check.js';
 import { agentKey, RelayTask } from './relay-task.js';
 import { redact } from './cdn-push.js';
+import { decodeResume, encodeResume } from './relay-resume.js';
 
 export interface RelayConfig {
   maxTasks: number;
@@ -39,15 +46,14 @@ export interface RelaysOptions {
   log: Logger;
   /** Many nodes: this node's id, written into the tasks it runs. */
   node?: string;
-}
-
-/** What a relay's record keeps for a restart (RelayRecord.resume, JSON): the push URLs, for their last 401. */
-interface RelayResume {
-  urls: string[];
+  /** Many nodes: runs Update/Stop on the node that runs the relay (src/cluster). */
+  elsewhere?: (node: string, call: TaskCall) => Promise<unknown>;
 }
 
 export class Relays implements CdnRelayService {
   private readonly live = new Map<string, RelayTask>();
+  /** What let each live task's users in (absent: not kept, and the task cannot resume elsewhere). */
+  private readonly credentials = new Map<string, RelayCredentials>();
   private readonly rules: HostRules;
   private readonly log: Logger;
 
@@ -56,7 +62,7 @@ export class Relays implements CdnRelayService {
     this.log = o.log.child({ component: 'relay' });
   }
 
-  async start(spec: RelaySpec, ticket: Ticket, feedback: readonly Ticket[] = []): Promise<StartResult> {
+  async start(spec: RelaySpec, ticket: Ticket, feedback: readonly Ticket[] = [], credentials?: RelayCredentials): Promise<StartResult> {
     const { maxTasks } = this.o.config;
     if (this.live.size >= maxTasks) return { ok: false, error: 'limit', limit: maxTasks };
     const refused = await this.refusedUrl(spec.urls);
@@ -69,35 +75,16 @@ export class Relays implements CdnRelayService {
       }
     }
     const taskId = newTaskId();
-    const task = new RelayTask({
-      taskId,
-      spec,
-      ticket,
-      feedback,
-      rooms: this.o.rooms,
-      engine: this.o.engine,
-      events: this.o.events,
-      ffmpegPath: this.o.config.ffmpegPath,
-      pushWith: this.o.config.pushWith,
-      retryMs: this.o.config.retrySeconds * 1000,
-      giveUpMs: this.o.config.giveUpSeconds * 1000,
-      mergeWaitMs: 2000,
-      onEnded: (reason) => {
-        this.live.delete(taskId);
-        this.o.store.update(taskId, { state: 'ended', endedAt: Date.now(), endReason: reason }).catch((err: unknown) => this.log.warn({ err, taskId }, 'relay record update failed'));
-      },
-      log: this.log,
-    });
-    this.live.set(taskId, task);
+    const task = this.makeTask(taskId, spec, ticket, feedback, credentials);
     try {
       await this.o.store.create({
         taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.numericRoom ? 0 : 1, userId: spec.agentUserId,
         relayedUserId: spec.userId, urls: spec.urls.length, state: 'running', createdAt: Date.now(), ...(this.o.node ? { node: this.o.node } : {}),
-        resume: JSON.stringify({ urls: spec.urls } satisfies RelayResume),
+        resume: encodeResume(spec, credentials, -1),
       });
     } catch (err) {
       // not recorded (the shared store is away): the task never ran, and the caller is told
-      this.live.delete(taskId);
+      this.forget(taskId);
       throw err;
     }
     try {
@@ -112,18 +99,94 @@ export class Relays implements CdnRelayService {
     return { ok: true, taskId };
   }
 
+  /**
+   * Many nodes: a dead node's relay, run here under its TaskId from its record's spec (relay-failover.ts let its
+   * users in). Its pushes start again as a Start's do (401 Status 1, then 2 once the relayed stream is here), and
+   * the record names this node. 'limit' when this node is full (the caller ends the task).
+   */
+  async adopt(taskId: string, was: { spec: RelaySpec; credentials: RelayCredentials; sequence: number }, ticket: Ticket, feedback: readonly Ticket[]): Promise<'adopted' | 'limit'> {
+    if (this.live.size >= this.o.config.maxTasks) return 'limit';
+    const task = this.makeTask(taskId, was.spec, ticket, feedback, was.credentials, was.sequence);
+    try {
+      await this.o.store.update(taskId, { ...(this.o.node ? { node: this.o.node } : {}) });
+      await task.start();
+    } catch (err) {
+      const reason = `the relay could not start again on node ${this.o.node}: ${(err as Error).message}`;
+      this.log.error({ taskId }, reason);
+      await task.stop(reason);
+      return 'adopted'; // ended with its callbacks, as any relay that fails
+    }
+    this.log.info({ taskId, sdkAppId: was.spec.sdkAppId, roomId: was.spec.roomId, userId: was.spec.userId, urls: was.spec.urls.map(redact) }, 'relay resumed from a dead node');
+    return 'adopted';
+  }
+
+  private makeTask(taskId: string, spec: RelaySpec, ticket: Ticket, feedback: readonly Ticket[], credentials?: RelayCredentials, sequence?: number): RelayTask {
+    const task = new RelayTask({
+      taskId,
+      spec,
+      ticket,
+      feedback,
+      rooms: this.o.rooms,
+      engine: this.o.engine,
+      events: this.o.events,
+      ffmpegPath: this.o.config.ffmpegPath,
+      pushWith: this.o.config.pushWith,
+      retryMs: this.o.config.retrySeconds * 1000,
+      giveUpMs: this.o.config.giveUpSeconds * 1000,
+      mergeWaitMs: 2000,
+      onEnded: (reason) => {
+        this.forget(taskId);
+        this.o.store.update(taskId, { state: 'ended', endedAt: Date.now(), endReason: reason }).catch((err: unknown) => this.log.warn({ err, taskId }, 'relay record update failed'));
+      },
+      log: this.log,
+      ...(sequence !== undefined ? { sequence } : {}),
+    });
+    this.live.set(taskId, task);
+    if (credentials) this.credentials.set(taskId, credentials);
+    return task;
+  }
+
+  private forget(taskId: string): void {
+    this.live.delete(taskId);
+    this.credentials.delete(taskId);
+  }
+
   async update(sdkAppId: number, taskId: string, changes: RelayChanges): Promise<UpdateResult> {
     const t = this.find(sdkAppId, taskId);
-    if (!t) return 'not-found';
+    if (!t) {
+      const owner = await this.runsElsewhere(sdkAppId, taskId);
+      if (!owner) return 'not-found';
+      // tickets are this node's: the owner's door lets feedbackUsers in again (this node's door already checked them)
+      const { feedback: _tickets, ...portable } = changes;
+      return (await this.o.elsewhere!(owner, { op: 'relay-update', sdkAppId, taskId, changes: portable })) as UpdateResult;
+    }
+    if (changes.feedbackUsers && !changes.feedback) {
+      changes.feedback = changes.feedbackUsers.map((u) => enterTaskUser(this.o.rooms.door, { sdkAppId, ...u }, 'publish'));
+    }
     if (changes.urls) {
       const refused = await this.refusedUrl(changes.urls);
       if (refused) return { refused };
     }
     const r = t.update(changes);
-    if (r === 'updated' && changes.urls) {
-      this.o.store.update(taskId, { urls: changes.urls.length, resume: JSON.stringify({ urls: changes.urls } satisfies RelayResume) }).catch((err: unknown) => this.log.warn({ err, taskId }, 'relay record update failed'));
-    }
+    if (r === 'updated') this.keepSpec(t, changes);
     return r;
+  }
+
+  /** After an Update: the record keeps the spec as it now is, for a resume elsewhere (and the URLs for the last 401s). */
+  private keepSpec(t: RelayTask, changes: RelayChanges): void {
+    const had = this.credentials.get(t.taskId);
+    const credentials = had && changes.feedbackUsers ? { ...had, feedback: changes.feedbackUsers } : had;
+    if (credentials) this.credentials.set(t.taskId, credentials);
+    const { spec, sequence } = t.resumable;
+    this.o.store.update(t.taskId, { urls: spec.urls.length, relayedUserId: spec.userId, resume: encodeResume(spec, credentials, sequence) })
+      .catch((err: unknown) => this.log.warn({ err, taskId: t.taskId }, 'relay record update failed'));
+  }
+
+  /** Many nodes: the node running the relay when it is not this one. */
+  private async runsElsewhere(sdkAppId: number, taskId: string): Promise<string | null> {
+    if (!this.o.elsewhere) return null;
+    const rec = await this.o.store.get(taskId);
+    return rec && rec.sdkAppId === sdkAppId && rec.state === 'running' && rec.node && rec.node !== this.o.node ? rec.node : null;
   }
 
   /** Each live task's app and each of its pushes' last 401 status (none yet: 'starting'), for the metrics. */
@@ -133,9 +196,12 @@ export class Relays implements CdnRelayService {
 
   async stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'not-found'> {
     const t = this.find(sdkAppId, taskId);
-    if (!t) return 'not-found';
-    await t.stop('StopPublishCdnStream');
-    return 'stopped';
+    if (t) {
+      await t.stop('StopPublishCdnStream');
+      return 'stopped';
+    }
+    const owner = await this.runsElsewhere(sdkAppId, taskId);
+    return owner ? ((await this.o.elsewhere!(owner, { op: 'relay-stop', sdkAppId, taskId })) as 'stopped' | 'not-found') : 'not-found';
   }
 
   /** Shutdown: every push's stdin closed (ffmpeg flushes and ends its RTMP session), 5 then 0 per URL. */
@@ -152,21 +218,26 @@ export class Relays implements CdnRelayService {
     let n = 0;
     for (const rec of await this.o.store.list()) {
       if (rec.state !== 'running' || rec.node !== owner) continue;
-      const { urls } = rec.resume ? (JSON.parse(rec.resume) as RelayResume) : { urls: [] };
       const msg = owner && owner !== this.o.node
         ? `gateway node ${owner} died while relaying; a surviving node ended the task`
         : 'the gateway stopped while relaying; the task ended when it started again';
-      for (const url of urls) {
-        this.o.events.relay({
-          sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.roomIdType === 0, taskId: rec.taskId, userId: rec.userId,
-          url, status: 0, errorCode: 2, errorMsg: msg, at: Date.now(),
-        });
-      }
-      await this.o.store.update(rec.taskId, { state: 'ended', endedAt: Date.now(), endReason: msg });
-      this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, urls: urls.map(redact) }, `relay ended at start-up: ${msg}`);
+      await this.endRecord(rec, msg);
       n++;
     }
     return n;
+  }
+
+  /** A relay no node runs any more ends: each URL's 401 Status 0 with ErrorCode 2 and `msg`, its record ended. */
+  async endRecord(rec: RelayRecord, msg: string): Promise<void> {
+    const { urls } = decodeResume(rec.resume);
+    for (const url of urls) {
+      this.o.events.relay({
+        sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.roomIdType === 0, taskId: rec.taskId, userId: rec.userId,
+        url, status: 0, errorCode: 2, errorMsg: msg, at: Date.now(),
+      });
+    }
+    await this.o.store.update(rec.taskId, { state: 'ended', endedAt: Date.now(), endReason: msg });
+    this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, urls: urls.map(redact) }, `relay ended: ${msg}`);
   }
 
   private find(sdkAppId: number, taskId: string): RelayTask | undefined {
