@@ -129,6 +129,18 @@ async function internalListener(app: FastifyInstance, port: number): Promise<{ u
   return { url: `http://127.0.0.1:${bound}`, close: () => void server.close() };
 }
 
+/** A drain's hand-over of its pull tasks; with no other node alive (or Redis away) they stay, to end at the close. */
+async function handOverPullTasks(cluster: Cluster, pullTasks: PullTasks, log: Logger): Promise<void> {
+  try {
+    const to = await cluster.taker();
+    if (!to) return log.info('draining: no other node is alive, so the pull tasks stay here until the close');
+    log.info({ to, tasks: pullTasks.size }, 'draining: the pull tasks move to another node');
+    await pullTasks.handOverAll(to, (taskId) => cluster.handOverTask(to, taskId));
+  } catch (err) {
+    log.warn({ err: String(err) }, 'draining: the pull tasks could not be handed over; they end at the close');
+  }
+}
+
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   // Before anything listens: the werift internals roomgate relies on are there (once per process, ~0.3 s). A werift
   // of another shape throws WeriftShapeError, whose one line names the version and the field. The same for the
@@ -328,6 +340,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         if (cmd.type === 'kick') rooms.kickSession(cmd.sessionId, cmd.reason);
       },
       task: (call) => {
+        if (call.op === 'take') return pullTasks.takeOver(rooms.door, call.taskId, call.from);
         if (call.op === 'stop') return pullTasks.stop(call.sdkAppId, call.taskId);
         if (call.op === 'update') return pullTasks.update(call.sdkAppId, call.taskId, call.changes);
         if (call.op === 'record-describe' || call.op === 'record-modify' || call.op === 'record-delete') return recordings.answer(call);
@@ -387,12 +400,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         engine.close();
         internal?.close();
         await http.close();
+        // many nodes: the census answers every leave above first — it decides the 104s and 102s, which go out in
+        // the flush below (the node's lease is given back after it)
+        await members.settled(true);
         await callbacks.close(config.callbacks.flushOnCloseMs);
         // every exit and dismissal above is in the history file before it closes
         await history.flush();
         retention.stop();
-        // the census hears every leave above before this node gives its lease back
-        await members.settled(true);
         await cluster?.stop();
         await store.close();
         markClosed();
@@ -404,6 +418,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         health.state = 'draining';
         rooms.door.drain(DRAIN_REASON);
         log.info({ timeoutMs: config.drain.timeoutMs }, 'draining: new publishers are refused, running sessions may end on their own');
+        // many nodes: the pull tasks move to another live node now (701 Status 2, then 0 there; no 702)
+        if (cluster && pullTasks.size > 0) await handOverPullTasks(cluster, pullTasks, log);
         const ended = await sessionsEnded(() => rooms.list().length > 0 || pullTasks.size > 0, config.drain.timeoutMs);
         log.info({ ended }, ended ? 'drained: every session ended' : 'drain timeout: closing the sessions left');
         await gateway.close('the gateway is shutting down (drained)');

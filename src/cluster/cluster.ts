@@ -8,7 +8,7 @@ import type { RedisConnection } from '../store/redis-connection.js';
 import { RedisCensus } from '../store/redis-census.js';
 import type { MemberRecord } from '../store/store.js';
 import type { TaskCall } from '../api/stream-ingest-service.js';
-import { NodeBus, type NodeCommand } from './node-bus.js';
+import { NodeBus, type NodeCommand, type TaskTake } from './node-bus.js';
 import { NodeRegistry } from './node-registry.js';
 
 export interface ClusterOptions {
@@ -23,8 +23,8 @@ export interface ClusterOptions {
 export interface ClusterHandlers {
   /** A command from another node (a kick). */
   command(cmd: NodeCommand): void;
-  /** An API call on a task this node runs, made on another node. */
-  task(call: TaskCall): Promise<unknown>;
+  /** An API call on a task this node runs, made on another node; or a draining node handing this node a task. */
+  task(call: TaskCall | TaskTake): Promise<unknown>;
   /**
    * A dead node's tasks and sessions, for this node to take over or end (each session's leave is reported once
    * across the cluster: the census sees to it). Resolves once done; only then is the node forgotten.
@@ -92,6 +92,25 @@ export class Cluster {
   /** Runs an API call on the node that runs the task. */
   taskElsewhere(node: string, call: TaskCall): Promise<unknown> {
     return this.bus.request(node, call);
+  }
+
+  /**
+   * Where a draining node sends its pull tasks: the live node (not this one) holding the fewest sessions, or null
+   * when no other node is alive.
+   */
+  async taker(): Promise<string | null> {
+    const others = (await this.registry.alive()).filter((n) => n.id !== this.nodeId);
+    let best: { id: string; load: number } | null = null;
+    for (const n of others) {
+      const load = (await this.census.sessionsOf(n.id)).length;
+      if (!best || load < best.load) best = { id: n.id, load };
+    }
+    return best?.id ?? null;
+  }
+
+  /** Asks `node` to run a pull task this node stopped (a drain); true once it took it. */
+  async handOverTask(node: string, taskId: string): Promise<boolean> {
+    return (await this.bus.request(node, { op: 'take', taskId, from: this.nodeId })) === true;
   }
 
   /** The internal HTTP base URL of a node holding its lease. */

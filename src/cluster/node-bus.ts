@@ -1,6 +1,7 @@
 // Commands from one node to another over Redis pub/sub: each node listens on `cmd:<id>`. A kick is fire and forget:
 // a command to a node that died is lost with it, which is what its callers want. A task call (Stop/Update of a pull
-// task, Describe/Modify/Delete of a recording another node runs) waits for the owner's reply on the caller's own channel, for a few seconds at most.
+// task or a relay, Describe/Modify/Delete of a recording another node runs, or a draining node's hand-over of a pull
+// task) waits for the other's reply on the caller's own channel, for a few seconds at most.
 
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -8,10 +9,13 @@ import type { RedisConnection } from '../store/redis-connection.js';
 import type { Logger } from '../log.js';
 import type { TaskCall } from '../api/stream-ingest-service.js';
 
+/** A draining node asks another to run one of its pull tasks (it stopped pulling it already); the answer is a boolean. */
+export type TaskTake = { op: 'take'; taskId: string; from: string };
+
 export type NodeCommand =
   /** The same userid published on another node: end this session with the reason, as a local kick would. */
   | { type: 'kick'; sessionId: string; reason: string }
-  | { type: 'task'; id: string; from: string; call: TaskCall }
+  | { type: 'task'; id: string; from: string; call: TaskCall | TaskTake }
   | { type: 'reply'; id: string; result?: unknown; error?: string };
 
 const REPLY_TIMEOUT_MS = 5000;
@@ -32,7 +36,7 @@ export class NodeBus {
   }
 
   /** `handle` gets kicks; `task` runs task calls from other nodes and its result goes back to the caller. */
-  async listen(handle: (cmd: NodeCommand) => void, task: (call: TaskCall) => Promise<unknown>): Promise<void> {
+  async listen(handle: (cmd: NodeCommand) => void, task: (call: TaskCall | TaskTake) => Promise<unknown>): Promise<void> {
     this.sub.on('message', (_channel: string, text: string) => {
       let cmd: NodeCommand;
       try {
@@ -59,7 +63,7 @@ export class NodeBus {
   }
 
   /** Runs `call` on `nodeId` and resolves its result; rejects when that node does not answer within 5 s. */
-  async request(nodeId: string, call: TaskCall): Promise<unknown> {
+  async request(nodeId: string, call: TaskCall | TaskTake): Promise<unknown> {
     const id = randomUUID();
     const answer = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

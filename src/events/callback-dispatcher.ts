@@ -217,11 +217,23 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
     this.counters.queued++;
     // behind its room's events that wait for the store, to keep the room's order
     if (this.held.queueBehind(entry)) return;
+    // counted until its pump is running, so a close right after emit() (a 702 at shutdown) waits for it
+    this.appending++;
     this.o.outbox.append(entry).then(
-      () => this.kick(partition),
-      (err: unknown) => this.held.hold(entry, err),
+      () => {
+        this.appending--;
+        this.kick(partition);
+        if (this.idle()) this.idleWaiters.splice(0).forEach((f) => f());
+      },
+      (err: unknown) => {
+        this.appending--;
+        this.held.hold(entry, err);
+      },
     );
   }
+
+  /** Entries being written to the outbox, not yet handed to a pump. */
+  private appending = 0;
 
   private kick(partition: string): void {
     if (this.closed) return;
@@ -244,7 +256,7 @@ export class CallbackDispatcher implements RoomEventSink, IngestEventSink, Recor
    * left there is another node's to deliver, or the next start's).
    */
   private idle(): boolean {
-    return this.o.outbox.shared ? this.active.size === 0 : this.counters.queued <= 0;
+    return this.o.outbox.shared ? this.active.size === 0 && this.appending === 0 : this.counters.queued <= 0;
   }
 
   /** A shared outbox: every partition with entries gets a pump here unless one runs (its lease decides who sends). */

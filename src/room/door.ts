@@ -73,6 +73,11 @@ export class Door {
     return e;
   }
 
+  /** Whether drain() was called: a draining node takes no task over from another. */
+  get isDraining(): boolean {
+    return this.draining !== null;
+  }
+
   /**
    * From now on every new publisher (RTMP, WHIP, a pull task's user) is refused with `reason`, which should tell the
    * encoder to reconnect (a load balancer then sends it to another node); viewers and task agents still enter.

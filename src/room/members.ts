@@ -141,6 +141,26 @@ export class RoomMembers implements Occupancy {
   }
 
   /**
+   * Many nodes: the session moves to another node (a draining node hands a pull task over). It leaves this node's
+   * count and ledger without a word; the census keeps it in its room, no longer filed under this node, so the
+   * taker's join of the same session raises no 103 and a later sweep of this node no 104.
+   */
+  handOver(ref: RoomRef, userId: string, sessionId: string): void {
+    const k = roomKey(ref);
+    const room = this.rooms.get(k);
+    const member = room?.get(userId);
+    if (!room || !member?.has(sessionId)) return;
+    member.delete(sessionId);
+    if (member.size === 0) room.delete(userId);
+    if (room.size === 0) this.rooms.delete(k);
+    this.restored.delete(sessionId);
+    this.write(() => this.ledger!.sessions.remove(sessionId));
+    if (!this.cluster) return;
+    const { census, node } = this.cluster;
+    this.inOrder(k, () => census.release(node, sessionId));
+  }
+
+  /**
    * Many nodes: a session another node held, which died with it (the node's lease expired), leaves with `reason`.
    * The census reports each session's leave once, whichever survivors try.
    */

@@ -72,6 +72,11 @@ export class Publisher implements MediaSink, Feed {
   /** Set before end() when the session was lost to a timeout (exit reason "timeout"). */
   timedOut = false;
   /**
+   * Set before end() when the session moves to another node (a draining node hands its pull task over): it leaves
+   * this node only, and the cluster goes on counting it in the room (no 104).
+   */
+  handedOver = false;
+  /**
    * Set by ingests whose publisher can make a keyframe on request (WHIP). Consumers then ask for one when they join
    * or lose a picture; without it (RTMP, pull) the cached GOP is all there is.
    */

@@ -444,6 +444,33 @@ export class Rooms {
     return gone.length;
   }
 
+  /**
+   * Many nodes, a drain: the publisher session moves to another node (its pull task is handed over). It ends here
+   * (viewers here are told), but its user stays in the room for the cluster: no 104, and no 103 when the taker joins.
+   */
+  handOver(p: Publisher, reason: string): void {
+    p.handedOver = true;
+    p.end(reason);
+  }
+
+  /** The same for a resumed task's session that had not joined again yet (counted since restored, no publisher). */
+  handOverRestored(ref: RoomRef, userId: string, sessionId: string): void {
+    this.members.handOver(ref, userId, sessionId);
+  }
+
+  /**
+   * Many nodes, a drain: a session another node handed over, counted here before its task joins again (silently:
+   * the app was told 103 already), so that the task ending before it joins still makes its user leave (104).
+   */
+  takeUp(rec: MemberRecord): void {
+    this.members.restore([rec]);
+  }
+
+  /** A session handed over that no node took up (the taker did not answer): its user leaves the room now (104). */
+  leaveUntaken(rec: MemberRecord & { node: string }): void {
+    this.members.leaveForeign(rec, 'normal');
+  }
+
   /** A restored session its resumed task could not take up again (the task ended first) leaves with `reason`. */
   leaveRestored(ref: RoomRef, userId: string, sessionId: string, reason: ExitReason): void {
     this.members.leave(ref, userId, sessionId, reason);
@@ -470,7 +497,8 @@ export class Rooms {
     this.viewers.publisherLeft(k, userId, p);
     this.watchersOf(k).forEach((w) => w.publisherLeft(p));
     const exitReason: ExitReason = p.kicked ? 'kicked' : p.timedOut ? 'timeout' : 'normal';
-    this.members.leave(p.id, userId, sessionId, exitReason);
+    if (p.handedOver) this.members.handOver(p.id, userId, sessionId);
+    else this.members.leave(p.id, userId, sessionId, exitReason);
     this.forgetIfEmpty(p.id, room);
     this.releasePresence(p.id.sdkAppId, userId, sessionId);
     this.log.info({ sdkAppId: p.id.sdkAppId, roomId: p.id.roomId, numericRoom: p.id.numericRoom, userId, reason }, 'user left');

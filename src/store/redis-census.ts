@@ -72,6 +72,11 @@ export class RedisCensus implements RoomCensus {
     return { left: left === 1, role, roleBefore: before, roleAfter: after, roomEmptied: emptied === 1 };
   }
 
+  /** A session moving to another node leaves this node's list only: the taker's join files it under itself. */
+  async release(node: string, sessionId: string): Promise<void> {
+    await this.c.run((r) => r.hdel(this.c.key('node-sessions', node), sessionId));
+  }
+
   async sessionsOf(node: string): Promise<MemberRecord[]> {
     const all = await this.c.run((r) => r.hvals(this.c.key('node-sessions', node)));
     return all.map((j) => JSON.parse(j) as MemberRecord);

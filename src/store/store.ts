@@ -147,6 +147,8 @@ export interface CensusLeave {
 export interface RoomCensus {
   join(rec: MemberRecord & { node: string }): Promise<CensusJoin>;
   leave(rec: { sdkAppId: number; roomId: string; numericRoom: boolean; userId: string; sessionId: string; node: string }): Promise<CensusLeave>;
+  /** The session stays in its room but is no longer filed under `node` (it moves to another node). */
+  release(node: string, sessionId: string): Promise<void>;
   /** The sessions filed under `node`. */
   sessionsOf(node: string): Promise<MemberRecord[]>;
   /** Rooms with sessions on any node, each with its userids and how many sessions each has. */

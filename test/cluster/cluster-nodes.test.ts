@@ -8,7 +8,8 @@
 // - a room spread over two nodes raises 101 and 102 once, and 103/104 once per user;
 // - node 3 is SIGKILLed: after its lease expires its publisher leaves with 104 Reason 2 (once, though two nodes
 //   survive), and its pull task runs on a survivor (701 Status 2, then 0), answered InProgress from any node, with
-//   never two ffmpeg pulling it at once; StopStreamIngest sent to the other survivor stops it.
+//   never two ffmpeg pulling it at once, and a Chromium viewer posting to the survivor decodes it again;
+//   StopStreamIngest sent to the other survivor stops it.
 
 import t, { type Test } from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
@@ -172,6 +173,15 @@ t.test('node 3 dies: its publisher leaves once after its lease, its pull task ru
     t.equal((await g.client.DescribeStreamIngest({ SdkAppId: sdkAppId, TaskId: TaskId! })).Status, 'InProgress', 'InProgress, asked of either survivor');
   }
   t.same(roomEvents('failover').filter((e) => [101, 102, 103, 104].includes(e.EventType)).map((e) => e.EventType), [101, 103], 'its user never left the room');
+
+  // a viewer posting to the survivor decodes the task's stream again
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
+  const viewer = await openWhepViewer(browser, owner.httpBase, `/v2/sub/${sdkAppId}/failover?SessionID=after-failover`, officialUserSig('after-failover'));
+  t.teardown(() => viewer.close());
+  t.equal(viewer.status, 201, 'the survivor answers the WHEP offer');
+  await waitFor(async () => (await viewer.stats()).framesDecoded > 10, 30_000, 'a Chromium viewer decoding the task on the survivor');
+  await viewer.close();
 
   await new Promise((r) => setTimeout(r, 2 * LEASE_MS)); // a later sweep must not report dave again
   t.equal(count('doomed', 104, 'dave'), 1, "dave's 104 reported once, though two nodes survived");

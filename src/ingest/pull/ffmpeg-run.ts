@@ -33,10 +33,17 @@ export class FfmpegRun {
   private takeOutput: TakeOutput | null = null;
   /** Set while the engine reads stdout: stops it, before the fd is closed. */
   private release: (() => void) | null = null;
+  /** Resolves once the child process is gone (a drain hands the task over only then: never two pulls at once). */
+  readonly exited: Promise<void>;
 
   constructor(ffmpegPath: string, args: readonly string[], private readonly handlers: FfmpegRunHandlers) {
     this.reader = new FlvStreamReader((type, ts, body) => handlers.onTag(type, ts, body));
     this.child = spawnTracked(ffmpegPath, args);
+    const child = this.child;
+    this.exited = new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve()); // never started
+    });
     // one reused read buffer (no Readable machinery per read), which also stops at once when paused: a hand-over
     // to the engine loses nothing
     this.reusedBuffer = readSocket(this.child.stdout as Socket, (chunk) => this.onData(chunk)) === 'reused-buffer';

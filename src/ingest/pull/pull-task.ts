@@ -194,6 +194,28 @@ export class PullTask {
     this.deps.onEnded(this, reason);
   }
 
+  /**
+   * A draining node hands the task to another (many nodes): it stops here without ending — no 702, its record left
+   * as it is, its user still in the room for the cluster — for the taker to resume it under the same TaskId and room
+   * session. Resolves once the ffmpeg child has exited, so that the taker never pulls while this node still does.
+   */
+  async handOff(to: string): Promise<void> {
+    if (this.ended) return;
+    const child = this.runState?.run.exited;
+    this.cancelAttempt();
+    // ended here, not in the record (setState would write it): the taker goes on from the record
+    this.state = 'ended';
+    for (const t of [this.pauseTimer, this.maxDurationTimer]) clearTimer(t);
+    this.unbind?.();
+    this.pending = [];
+    const p = this.publisher;
+    this.publisher = null;
+    if (p) this.deps.rooms.handOver(p, `the pull task moved to node ${to}`);
+    else if (this.resumed) this.deps.rooms.handOverRestored(this.ticket, this.spec.userId, this.sessionId);
+    this.log.info({ to }, 'pull task handed over: stopped here for another node to resume it');
+    await child;
+  }
+
   view(): PullTaskView {
     return {
       taskId: this.taskId,

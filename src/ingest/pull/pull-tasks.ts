@@ -9,7 +9,7 @@
 import type { Logger } from '../../log.js';
 import type { Rooms } from '../../room/rooms.js';
 import type { IngestEventSink } from '../../events/ingest-events.js';
-import type { TaskStore } from '../../store/store.js';
+import type { MemberRecord, TaskRecord, TaskStore } from '../../store/store.js';
 import { newTaskId } from '../../store/task-id.js';
 import type {
   IngestTaskSpec, IngestTaskUpdate, StartResult, StreamIngestService, TaskCall, TaskCredentials,
@@ -35,6 +35,13 @@ export interface PullTasksOptions {
   elsewhere?: (node: string, call: TaskCall) => Promise<unknown>;
 }
 
+/** The room session of a task's user, as the room members count it. */
+function memberOf(rec: TaskRecord, sessionId: string): MemberRecord {
+  return {
+    sessionId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.roomIdType === 1, userId: rec.userId, role: 'anchor', source: 'pull',
+  };
+}
+
 /** What a task's record keeps for a restart (TaskRecord.resume, JSON). */
 interface ResumeState {
   spec: IngestTaskSpec;
@@ -44,6 +51,8 @@ interface ResumeState {
 
 export class PullTasks implements StreamIngestService {
   private readonly live = new Map<string, PullTask>();
+  /** Tasks being handed to another node by a drain, until the taker answered. */
+  private readonly handing = new Map<string, { sdkAppId: number; done: Promise<void> }>();
   private readonly rules: HostRules;
   private readonly log: Logger;
 
@@ -100,30 +109,87 @@ export class PullTasks implements StreamIngestService {
     const kept = new Set<string>();
     for (const rec of await this.o.tasks.list()) {
       if (rec.state === 'ended' || rec.node !== owner) continue;
-      const saved = rec.resume ? (JSON.parse(rec.resume) as ResumeState) : null;
-      const entry = saved && door.enter({
-        sdkAppId: rec.sdkAppId,
-        userId: rec.userId,
-        roomId: rec.roomIdType === 1 ? Number(rec.roomId) : rec.roomId,
-        credential: { kind: 'usersig', value: saved.credentials.userSig },
-        ...(saved.credentials.privateMapKey ? { privateMapKey: saved.credentials.privateMapKey } : {}),
-        action: 'publish',
-      });
-      if (!saved || !entry?.ok) {
-        const why = entry && !entry.ok ? `its user cannot enter again: ${entry.reason}` : 'it kept no credentials to enter again';
-        this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, userId: rec.userId }, `pull task not resumed after the restart: ${why}`);
-        this.o.events.ingest(rec.sdkAppId, rec.roomId, 702, rec.taskId, 0);
-        await this.o.tasks.update(rec.taskId, { state: 'ended', endedAt: Date.now(), endReason: `the gateway restarted and ${why}` });
-        continue;
-      }
-      const task = this.makeTask(rec.taskId, saved.spec, entry.ticket, { sessionId: saved.sessionId });
-      this.live.set(rec.taskId, task);
-      if (owner !== this.o.node) await this.o.tasks.update(rec.taskId, { node: this.o.node });
-      kept.add(saved.sessionId);
-      this.log.info({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, userId: rec.userId }, 'pull task resumed after a restart');
-      task.start();
+      const sessionId = await this.resumeRecord(door, rec, 'pull task resumed after a restart');
+      if (sessionId) kept.add(sessionId);
     }
     return kept;
+  }
+
+  /**
+   * Many nodes: a draining node `from` stopped the task (PullTask.handOff) and asks this node to run it: the same
+   * TaskId and room session, 701 Status 2, then 0. False when this node will not (it drains too, or the task is not
+   * `from`'s to give); then the giver ends it. True once taken — also when it ended here at once (702 and its user's
+   * 104: the user could not enter again).
+   */
+  async takeOver(door: Door, taskId: string, from: string): Promise<boolean> {
+    if (door.isDraining) return false;
+    const rec = await this.o.tasks.get(taskId);
+    if (!rec || rec.state === 'ended' || rec.node !== from || this.live.has(taskId)) return false;
+    const saved = rec.resume ? (JSON.parse(rec.resume) as ResumeState) : null;
+    // counted here at once, so the task ending before it joins again still makes its user leave
+    if (saved) this.o.rooms.takeUp(memberOf(rec, saved.sessionId));
+    const sessionId = await this.resumeRecord(door, rec, `pull task taken over from node ${from}, which drains`);
+    if (saved && !sessionId) this.o.rooms.leaveRestored(memberOf(rec, saved.sessionId), rec.userId, saved.sessionId, 'normal');
+    return true;
+  }
+
+  /**
+   * A drain with many nodes: every running task stops here without a 702 and `take` asks node `to` to run it
+   * (src/cluster: over the node bus), one task after another's ffmpeg exited. A task `to` did not take ends here as
+   * at a close (702, its user's 104). Describe answers InProgress meanwhile; Stop and Update wait for the move.
+   */
+  async handOverAll(to: string, take: (taskId: string) => Promise<boolean>): Promise<void> {
+    const moves = [...this.live.values()].map((task) => {
+      const move = this.handOverOne(task, to, take).finally(() => this.handing.delete(task.taskId));
+      this.handing.set(task.taskId, { sdkAppId: task.spec.sdkAppId, done: move });
+      return move;
+    });
+    await Promise.all(moves);
+  }
+
+  private async handOverOne(task: PullTask, to: string, take: (taskId: string) => Promise<boolean>): Promise<void> {
+    this.live.delete(task.taskId);
+    await task.handOff(to);
+    let taken = false;
+    try {
+      taken = await take(task.taskId);
+    } catch (err) {
+      this.log.warn({ err: String(err), taskId: task.taskId, to }, 'pull task hand-over: the taker did not answer');
+    }
+    if (taken) return;
+    // Not taken: unless the taker did take it after all (its answer was lost: the record names it), it ends here.
+    const rec = await this.o.tasks.get(task.taskId);
+    if (!rec || rec.state === 'ended' || rec.node !== this.o.node) return;
+    this.log.warn({ taskId: task.taskId, to }, `pull task not taken over by node ${to}: it ends here`);
+    this.o.rooms.leaveUntaken({ ...memberOf(rec, task.sessionId), node: this.o.node! });
+    this.o.events.ingest(rec.sdkAppId, rec.roomId, 702, rec.taskId, 0);
+    await this.o.tasks.update(rec.taskId, { state: 'ended', endedAt: Date.now(), endReason: `the node drained and node ${to} did not take the task over` });
+  }
+
+  /** Starts a recorded task here again under its TaskId and room session; resolves that session, or null when it ended (702). */
+  private async resumeRecord(door: Door, rec: TaskRecord, logMsg: string): Promise<string | null> {
+    const saved = rec.resume ? (JSON.parse(rec.resume) as ResumeState) : null;
+    const entry = saved && door.enter({
+      sdkAppId: rec.sdkAppId,
+      userId: rec.userId,
+      roomId: rec.roomIdType === 1 ? Number(rec.roomId) : rec.roomId,
+      credential: { kind: 'usersig', value: saved.credentials.userSig },
+      ...(saved.credentials.privateMapKey ? { privateMapKey: saved.credentials.privateMapKey } : {}),
+      action: 'publish',
+    });
+    if (!saved || !entry?.ok) {
+      const why = entry && !entry.ok ? `its user cannot enter again: ${entry.reason}` : 'it kept no credentials to enter again';
+      this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, userId: rec.userId }, `pull task not resumed after the restart: ${why}`);
+      this.o.events.ingest(rec.sdkAppId, rec.roomId, 702, rec.taskId, 0);
+      await this.o.tasks.update(rec.taskId, { state: 'ended', endedAt: Date.now(), endReason: `the gateway restarted and ${why}` });
+      return null;
+    }
+    const task = this.makeTask(rec.taskId, saved.spec, entry.ticket, { sessionId: saved.sessionId });
+    this.live.set(rec.taskId, task);
+    if (rec.node !== this.o.node) await this.o.tasks.update(rec.taskId, { node: this.o.node });
+    this.log.info({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, userId: rec.userId }, logMsg);
+    task.start();
+    return saved.sessionId;
   }
 
   private makeTask(taskId: string, spec: IngestTaskSpec, ticket: Ticket, resume?: { sessionId: string }): PullTask {
@@ -142,6 +208,7 @@ export class PullTasks implements StreamIngestService {
   }
 
   async stop(sdkAppId: number, taskId: string): Promise<'stopped' | 'finished' | 'not-found'> {
+    await this.handing.get(taskId)?.done; // moving to another node: Stop reaches it there
     const task = this.find(sdkAppId, taskId);
     if (task) {
       task.end('stopped by StopStreamIngest');
@@ -154,7 +221,8 @@ export class PullTasks implements StreamIngestService {
   }
 
   async describe(sdkAppId: number, taskId: string): Promise<'InProgress' | 'NotExist'> {
-    // many nodes: another node may be running it
+    // many nodes: another node may be running it, or be about to (a drain is handing it over)
+    if (this.handing.get(taskId)?.sdkAppId === sdkAppId) return 'InProgress';
     return this.find(sdkAppId, taskId) || (await this.runsElsewhere(sdkAppId, taskId)) ? 'InProgress' : 'NotExist';
   }
 
@@ -166,6 +234,7 @@ export class PullTasks implements StreamIngestService {
   }
 
   async update(sdkAppId: number, taskId: string, changes: IngestTaskUpdate): Promise<'updated' | 'not-found'> {
+    await this.handing.get(taskId)?.done;
     const task = this.find(sdkAppId, taskId);
     if (!task) {
       const owner = await this.runsElsewhere(sdkAppId, taskId);
