@@ -30,7 +30,7 @@ import { registerTaskRoutes } from './api/tasks.js';
 import { registerRecordingFiles } from './api/recording-files.js';
 import { Recordings } from './record/recordings.js';
 import { Relays } from './relay/relays.js';
-import { takeOverRelays } from './relay/relay-failover.js';
+import { takeOverRelays, takeRelayFromDrain } from './relay/relay-failover.js';
 import { CallbackDispatcher } from './events/callback-dispatcher.js';
 import { PullTasks } from './ingest/pull/pull-tasks.js';
 import { RefusalCounters } from './events/refusal-counters.js';
@@ -129,15 +129,27 @@ async function internalListener(app: FastifyInstance, port: number): Promise<{ u
   return { url: `http://127.0.0.1:${bound}`, close: () => void server.close() };
 }
 
-/** A drain's hand-over of its pull tasks; with no other node alive (or Redis away) they stay, to end at the close. */
-async function handOverPullTasks(cluster: Cluster, pullTasks: PullTasks, log: Logger): Promise<void> {
+/**
+ * A drain's hand-over to the least loaded other node: its pull tasks first (their media moves there), then its
+ * recordings and relays, which follow the media. With no other node alive (or Redis away) they stay, to end at the
+ * close; what the taker refuses ends at once with the usual callbacks.
+ */
+async function handOverTasks(cluster: Cluster, o: { pullTasks: PullTasks; recordings: Recordings; relays: Relays; uploadMs: number }, log: Logger): Promise<void> {
+  let to: string | null;
   try {
-    const to = await cluster.taker();
-    if (!to) return log.info('draining: no other node is alive, so the pull tasks stay here until the close');
-    log.info({ to, tasks: pullTasks.size }, 'draining: the pull tasks move to another node');
-    await pullTasks.handOverAll(to, (taskId) => cluster.handOverTask(to, taskId));
+    to = await cluster.taker();
   } catch (err) {
-    log.warn({ err: String(err) }, 'draining: the pull tasks could not be handed over; they end at the close');
+    return log.warn({ err: String(err) }, 'draining: no node to hand the tasks to was found; they end at the close');
+  }
+  if (!to) return log.info('draining: no other node is alive, so the tasks stay here until the close');
+  const steps: Array<[string, () => Promise<unknown>]> = [
+    ['pull tasks', () => o.pullTasks.handOverAll(to, (taskId) => cluster.handOverTask(to, taskId))],
+    ['recordings', () => o.recordings.handOverAll(to, (taskId) => cluster.handOver(to, 'record-take', taskId), o.uploadMs)],
+    ['relays', () => o.relays.handOverAll(to, (taskId) => cluster.handOver(to, 'relay-take', taskId))],
+  ];
+  for (const [what, step] of steps) {
+    log.info({ to }, `draining: the ${what} move to another node`);
+    await step().catch((err: unknown) => log.warn({ err: String(err) }, `draining: the ${what} could not be handed over; they end at the close`));
   }
 }
 
@@ -341,6 +353,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
       task: (call) => {
         if (call.op === 'take') return pullTasks.takeOver(rooms.door, call.taskId, call.from);
+        if (call.op === 'record-take') return recordings.takeFromDrain(rooms.door, call.taskId, call.from);
+        if (call.op === 'relay-take') return takeRelayFromDrain({ relays, store: store.relays, door: rooms.door, log: log.child({ component: 'relay' }) }, call.taskId, call.from);
         if (call.op === 'stop') return pullTasks.stop(call.sdkAppId, call.taskId);
         if (call.op === 'update') return pullTasks.update(call.sdkAppId, call.taskId, call.changes);
         if (call.op === 'record-describe' || call.op === 'record-modify' || call.op === 'record-delete') return recordings.answer(call);
@@ -418,8 +432,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         health.state = 'draining';
         rooms.door.drain(DRAIN_REASON);
         log.info({ timeoutMs: config.drain.timeoutMs }, 'draining: new publishers are refused, running sessions may end on their own');
-        // many nodes: the pull tasks move to another live node now (701 Status 2, then 0 there; no 702)
-        if (cluster && pullTasks.size > 0) await handOverPullTasks(cluster, pullTasks, log);
+        // many nodes: the tasks move to another live node now (pull: 701 Status 2, then 0 there, no 702;
+        // recordings: 306 there, no 302; relays: 401 Status 1 then 2 there, no 5/0)
+        if (cluster) await handOverTasks(cluster, { pullTasks, recordings, relays, uploadMs: config.callbacks.flushOnCloseMs }, log);
         const ended = await sessionsEnded(() => rooms.list().length > 0 || pullTasks.size > 0, config.drain.timeoutMs);
         log.info({ ended }, ended ? 'drained: every session ended' : 'drain timeout: closing the sessions left');
         await gateway.close('the gateway is shutting down (drained)');

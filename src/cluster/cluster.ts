@@ -113,6 +113,12 @@ export class Cluster {
     return (await this.bus.request(node, { op: 'take', taskId, from: this.nodeId })) === true;
   }
 
+  /** Asks `node` to continue a recording or relay this node stopped (a drain): true once it runs there, or why not. */
+  async handOver(node: string, op: 'record-take' | 'relay-take', taskId: string): Promise<true | string> {
+    const r = await this.bus.request(node, { op, taskId, from: this.nodeId });
+    return r === true ? true : String(r);
+  }
+
   /** The internal HTTP base URL of a node holding its lease. */
   async nodeUrl(id: string): Promise<string | null> {
     return (await this.registry.get(id))?.httpUrl ?? null;

@@ -1,7 +1,7 @@
 // Commands from one node to another over Redis pub/sub: each node listens on `cmd:<id>`. A kick is fire and forget:
 // a command to a node that died is lost with it, which is what its callers want. A task call (Stop/Update of a pull
 // task or a relay, Describe/Modify/Delete of a recording another node runs, or a draining node's hand-over of a pull
-// task) waits for the other's reply on the caller's own channel, for a few seconds at most.
+// task, recording or relay) waits for the other's reply on the caller's own channel, for a few seconds at most.
 
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -9,8 +9,11 @@ import type { RedisConnection } from '../store/redis-connection.js';
 import type { Logger } from '../log.js';
 import type { TaskCall } from '../api/stream-ingest-service.js';
 
-/** A draining node asks another to run one of its pull tasks (it stopped pulling it already); the answer is a boolean. */
-export type TaskTake = { op: 'take'; taskId: string; from: string };
+/**
+ * A draining node asks another to run one of its tasks, which it stopped already: a pull task ('take', answered with
+ * a boolean), a recording ('record-take') or a relay ('relay-take'), answered with true or why not.
+ */
+export type TaskTake = { op: 'take' | 'record-take' | 'relay-take'; taskId: string; from: string };
 
 export type NodeCommand =
   /** The same userid published on another node: end this session with the reason, as a local kick would. */

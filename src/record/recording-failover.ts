@@ -67,22 +67,29 @@ export async function takeOverRecordings(host: TakeOverHost, door: Door, owner: 
   let n = 0;
   for (const rec of await host.list()) {
     if (rec.state !== 'running' || rec.node !== owner) continue;
-    const full = host.full();
-    const plan: TakeOver = full ? { run: false, why: full } : planTakeOver(rec, door);
-    if (!plan.run) {
-      await host.end(rec, plan.why);
-      continue;
-    }
-    // a single-stream task starts with the lists of the last Modify; a mix's layout is applied once it runs
-    const modified = plan.resume.modified;
-    await host.run(rec, modified ? { ...plan.spec, subscribe: modified.subscribe } : plan.spec, plan.ticket, plan.resume);
-    n++;
+    const why = await takeOverOne(host, door, rec);
+    if (why === null) n++;
+    else await host.end(rec, why);
   }
   return n;
 }
 
 /**
- * Decides one record of a dead node: it runs here when it kept its spec and credentials, has moved fewer than three
+ * One record run here under its TaskId: a dead node's (above), or one a draining node stopped and handed over
+ * (Recordings.takeFromDrain). Resolves null once it runs, or why it cannot (the caller ends it).
+ */
+export async function takeOverOne(host: Pick<TakeOverHost, 'full' | 'run'>, door: Door, rec: RecordingRecord): Promise<string | null> {
+  const full = host.full();
+  const plan: TakeOver = full ? { run: false, why: full } : planTakeOver(rec, door);
+  if (!plan.run) return plan.why;
+  // a single-stream task starts with the lists of the last Modify; a mix's layout is applied once it runs
+  const modified = plan.resume.modified;
+  await host.run(rec, modified ? { ...plan.spec, subscribe: modified.subscribe } : plan.spec, plan.ticket, plan.resume);
+  return null;
+}
+
+/**
+ * Decides one record of a dead or draining node: it runs here when it kept its spec and credentials, has moved fewer than three
  * times, and its recording user is let in again by the door (an expired UserSig is not: TRTC asks for a UserSig valid
  * longer than the task for this reason).
  */

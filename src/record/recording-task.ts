@@ -50,6 +50,8 @@ export interface RecordingTaskOptions {
   movedHere?: boolean;
   /** The task ended (after its last callback). */
   onEnded: (leaveCode: number) => void;
+  /** A drain handed the task to another node (handOver): it is no longer this node's, and did not end. */
+  onMoved?: () => void;
   /** A media file (segment, MP4, AAC) was closed with this many bytes, or one was uploaded (the metrics). */
   onBytes?: (what: 'written' | 'uploaded', bytes: number) => void;
   log: Logger;
@@ -211,6 +213,36 @@ export class RecordingTask implements RoomWatcher {
   }
 
   private async end(leaveCode: number, reason: string | undefined, drainMs: number): Promise<void> {
+    await this.closeFiles();
+    await this.report(leaveCode, reason, drainMs);
+  }
+
+  /**
+   * A drain with many nodes (recording-handover.ts): the task stops recording here without ending — its files are
+   * closed and its playlists ended, its recording user leaves, and no 302 goes out — then `take` asks another node
+   * to continue it (306, `ha<N>_` files there). Taken: onMoved (its finished files keep uploading meanwhile); not
+   * taken: the task ends as stop() ends it (302 with `untaken`, 305, 310). Resolves whether it moved.
+   */
+  handOver(take: () => Promise<boolean>, untaken: (err?: unknown) => string, drainMs = this.o.uploadDrainMs): Promise<boolean> {
+    let moved = false;
+    this.ending ??= (async () => {
+      await this.closeFiles();
+      let why: unknown;
+      try {
+        moved = await take();
+      } catch (err) {
+        why = err;
+      }
+      if (moved) {
+        this.o.log.info({ taskId: this.taskId }, 'recording handed over: stopped here for another node to continue it');
+        this.o.onMoved?.();
+      } else await this.report(LEAVE.serverKicked, untaken(why), drainMs);
+    })();
+    return this.ending.then(() => moved);
+  }
+
+  /** The first half of an end: nothing is recorded any more, and every file is closed. */
+  private async closeFiles(): Promise<void> {
     this.unwatch?.();
     this.seat?.leave('normal'); // at once: DismissRoom's 102 follows everyone's 104, the files are closed after
     this.seat = null;
@@ -219,6 +251,10 @@ export class RecordingTask implements RoomWatcher {
     // settled, not all: whatever one user's files did, 302 and the rest of the end must still go out
     await Promise.allSettled([...this.users.values(), ...(this.mixedOutput ? [this.mixedOutput] : [])].map((r) => r.finish()));
     this.users.clear();
+  }
+
+  /** The second half: 302, the uploads drained (305), 310 per MP4/AAC file, then onEnded. */
+  private async report(leaveCode: number, reason: string | undefined, drainMs: number): Promise<void> {
     this.emit(302, reason ? { LeaveCode: leaveCode, Reason: reason } : { LeaveCode: leaveCode });
     let left: string[] = [];
     if (this.o.uploads) {

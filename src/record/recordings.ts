@@ -19,7 +19,7 @@ import type {
 } from '../api/cloud-recording-service.js';
 import type { RecordingCall, TaskCall, TaskCredentials } from '../api/stream-ingest-service.js';
 import type { Door } from '../room/door.js';
-import { haPrefix, readResume, resumeText, takeOverRecordings } from './recording-failover.js';
+import { haPrefix, readResume, resumeText, takeOverOne, takeOverRecordings, type TakeOverHost } from './recording-failover.js';
 import { LEAVE, RecordingTask } from './recording-task.js';
 import { S3Storage } from './storage/s3-storage.js';
 import { UploadQueue } from './storage/upload-queue.js';
@@ -120,11 +120,12 @@ export class Recordings implements CloudRecordingService {
         this.live.delete(taskId);
         this.record(taskId, { state: 'ended', endedAt: Date.now(), leaveCode });
         // what the drain did not get up keeps being retried until the gateway stops
-        if (uploads && s3) {
-          this.queues.set(uploads, s3);
-          if (uploads.pending() === 0) void this.closeQueue(uploads);
-          else uploads.once('idle', () => void this.closeQueue(uploads));
-        }
+        if (uploads && s3) this.keepUploading(uploads, s3);
+      },
+      // the taker rewrote the record (its node, the moves): only the files closed here are still this node's
+      onMoved: () => {
+        this.live.delete(taskId);
+        if (uploads && s3) this.keepUploading(uploads, s3);
       },
       log: this.log,
     });
@@ -244,9 +245,47 @@ export class Recordings implements CloudRecordingService {
    * Resolves how many continue here.
    */
   takeOver(door: Door, owner: string): Promise<number> {
+    return takeOverRecordings({ ...this.takeOverHost(owner, 'recording taken over from a dead node'), list: () => this.o.store.list(), end: (rec, why) => this.endOne(rec, owner, why) }, door, owner);
+  }
+
+  /**
+   * Many nodes: node `from` drains, stopped the task (RecordingTask.handOver: its files closed, no 302) and asks
+   * this node to continue it — as a dead node's (306 Status 0, `ha<N>_` files). Resolves true once it runs here, or
+   * why not (this node drains too or is full, the record is not `from`'s running task, its user cannot enter): the
+   * giver then ends it.
+   */
+  async takeFromDrain(door: Door, taskId: string, from: string): Promise<true | string> {
+    if (door.isDraining) return `node ${this.o.node} drains too`;
+    const rec = await this.o.store.get(taskId);
+    if (!rec || rec.state !== 'running' || rec.node !== from || this.live.has(taskId)) return `node ${this.o.node} found no running recording of node ${from} under that TaskId`;
+    return (await takeOverOne(this.takeOverHost(from, `recording taken over from node ${from}, which drains`), door, rec)) ?? true;
+  }
+
+  /**
+   * A drain with many nodes: every recording here stops (files closed, no 302) and `take` asks node `to` to
+   * continue it, one after another. One `to` does not take ends here as at a close (302 LeaveCode 3 saying why).
+   * Resolves how many moved.
+   */
+  async handOverAll(to: string, take: (taskId: string) => Promise<true | string>, uploadMs: number): Promise<number> {
+    let moved = 0;
+    for (const task of [...this.live.values()]) {
+      let refusal = 'it did not answer';
+      const ask = async () => {
+        const r = await take(task.taskId);
+        if (r !== true) refusal = r;
+        return r === true;
+      };
+      const untaken = (err?: unknown) =>
+        `the gateway drained and node ${to} did not take the recording over (${err ? String(err) : refusal}); what was written until then is in ${this.o.config.dir}/${task.taskId} on node ${this.o.node}`;
+      if (await task.handOver(ask, untaken, uploadMs)) moved++;
+    }
+    return moved;
+  }
+
+  /** How a task taken from node `from` runs here; `logMsg` says how it came. */
+  private takeOverHost(from: string, logMsg: string): Pick<TakeOverHost, 'full' | 'run'> {
     const { maxTasks } = this.o.config;
-    return takeOverRecordings({
-      list: () => this.o.store.list(),
+    return {
       full: () => (this.live.size >= maxTasks ? `this node already runs ${maxTasks} recordings, its limit` : null),
       run: async (rec, spec, ticket, resume) => {
         const task = this.makeTask(rec.taskId, spec, ticket, resume.moves);
@@ -254,10 +293,9 @@ export class Recordings implements CloudRecordingService {
         await this.o.store.update(rec.taskId, { node: this.o.node!, resume: resumeText(resume) });
         await task.start();
         if (resume.modified && spec.recordMode === 2) task.modify(resume.modified);
-        this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, from: owner, moves: resume.moves }, 'recording taken over from a dead node');
+        this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, from, moves: resume.moves }, logMsg);
       },
-      end: (rec, why) => this.endOne(rec, owner, why),
-    }, door, owner);
+    };
   }
 
   /** 302 (LeaveCode 3) with a reason saying where the files are; `why`: why it could not continue here. */
@@ -280,6 +318,13 @@ export class Recordings implements CloudRecordingService {
   private s3For(s: Extract<RecordingSpec['storage'], { kind: 's3' }>, taskId: string): S3Storage {
     const params = { Vendor: s.vendor, Region: s.region, Bucket: s.bucket, AccessKey: s.accessKey, SecretKey: s.secretKey, FileNamePrefix: s.prefix };
     return new S3Storage(params, taskId, this.o.config.storageEndpoints);
+  }
+
+  /** An upload queue whose task is over here: retried until it is empty (then closed) or the gateway stops. */
+  private keepUploading(uploads: UploadQueue, s3: S3Storage): void {
+    this.queues.set(uploads, s3);
+    if (uploads.pending() === 0) void this.closeQueue(uploads);
+    else uploads.once('idle', () => void this.closeQueue(uploads));
   }
 
   private async closeQueue(q: UploadQueue, timeoutMs = 0): Promise<void> {

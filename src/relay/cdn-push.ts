@@ -69,17 +69,20 @@ export class CdnPush {
     this.attempt.sourceChanged();
   }
 
-  /** 5 then 0; the session ends cleanly. */
-  async stop(): Promise<void> {
+  /**
+   * 5 then 0; the session ends cleanly. `quiet`: without the 401s — a draining node's relay handed to another node,
+   * which pushes the URL again (relay-handover.ts), so for the app the URL never ended.
+   */
+  async stop(quiet = false): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    this.o.onStatus(5, PUSH_ERROR.none, '');
+    if (!quiet) this.o.onStatus(5, PUSH_ERROR.none, '');
     const attempt = this.attempt;
     this.attempt = null;
     await attempt?.stop();
-    this.o.onStatus(0, PUSH_ERROR.none, '');
+    if (!quiet) this.o.onStatus(0, PUSH_ERROR.none, '');
   }
 
   private next(): void {

@@ -24,7 +24,7 @@ export async function takeOverRelays(o: RelayFailoverOptions, deadNode: string):
   let resumed = 0;
   for (const rec of await o.store.list()) {
     if (rec.state !== 'running' || rec.node !== deadNode) continue;
-    const why = await resumeOne(o, rec);
+    const why = await resumeOne(o, rec, 'relay resumed from a dead node');
     if (why === null) {
       resumed++;
       continue;
@@ -34,8 +34,21 @@ export async function takeOverRelays(o: RelayFailoverOptions, deadNode: string):
   return resumed;
 }
 
-/** null once the relay runs here; else why it cannot. */
-async function resumeOne(o: RelayFailoverOptions, rec: RelayRecord): Promise<string | null> {
+/**
+ * Many nodes: node `from` drains, stopped the relay's pushes (RelayTask.handOver: no 5/0) and asks this node to push
+ * it again, as a dead node's is resumed (401 Status 1, then 2). Resolves true once it runs here, else why not (this
+ * node drains too, the record is not `from`'s running relay, a user cannot enter, this node is full): the giver
+ * then ends it.
+ */
+export async function takeRelayFromDrain(o: RelayFailoverOptions, taskId: string, from: string): Promise<true | string> {
+  if (o.door.isDraining) return 'that node drains too';
+  const rec = await o.store.get(taskId);
+  if (!rec || rec.state !== 'running' || rec.node !== from || o.relays.runs(taskId)) return `no running relay of node ${from} has that TaskId`;
+  return (await resumeOne(o, rec, `relay taken over from node ${from}, which drains`)) ?? true;
+}
+
+/** null once the relay runs here (`logMsg` logged); else why it cannot. */
+async function resumeOne(o: RelayFailoverOptions, rec: RelayRecord, logMsg: string): Promise<string | null> {
   const { full } = decodeResume(rec.resume);
   if (!full) return 'its record keeps no spec to start it from (it was started by an older gateway)';
   const { spec, credentials } = full;
@@ -49,9 +62,8 @@ async function resumeOne(o: RelayFailoverOptions, rec: RelayRecord): Promise<str
     if (!e.ok) return `its FeedBackRoomParams user ${u.userId} cannot enter room ${u.roomId} again: ${e.reason}`;
     feedback.push(e.ticket);
   }
-  if ((await o.relays.adopt(rec.taskId, full, agent.ticket, feedback)) === 'limit') {
+  if ((await o.relays.adopt(rec.taskId, full, agent.ticket, feedback, logMsg)) === 'limit') {
     return 'the surviving node runs as many relays as relay.maxTasks allows';
   }
-  o.log.info({ taskId: rec.taskId, from: rec.node }, 'relay taken over from a dead node');
   return null;
 }

@@ -23,7 +23,7 @@ import { RELAY_STATE_NAMES, type RelayEventSink, type RelayStatus } from '../eve
 import { FEEDBACK_NEEDS_MIX, type RelayChanges, type RelaySpec, type SeiSpec, type UpdateResult } from '../api/cdn-relay-service.js';
 import { applyAudioLists, mixLevel } from '../api/cdn-relay-audio-lists.js';
 import { foreignRoom } from '../api/cdn-relay-room.js';
-import { CdnPush } from './cdn-push.js';
+import { CdnPush, PUSH_ERROR } from './cdn-push.js';
 import { FeedBackRooms } from './feedback-rooms.js';
 import { SeiInserter } from './sei-inserter.js';
 import type { PushFeed, TapSource } from './push-attempt.js';
@@ -48,6 +48,8 @@ export interface RelayTaskOptions {
   /** A publisher that sends only one of the kinds relayed is relayed with that kind after this wait. */
   mergeWaitMs: number;
   onEnded: (reason: string) => void;
+  /** A drain handed the task to another node (handOver): it is no longer this node's, and did not end. */
+  onMoved?: () => void;
   log: Logger;
   /** A task resumed on another node: the last SequenceNumber applied there (an Update must still exceed it). */
   sequence?: number;
@@ -273,6 +275,45 @@ export class RelayTask implements RoomWatcher, TapSource {
   }
 
   private async end(reason: string): Promise<void> {
+    await this.halt(false, reason);
+    this.log.info({ reason }, 'relay ended');
+    this.o.onEnded(reason);
+  }
+
+  /**
+   * A drain with many nodes (relay-handover.ts): the pushes stop here without their 401s, the agent leaves, then
+   * `take` asks another node to push again (401 Status 1, then 2 there). Taken: onMoved; not taken: each URL says
+   * 5 then 0 as at a close, and the task ends with `untaken`. Resolves whether it moved.
+   */
+  handOver(take: () => Promise<boolean>, untaken: (err?: unknown) => string): Promise<boolean> {
+    let moved = false;
+    this.ending ??= (async () => {
+      const urls = [...this.pushes.keys()];
+      await this.halt(true, 'the relay moved to another node');
+      let why: unknown;
+      try {
+        moved = await take();
+      } catch (err) {
+        why = err;
+      }
+      if (moved) {
+        this.log.info('relay handed over: stopped here for another node to push it again');
+        this.o.onMoved?.();
+        return;
+      }
+      const reason = untaken(why);
+      for (const url of urls) {
+        this.emit(url, 5, PUSH_ERROR.none, '');
+        this.emit(url, 0, PUSH_ERROR.none, '');
+      }
+      this.log.info({ reason }, 'relay ended');
+      this.o.onEnded(reason);
+    })();
+    return this.ending.then(() => moved);
+  }
+
+  /** Everything the task runs here stops: its users leave, each push ends its session (`quiet`: no 5/0), the mix. */
+  private async halt(quiet: boolean, reason: string): Promise<void> {
     this.unwatch?.();
     this.seat?.leave('normal'); // at once: DismissRoom's 102 follows everyone's 104, the pushes end after
     this.feedback.stop(reason);
@@ -280,12 +321,10 @@ export class RelayTask implements RoomWatcher, TapSource {
     this.pacer.stop();
     for (const t of [this.mergeTimer, this.idleTimer]) if (t) clearTimeout(t);
     // the pushes end first (each ffmpeg flushes what it has), then the compositor
-    await Promise.allSettled([...this.pushes.values()].map((p) => p.stop()));
+    await Promise.allSettled([...this.pushes.values()].map((p) => p.stop(quiet)));
     this.pushes.clear();
     await this.mixed?.stop();
     this.publisher = null;
-    this.log.info({ reason }, 'relay ended');
-    this.o.onEnded(reason);
   }
 
   /** SeiParams: from the next picture on (an empty spec: none any more). */

@@ -104,7 +104,7 @@ export class Relays implements CdnRelayService {
    * users in). Its pushes start again as a Start's do (401 Status 1, then 2 once the relayed stream is here), and
    * the record names this node. 'limit' when this node is full (the caller ends the task).
    */
-  async adopt(taskId: string, was: { spec: RelaySpec; credentials: RelayCredentials; sequence: number }, ticket: Ticket, feedback: readonly Ticket[]): Promise<'adopted' | 'limit'> {
+  async adopt(taskId: string, was: { spec: RelaySpec; credentials: RelayCredentials; sequence: number }, ticket: Ticket, feedback: readonly Ticket[], logMsg = 'relay resumed from a dead node'): Promise<'adopted' | 'limit'> {
     if (this.live.size >= this.o.config.maxTasks) return 'limit';
     const task = this.makeTask(taskId, was.spec, ticket, feedback, was.credentials, was.sequence);
     try {
@@ -116,7 +116,7 @@ export class Relays implements CdnRelayService {
       await task.stop(reason);
       return 'adopted'; // ended with its callbacks, as any relay that fails
     }
-    this.log.info({ taskId, sdkAppId: was.spec.sdkAppId, roomId: was.spec.roomId, userId: was.spec.userId, urls: was.spec.urls.map(redact) }, 'relay resumed from a dead node');
+    this.log.info({ taskId, sdkAppId: was.spec.sdkAppId, roomId: was.spec.roomId, userId: was.spec.userId, urls: was.spec.urls.map(redact) }, logMsg);
     return 'adopted';
   }
 
@@ -134,6 +134,8 @@ export class Relays implements CdnRelayService {
       retryMs: this.o.config.retrySeconds * 1000,
       giveUpMs: this.o.config.giveUpSeconds * 1000,
       mergeWaitMs: 2000,
+      // a drain handed it to another node, which rewrote the record
+      onMoved: () => this.forget(taskId),
       onEnded: (reason) => {
         this.forget(taskId);
         this.o.store.update(taskId, { state: 'ended', endedAt: Date.now(), endReason: reason }).catch((err: unknown) => this.log.warn({ err, taskId }, 'relay record update failed'));
@@ -202,6 +204,32 @@ export class Relays implements CdnRelayService {
     }
     const owner = await this.runsElsewhere(sdkAppId, taskId);
     return owner ? ((await this.o.elsewhere!(owner, { op: 'relay-stop', sdkAppId, taskId })) as 'stopped' | 'not-found') : 'not-found';
+  }
+
+  /** Whether this node runs the relay now. */
+  runs(taskId: string): boolean {
+    return this.live.has(taskId);
+  }
+
+  /**
+   * A drain with many nodes: every relay here stops pushing (no 5/0) and `take` asks node `to` to push it again
+   * (relay-failover.ts takeRelayFromDrain), one after another. One `to` does not take ends as at a close (5 then 0
+   * per URL). Resolves how many moved.
+   */
+  async handOverAll(to: string, take: (taskId: string) => Promise<true | string>): Promise<number> {
+    let moved = 0;
+    for (const task of [...this.live.values()]) {
+      if (task.ended) continue;
+      let refusal = 'it did not answer';
+      const ask = async () => {
+        const r = await take(task.taskId);
+        if (r !== true) refusal = r;
+        return r === true;
+      };
+      const untaken = (err?: unknown) => `the gateway drained and node ${to} did not take the relay over (${err ? String(err) : refusal})`;
+      if (await task.handOver(ask, untaken)) moved++;
+    }
+    return moved;
   }
 
   /** Shutdown: every push's stdin closed (ffmpeg flushes and ends its RTMP session), 5 then 0 per URL. */

@@ -108,7 +108,7 @@ t.test('SIGTERM on the node running a pull task: the task moves to the other nod
   await viewer.close();
   b.kill('SIGTERM');
   t.equal((await b.exited).code, 0, 'node B exited cleanly');
-  t.ok(b.logs.some((l) => l.msg === 'draining: no other node is alive, so the pull tasks stay here until the close'), 'node B found no node to take its task');
+  t.ok(b.logs.some((l) => l.msg === 'draining: no other node is alive, so the tasks stay here until the close'), 'node B found no node to take its task');
   t.equal(rx.events(702, TaskId!).length, 1, 'its 702 came at the close');
   t.same(roomEvents('handover'), [101, 103, 104, 102], 'and its user left the room then');
   t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
