@@ -137,6 +137,11 @@ t.test('SIGTERM on the node running a recording and a relay: both continue on th
   const video = (await ffprobe(join(dirB, taskId, first))).streams.find((s) => s.codec_type === 'video');
   t.match(video, { codec_name: 'h264', width: 320, height: 240 }, `${first} on node B: H.264 320x240`);
 
+  // the task users are seats of the node running the task: they leave on A and enter on B
+  const story = (userId: string) => rx.received.map((r) => r.body).filter((e) => [103, 104].includes(e.EventType) && e.EventInfo.UserId === userId).map((e) => e.EventType);
+  t.same(story('recorder'), [103, 104, 103], 'the recording user: 103 on A, 104 when A stopped the task, 103 on B');
+  t.same(story('relay_agent'), [103, 104, 103], 'the relay agent: the same');
+
   sampling = false;
   await sampler;
   t.ok(most === 1, `never two pushes of the URL at once (at most ${most} gateway connection)`);
