@@ -7,7 +7,9 @@
 // - B continues them: 306 Status 0 and `ha1_` files (ffprobe reads H.264), 401 Status 1 then 2 and the CDN plays
 //   H.264 again; DescribeCloudRecording on B says InProgress;
 // - never two pushes of the URL at once; A exits cleanly before its drain timeout;
-// - then B drains with no other node alive: both end at its close as on one node (302 LeaveCode 3; 5 then 0).
+// - then B drains with no other node alive: both end at its close as on one node (302 LeaveCode 3; 5 then 0);
+// - a taker that refuses (its recording and relay limits are 0): the giver ends them at once, 302 LeaveCode 3 saying
+//   why, and 5 then 0.
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir } from 'node:fs/promises';
@@ -37,18 +39,18 @@ t.teardown(() => rx.close());
 const cdn = await startRtmpReceiver();
 t.teardown(() => cdn.close());
 
-async function node(id: string): Promise<{ gw: GatewayProcess; dir: string }> {
+async function node(id: string, prefix = 'rg-drain-egress:', limits: { maxTasks?: number } = {}): Promise<{ gw: GatewayProcess; dir: string }> {
   // each node its own recording directory, as on two machines
   const dir = await mkdtemp(join(tmpdir(), `rec-${id}-`));
   const gw = await spawnGateway({
     apps: [{ ...TEST_APP, callbackUrl: rx.url, callbackKey: CALLBACK_KEY }],
-    store: { kind: 'redis', redisUrl: redis.url, redisPrefix: 'rg-drain-egress:' },
+    store: { kind: 'redis', redisUrl: redis.url, redisPrefix: prefix },
     node: { id, leaseMs: 1500 },
     callbacks: { retryIntervalMs: 500, flushOnCloseMs: 5000 },
-    recording: { dir, hlsSegmentSeconds: 2 },
+    recording: { dir, hlsSegmentSeconds: 2, ...limits },
     // the CDN is on loopback: push URLs obey the pull sources' host rules
     pull: { allow: ['127.0.0.1'] },
-    relay: { retrySeconds: 1, giveUpSeconds: 30 },
+    relay: { retrySeconds: 1, giveUpSeconds: 30, ...limits },
     drain: { timeoutMs: DRAIN_MS },
   });
   t.teardown(() => {
@@ -64,27 +66,36 @@ async function pushConnections(): Promise<number> {
   return stdout.split('\n').filter((l) => /users:\(\("node"/.test(l)).length;
 }
 
-const [{ gw: a }, { gw: b, dir: dirB }] = await Promise.all([node('drain-a'), node('drain-b')]);
-const joined = (gw: GatewayProcess, userId: string) => gw.logs.some((l) => l.msg === 'user joined' && l.userId === userId);
-
-t.test('SIGTERM on the node running a recording and a relay: both continue on the other node', async (t) => {
-  const pubA = ffmpegPush(a.pushUrl(ROOM, 'speaker'), { seconds: 120, realtime: true, size: '320x240' });
-  t.teardown(() => pubA.stop());
-  await waitFor(() => joined(a, 'speaker'), 20_000, 'the publisher on node A');
-
-  const taskId = (await a.client.CreateCloudRecording({
-    SdkAppId: sdkAppId, RoomId: ROOM, RoomIdType: 0, UserId: 'recorder', UserSig: officialUserSig('recorder'),
+/** A recording of `room` into the node's directory (the speaker's video and audio as HLS). */
+async function record(gw: GatewayProcess, room: string): Promise<string> {
+  return (await gw.client.CreateCloudRecording({
+    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 0, UserId: 'recorder', UserSig: officialUserSig('recorder'),
     RecordParams: { RecordMode: 1, OutputFormat: 0, MaxIdleTime: 120 }, StorageParams: {},
   })).TaskId!;
-  const url = cdn.url('drained');
-  const relayId = (await a.client.StartPublishCdnStream({
-    SdkAppId: sdkAppId, RoomId: ROOM, RoomIdType: 1, WithTranscoding: 0,
+}
+
+/** A relay of the speaker in `room` to `url`. */
+async function relay(gw: GatewayProcess, room: string, url: string): Promise<string> {
+  return (await gw.client.StartPublishCdnStream({
+    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 1, WithTranscoding: 0,
     AgentParams: { UserId: 'relay_agent', UserSig: officialUserSig('relay_agent'), MaxIdleTime: 60 },
     SingleSubscribeParams: { UserMediaStream: { UserInfo: { UserId: 'speaker' } } },
     AudioParams: { AudioEncode: { SampleRate: 44100, Channel: 1, BitRate: 64 } },
     VideoParams: { VideoEncode: { Width: 320, Height: 240, Fps: 30, BitRate: 500, Gop: 1 } },
     PublishCdnParams: [{ PublishCdnUrl: url, IsTencentCdn: 0 }],
   } as any)).TaskId!;
+}
+
+const joined = (gw: GatewayProcess, userId: string) => gw.logs.some((l) => l.msg === 'user joined' && l.userId === userId);
+
+t.test('SIGTERM on the node running a recording and a relay: both continue on the other node', async (t) => {
+  const [{ gw: a }, { gw: b, dir: dirB }] = await Promise.all([node('drain-a'), node('drain-b')]);
+  const pubA = ffmpegPush(a.pushUrl(ROOM, 'speaker'), { seconds: 120, realtime: true, size: '320x240' });
+  t.teardown(() => pubA.stop());
+  await waitFor(() => joined(a, 'speaker'), 20_000, 'the publisher on node A');
+
+  const taskId = await record(a, ROOM);
+  const relayId = await relay(a, ROOM, cdn.url('drained'));
   const relayStatuses = () => rx.events(401, relayId).map((e) => e.EventInfo.Payload.Status as number);
   await waitFor(() => relayStatuses().includes(2), 30_000, '401 Status 2 from node A');
   await waitFor(() => rx.events(307, taskId).length > 0, 30_000, "node A's first playlist (307)");
@@ -155,5 +166,35 @@ t.test('SIGTERM on the node running a recording and a relay: both continue on th
   await waitFor(() => rx.events(302, taskId).length > 0 && relayStatuses().at(-1) === 0, 20_000, "the recording's 302 and the relay's last 401");
   t.match(rx.events(302, taskId).map((e) => e.EventInfo.Payload), [{ LeaveCode: 3 }], 'the recording ended at the close: one 302, LeaveCode 3');
   t.same(relayStatuses().slice(-2), [5, 0], 'the relay\'s URL ended at the close: 5 then 0');
+  t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
+});
+
+t.test('a taker that refuses (it runs no recordings or relays): the giver ends them at once with the usual callbacks', async (t) => {
+  // a cluster of its own (another key prefix), whose node D may run no recording and no relay
+  const [{ gw: c }, { gw: d }] = await Promise.all([node('drain-c', 'rg-drain-refuse:'), node('drain-d', 'rg-drain-refuse:', { maxTasks: 0 })]);
+  const room = 'drain-refused';
+  const pubC = ffmpegPush(c.pushUrl(room, 'speaker'), { seconds: 120, realtime: true, size: '320x240' });
+  t.teardown(() => pubC.stop());
+  await waitFor(() => joined(c, 'speaker'), 20_000, 'the publisher on node C');
+  const taskId = await record(c, room);
+  const relayId = await relay(c, room, cdn.url('refused'));
+  const relayStatuses = () => rx.events(401, relayId).map((e) => e.EventInfo.Payload.Status as number);
+  await waitFor(() => relayStatuses().includes(2), 30_000, '401 Status 2 from node C');
+  await waitFor(() => rx.events(307, taskId).length > 0, 30_000, "node C's first playlist (307)");
+
+  c.kill('SIGTERM');
+  await waitFor(() => rx.events(302, taskId).length > 0 && relayStatuses().at(-1) === 0, 30_000, "the recording's 302 and the relay's last 401 from node C");
+  t.match(rx.events(302, taskId).map((e) => e.EventInfo.Payload), [{
+    LeaveCode: 3,
+    Reason: /^the gateway drained and node drain-d did not take the recording over \(this node already runs 0 recordings, its limit\)/,
+  }], 'one 302, LeaveCode 3, saying why the other node did not take it');
+  t.same(relayStatuses().slice(-2), [5, 0], "the relay's URL ended: 5 then 0");
+  t.equal(rx.events(306, taskId).length, 0, 'no 306');
+  t.ok(c.logs.some((l) => l.taskId === relayId && l.msg === 'relay ended' && /did not take the relay over \(the surviving node runs as many relays as relay.maxTasks allows\)/.test(l.reason)), 'node C logged why the relay ended');
+  t.notOk(d.logs.some((l) => /taken over from node drain-c/.test(l.msg ?? '')), 'node D runs neither');
+
+  pubC.stop();
+  await pubC.exited;
+  t.equal((await c.exited).code, 0, 'node C exited cleanly');
   t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
 });
