@@ -4,8 +4,9 @@
 // the storage, and ends every task — closing every file — on shutdown. A task the gateway was killed under (its record
 // still running at start-up) cannot be continued honestly — its open files lost their trailers, its uploads their
 // state — so endInterrupted() ends it with 302 LeaveCode 3 and a reason saying where the files are. With many nodes, a
-// dead node's task continues on the survivor that swept it (takeOver, recording-failover.ts), and Describe, Modify and
-// Delete of a task another node runs are answered there (over the node bus).
+// dead node's task continues on the survivor that swept it (takeOver, recording-failover.ts), a draining node's on
+// the node it hands it to (handOverAll there, takeFromDrain here), and Describe, Modify and Delete of a task another
+// node runs are answered there (over the node bus).
 
 import type { Logger } from '../log.js';
 import type { Rooms } from '../room/rooms.js';

@@ -3,8 +3,9 @@
 // pull.allow / pull.deny rules as pull sources (no loopback or private targets unless allowed there), keeps the
 // tasks in the store, and ends every task — each URL saying 5 then 0 — on shutdown. A task the gateway was killed under
 // ends at the next start-up (endInterrupted): 401 Status 0 with ErrorCode 2 (a running push dropped) per URL.
-// Many nodes: a dead node's relays are started again here (relay-failover.ts calls adopt), and an Update or Stop of a
-// relay another node runs is handed to that node (the `elsewhere` callback).
+// Many nodes: a dead node's relays are started again here (relay-failover.ts calls adopt), a draining node hands its
+// relays to another (handOverAll; the taker adopts them the same way), and an Update or Stop of a relay another node
+// runs is handed to that node (the `elsewhere` callback).
 
 import type { Logger } from '../log.js';
 import type { Rooms } from '../room/rooms.js';
