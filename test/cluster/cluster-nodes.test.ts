@@ -17,7 +17,8 @@ import { ffmpegPush } from '../helpers/clients.js';
 import { startCallbackReceiver } from '../helpers/callback-receiver.js';
 import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
 import { makeMedia, startMediaServer } from '../helpers/media-server.js';
-import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import type { GatewayProcess } from '../helpers/gateway-process.js';
+import { clusterNode } from '../helpers/cluster-node.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { ffmpegsWith } from '../helpers/processes.js';
 import { launchChromium, openWhepViewer, openWhipPublisher, restartIceByPatch } from '../helpers/chromium.js';
@@ -32,18 +33,13 @@ const rx = await startCallbackReceiver(CALLBACK_KEY);
 t.teardown(() => rx.close());
 
 async function node(t: Test, id: string): Promise<GatewayProcess> {
-  const gw = await spawnGateway({
-    apps: [{ ...TEST_APP, callbackUrl: rx.url, callbackKey: CALLBACK_KEY }],
-    store: { kind: 'redis', redisUrl: redis.url, redisPrefix: 'rg-nodes:' },
-    node: { id, leaseMs: LEASE_MS },
-    callbacks: { retryIntervalMs: 500, flushOnCloseMs: 300 },
-    pull: { allow: ['127.0.0.1'], startRetryDelaysMs: [0, 200, 400] },
+  return clusterNode(t, {
+    id, redisUrl: redis.url, prefix: 'rg-nodes:', callbackUrl: rx.url, leaseMs: LEASE_MS,
+    config: {
+      callbacks: { retryIntervalMs: 500, flushOnCloseMs: 300 },
+      pull: { allow: ['127.0.0.1'], startRetryDelaysMs: [0, 200, 400] },
+    },
   });
-  t.teardown(() => {
-    gw.kill('SIGKILL');
-    if (!t.passing()) t.comment(`${id}:\n` + gw.logs.filter((l) => l.level >= 40).map((l) => JSON.stringify(l)).join('\n'));
-  });
-  return gw;
 }
 
 /** The delivered callbacks of one room, in arrival order. */

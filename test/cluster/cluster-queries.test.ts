@@ -10,7 +10,8 @@ import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPush } from '../helpers/clients.js';
 import { startCallbackReceiver } from '../helpers/callback-receiver.js';
 import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
-import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import type { GatewayProcess } from '../helpers/gateway-process.js';
+import { clusterNode } from '../helpers/cluster-node.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { launchChromium, openWhepViewer } from '../helpers/chromium.js';
 
@@ -25,17 +26,10 @@ const rx = await startCallbackReceiver(CALLBACK_KEY);
 t.teardown(() => rx.close());
 
 async function node(t: Test, id: string): Promise<GatewayProcess> {
-  const gw = await spawnGateway({
-    apps: [{ ...TEST_APP, callbackUrl: rx.url, callbackKey: CALLBACK_KEY }],
-    store: { kind: 'redis', redisUrl: redis.url, redisPrefix: 'rg-queries:' },
-    node: { id, leaseMs: 1500 },
-    history: { sampleSeconds: 1 },
+  return clusterNode(t, {
+    id, redisUrl: redis.url, prefix: 'rg-queries:', callbackUrl: rx.url, leaseMs: 1500,
+    config: { history: { sampleSeconds: 1 } },
   });
-  t.teardown(() => {
-    gw.kill('SIGKILL');
-    if (!t.passing()) t.comment(`${id}:\n` + gw.logs.filter((l) => l.level >= 40).map((l) => JSON.stringify(l)).join('\n'));
-  });
-  return gw;
 }
 
 const [n1, n2] = await Promise.all([node(t, 'q1'), node(t, 'q2')]);

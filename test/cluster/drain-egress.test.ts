@@ -21,7 +21,8 @@ import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPush } from '../helpers/clients.js';
 import { startCallbackReceiver } from '../helpers/callback-receiver.js';
 import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
-import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import type { GatewayProcess } from '../helpers/gateway-process.js';
+import { clusterNode } from '../helpers/cluster-node.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { startRtmpReceiver } from '../relay/rtmp-receiver.js';
 import { ffprobe } from '../helpers/probe.js';
@@ -42,20 +43,17 @@ t.teardown(() => cdn.close());
 async function node(id: string, prefix = 'rg-drain-egress:', limits: { maxTasks?: number } = {}): Promise<{ gw: GatewayProcess; dir: string }> {
   // each node its own recording directory, as on two machines
   const dir = await mkdtemp(join(tmpdir(), `rec-${id}-`));
-  const gw = await spawnGateway({
-    apps: [{ ...TEST_APP, callbackUrl: rx.url, callbackKey: CALLBACK_KEY }],
-    store: { kind: 'redis', redisUrl: redis.url, redisPrefix: prefix },
-    node: { id, leaseMs: 1500 },
-    callbacks: { retryIntervalMs: 500, flushOnCloseMs: 5000 },
-    recording: { dir, hlsSegmentSeconds: 2, ...limits },
-    // the CDN is on loopback: push URLs obey the pull sources' host rules
-    pull: { allow: ['127.0.0.1'] },
-    relay: { retrySeconds: 1, giveUpSeconds: 30, ...limits },
-    drain: { timeoutMs: DRAIN_MS },
-  });
-  t.teardown(() => {
-    gw.kill('SIGKILL');
-    if (!t.passing()) t.comment(`${id}:\n` + gw.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'));
+  const gw = await clusterNode(t, {
+    id, redisUrl: redis.url, prefix, callbackUrl: rx.url, leaseMs: 1500,
+    config: {
+      callbacks: { retryIntervalMs: 500, flushOnCloseMs: 5000 },
+      recording: { dir, hlsSegmentSeconds: 2, ...limits },
+      // the CDN is on loopback: push URLs obey the pull sources' host rules
+      pull: { allow: ['127.0.0.1'] },
+      relay: { retrySeconds: 1, giveUpSeconds: 30, ...limits },
+      drain: { timeoutMs: DRAIN_MS },
+    },
+    logged: (l) => l.level >= 30,
   });
   return { gw, dir };
 }

@@ -10,7 +10,8 @@ import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { startCallbackReceiver } from '../helpers/callback-receiver.js';
 import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
 import { makeMedia, startMediaServer } from '../helpers/media-server.js';
-import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import type { GatewayProcess } from '../helpers/gateway-process.js';
+import { clusterNode } from '../helpers/cluster-node.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { ffmpegsWith } from '../helpers/processes.js';
 import { launchChromium, openWhepViewer } from '../helpers/chromium.js';
@@ -27,20 +28,16 @@ const media = await startMediaServer();
 t.teardown(() => media.close());
 
 async function node(id: string): Promise<GatewayProcess> {
-  const gw = await spawnGateway({
-    apps: [{ ...TEST_APP, callbackUrl: rx.url, callbackKey: CALLBACK_KEY }],
-    store: { kind: 'redis', redisUrl: redis.url, redisPrefix: 'rg-drain:' },
-    node: { id, leaseMs: 1500 },
-    // the close delivers its callbacks before the exit (a loaded machine needs more than a few hundred ms)
-    callbacks: { retryIntervalMs: 500, flushOnCloseMs: 5000 },
-    pull: { allow: ['127.0.0.1'], startRetryDelaysMs: [0, 200, 400] },
-    drain: { timeoutMs: DRAIN_MS },
+  return clusterNode(t, {
+    id, redisUrl: redis.url, prefix: 'rg-drain:', callbackUrl: rx.url, leaseMs: 1500,
+    config: {
+      // the close delivers its callbacks before the exit (a loaded machine needs more than a few hundred ms)
+      callbacks: { retryIntervalMs: 500, flushOnCloseMs: 5000 },
+      pull: { allow: ['127.0.0.1'], startRetryDelaysMs: [0, 200, 400] },
+      drain: { timeoutMs: DRAIN_MS },
+    },
+    logged: (l) => l.level >= 30,
   });
-  t.teardown(() => {
-    gw.kill('SIGKILL');
-    if (!t.passing()) t.comment(`${id}:\n` + gw.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l)).join('\n'));
-  });
-  return gw;
 }
 
 const [a, b] = await Promise.all([node('drain-a'), node('drain-b')]);

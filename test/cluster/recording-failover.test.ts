@@ -16,7 +16,8 @@ import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPush } from '../helpers/clients.js';
 import { startCallbackReceiver } from '../helpers/callback-receiver.js';
 import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
-import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import type { GatewayProcess } from '../helpers/gateway-process.js';
+import { clusterNode } from '../helpers/cluster-node.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { S3RVER_KEYS, startS3rver } from '../helpers/s3rver.js';
 import { ffprobe } from '../helpers/probe.js';
@@ -35,19 +36,14 @@ const rx = await startCallbackReceiver(CALLBACK_KEY);
 t.teardown(() => rx.close());
 
 async function node(t: Test, id: string): Promise<GatewayProcess> {
-  const gw = await spawnGateway({
-    apps: [{ ...TEST_APP, callbackUrl: rx.url, callbackKey: CALLBACK_KEY }],
-    store: { kind: 'redis', redisUrl: redis.url, redisPrefix: 'rg-rec-ha:' },
-    node: { id, leaseMs: LEASE_MS },
-    callbacks: { retryIntervalMs: 500, flushOnCloseMs: 300 },
-    // each node its own recording directory, as on two machines
-    recording: { dir: await mkdtemp(join(tmpdir(), `rec-${id}-`)), hlsSegmentSeconds: 2, storageEndpoints: { '1': s3.endpoint } },
+  return clusterNode(t, {
+    id, redisUrl: redis.url, prefix: 'rg-rec-ha:', callbackUrl: rx.url, leaseMs: LEASE_MS,
+    config: {
+      callbacks: { retryIntervalMs: 500, flushOnCloseMs: 300 },
+      // each node its own recording directory, as on two machines
+      recording: { dir: await mkdtemp(join(tmpdir(), `rec-${id}-`)), hlsSegmentSeconds: 2, storageEndpoints: { '1': s3.endpoint } },
+    },
   });
-  t.teardown(() => {
-    gw.kill('SIGKILL');
-    if (!t.passing()) t.comment(`${id}:\n` + gw.logs.filter((l) => l.level >= 40).map((l) => JSON.stringify(l)).join('\n'));
-  });
-  return gw;
 }
 
 const [a, b] = await Promise.all([node(t, 'node-a'), node(t, 'node-b')]);

@@ -16,7 +16,8 @@ import { ffmpegPush } from '../helpers/clients.js';
 import { apiError } from '../helpers/api3.js';
 import { startCallbackReceiver } from '../helpers/callback-receiver.js';
 import { CALLBACK_KEY } from '../helpers/pull-fixture.js';
-import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import type { GatewayProcess } from '../helpers/gateway-process.js';
+import { clusterNode } from '../helpers/cluster-node.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { startRtmpReceiver } from '../relay/rtmp-receiver.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -34,20 +35,16 @@ const cdn = await startRtmpReceiver();
 t.teardown(() => cdn.close());
 
 async function node(t: Test, id: string): Promise<GatewayProcess> {
-  const gw = await spawnGateway({
-    apps: [{ ...TEST_APP, callbackUrl: rx.url, callbackKey: CALLBACK_KEY }],
-    store: { kind: 'redis', redisUrl: redis.url, redisPrefix: 'rg-relay-fo:' },
-    node: { id, leaseMs: LEASE_MS },
-    callbacks: { retryIntervalMs: 500, flushOnCloseMs: 300 },
-    // the CDN is on loopback: push URLs obey the pull sources' host rules
-    pull: { allow: ['127.0.0.1'] },
-    relay: { retrySeconds: 1, giveUpSeconds: 30 },
+  return clusterNode(t, {
+    id, redisUrl: redis.url, prefix: 'rg-relay-fo:', callbackUrl: rx.url, leaseMs: LEASE_MS,
+    config: {
+      callbacks: { retryIntervalMs: 500, flushOnCloseMs: 300 },
+      // the CDN is on loopback: push URLs obey the pull sources' host rules
+      pull: { allow: ['127.0.0.1'] },
+      relay: { retrySeconds: 1, giveUpSeconds: 30 },
+    },
+    logged: (l) => l.level >= 40 || l.component === 'relay',
   });
-  t.teardown(() => {
-    gw.kill('SIGKILL');
-    if (!t.passing()) t.comment(`${id}:\n` + gw.logs.filter((l) => l.level >= 40 || l.component === 'relay').map((l) => JSON.stringify(l)).join('\n'));
-  });
-  return gw;
 }
 
 /** The relay's 401 Payloads for one URL, in arrival order. */
