@@ -97,14 +97,7 @@ function planTakeOver(rec: RecordingRecord, door: Door): TakeOver {
   const saved = readResume(rec);
   if (!saved) return { run: false, why: 'it kept no spec and credentials to continue elsewhere' };
   if (saved.moves >= MAX_MOVES) return { run: false, why: `it has already moved ${MAX_MOVES} times, the most TRTC allows` };
-  const entry = door.enter({
-    sdkAppId: rec.sdkAppId,
-    userId: rec.userId,
-    roomId: rec.roomIdType === 1 ? Number(rec.roomId) : rec.roomId,
-    credential: { kind: 'usersig', value: saved.credentials.userSig },
-    ...(saved.credentials.privateMapKey ? { privateMapKey: saved.credentials.privateMapKey } : {}),
-    action: 'subscribe',
-  });
+  const entry = door.reenter(rec, saved.credentials, 'subscribe');
   if (!entry.ok) return { run: false, why: `its recording user cannot enter the room again: ${entry.reason}` };
   return { run: true, spec: saved.spec, ticket: entry.ticket, resume: { ...saved, moves: saved.moves + 1 } };
 }

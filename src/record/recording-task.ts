@@ -218,7 +218,7 @@ export class RecordingTask implements RoomWatcher {
   }
 
   /**
-   * A drain with many nodes (recording-handover.ts): the task stops recording here without ending — its files are
+   * A drain with many nodes (recording-failover.ts takes it): the task stops recording here without ending — its files are
    * closed and its playlists ended, its recording user leaves, and no 302 goes out — then `take` asks another node
    * to continue it (306, `ha<N>_` files there). Taken: onMoved (its finished files keep uploading meanwhile); not
    * taken: the task ends as stop() ends it (302 with `untaken`, 305, 310). Resolves whether it moved.

@@ -71,7 +71,7 @@ export class CdnPush {
 
   /**
    * 5 then 0; the session ends cleanly. `quiet`: without the 401s — a draining node's relay handed to another node,
-   * which pushes the URL again (relay-handover.ts), so for the app the URL never ended.
+   * which pushes the URL again (relay-failover.ts takes it), so for the app the URL never ended.
    */
   async stop(quiet = false): Promise<void> {
     if (this.stopped) return;

@@ -281,7 +281,7 @@ export class RelayTask implements RoomWatcher, TapSource {
   }
 
   /**
-   * A drain with many nodes (relay-handover.ts): the pushes stop here without their 401s, the agent leaves, then
+   * A drain with many nodes (relay-failover.ts takes it): the pushes stop here without their 401s, the agent leaves, then
    * `take` asks another node to push again (401 Status 1, then 2 there). Taken: onMoved; not taken: each URL says
    * 5 then 0 as at a close, and the task ends with `untaken`. Resolves whether it moved.
    */

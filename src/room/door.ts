@@ -73,6 +73,25 @@ export class Door {
     return e;
   }
 
+  /**
+   * A task's user entering again from its stored record (a restart, a dead node's task taken over, a drain's
+   * hand-over): the room as the record names it, the credentials the task kept.
+   */
+  reenter(
+    rec: { sdkAppId: number; userId: string; roomId: string; roomIdType: number },
+    credentials: { userSig: string; privateMapKey?: string },
+    action: AuthAction,
+  ): Entry {
+    return this.enter({
+      sdkAppId: rec.sdkAppId,
+      userId: rec.userId,
+      roomId: rec.roomIdType === 1 ? Number(rec.roomId) : rec.roomId,
+      credential: { kind: 'usersig', value: credentials.userSig },
+      ...(credentials.privateMapKey ? { privateMapKey: credentials.privateMapKey } : {}),
+      action,
+    });
+  }
+
   /** Whether drain() was called: a draining node takes no task over from another. */
   get isDraining(): boolean {
     return this.draining !== null;

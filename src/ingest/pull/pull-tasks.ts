@@ -169,14 +169,7 @@ export class PullTasks implements StreamIngestService {
   /** Starts a recorded task here again under its TaskId and room session; resolves that session, or null when it ended (702). */
   private async resumeRecord(door: Door, rec: TaskRecord, logMsg: string): Promise<string | null> {
     const saved = rec.resume ? (JSON.parse(rec.resume) as ResumeState) : null;
-    const entry = saved && door.enter({
-      sdkAppId: rec.sdkAppId,
-      userId: rec.userId,
-      roomId: rec.roomIdType === 1 ? Number(rec.roomId) : rec.roomId,
-      credential: { kind: 'usersig', value: saved.credentials.userSig },
-      ...(saved.credentials.privateMapKey ? { privateMapKey: saved.credentials.privateMapKey } : {}),
-      action: 'publish',
-    });
+    const entry = saved && door.reenter(rec, saved.credentials, 'publish');
     if (!saved || !entry?.ok) {
       const why = entry && !entry.ok ? `its user cannot enter again: ${entry.reason}` : 'it kept no credentials to enter again';
       this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, userId: rec.userId }, `pull task not resumed after the restart: ${why}`);
