@@ -177,6 +177,10 @@ export class PullTasks implements StreamIngestService {
       await this.o.tasks.update(rec.taskId, { state: 'ended', endedAt: Date.now(), endReason: `the gateway restarted and ${why}` });
       return null;
     }
+    // A dead node's task (many nodes): its user's session was counted on that node, not here, so count it here
+    // before the task starts; else a task that ends before it joins again (its source gone) leaves nobody and its
+    // user never gets a 104. At start-up restoreMembers counted it already; a drain's takeOver too (idempotent).
+    if (rec.node !== this.o.node) this.o.rooms.takeUp(memberOf(rec, saved.sessionId));
     const task = this.makeTask(rec.taskId, saved.spec, entry.ticket, { sessionId: saved.sessionId });
     this.live.set(rec.taskId, task);
     if (rec.node !== this.o.node) await this.o.tasks.update(rec.taskId, { node: this.o.node });
