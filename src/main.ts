@@ -143,7 +143,7 @@ async function handOverTasks(cluster: Cluster, o: { pullTasks: PullTasks; record
   }
   if (!to) return log.info('draining: no other node is alive, so the tasks stay here until the close');
   const steps: Array<[string, () => Promise<unknown>]> = [
-    ['pull tasks', () => o.pullTasks.handOverAll(to, (taskId) => cluster.handOverTask(to, taskId))],
+    ['pull tasks', () => o.pullTasks.handOverAll(to, async (taskId) => (await cluster.handOver(to, 'take', taskId)) === true)],
     ['recordings', () => o.recordings.handOverAll(to, (taskId) => cluster.handOver(to, 'record-take', taskId), o.uploadMs)],
     ['relays', () => o.relays.handOverAll(to, (taskId) => cluster.handOver(to, 'relay-take', taskId))],
   ];
@@ -347,6 +347,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const wildcard = ['0.0.0.0', '::', ''].includes(config.http.host);
     internal = cluster && config.node.internalPort >= 0 ? await internalListener(http, config.node.internalPort) : undefined;
     const ownUrl = config.node.httpUrl || internal?.url || `http://${wildcard ? '127.0.0.1' : config.http.host}:${typeof a === 'object' && a ? a.port : config.http.port}`;
+    // how this node takes up another node's relays: a dead node's (its sweep) or a draining node's (its hand-over)
+    const relayFailover = { relays, store: store.relays, door: rooms.door, log: log.child({ component: 'relay' }) };
     await cluster?.start(ownUrl, {
       command: (cmd) => {
         if (cmd.type === 'kick') rooms.kickSession(cmd.sessionId, cmd.reason);
@@ -354,7 +356,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       task: (call) => {
         if (call.op === 'take') return pullTasks.takeOver(rooms.door, call.taskId, call.from);
         if (call.op === 'record-take') return recordings.takeFromDrain(rooms.door, call.taskId, call.from);
-        if (call.op === 'relay-take') return takeRelayFromDrain({ relays, store: store.relays, door: rooms.door, log: log.child({ component: 'relay' }) }, call.taskId, call.from);
+        if (call.op === 'relay-take') return takeRelayFromDrain(relayFailover, call.taskId, call.from);
         if (call.op === 'stop') return pullTasks.stop(call.sdkAppId, call.taskId);
         if (call.op === 'update') return pullTasks.update(call.sdkAppId, call.taskId, call.changes);
         if (call.op === 'record-describe' || call.op === 'record-modify' || call.op === 'record-delete') return recordings.answer(call);
@@ -366,7 +368,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       // (401 Status 1 then 2; 701 Status 2, then 0), and every other session of it leaves with 104 Reason 2
       deadNode: async (id, sessions) => {
         await recordings.takeOver(rooms.door, id);
-        await takeOverRelays({ relays, store: store.relays, door: rooms.door, log: log.child({ component: 'relay' }) }, id);
+        await takeOverRelays(relayFailover, id);
         const kept = await pullTasks.resume(rooms.door, id);
         rooms.expireForeign(sessions.filter((s) => !kept.has(s.sessionId)));
         await members.settled();

@@ -108,13 +108,11 @@ export class Cluster {
     return best?.id ?? null;
   }
 
-  /** Asks `node` to run a pull task this node stopped (a drain); true once it took it. */
-  async handOverTask(node: string, taskId: string): Promise<boolean> {
-    return (await this.bus.request(node, { op: 'take', taskId, from: this.nodeId })) === true;
-  }
-
-  /** Asks `node` to continue a recording or relay this node stopped (a drain): true once it runs there, or why not. */
-  async handOver(node: string, op: 'record-take' | 'relay-take', taskId: string): Promise<true | string> {
+  /**
+   * Asks `node` to run a task this node stopped (a drain): a pull task ('take'), a recording or a relay. True once it
+   * runs there, or why not (a pull task's taker answers false without a reason).
+   */
+  async handOver(node: string, op: TaskTake['op'], taskId: string): Promise<true | string> {
     const r = await this.bus.request(node, { op, taskId, from: this.nodeId });
     return r === true ? true : String(r);
   }
