@@ -45,6 +45,8 @@ import { ConsoleSnapshot } from './api/console-snapshot.js';
 import { sessionsEnded } from './room/sessions-ended.js';
 import { checkNodeMediaServer } from './ingest/rtmp/guarded-rtmp.js';
 import { checkRtmpClient } from './rtmp-client-internals.js';
+import { RemotePublishers } from './cluster/remote-publishers.js';
+import { registerInternalFeed } from './api/internal-feed.js';
 import { Cluster } from './cluster/cluster.js';
 import { registerNodeForward } from './api/node-forward.js';
 import { registerClusterRoutes } from './api/cluster.js';
@@ -230,9 +232,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     ...(cluster ? { elsewhere: (n: string, call: TaskCall) => cluster.taskElsewhere(n, call) } : {}),
   });
 
+  // Many nodes: a mix takes the room's publishers on other nodes through the internal feed link (src/mix/feed-link.ts).
+  const remote = cluster && new RemotePublishers(cluster, log.child({ component: 'cluster' }));
   const recordings = new Recordings({
     rooms,
     engine,
+    ...(remote ? { remote } : {}),
     events: callbacks,
     store: store.recordings,
     config: { ...config.recording, dir: resolve(config.recording.dir) },
@@ -244,6 +249,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const relays = new Relays({
     rooms,
     engine,
+    ...(remote ? { remote } : {}),
     events: callbacks,
     store: store.relays,
     // push URLs obey the pull sources' host rules, and use the same ffmpeg
@@ -291,6 +297,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       remember: (id) => cluster.rememberResource(id),
       nodeUrl: (id) => cluster.nodeUrl(id),
     }, log.child({ component: 'cluster' }));
+    registerInternalFeed(http, rooms, (fresh) => cluster.linkKey(fresh), log.child({ component: 'cluster' }));
   }
   const webrtcSessions = new WebRtcSessions(config.webrtc, counters, log.child({ component: 'webrtc' }));
   registerWhep(http, { rooms, webrtc: config.webrtc, sessions: webrtcSessions, counters, log: log.child({ component: 'whep' }), observeJoin: metrics.observeJoin });

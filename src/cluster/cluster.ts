@@ -3,6 +3,7 @@
 // handles it; only state and commands cross (issue 20).
 
 import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { RedisConnection } from '../store/redis-connection.js';
 import { RedisCensus } from '../store/redis-census.js';
@@ -41,6 +42,8 @@ export class Cluster {
   private recovering = false;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
+  private key = '';
+  private keyReadAt = 0;
 
   constructor(private readonly o: ClusterOptions) {
     this.nodeId = o.nodeId || `${os.hostname()}-${process.pid}`;
@@ -115,6 +118,20 @@ export class Cluster {
   async handOver(node: string, op: TaskTake['op'], taskId: string): Promise<true | string> {
     const r = await this.bus.request(node, { op, taskId, from: this.nodeId });
     return r === true ? true : String(r);
+  }
+
+  /**
+   * The key nodes present to each other's internal feed (src/mix/feed-link.ts): made once by the first node that asks,
+   * kept in Redis. `fresh` reads it again (at most every 5 s): a Redis that lost its data gets a new key from the next
+   * node, and the others follow when a request shows them a different one.
+   */
+  async linkKey(fresh = false): Promise<string> {
+    if (this.key && !(fresh && Date.now() - this.keyReadAt > 5000)) return this.key;
+    const k = this.o.redis.key('link-key');
+    await this.o.redis.run((r) => r.set(k, randomBytes(24).toString('base64url'), 'NX'));
+    this.key = (await this.o.redis.run((r) => r.get(k))) ?? '';
+    this.keyReadAt = Date.now();
+    return this.key;
   }
 
   /** The internal HTTP base URL of a node holding its lease. */

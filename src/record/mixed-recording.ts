@@ -2,9 +2,12 @@
 // each through an fd-mode tap writing MPEG-TS into the FIFO of its input; the compositor's output comes back as a
 // MixedFeed, and one UserRecorder (user '') writes it as `<SdkAppId>_<RoomId>` files. A publisher joining or leaving
 // changes the inputs and the layout while the compositor runs: its output, and so the files, never stop.
+//
+// With many nodes, the room's publishers on other nodes come in too (`remote`): each through the internal feed link
+// (src/mix/feed-link.ts), whose MPEG-TS goes into its input's FIFO where a local tap would write.
 
 import type { Logger } from '../log.js';
-import type { MediaEngine, Tap } from '../room/engine.js';
+import type { MediaEngine } from '../room/engine.js';
 import type { Publisher } from '../room/publisher.js';
 import type { MixSpec, MixLayoutSpec } from '../api/cloud-recording-service.js';
 import { Compositor, tilesFromRects, type CompositorStats } from '../mix/compositor.js';
@@ -12,6 +15,22 @@ import { layoutRects, type MixRect } from '../mix/layout.js';
 import type { LayoutRegions } from '../relay/sei-inserter.js';
 import { MixedFeed } from './mixed-feed.js';
 import type { Feed } from '../room/consumer.js';
+import type { RoomRef } from '../room/room-ref.js';
+import { RemotePublisher } from '../mix/feed-link.js';
+
+/** Hears a room's publishers on other nodes come and go (src/cluster/remote-publishers.ts). */
+export interface RemoteWatcher {
+  joined(p: RemotePublisher): void;
+  left(p: RemotePublisher): void;
+}
+
+/** The room's publishers held by other nodes, with their feeds open; only those `wants` names are linked. */
+export interface RemoteRooms {
+  watch(room: RoomRef, wants: (userId: string) => boolean, w: RemoteWatcher): () => void;
+}
+
+/** A publisher the mix takes: on this node (tapped on the engine) or on another (its feed). */
+type Source = Publisher | RemotePublisher;
 
 /** Who takes the compositor's output: a mixed recording's UserRecorder, or a mixed relay (src/relay). */
 export interface MixedOutput {
@@ -36,16 +55,21 @@ export interface MixedRecordingOptions {
   mergeWaitMs: number;
   /** The compositor could not start or died: the task ends with this sentence. */
   onFailed: (message: string) => void;
+  /** Many nodes: the room's publishers elsewhere join the mix too. */
+  remote?: { rooms: RemoteRooms; room: RoomRef };
+  /** A publisher on another node joined or left the mix (the task's idle check). */
+  onRemote?: () => void;
   log: Logger;
 }
 
 /** One publisher in the mix. */
 interface Input {
-  publisher: Publisher;
+  publisher: Source;
   /** The compositor's id for it: unique per join, so a returning user is a new input. */
   id: string;
   fd: number | null;
-  tap: Tap | null;
+  /** The local tap, or the remote feed's copy into the FIFO. */
+  tap: { remove(): unknown } | null;
   video: boolean;
   audio: boolean;
   /** The gain last sent to the compositor (0–1). */
@@ -64,6 +88,8 @@ export class MixedRecording {
   private rects: MixRect[] = [];
   private readonly levels = new Map<string, number>();
   private mixedOnce = false;
+  private readonly remotes = new Set<RemotePublisher>();
+  private unwatchRemote: () => void = () => {};
 
   constructor(private readonly o: MixedRecordingOptions) {
     const { video, audio, layout } = o.mix;
@@ -90,6 +116,29 @@ export class MixedRecording {
     feed.read(stdout, (why) => this.o.onFailed(`the compositor's output is broken: ${why}`));
     this.feed = feed;
     this.o.output.attach(feed);
+    const { remote } = this.o;
+    if (!remote) return;
+    const wanted = (userId: string): boolean => {
+      const w = this.o.wants(userId);
+      return w.video || w.audio;
+    };
+    this.unwatchRemote = remote.rooms.watch(remote.room, wanted, {
+      joined: (p) => {
+        this.remotes.add(p);
+        this.join(p);
+        this.o.onRemote?.();
+      },
+      left: (p) => {
+        this.remotes.delete(p);
+        this.leave(p);
+        this.o.onRemote?.();
+      },
+    });
+  }
+
+  /** Publishers on other nodes in the mix now. */
+  get remoteCount(): number {
+    return this.remotes.size;
   }
 
   /** The canvas and each user's tile with its loudness now (a mixed relay's volume-layout SEI). */
@@ -110,7 +159,7 @@ export class MixedRecording {
     return this.mixedOnce;
   }
 
-  join(p: Publisher): void {
+  join(p: Source): void {
     if (this.stopping || !this.feed) return;
     const want = this.o.wants(p.id.userId);
     if (!want.video && !want.audio) return this.leave(p);
@@ -133,7 +182,7 @@ export class MixedRecording {
   }
 
   /** A publisher's config is known: its tap starts once it has every kind wanted (or after a short wait). */
-  media(p: Publisher): void {
+  media(p: Source): void {
     const input = this.inputs.get(p.id.userId);
     if (!input || input.publisher !== p || input.fd === null || input.tap) return;
     const ready = (!input.video || p.video) && (!input.audio || p.audio);
@@ -141,7 +190,7 @@ export class MixedRecording {
     input.wait ??= setTimeout(() => this.tapInput(input), this.o.mergeWaitMs);
   }
 
-  leave(p: Publisher): void {
+  leave(p: Source): void {
     const input = this.inputs.get(p.id.userId);
     if (!input || input.publisher !== p) return;
     this.drop(input);
@@ -167,11 +216,12 @@ export class MixedRecording {
 
   /** The subscribe lists changed: inputs follow. */
   resubscribe(publishers: Publisher[]): void {
-    for (const p of publishers) this.join(p);
+    for (const p of [...publishers, ...this.remotes]) this.join(p);
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.unwatchRemote();
     for (const input of this.inputs.values()) this.drop(input);
     this.inputs.clear();
     await this.compositor.stop().catch((err: Error) => {
@@ -190,6 +240,10 @@ export class MixedRecording {
     input.wait = null;
     const p = input.publisher;
     if (input.tap || input.fd === null || p.ended || this.inputs.get(p.id.userId) !== input) return;
+    if (p instanceof RemotePublisher) {
+      input.tap = p.link(input.fd);
+      return this.relayout();
+    }
     const audio = input.audio && p.audio ? (p.audio.codec === 'AAC' ? 'aac' : 'opus') : '';
     const video = input.video && p.video !== null;
     if (!video && !audio) return;
@@ -217,7 +271,7 @@ export class MixedRecording {
       .filter((i) => i.fd !== null)
       .sort((a, b) => a.publisher.since.getTime() - b.publisher.since.getTime());
     const idOf = new Map(present.map((i) => [i.publisher.id.userId, i.id]));
-    const rects = layoutRects(this.layout, this.o.mix.video, present.map((i) => ({ userId: i.publisher.id.userId, hasVideo: i.video && i.publisher.video !== null })));
+    const rects = layoutRects(this.layout, this.o.mix.video, present.map((i) => ({ userId: i.publisher.id.userId, hasVideo: i.video && Boolean(i.publisher.video) })));
     this.rects = rects;
     this.compositor.setLayout(tilesFromRects(rects, (r) => (r.userId ? idOf.get(r.userId) ?? null : null)), this.layout.background);
   }

@@ -16,7 +16,7 @@ import type { RecordEventSink, RecordEventType } from '../events/record-events.j
 import type { RecordingChanges, RecordingSpec, StorageFileInfo } from '../api/cloud-recording-service.js';
 import { subscribes } from './subscribe.js';
 import { hlsStem, mixedStem, userStem, type NameBase, type TrackKind } from './names.js';
-import { MixedRecording } from './mixed-recording.js';
+import { MixedRecording, type RemoteRooms } from './mixed-recording.js';
 import { RecordedTrack, type FinishedFile, type TrackFormat } from './track.js';
 import { UserRecorder, type WantedTrack } from './user-recorder.js';
 import type { UploadQueue } from './storage/upload-queue.js';
@@ -32,6 +32,9 @@ export interface RecordingTaskOptions {
   rooms: Rooms;
   /** Mixed recordings read the compositor's output into a pipe of their own. */
   engine: MediaEngine;
+  /** Many nodes: a mix takes the room's publishers on other nodes too (src/cluster/remote-publishers.ts). */
+  remote?: RemoteRooms;
+
   /** The gateway's recording directory; the task writes in `<dir>/<TaskId>`. */
   dir: string;
   /** Null for local storage: the files stay in the directory. */
@@ -292,6 +295,7 @@ export class RecordingTask implements RoomWatcher {
       output,
       wants: (userId) => this.plan(userId),
       mergeWaitMs: this.o.mergeWaitMs,
+      ...(this.o.remote ? { remote: { rooms: this.o.remote, room: this.room }, onRemote: () => this.checkIdle() } : {}),
       onFailed: (message) => {
         this.o.log.error({ taskId: this.taskId }, message);
         void this.stop(LEAVE.serverKicked, message);
@@ -393,7 +397,7 @@ export class RecordingTask implements RoomWatcher {
 
   /** MaxIdleTime: the task ends when the room has had no publisher for that long (silent publishers count). */
   private checkIdle(): void {
-    const empty = this.o.rooms.publishersOf(this.room).length === 0;
+    const empty = this.o.rooms.publishersOf(this.room).length === 0 && !this.mixed?.remoteCount;
     if (!empty || this.ending) {
       if (this.idleTimer) clearTimeout(this.idleTimer);
       this.idleTimer = null;

@@ -9,6 +9,7 @@
 // node runs are answered there (over the node bus).
 
 import type { Logger } from '../log.js';
+import type { RemoteRooms } from './mixed-recording.js';
 import type { Rooms } from '../room/rooms.js';
 import type { MediaEngine } from '../room/engine.js';
 import type { Ticket } from '../room/door.js';
@@ -42,6 +43,8 @@ export interface RecordingsOptions {
   store: TaskStore<RecordingRecord>;
   config: RecordingConfig;
   log: Logger;
+  /** Many nodes: a mix takes the room's publishers on other nodes too (src/cluster/remote-publishers.ts). */
+  remote?: RemoteRooms;
   /** Many nodes: this node's id, written into the tasks it runs. */
   node?: string;
   /** Many nodes: runs Describe/Modify/Delete on the node that runs the task (src/cluster). */
@@ -106,6 +109,7 @@ export class Recordings implements CloudRecordingService {
       ticket,
       rooms: this.o.rooms,
       engine: this.o.engine,
+      ...(this.o.remote ? { remote: this.o.remote } : {}),
       dir: this.o.config.dir,
       uploads,
       events: this.o.events,

@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import type { Publisher } from '../room/publisher.js';
 import type { MediaEngine, Tap } from '../room/engine.js';
 import type { Feed } from '../room/consumer.js';
-import { MixedRecording } from '../record/mixed-recording.js';
+import { MixedRecording, type RemoteRooms } from '../record/mixed-recording.js';
 import type { RoomWatcher, Rooms, Seat } from '../room/rooms.js';
 import type { Ticket } from '../room/door.js';
 import { roomKey, type RoomRef } from '../room/room-ref.js';
@@ -38,6 +38,9 @@ export interface RelayTaskOptions {
   rooms: Rooms;
   /** Mixed relays read the compositor's output into a pipe of their own. */
   engine: MediaEngine;
+  /** Many nodes: a mix takes the room's publishers on other nodes too (src/cluster/remote-publishers.ts). */
+  remote?: RemoteRooms;
+
   events: RelayEventSink;
   ffmpegPath: string;
   /** rtmp:// URLs pushed by the engine, or every URL through ffmpeg (config relay.pushWith). */
@@ -167,6 +170,7 @@ export class RelayTask implements RoomWatcher, TapSource {
       },
       level: (userId) => mixLevel(this.spec.audioLists, userId),
       mergeWaitMs: this.o.mergeWaitMs,
+      ...(this.o.remote ? { remote: { rooms: this.o.remote, room: this.room }, onRemote: () => this.checkIdle() } : {}),
       onFailed: (message) => {
         this.log.error(message);
         void this.stop(message);
@@ -403,7 +407,7 @@ export class RelayTask implements RoomWatcher, TapSource {
   /** AgentParams.MaxIdleTime: counted while the relayed user is away (a mix: while nobody but the agent publishes). */
   private checkIdle(): void {
     const someone = this.mixed
-      ? this.o.rooms.publishersOf(this.room).some((p) => this.mixes(p.id.userId))
+      ? this.o.rooms.publishersOf(this.room).some((p) => this.mixes(p.id.userId)) || this.mixed.remoteCount > 0
       : this.publisher !== null;
     if (someone || this.ending) {
       if (this.idleTimer) clearTimeout(this.idleTimer);

@@ -8,6 +8,7 @@
 // runs is handed to that node (the `elsewhere` callback).
 
 import type { Logger } from '../log.js';
+import type { RemoteRooms } from '../record/mixed-recording.js';
 import type { Rooms } from '../room/rooms.js';
 import type { MediaEngine } from '../room/engine.js';
 import type { Ticket } from '../room/door.js';
@@ -45,6 +46,8 @@ export interface RelaysOptions {
   /** Tests resolve names without DNS. */
   resolve?: Resolver;
   log: Logger;
+  /** Many nodes: a mix takes the room's publishers on other nodes too (src/cluster/remote-publishers.ts). */
+  remote?: RemoteRooms;
   /** Many nodes: this node's id, written into the tasks it runs. */
   node?: string;
   /** Many nodes: runs Update/Stop on the node that runs the relay (src/cluster). */
@@ -129,6 +132,7 @@ export class Relays implements CdnRelayService {
       feedback,
       rooms: this.o.rooms,
       engine: this.o.engine,
+      ...(this.o.remote ? { remote: this.o.remote } : {}),
       events: this.o.events,
       ffmpegPath: this.o.config.ffmpegPath,
       pushWith: this.o.config.pushWith,

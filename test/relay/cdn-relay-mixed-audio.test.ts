@@ -75,8 +75,12 @@ t.test('allowlist, blocklist and SoundLevel decide what the mixed relay sounds l
     const l = await tones('mixed-audio');
     return heard(l.a440, l.floor) && heard(l.a880, l.floor) ? l : null;
   }, 20000, 'both tones');
-  const ratio = quarter.a880 / quarter.a440;
-  t.ok(ratio > 0.18 && ratio < 0.33, `SoundLevel 25 for blue: 880 Hz at ${ratio.toFixed(2)} of 440 Hz (${show(quarter)})`);
+  // The first window with both tones may straddle the Update (blue still at 100 in its first part, as a CDN player
+  // starts a little behind the live edge): the ratio is read from the next window, wholly after it.
+  const settled = await tones('mixed-audio');
+  t.ok(heard(settled.a440, settled.floor) && heard(settled.a880, settled.floor), `both tones still heard (${show(settled)}; first ${show(quarter)})`);
+  const ratio = settled.a880 / settled.a440;
+  t.ok(ratio > 0.18 && ratio < 0.33, `SoundLevel 25 for blue: 880 Hz at ${ratio.toFixed(2)} of 440 Hz (${show(settled)})`);
 
   const elsewhere = await apiError(f.client.UpdatePublishCdnStream({
     SdkAppId: sdkAppId, TaskId: taskId, SequenceNumber: 3, WithTranscoding: 1,

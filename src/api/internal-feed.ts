@@ -1,0 +1,45 @@
+// GET /internal/feed/{sdkAppId}/{roomId}/{userId}[?type=integer]: a publisher of this node, as MPEG-TS, for a mix
+// running on another node (the link is src/mix/feed-link.ts). Only nodes of the cluster may ask: the request
+// carries the cluster's link key (kept in Redis). A publisher whose codec configs are not known yet is waited for,
+// briefly, so the feed starts with every kind it will carry.
+
+import type { FastifyInstance } from 'fastify';
+import type { Rooms } from '../room/rooms.js';
+import type { Publisher } from '../room/publisher.js';
+import type { Logger } from '../log.js';
+import { keyMatches, LINK_KEY_HEADER, serveFeed } from '../mix/feed-link.js';
+
+/** How long a publisher that has one kind of media waits for its other config (as a local mix's mergeWaitMs). */
+const MEDIA_WAIT_MS = 1500;
+
+/** The cluster's link key; `fresh` reads it again from the store (another node may have made a new one). */
+export type LinkKey = (fresh?: boolean) => Promise<string>;
+
+export function registerInternalFeed(app: FastifyInstance, rooms: Rooms, linkKey: LinkKey, log: Logger): void {
+  app.get<{ Params: { sdkAppId: string; roomId: string; userId: string }; Querystring: { type?: string } }>(
+    '/internal/feed/:sdkAppId/:roomId/:userId',
+    async (req, reply) => {
+      const given = req.headers[LINK_KEY_HEADER];
+      if (!keyMatches(given, await linkKey()) && !keyMatches(given, await linkKey(true))) return reply.code(403).send({ error: 'this is a link between nodes of one cluster: the link key is missing or wrong' });
+      const room = { sdkAppId: Number(req.params.sdkAppId), roomId: req.params.roomId, numericRoom: req.query.type === 'integer' };
+      const find = (): Publisher | undefined => rooms.publishersOf(room).find((p) => p.id.userId === req.params.userId);
+      let p = find();
+      const until = Date.now() + MEDIA_WAIT_MS;
+      while (p && !(p.video && p.audio) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+        p = find();
+      }
+      if (!p || p.ended) return reply.code(404).send({ error: `${req.params.userId} does not publish in that room on this node` });
+      const publisher = p;
+      reply.hijack();
+      const why = serveFeed(publisher, req.raw.socket, (left) =>
+        rooms.watch(room, { publisherJoined() {}, publisherMedia() {}, publisherLeft: (q) => q === publisher && left() }),
+      );
+      if (why) {
+        reply.raw.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ error: why }));
+        return;
+      }
+      log.info({ room: room.roomId, userId: publisher.id.userId, to: req.socket.remoteAddress }, 'a node takes this publisher into its mix');
+    },
+  );
+}
