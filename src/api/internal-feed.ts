@@ -32,14 +32,17 @@ export function registerInternalFeed(app: FastifyInstance, rooms: Rooms, linkKey
       if (!p || p.ended) return reply.code(404).send({ error: `${req.params.userId} does not publish in that room on this node` });
       const publisher = p;
       reply.hijack();
-      const why = serveFeed(publisher, req.raw.socket, (left) =>
+      const socket = req.raw.socket;
+      const why = serveFeed(publisher, socket, (left) =>
         rooms.watch(room, { publisherJoined() {}, publisherMedia() {}, publisherLeft: (q) => q === publisher && left() }),
       );
       if (why) {
         reply.raw.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ error: why }));
         return;
       }
-      log.info({ room: room.roomId, userId: publisher.id.userId, to: req.socket.remoteAddress }, 'a node takes this publisher into its mix');
+      const at = { room: room.roomId, userId: publisher.id.userId, to: `${socket.remoteAddress}:${socket.remotePort}` };
+      log.info(at, 'a node takes this publisher into its mix');
+      socket.once('close', () => log.info(at, 'a node stopped taking this publisher'));
     },
   );
 }

@@ -2,8 +2,9 @@
 // publishes red (500 Hz) over RTMP to node A and blue (1300 Hz) to node B; a mixed recording (RecordMode 2) runs on
 // node B, started through the official SDK. Red reaches B's compositor over the internal feed link
 // (src/mix/feed-link.ts). The MP4 B writes is decoded: red in the grid's left tile and blue in the right while both
-// publish, both tones in the mix, and blue alone on the whole canvas once red has left node A. The link serves
-// nodes only: a request without the cluster's key is refused.
+// publish, both tones in the mix, and blue alone on the whole canvas once red has left node A.
+// The other way round, a mixed CDN relay (WithTranscoding 1) on node A takes red from node B: nginx-rtmp, the CDN,
+// plays both tiles and both tones. The link serves nodes only: a request without the cluster's key is refused.
 
 import t from 'tap';
 import { mkdtemp, readdir } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { clusterNode } from '../helpers/cluster-node.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { colourDistance, ffprobe, regionColour } from '../helpers/probe.js';
 import { pcmAt, toneAmplitude } from '../mix/mix-media.js';
+import { startRtmpReceiver } from '../relay/rtmp-receiver.js';
 
 t.setTimeout(150_000);
 const { sdkAppId } = TEST_APP;
@@ -34,7 +36,7 @@ const dirB = await mkdtemp(join(tmpdir(), 'mix-node-b-'));
 const node = (id: string, dir: string) =>
   clusterNode(t, {
     id, redisUrl: redis.url, prefix: 'rg-xmix:', callbackUrl: rx.url, leaseMs: 3000,
-    config: { recording: { dir, hlsSegmentSeconds: 2 } },
+    config: { recording: { dir, hlsSegmentSeconds: 2 }, pull: { allow: ['127.0.0.1'] } },
     logged: (l) => l.level >= 40 || /mix|remote/.test(String(l.msg)),
   });
 const [a, b] = await Promise.all([node('node-a', await mkdtemp(join(tmpdir(), 'mix-node-a-'))), node('node-b', dirB)]);
@@ -91,6 +93,43 @@ t.test('a mixed recording on node B takes a publisher of node A through the feed
   }
   const alone = await regionColour(file, end - 1.5, { x: 0.3, y: 0.3, w: 0.4, h: 0.4 });
   t.ok(colourDistance(alone, BLUE.rgb) < 90, `after red left node A, blue fills the canvas: rgb(${alone.join(',')})`);
+});
+
+t.test('a mixed relay on node A takes a publisher of node B; the CDN plays both', async (t) => {
+  const cdn = await startRtmpReceiver();
+  t.teardown(() => cdn.close());
+  const room = 'split-relay';
+  const { TaskId } = await a.client.StartPublishCdnStream({
+    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 1, WithTranscoding: 1,
+    AgentParams: { UserId: 'mix_agent', UserSig: officialUserSig('mix_agent'), MaxIdleTime: 60 },
+    AudioParams: { AudioEncode: { SampleRate: 48000, Channel: 1, BitRate: 64 } },
+    VideoParams: { VideoEncode: { Width: 640, Height: 360, Fps: 15, BitRate: 800, Gop: 1 }, LayoutParams: { MixLayoutMode: 3 } },
+    PublishCdnParams: [{ PublishCdnUrl: cdn.url('split') }],
+  });
+  const taskId = TaskId!;
+  const red = ffmpegPushColour(b.pushUrl(room, 'red_user'), 'red', 60, { hz: RED.hz, sampleRate: 48000 });
+  t.teardown(() => red.stop());
+  await waitFor(() => b.logs.some((l) => l.msg === 'a node takes this publisher into its mix' && l.room === room), 20_000, "node A's relay linked to red on node B");
+  const blue = ffmpegPushColour(a.pushUrl(room, 'blue_user'), 'blue', 60, { hz: BLUE.hz, sampleRate: 48000 });
+  t.teardown(() => blue.stop());
+  await waitFor(() => rx.events(401, taskId).some((e) => e.EventInfo.Payload.Status === 2), 30_000, '401 RUNNING');
+
+  const tiles = await waitFor(async () => {
+    const left = await cdn.centreColour('split', { x: 0.15, y: 0.3, w: 0.2, h: 0.4 });
+    const right = await cdn.centreColour('split', { x: 0.65, y: 0.3, w: 0.2, h: 0.4 });
+    return colourDistance(left, RED.rgb) < 90 && colourDistance(right, BLUE.rgb) < 90 ? { left, right } : null;
+  }, 30_000, 'red left and blue right at the CDN');
+  t.ok(tiles, `the CDN plays red (node B) left, rgb(${tiles.left.join(',')}), and blue (node A) right, rgb(${tiles.right.join(',')})`);
+  const pcm = await cdn.pcm('split', 2);
+  const second = pcm.subarray(Math.max(0, pcm.length - 48000));
+  const floor = toneAmplitude(second, 3300);
+  for (const [name, c] of [['red', RED], ['blue', BLUE]] as const) {
+    const level = toneAmplitude(second, c.hz);
+    t.ok(level > 0.005 && level > 10 * floor, `${name}'s ${c.hz} Hz at the CDN (${level.toFixed(4)} vs ${floor.toFixed(5)} at 3.3 kHz)`);
+  }
+  await a.client.StopPublishCdnStream({ SdkAppId: sdkAppId, TaskId: taskId });
+  await waitFor(() => rx.events(401, taskId).some((e) => e.EventInfo.Payload.Status === 0), 15_000, '401 IDLE');
+  await waitFor(() => b.logs.some((l) => l.msg === 'a node stopped taking this publisher' && l.room === room), 10_000, 'the link closed on node B');
 });
 
 t.test('the feed link answers only nodes of the cluster', async (t) => {
