@@ -392,6 +392,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await store.close();
     throw err;
   }
+  // many nodes: a single-stream relay goes to the node its user publishes on (Relays.followPublishers)
+  const stopFollowing = cluster
+    ? relays.followPublishers({
+      where: (room, userId) => cluster.publisherNode(room, userId),
+      take: (to, taskId) => cluster.handOver(to, 'relay-take', taskId),
+      graceMs: 2000,
+    })
+    : () => {};
   const httpAddr = http.server.address();
   const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.http.port;
   health.state = 'ready';
@@ -411,6 +419,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     close(reason = 'the gateway is shutting down') {
       closing ??= (async () => {
         health.state = 'draining';
+        stopFollowing();
         pullTasks.closeAll(reason); // kills every ffmpeg child; the tasks' users leave with 104, then 702
         // every recording file is closed (MP4 trailers, #EXT-X-ENDLIST) while its publishers are still there
         await recordings.closeAll(config.callbacks.flushOnCloseMs);
@@ -439,6 +448,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     drain() {
       draining ??= (async () => {
         health.state = 'draining';
+        stopFollowing();
         rooms.door.drain(DRAIN_REASON);
         log.info({ timeoutMs: config.drain.timeoutMs }, 'draining: new publishers are refused, running sessions may end on their own');
         // many nodes: the tasks move to another live node now (pull: 701 Status 2, then 0 there, no 702;

@@ -91,6 +91,7 @@ export class RelayTask implements RoomWatcher, TapSource {
   /** Each push URL's last status (callback 401), for the metrics. */
   private readonly pushStatus = new Map<string, RelayStatus>();
   private ending: Promise<void> | null = null;
+  private awaitingSince = Date.now();
   private readonly log: Logger;
   private readonly feedback: FeedBackRooms;
   /** SeiParams of a mixed relay; null without. */
@@ -124,6 +125,15 @@ export class RelayTask implements RoomWatcher, TapSource {
 
   get ended(): boolean {
     return this.ending !== null;
+  }
+
+  /**
+   * A single-stream relay whose user publishes on no stream here: the user, and since when it has waited (many nodes:
+   * Relays.followPublishers moves the relay to the user's node). Null for a mix or a relay that has its publisher.
+   */
+  get awaiting(): { userId: string; since: number } | null {
+    if (this.spec.mix || this.publisher || this.ending) return null;
+    return { userId: this.spec.userId, since: this.awaitingSince };
   }
 
   /** Each push's state by the name of its last 401 status ('starting' before the first). */
@@ -355,6 +365,7 @@ export class RelayTask implements RoomWatcher, TapSource {
   private setPublisher(p: Publisher | null): void {
     if (p === this.publisher) return;
     this.publisher = p;
+    if (!p) this.awaitingSince = Date.now();
     this.ready = false;
     this.pacer.stop();
     if (this.mergeTimer) clearTimeout(this.mergeTimer);

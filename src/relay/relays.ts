@@ -237,6 +237,48 @@ export class Relays implements CdnRelayService {
     return moved;
   }
 
+  /**
+   * Many nodes: a single-stream relay goes where its user publishes. One whose user has published on no stream of
+   * this node for `graceMs` while the census finds the user on another node (the API call landed here, or the user
+   * reconnected elsewhere after a failover) is handed to that node as a drain hands it over: the pushes stop here,
+   * then start there (401 Status 1, then 2). A node that refuses it ends it with the usual 401s and the reason.
+   * Returns the stop.
+   */
+  followPublishers(o: {
+    where: (room: { sdkAppId: number; roomId: string; numericRoom: boolean }, userId: string) => Promise<string | null>;
+    take: (node: string, taskId: string) => Promise<true | string>;
+    graceMs: number;
+  }): () => void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void this.followOnce(o).catch((err: unknown) => this.log.debug({ err: String(err) }, 'relays: where the users publish could not be read')).finally(() => (busy = false));
+    }, Math.max(200, Math.floor(o.graceMs / 2)));
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private async followOnce(o: Parameters<Relays['followPublishers']>[0]): Promise<void> {
+    for (const task of [...this.live.values()]) {
+      const wait = task.awaiting;
+      if (!wait || Date.now() - wait.since < o.graceMs) continue;
+      const { sdkAppId, roomId, numericRoom } = task.resumable.spec;
+      const node = await o.where({ sdkAppId, roomId, numericRoom }, wait.userId);
+      if (!node || !task.awaiting) continue;
+      this.log.info({ taskId: task.taskId, userId: wait.userId, to: node }, 'the relayed user publishes on another node: the relay moves there');
+      let refusal = 'it did not answer';
+      await task.handOver(
+        async () => {
+          const r = await o.take(node, task.taskId);
+          if (r !== true) refusal = r;
+          return r === true;
+        },
+        (err) => `${wait.userId} publishes on node ${node}, which did not take the relay over (${err ? String(err) : refusal})`,
+      );
+    }
+  }
+
   /** Shutdown: every push's stdin closed (ffmpeg flushes and ends its RTMP session), 5 then 0 per URL. */
   async closeAll(): Promise<void> {
     await Promise.all([...this.live.values()].map((t) => t.stop('the gateway is shutting down')));

@@ -5,6 +5,7 @@
 // publish, both tones in the mix, and blue alone on the whole canvas once red has left node A.
 // The other way round, a mixed CDN relay (WithTranscoding 1) on node A takes red from node B: nginx-rtmp, the CDN,
 // plays both tiles and both tones. The link serves nodes only: a request without the cluster's key is refused.
+// A single-stream relay started on node A for a user publishing on node B moves to node B, and the CDN plays it.
 
 import t from 'tap';
 import { mkdtemp, readdir } from 'node:fs/promises';
@@ -130,6 +131,36 @@ t.test('a mixed relay on node A takes a publisher of node B; the CDN plays both'
   await a.client.StopPublishCdnStream({ SdkAppId: sdkAppId, TaskId: taskId });
   await waitFor(() => rx.events(401, taskId).some((e) => e.EventInfo.Payload.Status === 0), 15_000, '401 IDLE');
   await waitFor(() => b.logs.some((l) => l.msg === 'a node stopped taking this publisher' && l.room === room), 10_000, 'the link closed on node B');
+});
+
+t.test('a single-stream relay started on node A for a user on node B moves to node B', async (t) => {
+  const cdn = await startRtmpReceiver();
+  t.teardown(() => cdn.close());
+  const room = 'follow-room';
+  const red = ffmpegPushColour(b.pushUrl(room, 'red_user'), 'red', 60, { hz: RED.hz, sampleRate: 48000 });
+  t.teardown(() => red.stop());
+  await waitFor(() => b.logs.some((l) => l.msg === 'user joined' && l.userId === 'red_user'), 20_000, 'red on node B');
+  const { TaskId } = await a.client.StartPublishCdnStream({
+    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 1, WithTranscoding: 0,
+    AgentParams: { UserId: 'relay_agent', UserSig: officialUserSig('relay_agent'), MaxIdleTime: 60 },
+    SingleSubscribeParams: { UserMediaStream: { UserInfo: { UserId: 'red_user' } } },
+    AudioParams: { AudioEncode: { SampleRate: 48000, Channel: 1, BitRate: 64 } },
+    VideoParams: { VideoEncode: { Width: 320, Height: 240, Fps: 30, BitRate: 500, Gop: 1 } },
+    PublishCdnParams: [{ PublishCdnUrl: cdn.url('follow') }],
+  } as never);
+  const taskId = TaskId!;
+  await waitFor(() => a.logs.some((l) => l.msg === 'the relayed user publishes on another node: the relay moves there' && l.taskId === taskId), 20_000, 'node A hands the relay over');
+  await waitFor(() => rx.events(401, taskId).some((e) => e.EventInfo.Payload.Status === 2), 30_000, '401 RUNNING');
+  const seen = await waitFor(async () => {
+    const c = await cdn.centreColour('follow');
+    return colourDistance(c, RED.rgb) < 90 ? c : null;
+  }, 30_000, 'red at the CDN');
+  t.ok(seen, `the CDN plays red, relayed by node B: rgb(${seen.join(',')})`);
+  // the Stop sent to node A reaches node B, which runs the relay now
+  await a.client.StopPublishCdnStream({ SdkAppId: sdkAppId, TaskId: taskId });
+  await waitFor(() => rx.events(401, taskId).some((e) => e.EventInfo.Payload.Status === 0), 15_000, '401 IDLE');
+  const statuses = rx.events(401, taskId).map((e) => e.EventInfo.Payload.Status);
+  t.equal(statuses.filter((x) => x === 2).length, 1, `one RUNNING, from node B (401s: ${statuses.join(', ')})`);
 });
 
 t.test('the feed link answers only nodes of the cluster', async (t) => {
