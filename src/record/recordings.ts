@@ -202,7 +202,11 @@ export class Recordings implements CloudRecordingService {
     return rec && rec.sdkAppId === sdkAppId && rec.state === 'running' && rec.node && rec.node !== this.o.node ? rec.node : null;
   }
 
-  /** The task's local directory, for the playback route (null: no such running task). */
+  /** How many tasks record here, not counting those ending (a drain hands over only when there is one). */
+  get size(): number {
+    return [...this.live.values()].filter((t) => t.status !== 'Exited').length;
+  }
+
   /** Each live task's app and Describe status, for the metrics (read at scrape time). */
   states(): { sdkAppId: number; taskId: string; roomId: string; state: string; localFiles: string[] }[] {
     return [...this.live.values()].map((t) => ({
@@ -215,6 +219,7 @@ export class Recordings implements CloudRecordingService {
     }));
   }
 
+  /** The task's local directory, for the playback route (null: no such running task). */
   directoryOf(taskId: string): string | null {
     return this.live.get(taskId)?.dir ?? null;
   }
