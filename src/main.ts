@@ -134,9 +134,11 @@ async function internalListener(app: FastifyInstance, port: number): Promise<{ u
 /**
  * A drain's hand-over to the least loaded other node: its pull tasks first (their media moves there), then its
  * recordings and relays, which follow the media. With no other node alive (or Redis away) they stay, to end at the
- * close; what the taker refuses ends at once with the usual callbacks.
+ * close; what the taker refuses ends at once with the usual callbacks. A node with no task looks for no taker and
+ * says nothing of it; a kind with no task is skipped.
  */
 async function handOverTasks(cluster: Cluster, o: { pullTasks: PullTasks; recordings: Recordings; relays: Relays; uploadMs: number }, log: Logger): Promise<void> {
+  if (o.pullTasks.size + o.recordings.size + o.relays.size === 0) return;
   let to: string | null;
   try {
     to = await cluster.taker();
@@ -144,12 +146,14 @@ async function handOverTasks(cluster: Cluster, o: { pullTasks: PullTasks; record
     return log.warn({ err: String(err) }, 'draining: no node to hand the tasks to was found; they end at the close');
   }
   if (!to) return log.info('draining: no other node is alive, so the tasks stay here until the close');
-  const steps: Array<[string, () => Promise<unknown>]> = [
-    ['pull tasks', () => o.pullTasks.handOverAll(to, async (taskId) => (await cluster.handOver(to, 'take', taskId)) === true)],
-    ['recordings', () => o.recordings.handOverAll(to, (taskId) => cluster.handOver(to, 'record-take', taskId), o.uploadMs)],
-    ['relays', () => o.relays.handOverAll(to, (taskId) => cluster.handOver(to, 'relay-take', taskId))],
+  // each kind counted when its turn comes: a recording may start while the pull tasks move
+  const steps: Array<[string, () => number, () => Promise<unknown>]> = [
+    ['pull tasks', () => o.pullTasks.size, () => o.pullTasks.handOverAll(to, async (taskId) => (await cluster.handOver(to, 'take', taskId)) === true)],
+    ['recordings', () => o.recordings.size, () => o.recordings.handOverAll(to, (taskId) => cluster.handOver(to, 'record-take', taskId), o.uploadMs)],
+    ['relays', () => o.relays.size, () => o.relays.handOverAll(to, (taskId) => cluster.handOver(to, 'relay-take', taskId))],
   ];
-  for (const [what, step] of steps) {
+  for (const [what, count, step] of steps) {
+    if (count() === 0) continue;
     log.info({ to }, `draining: the ${what} move to another node`);
     await step().catch((err: unknown) => log.warn({ err: String(err) }, `draining: the ${what} could not be handed over; they end at the close`));
   }

@@ -92,8 +92,12 @@ export class Cluster {
     return this.registry.alive();
   }
 
-  /** Runs an API call on the node that runs the task. */
-  taskElsewhere(node: string, call: TaskCall): Promise<unknown> {
+  /**
+   * Runs an API call on the node that runs the task. A node without a lease died (it is not swept yet, else the
+   * record would name another node): that fails at once instead of after the bus's wait for a reply that never comes.
+   */
+  async taskElsewhere(node: string, call: TaskCall): Promise<unknown> {
+    if (!(await this.registry.get(node))) throw new Error(`node ${node}, which runs the task, holds no lease: it died, and a surviving node takes the task over once it sweeps it`);
     return this.bus.request(node, call);
   }
 

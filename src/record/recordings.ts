@@ -146,9 +146,13 @@ export class Recordings implements CloudRecordingService {
     try {
       return (await this.o.elsewhere!(owner, { op: 'record-describe', sdkAppId, taskId })) as Described | null;
     } catch {
-      // the owner does not answer (it died, and no survivor has taken the task up yet): the record says the task
-      // exists, and nothing records it right now
-      return { status: 'Idle', files: [] };
+      // The owner died (no lease) or did not answer, and no survivor had taken the task up. While the record says it
+      // runs, it is moving to a survivor (recording-failover.ts): TRTC's back-end says InProgress then, not Idle
+      // (nothing to record) nor an end. Read again, as the bus's wait may have outlasted the move (or the end). The
+      // dead node's files are not known here.
+      const rec = await this.o.store.get(taskId);
+      if (rec?.node === this.o.node) return this.describeHere(sdkAppId, taskId);
+      return rec?.state === 'running' ? { status: 'InProgress', files: [] } : null;
     }
   }
 
@@ -202,7 +206,11 @@ export class Recordings implements CloudRecordingService {
     return rec && rec.sdkAppId === sdkAppId && rec.state === 'running' && rec.node && rec.node !== this.o.node ? rec.node : null;
   }
 
-  /** The task's local directory, for the playback route (null: no such running task). */
+  /** How many tasks record here, not counting those ending (a drain hands over only when there is one). */
+  get size(): number {
+    return [...this.live.values()].filter((t) => t.status !== 'Exited').length;
+  }
+
   /** Each live task's app and Describe status, for the metrics (read at scrape time). */
   states(): { sdkAppId: number; taskId: string; roomId: string; state: string; localFiles: string[] }[] {
     return [...this.live.values()].map((t) => ({
@@ -215,6 +223,7 @@ export class Recordings implements CloudRecordingService {
     }));
   }
 
+  /** The task's local directory, for the playback route (null: no such running task). */
   directoryOf(taskId: string): string | null {
     return this.live.get(taskId)?.dir ?? null;
   }

@@ -211,6 +211,11 @@ export class Relays implements CdnRelayService {
     return owner ? ((await this.o.elsewhere!(owner, { op: 'relay-stop', sdkAppId, taskId })) as 'stopped' | 'not-found') : 'not-found';
   }
 
+  /** How many relays run here, not counting those ending (a drain hands over only when there is one). */
+  get size(): number {
+    return [...this.live.values()].filter((t) => !t.ended).length;
+  }
+
   /** Whether this node runs the relay now. */
   runs(taskId: string): boolean {
     return this.live.has(taskId);

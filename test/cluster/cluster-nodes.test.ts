@@ -7,9 +7,9 @@
 //   ffmpeg prints the reason;
 // - a room spread over two nodes raises 101 and 102 once, and 103/104 once per user;
 // - node 3 is SIGKILLed: after its lease expires its publisher leaves with 104 Reason 2 (once, though two nodes
-//   survive), and its pull task runs on a survivor (701 Status 2, then 0), answered InProgress from any node, with
-//   never two ffmpeg pulling it at once, and a Chromium viewer posting to the survivor decodes it again;
-//   StopStreamIngest sent to the other survivor stops it.
+//   survive), and its pull task runs on a survivor (701 Status 2, then 0), answered InProgress from any node (also
+//   before a survivor took it up), with never two ffmpeg pulling it at once, and a Chromium viewer posting to the
+//   survivor decodes it again; StopStreamIngest sent to the other survivor stops it.
 
 import t, { type Test } from 'tap';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
@@ -156,6 +156,11 @@ t.test('node 3 dies: its publisher leaves once after its lease, its pull task ru
 
   n3.kill('SIGKILL');
   const killedAt = (await n3.exited).at;
+  // until a survivor takes the task up (node 3's lease runs on for up to a lease, then the sweep comes) the task is
+  // moving and its record says it runs: both survivors say InProgress, at once
+  const early = await Promise.all([n1, n2].map((g) => g.client.DescribeStreamIngest({ SdkAppId: sdkAppId, TaskId: TaskId! })));
+  const earlyAt = Date.now();
+  t.same(early.map((r) => r.Status), ['InProgress', 'InProgress'], 'Describe on either survivor right after the kill: InProgress');
   await waitFor(() => count('doomed', 104, 'dave') >= 1, 20_000, "dave's 104 after node 3's lease expired");
   const exit = roomEvents('doomed').find((e) => e.EventType === 104 && e.EventInfo.UserId === 'dave');
   t.equal(exit.EventInfo.Reason, 2, '104 Reason 2: timeout');
@@ -168,6 +173,8 @@ t.test('node 3 dies: its publisher leaves once after its lease, its pull task ru
   const owner = [n1, n2].find((g) => g.logs.some((l) => l.msg === 'pull task resumed after a restart' && l.taskId === TaskId))!;
   t.ok(owner, 'one survivor took it over');
   t.equal([n1, n2].filter((g) => g.logs.some((l) => l.msg === 'pull task resumed after a restart')).length, 1, 'only one did');
+  const sweptAt = owner.logs.find((l) => l.msg === 'a node died (its lease expired): ending what it held' && l.node === 'n3')?.time;
+  t.ok(earlyAt < sweptAt, `those Describes were answered before the survivor swept node 3 (${sweptAt - earlyAt} ms before)`);
   for (const g of [n1, n2]) {
     t.equal((await g.client.DescribeStreamIngest({ SdkAppId: sdkAppId, TaskId: TaskId! })).Status, 'InProgress', 'InProgress, asked of either survivor');
   }

@@ -9,7 +9,9 @@
 // - never two pushes of the URL at once; A exits cleanly before its drain timeout;
 // - then B drains with no other node alive: both end at its close as on one node (302 LeaveCode 3; 5 then 0);
 // - a taker that refuses (its recording and relay limits are 0): the giver ends them at once, 302 LeaveCode 3 saying
-//   why, and 5 then 0.
+//   why, and 5 then 0;
+// - a drain speaks only of the kinds of task the node runs: none of pull tasks on A, nothing at all on a node with
+//   no task (D), which looks for no taker.
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir } from 'node:fs/promises';
@@ -85,6 +87,9 @@ async function relay(gw: GatewayProcess, room: string, url: string): Promise<str
 }
 
 const joined = (gw: GatewayProcess, userId: string) => gw.logs.some((l) => l.msg === 'user joined' && l.userId === userId);
+/** What a draining node logged of handing its tasks over: no taker found, or each kind of task it moves. */
+const handOverLines = (gw: GatewayProcess): string[] =>
+  gw.logs.map((l) => String(l.msg ?? '')).filter((m) => /^draining: (the .* move to another node|no other node is alive|no node to hand)/.test(m));
 
 t.test('SIGTERM on the node running a recording and a relay: both continue on the other node', async (t) => {
   const [{ gw: a }, { gw: b, dir: dirB }] = await Promise.all([node('drain-a'), node('drain-b')]);
@@ -125,6 +130,7 @@ t.test('SIGTERM on the node running a recording and a relay: both continue on th
   const exit = await a.exited;
   t.equal(exit.code, 0, 'node A exited cleanly');
   t.ok(a.logs.some((l) => l.msg === 'drained: every session ended'), 'node A closed once its sessions had ended, not at the drain timeout');
+  t.same(handOverLines(a), ['draining: the recordings move to another node', 'draining: the relays move to another node'], 'node A ran no pull task: it said nothing of moving pull tasks');
 
   await waitFor(() => relayStatuses().slice(relayBefore).includes(2), 30_000, 'the relay running again from node B');
   await waitFor(() => rx.events(306, taskId).length > 0, 30_000, '306 from node B');
@@ -194,5 +200,11 @@ t.test('a taker that refuses (it runs no recordings or relays): the giver ends t
   pubC.stop();
   await pubC.exited;
   t.equal((await c.exited).code, 0, 'node C exited cleanly');
+
+  // node D runs no task: its drain looks for no node to hand tasks to, and says nothing of it
+  d.kill('SIGTERM');
+  t.equal((await d.exited).code, 0, 'node D exited cleanly');
+  t.ok(d.logs.some((l) => /^draining: new publishers are refused/.test(l.msg ?? '')), 'node D drained');
+  t.same(handOverLines(d), [], 'with no task, no hand-over line');
   t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
 });

@@ -80,6 +80,8 @@ t.test('SIGTERM on the node running a pull task: the task moves to the other nod
   t.equal(exit.code, 0, 'node A exited cleanly');
   t.ok(a.logs.some((l) => l.msg === 'drained: every session ended'), 'node A closed once its task had moved, not at the drain timeout');
   t.ok(a.logs.some((l) => l.msg === 'pull task handed over: stopped here for another node to resume it'), 'node A handed the task over');
+  t.same(a.logs.filter((l) => /^draining: the .* move to another node$/.test(l.msg ?? '')).map((l) => l.msg), ['draining: the pull tasks move to another node'],
+    'node A spoke of moving its pull tasks only: it ran no recording or relay');
 
   await waitFor(() => statuses().filter((s) => s === 0).length >= 2, 30_000, 'the task running again on node B');
   t.ok(b.logs.some((l) => l.msg === 'pull task taken over from node drain-a, which drains' && l.taskId === TaskId), 'node B took it over');

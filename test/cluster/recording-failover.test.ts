@@ -2,9 +2,11 @@
 // recording uploads to a real s3rver, ffmpeg publishes over RTMP, the official SDK drives the task, and a callback
 // receiver checks every Sign.
 // - Describe, Modify and Delete sent to node B answer for tasks node A runs (handed to A over the node bus);
-// - node A is SIGKILLed and the publisher reconnects to node B: once A's lease expires B continues the task under the
-//   same TaskId (306 Status 0), records the publisher as last modified into `ha1_` files beside A's, answers Describe,
-//   and stops it on DeleteCloudRecording; what both nodes stored plays as H.264, and nothing but B records after the kill;
+// - node A is SIGKILLed: until a survivor takes its task up, Describe on B answers InProgress, at once when A's lease
+//   has expired, after the bus's wait while the lease still runs;
+// - the publisher reconnects to node B, which continues the task once it sweeps A: the same TaskId (306 Status 0),
+//   records the publisher as last modified into `ha1_` files beside A's, answers Describe, and stops it on
+//   DeleteCloudRecording; what both nodes stored plays as H.264, and nothing but B records after the kill;
 // - a task whose recording user's UserSig has expired cannot continue: the survivor (node C) ends it with 302
 //   LeaveCode 3 and says why.
 
@@ -21,6 +23,7 @@ import { clusterNode } from '../helpers/cluster-node.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { S3RVER_KEYS, startS3rver } from '../helpers/s3rver.js';
 import { ffprobe } from '../helpers/probe.js';
+import { Redis } from 'ioredis';
 
 t.setTimeout(180_000);
 const { sdkAppId } = TEST_APP;
@@ -81,9 +84,30 @@ t.test('a recording of a dead node continues on the survivor with ha1_ files and
   t.match(rx.events(302, other)[0].EventInfo.Payload, { LeaveCode: 0 }, 'Delete on node B ended the task node A ran (LeaveCode 0)');
   await t.rejects(b.client.DescribeCloudRecording({ SdkAppId: sdkAppId, TaskId: other }), { code: 'ResourceNotFound' }, 'and it is gone');
 
+  // Between A's death and B's sweep the task is moving, and its record says it runs: Describe says InProgress, as
+  // TRTC's back-end does while its HA moves a task. To ask inside that window (≤ lease + half a lease on its own) the
+  // test holds the sweep claim of node A, as a survivor that claimed it and died too would (the claim lasts a
+  // minute): B sees A dead and leaves it alone until the claim goes.
+  const raw = new Redis(redis.url);
+  t.teardown(() => raw.disconnect());
+  const sweepClaim = 'rg-rec-ha:sweep:node-a';
+  t.equal(await raw.set(sweepClaim, 'a-survivor-that-died', 'PX', 60_000, 'NX'), 'OK', "the test holds the sweep claim of node A");
+  const describe = () => b.client.DescribeCloudRecording({ SdkAppId: sdkAppId, TaskId: taskId });
   a.kill('SIGKILL');
   const killedAt = (await a.exited).at;
   const writtenBeforeKill = written(taskId).length;
+  // asked at once: A's lease runs on for up to a lease, so B asks A over the bus, which never answers
+  let unanswered = true;
+  const asked = describe().finally(() => (unanswered = false));
+  const listed = async () => ((await (await fetch(`${b.httpBase}/api/cluster`)).json()).nodes as Array<{ id: string }>).map((n) => n.id);
+  await waitFor(async () => !(await listed()).includes('node-a'), LEASE_MS + 10_000, "node A's lease expired (B lists it no more)");
+  // asked once A holds no lease: B knows A is dead from the lease, without waiting for the bus
+  const inWindow = await describe();
+  t.equal(inWindow.Status, 'InProgress', "Describe on B once A's lease expired, before any node took the task up: InProgress");
+  t.ok(unanswered, "answered from A's expired lease, while the Describe sent to A's live lease still waits for the bus");
+  t.equal((await asked).Status, 'InProgress', 'the Describe A never answered: InProgress once the bus gave up');
+  t.notOk(b.logs.some((l) => l.msg === 'recording taken over from a dead node'), 'asked before B took the task up');
+  await raw.del(sweepClaim);
   await pubA.exited;
   const pubB = ffmpegPush(b.pushUrl(ROOM, 'speaker'), { seconds: 120, realtime: true });
   t.teardown(() => pubB.stop());
