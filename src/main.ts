@@ -144,8 +144,8 @@ async function handOverTasks(cluster: Cluster, o: { pullTasks: PullTasks; record
   if (!to) return log.info('draining: no other node is alive, so the tasks stay here until the close');
   const steps: Array<[string, () => Promise<unknown>]> = [
     ['pull tasks', () => o.pullTasks.handOverAll(to, async (taskId) => (await cluster.handOver(to, 'take', taskId)) === true)],
-    ['recordings', () => o.recordings.handOverAll(to, (taskId) => cluster.handOver(to, 'record-take', taskId), o.uploadMs)],
-    ['relays', () => o.relays.handOverAll(to, (taskId) => cluster.handOver(to, 'relay-take', taskId))],
+    ['recordings', () => o.recordings.handOverAll(to, (taskId, sessions) => cluster.handOver(to, 'record-take', taskId, sessions), o.uploadMs)],
+    ['relays', () => o.relays.handOverAll(to, (taskId, sessions) => cluster.handOver(to, 'relay-take', taskId, sessions))],
   ];
   for (const [what, step] of steps) {
     log.info({ to }, `draining: the ${what} move to another node`);
@@ -355,8 +355,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
       task: (call) => {
         if (call.op === 'take') return pullTasks.takeOver(rooms.door, call.taskId, call.from);
-        if (call.op === 'record-take') return recordings.takeFromDrain(rooms.door, call.taskId, call.from);
-        if (call.op === 'relay-take') return takeRelayFromDrain(relayFailover, call.taskId, call.from);
+        if (call.op === 'record-take') return recordings.takeFromDrain(rooms.door, call.taskId, call.from, call.sessions);
+        if (call.op === 'relay-take') return takeRelayFromDrain(relayFailover, call.taskId, call.from, call.sessions);
         if (call.op === 'stop') return pullTasks.stop(call.sdkAppId, call.taskId);
         if (call.op === 'update') return pullTasks.update(call.sdkAppId, call.taskId, call.changes);
         if (call.op === 'record-describe' || call.op === 'record-modify' || call.op === 'record-delete') return recordings.answer(call);
