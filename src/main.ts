@@ -149,8 +149,8 @@ async function handOverTasks(cluster: Cluster, o: { pullTasks: PullTasks; record
   // each kind counted when its turn comes: a recording may start while the pull tasks move
   const steps: Array<[string, () => number, () => Promise<unknown>]> = [
     ['pull tasks', () => o.pullTasks.size, () => o.pullTasks.handOverAll(to, async (taskId) => (await cluster.handOver(to, 'take', taskId)) === true)],
-    ['recordings', () => o.recordings.size, () => o.recordings.handOverAll(to, (taskId) => cluster.handOver(to, 'record-take', taskId), o.uploadMs)],
-    ['relays', () => o.relays.size, () => o.relays.handOverAll(to, (taskId) => cluster.handOver(to, 'relay-take', taskId))],
+    ['recordings', () => o.recordings.size, () => o.recordings.handOverAll(to, (taskId, sessions) => cluster.handOver(to, 'record-take', taskId, sessions), o.uploadMs)],
+    ['relays', () => o.relays.size, () => o.relays.handOverAll(to, (taskId, sessions) => cluster.handOver(to, 'relay-take', taskId, sessions))],
   ];
   for (const [what, count, step] of steps) {
     if (count() === 0) continue;
@@ -366,8 +366,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
       task: (call) => {
         if (call.op === 'take') return pullTasks.takeOver(rooms.door, call.taskId, call.from);
-        if (call.op === 'record-take') return recordings.takeFromDrain(rooms.door, call.taskId, call.from);
-        if (call.op === 'relay-take') return takeRelayFromDrain(relayFailover, call.taskId, call.from);
+        if (call.op === 'record-take') return recordings.takeFromDrain(rooms.door, call.taskId, call.from, call.sessions);
+        if (call.op === 'relay-take') return takeRelayFromDrain(relayFailover, call.taskId, call.from, call.sessions);
         if (call.op === 'stop') return pullTasks.stop(call.sdkAppId, call.taskId);
         if (call.op === 'update') return pullTasks.update(call.sdkAppId, call.taskId, call.changes);
         if (call.op === 'record-describe' || call.op === 'record-modify' || call.op === 'record-delete') return recordings.answer(call);
@@ -400,7 +400,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const stopFollowing = cluster
     ? relays.followPublishers({
       where: (room, userId) => cluster.publisherNode(room, userId),
-      take: (to, taskId) => cluster.handOver(to, 'relay-take', taskId),
+      take: (to, taskId, sessions) => cluster.handOver(to, 'relay-take', taskId, sessions),
       graceMs: 2000,
     })
     : () => {};

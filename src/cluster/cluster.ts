@@ -116,11 +116,12 @@ export class Cluster {
   }
 
   /**
-   * Asks `node` to run a task this node stopped (a drain): a pull task ('take'), a recording or a relay. True once it
-   * runs there, or why not (a pull task's taker answers false without a reason).
+   * Asks `node` to run a task this node stopped (a drain): a pull task ('take'), a recording or a relay, with the room
+   * sessions of its users that this node handed over. True once it runs there, or why not (a pull task's taker
+   * answers false without a reason).
    */
-  async handOver(node: string, op: TaskTake['op'], taskId: string): Promise<true | string> {
-    const r = await this.bus.request(node, { op, taskId, from: this.nodeId });
+  async handOver(node: string, op: TaskTake['op'], taskId: string, sessions?: MemberRecord[]): Promise<true | string> {
+    const r = await this.bus.request(node, { op, taskId, from: this.nodeId, ...(sessions ? { sessions } : {}) });
     return r === true ? true : String(r);
   }
 

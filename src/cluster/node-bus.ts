@@ -8,12 +8,15 @@ import type { Redis } from 'ioredis';
 import type { RedisConnection } from '../store/redis-connection.js';
 import type { Logger } from '../log.js';
 import type { TaskCall } from '../api/stream-ingest-service.js';
+import type { MemberRecord } from '../store/store.js';
 
 /**
  * A draining node asks another to run one of its tasks, which it stopped already: a pull task ('take', answered with
- * a boolean), a recording ('record-take') or a relay ('relay-take'), answered with true or why not.
+ * a boolean), a recording ('record-take') or a relay ('relay-take'), answered with true or why not. `sessions`: the
+ * room sessions of a recording's or a relay's users, which the giver handed over for the taker's users to enter
+ * under (a pull task's record keeps its session).
  */
-export type TaskTake = { op: 'take' | 'record-take' | 'relay-take'; taskId: string; from: string };
+export type TaskTake = { op: 'take' | 'record-take' | 'relay-take'; taskId: string; from: string; sessions?: MemberRecord[] };
 
 export type NodeCommand =
   /** The same userid published on another node: end this session with the reason, as a local kick would. */

@@ -14,6 +14,8 @@ import type { Ticket } from '../room/door.js';
 import type { RoomRef } from '../room/room-ref.js';
 import type { RecordEventSink, RecordEventType } from '../events/record-events.js';
 import type { RecordingChanges, RecordingSpec, StorageFileInfo } from '../api/cloud-recording-service.js';
+import type { MemberRecord } from '../store/store.js';
+import type { TakenSessions } from '../room/taken-sessions.js';
 import { subscribes } from './subscribe.js';
 import { hlsStem, mixedStem, userStem, type NameBase, type TrackKind } from './names.js';
 import { MixedRecording, type RemoteRooms } from './mixed-recording.js';
@@ -51,6 +53,8 @@ export interface RecordingTaskOptions {
   namePrefix?: string;
   /** The task came from a dead node: it announces itself with 306 Status 0 (FAILOVER, migration done), not 301. */
   movedHere?: boolean;
+  /** A drain's taker: the recording user's session the giver handed over; the user sits under it (no 103 here). */
+  taken?: TakenSessions;
   /** The task ended (after its last callback). */
   onEnded: (leaveCode: number) => void;
   /** A drain handed the task to another node (handOver): it is no longer this node's, and did not end. */
@@ -130,9 +134,11 @@ export class RecordingTask implements RoomWatcher {
       }
     }
     // the recording user enters the room; removed from it, the task ends with TRTC's LeaveCode for that
-    this.seat = this.o.rooms.seat(this.o.ticket, 'record', (reason, cause) => {
+    const { ticket } = this.o;
+    this.seat = this.o.rooms.seat(ticket, 'record', (reason, cause) => {
       void this.stop(cause === 'dismissed' ? LEAVE.roomDismissed : LEAVE.robotKicked, reason);
-    });
+    }, this.o.taken?.claim(ticket, ticket.userId, 'audience'));
+    this.o.taken?.release();
     if (this.o.movedHere) this.emit(306, { Status: 0 });
     else this.emit(301, { Status: 0 });
     if (this.o.uploads) {
@@ -222,38 +228,53 @@ export class RecordingTask implements RoomWatcher {
 
   /**
    * A drain with many nodes (recording-failover.ts takes it): the task stops recording here without ending — its files are
-   * closed and its playlists ended, its recording user leaves, and no 302 goes out — then `take` asks another node
-   * to continue it (306, `ha<N>_` files there). Taken: onMoved (its finished files keep uploading meanwhile); not
-   * taken: the task ends as stop() ends it (302 with `untaken`, 305, 310). Resolves whether it moved.
+   * closed and its playlists ended, and no 302 goes out — and its recording user's session goes with it (no 104:
+   * the taker seats the user under the same session), then `take` asks another node to continue it (306, `ha<N>_`
+   * files there). Taken: onMoved (its finished files keep uploading meanwhile); not taken: the user leaves (104) and
+   * the task ends as stop() ends it (302 with `untaken`, 305, 310). Resolves whether it moved.
    */
-  handOver(take: () => Promise<boolean>, untaken: (err?: unknown) => string, drainMs = this.o.uploadDrainMs): Promise<boolean> {
+  handOver(take: (sessions: MemberRecord[]) => Promise<boolean>, untaken: (err?: unknown) => string, drainMs = this.o.uploadDrainMs): Promise<boolean> {
     let moved = false;
     this.ending ??= (async () => {
-      await this.closeFiles();
+      const sessions = await this.closeFiles(true);
       let why: unknown;
       try {
-        moved = await take();
+        moved = await take(sessions);
       } catch (err) {
         why = err;
       }
       if (moved) {
         this.o.log.info({ taskId: this.taskId }, 'recording handed over: stopped here for another node to continue it');
         this.o.onMoved?.();
-      } else await this.report(LEAVE.serverKicked, untaken(why), drainMs);
+        return;
+      }
+      for (const s of sessions) this.o.rooms.leaveUntaken(s);
+      await this.report(LEAVE.serverKicked, untaken(why), drainMs);
     })();
     return this.ending.then(() => moved);
   }
 
-  /** The first half of an end: nothing is recorded any more, and every file is closed. */
-  private async closeFiles(): Promise<void> {
+  /**
+   * The first half of an end: nothing is recorded any more, and every file is closed. The recording user leaves the
+   * room first, or, `moving` (a drain's hand-over), its session is handed over and resolved for the taker.
+   */
+  private async closeFiles(moving = false): Promise<MemberRecord[]> {
     this.unwatch?.();
-    this.seat?.leave('normal'); // at once: DismissRoom's 102 follows everyone's 104, the files are closed after
+    // at once: DismissRoom's 102 follows everyone's 104, the files are closed after
+    const handed: MemberRecord[] = [];
+    if (!moving) this.seat?.leave('normal');
+    else {
+      const user = this.seat?.handOver();
+      if (user) handed.push(user);
+    }
     this.seat = null;
+    this.o.taken?.release(); // taken from a drain, the task ended before its user sat down here: it leaves (104)
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.mixed) await this.mixed.stop(); // the compositor's last frames reach the files first
     // settled, not all: whatever one user's files did, 302 and the rest of the end must still go out
     await Promise.allSettled([...this.users.values(), ...(this.mixedOutput ? [this.mixedOutput] : [])].map((r) => r.finish()));
     this.users.clear();
+    return handed;
   }
 
   /** The second half: 302, the uploads drained (305), 310 per MP4/AAC file, then onEnded. */

@@ -14,7 +14,7 @@ import type { Rooms } from '../room/rooms.js';
 import type { MediaEngine } from '../room/engine.js';
 import type { Ticket } from '../room/door.js';
 import type { RecordEventSink } from '../events/record-events.js';
-import type { RecordingRecord, TaskStore } from '../store/store.js';
+import type { MemberRecord, RecordingRecord, TaskStore } from '../store/store.js';
 import { newTaskId } from '../store/task-id.js';
 import type {
   CloudRecordingService, CreateResult, RecordingChanges, RecordingSpec, StorageFileInfo,
@@ -23,6 +23,7 @@ import type { RecordingCall, TaskCall, TaskCredentials } from '../api/stream-ing
 import type { Door } from '../room/door.js';
 import { haPrefix, readResume, resumeText, takeOverOne, takeOverRecordings, type TakeOverHost } from './recording-failover.js';
 import { LEAVE, RecordingTask } from './recording-task.js';
+import { TakenSessions } from '../room/taken-sessions.js';
 import { S3Storage } from './storage/s3-storage.js';
 import { UploadQueue } from './storage/upload-queue.js';
 
@@ -99,8 +100,11 @@ export class Recordings implements CloudRecordingService {
     return { ok: true, taskId };
   }
 
-  /** A task of this node, counted live; `moves` > 0: it came from a dead node (ha<N>_ files, 306 instead of 301). */
-  private makeTask(taskId: string, spec: RecordingSpec, ticket: Ticket, moves: number): RecordingTask {
+  /**
+   * A task of this node, counted live; `moves` > 0: it came from another node (ha<N>_ files, 306 instead of 301);
+   * `taken`: from a draining one, with its user's session.
+   */
+  private makeTask(taskId: string, spec: RecordingSpec, ticket: Ticket, moves: number, taken?: TakenSessions): RecordingTask {
     const s3 = spec.storage.kind === 's3' ? this.s3For(spec.storage, taskId) : null;
     const uploads = s3 ? new UploadQueue(s3) : null;
     const task = new RecordingTask({
@@ -120,6 +124,7 @@ export class Recordings implements CloudRecordingService {
       uploadDrainMs: this.o.config.uploadDrainSeconds * 1000,
       namePrefix: haPrefix(moves),
       movedHere: moves > 0,
+      ...(taken ? { taken } : {}),
       onBytes: (what, n) => (this.bytes[what] += n),
       onEnded: (leaveCode) => {
         this.live.delete(taskId);
@@ -264,28 +269,29 @@ export class Recordings implements CloudRecordingService {
 
   /**
    * Many nodes: node `from` drains, stopped the task (RecordingTask.handOver: its files closed, no 302) and asks
-   * this node to continue it — as a dead node's (306 Status 0, `ha<N>_` files). Resolves true once it runs here, or
-   * why not (this node drains too or is full, the record is not `from`'s running task, its user cannot enter): the
-   * giver then ends it.
+   * this node to continue it — as a dead node's (306 Status 0, `ha<N>_` files), its user seated again under the
+   * session `from` handed over (`sessions`: no 104 there, no 103 here). Resolves true once it runs here, or why not
+   * (this node drains too or is full, the record is not `from`'s running task, its user cannot enter): the giver
+   * then ends it.
    */
-  async takeFromDrain(door: Door, taskId: string, from: string): Promise<true | string> {
+  async takeFromDrain(door: Door, taskId: string, from: string, sessions: readonly MemberRecord[] = []): Promise<true | string> {
     if (door.isDraining) return `node ${this.o.node} drains too`;
     const rec = await this.o.store.get(taskId);
     if (!rec || rec.state !== 'running' || rec.node !== from || this.live.has(taskId)) return `node ${this.o.node} found no running recording of node ${from} under that TaskId`;
-    return (await takeOverOne(this.takeOverHost(from, `recording taken over from node ${from}, which drains`), door, rec)) ?? true;
+    return (await takeOverOne(this.takeOverHost(from, `recording taken over from node ${from}, which drains`, sessions), door, rec)) ?? true;
   }
 
   /**
    * A drain with many nodes: every recording here stops (files closed, no 302) and `take` asks node `to` to
-   * continue it, one after another. One `to` does not take ends here as at a close (302 LeaveCode 3 saying why).
-   * Resolves how many moved.
+   * continue it, with its user's room session, one after another. One `to` does not take ends here as at a close
+   * (its user's 104, 302 LeaveCode 3 saying why). Resolves how many moved.
    */
-  async handOverAll(to: string, take: (taskId: string) => Promise<true | string>, uploadMs: number): Promise<number> {
+  async handOverAll(to: string, take: (taskId: string, sessions: MemberRecord[]) => Promise<true | string>, uploadMs: number): Promise<number> {
     let moved = 0;
     for (const task of [...this.live.values()]) {
       let refusal = 'it did not answer';
-      const ask = async () => {
-        const r = await take(task.taskId);
+      const ask = async (sessions: MemberRecord[]) => {
+        const r = await take(task.taskId, sessions);
         if (r !== true) refusal = r;
         return r === true;
       };
@@ -296,15 +302,20 @@ export class Recordings implements CloudRecordingService {
     return moved;
   }
 
-  /** How a task taken from node `from` runs here; `logMsg` says how it came. */
-  private takeOverHost(from: string, logMsg: string): Pick<TakeOverHost, 'full' | 'run'> {
+  /**
+   * How a task taken from node `from` runs here; `logMsg` says how it came; `handed`: the room sessions of its user
+   * that a draining `from` handed over with it.
+   */
+  private takeOverHost(from: string, logMsg: string, handed: readonly MemberRecord[] = []): Pick<TakeOverHost, 'full' | 'run'> {
     const { maxTasks } = this.o.config;
     return {
       full: () => (this.live.size >= maxTasks ? `this node already runs ${maxTasks} recordings, its limit` : null),
       run: async (rec, spec, ticket, resume) => {
-        const task = this.makeTask(rec.taskId, spec, ticket, resume.moves);
         // the record names this node before the task runs: Describe/Modify/Delete on any node reach it from now on
         await this.o.store.update(rec.taskId, { node: this.o.node!, resume: resumeText(resume) });
+        // counted here from now on (not before: a record not updated fails the take, and the giver makes the user leave)
+        const taken = handed.length > 0 ? new TakenSessions(this.o.rooms, handed) : undefined;
+        const task = this.makeTask(rec.taskId, spec, ticket, resume.moves, taken);
         await task.start();
         if (resume.modified && spec.recordMode === 2) task.modify(resume.modified);
         this.log.warn({ taskId: rec.taskId, sdkAppId: rec.sdkAppId, roomId: rec.roomId, from, moves: resume.moves }, logMsg);

@@ -27,6 +27,8 @@ import { CdnPush, PUSH_ERROR } from './cdn-push.js';
 import { FeedBackRooms } from './feedback-rooms.js';
 import { SeiInserter } from './sei-inserter.js';
 import type { PushFeed, TapSource } from './push-attempt.js';
+import type { TakenSessions } from '../room/taken-sessions.js';
+import type { MemberRecord } from '../store/store.js';
 
 export interface RelayTaskOptions {
   taskId: string;
@@ -56,6 +58,8 @@ export interface RelayTaskOptions {
   log: Logger;
   /** A task resumed on another node: the last SequenceNumber applied there (an Update must still exceed it). */
   sequence?: number;
+  /** A drain's taker: the sessions of the agent and the FeedBackRoomParams users the giver handed over (no 103 here). */
+  taken?: TakenSessions;
 }
 
 /** One relay task per agent user in a room (integer and string rooms apart). */
@@ -146,12 +150,14 @@ export class RelayTask implements RoomWatcher, TapSource {
 
   /** Throws when a mixed relay's compositor cannot start (the task is then over before it began). */
   async start(): Promise<void> {
+    const { ticket, taken } = this.o;
     if (this.spec.mix) {
-      this.feedback.set(this.o.feedback); // before the mix takes the room's publishers: it leaves these out
+      this.feedback.set(this.o.feedback, taken); // before the mix takes the room's publishers: it leaves these out
       if (this.spec.sei) this.setSei(this.spec.sei);
       await this.startMixed();
     }
-    this.seat = this.o.rooms.seat(this.o.ticket, 'relay', (reason) => void this.stop(reason));
+    this.seat = this.o.rooms.seat(ticket, 'relay', (reason) => void this.stop(reason), taken?.claim(ticket, ticket.userId, 'audience'));
+    taken?.release();
     for (const url of this.spec.urls) this.addPush(url);
     this.unwatch = this.o.rooms.watch(this.room, this);
     if (this.mixed) {
@@ -295,18 +301,19 @@ export class RelayTask implements RoomWatcher, TapSource {
   }
 
   /**
-   * A drain with many nodes (relay-failover.ts takes it): the pushes stop here without their 401s, the agent leaves, then
-   * `take` asks another node to push again (401 Status 1, then 2 there). Taken: onMoved; not taken: each URL says
-   * 5 then 0 as at a close, and the task ends with `untaken`. Resolves whether it moved.
+   * A drain with many nodes (relay-failover.ts takes it): the pushes stop here without their 401s, the agent's and
+   * the FeedBackRoomParams users' sessions go with the task (no 104: the taker's users enter under them), then
+   * `take` asks another node to push again (401 Status 1, then 2 there). Taken: onMoved; not taken: the users leave
+   * (104), each URL says 5 then 0 as at a close, and the task ends with `untaken`. Resolves whether it moved.
    */
-  handOver(take: () => Promise<boolean>, untaken: (err?: unknown) => string): Promise<boolean> {
+  handOver(take: (sessions: MemberRecord[]) => Promise<boolean>, untaken: (err?: unknown) => string): Promise<boolean> {
     let moved = false;
     this.ending ??= (async () => {
       const urls = [...this.pushes.keys()];
-      await this.halt(true, 'the relay moved to another node');
+      const sessions = await this.halt(true, 'the relay moved to another node');
       let why: unknown;
       try {
-        moved = await take();
+        moved = await take(sessions);
       } catch (err) {
         why = err;
       }
@@ -315,6 +322,7 @@ export class RelayTask implements RoomWatcher, TapSource {
         this.o.onMoved?.();
         return;
       }
+      for (const s of sessions) this.o.rooms.leaveUntaken(s);
       const reason = untaken(why);
       for (const url of urls) {
         this.emit(url, 5, PUSH_ERROR.none, '');
@@ -326,19 +334,32 @@ export class RelayTask implements RoomWatcher, TapSource {
     return this.ending.then(() => moved);
   }
 
-  /** Everything the task runs here stops: its users leave, each push ends its session (`quiet`: no 5/0), the mix. */
-  private async halt(quiet: boolean, reason: string): Promise<void> {
+  /**
+   * Everything the task runs here stops: its users leave, each push ends its session, the mix. `moving` (a drain's
+   * hand-over): no 5/0, and the users' sessions are handed over instead, resolved for the taker.
+   */
+  private async halt(moving: boolean, reason: string): Promise<MemberRecord[]> {
     this.unwatch?.();
-    this.seat?.leave('normal'); // at once: DismissRoom's 102 follows everyone's 104, the pushes end after
-    this.feedback.stop(reason);
+    // at once: DismissRoom's 102 follows everyone's 104, the pushes end after
+    const handed: MemberRecord[] = [];
+    if (moving) {
+      const agent = this.seat?.handOver();
+      if (agent) handed.push(agent);
+      handed.push(...this.feedback.handOver(reason));
+    } else {
+      this.seat?.leave('normal');
+      this.feedback.stop(reason);
+    }
     this.seat = null;
+    this.o.taken?.release(); // taken from a drain, the task ended before its agent sat down here: it leaves (104)
     this.pacer.stop();
     for (const t of [this.mergeTimer, this.idleTimer]) if (t) clearTimeout(t);
     // the pushes end first (each ffmpeg flushes what it has), then the compositor
-    await Promise.allSettled([...this.pushes.values()].map((p) => p.stop(quiet)));
+    await Promise.allSettled([...this.pushes.values()].map((p) => p.stop(moving)));
     this.pushes.clear();
     await this.mixed?.stop();
     this.publisher = null;
+    return handed;
   }
 
   /** SeiParams: from the next picture on (an empty spec: none any more). */

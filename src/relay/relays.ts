@@ -15,7 +15,8 @@ import type { Ticket } from '../room/door.js';
 import type { TaskCall } from '../api/stream-ingest-service.js';
 import { enterTaskUser } from '../api/task-user.js';
 import type { RelayEventSink } from '../events/relay-events.js';
-import type { RelayRecord, TaskStore } from '../store/store.js';
+import type { MemberRecord, RelayRecord, TaskStore } from '../store/store.js';
+import { TakenSessions } from '../room/taken-sessions.js';
 import { newTaskId } from '../store/task-id.js';
 import type {
   CdnRelayService, RelayChanges, RelayCredentials, RelaySpec, StartResult, UpdateResult,
@@ -104,13 +105,23 @@ export class Relays implements CdnRelayService {
   }
 
   /**
-   * Many nodes: a dead node's relay, run here under its TaskId from its record's spec (relay-failover.ts let its
-   * users in). Its pushes start again as a Start's do (401 Status 1, then 2 once the relayed stream is here), and
-   * the record names this node. 'limit' when this node is full (the caller ends the task).
+   * Many nodes: a dead or draining node's relay, run here under its TaskId from its record's spec (relay-failover.ts
+   * let its users in; `handed`: their room sessions a draining node handed over, which they enter under). Its pushes
+   * start again as a Start's do (401 Status 1, then 2 once the relayed stream is here), and the record names this
+   * node. 'limit' when this node is full (the caller ends the task).
    */
-  async adopt(taskId: string, was: { spec: RelaySpec; credentials: RelayCredentials; sequence: number }, ticket: Ticket, feedback: readonly Ticket[], logMsg = 'relay resumed from a dead node'): Promise<'adopted' | 'limit'> {
+  async adopt(
+    taskId: string,
+    was: { spec: RelaySpec; credentials: RelayCredentials; sequence: number },
+    ticket: Ticket,
+    feedback: readonly Ticket[],
+    logMsg = 'relay resumed from a dead node',
+    handed: readonly MemberRecord[] = [],
+  ): Promise<'adopted' | 'limit'> {
     if (this.live.size >= this.o.config.maxTasks) return 'limit';
-    const task = this.makeTask(taskId, was.spec, ticket, feedback, was.credentials, was.sequence);
+    // counted here from now on: a relay that fails to start below still makes its users leave (104)
+    const taken = handed.length > 0 ? new TakenSessions(this.o.rooms, handed) : undefined;
+    const task = this.makeTask(taskId, was.spec, ticket, feedback, was.credentials, was.sequence, taken);
     try {
       await this.o.store.update(taskId, { ...(this.o.node ? { node: this.o.node } : {}) });
       await task.start();
@@ -124,7 +135,7 @@ export class Relays implements CdnRelayService {
     return 'adopted';
   }
 
-  private makeTask(taskId: string, spec: RelaySpec, ticket: Ticket, feedback: readonly Ticket[], credentials?: RelayCredentials, sequence?: number): RelayTask {
+  private makeTask(taskId: string, spec: RelaySpec, ticket: Ticket, feedback: readonly Ticket[], credentials?: RelayCredentials, sequence?: number, taken?: TakenSessions): RelayTask {
     const task = new RelayTask({
       taskId,
       spec,
@@ -147,6 +158,7 @@ export class Relays implements CdnRelayService {
       },
       log: this.log,
       ...(sequence !== undefined ? { sequence } : {}),
+      ...(taken ? { taken } : {}),
     });
     this.live.set(taskId, task);
     if (credentials) this.credentials.set(taskId, credentials);
@@ -223,16 +235,16 @@ export class Relays implements CdnRelayService {
 
   /**
    * A drain with many nodes: every relay here stops pushing (no 5/0) and `take` asks node `to` to push it again
-   * (relay-failover.ts takeRelayFromDrain), one after another. One `to` does not take ends as at a close (5 then 0
-   * per URL). Resolves how many moved.
+   * (relay-failover.ts takeRelayFromDrain), with its users' room sessions, one after another. One `to` does not take
+   * ends as at a close (its users' 104, 5 then 0 per URL). Resolves how many moved.
    */
-  async handOverAll(to: string, take: (taskId: string) => Promise<true | string>): Promise<number> {
+  async handOverAll(to: string, take: (taskId: string, sessions: MemberRecord[]) => Promise<true | string>): Promise<number> {
     let moved = 0;
     for (const task of [...this.live.values()]) {
       if (task.ended) continue;
       let refusal = 'it did not answer';
-      const ask = async () => {
-        const r = await take(task.taskId);
+      const ask = async (sessions: MemberRecord[]) => {
+        const r = await take(task.taskId, sessions);
         if (r !== true) refusal = r;
         return r === true;
       };
@@ -251,7 +263,7 @@ export class Relays implements CdnRelayService {
    */
   followPublishers(o: {
     where: (room: { sdkAppId: number; roomId: string; numericRoom: boolean }, userId: string) => Promise<string | null>;
-    take: (node: string, taskId: string) => Promise<true | string>;
+    take: (node: string, taskId: string, sessions: MemberRecord[]) => Promise<true | string>;
     graceMs: number;
   }): () => void {
     let busy = false;
@@ -274,8 +286,8 @@ export class Relays implements CdnRelayService {
       this.log.info({ taskId: task.taskId, userId: wait.userId, to: node }, 'the relayed user publishes on another node: the relay moves there');
       let refusal = 'it did not answer';
       await task.handOver(
-        async () => {
-          const r = await o.take(node, task.taskId);
+        async (sessions) => {
+          const r = await o.take(node, task.taskId, sessions);
           if (r !== true) refusal = r;
           return r === true;
         },

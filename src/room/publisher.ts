@@ -72,8 +72,8 @@ export class Publisher implements MediaSink, Feed {
   /** Set before end() when the session was lost to a timeout (exit reason "timeout"). */
   timedOut = false;
   /**
-   * Set before end() when the session moves to another node (a draining node hands its pull task over): it leaves
-   * this node only, and the cluster goes on counting it in the room (no 104).
+   * Set before end() when the session moves to another node (a draining node hands its pull task, or the mixed relay
+   * it publishes for, over): it leaves this node only, and the cluster goes on counting it in the room (no 104).
    */
   handedOver = false;
   /**

@@ -56,6 +56,12 @@ export interface Seat {
   readonly userId: string;
   readonly source: AudienceSource;
   leave(reason: ExitReason): void;
+  /**
+   * Many nodes, a drain: the session moves to another node with its task (a recording's or a relay's). It ends here,
+   * but its user stays in the room for the cluster: no 104, and no 103 when the taker seats it under the same
+   * session. Returns that session for the taker (Rooms.takeUp); null when it had left already.
+   */
+  handOver(): MemberRecord | null;
 }
 
 /** Why room control ends a session or task: RemoveUser named the user, or DismissRoom closed the room. */
@@ -257,24 +263,30 @@ export class Rooms {
   /**
    * Seats the ticket's user in the audience (103 Role 21 for the userid's first session, 101 first if the room is
    * new; a WHEP viewer only in apps with viewer events). `remove` must end the session or task, which then calls
-   * seat.leave().
+   * seat.leave(). `sessionId`: a drain's taker seats a task's user under the session the giver handed over.
    */
-  seat(ticket: Ticket, source: AudienceSource, remove: (reason: string, cause: RemovalCause) => void): Seat {
+  seat(ticket: Ticket, source: AudienceSource, remove: (reason: string, cause: RemovalCause) => void, sessionId: string = randomUUID()): Seat {
     const k = roomKey(ticket);
-    const sessionId = randomUUID();
     let handle: RoomHandle | null = null;
     let exitReason: ExitReason | null = null;
+    /** Out of the room here (its handle, its place in the audience); false when it was out already. */
+    const unseat = (then: () => void): boolean => {
+      if (!handle) return false;
+      this.dropHandle(k, handle);
+      handle = null;
+      const room = this.rooms.get(k);
+      room?.audience.delete(seat);
+      then();
+      this.forgetIfEmpty(ticket, room);
+      return true;
+    };
     const seat: Seat = {
       userId: ticket.userId,
       source,
-      leave: (reason) => {
-        if (!handle) return;
-        this.dropHandle(k, handle);
-        handle = null;
-        const room = this.rooms.get(k);
-        room?.audience.delete(seat);
-        this.members.leave(ticket, ticket.userId, sessionId, exitReason ?? reason);
-        this.forgetIfEmpty(ticket, room);
+      leave: (reason) => void unseat(() => this.members.leave(ticket, ticket.userId, sessionId, exitReason ?? reason)),
+      handOver: () => {
+        if (!unseat(() => this.members.handOver(ticket, ticket.userId, sessionId))) return null;
+        return { sessionId, sdkAppId: ticket.sdkAppId, roomId: ticket.roomId, numericRoom: ticket.numericRoom, userId: ticket.userId, role: 'audience', source };
       },
     };
     handle = {
@@ -445,12 +457,15 @@ export class Rooms {
   }
 
   /**
-   * Many nodes, a drain: the publisher session moves to another node (its pull task is handed over). It ends here
-   * (viewers here are told), but its user stays in the room for the cluster: no 104, and no 103 when the taker joins.
+   * Many nodes, a drain: the publisher session moves to another node (its pull task, or the mixed relay it publishes
+   * for, is handed over). It ends here (viewers here are told), but its user stays in the room for the cluster: no
+   * 104, and no 103 when the taker joins under the same session. Returns that session (Rooms.takeUp on the taker).
    */
-  handOver(p: Publisher, reason: string): void {
+  handOver(p: Publisher, reason: string): MemberRecord {
     p.handedOver = true;
     p.end(reason);
+    const { sessionId, sdkAppId, roomId, numericRoom, userId, source } = p.id;
+    return { sessionId, sdkAppId, roomId, numericRoom, userId, role: 'anchor', source };
   }
 
   /** The same for a resumed task's session that had not joined again yet (counted since restored, no publisher). */
@@ -466,9 +481,12 @@ export class Rooms {
     this.members.restore([rec]);
   }
 
-  /** A session handed over that no node took up (the taker did not answer): its user leaves the room now (104). */
-  leaveUntaken(rec: MemberRecord & { node: string }): void {
-    this.members.leaveForeign(rec, 'normal');
+  /**
+   * A session handed over that no node took up (the taker refused or did not answer): its user leaves the room now
+   * (104). It was filed under this node (`node`, by default this one) until the hand-over.
+   */
+  leaveUntaken(rec: MemberRecord & { node?: string }): void {
+    this.members.leaveForeign({ ...rec, node: rec.node ?? this.node!.id }, 'normal');
   }
 
   /** A restored session its resumed task could not take up again (the task ended first) leaves with `reason`. */

@@ -6,10 +6,14 @@
 // - A stops each task first and sends it to B: no 302 for the recording and no 5/0 for the relay's URL from A;
 // - B continues them: 306 Status 0 and `ha1_` files (ffprobe reads H.264), 401 Status 1 then 2 and the CDN plays
 //   H.264 again; DescribeCloudRecording on B says InProgress;
+// - the tasks' room users move with them as a pull task's user does: the recording user, the relay agents and a
+//   mixed relay's FeedBackRoomParams user get no 104 from A and no second 103 from B, their rooms no 102 or second
+//   101, and the census files their sessions under B;
 // - never two pushes of the URL at once; A exits cleanly before its drain timeout;
-// - then B drains with no other node alive: both end at its close as on one node (302 LeaveCode 3; 5 then 0);
-// - a taker that refuses (its recording and relay limits are 0): the giver ends them at once, 302 LeaveCode 3 saying
-//   why, and 5 then 0;
+// - then B drains with no other node alive: both end at its close as on one node (302 LeaveCode 3; 5 then 0), and
+//   each task user leaves once (104), its room with 102;
+// - a taker that refuses (its recording and relay limits are 0), or that does not answer (stopped with SIGSTOP): the
+//   giver ends them at once, 302 LeaveCode 3 saying why, and 5 then 0, and their users leave once (104);
 // - a drain speaks only of the kinds of task the node runs: none of pull tasks on A, nothing at all on a node with
 //   no task (D), which looks for no taker.
 
@@ -19,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { Redis } from 'ioredis';
 import { officialUserSig, waitFor, TEST_APP } from '../helpers/gateway.js';
 import { ffmpegPush } from '../helpers/clients.js';
 import { startCallbackReceiver } from '../helpers/callback-receiver.js';
@@ -28,12 +33,15 @@ import { clusterNode } from '../helpers/cluster-node.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { startRtmpReceiver } from '../relay/rtmp-receiver.js';
 import { ffprobe } from '../helpers/probe.js';
+import { assertRoomStory, roomEvents } from '../helpers/room-story.js';
 
-t.setTimeout(240_000);
+t.setTimeout(360_000);
 const exec = promisify(execFile);
 const { sdkAppId } = TEST_APP;
 const DRAIN_MS = 60_000;
 const ROOM = 'drain-egress';
+/** The room a mixed relay of ROOM brings its picture into (FeedBackRoomParams). */
+const FB_ROOM = 'drain-egress-fb';
 
 const redis = await startRedis();
 t.teardown(() => redis.close());
@@ -41,12 +49,15 @@ const rx = await startCallbackReceiver(CALLBACK_KEY);
 t.teardown(() => rx.close());
 const cdn = await startRtmpReceiver();
 t.teardown(() => cdn.close());
+// reads the census as the nodes left it in Redis (which node each session is filed under)
+const raw = new Redis(redis.url);
+t.teardown(() => void raw.quit());
 
-async function node(id: string, prefix = 'rg-drain-egress:', limits: { maxTasks?: number } = {}): Promise<{ gw: GatewayProcess; dir: string }> {
+async function node(id: string, prefix = 'rg-drain-egress:', limits: { maxTasks?: number } = {}, leaseMs = 1500): Promise<{ gw: GatewayProcess; dir: string }> {
   // each node its own recording directory, as on two machines
   const dir = await mkdtemp(join(tmpdir(), `rec-${id}-`));
   const gw = await clusterNode(t, {
-    id, redisUrl: redis.url, prefix, callbackUrl: rx.url, leaseMs: 1500,
+    id, redisUrl: redis.url, prefix, callbackUrl: rx.url, leaseMs,
     config: {
       callbacks: { retryIntervalMs: 500, flushOnCloseMs: 5000 },
       recording: { dir, hlsSegmentSeconds: 2, ...limits },
@@ -86,10 +97,34 @@ async function relay(gw: GatewayProcess, room: string, url: string): Promise<str
   } as any)).TaskId!;
 }
 
+/**
+ * A mixed relay of `room` with no CDN URL: the mix enters FB_ROOM as `mix_out` (FeedBackRoomParams). A small canvas:
+ * the mix is here for its users, not its picture.
+ */
+async function mixBack(gw: GatewayProcess, room: string): Promise<string> {
+  return (await gw.client.StartPublishCdnStream({
+    SdkAppId: sdkAppId, RoomId: room, RoomIdType: 1, WithTranscoding: 1,
+    AgentParams: { UserId: 'mix_agent', UserSig: officialUserSig('mix_agent'), MaxIdleTime: 60 },
+    AudioParams: { AudioEncode: { SampleRate: 48000, Channel: 1, BitRate: 32 } },
+    VideoParams: { VideoEncode: { Width: 160, Height: 120, Fps: 10, BitRate: 100, Gop: 2 } },
+    FeedBackRoomParams: [{ RoomId: FB_ROOM, RoomIdType: 1, UserId: 'mix_out', UserSig: officialUserSig('mix_out') }],
+  } as any)).TaskId!;
+}
+
 const joined = (gw: GatewayProcess, userId: string) => gw.logs.some((l) => l.msg === 'user joined' && l.userId === userId);
 /** What a draining node logged of handing its tasks over: no taker found, or each kind of task it moves. */
 const handOverLines = (gw: GatewayProcess): string[] =>
   gw.logs.map((l) => String(l.msg ?? '')).filter((m) => /^draining: (the .* move to another node|no other node is alive|no node to hand)/.test(m));
+/** The room's 101–104 in the order delivered (the tasks' own callbacks name the room too). */
+const membership = (room: string): any[] => roomEvents(rx, room).filter((e) => [101, 102, 103, 104].includes(e.EventType));
+/** A user's 103s and 104s in one room. */
+const story = (room: string, userId: string): number[] =>
+  membership(room).filter((e) => [103, 104].includes(e.EventType) && e.EventInfo.UserId === userId).map((e) => e.EventType);
+/** The room's 101s and 102s. */
+const lifetime = (room: string): number[] => membership(room).map((e) => e.EventType).filter((x) => x === 101 || x === 102);
+/** The userids of the census's sessions filed under `node`. */
+const filedUnder = async (prefix: string, node: string): Promise<string[]> =>
+  (await raw.hvals(`${prefix}node-sessions:${node}`)).map((j) => JSON.parse(j).userId as string).sort();
 
 t.test('SIGTERM on the node running a recording and a relay: both continue on the other node', async (t) => {
   const [{ gw: a }, { gw: b, dir: dirB }] = await Promise.all([node('drain-a'), node('drain-b')]);
@@ -99,10 +134,13 @@ t.test('SIGTERM on the node running a recording and a relay: both continue on th
 
   const taskId = await record(a, ROOM);
   const relayId = await relay(a, ROOM, cdn.url('drained'));
+  const mixId = await mixBack(a, ROOM);
   const relayStatuses = () => rx.events(401, relayId).map((e) => e.EventInfo.Payload.Status as number);
   await waitFor(() => relayStatuses().includes(2), 30_000, '401 Status 2 from node A');
   await waitFor(() => rx.events(307, taskId).length > 0, 30_000, "node A's first playlist (307)");
   t.equal(rx.events(301, taskId).length, 1, 'the recording started on node A (301)');
+  await waitFor(() => story(FB_ROOM, 'mix_out').length > 0, 30_000, "the mix's user entering its room (103)");
+  await waitFor(() => ['recorder', 'relay_agent', 'mix_agent'].every((u) => story(ROOM, u).length > 0), 30_000, 'the task users entering the room (103)');
 
   // gateway connections pushing to the CDN, sampled until the end: one at most (the taker starts after the giver stopped)
   let most = 0;
@@ -117,10 +155,12 @@ t.test('SIGTERM on the node running a recording and a relay: both continue on th
 
   const relayBefore = relayStatuses().length;
   a.kill('SIGTERM');
-  await waitFor(() => a.logs.some((l) => l.msg === 'relay handed over: stopped here for another node to push it again'), 30_000, 'node A handing its relay over');
+  const handedOver = (id: string) => a.logs.some((l) => l.msg === 'relay handed over: stopped here for another node to push it again' && l.taskId === id);
+  await waitFor(() => handedOver(relayId) && handedOver(mixId), 30_000, 'node A handing its relays over');
   t.ok(a.logs.some((l) => l.msg === 'recording handed over: stopped here for another node to continue it' && l.taskId === taskId), 'node A handed the recording over');
   t.ok(b.logs.some((l) => l.msg === 'recording taken over from node drain-a, which drains' && l.taskId === taskId), 'node B took the recording');
   t.ok(b.logs.some((l) => l.msg === 'relay taken over from node drain-a, which drains' && l.taskId === relayId), 'node B took the relay');
+  t.ok(b.logs.some((l) => l.msg === 'relay taken over from node drain-a, which drains' && l.taskId === mixId), 'node B took the mixed relay');
 
   // the encoder reconnects to the node that is not going away; node A then has nothing left and closes
   pubA.stop();
@@ -152,10 +192,18 @@ t.test('SIGTERM on the node running a recording and a relay: both continue on th
   const video = (await ffprobe(join(dirB, taskId, first))).streams.find((s) => s.codec_type === 'video');
   t.match(video, { codec_name: 'h264', width: 320, height: 240 }, `${first} on node B: H.264 320x240`);
 
-  // the task users are seats of the node running the task: they leave on A and enter on B
-  const story = (userId: string) => rx.received.map((r) => r.body).filter((e) => [103, 104].includes(e.EventType) && e.EventInfo.UserId === userId).map((e) => e.EventType);
-  t.same(story('recorder'), [103, 104, 103], 'the recording user: 103 on A, 104 when A stopped the task, 103 on B');
-  t.same(story('relay_agent'), [103, 104, 103], 'the relay agent: the same');
+  // The task users moved with their tasks, as a pull task's user does. B took the tasks (their users joined there)
+  // before the publisher reconnected to B, and one room's callbacks are delivered in order: once the publisher's
+  // 103 from B is in, so is anything B said of the task users before it.
+  await waitFor(() => story(ROOM, 'speaker').length >= 3, 30_000, "the publisher's 103 from node B");
+  t.same(story(ROOM, 'speaker'), [103, 104, 103], 'the publisher: 103 on A, 104 when it left A, 103 on B');
+  t.same(story(ROOM, 'recorder'), [103], 'the recording user: no 104 from A, no second 103 from B');
+  t.same(story(ROOM, 'relay_agent'), [103], 'the relay agent: the same');
+  t.same(story(ROOM, 'mix_agent'), [103], "the mixed relay's agent: the same");
+  t.same(lifetime(ROOM), [101], 'the room: one 101, no 102');
+  t.same(await filedUnder('rg-drain-egress:', 'drain-a'), [], 'the census files no session under node A');
+  const onB = await filedUnder('rg-drain-egress:', 'drain-b');
+  t.ok(['mix_agent', 'mix_out', 'recorder', 'relay_agent'].every((u) => onB.includes(u)), `the census files the task users under node B: ${onB.join(', ')}`);
 
   sampling = false;
   await sampler;
@@ -170,6 +218,11 @@ t.test('SIGTERM on the node running a recording and a relay: both continue on th
   await waitFor(() => rx.events(302, taskId).length > 0 && relayStatuses().at(-1) === 0, 20_000, "the recording's 302 and the relay's last 401");
   t.match(rx.events(302, taskId).map((e) => e.EventInfo.Payload), [{ LeaveCode: 3 }], 'the recording ended at the close: one 302, LeaveCode 3');
   t.same(relayStatuses().slice(-2), [5, 0], 'the relay\'s URL ended at the close: 5 then 0');
+  // the task users left once each, at B's close, and their rooms closed then
+  await waitFor(() => lifetime(ROOM).includes(102) && lifetime(FB_ROOM).includes(102), 20_000, 'the rooms\' 102');
+  assertRoomStory(t, membership(ROOM), ['recorder', 'relay_agent', 'mix_agent'], ROOM);
+  assertRoomStory(t, membership(FB_ROOM), ['mix_out'], FB_ROOM);
+  t.same(story(FB_ROOM, 'mix_out'), [103, 104], "the mix's user: 103 on A, 104 at B's close, nothing in between");
   t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
 });
 
@@ -200,11 +253,49 @@ t.test('a taker that refuses (it runs no recordings or relays): the giver ends t
   pubC.stop();
   await pubC.exited;
   t.equal((await c.exited).code, 0, 'node C exited cleanly');
+  // each task user entered once and left once, and D said nothing of them
+  await waitFor(() => lifetime(room).includes(102), 20_000, "the room's 102");
+  assertRoomStory(t, membership(room), ['speaker', 'recorder', 'relay_agent'], room);
+  t.same(await filedUnder('rg-drain-refuse:', 'drain-d'), [], 'the census files nothing under node D');
 
   // node D runs no task: its drain looks for no node to hand tasks to, and says nothing of it
   d.kill('SIGTERM');
   t.equal((await d.exited).code, 0, 'node D exited cleanly');
   t.ok(d.logs.some((l) => /^draining: new publishers are refused/.test(l.msg ?? '')), 'node D drained');
   t.same(handOverLines(d), [], 'with no task, no hand-over line');
+  t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
+});
+
+t.test('a taker that does not answer (stopped): the giver ends them after the wait, and their users leave once', async (t) => {
+  // node F is stopped (SIGSTOP) just before E drains; a lease of 5 s keeps it among the live nodes when E looks for a taker
+  const [{ gw: e }, { gw: f }] = await Promise.all([node('drain-e', 'rg-drain-silent:', {}, 5000), node('drain-f', 'rg-drain-silent:', {}, 5000)]);
+  const room = 'drain-silent';
+  const pubE = ffmpegPush(e.pushUrl(room, 'speaker'), { seconds: 120, realtime: true, size: '320x240' });
+  t.teardown(() => pubE.stop());
+  await waitFor(() => joined(e, 'speaker'), 20_000, 'the publisher on node E');
+  const taskId = await record(e, room);
+  const relayId = await relay(e, room, cdn.url('silent'));
+  const relayStatuses = () => rx.events(401, relayId).map((x) => x.EventInfo.Payload.Status as number);
+  await waitFor(() => relayStatuses().includes(2), 30_000, '401 Status 2 from node E');
+  await waitFor(() => rx.events(307, taskId).length > 0, 30_000, "node E's first playlist (307)");
+
+  f.kill('SIGSTOP');
+  e.kill('SIGTERM');
+  // each hand-over waits for F's answer (5 s), then ends the task here
+  await waitFor(() => rx.events(302, taskId).length > 0 && relayStatuses().at(-1) === 0, 40_000, "the recording's 302 and the relay's last 401 from node E");
+  t.ok(e.logs.some((l) => l.msg === 'draining: the recordings move to another node' && l.to === 'drain-f'), 'node E chose node F to take its tasks');
+  t.match(rx.events(302, taskId).map((x) => x.EventInfo.Payload), [{
+    LeaveCode: 3,
+    Reason: /^the gateway drained and node drain-f did not take the recording over \(Error: node drain-f, which runs the task, did not answer within 5 s\)/,
+  }], 'one 302, LeaveCode 3, saying that the other node did not answer');
+  t.same(relayStatuses().slice(-2), [5, 0], "the relay's URL ended: 5 then 0");
+  t.equal(rx.events(306, taskId).length, 0, 'no 306');
+
+  pubE.stop();
+  await pubE.exited;
+  t.equal((await e.exited).code, 0, 'node E exited cleanly');
+  await waitFor(() => lifetime(room).includes(102), 20_000, "the room's 102");
+  assertRoomStory(t, membership(room), ['speaker', 'recorder', 'relay_agent'], room);
+  t.same(await filedUnder('rg-drain-silent:', 'drain-e'), [], 'the census files nothing under node E');
   t.ok(rx.received.every((r) => r.signOk), 'every callback carries a correct Sign');
 });
