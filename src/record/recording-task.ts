@@ -14,7 +14,7 @@ import type { Ticket } from '../room/door.js';
 import type { RoomRef } from '../room/room-ref.js';
 import type { RecordEventSink, RecordEventType } from '../events/record-events.js';
 import type { RecordingChanges, RecordingSpec, StorageFileInfo } from '../api/cloud-recording-service.js';
-import { subscribes } from './subscribe.js';
+import { recordedKinds } from './subscribe.js';
 import { hlsStem, mixedStem, userStem, type NameBase, type TrackKind } from './names.js';
 import { MixedRecording, type RemoteRooms } from './mixed-recording.js';
 import { RecordedTrack, type FinishedFile, type TrackFormat } from './track.js';
@@ -306,11 +306,7 @@ export class RecordingTask implements RoomWatcher {
   }
 
   private plan(userId: string): { video: boolean; audio: boolean } {
-    const { streamType } = this.o.spec;
-    return {
-      video: streamType !== 1 && subscribes(this.subscribe.video, userId),
-      audio: streamType !== 2 && subscribes(this.subscribe.audio, userId),
-    };
+    return recordedKinds(this.o.spec.streamType, this.subscribe, userId);
   }
 
   /**
