@@ -83,8 +83,10 @@ export class Recordings implements CloudRecordingService {
     const rec: RecordingRecord = {
       taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.roomIdType, userId: spec.userId,
       recordMode: spec.recordMode, state: 'running', createdAt: Date.now(), ...(this.o.node ? { node: this.o.node } : {}),
-      // only where another node could take it up: the spec holds the storage's secret key
-      ...(this.o.node && credentials ? { resume: resumeText({ spec, credentials, moves: 0 }) } : {}),
+      // One record on one node or many: a survivor continues the task from it (spec and credentials), and a restart
+      // of this node uploads the files the task left to the spec's storage (uploadLeftovers). The spec holds the
+      // storage's secret key: the store is kept as private as the config.
+      ...(credentials ? { resume: resumeText({ spec, credentials, moves: 0 }) } : {}),
     };
     try {
       await this.o.store.create(rec);
