@@ -84,8 +84,8 @@ export function appTable(config: Config): AppTable {
 /**
  * What a previous run left in a durable store (it was stopped or killed), before anything listens: its queued
  * callbacks go out first; the rooms count its sessions again; recordings and relays it was running end with their
- * callbacks; its pull tasks resume (701 Status 2, then 0) or end (702); then every session that nothing took up
- * leaves with 104 Reason 2, and its room with 102.
+ * callbacks (an S3 recording's files are uploaded once the node is ready); its pull tasks resume (701 Status 2, then
+ * 0) or end (702); then every session that nothing took up leaves with 104 Reason 2, and its room with 102.
  */
 async function recoverAfterRestart(o: {
   store: Store;
@@ -408,6 +408,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.http.port;
   health.state = 'ready';
   log.info({ rtmp: rtmpAddr, http: { host: config.http.host, port: httpPort } }, 'roomgate ready');
+  // the files of S3 recordings the previous run was killed under go up now, in the background (305, 310 follow)
+  recordings.uploadLeftovers();
 
   let closing: Promise<void> | null = null;
   let draining: Promise<void> | null = null;

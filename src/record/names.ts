@@ -18,6 +18,12 @@ export function fileId(id: string): string {
   return Buffer.from(id, 'utf8').toString('base64').replaceAll('/', '-').replaceAll('=', '.');
 }
 
+/** The user id a single-stream file's name carries (`…__UserId_s_<fileId>__UserId_e_…`), or null for a mixed file's. */
+export function userIdOfName(name: string): string | null {
+  const id = /__UserId_s_([A-Za-z0-9+.-]*)__UserId_e_/.exec(name)?.[1];
+  return id === undefined ? null : Buffer.from(id.replaceAll('-', '/').replaceAll('.', '='), 'base64').toString('utf8');
+}
+
 /** The room as it appears in names: a numeric room as it is, a string room encoded. */
 export function roomPart(roomId: string, numericRoom: boolean): string {
   return numericRoom ? roomId : fileId(roomId);

@@ -4,7 +4,8 @@
 //
 // What a restart needs is kept in the task's record (RecordingRecord.resume, JSON): the spec (storage included, so
 // the survivor uploads to the same place) and the recording user's credentials, which the survivor shows the room's
-// door again. A record without them (made by an older run, or on one node where nothing is kept) ends as before.
+// door again. A record without them (made by an older run) ends as before. On one node the record is the same; there
+// a restart uses only its spec's storage, to upload the files the killed task left (recording-leftovers.ts).
 
 import type { Door, Ticket } from '../room/door.js';
 import type { RecordingRecord } from '../store/store.js';

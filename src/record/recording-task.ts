@@ -16,7 +16,7 @@ import type { RecordEventSink, RecordEventType } from '../events/record-events.j
 import type { RecordingChanges, RecordingSpec, StorageFileInfo } from '../api/cloud-recording-service.js';
 import type { MemberRecord } from '../store/store.js';
 import type { TakenSessions } from '../room/taken-sessions.js';
-import { subscribes } from './subscribe.js';
+import { recordedKinds } from './subscribe.js';
 import { hlsStem, mixedStem, userStem, type NameBase, type TrackKind } from './names.js';
 import { MixedRecording, type RemoteRooms } from './mixed-recording.js';
 import { RecordedTrack, type FinishedFile, type TrackFormat } from './track.js';
@@ -327,11 +327,7 @@ export class RecordingTask implements RoomWatcher {
   }
 
   private plan(userId: string): { video: boolean; audio: boolean } {
-    const { streamType } = this.o.spec;
-    return {
-      video: streamType !== 1 && subscribes(this.subscribe.video, userId),
-      audio: streamType !== 2 && subscribes(this.subscribe.audio, userId),
-    };
+    return recordedKinds(this.o.spec.streamType, this.subscribe, userId);
   }
 
   /**

@@ -3,11 +3,13 @@
 // the same recording user in the same room interrupts the first, 302 LeaveCode 101), records tasks in the store, picks
 // the storage, and ends every task — closing every file — on shutdown. A task the gateway was killed under (its record
 // still running at start-up) cannot be continued honestly — its open files lost their trailers, its uploads their
-// state — so endInterrupted() ends it with 302 LeaveCode 3 and a reason saying where the files are. With many nodes, a
-// dead node's task continues on the survivor that swept it (takeOver, recording-failover.ts), a draining node's on
+// state — so endInterrupted() ends it with 302 LeaveCode 3 and a reason saying where the files are; with S3 storage
+// those files are uploaded once the node is ready (uploadLeftovers, recording-leftovers.ts: 305, 310). With many
+// nodes, a dead node's task continues on the survivor that swept it (takeOver, recording-failover.ts), a draining node's on
 // the node it hands it to (handOverAll there, takeFromDrain here), and Describe, Modify and Delete of a task another
 // node runs are answered there (over the node bus).
 
+import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { RemoteRooms } from './mixed-recording.js';
 import type { Rooms } from '../room/rooms.js';
@@ -22,6 +24,7 @@ import type {
 import type { RecordingCall, TaskCall, TaskCredentials } from '../api/stream-ingest-service.js';
 import type { Door } from '../room/door.js';
 import { haPrefix, readResume, resumeText, takeOverOne, takeOverRecordings, type TakeOverHost } from './recording-failover.js';
+import { LeftoverUpload } from './recording-leftovers.js';
 import { LEAVE, RecordingTask } from './recording-task.js';
 import { TakenSessions } from '../room/taken-sessions.js';
 import { S3Storage } from './storage/s3-storage.js';
@@ -60,6 +63,8 @@ export class Recordings implements CloudRecordingService {
   readonly bytes = { written: 0, uploaded: 0 };
   /** Upload queues of ended tasks that still hold files (retried until they are empty or the gateway stops), with their store clients. */
   private readonly queues = new Map<UploadQueue, S3Storage>();
+  /** Killed tasks' files to upload (endInterrupted), from when the node is ready (uploadLeftovers) until reported. */
+  private readonly leftovers = new Set<LeftoverUpload>();
   private readonly log: Logger;
 
   constructor(private readonly o: RecordingsOptions) {
@@ -84,8 +89,10 @@ export class Recordings implements CloudRecordingService {
     const rec: RecordingRecord = {
       taskId, sdkAppId: spec.sdkAppId, roomId: spec.roomId, roomIdType: spec.roomIdType, userId: spec.userId,
       recordMode: spec.recordMode, state: 'running', createdAt: Date.now(), ...(this.o.node ? { node: this.o.node } : {}),
-      // only where another node could take it up: the spec holds the storage's secret key
-      ...(this.o.node && credentials ? { resume: resumeText({ spec, credentials, moves: 0 }) } : {}),
+      // One record on one node or many: a survivor continues the task from it (spec and credentials), and a restart
+      // of this node uploads the files the task left to the spec's storage (uploadLeftovers). The spec holds the
+      // storage's secret key: the store is kept as private as the config.
+      ...(credentials ? { resume: resumeText({ spec, credentials, moves: 0 }) } : {}),
     };
     try {
       await this.o.store.create(rec);
@@ -239,7 +246,10 @@ export class Recordings implements CloudRecordingService {
    * those that did not finish stay where they are.
    */
   async closeAll(uploadMs: number): Promise<void> {
-    await Promise.all([...this.live.values()].map((t) => t.stop(LEAVE.serverKicked, 'the gateway is shutting down', uploadMs)));
+    await Promise.all([
+      ...[...this.live.values()].map((t) => t.stop(LEAVE.serverKicked, 'the gateway is shutting down', uploadMs)),
+      ...[...this.leftovers].map((l) => l.cut(uploadMs)),
+    ]);
     await Promise.all([...this.queues.keys()].map((q) => this.closeQueue(q, uploadMs)));
   }
 
@@ -247,15 +257,57 @@ export class Recordings implements CloudRecordingService {
    * Start-up: every recording a previous run left running ends with 302 (LeaveCode 3, server kicked the robot) and a
    * Reason; its user, counted since then, leaves with the other dead sessions (104 Reason 2). Resolves how many.
    * With many nodes, only `owner`'s: this node's own at start-up, or a dead node's when a survivor sweeps it.
+   * This node's own S3 tasks have their files uploaded from when uploadLeftovers() is called (the 302 says so).
    */
   async endInterrupted(owner = this.o.node): Promise<number> {
     let n = 0;
     for (const rec of await this.o.store.list()) {
       if (rec.state !== 'running' || rec.node !== owner) continue;
-      await this.endOne(rec, owner);
+      const leftover = owner === this.o.node ? this.leftoverUpload(rec) : null;
+      await this.endOne(rec, owner, undefined, leftover?.where);
+      if (leftover) this.leftovers.add(leftover.job);
       n++;
     }
     return n;
+  }
+
+  /**
+   * Once the node is ready: the files the tasks ended by endInterrupted() left go to their storage in the background
+   * (recording-leftovers.ts), each followed by 305 and its 310s. Start-up never waits for a store.
+   */
+  uploadLeftovers(): void {
+    for (const job of this.leftovers) void job.run();
+  }
+
+  /** A killed task's files to upload, and where they go; null when it kept no S3 spec (local files stay as they are). */
+  private leftoverUpload(rec: RecordingRecord): { job: LeftoverUpload; where: string } | null {
+    const spec = readResume(rec)?.spec;
+    if (spec?.storage.kind !== 's3') return null;
+    let s3: S3Storage;
+    try {
+      s3 = this.s3For(spec.storage, rec.taskId);
+    } catch (err) {
+      this.log.warn({ err, taskId: rec.taskId }, 'the files of a killed recording cannot be uploaded: its storage is not usable now');
+      return null;
+    }
+    const uploads = new UploadQueue(s3);
+    const job: LeftoverUpload = new LeftoverUpload({
+      taskId: rec.taskId,
+      spec,
+      createdAt: rec.createdAt,
+      dir: join(this.o.config.dir, rec.taskId),
+      uploads,
+      drainMs: this.o.config.uploadDrainSeconds * 1000,
+      events: this.o.events,
+      onBytes: (n) => (this.bytes.uploaded += n),
+      onDone: () => {
+        this.leftovers.delete(job);
+        // what the drain did not get up keeps being retried until the gateway stops, as after a normal end
+        this.keepUploading(uploads, s3);
+      },
+      log: this.log,
+    });
+    return { job, where: s3.describe('') };
   }
 
   /**
@@ -323,10 +375,15 @@ export class Recordings implements CloudRecordingService {
     };
   }
 
-  /** 302 (LeaveCode 3) with a reason saying where the files are; `why`: why it could not continue here. */
-  private async endOne(rec: RecordingRecord, owner: string | undefined, why?: string): Promise<void> {
+  /**
+   * 302 (LeaveCode 3) with a reason saying where the files are; `why`: why it could not continue here; `uploadingTo`:
+   * the storage the files are being uploaded to (305 and 310 follow).
+   */
+  private async endOne(rec: RecordingRecord, owner: string | undefined, why?: string, uploadingTo?: string): Promise<void> {
     const who = owner && owner !== this.o.node ? `gateway node ${owner} died` : 'the gateway stopped';
-    const reason = `${who} while recording; what was written until then is in ${this.o.config.dir}/${rec.taskId}${owner ? ` on node ${owner}` : ''}${why ? `; it could not continue here: ${why}` : ''}`;
+    const where = `${this.o.config.dir}/${rec.taskId}${owner ? ` on node ${owner}` : ''}`;
+    const files = uploadingTo ? `what was written until then, left in ${where}, is being uploaded to ${uploadingTo}` : `what was written until then is in ${where}`;
+    const reason = `${who} while recording; ${files}${why ? `; it could not continue here: ${why}` : ''}`;
     this.o.events.record({
       sdkAppId: rec.sdkAppId, roomId: rec.roomId, numericRoom: rec.roomIdType === 1, eventType: 302, taskId: rec.taskId,
       userId: rec.userId, payload: { LeaveCode: LEAVE.serverKicked, Reason: reason }, at: Date.now(),

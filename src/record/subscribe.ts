@@ -6,7 +6,7 @@
 // stops. A roomgate user id cannot contain '.', '*' or '$' (src/auth/ids.ts, enforced by the door for every way in),
 // so no user can be named like a pattern; the exact comparison still comes first, as the rule says.
 
-import type { Allow } from '../api/cloud-recording-service.js';
+import type { Allow, Subscription } from '../api/cloud-recording-service.js';
 
 const PREFIX_MARK = '.*$';
 
@@ -26,4 +26,12 @@ export function subscribes(allow: Allow, userId: string): boolean {
   if (allow === null) return true;
   if ('allow' in allow) return allow.allow.some((e) => matches(e, userId));
   return !allow.block.some((e) => matches(e, userId));
+}
+
+/** Which of a user's kinds a task records: its StreamType (0 both, 1 audio only, 2 video only) and its lists. */
+export function recordedKinds(streamType: 0 | 1 | 2, subscribe: Subscription, userId: string): { video: boolean; audio: boolean } {
+  return {
+    video: streamType !== 1 && subscribes(subscribe.video, userId),
+    audio: streamType !== 2 && subscribes(subscribe.audio, userId),
+  };
 }
