@@ -17,24 +17,13 @@
 // Times are ms on CLOCK_MONOTONIC (process.hrtime), comparable across processes; whep-viewer's epoch times are
 // converted at the end. Per packet this adds a few array pushes to what werift does.
 
-import { createSocket } from 'node:dgram';
 import { fromEpoch, mono } from './mono-clock.mjs';
+import { startProbedChild } from './probed-child.mjs';
 import { rtpDiff } from './e2e-math.mjs';
 import { startWhepViewer } from './whep-viewer.mjs';
 
 async function main() {
-  const start = await new Promise((res) => process.once('message', res));
-  if (start?.type !== 'start') process.exit(2);
-  setTimeout(() => process.exit(3), start.deadlineMs).unref();
-  process.on('disconnect', () => process.exit(0));
-
-  const probe = [];
-  const sock = createSocket('udp4');
-  sock.on('message', (buf) => {
-    if (buf.length >= 8) probe.push(mono() - buf.readDoubleLE(0));
-  });
-  await new Promise((res) => sock.bind(0, '127.0.0.1', res));
-  process.send({ type: 'probe', port: sock.address().port });
+  const { start, probe, sock } = await startProbedChild();
 
   let stopped = false;
   const viewers = start.viewers.map((v) => ({

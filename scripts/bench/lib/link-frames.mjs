@@ -13,24 +13,13 @@
 //   → { type: 'result', video: { key: (string|null)[], at: Float64Array, bytes: Float64Array }, demux, bodyBytes,
 //        endedAt, error, probe: Float64Array }   then exits
 
-import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { mono } from './mono-clock.mjs';
+import { startProbedChild } from './probed-child.mjs';
 import { tsVideoFrames } from './ts-frames.mjs';
 
 async function main() {
-  const start = await new Promise((res) => process.once('message', res));
-  if (start?.type !== 'start') process.exit(2);
-  setTimeout(() => process.exit(3), start.deadlineMs).unref();
-  process.on('disconnect', () => process.exit(0));
-
-  const probe = [];
-  const sock = createSocket('udp4');
-  sock.on('message', (buf) => {
-    if (buf.length >= 8) probe.push(mono() - buf.readDoubleLE(0));
-  });
-  await new Promise((res) => sock.bind(0, '127.0.0.1', res));
-  process.send({ type: 'probe', port: sock.address().port });
+  const { start, probe, sock } = await startProbedChild();
 
   const rec = { key: [], at: [], bytes: [] };
   let bodyBytes = 0;
