@@ -14,6 +14,12 @@ import type { Cluster } from './cluster.js';
 const POLL_MS = 1000;
 /** A feed that would not open (not publishing yet, a node in trouble) is tried again after this long. */
 const RETRY_MS = 2000;
+/**
+ * A feed the mix could not use (its node answered bytes that are not the publisher's media) is tried again after
+ * RETRY_MS, then twice as long after each further failure, up to this: a broken node costs a compositor input and a
+ * warning now and then, not every few seconds.
+ */
+const MAX_FAILED_RETRY_MS = 60_000;
 
 export class RemotePublishers implements RemoteRooms {
   constructor(
@@ -25,11 +31,18 @@ export class RemotePublishers implements RemoteRooms {
     /** By session id: the feed open (or being opened: null), and when a failed one may be tried again. */
     const feeds = new Map<string, RemotePublisher | null>();
     const retryAt = new Map<string, number>();
+    /** By session id: its feeds the mix could not use so far. */
+    const failures = new Map<string, number>();
     let stopped = false;
     const poll = async (): Promise<void> => {
       const sessions = (await this.cluster.census.sessionsIn(room)).filter((s) => s.role === 'anchor' && s.node !== this.cluster.nodeId);
       if (stopped) return;
       const live = new Set(sessions.map((s) => s.sessionId));
+      for (const id of retryAt.keys()) {
+        if (live.has(id)) continue;
+        retryAt.delete(id); // gone from the room: nothing to retry
+        failures.delete(id);
+      }
       for (const [sessionId, p] of feeds) {
         if (live.has(sessionId) && !p?.ended) continue;
         if (p === null) continue; // being opened: its answer decides
@@ -49,7 +62,14 @@ export class RemotePublishers implements RemoteRooms {
           if (stopped || feeds.get(s.sessionId) !== null) return p.close();
           feeds.set(s.sessionId, p);
           retryAt.set(s.sessionId, Date.now() + RETRY_MS); // a feed that ends at once is not reopened at once
-          p.onEnded = () => w.left(p);
+          p.onEnded = () => {
+            if (p.failure) {
+              const n = (failures.get(s.sessionId) ?? 0) + 1;
+              failures.set(s.sessionId, n);
+              retryAt.set(s.sessionId, Date.now() + Math.min(RETRY_MS * 2 ** (n - 1), MAX_FAILED_RETRY_MS));
+            }
+            w.left(p);
+          };
           w.joined(p);
         });
       }
@@ -70,7 +90,7 @@ export class RemotePublishers implements RemoteRooms {
   private async open(room: RoomRef, s: { userId: string; node: string }): Promise<RemotePublisher | string> {
     const base = await this.cluster.nodeUrl(s.node);
     if (!base) return `node ${s.node} holds no lease`;
-    const got = await openFeed(base, feedPath(room, s.userId), s.userId, await this.cluster.linkKey());
+    const got = await openFeed(base, feedPath(room, s.userId), s, await this.cluster.linkKey());
     // 403: the key changed under this node (Redis lost it): read it again for the next try
     if (typeof got === 'string' && got.startsWith('403')) await this.cluster.linkKey(true);
     return got;

@@ -9,6 +9,10 @@
 //   written there. A full FIFO pauses the response, and TCP carries the back-pressure to the owner's tap.
 // MPEG-TS because it is the compositor's input format already, and a reader may start anywhere in it (tsdemux
 // resynchronises). The request carries the cluster's link key: the feed is every publisher's media, for nodes only.
+// When one side fails, the other goes on: the owner's death ends the body (the mix's input leaves; the census
+// poll links the publisher again wherever it reconnects); the mixer's death closes the owner's socket (the tap goes
+// with it); bytes the compositor cannot decode make it fail that input, and the mix closes the feed at once
+// (src/record/mixed-recording.ts), tried again later and less often (src/cluster/remote-publishers.ts).
 
 import { request, type IncomingMessage } from 'node:http';
 import { writeSync } from 'node:fs';
@@ -79,12 +83,19 @@ export class RemotePublisher {
   readonly video: boolean;
   readonly audio: boolean;
   ended = false;
+  /** Why the mix closed the feed, when its bytes could not be mixed (not MPEG-TS, nothing decodable); '' otherwise. */
+  failure = '';
   /** The feed ended by itself (the publisher left, its node went) or was closed. */
   onEnded: () => void = () => {};
   private fd = -1;
   private retry: NodeJS.Timeout | null = null;
 
-  constructor(userId: string, private readonly res: IncomingMessage) {
+  constructor(
+    userId: string,
+    /** The node the publisher is on. */
+    readonly node: string,
+    private readonly res: IncomingMessage,
+  ) {
     this.id = { userId };
     const kinds = String(res.headers[KINDS_HEADER] ?? '').split(',');
     this.video = kinds.includes('video');
@@ -103,9 +114,15 @@ export class RemotePublisher {
     return { remove: () => this.close() };
   }
 
-  close(): void {
+  /**
+   * Ends the feed; no byte is written to the input's fd after this returns (its owner may close it at once).
+   * `failure`: the mix could not use what came (see `failure`).
+   */
+  close(failure = ''): void {
     if (this.ended) return;
     this.ended = true;
+    this.failure = failure;
+    this.fd = -1;
     if (this.retry) clearTimeout(this.retry);
     this.res.destroy();
     setImmediate(() => this.onEnded()); // never from inside the mix's own removal of this input
@@ -133,11 +150,11 @@ export class RemotePublisher {
  * Mixing side: opens a publisher's feed on `baseUrl` (its node's internal address). Resolves with the publisher once
  * its node answers 200, or with why not (not publishing there, the node gone, a wrong key).
  */
-export function openFeed(baseUrl: string, path: string, userId: string, key: string, timeoutMs = 5000): Promise<RemotePublisher | string> {
+export function openFeed(baseUrl: string, path: string, from: { userId: string; node: string }, key: string, timeoutMs = 5000): Promise<RemotePublisher | string> {
   return new Promise((resolve) => {
     const req = request(baseUrl + path, { headers: { [LINK_KEY_HEADER]: key } }, (res) => {
       req.setTimeout(0);
-      if (res.statusCode === 200) return resolve(new RemotePublisher(userId, res));
+      if (res.statusCode === 200) return resolve(new RemotePublisher(from.userId, from.node, res));
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c.slice(0, 500)));

@@ -99,9 +99,18 @@ export class MixedRecording {
       background: layout.background, sampleRate: audio.sampleRate, channels: audio.channels, audioBitrate: audio.bitrate,
     });
     this.compositor.on('exit', (e) => {
+      for (const p of this.remotes) p.close(); // the child's exit closed their FIFOs' fds: no byte may follow
       if (!this.stopping) o.onFailed(`the compositor stopped: ${e.reason || `exit ${e.code ?? e.signal}`}`);
     });
-    this.compositor.on('input-failed', ({ id, reason }) => o.log.warn({ input: id }, `a publisher left the mix: ${reason}`));
+    this.compositor.on('input-failed', ({ id, reason }) => {
+      const input = [...this.inputs.values()].find((i) => i.id === id);
+      const p = input?.publisher;
+      if (!(p instanceof RemotePublisher)) return o.log.warn({ input: id }, `a publisher left the mix: ${reason}`);
+      // The compositor has closed the input's FIFO (its fd number may be reused at once): the feed stops writing now,
+      // and its end takes the input out (the room's census poll may link the publisher again, after a while).
+      o.log.warn({ userId: p.id.userId, node: p.node, input: id, reason }, 'a publisher on another node left the mix: its feed could not be mixed');
+      p.close(reason);
+    });
     this.compositor.on('stats', (s: CompositorStats) => {
       this.levels.clear();
       for (const [id, input] of Object.entries(s.inputs)) this.levels.set(id, input.level ?? 0);
