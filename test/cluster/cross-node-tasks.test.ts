@@ -71,17 +71,7 @@ const [a, b, c, d] = await Promise.all([
 proxyD.target = { host: '127.0.0.1', port: Number(new URL(d.httpBase).port) };
 
 t.test('a mixed recording on node B takes a publisher of node A through the feed link', async (t) => {
-  const { TaskId } = await b.client.CreateCloudRecording({
-    SdkAppId: sdkAppId, RoomId: ROOM, RoomIdType: 0, UserId: 'mixer', UserSig: officialUserSig('mixer'),
-    RecordParams: { RecordMode: 2, OutputFormat: 1, MaxIdleTime: 60 },
-    MixTranscodeParams: {
-      VideoParams: { Width: 640, Height: 360, Fps: 15, BitRate: 800000, Gop: 1 },
-      AudioParams: { SampleRate: 1, Channel: 1, BitRate: 64000 },
-    },
-    MixLayoutParams: { MixLayoutMode: 3, BackGroundColor: '#000000' },
-    StorageParams: {},
-  } as never);
-  const taskId = TaskId!;
+  const taskId = await startMix(b, ROOM, 'mixer');
 
   // red on node A first (the left tile: the grid orders by arrival in the mix), then blue on node B
   const red = ffmpegPushColour(a.pushUrl(ROOM, 'red_user'), 'red', 12, { hz: RED.hz, sampleRate: 48000, audioBitrate: '96k' });
@@ -91,13 +81,9 @@ t.test('a mixed recording on node B takes a publisher of node A through the feed
   t.teardown(() => blue.stop());
   await Promise.all([red.exited, blue.exited]);
 
-  await b.client.DeleteCloudRecording({ SdkAppId: sdkAppId, TaskId: taskId });
-  await waitFor(() => rx.events(302, taskId).length > 0, 30_000, '302');
-  const files = await readdir(join(dirB, taskId));
-  const mp4 = files.find((x) => x.endsWith('.mp4'));
-  const m3u8 = files.find((x) => x.endsWith('.m3u8'));
-  if (!mp4 || !m3u8) throw new Error(`missing files: ${files.join(', ')}`);
-  const file = join(dirB, taskId, mp4);
+  const file = await endRecording(b, dirB, taskId);
+  const m3u8 = (await readdir(join(dirB, taskId))).find((x) => x.endsWith('.m3u8'));
+  if (!m3u8) throw new Error(`no playlist in ${join(dirB, taskId)}`);
   const probe = await ffprobe(file);
   t.match(probe.streams.find((s) => s.codec_type === 'video'), { codec_name: 'h264', width: 640, height: 360 }, 'the mixed picture, as asked');
 
