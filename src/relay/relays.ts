@@ -242,16 +242,23 @@ export class Relays implements CdnRelayService {
     let moved = 0;
     for (const task of [...this.live.values()]) {
       if (task.ended) continue;
-      let refusal = 'it did not answer';
-      const ask = async (sessions: MemberRecord[]) => {
-        const r = await take(task.taskId, sessions);
-        if (r !== true) refusal = r;
-        return r === true;
-      };
-      const untaken = (err?: unknown) => `the gateway drained and node ${to} did not take the relay over (${err ? String(err) : refusal})`;
-      if (await task.handOver(ask, untaken)) moved++;
+      if (await this.move(task, (sessions) => take(task.taskId, sessions), (why) => `the gateway drained and node ${to} did not take the relay over (${why})`)) moved++;
     }
     return moved;
+  }
+
+  /**
+   * Hands `task` over (RelayTask.handOver: stopped here, then `take` asks the other node); true once it runs there.
+   * Not taken, it ends with `untaken(why)` as its reason: the taker's refusal, or the error of a request not answered.
+   */
+  private move(task: RelayTask, take: (sessions: MemberRecord[]) => Promise<true | string>, untaken: (why: string) => string): Promise<boolean> {
+    let refusal = 'it did not answer';
+    const ask = async (sessions: MemberRecord[]) => {
+      const r = await take(sessions);
+      if (r !== true) refusal = r;
+      return r === true;
+    };
+    return task.handOver(ask, (err) => untaken(err ? String(err) : refusal));
   }
 
   /**
@@ -284,15 +291,7 @@ export class Relays implements CdnRelayService {
       const node = await o.where({ sdkAppId, roomId, numericRoom }, wait.userId);
       if (!node || !task.awaiting) continue;
       this.log.info({ taskId: task.taskId, userId: wait.userId, to: node }, 'the relayed user publishes on another node: the relay moves there');
-      let refusal = 'it did not answer';
-      await task.handOver(
-        async (sessions) => {
-          const r = await o.take(node, task.taskId, sessions);
-          if (r !== true) refusal = r;
-          return r === true;
-        },
-        (err) => `${wait.userId} publishes on node ${node}, which did not take the relay over (${err ? String(err) : refusal})`,
-      );
+      await this.move(task, (sessions) => o.take(node, task.taskId, sessions), (why) => `${wait.userId} publishes on node ${node}, which did not take the relay over (${why})`);
     }
   }
 
